@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Bounded parsing of untrusted JSON lines and typed field access with clear errors. */
+#pragma once
+
+#include <json-glib/json-glib.h>
+
+G_BEGIN_DECLS
+
+#define CHAT_JSON_MAX_DEPTH 16
+
+/* Parses one protocol line into an object. Rejects (CHAT_ERROR_BAD_REQUEST, with a
+ * message a person can act on) embedded NUL bytes, invalid UTF-8, nesting deeper
+ * than CHAT_JSON_MAX_DEPTH, invalid JSON and a top level that is not an object. */
+JsonObject *chat_json_parse_object (const char *line, gsize len, GError **error);
+
+/* Serializes compactly and appends '\n'. */
+char *chat_json_to_line (JsonObject *object, gsize *len);
+
+/* Typed access to a field of an untrusted object. With required = FALSE a missing
+ * or null field leaves *out untouched and succeeds. Wrong types, out-of-range
+ * numbers and oversize strings fail with CHAT_ERROR_BAD_REQUEST naming the field. */
+gboolean chat_json_get_string (JsonObject *object, const char *field, gboolean required,
+                               gsize max_bytes, const char **out, GError **error);
+gboolean chat_json_get_uint (JsonObject *object, const char *field, gboolean required,
+                             guint64 max, guint64 *out, GError **error);
+gboolean chat_json_get_bool (JsonObject *object, const char *field, gboolean required,
+                             gboolean *out, GError **error);
+/* An array of at most max_items elements; the caller checks element types. */
+gboolean chat_json_get_array (JsonObject *object, const char *field, gboolean required,
+                              guint max_items, JsonArray **out, GError **error);
+
+G_END_DECLS
