@@ -5,7 +5,7 @@
 #include "chat-config.h"
 #include "chat-error.h"
 
-#include <stdlib.h>
+#include <string.h>
 
 #define MAX_SERVERS 64
 
@@ -243,13 +243,30 @@ read_limits (GKeyFile *file, ChatConfig *config, GError **error)
   return TRUE;
 }
 
+/* The prototype's config.ini was read by Python's configparser, which also takes
+ * ';' comments; GKeyFile only knows '#', so those lines are rewritten first. */
+static char *
+semicolon_comments_to_hash (const char *data)
+{
+  g_auto (GStrv) lines = g_strsplit (data, "\n", -1);
+
+  for (guint i = 0; lines[i] != NULL; i++)
+    {
+      char *first = lines[i] + strspn (lines[i], " \t");
+      if (*first == ';')
+        *first = '#';
+    }
+  return g_strjoinv ("\n", lines);
+}
+
 ChatConfig *
 chat_config_load_from_data (const char *data, GError **error)
 {
   g_autoptr (GKeyFile) file = g_key_file_new ();
   g_autoptr (ChatConfig) config = chat_config_new_default ();
+  g_autofree char *text = semicolon_comments_to_hash (data);
 
-  if (!g_key_file_load_from_data (file, data, -1, G_KEY_FILE_NONE, error))
+  if (!g_key_file_load_from_data (file, text, -1, G_KEY_FILE_NONE, error))
     return NULL;
   if (!read_servers (file, config, error) || !read_cluster (file, config, error)
       || !read_limits (file, config, error))

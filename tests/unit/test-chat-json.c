@@ -1,0 +1,112 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Tests bounded JSON parsing and typed field access on hostile input. */
+#include "chat-error.h"
+#include "chat-json.h"
+
+#include <string.h>
+
+static JsonObject *
+parse (const char *text, GError **error)
+{
+  return chat_json_parse_object (text, strlen (text), error);
+}
+
+static void
+expect_bad (const char *text, gsize len)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (JsonObject) object = chat_json_parse_object (text, len, &error);
+
+  g_assert_null (object);
+  g_assert_error (error, CHAT_ERROR, CHAT_ERROR_BAD_REQUEST);
+  g_assert_cmpstr (error->message, !=, "");
+}
+
+static void
+test_rejects (void)
+{
+  g_autofree char *deep = g_strconcat (g_strnfill (17, '['), g_strnfill (17, ']'), NULL);
+  g_autofree char *wrapped = g_strdup_printf ("{\"a\":%s}", deep);
+
+  expect_bad ("not json", 8);
+  expect_bad ("[1,2]", 5);
+  expect_bad ("\"text\"", 6);
+  expect_bad ("", 0);
+  expect_bad ("{\"a\":\"\xff\"}", 9);
+  expect_bad ("{\"a\":1}\0", 8);
+  expect_bad (wrapped, strlen (wrapped));
+}
+
+static void
+test_depth_ignores_brackets_in_strings (void)
+{
+  g_autofree char *brackets = g_strnfill (100, '[');
+  g_autofree char *text = g_strdup_printf ("{\"body\":\"%s\\\"\"}", brackets);
+  g_autoptr (JsonObject) object = parse (text, NULL);
+
+  g_assert_nonnull (object);
+}
+
+static void
+test_fields (void)
+{
+  g_autoptr (JsonObject) object =
+    parse ("{\"s\":\"hi\",\"n\":7,\"neg\":-1,\"f\":1.5,\"b\":true,\"a\":[1,2,3],\"z\":null}", NULL);
+  const char *s = NULL;
+  guint64 n = 0;
+  gboolean b = FALSE;
+  JsonArray *a = NULL;
+  g_autoptr (GError) e1 = NULL;
+  g_autoptr (GError) e2 = NULL;
+  g_autoptr (GError) e3 = NULL;
+  g_autoptr (GError) e4 = NULL;
+
+  g_assert_true (chat_json_get_string (object, "s", TRUE, 10, &s, NULL));
+  g_assert_cmpstr (s, ==, "hi");
+  g_assert_true (chat_json_get_uint (object, "n", TRUE, 100, &n, NULL));
+  g_assert_cmpuint (n, ==, 7);
+  g_assert_true (chat_json_get_bool (object, "b", TRUE, &b, NULL));
+  g_assert_true (b);
+  g_assert_true (chat_json_get_array (object, "a", TRUE, 3, &a, NULL));
+  g_assert_cmpuint (json_array_get_length (a), ==, 3);
+
+  /* Optional and null fields leave the value alone. */
+  n = 42;
+  g_assert_true (chat_json_get_uint (object, "z", FALSE, 100, &n, NULL));
+  g_assert_true (chat_json_get_uint (object, "absent", FALSE, 100, &n, NULL));
+  g_assert_cmpuint (n, ==, 42);
+
+  g_assert_false (chat_json_get_string (object, "n", TRUE, 10, &s, &e1));
+  g_assert_error (e1, CHAT_ERROR, CHAT_ERROR_BAD_REQUEST);
+  g_assert_nonnull (strstr (e1->message, "“n”"));
+  g_assert_false (chat_json_get_uint (object, "neg", TRUE, 100, &n, &e2));
+  g_assert_error (e2, CHAT_ERROR, CHAT_ERROR_BAD_REQUEST);
+  g_assert_false (chat_json_get_uint (object, "f", TRUE, 100, &n, NULL));
+  g_assert_false (chat_json_get_string (object, "s", TRUE, 1, &s, &e3));
+  g_assert_error (e3, CHAT_ERROR, CHAT_ERROR_TOO_LARGE);
+  g_assert_false (chat_json_get_array (object, "a", TRUE, 2, &a, NULL));
+  g_assert_false (chat_json_get_string (object, "absent", TRUE, 10, &s, &e4));
+  g_assert_nonnull (strstr (e4->message, "Missing"));
+}
+
+static void
+test_to_line (void)
+{
+  g_autoptr (JsonObject) object = parse ("{ \"id\" : 1, \"ok\" : true }", NULL);
+  gsize len = 0;
+  g_autofree char *line = chat_json_to_line (object, &len);
+
+  g_assert_cmpstr (line, ==, "{\"id\":1,\"ok\":true}\n");
+  g_assert_cmpuint (len, ==, strlen (line));
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/json/rejects", test_rejects);
+  g_test_add_func ("/json/depth-ignores-brackets-in-strings", test_depth_ignores_brackets_in_strings);
+  g_test_add_func ("/json/fields", test_fields);
+  g_test_add_func ("/json/to-line", test_to_line);
+  return g_test_run ();
+}
