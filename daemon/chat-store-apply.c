@@ -1,0 +1,857 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* ChatStore: the one deterministic function from (state, index, op) to the next state. */
+#define G_LOG_DOMAIN "chatd-store"
+
+#include "config.h"
+
+#include "chat-store-private.h"
+#include "chat-error.h"
+#include "chat-json.h"
+#include "chat-username.h"
+
+#include <string.h>
+
+/* Everything apply may look at: the op, its log index and the database. Nothing
+ * here reads a clock, a random source, the configuration or the environment. */
+typedef struct
+{
+  ChatStore *store;
+  guint64 index;
+  JsonObject *op;
+  ChatApplyResult *result;
+} Apply;
+
+/* Handlers return FALSE only for storage faults; a refused op sets result->error_code. */
+typedef gboolean (*ApplyFunc) (Apply *apply, GError **error);
+
+/* --- small helpers ------------------------------------------------------------- */
+
+static void G_GNUC_PRINTF (3, 4) refuse (Apply *apply, ChatErrorCode code, const char *format, ...)
+{
+  va_list args;
+
+  va_start (args, format);
+  apply->result->error_code = code;
+  g_free (apply->result->error_message);
+  apply->result->error_message = g_strdup_vprintf (format, args);
+  va_end (args);
+}
+
+static void
+refuse_with (Apply *apply, ChatErrorCode code, const GError *error)
+{
+  refuse (apply, code, "%s", error->message);
+}
+
+/* A required non-empty string field; on failure the op is refused as bad_request. */
+static gboolean
+need_string (Apply *apply, const char *field, const char **out)
+{
+  g_autoptr (GError) local = NULL;
+
+  if (!chat_json_get_string (apply->op, field, TRUE, G_MAXSIZE, out, &local))
+    {
+      refuse_with (apply, CHAT_ERROR_BAD_REQUEST, local);
+      return FALSE;
+    }
+  if (**out == '\0' || !g_utf8_validate (*out, -1, NULL))
+    {
+      refuse (apply, CHAT_ERROR_BAD_REQUEST, "Field “%s” must be non-empty text", field);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+need_uint (Apply *apply, const char *field, guint64 *out)
+{
+  g_autoptr (GError) local = NULL;
+
+  if (!chat_json_get_uint (apply->op, field, TRUE, G_MAXINT64, out, &local))
+    {
+      refuse_with (apply, CHAT_ERROR_BAD_REQUEST, local);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static int
+compare_ids (gconstpointer a, gconstpointer b)
+{
+  gint64 x = *(const gint64 *)a, y = *(const gint64 *)b;
+
+  return x < y ? -1 : (x > y ? 1 : 0);
+}
+
+/* The ids of an "ids" array, ascending and without repeats. */
+static GArray *
+need_ids (Apply *apply)
+{
+  g_autoptr (GError) local = NULL;
+  g_autoptr (GArray) ids = g_array_new (FALSE, FALSE, sizeof (gint64));
+  JsonArray *array = NULL;
+
+  if (!chat_json_get_array (apply->op, "ids", TRUE, G_MAXUINT, &array, &local))
+    {
+      refuse_with (apply, CHAT_ERROR_BAD_REQUEST, local);
+      return NULL;
+    }
+  for (guint i = 0; i < json_array_get_length (array); i++)
+    {
+      JsonNode *node = json_array_get_element (array, i);
+      gint64 id;
+      if (!JSON_NODE_HOLDS_VALUE (node) || json_node_get_value_type (node) != G_TYPE_INT64)
+        {
+          refuse (apply, CHAT_ERROR_BAD_REQUEST, "Field “ids” must hold whole numbers");
+          return NULL;
+        }
+      id = json_node_get_int (node);
+      g_array_append_val (ids, id);
+    }
+  g_array_sort (ids, compare_ids);
+  for (guint i = 1; i < ids->len;)
+    {
+      if (g_array_index (ids, gint64, i) == g_array_index (ids, gint64, i - 1))
+        g_array_remove_index (ids, i);
+      else
+        i++;
+    }
+  return g_steal_pointer (&ids);
+}
+
+/* The display name of an existing account named (any case) by the op, or NULL
+ * after refusing the op with no_such_user (or on a storage fault, with error set). */
+static char *
+need_user (Apply *apply, const char *username, char **key_out, GError **error)
+{
+  g_autofree char *key = chat_username_key (username);
+  char *name = chat_store_name_for_key (apply->store, key, error);
+
+  if (name == NULL && (error == NULL || *error == NULL))
+    refuse (apply, CHAT_ERROR_NO_SUCH_USER, "There is no user “%s”", username);
+  if (name != NULL && key_out != NULL)
+    *key_out = g_steal_pointer (&key);
+  return name;
+}
+
+static void
+add_event (Apply *apply, const char *user_key, JsonObject *event, const char *except_session)
+{
+  ChatApplyEvent *item = g_new0 (ChatApplyEvent, 1);
+
+  item->user_key = g_strdup (user_key);
+  item->event = json_object_ref (event);
+  item->except_session = g_strdup (except_session);
+  g_ptr_array_add (apply->result->events, item);
+}
+
+static JsonObject *
+user_object (const char *name)
+{
+  JsonObject *user = json_object_new ();
+
+  json_object_set_string_member (user, "username", name);
+  return user;
+}
+
+static JsonArray *
+ids_to_json (GArray *ids)
+{
+  JsonArray *array = json_array_sized_new (ids->len);
+
+  for (guint i = 0; i < ids->len; i++)
+    json_array_add_int_element (array, g_array_index (ids, gint64, i));
+  return array;
+}
+
+static int
+compare_keys (gconstpointer a, gconstpointer b, gpointer user_data)
+{
+  return strcmp (a, b);
+}
+
+/* key (char *) -> GArray of gint64, iterated in key order so events are deterministic. */
+static GTree *
+ids_by_user_new (void)
+{
+  return g_tree_new_full (compare_keys, NULL, g_free, (GDestroyNotify)g_array_unref);
+}
+
+static void
+ids_by_user_add (GTree *tree, const char *key, gint64 id)
+{
+  GArray *ids = g_tree_lookup (tree, key);
+
+  if (ids == NULL)
+    {
+      ids = g_array_new (FALSE, FALSE, sizeof (gint64));
+      g_tree_insert (tree, g_strdup (key), ids);
+    }
+  if (ids->len == 0 || g_array_index (ids, gint64, ids->len - 1) != id)
+    g_array_append_val (ids, id);
+}
+
+static gboolean
+run_with_text (ChatStore *self, const char *sql, const char *text, GError **error)
+{
+  g_autoptr (ChatStmt) stmt = chat_store_prepare (self, sql, error);
+
+  if (stmt == NULL)
+    return FALSE;
+  chat_store_bind_text (stmt, 1, text);
+  return chat_store_step_done (self, stmt, error);
+}
+
+static gboolean
+insert_session (Apply *apply, const char *session, const char *key, guint64 at, GError **error)
+{
+  g_autoptr (ChatStmt) stmt = NULL;
+
+  /* OR IGNORE: a replayed signup/login carries the same session hash. */
+  stmt = chat_store_prepare (apply->store,
+                             "INSERT OR IGNORE INTO sessions (token_hash, user_key, created_at)"
+                             " VALUES (?1, ?2, ?3)",
+                             error);
+  if (stmt == NULL)
+    return FALSE;
+  chat_store_bind_text (stmt, 1, session);
+  chat_store_bind_text (stmt, 2, key);
+  sqlite3_bind_int64 (stmt, 3, (sqlite3_int64)at);
+  return chat_store_step_done (apply->store, stmt, error);
+}
+
+/* --- accounts and sessions ----------------------------------------------------- */
+
+static gboolean
+insert_account (Apply *apply, const char *key, const char *name, const char *hash, guint64 at,
+                GError **error)
+{
+  g_autoptr (ChatStmt) stmt = NULL;
+
+  stmt = chat_store_prepare (apply->store,
+                             "INSERT INTO accounts (key, name, password_hash, created_at)"
+                             " VALUES (?1, ?2, ?3, ?4)",
+                             error);
+  if (stmt == NULL)
+    return FALSE;
+  chat_store_bind_text (stmt, 1, key);
+  chat_store_bind_text (stmt, 2, name);
+  chat_store_bind_text (stmt, 3, hash);
+  sqlite3_bind_int64 (stmt, 4, (sqlite3_int64)at);
+  return chat_store_step_done (apply->store, stmt, error);
+}
+
+static gboolean
+apply_signup (Apply *apply, GError **error)
+{
+  const char *username, *hash, *session;
+  g_autofree char *key = NULL;
+  g_autofree char *existing = NULL;
+  g_autoptr (GError) invalid = NULL;
+  guint64 at;
+
+  if (!need_string (apply, "username", &username) || !need_string (apply, "password_hash", &hash)
+      || !need_string (apply, "session", &session) || !need_uint (apply, "at", &at))
+    return TRUE;
+  if (!chat_username_validate (username, &invalid))
+    {
+      refuse_with (apply, CHAT_ERROR_INVALID_USERNAME, invalid);
+      return TRUE;
+    }
+  key = chat_username_key (username);
+  existing = chat_store_name_for_key (apply->store, key, error);
+  if (existing == NULL && *error != NULL)
+    return FALSE;
+  if (existing != NULL)
+    {
+      refuse (apply, CHAT_ERROR_USERNAME_TAKEN, "The username “%s” is taken", username);
+      return TRUE;
+    }
+  if (!insert_account (apply, key, username, hash, at, error)
+      || !insert_session (apply, session, key, at, error))
+    return FALSE;
+  json_object_set_object_member (apply->result->reply, "user", user_object (username));
+  return TRUE;
+}
+
+static gboolean
+count_unread (ChatStore *self, const char *key, gint64 *count, GError **error)
+{
+  g_autoptr (ChatStmt) stmt = NULL;
+
+  stmt = chat_store_prepare (self, "SELECT count (*) FROM messages WHERE to_key = ?1 AND read = 0",
+                             error);
+  if (stmt == NULL)
+    return FALSE;
+  chat_store_bind_text (stmt, 1, key);
+  if (sqlite3_step (stmt) != SQLITE_ROW)
+    return chat_store_fail (self, error, "Counting unread messages");
+  *count = sqlite3_column_int64 (stmt, 0);
+  return TRUE;
+}
+
+static gboolean
+apply_login (Apply *apply, GError **error)
+{
+  const char *username, *session;
+  g_autofree char *key = NULL;
+  g_autofree char *name = NULL;
+  guint64 at;
+  gint64 unread = 0;
+
+  if (!need_string (apply, "username", &username) || !need_string (apply, "session", &session)
+      || !need_uint (apply, "at", &at))
+    return TRUE;
+  key = chat_username_key (username);
+  name = chat_store_name_for_key (apply->store, key, error);
+  if (name == NULL && *error != NULL)
+    return FALSE;
+  if (name == NULL)
+    {
+      /* The same answer as a wrong password: no user enumeration. */
+      refuse (apply, CHAT_ERROR_BAD_CREDENTIALS, "Wrong username or password");
+      return TRUE;
+    }
+  if (!insert_session (apply, session, key, at, error)
+      || !count_unread (apply->store, key, &unread, error))
+    return FALSE;
+  json_object_set_object_member (apply->result->reply, "user", user_object (name));
+  json_object_set_int_member (apply->result->reply, "unread", unread);
+  return TRUE;
+}
+
+static gboolean
+apply_logout (Apply *apply, GError **error)
+{
+  const char *session;
+
+  if (!need_string (apply, "session", &session))
+    return TRUE;
+  if (!run_with_text (apply->store, "DELETE FROM sessions WHERE token_hash = ?1", session, error))
+    return FALSE;
+  if (sqlite3_changes (apply->store->db) > 0)
+    g_ptr_array_add (apply->result->ended_sessions, g_strdup (session));
+  return TRUE;
+}
+
+/* --- messages ------------------------------------------------------------------ */
+
+static gboolean
+insert_message (Apply *apply, const char *from_key, const char *to_key, const char *body,
+                guint64 at, const char *client_msg_id, GError **error)
+{
+  g_autoptr (ChatStmt) stmt = NULL;
+
+  stmt = chat_store_prepare (apply->store,
+                             "INSERT INTO messages (id, from_key, to_key, body, sent_at,"
+                             " client_msg_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                             error);
+  if (stmt == NULL)
+    return FALSE;
+  sqlite3_bind_int64 (stmt, 1, (sqlite3_int64)apply->index);
+  chat_store_bind_text (stmt, 2, from_key);
+  chat_store_bind_text (stmt, 3, to_key);
+  chat_store_bind_text (stmt, 4, body);
+  sqlite3_bind_int64 (stmt, 5, (sqlite3_int64)at);
+  chat_store_bind_text (stmt, 6, client_msg_id);
+  return chat_store_step_done (apply->store, stmt, error);
+}
+
+static void
+message_events (Apply *apply, JsonObject *message, const char *from_key, const char *to_key)
+{
+  g_autoptr (JsonObject) event = json_object_new ();
+  const char *session = NULL;
+
+  json_object_set_string_member (event, "event", "message");
+  json_object_set_object_member (event, "message", json_object_ref (message));
+  add_event (apply, to_key, event, NULL);
+  if (g_strcmp0 (from_key, to_key) == 0)
+    return;
+  if (!chat_json_get_string (apply->op, "session", FALSE, G_MAXSIZE, &session, NULL))
+    session = NULL;
+  add_event (apply, from_key, event, session);
+}
+
+static gboolean
+apply_send (Apply *apply, GError **error)
+{
+  const char *from, *to, *body, *client_msg_id;
+  g_autofree char *from_key = NULL, *to_key = NULL, *from_name = NULL, *to_name = NULL;
+  g_autoptr (JsonObject) message = NULL;
+  guint64 at;
+
+  if (!need_string (apply, "from", &from) || !need_string (apply, "to", &to)
+      || !need_string (apply, "body", &body)
+      || !need_string (apply, "client_msg_id", &client_msg_id) || !need_uint (apply, "at", &at))
+    return TRUE;
+  from_key = chat_username_key (from);
+  message = chat_store_find_sent_by_key (apply->store, from_key, client_msg_id, error);
+  if (message == NULL && *error != NULL)
+    return FALSE;
+  if (message != NULL)
+    {
+      /* A retry: the original answer, nothing new stored, no new events. */
+      json_object_set_object_member (apply->result->reply, "message", g_steal_pointer (&message));
+      return TRUE;
+    }
+  g_clear_pointer (&from_key, g_free);
+  if ((from_name = need_user (apply, from, &from_key, error)) == NULL)
+    return *error == NULL;
+  if ((to_name = need_user (apply, to, &to_key, error)) == NULL)
+    return *error == NULL;
+  if (!insert_message (apply, from_key, to_key, body, at, client_msg_id, error))
+    return FALSE;
+  message = chat_store_message_by_id (apply->store, (gint64)apply->index, error);
+  if (message == NULL)
+    return FALSE;
+  message_events (apply, message, from_key, to_key);
+  json_object_set_object_member (apply->result->reply, "message", g_steal_pointer (&message));
+  return TRUE;
+}
+
+/* --- mark_read ----------------------------------------------------------------- */
+
+static void
+read_event (Apply *apply, const char *by, const char *sender_key, const char *sender_name,
+            gint64 up_to, GArray *ids)
+{
+  g_autoptr (JsonObject) event = json_object_new ();
+
+  json_object_set_string_member (event, "event", "read");
+  json_object_set_string_member (event, "by", by);
+  json_object_set_string_member (event, "with", sender_name);
+  json_object_set_int_member (event, "up_to", up_to);
+  json_object_set_int_member (event, "seq", (gint64)apply->index);
+  if (ids != NULL)
+    json_object_set_array_member (event, "ids", ids_to_json (ids));
+  add_event (apply, sender_key, event, NULL);
+}
+
+static gboolean
+mark_conversation (Apply *apply, const char *user_key, const char *with_key, guint64 up_to,
+                   gint64 *marked, GError **error)
+{
+  g_autoptr (ChatStmt) stmt = NULL;
+
+  stmt = chat_store_prepare (apply->store,
+                             "UPDATE messages SET read = 1, read_seq = ?1"
+                             " WHERE to_key = ?2 AND from_key = ?3 AND id <= ?4 AND read = 0",
+                             error);
+  if (stmt == NULL)
+    return FALSE;
+  sqlite3_bind_int64 (stmt, 1, (sqlite3_int64)apply->index);
+  chat_store_bind_text (stmt, 2, user_key);
+  chat_store_bind_text (stmt, 3, with_key);
+  sqlite3_bind_int64 (stmt, 4, (sqlite3_int64)up_to);
+  if (!chat_store_step_done (apply->store, stmt, error))
+    return FALSE;
+  *marked = sqlite3_changes (apply->store->db);
+  return TRUE;
+}
+
+static gboolean
+apply_mark_read_with (Apply *apply, const char *user_name, const char *user_key, GError **error)
+{
+  const char *with;
+  g_autofree char *with_key = NULL, *with_name = NULL;
+  guint64 up_to;
+  gint64 marked = 0;
+
+  if (!need_string (apply, "with", &with) || !need_uint (apply, "up_to", &up_to))
+    return TRUE;
+  if ((with_name = need_user (apply, with, &with_key, error)) == NULL)
+    return *error == NULL;
+  if (!mark_conversation (apply, user_key, with_key, up_to, &marked, error))
+    return FALSE;
+  json_object_set_int_member (apply->result->reply, "marked", marked);
+  if (marked > 0)
+    read_event (apply, user_name, with_key, with_name, (gint64)up_to, NULL);
+  return TRUE;
+}
+
+/* Marks one unread message to user_key; *sender_key is set when it changed. */
+static gboolean
+mark_one (Apply *apply, const char *user_key, gint64 id, char **sender_key, GError **error)
+{
+  g_autoptr (ChatStmt) stmt = NULL;
+
+  stmt = chat_store_prepare (apply->store,
+                             "UPDATE messages SET read = 1, read_seq = ?1"
+                             " WHERE id = ?2 AND to_key = ?3 AND read = 0 RETURNING from_key",
+                             error);
+  if (stmt == NULL)
+    return FALSE;
+  sqlite3_bind_int64 (stmt, 1, (sqlite3_int64)apply->index);
+  sqlite3_bind_int64 (stmt, 2, id);
+  chat_store_bind_text (stmt, 3, user_key);
+  switch (sqlite3_step (stmt))
+    {
+      case SQLITE_ROW:
+        *sender_key = chat_store_column_dup (stmt, 0);
+        return chat_store_step_done (apply->store, stmt, error);
+      case SQLITE_DONE:
+        return TRUE;
+      default:
+        return chat_store_fail (apply->store, error, "Marking a message read");
+    }
+}
+
+static gboolean
+emit_read_by_ids (Apply *apply, const char *user_name, GTree *by_sender, GError **error)
+{
+  for (GTreeNode *node = g_tree_node_first (by_sender); node != NULL;
+       node = g_tree_node_next (node))
+    {
+      const char *sender_key = g_tree_node_key (node);
+      GArray *ids = g_tree_node_value (node);
+      g_autofree char *sender_name = chat_store_name_for_key (apply->store, sender_key, error);
+      if (sender_name == NULL)
+        return *error == NULL;
+      read_event (apply, user_name, sender_key, sender_name,
+                  g_array_index (ids, gint64, ids->len - 1), ids);
+    }
+  return TRUE;
+}
+
+/* The messages named by ids that were sent to user_key, ascending (for read_unread). */
+static gboolean
+reply_messages (Apply *apply, const char *user_key, GArray *ids, GError **error)
+{
+  g_autoptr (JsonArray) messages = json_array_new ();
+  g_autoptr (ChatStmt) stmt = NULL;
+
+  stmt = chat_store_prepare (
+      apply->store, "SELECT " CHAT_STORE_MESSAGE_COLUMNS "WHERE m.id = ?1 AND m.to_key = ?2",
+      error);
+  if (stmt == NULL)
+    return FALSE;
+  for (guint i = 0; i < ids->len; i++)
+    {
+      sqlite3_reset (stmt);
+      sqlite3_bind_int64 (stmt, 1, g_array_index (ids, gint64, i));
+      chat_store_bind_text (stmt, 2, user_key);
+      if (sqlite3_step (stmt) == SQLITE_ROW)
+        json_array_add_object_element (messages, chat_store_message_from_row (stmt));
+    }
+  json_object_set_array_member (apply->result->reply, "messages", g_steal_pointer (&messages));
+  return TRUE;
+}
+
+static gboolean
+apply_mark_read_ids (Apply *apply, const char *user_name, const char *user_key, GError **error)
+{
+  g_autoptr (GArray) ids = need_ids (apply);
+  g_autoptr (GTree) by_sender = ids_by_user_new ();
+  gint64 marked = 0;
+
+  if (ids == NULL)
+    return TRUE;
+  for (guint i = 0; i < ids->len; i++)
+    {
+      g_autofree char *sender_key = NULL;
+      gint64 id = g_array_index (ids, gint64, i);
+      if (!mark_one (apply, user_key, id, &sender_key, error))
+        return FALSE;
+      if (sender_key == NULL)
+        continue;
+      ids_by_user_add (by_sender, sender_key, id);
+      marked++;
+    }
+  json_object_set_int_member (apply->result->reply, "marked", marked);
+  return emit_read_by_ids (apply, user_name, by_sender, error)
+         && reply_messages (apply, user_key, ids, error);
+}
+
+static gboolean
+apply_mark_read (Apply *apply, GError **error)
+{
+  const char *user;
+  g_autofree char *user_key = NULL, *user_name = NULL;
+
+  if (!need_string (apply, "user", &user))
+    return TRUE;
+  if ((user_name = need_user (apply, user, &user_key, error)) == NULL)
+    return *error == NULL;
+  if (json_object_has_member (apply->op, "ids"))
+    return apply_mark_read_ids (apply, user_name, user_key, error);
+  return apply_mark_read_with (apply, user_name, user_key, error);
+}
+
+/* --- deletions ----------------------------------------------------------------- */
+
+static gboolean
+add_tombstone (Apply *apply, const char *user_key, gint64 id, GError **error)
+{
+  g_autoptr (ChatStmt) stmt = NULL;
+
+  stmt = chat_store_prepare (apply->store,
+                             "INSERT OR REPLACE INTO tombstones (user_key, id, seq)"
+                             " VALUES (?1, ?2, ?3)",
+                             error);
+  if (stmt == NULL)
+    return FALSE;
+  chat_store_bind_text (stmt, 1, user_key);
+  sqlite3_bind_int64 (stmt, 2, id);
+  sqlite3_bind_int64 (stmt, 3, (sqlite3_int64)apply->index);
+  return chat_store_step_done (apply->store, stmt, error);
+}
+
+/* Deletes message id if user_key took part in it, recording it per participant. */
+static gboolean
+delete_one (Apply *apply, const char *user_key, gint64 id, GTree *by_user, gboolean *removed,
+            GError **error)
+{
+  g_autoptr (ChatStmt) stmt = NULL;
+  g_autofree char *from_key = NULL, *to_key = NULL;
+  int rc;
+
+  stmt = chat_store_prepare (apply->store,
+                             "DELETE FROM messages WHERE id = ?1 AND (from_key = ?2 OR to_key = ?2)"
+                             " RETURNING from_key, to_key",
+                             error);
+  if (stmt == NULL)
+    return FALSE;
+  sqlite3_bind_int64 (stmt, 1, id);
+  chat_store_bind_text (stmt, 2, user_key);
+  rc = sqlite3_step (stmt);
+  if (rc == SQLITE_DONE)
+    return TRUE;
+  if (rc != SQLITE_ROW)
+    return chat_store_fail (apply->store, error, "Deleting a message");
+  from_key = chat_store_column_dup (stmt, 0);
+  to_key = chat_store_column_dup (stmt, 1);
+  if (!chat_store_step_done (apply->store, stmt, error)
+      || !add_tombstone (apply, from_key, id, error) || !add_tombstone (apply, to_key, id, error))
+    return FALSE;
+  ids_by_user_add (by_user, from_key, id);
+  ids_by_user_add (by_user, to_key, id);
+  *removed = TRUE;
+  return TRUE;
+}
+
+static gboolean
+apply_delete_messages (Apply *apply, GError **error)
+{
+  const char *user;
+  g_autofree char *user_key = NULL, *user_name = NULL;
+  g_autoptr (GArray) ids = NULL;
+  g_autoptr (GArray) deleted = g_array_new (FALSE, FALSE, sizeof (gint64));
+  g_autoptr (GTree) by_user = ids_by_user_new ();
+
+  if (!need_string (apply, "user", &user))
+    return TRUE;
+  if ((user_name = need_user (apply, user, &user_key, error)) == NULL)
+    return *error == NULL;
+  if ((ids = need_ids (apply)) == NULL)
+    return TRUE;
+  for (guint i = 0; i < ids->len; i++)
+    {
+      gint64 id = g_array_index (ids, gint64, i);
+      gboolean removed = FALSE;
+      if (!delete_one (apply, user_key, id, by_user, &removed, error))
+        return FALSE;
+      if (removed)
+        g_array_append_val (deleted, id);
+    }
+  json_object_set_array_member (apply->result->reply, "deleted", ids_to_json (deleted));
+  for (GTreeNode *node = g_tree_node_first (by_user); node != NULL; node = g_tree_node_next (node))
+    {
+      g_autoptr (JsonObject) event = json_object_new ();
+      json_object_set_string_member (event, "event", "deleted");
+      json_object_set_array_member (event, "ids", ids_to_json (g_tree_node_value (node)));
+      json_object_set_int_member (event, "seq", (gint64)apply->index);
+      add_event (apply, g_tree_node_key (node), event, NULL);
+    }
+  return TRUE;
+}
+
+static GPtrArray *
+select_texts (ChatStore *self, const char *sql, const char *key, GError **error)
+{
+  g_autoptr (GPtrArray) texts = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr (ChatStmt) stmt = chat_store_prepare (self, sql, error);
+  int rc;
+
+  if (stmt == NULL)
+    return NULL;
+  chat_store_bind_text (stmt, 1, key);
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    g_ptr_array_add (texts, chat_store_column_dup (stmt, 0));
+  if (rc != SQLITE_DONE)
+    {
+      chat_store_fail (self, error, "Reading the database");
+      return NULL;
+    }
+  return g_steal_pointer (&texts);
+}
+
+static gboolean
+run_with_key_seq (Apply *apply, const char *sql, const char *key, GError **error)
+{
+  g_autoptr (ChatStmt) stmt = chat_store_prepare (apply->store, sql, error);
+
+  if (stmt == NULL)
+    return FALSE;
+  chat_store_bind_text (stmt, 1, key);
+  if (sqlite3_bind_parameter_count (stmt) >= 2)
+    sqlite3_bind_int64 (stmt, 2, (sqlite3_int64)apply->index);
+  return chat_store_step_done (apply->store, stmt, error);
+}
+
+/* Tombstones for the other participants, then the messages, sessions and account. */
+static gboolean
+delete_account_rows (Apply *apply, const char *key, GError **error)
+{
+  static const char *const steps[] = {
+    "INSERT OR REPLACE INTO tombstones (user_key, id, seq)"
+    " SELECT to_key, id, ?2 FROM messages WHERE from_key = ?1 AND to_key != ?1",
+    "INSERT OR REPLACE INTO tombstones (user_key, id, seq)"
+    " SELECT from_key, id, ?2 FROM messages WHERE to_key = ?1 AND from_key != ?1",
+    "DELETE FROM tombstones WHERE user_key = ?1",
+    "DELETE FROM messages WHERE from_key = ?1",
+    "DELETE FROM messages WHERE to_key = ?1",
+    "DELETE FROM sessions WHERE user_key = ?1",
+    "DELETE FROM accounts WHERE key = ?1",
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (steps); i++)
+    {
+      if (!run_with_key_seq (apply, steps[i], key, error))
+        return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+apply_delete_account (Apply *apply, GError **error)
+{
+  const char *username;
+  g_autofree char *key = NULL, *name = NULL;
+  g_autoptr (GPtrArray) peers = NULL, sessions = NULL;
+
+  if (!need_string (apply, "username", &username))
+    return TRUE;
+  if ((name = need_user (apply, username, &key, error)) == NULL)
+    return *error == NULL;
+  peers = select_texts (apply->store,
+                        "SELECT to_key FROM messages WHERE from_key = ?1 AND to_key != ?1"
+                        " UNION SELECT from_key FROM messages WHERE to_key = ?1 AND from_key != ?1"
+                        " ORDER BY 1",
+                        key, error);
+  sessions = peers == NULL ? NULL
+                           : select_texts (apply->store,
+                                           "SELECT token_hash FROM sessions WHERE user_key = ?1"
+                                           " ORDER BY token_hash",
+                                           key, error);
+  if (sessions == NULL || !delete_account_rows (apply, key, error))
+    return FALSE;
+  for (guint i = 0; i < sessions->len; i++)
+    g_ptr_array_add (apply->result->ended_sessions, g_strdup (g_ptr_array_index (sessions, i)));
+  for (guint i = 0; i < peers->len; i++)
+    {
+      g_autoptr (JsonObject) event = json_object_new ();
+      json_object_set_string_member (event, "event", "account_deleted");
+      json_object_set_string_member (event, "user", name);
+      json_object_set_int_member (event, "seq", (gint64)apply->index);
+      add_event (apply, g_ptr_array_index (peers, i), event, NULL);
+    }
+  return TRUE;
+}
+
+/* --- dispatch ------------------------------------------------------------------ */
+
+static const struct
+{
+  const char *name;
+  ApplyFunc func;
+} apply_ops[] = {
+  { "signup", apply_signup },
+  { "login", apply_login },
+  { "logout", apply_logout },
+  { "send", apply_send },
+  { "mark_read", apply_mark_read },
+  { "delete_messages", apply_delete_messages },
+  { "delete_account", apply_delete_account },
+};
+
+static gboolean
+dispatch (Apply *apply, GError **error)
+{
+  const char *name = NULL;
+
+  if (apply->op == NULL)
+    return TRUE; /* an entry without a chat operation: only the applied index moves */
+  if (!chat_json_get_string (apply->op, "op", TRUE, 64, &name, NULL))
+    {
+      refuse (apply, CHAT_ERROR_BAD_REQUEST, "The operation has no “op”");
+      return TRUE;
+    }
+  for (guint i = 0; i < G_N_ELEMENTS (apply_ops); i++)
+    {
+      if (g_str_equal (name, apply_ops[i].name))
+        return apply_ops[i].func (apply, error);
+    }
+  refuse (apply, CHAT_ERROR_BAD_REQUEST, "Unknown operation “%s”", name);
+  return TRUE;
+}
+
+static gboolean
+run_savepoint (ChatStore *self, const char *sql, GError **error)
+{
+  g_autoptr (ChatStmt) stmt = chat_store_prepare (self, sql, error);
+
+  return stmt != NULL && chat_store_step_done (self, stmt, error);
+}
+
+/* One op inside the open batch, in a savepoint so a storage fault undoes it whole. */
+static ChatApplyResult *
+apply_in_batch (ChatStore *self, guint64 index, JsonObject *op, GError **error)
+{
+  g_autoptr (ChatApplyResult) result = chat_apply_result_new ();
+  g_autoptr (GError) local = NULL;
+  Apply apply = { self, index, op, result };
+
+  if (!run_savepoint (self, "SAVEPOINT apply_op", error))
+    return NULL;
+  /* Handlers test *error, so they always get a real one. */
+  if (!dispatch (&apply, &local))
+    {
+      sqlite3_exec (self->db, "ROLLBACK TO apply_op; RELEASE apply_op", NULL, NULL, NULL);
+      g_propagate_prefixed_error (error, g_steal_pointer (&local),
+                                  "Applying entry %" G_GUINT64_FORMAT ": ", index);
+      return NULL;
+    }
+  if (!run_savepoint (self, "RELEASE apply_op", error))
+    return NULL;
+  self->applied_index = index;
+  return g_steal_pointer (&result);
+}
+
+ChatApplyResult *
+chat_store_apply (ChatStore *self, guint64 index, JsonObject *op, GError **error)
+{
+  g_autoptr (ChatApplyResult) result = NULL;
+  g_autoptr (GError) local = NULL;
+
+  g_return_val_if_fail (CHAT_IS_STORE (self), NULL);
+  g_return_val_if_fail (index > self->applied_index, NULL);
+  g_return_val_if_fail (index <= G_MAXINT64, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  if (self->in_apply)
+    return apply_in_batch (self, index, op, error);
+  /* No batch open: a batch of one. */
+  if (!chat_store_begin_apply (self, error))
+    return NULL;
+  result = apply_in_batch (self, index, op, &local);
+  if (result == NULL)
+    {
+      chat_store_rollback_apply (self);
+      g_propagate_error (error, g_steal_pointer (&local));
+      return NULL;
+    }
+  if (!chat_store_commit_apply (self, error))
+    return NULL;
+  return g_steal_pointer (&result);
+}

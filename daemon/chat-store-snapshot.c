@@ -1,0 +1,250 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* ChatStore: snapshots of the chat state (a serialized SQLite database) and the state hash. */
+#define G_LOG_DOMAIN "chatd-store"
+
+#include "config.h"
+
+#include "chat-store-private.h"
+#include "chat-error.h"
+
+#include <string.h>
+
+/* A snapshot is an SQLite database image with these tables; info.format says
+ * which layout, so a newer chatd can still read an older snapshot. */
+#define SNAPSHOT_FORMAT 1
+
+static const char snapshot_schema[]
+    = "CREATE TABLE snap.info (format INTEGER NOT NULL, applied_index INTEGER NOT NULL);"
+      "CREATE TABLE snap.accounts (key TEXT PRIMARY KEY, name TEXT NOT NULL,"
+      " password_hash TEXT NOT NULL, created_at INTEGER NOT NULL) WITHOUT ROWID;"
+      "CREATE TABLE snap.sessions (token_hash TEXT PRIMARY KEY, user_key TEXT NOT NULL,"
+      " created_at INTEGER NOT NULL) WITHOUT ROWID;"
+      "CREATE TABLE snap.messages (id INTEGER PRIMARY KEY, from_key TEXT NOT NULL,"
+      " to_key TEXT NOT NULL, body TEXT NOT NULL, sent_at INTEGER NOT NULL, read INTEGER NOT NULL,"
+      " read_seq INTEGER, client_msg_id TEXT NOT NULL);"
+      "CREATE TABLE snap.tombstones (user_key TEXT NOT NULL, id INTEGER NOT NULL,"
+      " seq INTEGER NOT NULL, PRIMARY KEY (user_key, id)) WITHOUT ROWID;";
+
+#define ACCOUNT_COLUMNS "key, name, password_hash, created_at"
+#define SESSION_COLUMNS "token_hash, user_key, created_at"
+#define MESSAGE_COLUMNS "id, from_key, to_key, body, sent_at, read, read_seq, client_msg_id"
+#define TOMBSTONE_COLUMNS "user_key, id, seq"
+
+/* Parents before children, so foreign keys hold at every insert. */
+static const char copy_to_snapshot[]
+    = "INSERT INTO snap.accounts SELECT " ACCOUNT_COLUMNS " FROM main.accounts;"
+      "INSERT INTO snap.sessions SELECT " SESSION_COLUMNS " FROM main.sessions;"
+      "INSERT INTO snap.messages SELECT " MESSAGE_COLUMNS " FROM main.messages;"
+      "INSERT INTO snap.tombstones SELECT " TOMBSTONE_COLUMNS " FROM main.tombstones;";
+
+static const char replace_from_snapshot[] = "DELETE FROM main.tombstones;"
+                                            "DELETE FROM main.sessions;"
+                                            "DELETE FROM main.messages;"
+                                            "DELETE FROM main.accounts;"
+                                            "INSERT INTO main.accounts (" ACCOUNT_COLUMNS
+                                            ") SELECT " ACCOUNT_COLUMNS " FROM snap.accounts;"
+                                            "INSERT INTO main.sessions (" SESSION_COLUMNS
+                                            ") SELECT " SESSION_COLUMNS " FROM snap.sessions;"
+                                            "INSERT INTO main.messages (" MESSAGE_COLUMNS
+                                            ") SELECT " MESSAGE_COLUMNS " FROM snap.messages;"
+                                            "INSERT INTO main.tombstones (" TOMBSTONE_COLUMNS
+                                            ") SELECT " TOMBSTONE_COLUMNS " FROM snap.tombstones;";
+
+static void
+detach (ChatStore *self)
+{
+  sqlite3_exec (self->db, "DETACH DATABASE snap", NULL, NULL, NULL);
+}
+
+static gboolean
+fill_snapshot (ChatStore *self, guint64 *applied_index, GError **error)
+{
+  g_autofree char *info = NULL;
+
+  /* One read transaction: the copy and the applied index are the same state. */
+  if (!chat_store_exec (self, "BEGIN", error))
+    return FALSE;
+  info = g_strdup_printf ("INSERT INTO snap.info VALUES (%d, %" G_GUINT64_FORMAT ")",
+                          SNAPSHOT_FORMAT, self->applied_index);
+  if (!chat_store_exec (self, snapshot_schema, error) || !chat_store_exec (self, info, error)
+      || !chat_store_exec (self, copy_to_snapshot, error)
+      || !chat_store_exec (self, "COMMIT", error))
+    {
+      sqlite3_exec (self->db, "ROLLBACK", NULL, NULL, NULL);
+      return FALSE;
+    }
+  if (applied_index != NULL)
+    *applied_index = self->applied_index;
+  return TRUE;
+}
+
+GBytes *
+chat_store_snapshot (ChatStore *self, guint64 *applied_index, GError **error)
+{
+  unsigned char *data = NULL;
+  sqlite3_int64 size = 0;
+
+  g_return_val_if_fail (CHAT_IS_STORE (self), NULL);
+  g_return_val_if_fail (!self->in_apply, NULL);
+
+  if (!chat_store_exec (self, "ATTACH DATABASE ':memory:' AS snap", error))
+    return NULL;
+  if (!fill_snapshot (self, applied_index, error))
+    {
+      detach (self);
+      g_prefix_error (error, "Taking a snapshot: ");
+      return NULL;
+    }
+  data = sqlite3_serialize (self->db, "snap", &size, 0);
+  if (data == NULL)
+    chat_store_fail (self, error, "Serializing a snapshot");
+  detach (self);
+  if (data == NULL)
+    return NULL;
+  return g_bytes_new_with_free_func (data, (gsize)size, sqlite3_free, data);
+}
+
+/* Loads the snapshot bytes as the attached database "snap" and checks its layout. */
+static gboolean
+load_snapshot (ChatStore *self, GBytes *snapshot, guint64 *applied_index, GError **error)
+{
+  g_autoptr (sqlite3_stmt) stmt = NULL;
+  gsize size = 0;
+  gconstpointer bytes = g_bytes_get_data (snapshot, &size);
+  unsigned char *copy = NULL;
+
+  if (size == 0 || (copy = sqlite3_malloc64 (size)) == NULL)
+    {
+      g_set_error_literal (error, CHAT_ERROR, CHAT_ERROR_INTERNAL, "The snapshot is empty");
+      return FALSE;
+    }
+  memcpy (copy, bytes, size);
+  if (sqlite3_deserialize (self->db, "snap", copy, (sqlite3_int64)size, (sqlite3_int64)size,
+                           SQLITE_DESERIALIZE_FREEONCLOSE | SQLITE_DESERIALIZE_RESIZEABLE)
+      != SQLITE_OK)
+    return chat_store_fail (self, error, "Loading the snapshot");
+  if (sqlite3_prepare_v2 (self->db, "SELECT format, applied_index FROM snap.info", -1, &stmt, NULL)
+          != SQLITE_OK
+      || sqlite3_step (stmt) != SQLITE_ROW)
+    return chat_store_fail (self, error, "Reading the snapshot");
+  if (sqlite3_column_int (stmt, 0) != SNAPSHOT_FORMAT || sqlite3_column_int64 (stmt, 1) < 0)
+    {
+      g_set_error (error, CHAT_ERROR, CHAT_ERROR_INTERNAL, "Unknown snapshot format %d",
+                   sqlite3_column_int (stmt, 0));
+      return FALSE;
+    }
+  *applied_index = (guint64)sqlite3_column_int64 (stmt, 1);
+  return TRUE;
+}
+
+static gboolean
+replace_state (ChatStore *self, guint64 applied_index, GError **error)
+{
+  if (!chat_store_set_durable (self, TRUE, error)
+      || !chat_store_exec (self, "BEGIN IMMEDIATE", error))
+    return FALSE;
+  if (!chat_store_exec (self, replace_from_snapshot, error)
+      || !chat_store_put_meta_uint (self, CHAT_STORE_META_APPLIED, applied_index, error)
+      || !chat_store_exec (self, "COMMIT", error))
+    {
+      sqlite3_exec (self->db, "ROLLBACK", NULL, NULL, NULL);
+      return FALSE;
+    }
+  self->applied_index = applied_index;
+  return TRUE;
+}
+
+gboolean
+chat_store_restore (ChatStore *self, GBytes *snapshot, GError **error)
+{
+  guint64 applied_index = 0;
+  gboolean ok;
+
+  g_return_val_if_fail (CHAT_IS_STORE (self), FALSE);
+  g_return_val_if_fail (snapshot != NULL, FALSE);
+  g_return_val_if_fail (!self->in_apply, FALSE);
+
+  if (!chat_store_exec (self, "ATTACH DATABASE ':memory:' AS snap", error))
+    return FALSE;
+  ok = load_snapshot (self, snapshot, &applied_index, error)
+       && replace_state (self, applied_index, error);
+  detach (self);
+  if (!ok)
+    {
+      g_prefix_error (error, "Restoring a snapshot: ");
+      return FALSE;
+    }
+  g_debug ("Restored a snapshot at applied index %" G_GUINT64_FORMAT, applied_index);
+  return TRUE;
+}
+
+/* --- state hash ---------------------------------------------------------------- */
+
+/* Feeds every column of every row, typed and length-prefixed, so no two
+ * different states produce the same byte stream. */
+static gboolean
+hash_table (ChatStore *self, GChecksum *checksum, const char *sql, GError **error)
+{
+  g_autoptr (ChatStmt) stmt = chat_store_prepare (self, sql, error);
+  int rc;
+
+  if (stmt == NULL)
+    return FALSE;
+  g_checksum_update (checksum, (const guchar *)sql, -1);
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    {
+      for (int col = 0; col < sqlite3_column_count (stmt); col++)
+        {
+          g_autofree char *head = NULL;
+          int type = sqlite3_column_type (stmt, col);
+          const unsigned char *text = sqlite3_column_text (stmt, col);
+          int len = sqlite3_column_bytes (stmt, col);
+          head = g_strdup_printf ("|%d:%d:", type, type == SQLITE_NULL ? 0 : len);
+          g_checksum_update (checksum, (const guchar *)head, -1);
+          if (type != SQLITE_NULL)
+            g_checksum_update (checksum, text, len);
+        }
+      g_checksum_update (checksum, (const guchar *)"\n", 1);
+    }
+  if (rc != SQLITE_DONE)
+    return chat_store_fail (self, error, "Hashing the state");
+  return TRUE;
+}
+
+static gboolean
+hash_state (ChatStore *self, GChecksum *checksum, GError **error)
+{
+  static const char *const dumps[] = {
+    "SELECT " ACCOUNT_COLUMNS " FROM accounts ORDER BY key",
+    "SELECT " SESSION_COLUMNS " FROM sessions ORDER BY token_hash",
+    "SELECT " MESSAGE_COLUMNS " FROM messages ORDER BY id",
+    "SELECT " TOMBSTONE_COLUMNS " FROM tombstones ORDER BY user_key, id",
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (dumps); i++)
+    {
+      if (!hash_table (self, checksum, dumps[i], error))
+        return FALSE;
+    }
+  return TRUE;
+}
+
+char *
+chat_store_state_hash (ChatStore *self, GError **error)
+{
+  g_autoptr (GChecksum) checksum = g_checksum_new (G_CHECKSUM_SHA256);
+  gboolean own_transaction;
+  gboolean ok;
+
+  g_return_val_if_fail (CHAT_IS_STORE (self), NULL);
+
+  own_transaction = sqlite3_get_autocommit (self->db) != 0;
+  if (own_transaction && !chat_store_exec (self, "BEGIN", error))
+    return NULL;
+  ok = hash_state (self, checksum, error);
+  if (own_transaction)
+    sqlite3_exec (self->db, "COMMIT", NULL, NULL, NULL);
+  if (!ok)
+    return NULL;
+  return g_strdup (g_checksum_get_string (checksum));
+}

@@ -1,0 +1,449 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* ChatStore: opening the database, schema migrations, statement cache and apply batches. */
+#define G_LOG_DOMAIN "chatd-store"
+
+#include "config.h"
+
+#include "chat-store-private.h"
+#include "chat-error.h"
+
+#include <errno.h>
+#include <string.h>
+#include <glib/gstdio.h>
+
+G_DEFINE_TYPE (ChatStore, chat_store, G_TYPE_OBJECT)
+
+/* --- schema -------------------------------------------------------------------- */
+
+/* Version 1: the replicated log, meta blobs and the chat state. Every read in
+ * chat-store-query.c and every lookup in chat-store-apply.c has an index here. */
+static const char schema_v1[]
+    = "CREATE TABLE log ("
+      "  idx INTEGER PRIMARY KEY,"
+      "  term INTEGER NOT NULL,"
+      "  type INTEGER NOT NULL,"
+      "  data BLOB NOT NULL);"
+      "CREATE TABLE meta ("
+      "  key TEXT PRIMARY KEY,"
+      "  value BLOB NOT NULL) WITHOUT ROWID;"
+      "CREATE TABLE accounts ("
+      "  key TEXT PRIMARY KEY,"
+      "  name TEXT NOT NULL,"
+      "  password_hash TEXT NOT NULL,"
+      "  created_at INTEGER NOT NULL) WITHOUT ROWID;"
+      "CREATE TABLE sessions ("
+      "  token_hash TEXT PRIMARY KEY,"
+      "  user_key TEXT NOT NULL REFERENCES accounts (key),"
+      "  created_at INTEGER NOT NULL) WITHOUT ROWID;"
+      "CREATE INDEX sessions_by_user ON sessions (user_key);"
+      "CREATE TABLE messages ("
+      "  id INTEGER PRIMARY KEY,"
+      "  from_key TEXT NOT NULL REFERENCES accounts (key),"
+      "  to_key TEXT NOT NULL REFERENCES accounts (key),"
+      "  body TEXT NOT NULL,"
+      "  sent_at INTEGER NOT NULL,"
+      "  read INTEGER NOT NULL DEFAULT 0,"
+      "  read_seq INTEGER,"
+      "  client_msg_id TEXT NOT NULL,"
+      "  UNIQUE (from_key, client_msg_id));"
+      /* history: one conversation in seq order, whichever direction */
+      "CREATE INDEX messages_by_conversation"
+      "  ON messages (min (from_key, to_key), max (from_key, to_key), id);"
+      /* sync, conversations, delete_account */
+      "CREATE INDEX messages_by_sender ON messages (from_key, id);"
+      "CREATE INDEX messages_by_recipient ON messages (to_key, id);"
+      /* unread (oldest first), unread counts per sender, mark_read */
+      "CREATE INDEX messages_unread ON messages (to_key, id) WHERE read = 0;"
+      "CREATE INDEX messages_unread_by_sender ON messages (to_key, from_key, id) WHERE read = 0;"
+      /* sync: the sender's messages read after a seq */
+      "CREATE INDEX messages_read_changes ON messages (from_key, read_seq)"
+      "  WHERE read_seq IS NOT NULL;"
+      /* one row per participant who still has an account; sync reads them by seq */
+      "CREATE TABLE tombstones ("
+      "  user_key TEXT NOT NULL,"
+      "  id INTEGER NOT NULL,"
+      "  seq INTEGER NOT NULL,"
+      "  PRIMARY KEY (user_key, id)) WITHOUT ROWID;"
+      "CREATE INDEX tombstones_by_seq ON tombstones (user_key, seq, id);";
+
+typedef gboolean (*MigrateFunc) (ChatStore *self, GError **error);
+
+static gboolean
+migrate_to_1 (ChatStore *self, GError **error)
+{
+  return chat_store_exec (self, schema_v1, error);
+}
+
+/* migrations[v - 1] brings a version v - 1 database to version v. */
+static const MigrateFunc migrations[CHAT_STORE_SCHEMA_VERSION] = {
+  migrate_to_1,
+};
+
+static gint64
+read_user_version (ChatStore *self, GError **error)
+{
+  g_autoptr (sqlite3_stmt) stmt = NULL;
+
+  if (sqlite3_prepare_v2 (self->db, "PRAGMA user_version", -1, &stmt, NULL) != SQLITE_OK
+      || sqlite3_step (stmt) != SQLITE_ROW)
+    {
+      chat_store_fail (self, error, "Reading the schema version");
+      return -1;
+    }
+  return sqlite3_column_int64 (stmt, 0);
+}
+
+static gboolean
+migrate_one (ChatStore *self, int version, GError **error)
+{
+  g_autofree char *set_version = g_strdup_printf ("PRAGMA user_version = %d", version);
+
+  if (!chat_store_exec (self, "BEGIN IMMEDIATE", error))
+    return FALSE;
+  if (!migrations[version - 1](self, error) || !chat_store_exec (self, set_version, error)
+      || !chat_store_exec (self, "COMMIT", error))
+    {
+      sqlite3_exec (self->db, "ROLLBACK", NULL, NULL, NULL);
+      g_prefix_error (error, "Migrating the database to version %d: ", version);
+      return FALSE;
+    }
+  g_debug ("Database schema now at version %d", version);
+  return TRUE;
+}
+
+static gboolean
+migrate (ChatStore *self, GError **error)
+{
+  gint64 version = read_user_version (self, error);
+
+  if (version < 0)
+    return FALSE;
+  if (version > CHAT_STORE_SCHEMA_VERSION)
+    {
+      g_set_error (error, CHAT_ERROR, CHAT_ERROR_INTERNAL,
+                   "%s has schema version %" G_GINT64_FORMAT
+                   ", newer than this chatd understands (%d)",
+                   self->path, version, CHAT_STORE_SCHEMA_VERSION);
+      return FALSE;
+    }
+  for (int v = (int)version + 1; v <= CHAT_STORE_SCHEMA_VERSION; v++)
+    {
+      if (!migrate_one (self, v, error))
+        return FALSE;
+    }
+  return TRUE;
+}
+
+/* --- helpers ------------------------------------------------------------------- */
+
+gboolean
+chat_store_fail (ChatStore *self, GError **error, const char *what)
+{
+  g_set_error (error, CHAT_ERROR, CHAT_ERROR_INTERNAL, "%s: %s (SQLite code %d)", what,
+               sqlite3_errmsg (self->db), sqlite3_extended_errcode (self->db));
+  return FALSE;
+}
+
+gboolean
+chat_store_exec (ChatStore *self, const char *sql, GError **error)
+{
+  if (sqlite3_exec (self->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+    return chat_store_fail (self, error, "Database statement failed");
+  return TRUE;
+}
+
+ChatStmt *
+chat_store_prepare (ChatStore *self, const char *sql, GError **error)
+{
+  sqlite3_stmt *stmt = g_hash_table_lookup (self->stmts, sql);
+
+  if (stmt != NULL)
+    return stmt;
+  if (sqlite3_prepare_v3 (self->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, NULL) != SQLITE_OK)
+    {
+      chat_store_fail (self, error, "Preparing a statement");
+      return NULL;
+    }
+  g_hash_table_insert (self->stmts, (gpointer)sql, stmt);
+  return stmt;
+}
+
+void
+chat_store_stmt_release (ChatStmt *stmt)
+{
+  sqlite3_reset (stmt);
+  sqlite3_clear_bindings (stmt);
+}
+
+gboolean
+chat_store_step_done (ChatStore *self, ChatStmt *stmt, GError **error)
+{
+  if (sqlite3_step (stmt) != SQLITE_DONE)
+    return chat_store_fail (self, error, "Writing to the database");
+  return TRUE;
+}
+
+void
+chat_store_bind_text (ChatStmt *stmt, int pos, const char *text)
+{
+  if (text == NULL)
+    sqlite3_bind_null (stmt, pos);
+  else
+    sqlite3_bind_text (stmt, pos, text, -1, SQLITE_TRANSIENT);
+}
+
+char *
+chat_store_column_dup (ChatStmt *stmt, int col)
+{
+  return g_strdup ((const char *)sqlite3_column_text (stmt, col));
+}
+
+gboolean
+chat_store_set_durable (ChatStore *self, gboolean durable, GError **error)
+{
+  if (self->durable == durable)
+    return TRUE;
+  if (!chat_store_exec (self, durable ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL",
+                        error))
+    return FALSE;
+  self->durable = durable;
+  return TRUE;
+}
+
+gboolean
+chat_store_put_meta_uint (ChatStore *self, const char *key, guint64 value, GError **error)
+{
+  g_autoptr (ChatStmt) stmt = NULL;
+  g_autofree char *text = g_strdup_printf ("%" G_GUINT64_FORMAT, value);
+
+  stmt = chat_store_prepare (self, "INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)",
+                             error);
+  if (stmt == NULL)
+    return FALSE;
+  sqlite3_bind_text (stmt, 1, key, -1, SQLITE_STATIC);
+  sqlite3_bind_blob (stmt, 2, text, (int)strlen (text), SQLITE_TRANSIENT);
+  return chat_store_step_done (self, stmt, error);
+}
+
+guint64
+chat_store_read_meta_uint (ChatStore *self, const char *key)
+{
+  g_autoptr (GBytes) value = chat_store_get_meta (self, key);
+  g_autofree char *text = NULL;
+  gsize len = 0;
+  const char *data = NULL;
+
+  if (value == NULL)
+    return 0;
+  data = g_bytes_get_data (value, &len);
+  text = g_strndup (data, len);
+  return g_ascii_strtoull (text, NULL, 10);
+}
+
+/* --- object -------------------------------------------------------------------- */
+
+static void
+chat_store_finalize (GObject *object)
+{
+  ChatStore *self = CHAT_STORE (object);
+
+  if (self->in_apply)
+    g_warning ("Store closed inside an apply batch; the batch is rolled back");
+  g_clear_pointer (&self->stmts, g_hash_table_unref);
+  if (self->db != NULL)
+    sqlite3_close_v2 (self->db);
+  g_free (self->path);
+  G_OBJECT_CLASS (chat_store_parent_class)->finalize (object);
+}
+
+static void
+chat_store_class_init (ChatStoreClass *klass)
+{
+  G_OBJECT_CLASS (klass)->finalize = chat_store_finalize;
+}
+
+static void
+finalize_stmt (gpointer stmt)
+{
+  sqlite3_finalize (stmt);
+}
+
+static void
+chat_store_init (ChatStore *self)
+{
+  self->stmts = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, finalize_stmt);
+}
+
+static gboolean
+configure_connection (ChatStore *self, GError **error)
+{
+  g_autoptr (sqlite3_stmt) stmt = NULL;
+  const char *mode = NULL;
+
+  sqlite3_extended_result_codes (self->db, 1);
+  sqlite3_busy_timeout (self->db, 5000);
+  sqlite3_db_config (self->db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL);
+  if (sqlite3_prepare_v2 (self->db, "PRAGMA journal_mode = WAL", -1, &stmt, NULL) != SQLITE_OK
+      || sqlite3_step (stmt) != SQLITE_ROW)
+    return chat_store_fail (self, error, "Switching to WAL mode");
+  mode = (const char *)sqlite3_column_text (stmt, 0);
+  if (g_strcmp0 (mode, "wal") != 0)
+    {
+      g_set_error (error, CHAT_ERROR, CHAT_ERROR_INTERNAL,
+                   "%s cannot use WAL mode (journal mode is %s)", self->path, mode);
+      return FALSE;
+    }
+  self->durable = TRUE;
+  return chat_store_exec (self, "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON", error);
+}
+
+static gboolean
+load_positions (ChatStore *self, GError **error)
+{
+  g_autoptr (ChatStmt) stmt = chat_store_prepare (self, "SELECT max (idx) FROM log", error);
+
+  if (stmt == NULL)
+    return FALSE;
+  if (sqlite3_step (stmt) != SQLITE_ROW)
+    return chat_store_fail (self, error, "Reading the log");
+  self->compacted_index = chat_store_read_meta_uint (self, CHAT_STORE_META_COMPACTED);
+  self->applied_index = chat_store_read_meta_uint (self, CHAT_STORE_META_APPLIED);
+  self->last_log_index = MAX ((guint64)sqlite3_column_int64 (stmt, 0), self->compacted_index);
+  return TRUE;
+}
+
+ChatStore *
+chat_store_open (const char *state_dir, GError **error)
+{
+  g_autoptr (ChatStore) self = NULL;
+
+  g_return_val_if_fail (state_dir != NULL, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  if (g_mkdir_with_parents (state_dir, 0700) != 0)
+    {
+      int saved_errno = errno;
+      g_set_error (error, CHAT_ERROR, CHAT_ERROR_INTERNAL, "Cannot create %s: %s", state_dir,
+                   g_strerror (saved_errno));
+      return NULL;
+    }
+  self = g_object_new (CHAT_TYPE_STORE, NULL);
+  self->path = g_build_filename (state_dir, "chatd.db", NULL);
+  if (sqlite3_open_v2 (self->path, &self->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL)
+      != SQLITE_OK)
+    {
+      chat_store_fail (self, error, "Opening the database");
+      g_prefix_error (error, "%s: ", self->path);
+      return NULL;
+    }
+  if (!configure_connection (self, error) || !migrate (self, error)
+      || !load_positions (self, error))
+    {
+      g_prefix_error (error, "%s: ", self->path);
+      return NULL;
+    }
+  g_debug ("Opened %s: applied %" G_GUINT64_FORMAT ", last log index %" G_GUINT64_FORMAT,
+           self->path, self->applied_index, self->last_log_index);
+  return g_steal_pointer (&self);
+}
+
+const char *
+chat_store_get_path (ChatStore *self)
+{
+  g_return_val_if_fail (CHAT_IS_STORE (self), NULL);
+  return self->path;
+}
+
+/* --- apply batches ------------------------------------------------------------- */
+
+gboolean
+chat_store_begin_apply (ChatStore *self, GError **error)
+{
+  g_return_val_if_fail (CHAT_IS_STORE (self), FALSE);
+  g_return_val_if_fail (!self->in_apply, FALSE);
+
+  /* The log is the durable record; applied state may lag it after a power cut
+   * and is replayed from the log (see docs/storage.md). */
+  if (!chat_store_set_durable (self, FALSE, error)
+      || !chat_store_exec (self, "BEGIN IMMEDIATE", error))
+    {
+      g_prefix_error (error, "Starting an apply batch: ");
+      return FALSE;
+    }
+  self->in_apply = TRUE;
+  self->batch_implicit = FALSE;
+  self->applied_at_begin = self->applied_index;
+  return TRUE;
+}
+
+gboolean
+chat_store_commit_apply (ChatStore *self, GError **error)
+{
+  g_return_val_if_fail (CHAT_IS_STORE (self), FALSE);
+  g_return_val_if_fail (self->in_apply, FALSE);
+
+  if (!chat_store_put_meta_uint (self, CHAT_STORE_META_APPLIED, self->applied_index, error)
+      || !chat_store_exec (self, "COMMIT", error))
+    {
+      chat_store_rollback_apply (self);
+      g_prefix_error (error, "Committing applied operations: ");
+      return FALSE;
+    }
+  self->in_apply = FALSE;
+  return TRUE;
+}
+
+void
+chat_store_rollback_apply (ChatStore *self)
+{
+  g_return_if_fail (CHAT_IS_STORE (self));
+
+  if (!self->in_apply)
+    return;
+  if (sqlite3_get_autocommit (self->db) == 0)
+    sqlite3_exec (self->db, "ROLLBACK", NULL, NULL, NULL);
+  self->applied_index = self->applied_at_begin;
+  self->in_apply = FALSE;
+}
+
+guint64
+chat_store_applied_index (ChatStore *self)
+{
+  g_return_val_if_fail (CHAT_IS_STORE (self), 0);
+  return self->applied_index;
+}
+
+/* --- results ------------------------------------------------------------------- */
+
+static void
+apply_event_free (ChatApplyEvent *event)
+{
+  g_free (event->user_key);
+  g_clear_pointer (&event->event, json_object_unref);
+  g_free (event->except_session);
+  g_free (event);
+}
+
+ChatApplyResult *
+chat_apply_result_new (void)
+{
+  ChatApplyResult *result = g_new0 (ChatApplyResult, 1);
+
+  result->reply = json_object_new ();
+  result->error_code = -1;
+  result->events = g_ptr_array_new_with_free_func ((GDestroyNotify)apply_event_free);
+  result->ended_sessions = g_ptr_array_new_with_free_func (g_free);
+  return result;
+}
+
+void
+chat_apply_result_free (ChatApplyResult *result)
+{
+  if (result == NULL)
+    return;
+  g_clear_pointer (&result->reply, json_object_unref);
+  g_free (result->error_message);
+  g_ptr_array_unref (result->events);
+  g_ptr_array_unref (result->ended_sessions);
+  g_free (result);
+}

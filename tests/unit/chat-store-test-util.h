@@ -1,0 +1,203 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Helpers shared by the ChatStore unit tests: a store in a temporary folder and op builders. */
+#pragma once
+
+#include "chat-error.h"
+#include "chat-json.h"
+#include "chat-store.h"
+
+#include <glib/gstdio.h>
+#include <string.h>
+
+typedef struct
+{
+  char *dir;
+  ChatStore *store;
+  guint64 index; /* last log index handed to apply */
+} StoreFixture;
+
+static G_GNUC_UNUSED void
+store_fixture_open (StoreFixture *f)
+{
+  g_autoptr (GError) error = NULL;
+
+  f->store = chat_store_open (f->dir, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (f->store);
+  f->index = chat_store_applied_index (f->store);
+}
+
+static G_GNUC_UNUSED void
+store_fixture_set_up (StoreFixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+
+  f->dir = g_dir_make_tmp ("chat-store-XXXXXX", &error);
+  g_assert_no_error (error);
+  store_fixture_open (f);
+}
+
+static G_GNUC_UNUSED void
+store_fixture_reopen (StoreFixture *f)
+{
+  g_clear_object (&f->store);
+  store_fixture_open (f);
+}
+
+static G_GNUC_UNUSED void
+store_fixture_tear_down (StoreFixture *f, gconstpointer data)
+{
+  g_autoptr (GDir) dir = NULL;
+  const char *name;
+
+  g_clear_object (&f->store);
+  dir = g_dir_open (f->dir, 0, NULL);
+  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree char *path = g_build_filename (f->dir, name, NULL);
+      g_unlink (path);
+    }
+  g_rmdir (f->dir);
+  g_free (f->dir);
+}
+
+static G_GNUC_UNUSED JsonObject *
+parse_object (const char *json)
+{
+  g_autoptr (GError) error = NULL;
+  JsonObject *object = chat_json_parse_object (json, strlen (json), &error);
+
+  g_assert_no_error (error);
+  return object;
+}
+
+static G_GNUC_UNUSED char *
+object_to_string (JsonObject *object)
+{
+  g_autofree char *line = chat_json_to_line (object, NULL);
+
+  return g_strchomp (g_steal_pointer (&line));
+}
+
+/* Applies one op (JSON text) at the next index of store, in a batch of one. */
+static G_GNUC_UNUSED ChatApplyResult *
+apply_to (ChatStore *store, guint64 index, const char *json)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (JsonObject) op = json != NULL ? parse_object (json) : NULL;
+  ChatApplyResult *result = chat_store_apply (store, index, op, &error);
+
+  g_assert_no_error (error);
+  g_assert_nonnull (result);
+  g_assert_nonnull (result->reply);
+  return result;
+}
+
+static G_GNUC_UNUSED ChatApplyResult *
+apply_op (StoreFixture *f, const char *json)
+{
+  return apply_to (f->store, ++f->index, json);
+}
+
+static G_GNUC_UNUSED ChatApplyResult *G_GNUC_PRINTF (2, 3)
+    apply_printf (StoreFixture *f, const char *format, ...)
+{
+  g_autofree char *json = NULL;
+  va_list args;
+
+  va_start (args, format);
+  json = g_strdup_vprintf (format, args);
+  va_end (args);
+  return apply_op (f, json);
+}
+
+static G_GNUC_UNUSED void
+assert_refused (ChatApplyResult *result, ChatErrorCode code)
+{
+  g_assert_cmpint (result->error_code, ==, code);
+  g_assert_nonnull (result->error_message);
+  g_assert_cmpuint (result->events->len, ==, 0);
+}
+
+static G_GNUC_UNUSED void
+assert_applied (ChatApplyResult *result)
+{
+  if (result->error_code >= 0)
+    g_error ("refused: %s", result->error_message);
+}
+
+/* A session hash for a short name, as the leader would fill it. */
+static G_GNUC_UNUSED char *
+session_hash (const char *seed)
+{
+  return g_compute_checksum_for_string (G_CHECKSUM_SHA256, seed, -1);
+}
+
+static G_GNUC_UNUSED void
+signup (StoreFixture *f, const char *username)
+{
+  g_autofree char *session = session_hash (username);
+  g_autoptr (ChatApplyResult) result = NULL;
+
+  result = apply_printf (f,
+                         "{\"op\":\"signup\",\"username\":\"%s\",\"password_hash\":"
+                         "\"$argon2id$v=19$m=65536,t=2,p=1$c2FsdA$aGFzaA\","
+                         "\"session\":\"%s\",\"at\":1000}",
+                         username, session);
+  assert_applied (result);
+}
+
+/* Sends a message and returns its id (== seq == the log index). */
+static G_GNUC_UNUSED gint64
+send_message (StoreFixture *f, const char *from, const char *to, const char *body)
+{
+  g_autoptr (ChatApplyResult) result = NULL;
+  guint64 index = f->index + 1;
+
+  result
+      = apply_printf (f,
+                      "{\"op\":\"send\",\"from\":\"%s\",\"to\":\"%s\",\"body\":\"%s\","
+                      "\"client_msg_id\":\"m%" G_GUINT64_FORMAT "\",\"at\":%" G_GUINT64_FORMAT "}",
+                      from, to, body, index, 5000 + index);
+  assert_applied (result);
+  g_assert_cmpint (
+      json_object_get_int_member (json_object_get_object_member (result->reply, "message"), "id"),
+      ==, (gint64)index);
+  return (gint64)index;
+}
+
+static G_GNUC_UNUSED char *
+store_hash (ChatStore *store)
+{
+  g_autoptr (GError) error = NULL;
+  char *hash = chat_store_state_hash (store, &error);
+
+  g_assert_no_error (error);
+  g_assert_nonnull (hash);
+  return hash;
+}
+
+/* The "id" of each object in an array of messages, as a comma-separated string. */
+static G_GNUC_UNUSED char *
+message_ids (JsonArray *messages)
+{
+  GString *ids = g_string_new (NULL);
+
+  for (guint i = 0; i < json_array_get_length (messages); i++)
+    g_string_append_printf (
+        ids, "%s%" G_GINT64_FORMAT, i > 0 ? "," : "",
+        json_object_get_int_member (json_array_get_object_element (messages, i), "id"));
+  return g_string_free (ids, FALSE);
+}
+
+/* The integers of an array, comma-separated. */
+static G_GNUC_UNUSED char *
+int_list (JsonArray *array)
+{
+  GString *ids = g_string_new (NULL);
+
+  for (guint i = 0; i < json_array_get_length (array); i++)
+    g_string_append_printf (ids, "%s%" G_GINT64_FORMAT, i > 0 ? "," : "",
+                            json_array_get_int_element (array, i));
+  return g_string_free (ids, FALSE);
+}
