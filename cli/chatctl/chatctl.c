@@ -1,0 +1,690 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* chatctl: status and administration of the local chatd servers over D-Bus. */
+#include "config.h"
+
+#include <gio/gio.h>
+#include <json-glib/json-glib.h>
+#include <stdio.h>
+
+#define NAME_PREFIX "io.github.chatd.Server"
+#define OBJECT_PATH "/io/github/chatd/Server"
+#define INTERFACE "io.github.chatd.Server1"
+#define CALL_TIMEOUT_MS 30000
+
+/* Exit codes (documented in chatctl(1)). */
+typedef enum
+{
+  EXIT_OK = 0,
+  EXIT_DAEMON_ERROR = 1,
+  EXIT_USAGE = 2,
+  EXIT_NO_INSTANCE = 3,
+  EXIT_PERMISSION = 4,
+} ChatctlExit;
+
+typedef struct
+{
+  gboolean use_system;
+  gboolean use_session;
+  gboolean json;
+  gboolean yes_i_know;
+  int port;
+} Options;
+
+/* One chatd instance found on the bus. */
+typedef struct
+{
+  char *name;
+  guint port;
+  GVariant *all;       /* a{sv} of every property, NULL until read */
+  GVariantDict *props; /* the same, for lookups */
+} Instance;
+
+static Options opts;
+
+static void
+instance_free (Instance *instance)
+{
+  g_free (instance->name);
+  g_clear_pointer (&instance->props, g_variant_dict_unref);
+  g_clear_pointer (&instance->all, g_variant_unref);
+  g_free (instance);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (Instance, instance_free)
+
+static ChatctlExit
+exit_for_error (const GError *error)
+{
+  if (g_error_matches (error, G_DBUS_ERROR, G_DBUS_ERROR_ACCESS_DENIED)
+      || g_error_matches (error, G_DBUS_ERROR, G_DBUS_ERROR_AUTH_FAILED)
+      || g_error_matches (error, G_IO_ERROR, G_IO_ERROR_PERMISSION_DENIED))
+    return EXIT_PERMISSION;
+  if (g_error_matches (error, G_DBUS_ERROR, G_DBUS_ERROR_SERVICE_UNKNOWN)
+      || g_error_matches (error, G_DBUS_ERROR, G_DBUS_ERROR_NAME_HAS_NO_OWNER))
+    return EXIT_NO_INSTANCE;
+  return EXIT_DAEMON_ERROR;
+}
+
+static ChatctlExit
+report_error (const char *context, GError *error)
+{
+  ChatctlExit code = exit_for_error (error);
+
+  g_dbus_error_strip_remote_error (error);
+  if (code == EXIT_PERMISSION)
+    g_printerr ("chatctl: %s: permission denied (%s); admin methods need root\n", context,
+                error->message);
+  else
+    g_printerr ("chatctl: %s: %s\n", context, error->message);
+  return code;
+}
+
+/* --- finding instances ----------------------------------------------------- */
+
+/* The port of a chatd bus name, or 0 when name is not one. */
+static guint
+port_of_name (const char *name)
+{
+  guint64 port = 0;
+
+  if (!g_str_has_prefix (name, NAME_PREFIX))
+    return 0;
+  if (!g_ascii_string_to_unsigned (name + strlen (NAME_PREFIX), 10, 1, 65535, &port, NULL))
+    return 0;
+  return (guint)port;
+}
+
+static gint
+compare_instances (gconstpointer a, gconstpointer b)
+{
+  const Instance *x = *(const Instance *const *)a;
+  const Instance *y = *(const Instance *const *)b;
+
+  return (x->port > y->port) - (x->port < y->port);
+}
+
+static Instance *
+instance_new (const char *name, guint port)
+{
+  Instance *instance = g_new0 (Instance, 1);
+
+  instance->name = g_strdup (name);
+  instance->port = port;
+  return instance;
+}
+
+/* Every chatd instance on the bus (or only --port), sorted by port. */
+static GPtrArray *
+list_instances (GDBusConnection *bus, GError **error)
+{
+  g_autoptr (GPtrArray) found = g_ptr_array_new_with_free_func ((GDestroyNotify)instance_free);
+  g_autoptr (GVariant) reply = NULL;
+  g_autofree const char **names = NULL;
+
+  reply = g_dbus_connection_call_sync (
+      bus, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus", "ListNames",
+      NULL, G_VARIANT_TYPE ("(as)"), G_DBUS_CALL_FLAGS_NONE, CALL_TIMEOUT_MS, NULL, error);
+  if (reply == NULL)
+    return NULL;
+  g_variant_get (reply, "(^a&s)", &names);
+  for (gsize i = 0; names[i] != NULL; i++)
+    {
+      guint port = port_of_name (names[i]);
+
+      if (port != 0 && (opts.port == 0 || (guint)opts.port == port))
+        g_ptr_array_add (found, instance_new (names[i], port));
+    }
+  g_ptr_array_sort (found, compare_instances);
+  return g_steal_pointer (&found);
+}
+
+/* Opens one bus and lists the chatd instances on it; NULL when the bus is unreachable. */
+static GDBusConnection *
+connect_bus (GBusType type, GPtrArray **instances, GError **error)
+{
+  g_autoptr (GDBusConnection) bus = g_bus_get_sync (type, NULL, error);
+
+  if (bus == NULL)
+    return NULL;
+  *instances = list_instances (bus, error);
+  return *instances != NULL ? g_steal_pointer (&bus) : NULL;
+}
+
+/* --system or --session as asked; by default the system bus, or the session bus
+ * when no chatd runs on the system bus. */
+static GDBusConnection *
+connect_and_list (GPtrArray **instances, GError **error)
+{
+  g_autoptr (GDBusConnection) system = NULL;
+  g_autoptr (GDBusConnection) session = NULL;
+  g_autoptr (GPtrArray) on_session = NULL;
+  g_autoptr (GError) system_error = NULL;
+
+  if (opts.use_session)
+    return connect_bus (G_BUS_TYPE_SESSION, instances, error);
+  if (opts.use_system)
+    return connect_bus (G_BUS_TYPE_SYSTEM, instances, error);
+  system = connect_bus (G_BUS_TYPE_SYSTEM, instances, &system_error);
+  if (system != NULL && (*instances)->len > 0)
+    return g_steal_pointer (&system);
+  session = connect_bus (G_BUS_TYPE_SESSION, &on_session, NULL);
+  if (session != NULL && on_session->len > 0)
+    {
+      g_clear_pointer (instances, g_ptr_array_unref);
+      *instances = g_steal_pointer (&on_session);
+      return g_steal_pointer (&session);
+    }
+  if (system != NULL)
+    return g_steal_pointer (&system);
+  if (session != NULL)
+    {
+      *instances = g_steal_pointer (&on_session);
+      return g_steal_pointer (&session);
+    }
+  g_propagate_error (error, g_steal_pointer (&system_error));
+  return NULL;
+}
+
+static gboolean
+read_properties (GDBusConnection *bus, Instance *instance, GError **error)
+{
+  g_autoptr (GVariant) reply = NULL;
+
+  reply = g_dbus_connection_call_sync (bus, instance->name, OBJECT_PATH,
+                                       "org.freedesktop.DBus.Properties", "GetAll",
+                                       g_variant_new ("(s)", INTERFACE), G_VARIANT_TYPE ("(a{sv})"),
+                                       G_DBUS_CALL_FLAGS_NONE, CALL_TIMEOUT_MS, NULL, error);
+  if (reply == NULL)
+    {
+      g_prefix_error (error, "%s: ", instance->name);
+      return FALSE;
+    }
+  instance->all = g_variant_get_child_value (reply, 0);
+  instance->props = g_variant_dict_new (instance->all);
+  return TRUE;
+}
+
+static const char *
+prop_string (Instance *instance, const char *name)
+{
+  const char *value = NULL;
+
+  if (!g_variant_dict_lookup (instance->props, name, "&s", &value) || *value == '\0')
+    return "-";
+  return value;
+}
+
+static guint64
+prop_uint64 (Instance *instance, const char *name)
+{
+  guint64 value = 0;
+
+  g_variant_dict_lookup (instance->props, name, "t", &value);
+  return value;
+}
+
+/* --- output ---------------------------------------------------------------- */
+
+/* A plain text table: columns padded to their widest cell, two spaces apart. */
+typedef struct
+{
+  guint n_columns;
+  GPtrArray *cells; /* char *, row by row */
+} Table;
+
+static Table *
+table_new (const char *const *headers)
+{
+  Table *table = g_new0 (Table, 1);
+
+  table->n_columns = g_strv_length ((char **)headers);
+  table->cells = g_ptr_array_new_with_free_func (g_free);
+  for (guint i = 0; i < table->n_columns; i++)
+    g_ptr_array_add (table->cells, g_strdup (headers[i]));
+  return table;
+}
+
+static void
+table_add (Table *table, char *cell)
+{
+  g_ptr_array_add (table->cells, cell);
+}
+
+static void
+table_print_and_free (Table *table)
+{
+  g_autofree gsize *widths = g_new0 (gsize, table->n_columns);
+
+  for (guint i = 0; i < table->cells->len; i++)
+    widths[i % table->n_columns]
+        = MAX (widths[i % table->n_columns], (gsize)g_utf8_strlen (table->cells->pdata[i], -1));
+  for (guint i = 0; i < table->cells->len; i++)
+    {
+      guint column = i % table->n_columns;
+      gboolean last = column == table->n_columns - 1;
+      const char *cell = table->cells->pdata[i];
+
+      if (last)
+        g_print ("%s\n", cell);
+      else
+        g_print ("%s%*s", cell, (int)(widths[column] - g_utf8_strlen (cell, -1) + 2), "");
+    }
+  g_ptr_array_unref (table->cells);
+  g_free (table);
+}
+
+static void
+print_json (JsonNode *node)
+{
+  g_autoptr (JsonGenerator) generator = json_generator_new ();
+  g_autofree char *text = NULL;
+
+  json_generator_set_pretty (generator, TRUE);
+  json_generator_set_root (generator, node);
+  text = json_generator_to_data (generator, NULL);
+  g_print ("%s\n", text);
+}
+
+/* "CommitIndex" -> "commit_index". */
+static char *
+snake_case (const char *name)
+{
+  GString *out = g_string_new (NULL);
+
+  for (const char *p = name; *p != '\0'; p++)
+    {
+      if (g_ascii_isupper (*p) && p != name)
+        g_string_append_c (out, '_');
+      g_string_append_c (out, g_ascii_tolower (*p));
+    }
+  return g_string_free (out, FALSE);
+}
+
+static JsonNode *
+peers_to_json (GVariant *peers)
+{
+  JsonArray *array = json_array_new ();
+  JsonNode *node = json_node_new (JSON_NODE_ARRAY);
+  GVariantIter iter;
+  const char *address, *state;
+  guint64 lag;
+  gint64 contact;
+
+  g_variant_iter_init (&iter, peers);
+  while (g_variant_iter_next (&iter, "(&s&stx)", &address, &state, &lag, &contact))
+    {
+      JsonObject *peer = json_object_new ();
+
+      json_object_set_string_member (peer, "address", address);
+      json_object_set_string_member (peer, "state", state);
+      json_object_set_int_member (peer, "lag", (gint64)lag);
+      json_object_set_int_member (peer, "last_contact_ms", contact);
+      json_array_add_object_element (array, peer);
+    }
+  json_node_take_array (node, array);
+  return node;
+}
+
+static JsonObject *
+instance_to_json (Instance *instance)
+{
+  JsonObject *object = json_object_new ();
+  GVariantIter iter;
+  const char *name;
+  GVariant *value;
+
+  json_object_set_string_member (object, "bus_name", instance->name);
+  json_object_set_int_member (object, "port", instance->port);
+  g_variant_iter_init (&iter, instance->all);
+  while (g_variant_iter_next (&iter, "{&sv}", &name, &value))
+    {
+      g_autofree char *key = snake_case (name);
+
+      if (g_str_equal (name, "Peers"))
+        json_object_set_member (object, key, peers_to_json (value));
+      else
+        json_object_set_member (object, key, json_gvariant_serialize (value));
+      g_variant_unref (value);
+    }
+  return object;
+}
+
+static void
+print_instances_json (GPtrArray *instances)
+{
+  g_autoptr (JsonNode) root = json_node_new (JSON_NODE_ARRAY);
+  JsonArray *array = json_array_new ();
+
+  for (guint i = 0; i < instances->len; i++)
+    json_array_add_object_element (array, instance_to_json (instances->pdata[i]));
+  json_node_take_array (root, array);
+  print_json (root);
+}
+
+/* --- commands -------------------------------------------------------------- */
+
+static char *
+in_sync_text (Instance *instance)
+{
+  g_autoptr (GVariant) in_sync
+      = g_variant_dict_lookup_value (instance->props, "InSync", G_VARIANT_TYPE ("as"));
+  g_autoptr (GVariant) peers
+      = g_variant_dict_lookup_value (instance->props, "Peers", G_VARIANT_TYPE ("a(sstx)"));
+
+  return g_strdup_printf ("%zu/%zu", in_sync != NULL ? g_variant_n_children (in_sync) : 0,
+                          (peers != NULL ? g_variant_n_children (peers) : 0) + 1);
+}
+
+static void
+add_status_row (Table *table, Instance *instance)
+{
+  const char *hash = prop_string (instance, "StateHash");
+  guint32 clients = 0;
+
+  g_variant_dict_lookup (instance->props, "ConnectedClients", "u", &clients);
+  table_add (table, g_strdup (prop_string (instance, "Node")));
+  table_add (table, g_strdup (prop_string (instance, "Role")));
+  table_add (table, g_strdup_printf ("%" G_GUINT64_FORMAT, prop_uint64 (instance, "Term")));
+  table_add (table, g_strdup (prop_string (instance, "Leader")));
+  table_add (table, g_strdup_printf ("%" G_GUINT64_FORMAT, prop_uint64 (instance, "CommitIndex")));
+  table_add (table, g_strdup_printf ("%" G_GUINT64_FORMAT, prop_uint64 (instance, "AppliedIndex")));
+  table_add (table, in_sync_text (instance));
+  table_add (table, g_strdup_printf ("%u", clients));
+  table_add (table, g_strndup (hash, 12));
+}
+
+static int
+command_status (GDBusConnection *bus, GPtrArray *instances)
+{
+  static const char *const headers[] = { "ENDPOINT", "ROLE",    "TERM",    "LEADER", "COMMIT",
+                                         "APPLIED",  "IN-SYNC", "CLIENTS", "HASH",   NULL };
+  Table *table;
+
+  if (opts.json)
+    {
+      print_instances_json (instances);
+      return EXIT_OK;
+    }
+  table = table_new (headers);
+  for (guint i = 0; i < instances->len; i++)
+    add_status_row (table, instances->pdata[i]);
+  table_print_and_free (table);
+  return EXIT_OK;
+}
+
+static char *
+contact_text (gint64 ms)
+{
+  if (ms < 0)
+    return g_strdup ("never");
+  if (ms < 10000)
+    return g_strdup_printf ("%" G_GINT64_FORMAT " ms ago", ms);
+  return g_strdup_printf ("%" G_GINT64_FORMAT " s ago", ms / 1000);
+}
+
+static void
+add_peer_rows (Table *table, Instance *instance)
+{
+  g_autoptr (GVariant) peers
+      = g_variant_dict_lookup_value (instance->props, "Peers", G_VARIANT_TYPE ("a(sstx)"));
+  GVariantIter iter;
+  const char *address, *state;
+  guint64 lag;
+  gint64 contact;
+
+  if (peers == NULL)
+    return;
+  g_variant_iter_init (&iter, peers);
+  while (g_variant_iter_next (&iter, "(&s&stx)", &address, &state, &lag, &contact))
+    {
+      table_add (table, g_strdup (prop_string (instance, "Node")));
+      table_add (table, g_strdup (address));
+      table_add (table, g_strdup (state));
+      table_add (table, g_strdup_printf ("%" G_GUINT64_FORMAT, lag));
+      table_add (table, contact_text (contact));
+    }
+}
+
+static int
+command_peers (GDBusConnection *bus, GPtrArray *instances)
+{
+  static const char *const headers[] = { "ENDPOINT", "PEER", "STATE", "LAG", "LAST-CONTACT", NULL };
+  Table *table;
+
+  if (opts.json)
+    {
+      print_instances_json (instances);
+      return EXIT_OK;
+    }
+  table = table_new (headers);
+  for (guint i = 0; i < instances->len; i++)
+    add_peer_rows (table, instances->pdata[i]);
+  table_print_and_free (table);
+  return EXIT_OK;
+}
+
+static GVariant *
+call_admin (GDBusConnection *bus, Instance *instance, const char *method, GVariant *args,
+            const char *reply_type, GError **error)
+{
+  return g_dbus_connection_call_sync (bus, instance->name, OBJECT_PATH, INTERFACE, method, args,
+                                      G_VARIANT_TYPE (reply_type), G_DBUS_CALL_FLAGS_NONE,
+                                      CALL_TIMEOUT_MS, NULL, error);
+}
+
+/* The instance a single-target command acts on: --port, else the only instance,
+ * else (for step-down) the local leader. */
+static Instance *
+pick_target (GPtrArray *instances, gboolean prefer_leader)
+{
+  if (instances->len == 1)
+    return instances->pdata[0];
+  for (guint i = 0; prefer_leader && i < instances->len; i++)
+    if (g_str_equal (prop_string (instances->pdata[i], "Role"), "leader"))
+      return instances->pdata[i];
+  return NULL;
+}
+
+static int
+print_done (Instance *target, const char *what, JsonObject *extra)
+{
+  g_autoptr (JsonNode) root = json_node_new (JSON_NODE_OBJECT);
+  JsonObject *object = extra != NULL ? extra : json_object_new ();
+
+  if (!opts.json)
+    {
+      g_print ("%s: %s\n", prop_string (target, "Node"), what);
+      json_object_unref (object);
+      return EXIT_OK;
+    }
+  json_object_set_string_member (object, "bus_name", target->name);
+  json_object_set_string_member (object, "node", prop_string (target, "Node"));
+  json_object_set_string_member (object, "result", what);
+  json_node_take_object (root, object);
+  print_json (root);
+  return EXIT_OK;
+}
+
+static int
+command_step_down (GDBusConnection *bus, GPtrArray *instances)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GVariant) reply = NULL;
+  Instance *target = pick_target (instances, TRUE);
+
+  if (target == NULL)
+    {
+      g_printerr ("chatctl: step-down: no local leader found; name one with --port\n");
+      return EXIT_NO_INSTANCE;
+    }
+  reply = call_admin (bus, target, "StepDown", NULL, "()", &error);
+  if (reply == NULL)
+    return report_error ("step-down", error);
+  return print_done (target, "stepped down", NULL);
+}
+
+static int
+command_snapshot (GDBusConnection *bus, GPtrArray *instances)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GVariant) reply = NULL;
+  Instance *target = pick_target (instances, FALSE);
+  g_autofree char *text = NULL;
+  JsonObject *extra;
+  guint64 index = 0;
+
+  if (target == NULL)
+    {
+      g_printerr ("chatctl: snapshot: several servers run here; choose one with --port\n");
+      return EXIT_USAGE;
+    }
+  reply = call_admin (bus, target, "Snapshot", NULL, "(t)", &error);
+  if (reply == NULL)
+    return report_error ("snapshot", error);
+  g_variant_get (reply, "(t)", &index);
+  text = g_strdup_printf ("snapshot written up to index %" G_GUINT64_FORMAT, index);
+  extra = json_object_new ();
+  json_object_set_int_member (extra, "index", (gint64)index);
+  return print_done (target, text, extra);
+}
+
+static int
+command_force_leader (GDBusConnection *bus, GPtrArray *instances)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GVariant) reply = NULL;
+
+  if (opts.port == 0 || !opts.yes_i_know)
+    {
+      g_printerr ("chatctl: force-leader makes a recovering server lead without its peers;\n"
+                  "writes only they had may be lost. Run it as\n"
+                  "  chatctl force-leader --port PORT --yes-i-know\n");
+      return EXIT_USAGE;
+    }
+  reply = call_admin (bus, instances->pdata[0], "ForceLeader", g_variant_new ("(b)", TRUE), "()",
+                      &error);
+  if (reply == NULL)
+    return report_error ("force-leader", error);
+  return print_done (instances->pdata[0], "forced to lead", NULL);
+}
+
+/* --- main ------------------------------------------------------------------ */
+
+typedef int (*CommandFunc) (GDBusConnection *bus, GPtrArray *instances);
+
+static const struct
+{
+  const char *name;
+  CommandFunc func;
+} commands[] = {
+  { "status", command_status },
+  { "peers", command_peers },
+  { "step-down", command_step_down },
+  { "snapshot", command_snapshot },
+  { "force-leader", command_force_leader },
+};
+
+static const GOptionEntry entries[] = {
+  { "port", 'p', 0, G_OPTION_ARG_INT, &opts.port, "Only the server on this port", "PORT" },
+  { "json", 'j', 0, G_OPTION_ARG_NONE, &opts.json, "Print JSON instead of a table", NULL },
+  { "system", 0, 0, G_OPTION_ARG_NONE, &opts.use_system, "Use the system bus only", NULL },
+  { "session", 0, 0, G_OPTION_ARG_NONE, &opts.use_session, "Use the session bus only", NULL },
+  { "yes-i-know", 0, 0, G_OPTION_ARG_NONE, &opts.yes_i_know,
+    "Confirm force-leader (it can lose writes)", NULL },
+  { NULL },
+};
+
+static const char summary[]
+    = "Commands:\n"
+      "  status        Role, term, leader, indexes and state hash of every local server\n"
+      "  peers         How each server sees the others: state, lag, last contact\n"
+      "  step-down     Ask the leader (or --port) to hand leadership over\n"
+      "  snapshot      Write a snapshot and compact the log (--port when several run)\n"
+      "  force-leader  Make a recovering server lead (--port and --yes-i-know)\n"
+      "\n"
+      "Servers are found on the system bus, or on the session bus when none runs there.\n"
+      "Exit status: 0 ok, 1 error from chatd, 2 usage, 3 no server found, 4 permission denied.";
+
+static CommandFunc
+find_command (const char *name)
+{
+  for (gsize i = 0; i < G_N_ELEMENTS (commands); i++)
+    if (g_str_equal (commands[i].name, name))
+      return commands[i].func;
+  return NULL;
+}
+
+static gboolean
+parse_args (int *argc, char ***argv, CommandFunc *func)
+{
+  g_autoptr (GOptionContext) context = g_option_context_new ("COMMAND");
+  g_autoptr (GError) error = NULL;
+
+  g_option_context_set_summary (context, summary);
+  g_option_context_add_main_entries (context, entries, NULL);
+  if (!g_option_context_parse (context, argc, argv, &error))
+    {
+      g_printerr ("chatctl: %s (see chatctl --help)\n", error->message);
+      return FALSE;
+    }
+  if (*argc != 2 || (*func = find_command ((*argv)[1])) == NULL)
+    {
+      g_printerr ("chatctl: expected one command: status, peers, step-down, snapshot or "
+                  "force-leader (see chatctl --help)\n");
+      return FALSE;
+    }
+  if (opts.use_system && opts.use_session)
+    {
+      g_printerr ("chatctl: --system and --session exclude each other\n");
+      return FALSE;
+    }
+  if (opts.port < 0 || opts.port > 65535)
+    {
+      g_printerr ("chatctl: --port must be between 1 and 65535\n");
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static int
+read_all (GDBusConnection *bus, GPtrArray *instances)
+{
+  for (guint i = 0; i < instances->len; i++)
+    {
+      g_autoptr (GError) error = NULL;
+
+      if (!read_properties (bus, instances->pdata[i], &error))
+        return report_error ("reading status", error);
+    }
+  return EXIT_OK;
+}
+
+int
+main (int argc, char **argv)
+{
+  g_autoptr (GDBusConnection) bus = NULL;
+  g_autoptr (GPtrArray) instances = NULL;
+  g_autoptr (GError) error = NULL;
+  CommandFunc func = NULL;
+  int code;
+
+  if (!parse_args (&argc, &argv, &func))
+    return EXIT_USAGE;
+  bus = connect_and_list (&instances, &error);
+  if (bus == NULL)
+    {
+      code = report_error ("connecting to the bus", error);
+      return code == EXIT_PERMISSION ? code : EXIT_NO_INSTANCE;
+    }
+  if (instances->len == 0)
+    {
+      g_printerr (opts.port != 0 ? "chatctl: no chatd server on port %d found on the bus\n"
+                                 : "chatctl: no chatd server found on the bus\n",
+                  opts.port);
+      return EXIT_NO_INSTANCE;
+    }
+  code = read_all (bus, instances);
+  if (code != EXIT_OK)
+    return code;
+  return func (bus, instances);
+}
