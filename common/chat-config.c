@@ -97,6 +97,7 @@ chat_config_new_default (void)
   config->election_timeout_min_ms = 500;
   config->election_timeout_max_ms = 1000;
   config->failure_timeout_ms = 1000;
+  config->snapshot_interval = 10000;
   config->max_line_bytes = 64 * 1024;
   config->max_body_bytes = 16 * 1024;
   config->max_connections = 20000;
@@ -184,6 +185,7 @@ read_cluster (GKeyFile *file, ChatConfig *config, GError **error)
   g_autofree char *secret = g_key_file_get_value (file, "cluster", "secret", NULL);
   guint64 heartbeat = config->heartbeat_ms, emin = config->election_timeout_min_ms;
   guint64 emax = config->election_timeout_max_ms, failure = config->failure_timeout_ms;
+  guint64 snapshot = config->snapshot_interval;
 
   if (mode != NULL && g_strcmp0 (g_strstrip (mode), "available") == 0)
     config->mode = CHAT_CLUSTER_MODE_AVAILABLE;
@@ -203,7 +205,8 @@ read_cluster (GKeyFile *file, ChatConfig *config, GError **error)
   if (!read_uint (file, "cluster", "heartbeat_ms", 10, 60000, &heartbeat, error)
       || !read_uint (file, "cluster", "election_timeout_min_ms", 20, 600000, &emin, error)
       || !read_uint (file, "cluster", "election_timeout_max_ms", 20, 600000, &emax, error)
-      || !read_uint (file, "cluster", "failure_timeout_ms", 20, 600000, &failure, error))
+      || !read_uint (file, "cluster", "failure_timeout_ms", 20, 600000, &failure, error)
+      || !read_uint (file, "cluster", "snapshot_interval", 1, G_MAXUINT32, &snapshot, error))
     return FALSE;
   if (emax < emin || emin <= heartbeat)
     {
@@ -216,6 +219,7 @@ read_cluster (GKeyFile *file, ChatConfig *config, GError **error)
   config->election_timeout_min_ms = emin;
   config->election_timeout_max_ms = emax;
   config->failure_timeout_ms = failure;
+  config->snapshot_interval = snapshot;
   return TRUE;
 }
 

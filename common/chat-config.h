@@ -28,6 +28,7 @@ typedef struct
   guint election_timeout_min_ms;
   guint election_timeout_max_ms;
   guint failure_timeout_ms;
+  guint64 snapshot_interval; /* take a snapshot after this many applied entries */
   gsize max_line_bytes;
   gsize max_body_bytes;
   guint max_connections;

@@ -26,7 +26,10 @@ max_nesting (const char *text, gsize len)
       else if (c == '"')
         in_string = TRUE;
       else if (c == '{' || c == '[')
-        deepest = MAX (deepest, ++depth);
+        {
+          depth++;
+          deepest = MAX (deepest, depth);
+        }
       else if ((c == '}' || c == ']') && depth > 0)
         depth--;
     }

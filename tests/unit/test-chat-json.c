@@ -38,6 +38,18 @@ test_rejects (void)
 }
 
 static void
+test_depth_limit_is_exact (void)
+{
+  g_autofree char *open = g_strnfill (CHAT_JSON_MAX_DEPTH - 1, '[');
+  g_autofree char *close = g_strnfill (CHAT_JSON_MAX_DEPTH - 1, ']');
+  g_autofree char *text = g_strdup_printf ("{\"a\":%s%s}", open, close);
+  g_autoptr (JsonObject) object = parse (text, NULL);
+
+  /* The object itself is one level: 1 + 15 arrays is exactly the limit. */
+  g_assert_nonnull (object);
+}
+
+static void
 test_depth_ignores_brackets_in_strings (void)
 {
   g_autofree char *brackets = g_strnfill (100, '[');
@@ -105,6 +117,7 @@ main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/json/rejects", test_rejects);
+  g_test_add_func ("/json/depth-limit-is-exact", test_depth_limit_is_exact);
   g_test_add_func ("/json/depth-ignores-brackets-in-strings", test_depth_ignores_brackets_in_strings);
   g_test_add_func ("/json/fields", test_fields);
   g_test_add_func ("/json/to-line", test_to_line);

@@ -1,0 +1,277 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Argon2id hashing on a bounded worker pool, session tokens and the failed-login limiter. */
+#define G_LOG_DOMAIN "chatd-auth"
+
+#include "chat-auth.h"
+
+#include "chat-error.h"
+
+#include <sodium.h>
+#include <string.h>
+
+/* An Argon2id hash with the interactive limits, of a password nobody uses: checking
+ * against it costs what checking a real account costs. */
+#define DUMMY_HASH                                                                                 \
+  "$argon2id$v=19$m=65536,t=2,p=1$3yPK1w8dZ5YYRk+T7OUIGw$G/W/JWPHKxNa/ZCRodV5arhXH7iUnc2s"         \
+  "Cq8gPfIQXyw"
+
+#define TOKEN_BYTES 32
+/* Sweep the failure table when it grows past this many keys. */
+#define SWEEP_THRESHOLD 4096
+
+typedef enum
+{
+  JOB_HASH,
+  JOB_VERIFY,
+} JobKind;
+
+typedef struct
+{
+  JobKind kind;
+  char *password;
+  char *hash;
+  gboolean dummy;
+} Job;
+
+struct _ChatAuth
+{
+  GObject parent_instance;
+
+  GThreadPool *pool;
+  GHashTable *failures; /* user key → GArray of gint64 failure times (monotonic µs) */
+};
+
+G_DEFINE_FINAL_TYPE (ChatAuth, chat_auth, G_TYPE_OBJECT)
+
+static void
+job_free (Job *job)
+{
+  if (job->password != NULL)
+    sodium_memzero (job->password, strlen (job->password));
+  g_free (job->password);
+  g_free (job->hash);
+  g_free (job);
+}
+
+static void
+run_hash (GTask *task, Job *job)
+{
+  char out[crypto_pwhash_STRBYTES];
+
+  if (crypto_pwhash_str (out, job->password, strlen (job->password),
+                         crypto_pwhash_OPSLIMIT_INTERACTIVE, crypto_pwhash_MEMLIMIT_INTERACTIVE)
+      != 0)
+    {
+      g_task_return_new_error (task, CHAT_ERROR, CHAT_ERROR_INTERNAL,
+                               "Hashing a password failed (out of memory)");
+      return;
+    }
+  g_task_return_pointer (task, g_strdup (out), g_free);
+}
+
+static void
+run_verify (GTask *task, Job *job)
+{
+  const char *hash = job->dummy ? DUMMY_HASH : job->hash;
+  int ret = crypto_pwhash_str_verify (hash, job->password, strlen (job->password));
+
+  g_task_return_boolean (task, ret == 0 && !job->dummy);
+}
+
+static void
+run_job (gpointer data, gpointer user_data)
+{
+  g_autoptr (GTask) task = data;
+  Job *job = g_task_get_task_data (task);
+
+  if (job->kind == JOB_HASH)
+    run_hash (task, job);
+  else
+    run_verify (task, job);
+}
+
+static void
+chat_auth_finalize (GObject *object)
+{
+  ChatAuth *self = CHAT_AUTH (object);
+
+  g_thread_pool_free (self->pool, FALSE, TRUE);
+  g_hash_table_unref (self->failures);
+  G_OBJECT_CLASS (chat_auth_parent_class)->finalize (object);
+}
+
+static void
+chat_auth_class_init (ChatAuthClass *klass)
+{
+  G_OBJECT_CLASS (klass)->finalize = chat_auth_finalize;
+}
+
+static void
+chat_auth_init (ChatAuth *self)
+{
+  /* Each hash takes 64 MiB: run as many as there are processors, queue the rest. */
+  self->pool
+      = g_thread_pool_new (run_job, self, (gint)MAX (1, g_get_num_processors ()), FALSE, NULL);
+  self->failures
+      = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify)g_array_unref);
+}
+
+ChatAuth *
+chat_auth_new (void)
+{
+  if (sodium_init () < 0)
+    g_error ("libsodium cannot be initialized");
+  return g_object_new (CHAT_TYPE_AUTH, NULL);
+}
+
+static void
+push_job (ChatAuth *self, Job *job, GCancellable *cancellable, GAsyncReadyCallback callback,
+          gpointer user_data, gpointer tag)
+{
+  GTask *task = g_task_new (self, cancellable, callback, user_data);
+
+  g_task_set_source_tag (task, tag);
+  g_task_set_task_data (task, job, (GDestroyNotify)job_free);
+  g_thread_pool_push (self->pool, task, NULL);
+}
+
+void
+chat_auth_hash_password_async (ChatAuth *self, const char *password, GCancellable *cancellable,
+                               GAsyncReadyCallback callback, gpointer user_data)
+{
+  Job *job = g_new0 (Job, 1);
+
+  job->kind = JOB_HASH;
+  job->password = g_strdup (password);
+  push_job (self, job, cancellable, callback, user_data, chat_auth_hash_password_async);
+}
+
+char *
+chat_auth_hash_password_finish (ChatAuth *self, GAsyncResult *result, GError **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+  return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+void
+chat_auth_verify_password_async (ChatAuth *self, const char *hash, const char *password,
+                                 GCancellable *cancellable, GAsyncReadyCallback callback,
+                                 gpointer user_data)
+{
+  Job *job = g_new0 (Job, 1);
+
+  job->kind = JOB_VERIFY;
+  job->password = g_strdup (password);
+  job->hash = g_strdup (hash);
+  job->dummy = hash == NULL;
+  push_job (self, job, cancellable, callback, user_data, chat_auth_verify_password_async);
+}
+
+gboolean
+chat_auth_verify_password_finish (ChatAuth *self, GAsyncResult *result, GError **error)
+{
+  g_return_val_if_fail (g_task_is_valid (result, self), FALSE);
+  return g_task_propagate_boolean (G_TASK (result), error);
+}
+
+/* --- failed-login limiting ------------------------------------------------------ */
+
+/* Drops failures older than the window; returns how many remain. */
+static guint
+prune (GArray *times, gint64 now_us)
+{
+  guint old = 0;
+
+  while (old < times->len
+         && now_us - g_array_index (times, gint64, old) >= CHAT_AUTH_FAILURE_WINDOW_US)
+    old++;
+  if (old > 0)
+    g_array_remove_range (times, 0, old);
+  return times->len;
+}
+
+static void
+sweep (ChatAuth *self, gint64 now_us)
+{
+  GHashTableIter iter;
+  gpointer value = NULL;
+
+  g_hash_table_iter_init (&iter, self->failures);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    {
+      if (prune (value, now_us) == 0)
+        g_hash_table_iter_remove (&iter);
+    }
+}
+
+gboolean
+chat_auth_check_rate (ChatAuth *self, const char *user_key, gint64 now_us, guint64 *retry_after_ms)
+{
+  GArray *times = g_hash_table_lookup (self->failures, user_key);
+  gint64 oldest = 0;
+
+  *retry_after_ms = 0;
+  if (times == NULL || prune (times, now_us) < CHAT_AUTH_MAX_FAILURES)
+    return TRUE;
+  /* Allowed again once enough failures leave the window. */
+  oldest = g_array_index (times, gint64, times->len - CHAT_AUTH_MAX_FAILURES);
+  *retry_after_ms = (guint64)((oldest + CHAT_AUTH_FAILURE_WINDOW_US - now_us + 999) / 1000);
+  return FALSE;
+}
+
+void
+chat_auth_record_failure (ChatAuth *self, const char *user_key, gint64 now_us)
+{
+  GArray *times = g_hash_table_lookup (self->failures, user_key);
+
+  if (times == NULL)
+    {
+      if (g_hash_table_size (self->failures) >= SWEEP_THRESHOLD)
+        sweep (self, now_us);
+      times = g_array_new (FALSE, FALSE, sizeof (gint64));
+      g_hash_table_insert (self->failures, g_strdup (user_key), times);
+    }
+  prune (times, now_us);
+  g_array_append_val (times, now_us);
+  /* Only the newest CHAT_AUTH_MAX_FAILURES matter. */
+  if (times->len > CHAT_AUTH_MAX_FAILURES)
+    g_array_remove_range (times, 0, times->len - CHAT_AUTH_MAX_FAILURES);
+}
+
+void
+chat_auth_clear_failures (ChatAuth *self, const char *user_key)
+{
+  g_hash_table_remove (self->failures, user_key);
+}
+
+/* --- sessions ------------------------------------------------------------------------ */
+
+void
+chat_auth_new_session (char **token, char **session_hash)
+{
+  guint8 raw[TOKEN_BYTES];
+  char hex[TOKEN_BYTES * 2 + 1];
+
+  randombytes_buf (raw, sizeof raw);
+  sodium_bin2hex (hex, sizeof hex, raw, sizeof raw);
+  *token = g_strdup (hex);
+  *session_hash = g_compute_checksum_for_string (G_CHECKSUM_SHA256, hex, -1);
+  sodium_memzero (raw, sizeof raw);
+  sodium_memzero (hex, sizeof hex);
+}
+
+char *
+chat_auth_session_hash (const char *token)
+{
+  g_autofree char *lower = NULL;
+
+  if (strlen (token) != TOKEN_BYTES * 2)
+    return NULL;
+  for (const char *p = token; *p != '\0'; p++)
+    {
+      if (!g_ascii_isxdigit (*p))
+        return NULL;
+    }
+  lower = g_ascii_strdown (token, -1);
+  return g_compute_checksum_for_string (G_CHECKSUM_SHA256, lower, -1);
+}

@@ -1,0 +1,647 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Non-blocking line reading, ordered response slots and a bounded write queue per client. */
+#define G_LOG_DOMAIN "chatd-server"
+
+#include "chat-connection.h"
+
+#include "chat-dispatch.h"
+#include "chat-error.h"
+#include "chat-json.h"
+#include "chat-line.h"
+#include "chat-request.h"
+#include "chat-username.h"
+
+/* Every connection reads on the main loop thread, so one scratch buffer serves all:
+ * an idle connection holds no read buffer at all. */
+#define READ_CHUNK (64 * 1024)
+static guint8 read_scratch[READ_CHUNK];
+
+#define MAX_WRITE_VECTORS 32
+
+typedef struct
+{
+  guint64 ticket;
+  GBytes *line; /* NULL until the response is ready */
+} ReplySlot;
+
+struct _ChatConnection
+{
+  GObject parent_instance;
+
+  GIOStream *stream;
+  ChatDispatch *dispatch; /* not owned: outlives its connections */
+  char *peer;
+
+  ChatLineBuffer *lines; /* only while bytes of an unfinished line are buffered */
+  GSource *read_source;
+  GSource *write_source;
+  guint idle_timer;
+  guint resume_idle;
+  gint64 last_data_us;
+
+  GQueue writes; /* GBytes */
+  gsize write_offset;
+  gsize queued_bytes;
+
+  GQueue slots; /* ReplySlot, in ticket order */
+  guint64 next_ticket;
+  guint in_flight;
+  guint barriers_in_flight;
+  ChatRequest *deferred;
+
+  char *session_hash;
+  char *username;
+  char *user_key;
+
+  guint32 max_line_bytes;
+  guint16 idle_line_timeout_s;
+  guint closed : 1;
+  guint read_eof : 1;
+  guint closing : 1; /* close once every response is written */
+  guint processing : 1;
+};
+
+enum
+{
+  SIGNAL_CLOSED,
+  N_SIGNALS
+};
+static guint signals[N_SIGNALS];
+
+G_DEFINE_FINAL_TYPE (ChatConnection, chat_connection, G_TYPE_OBJECT)
+
+static void process_lines (ChatConnection *self);
+static void update_reading (ChatConnection *self);
+static void flush_writes (ChatConnection *self);
+
+static void
+reply_slot_free (ReplySlot *slot)
+{
+  g_clear_pointer (&slot->line, g_bytes_unref);
+  g_free (slot);
+}
+
+static void
+remove_source (GSource **source)
+{
+  if (*source == NULL)
+    return;
+  g_source_destroy (*source);
+  g_clear_pointer (source, g_source_unref);
+}
+
+static void
+release_io (ChatConnection *self)
+{
+  remove_source (&self->read_source);
+  remove_source (&self->write_source);
+  g_clear_handle_id (&self->idle_timer, g_source_remove);
+  g_clear_handle_id (&self->resume_idle, g_source_remove);
+  g_clear_pointer (&self->lines, chat_line_buffer_free);
+  g_queue_clear_full (&self->writes, (GDestroyNotify)g_bytes_unref);
+  g_queue_clear_full (&self->slots, (GDestroyNotify)reply_slot_free);
+  g_clear_pointer (&self->deferred, chat_request_unref);
+  self->queued_bytes = 0;
+}
+
+static void
+chat_connection_finalize (GObject *object)
+{
+  ChatConnection *self = CHAT_CONNECTION (object);
+
+  release_io (self);
+  g_clear_object (&self->stream);
+  g_free (self->peer);
+  g_free (self->session_hash);
+  g_free (self->username);
+  g_free (self->user_key);
+  G_OBJECT_CLASS (chat_connection_parent_class)->finalize (object);
+}
+
+static void
+chat_connection_class_init (ChatConnectionClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->finalize = chat_connection_finalize;
+  signals[SIGNAL_CLOSED] = g_signal_new ("closed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
+                                         NULL, NULL, NULL, G_TYPE_NONE, 0);
+}
+
+static void
+chat_connection_init (ChatConnection *self)
+{
+  g_queue_init (&self->writes);
+  g_queue_init (&self->slots);
+}
+
+ChatConnection *
+chat_connection_new (GIOStream *stream, ChatDispatch *dispatch, gsize max_line_bytes,
+                     guint idle_line_timeout_s)
+{
+  ChatConnection *self = g_object_new (CHAT_TYPE_CONNECTION, NULL);
+
+  self->stream = g_object_ref (stream);
+  self->dispatch = dispatch;
+  self->max_line_bytes = (guint32)MIN (max_line_bytes, G_MAXUINT32);
+  self->idle_line_timeout_s = (guint16)CLAMP (idle_line_timeout_s, 1, G_MAXUINT16);
+  return self;
+}
+
+void
+chat_connection_start (ChatConnection *self)
+{
+  update_reading (self);
+}
+
+gboolean
+chat_connection_is_closed (ChatConnection *self)
+{
+  return self->closed;
+}
+
+void
+chat_connection_close (ChatConnection *self)
+{
+  g_autoptr (ChatConnection) keep = NULL;
+
+  if (self->closed)
+    return;
+  keep = g_object_ref (self);
+  self->closed = TRUE;
+  release_io (self);
+  g_io_stream_close (self->stream, NULL, NULL);
+  g_signal_emit (self, signals[SIGNAL_CLOSED], 0);
+}
+
+const char *
+chat_connection_get_peer (ChatConnection *self)
+{
+  GSocketConnection *socket_conn = NULL;
+  g_autoptr (GSocketAddress) address = NULL;
+
+  if (self->peer != NULL)
+    return self->peer;
+  if (G_IS_SOCKET_CONNECTION (self->stream))
+    {
+      socket_conn = G_SOCKET_CONNECTION (self->stream);
+      address = g_socket_connection_get_remote_address (socket_conn, NULL);
+    }
+  if (address != NULL)
+    self->peer = g_socket_connectable_to_string (G_SOCKET_CONNECTABLE (address));
+  else
+    self->peer = g_strdup ("unknown");
+  return self->peer;
+}
+
+/* --- writing ---------------------------------------------------------------- */
+
+static gboolean
+on_writable (GObject *stream, gpointer user_data)
+{
+  ChatConnection *self = user_data;
+  g_autoptr (ChatConnection) keep = g_object_ref (self);
+
+  g_clear_pointer (&self->write_source, g_source_unref);
+  flush_writes (self);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+wait_writable (ChatConnection *self)
+{
+  GPollableOutputStream *out = NULL;
+
+  if (self->write_source != NULL)
+    return;
+  out = G_POLLABLE_OUTPUT_STREAM (g_io_stream_get_output_stream (self->stream));
+  self->write_source = g_pollable_output_stream_create_source (out, NULL);
+  g_source_set_callback (self->write_source, G_SOURCE_FUNC (on_writable), self, NULL);
+  g_source_attach (self->write_source, NULL);
+}
+
+static void
+consume_written (ChatConnection *self, gsize written)
+{
+  self->queued_bytes -= written;
+  while (written > 0)
+    {
+      GBytes *head = g_queue_peek_head (&self->writes);
+      gsize left = g_bytes_get_size (head) - self->write_offset;
+
+      if (written < left)
+        {
+          self->write_offset += written;
+          return;
+        }
+      written -= left;
+      self->write_offset = 0;
+      g_bytes_unref (g_queue_pop_head (&self->writes));
+    }
+}
+
+static gsize
+gather_vectors (ChatConnection *self, GOutputVector *vectors)
+{
+  gsize n = 0;
+
+  for (GList *l = self->writes.head; l != NULL && n < MAX_WRITE_VECTORS; l = l->next, n++)
+    {
+      gsize size = 0;
+      const guint8 *data = g_bytes_get_data (l->data, &size);
+      gsize skip = n == 0 ? self->write_offset : 0;
+
+      vectors[n].buffer = data + skip;
+      vectors[n].size = size - skip;
+    }
+  return n;
+}
+
+static gboolean
+write_some (ChatConnection *self)
+{
+  GOutputVector vectors[MAX_WRITE_VECTORS];
+  gsize n = gather_vectors (self, vectors);
+  gsize written = 0;
+  g_autoptr (GError) error = NULL;
+  GPollableOutputStream *out
+      = G_POLLABLE_OUTPUT_STREAM (g_io_stream_get_output_stream (self->stream));
+  GPollableReturn ret
+      = g_pollable_output_stream_writev_nonblocking (out, vectors, n, &written, NULL, &error);
+
+  if (ret == G_POLLABLE_RETURN_WOULD_BLOCK)
+    {
+      wait_writable (self);
+      return FALSE;
+    }
+  if (ret == G_POLLABLE_RETURN_FAILED)
+    {
+      g_debug ("Closing %s: %s", chat_connection_get_peer (self), error->message);
+      chat_connection_close (self);
+      return FALSE;
+    }
+  consume_written (self, written);
+  return TRUE;
+}
+
+static void
+flush_writes (ChatConnection *self)
+{
+  while (!self->closed && self->write_source == NULL && !g_queue_is_empty (&self->writes))
+    {
+      if (!write_some (self))
+        return;
+    }
+  if (self->closed)
+    return;
+  if (self->closing && self->in_flight == 0 && g_queue_is_empty (&self->writes))
+    {
+      chat_connection_close (self);
+      return;
+    }
+  update_reading (self);
+}
+
+static void
+enqueue (ChatConnection *self, GBytes *line)
+{
+  if (self->closed)
+    return;
+  g_queue_push_tail (&self->writes, g_bytes_ref (line));
+  self->queued_bytes += g_bytes_get_size (line);
+  if (self->queued_bytes > CHAT_CONNECTION_MAX_QUEUED_BYTES)
+    {
+      g_message ("Closing %s: it does not read what it is sent", chat_connection_get_peer (self));
+      chat_connection_close (self);
+      return;
+    }
+  if (self->write_source == NULL)
+    flush_writes (self);
+}
+
+void
+chat_connection_send_event (ChatConnection *self, JsonObject *event)
+{
+  gsize len = 0;
+  char *text = NULL;
+  g_autoptr (GBytes) line = NULL;
+
+  if (self->closed)
+    return;
+  text = chat_json_to_line (event, &len);
+  line = g_bytes_new_take (text, len);
+  enqueue (self, line);
+}
+
+gsize
+chat_connection_get_queued_bytes (ChatConnection *self)
+{
+  return self->queued_bytes;
+}
+
+/* --- ordered responses --------------------------------------------------------- */
+
+static void
+release_ready_slots (ChatConnection *self)
+{
+  ReplySlot *slot = NULL;
+
+  while ((slot = g_queue_peek_head (&self->slots)) != NULL && slot->line != NULL)
+    {
+      g_queue_pop_head (&self->slots);
+      enqueue (self, slot->line);
+      reply_slot_free (slot);
+    }
+}
+
+static ReplySlot *
+find_slot (ChatConnection *self, guint64 ticket)
+{
+  for (GList *l = self->slots.head; l != NULL; l = l->next)
+    {
+      ReplySlot *slot = l->data;
+      if (slot->ticket == ticket)
+        return slot;
+    }
+  return NULL;
+}
+
+static gboolean
+on_resume (gpointer user_data)
+{
+  ChatConnection *self = user_data;
+  g_autoptr (ChatConnection) keep = g_object_ref (self);
+
+  self->resume_idle = 0;
+  process_lines (self);
+  return G_SOURCE_REMOVE;
+}
+
+/* Work left waiting for this completion continues from the main loop, after the
+ * caller (a commit delivering responses and then events) has finished. */
+static void
+schedule_resume (ChatConnection *self)
+{
+  if (self->processing || self->resume_idle != 0 || self->closed)
+    return;
+  if (self->deferred == NULL && self->lines == NULL)
+    return;
+  self->resume_idle = g_idle_add_full (G_PRIORITY_DEFAULT, on_resume, self, NULL);
+}
+
+void
+chat_connection_complete (ChatConnection *self, guint64 ticket, gboolean pipelined, GBytes *line)
+{
+  ReplySlot *slot = NULL;
+
+  if (self->closed)
+    return;
+  slot = find_slot (self, ticket);
+  g_return_if_fail (slot != NULL && slot->line == NULL);
+  slot->line = g_bytes_ref (line);
+  self->in_flight--;
+  if (!pipelined)
+    self->barriers_in_flight--;
+  release_ready_slots (self);
+  if (self->closed)
+    return;
+  if (self->closing && self->in_flight == 0 && g_queue_is_empty (&self->writes))
+    {
+      chat_connection_close (self);
+      return;
+    }
+  schedule_resume (self);
+}
+
+static gboolean
+can_start (ChatConnection *self, ChatRequest *request)
+{
+  if (self->in_flight >= CHAT_CONNECTION_MAX_IN_FLIGHT)
+    return FALSE;
+  if (chat_request_get_pipelined (request))
+    return self->barriers_in_flight == 0;
+  return self->in_flight == 0;
+}
+
+static void
+start_request (ChatConnection *self, ChatRequest *request)
+{
+  ReplySlot *slot = g_new0 (ReplySlot, 1);
+
+  slot->ticket = self->next_ticket++;
+  g_queue_push_tail (&self->slots, slot);
+  self->in_flight++;
+  if (!chat_request_get_pipelined (request))
+    self->barriers_in_flight++;
+  chat_request_set_ticket (request, slot->ticket);
+  chat_request_set_session (request, self->session_hash, self->username);
+  chat_dispatch_run (self->dispatch, request);
+}
+
+/* A line over the limit: answer too_large after the earlier responses, then close. */
+static void
+refuse_oversize_line (ChatConnection *self, GError *error)
+{
+  g_autoptr (ChatRequest) request = chat_request_new_failed (self, NULL, error);
+
+  g_debug ("Closing %s after an oversize line", chat_connection_get_peer (self));
+  g_clear_pointer (&self->lines, chat_line_buffer_free);
+  self->closing = TRUE;
+  start_request (self, request);
+}
+
+/* Starts the deferred request if it may run now; FALSE if it must keep waiting. */
+static gboolean
+start_deferred (ChatConnection *self)
+{
+  g_autoptr (ChatRequest) request = NULL;
+
+  if (self->deferred == NULL)
+    return TRUE;
+  if (!can_start (self, self->deferred))
+    return FALSE;
+  request = g_steal_pointer (&self->deferred);
+  start_request (self, request);
+  return TRUE;
+}
+
+static gboolean
+next_request (ChatConnection *self)
+{
+  g_autofree char *line = NULL;
+  gsize len = 0;
+  GError *error = NULL;
+  g_autoptr (ChatRequest) request = NULL;
+
+  if (self->lines == NULL)
+    return FALSE;
+  if (!chat_line_buffer_next (self->lines, &line, &len, &error))
+    {
+      if (error != NULL)
+        refuse_oversize_line (self, error);
+      return FALSE;
+    }
+  request = chat_dispatch_parse (self->dispatch, self, line, len);
+  if (!can_start (self, request))
+    {
+      self->deferred = g_steal_pointer (&request);
+      return FALSE;
+    }
+  start_request (self, request);
+  return TRUE;
+}
+
+static void
+process_lines (ChatConnection *self)
+{
+  g_autoptr (ChatConnection) keep = g_object_ref (self);
+
+  if (self->processing || self->closed)
+    return;
+  self->processing = TRUE;
+  while (!self->closed && !self->closing && start_deferred (self) && next_request (self))
+    ;
+  self->processing = FALSE;
+  if (self->closed)
+    return;
+  if (self->lines != NULL && chat_line_buffer_pending (self->lines) == 0)
+    g_clear_pointer (&self->lines, chat_line_buffer_free);
+  if (self->read_eof && self->deferred == NULL)
+    self->closing = TRUE;
+  flush_writes (self);
+}
+
+/* --- reading ------------------------------------------------------------------ */
+
+static gboolean
+on_idle_line_timeout (gpointer user_data)
+{
+  ChatConnection *self = user_data;
+  gint64 limit_us = (gint64)self->idle_line_timeout_s * G_USEC_PER_SEC;
+  gint64 idle_us = g_get_monotonic_time () - self->last_data_us;
+
+  self->idle_timer = 0;
+  if (self->lines == NULL || chat_line_buffer_pending (self->lines) == 0)
+    return G_SOURCE_REMOVE;
+  if (idle_us >= limit_us && self->deferred == NULL && self->read_source != NULL)
+    {
+      g_message ("Closing %s: a partial line stalled for %u s", chat_connection_get_peer (self),
+                 self->idle_line_timeout_s);
+      chat_connection_close (self);
+      return G_SOURCE_REMOVE;
+    }
+  self->idle_timer
+      = g_timeout_add (MAX (limit_us - idle_us, 1000) / 1000 + 1, on_idle_line_timeout, self);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+watch_partial_line (ChatConnection *self)
+{
+  if (self->idle_timer != 0 || self->lines == NULL || chat_line_buffer_pending (self->lines) == 0)
+    return;
+  self->idle_timer = g_timeout_add_seconds (self->idle_line_timeout_s, on_idle_line_timeout, self);
+}
+
+static void
+handle_eof (ChatConnection *self)
+{
+  self->read_eof = TRUE;
+  remove_source (&self->read_source);
+  process_lines (self);
+}
+
+static gboolean
+on_readable (GObject *stream, gpointer user_data)
+{
+  ChatConnection *self = user_data;
+  g_autoptr (ChatConnection) keep = g_object_ref (self);
+  g_autoptr (GError) error = NULL;
+  gssize n = g_pollable_input_stream_read_nonblocking (G_POLLABLE_INPUT_STREAM (stream),
+                                                       read_scratch, READ_CHUNK, NULL, &error);
+
+  if (n < 0 && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
+    return G_SOURCE_CONTINUE;
+  if (n <= 0)
+    {
+      if (error != NULL)
+        g_debug ("Reading from %s failed: %s", chat_connection_get_peer (self), error->message);
+      g_clear_pointer (&self->read_source, g_source_unref);
+      handle_eof (self);
+      return G_SOURCE_REMOVE;
+    }
+  if (self->lines == NULL)
+    self->lines = chat_line_buffer_new (self->max_line_bytes);
+  chat_line_buffer_feed (self->lines, read_scratch, (gsize)n);
+  self->last_data_us = g_get_monotonic_time ();
+  process_lines (self);
+  if (!self->closed)
+    watch_partial_line (self);
+  return self->read_source != NULL ? G_SOURCE_CONTINUE : G_SOURCE_REMOVE;
+}
+
+static gboolean
+should_read (ChatConnection *self)
+{
+  return !self->closed && !self->closing && !self->read_eof && self->deferred == NULL
+         && self->queued_bytes <= CHAT_CONNECTION_PAUSE_QUEUED_BYTES;
+}
+
+/* Reads only while requests can be taken: a busy or unread connection leaves its
+ * bytes in the socket, which pushes back on the client. */
+static void
+update_reading (ChatConnection *self)
+{
+  GPollableInputStream *in = NULL;
+
+  if (!should_read (self))
+    {
+      if (self->read_source != NULL)
+        {
+          g_source_destroy (self->read_source);
+          g_clear_pointer (&self->read_source, g_source_unref);
+        }
+      return;
+    }
+  if (self->read_source != NULL)
+    return;
+  if (self->lines != NULL)
+    schedule_resume (self);
+  in = G_POLLABLE_INPUT_STREAM (g_io_stream_get_input_stream (self->stream));
+  self->read_source = g_pollable_input_stream_create_source (in, NULL);
+  g_source_set_callback (self->read_source, G_SOURCE_FUNC (on_readable), self, NULL);
+  g_source_attach (self->read_source, NULL);
+}
+
+/* --- session ------------------------------------------------------------------ */
+
+const char *
+chat_connection_get_session_hash (ChatConnection *self)
+{
+  return self->session_hash;
+}
+
+const char *
+chat_connection_get_username (ChatConnection *self)
+{
+  return self->username;
+}
+
+const char *
+chat_connection_get_user_key (ChatConnection *self)
+{
+  return self->user_key;
+}
+
+void
+chat_connection_set_session (ChatConnection *self, const char *session_hash, const char *username)
+{
+  g_clear_pointer (&self->session_hash, g_free);
+  g_clear_pointer (&self->username, g_free);
+  g_clear_pointer (&self->user_key, g_free);
+  if (session_hash == NULL || username == NULL)
+    return;
+  self->session_hash = g_strdup (session_hash);
+  self->username = g_strdup (username);
+  self->user_key = chat_username_key (username);
+}

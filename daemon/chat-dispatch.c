@@ -1,0 +1,370 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Request parsing, the op table, leader and session checks, hello and shared helpers. */
+#define G_LOG_DOMAIN "chatd-dispatch"
+
+#include "config.h"
+
+#include "chat-dispatch-private.h"
+
+#include "chat-connection.h"
+#include "chat-error.h"
+#include "chat-json.h"
+#include "chat-username.h"
+
+#include <string.h>
+
+#define MAX_ID_BYTES 64
+#define MAX_ID_NUMBER (G_GINT64_CONSTANT (1) << 53)
+#define MAX_OP_BYTES 32
+#define PROTO_VERSION 1
+
+typedef struct
+{
+  const char *name;
+  ChatOpHandler handler;
+  gboolean needs_session;
+  gboolean pipelined; /* may overlap earlier pipelined requests (see ChatRequest) */
+} ChatOpInfo;
+
+static void dispatch_hello (ChatDispatch *self, ChatRequest *request);
+
+static const ChatOpInfo ops[] = {
+  { "hello", dispatch_hello, FALSE, FALSE },
+  { "signup", chat_dispatch_signup, FALSE, FALSE },
+  { "login", chat_dispatch_login, FALSE, FALSE },
+  { "resume", chat_dispatch_resume, FALSE, FALSE },
+  { "logout", chat_dispatch_logout, TRUE, FALSE },
+  { "list_users", chat_dispatch_list_users, TRUE, FALSE },
+  { "send", chat_dispatch_send, TRUE, TRUE },
+  { "read_unread", chat_dispatch_read_unread, TRUE, FALSE },
+  { "history", chat_dispatch_history, TRUE, FALSE },
+  { "conversations", chat_dispatch_conversations, TRUE, FALSE },
+  { "mark_read", chat_dispatch_mark_read, TRUE, TRUE },
+  { "unread_count", chat_dispatch_unread_count, TRUE, FALSE },
+  { "delete_messages", chat_dispatch_delete_messages, TRUE, TRUE },
+  { "delete_account", chat_dispatch_delete_account, TRUE, FALSE },
+  { "sync", chat_dispatch_sync, TRUE, FALSE },
+};
+
+G_DEFINE_FINAL_TYPE (ChatDispatch, chat_dispatch, G_TYPE_OBJECT)
+
+static void
+chat_dispatch_finalize (GObject *object)
+{
+  ChatDispatch *self = CHAT_DISPATCH (object);
+
+  g_clear_object (&self->store);
+  g_clear_object (&self->node);
+  g_clear_object (&self->sessions);
+  g_clear_object (&self->auth);
+  G_OBJECT_CLASS (chat_dispatch_parent_class)->finalize (object);
+}
+
+static void
+chat_dispatch_class_init (ChatDispatchClass *klass)
+{
+  G_OBJECT_CLASS (klass)->finalize = chat_dispatch_finalize;
+}
+
+static void
+chat_dispatch_init (ChatDispatch *self)
+{
+}
+
+ChatDispatch *
+chat_dispatch_new (const ChatConfig *config, ChatStore *store, ChatNode *node,
+                   ChatSessions *sessions, ChatAuth *auth)
+{
+  ChatDispatch *self = g_object_new (CHAT_TYPE_DISPATCH, NULL);
+
+  self->config = config;
+  self->store = g_object_ref (store);
+  self->node = g_object_ref (node);
+  self->sessions = g_object_ref (sessions);
+  self->auth = g_object_ref (auth);
+  return self;
+}
+
+static const ChatOpInfo *
+find_op (const char *name)
+{
+  for (gsize i = 0; i < G_N_ELEMENTS (ops); i++)
+    {
+      if (g_str_equal (ops[i].name, name))
+        return &ops[i];
+    }
+  return NULL;
+}
+
+/* The id a response echoes: a whole number 0..2^53 or a string of at most 64 bytes. */
+static gboolean
+check_id (JsonNode *id, GError **error)
+{
+  GType type = json_node_get_value_type (id);
+
+  if (JSON_NODE_HOLDS_NULL (id))
+    return TRUE;
+  if (type == G_TYPE_INT64 && json_node_get_int (id) >= 0
+      && json_node_get_int (id) <= MAX_ID_NUMBER)
+    return TRUE;
+  if (type == G_TYPE_STRING && strlen (json_node_get_string (id)) <= MAX_ID_BYTES)
+    return TRUE;
+  g_set_error_literal (error, CHAT_ERROR, CHAT_ERROR_BAD_REQUEST,
+                       "Field “id” must be a whole number from 0 to 2^53 or a string of at "
+                       "most 64 bytes");
+  return FALSE;
+}
+
+ChatRequest *
+chat_dispatch_parse (ChatDispatch *self, ChatConnection *conn, const char *line, gsize len)
+{
+  g_autoptr (JsonObject) object = NULL;
+  GError *error = NULL;
+  JsonNode *id = NULL;
+  const char *op = NULL;
+  const ChatOpInfo *info = NULL;
+  ChatRequest *request = NULL;
+
+  object = chat_json_parse_object (line, len, &error);
+  if (object == NULL)
+    return chat_request_new_failed (conn, NULL, error);
+  id = json_object_get_member (object, "id");
+  if (id != NULL && !check_id (id, &error))
+    return chat_request_new_failed (conn, NULL, error);
+  if (!chat_json_get_string (object, "op", TRUE, MAX_OP_BYTES, &op, &error))
+    return chat_request_new_failed (conn, id, error);
+  info = find_op (op);
+  if (info == NULL)
+    {
+      error = g_error_new (CHAT_ERROR, CHAT_ERROR_BAD_REQUEST, "Unknown operation “%s”", op);
+      return chat_request_new_failed (conn, id, error);
+    }
+  request = chat_request_new (conn, id, info->name, object);
+  chat_request_set_pipelined (request, info->pipelined);
+  return request;
+}
+
+static void
+fail_not_leader (ChatDispatch *self, ChatRequest *request)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (JsonObject) extra = json_object_new ();
+  const char *leader = chat_node_leader_address (self->node);
+
+  if (leader != NULL)
+    json_object_set_string_member (extra, "leader", leader);
+  else
+    json_object_set_null_member (extra, "leader");
+  error = g_error_new_literal (CHAT_ERROR, CHAT_ERROR_NOT_LEADER,
+                               leader ? "This server is not the leader; ask the leader"
+                                      : "This server is not the leader and knows of none yet");
+  chat_request_fail_with (request, error, extra);
+}
+
+void
+chat_dispatch_run (ChatDispatch *self, ChatRequest *request)
+{
+  const ChatOpInfo *info = NULL;
+
+  if (chat_request_get_error (request) != NULL)
+    {
+      chat_request_fail (request, chat_request_get_error (request));
+      return;
+    }
+  info = find_op (chat_request_get_op (request));
+  g_assert (info != NULL);
+  if (info->handler != dispatch_hello && !chat_node_is_leader (self->node))
+    {
+      fail_not_leader (self, request);
+      return;
+    }
+  if (info->needs_session && chat_request_get_session_hash (request) == NULL)
+    {
+      chat_request_fail_literal (request, CHAT_ERROR_UNAUTHENTICATED,
+                                 "Log in first (signup, login or resume)");
+      return;
+    }
+  info->handler (self, request);
+}
+
+/* --- hello -------------------------------------------------------------------- */
+
+static JsonArray *
+servers_to_json (ChatDispatch *self)
+{
+  g_autoptr (GPtrArray) servers = chat_node_list_servers (self->node);
+  JsonArray *array = json_array_new ();
+
+  for (guint i = 0; i < servers->len; i++)
+    {
+      ChatNodeServer *server = g_ptr_array_index (servers, i);
+      JsonObject *entry = json_object_new ();
+
+      json_object_set_string_member (entry, "address", server->address);
+      json_object_set_string_member (entry, "state", server->state);
+      json_object_set_boolean_member (entry, "in_sync", server->in_sync);
+      json_array_add_object_element (array, entry);
+    }
+  return array;
+}
+
+static void
+dispatch_hello (ChatDispatch *self, ChatRequest *request)
+{
+  JsonObject *params = chat_request_get_params (request);
+  g_autoptr (JsonObject) reply = json_object_new ();
+  g_autoptr (GError) error = NULL;
+  const char *client = NULL;
+  guint64 proto = 0;
+  const char *leader = chat_node_leader_address (self->node);
+
+  if (!chat_json_get_string (params, "client", FALSE, 256, &client, &error)
+      || !chat_json_get_uint (params, "proto", FALSE, G_MAXUINT32, &proto, &error))
+    {
+      chat_request_fail (request, error);
+      return;
+    }
+  json_object_set_string_member (reply, "server", "chatd " PACKAGE_VERSION);
+  json_object_set_int_member (reply, "proto", PROTO_VERSION);
+  json_object_set_string_member (reply, "node", chat_node_get_address (self->node));
+  json_object_set_string_member (reply, "role",
+                                 chat_node_role_to_string (chat_node_get_role (self->node)));
+  if (leader != NULL)
+    json_object_set_string_member (reply, "leader", leader);
+  else
+    json_object_set_null_member (reply, "leader");
+  json_object_set_int_member (reply, "term", (gint64)chat_node_get_term (self->node));
+  json_object_set_array_member (reply, "servers", servers_to_json (self));
+  chat_request_reply (request, reply);
+}
+
+/* --- helpers for the handlers ---------------------------------------------------- */
+
+gint64
+chat_dispatch_now_ms (void)
+{
+  return g_get_real_time () / 1000;
+}
+
+void
+chat_dispatch_fail (ChatRequest *request, const GError *error)
+{
+  if (error->domain != CHAT_ERROR || error->code == CHAT_ERROR_INTERNAL)
+    g_warning ("Request “%s” failed: %s", chat_request_get_op (request), error->message);
+  chat_request_fail (request, error);
+}
+
+gboolean
+chat_dispatch_get_limit (JsonObject *params, guint default_limit, guint *limit, GError **error)
+{
+  guint64 value = default_limit;
+
+  if (!chat_json_get_uint (params, "limit", FALSE, CHAT_DISPATCH_MAX_LIMIT, &value, error))
+    return FALSE;
+  if (value == 0)
+    {
+      g_set_error_literal (error, CHAT_ERROR, CHAT_ERROR_BAD_REQUEST,
+                           "Field “limit” must be from 1 to 500");
+      return FALSE;
+    }
+  *limit = (guint)value;
+  return TRUE;
+}
+
+gboolean
+chat_dispatch_get_user (ChatDispatch *self, JsonObject *params, const char *field, char **display,
+                        GError **error)
+{
+  const char *name = NULL;
+
+  if (!chat_json_get_string (params, field, TRUE, 4096, &name, error))
+    return FALSE;
+  *display = chat_store_user_name (self->store, name);
+  if (*display == NULL)
+    {
+      g_set_error (error, CHAT_ERROR, CHAT_ERROR_NO_SUCH_USER, "There is no user “%s”", name);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+JsonObject *
+chat_dispatch_new_op (ChatDispatch *self, ChatRequest *request, const char *name)
+{
+  JsonObject *op = json_object_new ();
+  JsonObject *origin = json_object_new ();
+  const char *session = chat_request_get_session_hash (request);
+  JsonNode *id = chat_request_get_id (request);
+
+  json_object_set_string_member (op, "op", name);
+  if (session != NULL)
+    json_object_set_string_member (origin, "session", session);
+  else
+    json_object_set_null_member (origin, "session");
+  if (id != NULL)
+    json_object_set_member (origin, "request_id", json_node_copy (id));
+  else
+    json_object_set_null_member (origin, "request_id");
+  json_object_set_int_member (origin, "node", chat_node_get_id (self->node));
+  json_object_set_object_member (op, "origin", origin);
+  return op;
+}
+
+typedef struct
+{
+  ChatDispatch *dispatch;
+  ChatRequest *request;
+  ChatCommitFunc on_commit;
+  gpointer data;
+  GDestroyNotify destroy;
+} Proposal;
+
+static void
+proposal_free (Proposal *proposal)
+{
+  if (proposal->destroy != NULL)
+    proposal->destroy (proposal->data);
+  g_object_unref (proposal->dispatch);
+  chat_request_unref (proposal->request);
+  g_free (proposal);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (Proposal, proposal_free)
+
+static void
+on_proposal_done (ChatNode *node, guint64 index, ChatApplyResult *result, const GError *error,
+                  gpointer user_data)
+{
+  g_autoptr (Proposal) proposal = user_data;
+
+  if (error != NULL)
+    {
+      chat_dispatch_fail (proposal->request, error);
+      return;
+    }
+  if (result->error_code >= 0)
+    {
+      chat_request_fail_literal (proposal->request, result->error_code,
+                                 result->error_message ? result->error_message
+                                                       : "The operation was refused");
+      return;
+    }
+  if (proposal->on_commit != NULL)
+    proposal->on_commit (proposal->dispatch, proposal->request, result, proposal->data);
+  else
+    chat_request_reply (proposal->request, result->reply);
+}
+
+void
+chat_dispatch_propose (ChatDispatch *self, ChatRequest *request, JsonObject *op,
+                       ChatCommitFunc on_commit, gpointer data, GDestroyNotify destroy)
+{
+  Proposal *proposal = g_new0 (Proposal, 1);
+
+  proposal->dispatch = g_object_ref (self);
+  proposal->request = chat_request_ref (request);
+  proposal->on_commit = on_commit;
+  proposal->data = data;
+  proposal->destroy = destroy;
+  chat_node_propose (self->node, op, on_proposal_done, proposal);
+}

@@ -1,0 +1,83 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* ChatNode: where operations become log entries, are committed and are applied to the store. */
+#pragma once
+
+#include <gio/gio.h>
+#include <json-glib/json-glib.h>
+
+#include "chat-config.h"
+#include "chat-daemon-types.h"
+#include "chat-store.h"
+
+G_BEGIN_DECLS
+
+/* The payload type of a log entry holding one client operation (compact JSON). */
+#define CHAT_NODE_ENTRY_OP 1
+
+typedef enum
+{
+  CHAT_NODE_ROLE_FOLLOWER,
+  CHAT_NODE_ROLE_CANDIDATE,
+  CHAT_NODE_ROLE_LEADER,
+  CHAT_NODE_ROLE_RECOVERING,
+} ChatNodeRole;
+
+/* One server of the cluster as this node sees it (for hello and status). */
+typedef struct
+{
+  char *address;
+  const char *state; /* a role name, "down" or "unknown" */
+  gboolean in_sync;
+} ChatNodeServer;
+
+void chat_node_server_free (ChatNodeServer *server);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (ChatNodeServer, chat_node_server_free)
+
+/* Called exactly once per proposal. On success error is NULL, index is the log
+ * index that committed the op and result what applying it produced (including a
+ * refusal decided by the state: result->error_code >= 0). On failure result is
+ * NULL and error is CHAT_ERROR_NOT_LEADER, _UNAVAILABLE or _INTERNAL: the op was
+ * not applied. The result belongs to the node; copy what you keep. */
+typedef void (*ChatNodeProposeFunc) (ChatNode *node, guint64 index, ChatApplyResult *result,
+                                     const GError *error, gpointer user_data);
+
+#define CHAT_TYPE_NODE (chat_node_get_type ())
+G_DECLARE_FINAL_TYPE (ChatNode, chat_node, CHAT, NODE, GObject)
+
+/* node_id is this server's 1-based position in config->servers; config must outlive
+ * the node. primary: lead at once (--primary). */
+ChatNode *chat_node_new (ChatStore *store, const ChatConfig *config, guint node_id,
+                         gboolean primary);
+/* Applies log entries after the store's applied index, then takes its role. */
+gboolean chat_node_start (ChatNode *self, GError **error);
+/* Fails proposals not yet committed with CHAT_ERROR_UNAVAILABLE and stops leading. */
+void chat_node_stop (ChatNode *self);
+
+/* Proposes a client operation (a JSON object with "op"; see chat-store.h). Proposals
+ * made during one main-loop iteration are appended in one durable transaction
+ * (group commit), then applied in one apply transaction, then answered in order. */
+void chat_node_propose (ChatNode *self, JsonObject *op, ChatNodeProposeFunc callback,
+                        gpointer user_data);
+
+gboolean chat_node_is_leader (ChatNode *self);
+/* "host:port" of the leader, or NULL while none is known. */
+const char *chat_node_leader_address (ChatNode *self);
+ChatNodeRole chat_node_get_role (ChatNode *self);
+const char *chat_node_role_to_string (ChatNodeRole role);
+guint chat_node_get_id (ChatNode *self);
+/* "host:port" of this server. */
+const char *chat_node_get_address (ChatNode *self);
+guint64 chat_node_get_term (ChatNode *self);
+guint64 chat_node_get_commit_index (ChatNode *self);
+guint64 chat_node_get_applied_index (ChatNode *self);
+/* Every server of the config, in config order (ChatNodeServer *). */
+GPtrArray *chat_node_list_servers (ChatNode *self);
+ChatStore *chat_node_get_store (ChatNode *self);
+
+/* Signals:
+ *   "applied" (guint64 index, JsonObject *op, gpointer result): after each committed
+ *     entry is applied, whoever proposed it (its callback runs first), so every
+ *     server delivers the events of every operation it applies.
+ *   "status-changed": role, term, leader or commit index changed. */
+
+G_END_DECLS

@@ -1,0 +1,191 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* ChatReplica on disk: loading the replication state at start and persisting updates. */
+#define G_LOG_DOMAIN "chatd-node"
+
+#include "chat-replica-private.h"
+
+#include "chat-error.h"
+
+#include <string.h>
+
+/* Meta values are a few whole numbers separated by spaces. */
+static gboolean
+parse_numbers (GBytes *value, guint64 *out, guint n)
+{
+  gsize size = 0;
+  const char *data = value != NULL ? g_bytes_get_data (value, &size) : NULL;
+  g_autofree char *text = data != NULL ? g_strndup (data, size) : NULL;
+  g_auto (GStrv) parts = text != NULL ? g_strsplit (text, " ", -1) : NULL;
+
+  if (parts == NULL || g_strv_length (parts) != n)
+    return FALSE;
+  for (guint i = 0; i < n; i++)
+    {
+      if (!g_ascii_string_to_unsigned (parts[i], 10, 0, G_MAXUINT64, &out[i], NULL))
+        return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+save_numbers (ChatReplica *self, const char *key, const guint64 *values, guint n,
+              GError **error)
+{
+  g_autoptr (GString) text = g_string_new (NULL);
+  g_autoptr (GBytes) value = NULL;
+
+  for (guint i = 0; i < n; i++)
+    g_string_append_printf (text, "%s%" G_GUINT64_FORMAT, i > 0 ? " " : "", values[i]);
+  value = g_bytes_new (text->str, text->len);
+  return chat_store_set_meta (self->store, key, value, error);
+}
+
+static gboolean
+load_known_numbers (ChatReplica *self, const char *key, guint64 *out, guint n, GError **error)
+{
+  g_autoptr (GBytes) value = chat_store_get_meta (self->store, key);
+
+  if (value == NULL)
+    return TRUE;
+  if (parse_numbers (value, out, n))
+    return TRUE;
+  g_set_error (error, CHAT_ERROR, CHAT_ERROR_INTERNAL, "The stored value of %s is corrupt", key);
+  return FALSE;
+}
+
+static GPtrArray *
+load_entries (ChatReplica *self, guint64 from, GError **error)
+{
+  g_autoptr (GPtrArray) stored = chat_store_load_log (self->store, from, error);
+  GPtrArray *entries = NULL;
+
+  if (stored == NULL)
+    return NULL;
+  entries = g_ptr_array_new_full (stored->len, (GDestroyNotify) chat_repl_entry_unref);
+  for (guint i = 0; i < stored->len; i++)
+    {
+      ChatLogEntry *e = g_ptr_array_index (stored, i);
+
+      if (e->type > CHAT_REPL_ENTRY_TYPE_LAST)
+        break;
+      g_ptr_array_add (entries, chat_repl_entry_new (e->term, e->index, e->type, e->data));
+    }
+  return entries;
+}
+
+/* A crash between saving a received snapshot and restoring it leaves the chat state
+ * behind the snapshot: restore it again now. */
+static gboolean
+catch_up_with_snapshot (ChatReplica *self, ChatReplPersistedState *state, GError **error)
+{
+  if (state->snapshot_index == 0 || chat_store_applied_index (self->store) >= state->snapshot_index)
+    return TRUE;
+  if (state->snapshot_data == NULL)
+    {
+      g_set_error (error, CHAT_ERROR, CHAT_ERROR_INTERNAL,
+                   "The snapshot at index %" G_GUINT64_FORMAT " is missing", state->snapshot_index);
+      return FALSE;
+    }
+  g_message ("Restoring the snapshot at index %" G_GUINT64_FORMAT, state->snapshot_index);
+  return chat_store_restore (self->store, state->snapshot_data, error);
+}
+
+gboolean
+chat_replica_disk_load (ChatReplica *self, ChatReplPersistedState *state, GError **error)
+{
+  guint64 hard[2] = { 0, 0 };
+  guint64 snap[3] = { 0, 0, 0 };
+
+  *state = (ChatReplPersistedState) { 0 };
+  if (!load_known_numbers (self, CHAT_REPLICA_META_HARD_STATE, hard, 2, error) ||
+      !load_known_numbers (self, CHAT_REPLICA_META_SNAPSHOT, snap, 3, error))
+    return FALSE;
+  state->term = hard[0];
+  state->vote = (guint) MIN (hard[1], CHAT_REPL_MAX_NODES);
+  state->snapshot_index = snap[0];
+  state->snapshot_term = snap[1];
+  state->snapshot_isr = snap[2];
+  if (state->snapshot_index > 0)
+    state->snapshot_data = chat_store_get_meta (self->store, CHAT_REPLICA_META_SNAPSHOT_DATA);
+  if (!catch_up_with_snapshot (self, state, error))
+    return FALSE;
+  state->entries = load_entries (self, state->snapshot_index + 1, error);
+  if (state->entries == NULL)
+    return FALSE;
+  state->applied_index = chat_store_applied_index (self->store);
+  self->snapshot_index = state->snapshot_index;
+  return TRUE;
+}
+
+void
+chat_replica_disk_state_clear (ChatReplPersistedState *state)
+{
+  g_clear_pointer (&state->snapshot_data, g_bytes_unref);
+  g_clear_pointer (&state->entries, g_ptr_array_unref);
+}
+
+/* The snapshot is saved before the state machine or the log change, so a crash at any
+ * point leaves either the old snapshot with its log, or the new one (see
+ * catch_up_with_snapshot). */
+static gboolean
+persist_snapshot (ChatReplica *self, const ChatReplSnapshot *snap, GError **error)
+{
+  guint64 meta[3] = { snap->index, snap->term, snap->isr };
+  g_autoptr (GPtrArray) none = g_ptr_array_new ();
+
+  if (!chat_store_set_meta (self->store, CHAT_REPLICA_META_SNAPSHOT_DATA, snap->data, error) ||
+      !save_numbers (self, CHAT_REPLICA_META_SNAPSHOT, meta, 3, error))
+    return FALSE;
+  if (snap->install)
+    {
+      if (!chat_store_restore (self->store, snap->data, error))
+        return FALSE;
+      /* Installing replaces the whole log. */
+      if (!chat_store_append_log (self->store, 1, none, error))
+        return FALSE;
+    }
+  if (!chat_store_compact_log (self->store, snap->index, error))
+    return FALSE;
+  self->snapshot_index = snap->index;
+  return TRUE;
+}
+
+static gboolean
+persist_entries (ChatReplica *self, ChatReplUpdate *update, GError **error)
+{
+  g_autoptr (GPtrArray) entries =
+    g_ptr_array_new_full (update->entries->len, (GDestroyNotify) chat_log_entry_free);
+
+  for (guint i = 0; i < update->entries->len; i++)
+    {
+      ChatReplEntry *e = g_ptr_array_index (update->entries, i);
+
+      g_ptr_array_add (entries, chat_log_entry_new (e->term, e->index, e->type, e->data));
+    }
+  return chat_store_append_log (self->store, update->truncate_from, entries, error);
+}
+
+gboolean
+chat_replica_disk_persist (ChatReplica *self, ChatReplUpdate *update, GError **error)
+{
+  guint64 hard[2] = { update->term, update->vote };
+
+  if (update->snapshot != NULL && !persist_snapshot (self, update->snapshot, error))
+    {
+      g_prefix_error (error, "Saving the snapshot: ");
+      return FALSE;
+    }
+  if (update->hard_state_changed &&
+      !save_numbers (self, CHAT_REPLICA_META_HARD_STATE, hard, 2, error))
+    {
+      g_prefix_error (error, "Saving the term: ");
+      return FALSE;
+    }
+  if ((update->truncate_from != 0 || update->entries->len > 0) &&
+      !persist_entries (self, update, error))
+    {
+      g_prefix_error (error, "Appending to the log: ");
+      return FALSE;
+    }
+  return TRUE;
+}

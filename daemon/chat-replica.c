@@ -1,0 +1,734 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* ChatReplica: feeds the core its events and carries out its updates, in the documented order. */
+#define G_LOG_DOMAIN "chatd-node"
+
+#include "chat-replica-private.h"
+
+#include "chat-error.h"
+#include "chat-journal.h"
+#include "chat-json.h"
+#include "chat-peer-codec.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* Rounds of (persist, send, apply) one flush may run before yielding to the main loop. */
+#define MAX_FLUSH_ROUNDS 8
+/* status-changed for a moving commit index alone is sent at most this often. */
+#define STATUS_INTERVAL_MS 1000
+
+/* One applied entry of a batch, answered and announced after the batch commits. */
+typedef struct
+{
+  guint64 index;
+  JsonObject *op; /* NULL for entries without a client operation */
+  ChatApplyResult *result;
+  ChatReplicaProposal *proposal;
+} Applied;
+
+G_DEFINE_FINAL_TYPE (ChatReplica, chat_replica, G_TYPE_OBJECT)
+
+static void step (ChatReplica *self, ChatReplEvent *event);
+
+static guint64
+now_ms (void)
+{
+  return (guint64) (g_get_monotonic_time () / 1000);
+}
+
+static void
+proposal_free (ChatReplicaProposal *proposal)
+{
+  g_clear_pointer (&proposal->op, json_object_unref);
+  g_free (proposal);
+}
+
+static void
+applied_clear (Applied *applied)
+{
+  g_clear_pointer (&applied->op, json_object_unref);
+  g_clear_pointer (&applied->result, chat_apply_result_free);
+  g_clear_pointer (&applied->proposal, proposal_free);
+}
+
+static void
+fail_proposal (ChatReplicaProposal *proposal, int code, const char *message)
+{
+  g_autoptr (GError) error = g_error_new_literal (CHAT_ERROR, code, message);
+
+  proposal->done (0, NULL, error, proposal->user_data);
+  proposal_free (proposal);
+}
+
+static void
+emit_status_changed (ChatReplica *self)
+{
+  if (self->status_changed != NULL)
+    ((void (*) (gpointer)) self->status_changed) (self->user_data);
+}
+
+/* A storage fault after the core moved on cannot be undone in memory: stop here and let
+ * the restart replay from what is durable (fail-stop keeps every server consistent). */
+G_NORETURN static void
+fail_stop (const char *what, const GError *error)
+{
+  g_printerr ("chatd: %s: %s; stopping so that a restart recovers from the disk\n", what,
+              error->message);
+  exit (EXIT_FAILURE);
+}
+
+/* --- the timer ------------------------------------------------------------------------- */
+
+static gboolean
+on_timer (gpointer user_data)
+{
+  ChatReplica *self = user_data;
+  ChatReplEvent event = { .type = CHAT_REPL_EVENT_TICK };
+
+  g_source_set_ready_time (self->timer, -1);
+  step (self, &event);
+  return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+timer_dispatch (GSource *source, GSourceFunc callback, gpointer user_data)
+{
+  return callback (user_data);
+}
+
+static GSourceFuncs timer_funcs = { .dispatch = timer_dispatch };
+
+static void
+set_wakeup (ChatReplica *self, guint64 wakeup_ms)
+{
+  gint64 ready_us = (gint64) wakeup_ms * 1000;
+
+  if (self->timer != NULL && g_source_get_ready_time (self->timer) != ready_us)
+    g_source_set_ready_time (self->timer, ready_us);
+}
+
+/* --- peer messages ---------------------------------------------------------------------- */
+
+static void
+send_messages (ChatReplica *self, GPtrArray *messages)
+{
+  for (guint i = 0; i < messages->len; i++)
+    {
+      ChatReplMessage *message = g_ptr_array_index (messages, i);
+      gsize len = 0;
+      char *text = chat_peer_codec_encode (message, &len);
+      g_autoptr (GBytes) line = g_bytes_new_take (text, len);
+
+      chat_peers_send (self->peers, message->to, line);
+    }
+}
+
+static void
+on_peer_line (guint from, const char *line, gsize len, gpointer user_data)
+{
+  ChatReplica *self = user_data;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (ChatReplMessage) message = chat_peer_codec_decode (line, (gssize) len, &error);
+  ChatReplEvent event = { .type = CHAT_REPL_EVENT_MESSAGE };
+
+  if (message == NULL)
+    {
+      g_debug ("Dropping a bad message from node %u: %s", from, error->message);
+      return;
+    }
+  /* A link speaks for the server that authenticated on it, and for no other. */
+  if (message->from != from || message->to != self->node_id)
+    {
+      g_debug ("Dropping a message from node %u that claims to be from %u to %u", from,
+               message->from, message->to);
+      return;
+    }
+  event.message = message;
+  step (self, &event);
+}
+
+/* --- applying ------------------------------------------------------------------------- */
+
+static JsonObject *
+entry_op (const ChatReplEntry *entry)
+{
+  gsize size = 0;
+  const char *data = g_bytes_get_data (entry->data, &size);
+  g_autoptr (GError) error = NULL;
+  JsonObject *op = NULL;
+
+  if (entry->type != CHAT_REPL_ENTRY_OP)
+    return NULL;
+  op = chat_json_parse_object (data, size, &error);
+  if (op == NULL)
+    g_warning ("Log entry %" G_GUINT64_FORMAT " holds no operation: %s", entry->index,
+               error->message);
+  return op;
+}
+
+static void
+note_own_term (ChatReplica *self, const ChatReplEntry *entry)
+{
+  if (chat_repl_get_role (self->repl) == CHAT_REPL_ROLE_LEADER &&
+      entry->term == chat_repl_get_term (self->repl) && !self->serving)
+    {
+      self->serving = TRUE;
+      g_message ("Serving as leader from index %" G_GUINT64_FORMAT, entry->index);
+      emit_status_changed (self);
+    }
+}
+
+/* Applies committed entries in one transaction; returns the Applied records. */
+static GArray *
+apply_committed (ChatReplica *self, GPtrArray *committed)
+{
+  GArray *batch = g_array_new (FALSE, TRUE, sizeof (Applied));
+  guint64 done = chat_store_applied_index (self->store);
+  g_autoptr (GError) error = NULL;
+
+  g_array_set_clear_func (batch, (GDestroyNotify) applied_clear);
+  if (committed->len == 0)
+    return batch;
+  if (!chat_store_begin_apply (self->store, &error))
+    fail_stop ("Cannot apply committed entries", error);
+  for (guint i = 0; i < committed->len; i++)
+    {
+      ChatReplEntry *entry = g_ptr_array_index (committed, i);
+      Applied applied = { .index = entry->index };
+
+      if (entry->index <= done)
+        continue; /* already in the chat state (a snapshot or an earlier run) */
+      applied.op = entry_op (entry);
+      applied.result = chat_store_apply (self->store, entry->index, applied.op, &error);
+      if (applied.result == NULL)
+        {
+          chat_store_rollback_apply (self->store);
+          fail_stop ("Cannot apply a committed entry", error);
+        }
+      g_array_append_val (batch, applied);
+    }
+  if (!chat_store_commit_apply (self->store, &error))
+    fail_stop ("Cannot apply committed entries", error);
+  return batch;
+}
+
+static Applied *
+find_applied (GArray *batch, guint64 index)
+{
+  for (guint i = 0; i < batch->len; i++)
+    {
+      Applied *applied = &g_array_index (batch, Applied, i);
+
+      if (applied->index == index)
+        return applied;
+    }
+  return NULL;
+}
+
+static void
+take_result (ChatReplica *self, const ChatReplProposalResult *r, GArray *batch)
+{
+  ChatReplicaProposal *proposal = NULL;
+  Applied *applied = NULL;
+
+  if (!g_hash_table_steal_extended (self->proposals, &r->proposal_id, NULL,
+                                    (gpointer *) &proposal))
+    return;
+  if (r->code == CHAT_REPL_RESULT_NOT_LEADER)
+    fail_proposal (proposal, CHAT_ERROR_NOT_LEADER, "This server is not the leader");
+  else if (r->code != CHAT_REPL_RESULT_OK)
+    fail_proposal (proposal, CHAT_ERROR_UNAVAILABLE, "The cluster cannot commit right now");
+  else if ((applied = find_applied (batch, r->index)) == NULL || applied->result == NULL)
+    fail_proposal (proposal, CHAT_ERROR_UNAVAILABLE, "The outcome is not known here; try again");
+  else
+    applied->proposal = proposal;
+}
+
+/* Step 4 and 5: apply, then answer each proposal and announce each applied operation, in
+ * log order. */
+static void
+apply_and_answer (ChatReplica *self, ChatReplUpdate *u)
+{
+  g_autoptr (GArray) batch = apply_committed (self, u->committed);
+
+  for (guint i = 0; i < u->committed->len; i++)
+    note_own_term (self, g_ptr_array_index (u->committed, i));
+  for (guint i = 0; i < u->results->len; i++)
+    take_result (self, &g_array_index (u->results, ChatReplProposalResult, i), batch);
+  for (guint i = 0; i < batch->len; i++)
+    {
+      Applied *applied = &g_array_index (batch, Applied, i);
+
+      if (applied->proposal != NULL)
+        applied->proposal->done (applied->index, applied->result, NULL,
+                                 applied->proposal->user_data);
+      if (applied->op != NULL && self->applied != NULL)
+        self->applied (applied->index, applied->op, applied->result, self->user_data);
+    }
+}
+
+/* --- notices --------------------------------------------------------------------------- */
+
+static char *
+address_of (ChatReplica *self, guint node)
+{
+  if (node < 1 || node > self->config->servers->len)
+    return NULL;
+  return chat_server_address_to_string (g_ptr_array_index (self->config->servers, node - 1));
+}
+
+static char *
+describe_set (ChatReplica *self, ChatReplNodeSet set)
+{
+  g_autoptr (GString) text = g_string_new (NULL);
+
+  for (guint id = 1; id <= self->config->servers->len; id++)
+    {
+      g_autofree char *address = NULL;
+
+      if (!CHAT_REPL_NODE_SET_HAS (set, id))
+        continue;
+      address = address_of (self, id);
+      g_string_append_printf (text, "%s%s", text->len > 0 ? "," : "", address);
+    }
+  return g_strdup (text->len > 0 ? text->str : "(empty)");
+}
+
+static const char *
+journal_event_for (ChatReplNoticeType type)
+{
+  switch (type)
+    {
+    case CHAT_REPL_NOTICE_LEADER_ELECTED:
+      return CHAT_EVENT_LEADER_ELECTED;
+    case CHAT_REPL_NOTICE_STEPPED_DOWN:
+      return CHAT_EVENT_STEPPED_DOWN;
+    case CHAT_REPL_NOTICE_PEER_DOWN:
+      return CHAT_EVENT_PEER_DOWN;
+    case CHAT_REPL_NOTICE_PEER_UP:
+      return CHAT_EVENT_PEER_UP;
+    case CHAT_REPL_NOTICE_IN_SYNC_CHANGED:
+      return CHAT_EVENT_IN_SYNC_CHANGED;
+    case CHAT_REPL_NOTICE_REJOIN_STARTED:
+      return CHAT_EVENT_REJOIN_STARTED;
+    case CHAT_REPL_NOTICE_REJOIN_DONE:
+      return CHAT_EVENT_REJOIN_DONE;
+    case CHAT_REPL_NOTICE_SNAPSHOT_SENT:
+      return CHAT_EVENT_SNAPSHOT_SENT;
+    case CHAT_REPL_NOTICE_SNAPSHOT_INSTALLED:
+      return CHAT_EVENT_SNAPSHOT_INSTALLED;
+    case CHAT_REPL_NOTICE_FORCED_LEADER:
+      return CHAT_EVENT_FORCE_LEADER;
+    default:
+      return chat_repl_notice_to_string (type);
+    }
+}
+
+static void
+log_notice (ChatReplica *self, const ChatReplNotice *n)
+{
+  const char *event = journal_event_for (n->type);
+  guint leader_id = chat_repl_get_leader (self->repl);
+  g_autofree char *leader = address_of (self, leader_id);
+  g_autofree char *peer = NULL;
+  g_autofree char *set = describe_set (self, n->set);
+
+  if (n->type == CHAT_REPL_NOTICE_LEADER_ELECTED || n->type == CHAT_REPL_NOTICE_FORCED_LEADER)
+    {
+      g_free (leader);
+      leader = address_of (self, n->node != 0 ? n->node : self->node_id);
+    }
+  else if (n->type == CHAT_REPL_NOTICE_PEER_DOWN || n->type == CHAT_REPL_NOTICE_PEER_UP ||
+           n->type == CHAT_REPL_NOTICE_SNAPSHOT_SENT)
+    peer = address_of (self, n->node);
+  if (n->type == CHAT_REPL_NOTICE_IN_SYNC_CHANGED || n->type == CHAT_REPL_NOTICE_WAITING_FOR_IN_SYNC)
+    chat_journal_event (event, n->term, leader, peer, "in sync: %s", set);
+  else if (n->index > 0)
+    chat_journal_event (event, n->term, leader, peer, "index %" G_GUINT64_FORMAT, n->index);
+  else
+    chat_journal_event (event, n->term, leader, peer, NULL);
+}
+
+/* --- snapshots -------------------------------------------------------------------------- */
+
+static gboolean
+snapshot_now (ChatReplica *self, guint64 *index, GError **error)
+{
+  guint64 applied = 0;
+  g_autoptr (GBytes) data = chat_store_snapshot (self->store, &applied, error);
+  ChatReplEvent event = { .type = CHAT_REPL_EVENT_ADMIN, .admin = CHAT_REPL_ADMIN_SNAPSHOT };
+
+  if (data == NULL)
+    return FALSE;
+  event.index = applied;
+  event.data = data;
+  step (self, &event);
+  if (index != NULL)
+    *index = applied;
+  return TRUE;
+}
+
+static void
+maybe_snapshot (ChatReplica *self)
+{
+  g_autoptr (GError) error = NULL;
+  guint64 applied = chat_store_applied_index (self->store);
+
+  if (applied < self->snapshot_index + self->config->snapshot_interval)
+    return;
+  if (!snapshot_now (self, NULL, &error))
+    g_warning ("Cannot take a snapshot: %s", error->message);
+  /* Not again before the interval passes, even when the core turned this one down. */
+  self->snapshot_index = MAX (self->snapshot_index, applied);
+}
+
+/* --- updates ---------------------------------------------------------------------------- */
+
+static void
+report_persisted (ChatReplica *self, ChatReplUpdate *u)
+{
+  ChatReplEvent event = { .type = CHAT_REPL_EVENT_PERSISTED };
+
+  if (u->snapshot != NULL)
+    {
+      ChatReplEvent snap = { .type = CHAT_REPL_EVENT_SNAPSHOT_PERSISTED,
+                             .index = u->snapshot->index };
+      step (self, &snap);
+    }
+  if (!u->hard_state_changed && u->truncate_from == 0 && u->entries->len == 0)
+    return;
+  if (u->entries->len > 0)
+    {
+      ChatReplEntry *last = g_ptr_array_index (u->entries, u->entries->len - 1);
+
+      event.index = last->index;
+      event.term = last->term;
+    }
+  step (self, &event);
+}
+
+/* One update, in the order chat-repl.h prescribes. */
+static void
+handle_update (ChatReplica *self)
+{
+  g_auto (ChatReplUpdate) u = self->update;
+  g_autoptr (GError) error = NULL;
+  gboolean changed = u.role_changed || u.notices->len > 0 || u.hard_state_changed;
+
+  chat_repl_update_init (&self->update);
+  if (!chat_replica_disk_persist (self, &u, &error))
+    fail_stop ("Cannot persist the replication state", error);
+  if (u.role_changed && self->serving)
+    self->serving = FALSE;
+  send_messages (self, u.messages);
+  apply_and_answer (self, &u);
+  for (guint i = 0; i < u.notices->len; i++)
+    log_notice (self, &g_array_index (u.notices, ChatReplNotice, i));
+  report_persisted (self, &u);
+  if (changed)
+    emit_status_changed (self);
+}
+
+static gboolean
+on_flush (gpointer user_data)
+{
+  ChatReplica *self = user_data;
+  g_autoptr (ChatReplica) keep = g_object_ref (self);
+
+  self->flush_source = 0;
+  for (guint round = 0; round < MAX_FLUSH_ROUNDS && self->started; round++)
+    {
+      if (chat_repl_update_is_empty (&self->update))
+        break;
+      handle_update (self);
+    }
+  if (self->started)
+    maybe_snapshot (self);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+schedule_flush (ChatReplica *self)
+{
+  /* Everything stepped until the loop comes round again shares one fsync. */
+  if (self->flush_source == 0)
+    self->flush_source = g_timeout_add_full (G_PRIORITY_DEFAULT, 0, on_flush, self, NULL);
+}
+
+static void
+step (ChatReplica *self, ChatReplEvent *event)
+{
+  if (!self->started)
+    return;
+  event->now_ms = now_ms ();
+  if (chat_repl_step (self->repl, event, &self->update))
+    schedule_flush (self);
+  set_wakeup (self, self->update.next_wakeup_ms);
+}
+
+/* --- life cycle ------------------------------------------------------------------------ */
+
+static void
+chat_replica_dispose (GObject *object)
+{
+  ChatReplica *self = CHAT_REPLICA (object);
+
+  chat_replica_stop (self);
+  G_OBJECT_CLASS (chat_replica_parent_class)->dispose (object);
+}
+
+static void
+chat_replica_finalize (GObject *object)
+{
+  ChatReplica *self = CHAT_REPLICA (object);
+
+  chat_repl_update_clear (&self->update);
+  g_clear_pointer (&self->repl, chat_repl_free);
+  g_clear_object (&self->peers);
+  g_hash_table_unref (self->proposals);
+  g_clear_object (&self->store);
+  G_OBJECT_CLASS (chat_replica_parent_class)->finalize (object);
+}
+
+static void
+chat_replica_class_init (ChatReplicaClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->dispose = chat_replica_dispose;
+  object_class->finalize = chat_replica_finalize;
+}
+
+static void
+chat_replica_init (ChatReplica *self)
+{
+  self->proposals = g_hash_table_new_full (g_int64_hash, g_int64_equal, NULL,
+                                           (GDestroyNotify) proposal_free);
+  self->next_proposal_id = 1;
+  chat_repl_update_init (&self->update);
+}
+
+ChatReplica *
+chat_replica_new (ChatStore *store, const ChatConfig *config, guint node_id, gboolean primary)
+{
+  ChatReplica *self = g_object_new (CHAT_TYPE_REPLICA, NULL);
+
+  self->store = g_object_ref (store);
+  self->config = config;
+  self->node_id = node_id;
+  self->primary = primary;
+  self->peers = chat_peers_new (config, node_id, on_peer_line, self);
+  return self;
+}
+
+void
+chat_replica_set_callbacks (ChatReplica *self, ChatReplicaAppliedFunc applied,
+                            GCallback status_changed, gpointer user_data)
+{
+  self->applied = applied;
+  self->status_changed = status_changed;
+  self->user_data = user_data;
+}
+
+static void
+make_config (ChatReplica *self, ChatReplConfig *rc)
+{
+  const ChatConfig *c = self->config;
+
+  chat_repl_config_init (rc, self->node_id, c->servers->len);
+  rc->mode = c->mode == CHAT_CLUSTER_MODE_QUORUM ? CHAT_REPL_MODE_QUORUM : CHAT_REPL_MODE_AVAILABLE;
+  rc->primary = self->primary;
+  rc->heartbeat_ms = c->heartbeat_ms;
+  rc->election_timeout_min_ms = c->election_timeout_min_ms;
+  rc->election_timeout_max_ms = c->election_timeout_max_ms;
+  rc->failure_timeout_ms = c->failure_timeout_ms;
+  rc->seed = ((guint64) g_random_int () << 32) | g_random_int ();
+}
+
+static void
+start_timer (ChatReplica *self)
+{
+  self->timer = g_source_new (&timer_funcs, sizeof (GSource));
+  g_source_set_name (self->timer, "chatd replication timer");
+  g_source_set_callback (self->timer, on_timer, self, NULL);
+  g_source_set_ready_time (self->timer, -1);
+  g_source_attach (self->timer, NULL);
+}
+
+gboolean
+chat_replica_start (ChatReplica *self, GError **error)
+{
+  ChatReplConfig rc;
+  ChatReplPersistedState state;
+  ChatReplEvent tick = { .type = CHAT_REPL_EVENT_TICK };
+  ChatReplStatus status;
+
+  g_return_val_if_fail (!self->started, FALSE);
+  make_config (self, &rc);
+  if (!chat_replica_disk_load (self, &state, error))
+    return FALSE;
+  self->repl = chat_repl_new (&rc, &state);
+  chat_replica_disk_state_clear (&state);
+  if (self->repl == NULL)
+    {
+      g_set_error_literal (error, CHAT_ERROR, CHAT_ERROR_INTERNAL,
+                           "The [cluster] timeouts of the configuration are not usable");
+      return FALSE;
+    }
+  self->started = TRUE;
+  start_timer (self);
+  chat_peers_start (self->peers);
+  step (self, &tick);
+  chat_repl_get_status (self->repl, &status);
+  g_message ("Node %u: term %" G_GUINT64_FORMAT ", log up to %" G_GUINT64_FORMAT
+             ", applied %" G_GUINT64_FORMAT "%s",
+             self->node_id, status.term, status.last_index, status.applied_index,
+             status.recovering ? ", recovering" : "");
+  return TRUE;
+}
+
+void
+chat_replica_stop (ChatReplica *self)
+{
+  GHashTableIter iter;
+  gpointer value = NULL;
+  g_autoptr (GPtrArray) pending = g_ptr_array_new ();
+
+  if (!self->started)
+    return;
+  /* Whatever the core handed out last is made durable and sent, as on any iteration. */
+  on_flush (self);
+  self->started = FALSE;
+  g_clear_handle_id (&self->flush_source, g_source_remove);
+  if (self->timer != NULL)
+    {
+      g_source_destroy (self->timer);
+      g_clear_pointer (&self->timer, g_source_unref);
+    }
+  chat_peers_stop (self->peers);
+  g_hash_table_iter_init (&iter, self->proposals);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    {
+      g_ptr_array_add (pending, value);
+      g_hash_table_iter_steal (&iter);
+    }
+  for (guint i = 0; i < pending->len; i++)
+    fail_proposal (g_ptr_array_index (pending, i), CHAT_ERROR_UNAVAILABLE,
+                   "The server is shutting down");
+  self->serving = FALSE;
+}
+
+/* --- requests ----------------------------------------------------------------------------- */
+
+static GBytes *
+op_to_bytes (JsonObject *op)
+{
+  gsize len = 0;
+  char *line = chat_json_to_line (op, &len);
+
+  /* The log keeps the compact JSON without the line's '\n'. */
+  line[--len] = '\0';
+  return g_bytes_new_take (line, len);
+}
+
+void
+chat_replica_propose (ChatReplica *self, JsonObject *op, ChatReplicaDoneFunc done,
+                      gpointer user_data)
+{
+  ChatReplicaProposal *proposal = g_new0 (ChatReplicaProposal, 1);
+  g_autoptr (GBytes) data = op_to_bytes (op);
+  ChatReplEvent event = { .type = CHAT_REPL_EVENT_PROPOSE };
+
+  proposal->id = self->next_proposal_id++;
+  proposal->op = json_object_ref (op);
+  proposal->done = done;
+  proposal->user_data = user_data;
+  if (!self->started)
+    {
+      fail_proposal (proposal, CHAT_ERROR_UNAVAILABLE, "The server is not running");
+      return;
+    }
+  g_hash_table_insert (self->proposals, &proposal->id, proposal);
+  event.proposal_id = proposal->id;
+  event.data = data;
+  step (self, &event);
+}
+
+void
+chat_replica_accept_peer (ChatReplica *self, GIOStream *stream, const char *line, gsize len,
+                          GBytes *rest)
+{
+  chat_peers_accept (self->peers, stream, line, len, rest);
+}
+
+gboolean
+chat_replica_is_serving (ChatReplica *self)
+{
+  return self->started && self->serving &&
+         chat_repl_get_role (self->repl) == CHAT_REPL_ROLE_LEADER;
+}
+
+void
+chat_replica_get_status (ChatReplica *self, ChatReplStatus *status)
+{
+  if (self->repl == NULL)
+    {
+      *status = (ChatReplStatus) { .node_id = self->node_id };
+      return;
+    }
+  chat_repl_get_status (self->repl, status);
+}
+
+gboolean
+chat_replica_peer_connected (ChatReplica *self, guint node)
+{
+  return chat_peers_is_connected (self->peers, node);
+}
+
+/* --- admin --------------------------------------------------------------------------------- */
+
+static gboolean
+check_running (ChatReplica *self, GError **error)
+{
+  if (self->started)
+    return TRUE;
+  g_set_error_literal (error, CHAT_ERROR, CHAT_ERROR_UNAVAILABLE, "The server is not running");
+  return FALSE;
+}
+
+gboolean
+chat_replica_step_down (ChatReplica *self, GError **error)
+{
+  ChatReplEvent event = { .type = CHAT_REPL_EVENT_ADMIN, .admin = CHAT_REPL_ADMIN_STEP_DOWN };
+
+  if (!check_running (self, error))
+    return FALSE;
+  if (chat_repl_get_role (self->repl) != CHAT_REPL_ROLE_LEADER)
+    {
+      g_set_error_literal (error, CHAT_ERROR, CHAT_ERROR_NOT_LEADER,
+                           "This server is not the leader");
+      return FALSE;
+    }
+  step (self, &event);
+  return TRUE;
+}
+
+gboolean
+chat_replica_take_snapshot (ChatReplica *self, guint64 *index, GError **error)
+{
+  if (!check_running (self, error))
+    return FALSE;
+  return snapshot_now (self, index, error);
+}
+
+gboolean
+chat_replica_force_leader (ChatReplica *self, GError **error)
+{
+  ChatReplEvent event = { .type = CHAT_REPL_EVENT_ADMIN, .admin = CHAT_REPL_ADMIN_FORCE_LEADER };
+
+  if (!check_running (self, error))
+    return FALSE;
+  g_warning ("An operator forces this server to lead");
+  step (self, &event);
+  return TRUE;
+}

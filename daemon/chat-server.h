@@ -1,0 +1,26 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* ChatServer: the listening socket, the connection limit and the live connections. */
+#pragma once
+
+#include <gio/gio.h>
+
+#include "chat-config.h"
+#include "chat-daemon-types.h"
+#include "chat-node.h"
+#include "chat-store.h"
+
+G_BEGIN_DECLS
+
+#define CHAT_TYPE_SERVER (chat_server_get_type ())
+G_DECLARE_FINAL_TYPE (ChatServer, chat_server, CHAT, SERVER, GObject)
+
+/* config must outlive the server. The server delivers the events of every
+ * operation the node applies to the connections they concern. */
+ChatServer *chat_server_new (const ChatConfig *config, ChatStore *store, ChatNode *node);
+/* Binds host:port (an address or a name resolved now) and starts accepting. */
+gboolean chat_server_listen (ChatServer *self, const char *host, guint16 port, GError **error);
+/* Stops accepting and closes every connection. */
+void chat_server_stop (ChatServer *self);
+guint chat_server_get_n_connections (ChatServer *self);
+
+G_END_DECLS

@@ -1,0 +1,257 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* chatd: command line, configuration, state directory, signals and the main loop. */
+#define G_LOG_DOMAIN "chatd"
+
+#include "config.h"
+
+#include "chat-admin.h"
+#include "chat-config.h"
+#include "chat-node.h"
+#include "chat-server.h"
+#include "chat-store.h"
+
+#include <glib-unix.h>
+#include <glib/gstdio.h>
+#include <locale.h>
+#include <sys/resource.h>
+
+#define EXIT_USAGE 2
+
+typedef struct
+{
+  char *host;
+  int port;
+  char *config_path;
+  char *state_dir;
+  gboolean primary;
+  gboolean rejoin;
+  gboolean version;
+} Options;
+
+static void
+options_clear (Options *options)
+{
+  g_free (options->host);
+  g_free (options->config_path);
+  g_free (options->state_dir);
+}
+
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Options, options_clear)
+
+static gboolean
+parse_options (Options *options, int *argc, char ***argv, GError **error)
+{
+  GOptionEntry entries[]
+      = { { "host", 'H', 0, G_OPTION_ARG_STRING, &options->host,
+            "Address to listen on; with --port it must be a server of the config", "HOST" },
+          { "port", 'p', 0, G_OPTION_ARG_INT, &options->port, "TCP port to listen on", "PORT" },
+          { "config", 'c', 0, G_OPTION_ARG_FILENAME, &options->config_path,
+            "Cluster configuration (default: $CHATD_CONFIG, ./config.ini, "
+            "$XDG_CONFIG_HOME/chatd/config.ini, then " SYSCONFDIR "/chatd/config.ini)",
+            "FILE" },
+          { "state-dir", 'd', 0, G_OPTION_ARG_FILENAME, &options->state_dir,
+            "Where the database lives (default: $STATE_DIRECTORY, else "
+            "$XDG_STATE_HOME/chatd/PORT)",
+            "DIR" },
+          { "primary", 0, 0, G_OPTION_ARG_NONE, &options->primary,
+            "Lead the very first term without waiting for an election", NULL },
+          { "rejoin", 0, 0, G_OPTION_ARG_NONE, &options->rejoin,
+            "Accepted for compatibility: a restarted server always rejoins on its own", NULL },
+          { "version", 'V', 0, G_OPTION_ARG_NONE, &options->version, "Print the version and exit",
+            NULL },
+          { NULL } };
+  g_autoptr (GOptionContext) context = g_option_context_new ("- fault-tolerant chat server");
+
+  g_option_context_set_summary (context,
+                                "Serves the chatd client protocol on HOST:PORT, one server of "
+                                "the cluster listed in the [server] section of config.ini.");
+  g_option_context_set_description (context,
+                                    "Exit status: 0 after a clean stop (SIGTERM or SIGINT), 1 on "
+                                    "a runtime failure, 2 on a usage or configuration error.\n");
+  g_option_context_add_main_entries (context, entries, NULL);
+  if (!g_option_context_parse (context, argc, argv, error))
+    return FALSE;
+  if (options->version)
+    return TRUE;
+  if (options->port <= 0 || options->port > 65535)
+    {
+      g_set_error_literal (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                           "--port (1-65535) is required");
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* Without --host (as in chatd@PORT.service), the host of the one server with this
+ * port in the config; NULL when none or several have it. */
+static char *
+find_host_for_port (const ChatConfig *config, int port)
+{
+  const ChatServerAddress *found = NULL;
+
+  for (guint i = 0; i < config->servers->len; i++)
+    {
+      const ChatServerAddress *address = g_ptr_array_index (config->servers, i);
+
+      if (address->port != port)
+        continue;
+      if (found != NULL)
+        return NULL;
+      found = address;
+    }
+  return found != NULL ? g_strdup (found->host) : NULL;
+}
+
+static ChatConfig *
+load_config (const Options *options, GError **error)
+{
+  if (options->config_path != NULL)
+    return chat_config_load (options->config_path, error);
+  return chat_config_load_default (error);
+}
+
+/* $STATE_DIRECTORY (systemd; the first of a list), else --state-dir, else XDG. */
+static char *
+choose_state_dir (const Options *options)
+{
+  const char *systemd_dir = g_getenv ("STATE_DIRECTORY");
+  g_autofree char *port = NULL;
+
+  if (systemd_dir != NULL && *systemd_dir != '\0')
+    {
+      g_auto (GStrv) dirs = g_strsplit (systemd_dir, ":", 2);
+      return g_strdup (dirs[0]);
+    }
+  if (options->state_dir != NULL)
+    return g_strdup (options->state_dir);
+  port = g_strdup_printf ("%d", options->port);
+  return g_build_filename (g_get_user_state_dir (), "chatd", port, NULL);
+}
+
+/* Each client is a file descriptor: allow as many as the hard limit permits. */
+static void
+raise_file_limit (void)
+{
+  struct rlimit limit;
+
+  if (getrlimit (RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur == limit.rlim_max)
+    return;
+  limit.rlim_cur = limit.rlim_max;
+  if (setrlimit (RLIMIT_NOFILE, &limit) != 0)
+    g_warning ("Cannot raise the open-file limit: %s", g_strerror (errno));
+}
+
+static gboolean
+on_quit_signal (gpointer user_data)
+{
+  GMainLoop *loop = user_data;
+
+  g_message ("Stopping");
+  g_main_loop_quit (loop);
+  return G_SOURCE_CONTINUE;
+}
+
+static int
+serve (const Options *options, ChatStore *store, ChatConfig *config, guint node_id)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (ChatNode) node = chat_node_new (store, config, node_id, options->primary);
+  g_autoptr (ChatServer) server = NULL;
+  g_autoptr (ChatAdmin) admin = NULL;
+  g_autoptr (GMainLoop) loop = NULL;
+  guint sigterm = 0, sigint = 0;
+
+  if (!chat_node_start (node, &error))
+    {
+      g_printerr ("chatd: %s\n", error->message);
+      return EXIT_FAILURE;
+    }
+  server = chat_server_new (config, store, node);
+  if (!chat_server_listen (server, options->host, (guint16)options->port, &error))
+    {
+      g_printerr ("chatd: %s\n", error->message);
+      return EXIT_FAILURE;
+    }
+  /* systemd, D-Bus and journal (chat-admin.c): READY=1 now, STOPPING=1 on the way out. */
+  admin = chat_admin_new (node, server, config, (guint16)options->port);
+  chat_admin_ready (admin);
+  loop = g_main_loop_new (NULL, FALSE);
+  sigterm = g_unix_signal_add (SIGTERM, on_quit_signal, loop);
+  sigint = g_unix_signal_add (SIGINT, on_quit_signal, loop);
+  g_main_loop_run (loop);
+  chat_admin_stopping (admin);
+  g_source_remove (sigterm);
+  g_source_remove (sigint);
+  chat_server_stop (server);
+  chat_node_stop (node);
+  return EXIT_SUCCESS;
+}
+
+static int
+run (const Options *options, ChatConfig *config, guint node_id)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *state_dir = choose_state_dir (options);
+  g_autoptr (ChatStore) store = NULL;
+
+  if (g_mkdir_with_parents (state_dir, 0700) != 0)
+    {
+      g_printerr ("chatd: cannot create the state directory %s: %s\n", state_dir,
+                  g_strerror (errno));
+      return EXIT_FAILURE;
+    }
+  store = chat_store_open (state_dir, &error);
+  if (store == NULL)
+    {
+      g_printerr ("chatd: cannot open the store in %s: %s\n", state_dir, error->message);
+      return EXIT_FAILURE;
+    }
+  g_message ("State in %s", chat_store_get_path (store));
+  return serve (options, store, config, node_id);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_auto (Options) options = { 0 };
+  g_autoptr (GError) error = NULL;
+  g_autoptr (ChatConfig) config = NULL;
+  guint node_id = 0;
+
+  setlocale (LC_ALL, "");
+  signal (SIGPIPE, SIG_IGN);
+  if (!parse_options (&options, &argc, &argv, &error))
+    {
+      g_printerr ("chatd: %s\nTry “chatd --help”.\n", error->message);
+      return EXIT_USAGE;
+    }
+  if (options.version)
+    {
+      g_print ("chatd %s\n", PACKAGE_VERSION);
+      return EXIT_SUCCESS;
+    }
+  config = load_config (&options, &error);
+  if (config == NULL)
+    {
+      g_printerr ("chatd: %s\n", error->message);
+      return EXIT_USAGE;
+    }
+  if (options.host == NULL)
+    options.host = find_host_for_port (config, options.port);
+  if (options.host == NULL)
+    {
+      g_printerr ("chatd: no --host given and not exactly one server with port %d in %s\n",
+                  options.port, config->path ? config->path : "config.ini");
+      return EXIT_USAGE;
+    }
+  node_id = chat_config_find_server (config, options.host, (guint16)options.port);
+  if (node_id == 0)
+    {
+      g_printerr ("chatd: %s:%d is not a server of the cluster: add it to the [server] "
+                  "section of %s\n",
+                  options.host, options.port, config->path ? config->path : "config.ini");
+      return EXIT_USAGE;
+    }
+  raise_file_limit ();
+  return run (&options, config, node_id);
+}

@@ -1,0 +1,269 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Cluster tests: synchronous libchat calls, hello with the state hash, convergence. */
+#define G_LOG_DOMAIN "chatd-test"
+
+#include "chat-test-client.h"
+
+#include <string.h>
+
+#define CALL_TIMEOUT_MS 60000
+#define HELLO_TIMEOUT_MS 2000
+
+void
+chat_test_wait_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  ChatTestWait *wait = user_data;
+
+  g_assert_null (wait->result);
+  wait->result = g_object_ref (result);
+}
+
+static gboolean
+on_deadline (gpointer user_data)
+{
+  gboolean *expired = user_data;
+
+  *expired = TRUE;
+  return G_SOURCE_REMOVE;
+}
+
+GAsyncResult *
+chat_test_wait (ChatTestWait *wait, guint timeout_ms)
+{
+  gboolean expired = FALSE;
+  guint deadline = g_timeout_add (timeout_ms, on_deadline, &expired);
+
+  while (wait->result == NULL && !expired)
+    g_main_context_iteration (NULL, TRUE);
+  if (wait->result == NULL)
+    g_error ("A client call did not finish within %u ms", timeout_ms);
+  g_source_remove (deadline);
+  return wait->result;
+}
+
+void
+chat_test_wait_clear (ChatTestWait *wait)
+{
+  g_clear_object (&wait->result);
+}
+
+void
+chat_test_spin (guint ms)
+{
+  gboolean expired = FALSE;
+
+  g_timeout_add (ms, on_deadline, &expired);
+  while (!expired)
+    g_main_context_iteration (NULL, TRUE);
+}
+
+ChatClient *
+chat_test_client_new (ChatTestCluster *cluster)
+{
+  guint n = chat_test_cluster_n_servers (cluster);
+  g_auto (GStrv) servers = g_new0 (char *, n + 1);
+
+  for (guint i = 0; i < n; i++)
+    servers[i] = g_strdup_printf ("127.0.0.1:%u", chat_test_cluster_port (cluster, i + 1));
+  return chat_client_new ((const char *const *) servers);
+}
+
+void
+chat_test_client_signup (ChatClient *client, const char *username, const char *password)
+{
+  ChatTestWait wait = { 0 };
+  g_autoptr (GError) error = NULL;
+
+  chat_client_signup_async (client, username, password, NULL, chat_test_wait_cb, &wait);
+  chat_client_signup_finish (client, chat_test_wait (&wait, CALL_TIMEOUT_MS), &error);
+  g_assert_no_error (error);
+  chat_test_wait_clear (&wait);
+}
+
+void
+chat_test_client_login (ChatClient *client, const char *username, const char *password)
+{
+  ChatTestWait wait = { 0 };
+  g_autoptr (GError) error = NULL;
+
+  chat_client_login_async (client, username, password, NULL, chat_test_wait_cb, &wait);
+  chat_client_login_finish (client, chat_test_wait (&wait, CALL_TIMEOUT_MS), NULL, &error);
+  g_assert_no_error (error);
+  chat_test_wait_clear (&wait);
+}
+
+gint64
+chat_test_client_send (ChatClient *client, const char *to, const char *body)
+{
+  ChatTestWait wait = { 0 };
+  g_autoptr (GError) error = NULL;
+  g_autoptr (ChatMessage) message = NULL;
+
+  chat_client_send_async (client, to, body, NULL, chat_test_wait_cb, &wait);
+  message = chat_client_send_finish (client, chat_test_wait (&wait, CALL_TIMEOUT_MS), &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (chat_message_get_body (message), ==, body);
+  chat_test_wait_clear (&wait);
+  return chat_message_get_seq (message);
+}
+
+GPtrArray *
+chat_test_client_history_all (ChatClient *client, const char *with)
+{
+  GPtrArray *all = g_ptr_array_new_with_free_func (g_object_unref);
+  gint64 before = 0;
+  gboolean more = TRUE;
+
+  while (more)
+    {
+      ChatTestWait wait = { 0 };
+      g_autoptr (GError) error = NULL;
+      g_autoptr (GPtrArray) page = NULL;
+
+      chat_client_history_async (client, with, before, 500, NULL, chat_test_wait_cb, &wait);
+      page = chat_client_history_finish (client, chat_test_wait (&wait, CALL_TIMEOUT_MS), &more,
+                                         &error);
+      g_assert_no_error (error);
+      chat_test_wait_clear (&wait);
+      /* Pages come newest first, each ascending: prepend each page whole. */
+      for (guint i = page->len; i > 0; i--)
+        g_ptr_array_insert (all, 0, g_object_ref (g_ptr_array_index (page, i - 1)));
+      if (page->len == 0)
+        break;
+      before = chat_message_get_seq (g_ptr_array_index (page, 0));
+    }
+  return all;
+}
+
+guint
+chat_test_client_count_body (ChatClient *client, const char *with, const char *body)
+{
+  g_autoptr (GPtrArray) all = chat_test_client_history_all (client, with);
+  guint n = 0;
+
+  for (guint i = 0; i < all->len; i++)
+    n += g_strcmp0 (chat_message_get_body (g_ptr_array_index (all, i)), body) == 0;
+  return n;
+}
+
+/* --- hello -------------------------------------------------------------------------------- */
+
+static JsonObject *
+hello_with (ChatTestCluster *cluster, guint node, gboolean want_hash)
+{
+  g_autoptr (ChatTestConn) conn = NULL;
+  JsonObject *reply = NULL;
+
+  if (!chat_test_cluster_is_running (cluster, node))
+    return NULL;
+  conn = chat_test_conn_new (chat_test_cluster_port (cluster, node));
+  chat_test_conn_send_line (conn, want_hash ? "{\"id\":1,\"op\":\"hello\",\"state_hash\":true}"
+                                            : "{\"id\":1,\"op\":\"hello\"}");
+  reply = chat_test_conn_read (conn, HELLO_TIMEOUT_MS);
+  if (reply != NULL && !json_object_get_boolean_member_with_default (reply, "ok", FALSE))
+    g_clear_pointer (&reply, json_object_unref);
+  return reply;
+}
+
+JsonObject *
+chat_test_hello (ChatTestCluster *cluster, guint node)
+{
+  return hello_with (cluster, node, FALSE);
+}
+
+char *
+chat_test_state_hash (ChatTestCluster *cluster, guint node, guint64 *applied)
+{
+  g_autoptr (JsonObject) reply = hello_with (cluster, node, TRUE);
+
+  if (reply == NULL || !json_object_has_member (reply, "state_hash"))
+    return NULL;
+  if (applied != NULL)
+    *applied = (guint64) json_object_get_int_member_with_default (reply, "applied_index", 0);
+  return g_strdup (json_object_get_string_member (reply, "state_hash"));
+}
+
+/* TRUE when the leader reports every running server in sync. */
+static gboolean
+all_in_sync (ChatTestCluster *cluster, guint leader)
+{
+  g_autoptr (JsonObject) reply = chat_test_hello (cluster, leader);
+  JsonArray *servers = NULL;
+
+  if (reply == NULL || g_strcmp0 (json_object_get_string_member_with_default (reply, "role", ""),
+                                  "leader") != 0)
+    return FALSE;
+  servers = json_object_get_array_member (reply, "servers");
+  for (guint i = 0; i < json_array_get_length (servers); i++)
+    {
+      JsonObject *server = json_array_get_object_element (servers, i);
+
+      if (chat_test_cluster_is_running (cluster, i + 1) &&
+          !json_object_get_boolean_member_with_default (server, "in_sync", FALSE))
+        return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+hashes_agree (ChatTestCluster *cluster)
+{
+  g_autofree char *first = NULL;
+  guint64 first_applied = 0;
+
+  for (guint node = 1; node <= chat_test_cluster_n_servers (cluster); node++)
+    {
+      g_autofree char *hash = NULL;
+      guint64 applied = 0;
+
+      if (!chat_test_cluster_is_running (cluster, node))
+        continue;
+      hash = chat_test_state_hash (cluster, node, &applied);
+      if (hash == NULL)
+        return FALSE;
+      if (first == NULL)
+        {
+          first = g_steal_pointer (&hash);
+          first_applied = applied;
+        }
+      else if (!g_str_equal (first, hash) || applied != first_applied)
+        return FALSE;
+    }
+  return first != NULL;
+}
+
+void
+chat_test_wait_converged (ChatTestCluster *cluster, guint timeout_ms)
+{
+  gint64 deadline = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
+
+  while (g_get_monotonic_time () < deadline)
+    {
+      guint leader = chat_test_cluster_wait_leader (cluster, 1000);
+
+      if (leader != 0 && all_in_sync (cluster, leader) && hashes_agree (cluster))
+        return;
+      g_usleep (100 * 1000);
+    }
+  g_error ("The servers did not converge within %u ms", timeout_ms);
+}
+
+guint
+chat_test_cluster_other (ChatTestCluster *cluster, guint except)
+{
+  for (guint node = 1; node <= chat_test_cluster_n_servers (cluster); node++)
+    {
+      if (node != except && chat_test_cluster_is_running (cluster, node))
+        return node;
+    }
+  return 0;
+}
+
+char *
+chat_test_cluster_log_path (ChatTestCluster *cluster, guint node)
+{
+  g_autofree char *dir = g_path_get_dirname (chat_test_cluster_state_dir (cluster, node));
+  g_autofree char *name = g_strdup_printf ("chatd-%u.log", node);
+
+  return g_build_filename (dir, name, NULL);
+}

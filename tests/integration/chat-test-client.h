@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Cluster tests: libchat clients driven synchronously, and convergence checks over hello. */
+#pragma once
+
+#include "chat-client.h"
+#include "chat-test-cluster.h"
+
+G_BEGIN_DECLS
+
+/* Collects the result of one async call; chat_test_wait() runs the default main context
+ * until it is there (failing the test after timeout_ms). */
+typedef struct
+{
+  GAsyncResult *result;
+} ChatTestWait;
+
+void chat_test_wait_cb (GObject *source, GAsyncResult *result, gpointer user_data);
+GAsyncResult *chat_test_wait (ChatTestWait *wait, guint timeout_ms);
+void chat_test_wait_clear (ChatTestWait *wait);
+/* Runs the default main context for ms milliseconds. */
+void chat_test_spin (guint ms);
+
+/* A ChatClient that knows every server of the cluster. */
+ChatClient *chat_test_client_new (ChatTestCluster *cluster);
+void chat_test_client_signup (ChatClient *client, const char *username, const char *password);
+void chat_test_client_login (ChatClient *client, const char *username, const char *password);
+/* Sends and asserts success; returns the stored message's seq. */
+gint64 chat_test_client_send (ChatClient *client, const char *to, const char *body);
+/* Every message of the conversation with `with`, oldest first (ChatMessage *). */
+GPtrArray *chat_test_client_history_all (ChatClient *client, const char *with);
+/* How many messages of the conversation with `with` carry this body. */
+guint chat_test_client_count_body (ChatClient *client, const char *with, const char *body);
+
+/* hello with "state_hash": true on one server: its state hash and applied index, or
+ * NULL when it does not answer. */
+char *chat_test_state_hash (ChatTestCluster *cluster, guint node, guint64 *applied);
+/* The hello reply of one server (NULL when it does not answer). */
+JsonObject *chat_test_hello (ChatTestCluster *cluster, guint node);
+/* Waits until every running server reports the same state hash and applied index, and
+ * the leader reports every running server in sync; fails the test after timeout_ms. */
+void chat_test_wait_converged (ChatTestCluster *cluster, guint timeout_ms);
+/* Any running node other than `except` (0: any). */
+guint chat_test_cluster_other (ChatTestCluster *cluster, guint except);
+/* The path of a server's log file. */
+char *chat_test_cluster_log_path (ChatTestCluster *cluster, guint node);
+
+G_END_DECLS

@@ -1,0 +1,25 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Shorthands for integration tests: requests written with single quotes, checked replies. */
+#pragma once
+
+#include "chat-test-cluster.h"
+
+G_BEGIN_DECLS
+
+/* printf-style request with ' standing for " (no quotes inside values); returns the reply. */
+JsonObject *chat_test_rq (ChatTestConn *conn, const char *format, ...) G_GNUC_PRINTF (2, 3);
+/* The same, asserting "ok": true. */
+JsonObject *chat_test_ok (ChatTestConn *conn, const char *format, ...) G_GNUC_PRINTF (2, 3);
+/* The same, asserting "ok": false with this error code. */
+void chat_test_fails (ChatTestConn *conn, const char *code, const char *format, ...)
+    G_GNUC_PRINTF (3, 4);
+void chat_test_assert_error (JsonObject *reply, const char *code);
+/* Signs a user up on conn (which is then logged in) and returns the session token. */
+char *chat_test_signup (ChatTestConn *conn, const char *username, const char *password);
+/* The first pushed event named name, taken from the events seen so far or read within
+ * timeout_ms; NULL if none came. */
+JsonObject *chat_test_wait_event (ChatTestConn *conn, const char *name, guint timeout_ms);
+/* A user name unique within this test process ("<prefix><n>"). */
+char *chat_test_unique_name (const char *prefix);
+
+G_END_DECLS

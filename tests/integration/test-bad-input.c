@@ -1,0 +1,280 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Malformed and hostile input on a real chatd: clear errors, no crash, limits that hold. */
+#include "chat-test-util.h"
+
+#include <string.h>
+
+#define PASSWORD "correct horse"
+
+static ChatTestCluster *cluster;
+
+static ChatTestConn *
+connect_leader (void)
+{
+  return chat_test_conn_new (chat_test_cluster_port (cluster, 1));
+}
+
+/* The connection still answers after bad input. */
+static void
+assert_usable (ChatTestConn *conn)
+{
+  g_autoptr (JsonObject) reply = chat_test_ok (conn, "{'id':'alive','op':'hello'}");
+
+  g_assert_cmpstr (json_object_get_string_member (reply, "id"), ==, "alive");
+}
+
+static void
+assert_raw_fails (ChatTestConn *conn, const void *data, gsize len, const char *code,
+                  gboolean null_id)
+{
+  g_autoptr (JsonObject) reply = NULL;
+
+  chat_test_conn_send_raw (conn, data, len);
+  chat_test_conn_send_raw (conn, "\n", 1);
+  reply = chat_test_conn_read (conn, 10000);
+  g_assert_nonnull (reply);
+  chat_test_assert_error (reply, code);
+  if (null_id)
+    g_assert_true (json_node_is_null (json_object_get_member (reply, "id")));
+}
+
+static void
+test_invalid_json (void)
+{
+  g_autoptr (ChatTestConn) conn = connect_leader ();
+  const char *lines[] = { "{",  "not json", "{\"id\":1,\"op\":}",          "[1,2]", "\"text\"",
+                          "42", "null",     "{\"id\":1 \"op\":\"hello\"}", "" };
+
+  for (guint i = 0; i < G_N_ELEMENTS (lines); i++)
+    assert_raw_fails (conn, lines[i], strlen (lines[i]), "bad_request", TRUE);
+  assert_usable (conn);
+}
+
+static void
+test_wrong_types (void)
+{
+  g_autoptr (ChatTestConn) conn = connect_leader ();
+  g_autoptr (JsonObject) reply = NULL;
+
+  chat_test_fails (conn, "bad_request", "{'id':1,'op':'hello','proto':'one'}");
+  chat_test_fails (conn, "bad_request", "{'id':1,'op':42}");
+  chat_test_fails (conn, "bad_request", "{'id':1}");
+  chat_test_fails (conn, "bad_request", "{'id':1,'op':'fly_to_the_moon'}");
+  chat_test_fails (conn, "bad_request", "{'id':1,'op':'signup','username':'abcdef'}");
+  chat_test_fails (conn, "bad_request", "{'id':1,'op':'signup','username':5,'password':'x'}");
+  chat_test_fails (conn, "bad_request", "{'id':1,'op':'login','username':'abc','password':[]}");
+  reply = chat_test_rq (conn, "{'id':1.5,'op':'hello'}");
+  chat_test_assert_error (reply, "bad_request");
+  g_assert_true (json_node_is_null (json_object_get_member (reply, "id")));
+  g_clear_pointer (&reply, json_object_unref);
+  reply = chat_test_rq (conn, "{'id':-1,'op':'hello'}");
+  chat_test_assert_error (reply, "bad_request");
+  g_clear_pointer (&reply, json_object_unref);
+  reply = chat_test_rq (conn, "{'id':'%065d','op':'hello'}", 0);
+  chat_test_assert_error (reply, "bad_request");
+  g_clear_pointer (&reply, json_object_unref);
+  /* No id: the answer has "id": null. Unknown fields are ignored. */
+  reply = chat_test_rq (conn, "{'op':'hello','future_field':{'x':[1,2]}}");
+  g_assert_true (json_object_get_boolean_member (reply, "ok"));
+  g_assert_true (json_node_is_null (json_object_get_member (reply, "id")));
+  assert_usable (conn);
+}
+
+static void
+test_bad_bytes (void)
+{
+  g_autoptr (ChatTestConn) conn = connect_leader ();
+  const char bad_utf8[] = "{\"id\":1,\"op\":\"hello\",\"client\":\"\xff\xfe\"}";
+  const char nul[] = "{\"id\":1,\"op\":\"hello\",\"client\":\"a\0b\"}";
+  g_autoptr (GString) deep = g_string_new ("{\"id\":1,\"op\":\"hello\",\"x\":");
+  g_autoptr (GString) fine = NULL;
+  g_autoptr (JsonObject) reply = NULL;
+
+  assert_raw_fails (conn, bad_utf8, sizeof bad_utf8 - 1, "bad_request", TRUE);
+  assert_raw_fails (conn, nul, sizeof nul - 1, "bad_request", TRUE);
+  for (guint i = 0; i < 1000; i++)
+    g_string_append_c (deep, '[');
+  assert_raw_fails (conn, deep->str, deep->len, "bad_request", TRUE);
+  /* Nesting up to the documented limit (16 levels, the object included) is fine. */
+  fine = g_string_new ("{\"id\":2,\"op\":\"hello\",\"x\":");
+  for (guint i = 0; i < 15; i++)
+    g_string_append_c (fine, '[');
+  for (guint i = 0; i < 15; i++)
+    g_string_append_c (fine, ']');
+  g_string_append (fine, "}");
+  reply = chat_test_conn_request (conn, fine->str);
+  g_assert_true (json_object_get_boolean_member (reply, "ok"));
+  assert_usable (conn);
+}
+
+static void
+test_oversize_line (void)
+{
+  g_autoptr (ChatTestConn) conn = connect_leader ();
+  gsize len = 70 * 1024;
+  g_autofree char *line = g_malloc (len);
+  g_autoptr (JsonObject) reply = NULL;
+
+  memset (line, 'a', len);
+  memcpy (line, "{\"id\":1,\"op\":\"hello\",\"client\":\"", 31);
+  chat_test_conn_send_raw (conn, line, len);
+  reply = chat_test_conn_read (conn, 10000);
+  g_assert_nonnull (reply);
+  chat_test_assert_error (reply, "too_large");
+  g_assert_true (chat_test_conn_wait_closed (conn, 10000));
+}
+
+static void
+test_bad_usernames (void)
+{
+  g_autoptr (ChatTestConn) conn = connect_leader ();
+  const char *names[] = {
+    "ab", "a b", "-abc", ".abc", "abc!", "abcdefghijklmnopqrstuvwxyz0123456", "\\u00e9t\\u00e9", ""
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (names); i++)
+    chat_test_fails (conn, "invalid_username",
+                     "{'id':1,'op':'signup','username':'%s','password':'" PASSWORD "'}", names[i]);
+  chat_test_fails (conn, "bad_request",
+                   "{'id':2,'op':'signup','username':'shortpw','password':'1234567'}");
+  assert_usable (conn);
+}
+
+static void
+test_bodies (void)
+{
+  g_autoptr (ChatTestConn) conn = connect_leader ();
+  g_autofree char *name = chat_test_unique_name ("body");
+  g_autofree char *big = g_strnfill (16 * 1024 + 1, 'x');
+  g_autofree char *max = g_strnfill (16 * 1024, 'y');
+  g_autoptr (JsonObject) reply = NULL;
+
+  g_free (chat_test_signup (conn, name, PASSWORD));
+  chat_test_fails (conn, "bad_request",
+                   "{'id':1,'op':'send','to':'%s','body':'','client_msg_id':'e'}", name);
+  chat_test_fails (conn, "too_large",
+                   "{'id':2,'op':'send','to':'%s','body':'%s','client_msg_id':'b'}", name, big);
+  chat_test_fails (conn, "bad_request",
+                   "{'id':3,'op':'send','to':'%s','body':7,'client_msg_id':'n'}", name);
+  reply = chat_test_ok (conn, "{'id':4,'op':'send','to':'%s','body':'%s','client_msg_id':'m'}",
+                        name, max);
+  g_assert_cmpuint (strlen (json_object_get_string_member (
+                        json_object_get_object_member (reply, "message"), "body")),
+                    ==, 16 * 1024);
+  chat_test_fails (conn, "bad_request", "{'id':5,'op':'read_unread','limit':0}");
+  chat_test_fails (conn, "bad_request", "{'id':6,'op':'read_unread','limit':501}");
+  chat_test_fails (conn, "too_large", "{'id':7,'op':'list_users','pattern':'%065d'}", 0);
+}
+
+static void
+test_unauthenticated (void)
+{
+  g_autoptr (ChatTestConn) conn = connect_leader ();
+  const char *ops[] = { "logout",          "list_users",     "send",      "read_unread",
+                        "history",         "conversations",  "mark_read", "unread_count",
+                        "delete_messages", "delete_account", "sync" };
+
+  for (guint i = 0; i < G_N_ELEMENTS (ops); i++)
+    chat_test_fails (conn, "unauthenticated", "{'id':%u,'op':'%s'}", i, ops[i]);
+  chat_test_fails (conn, "unauthenticated", "{'id':1,'op':'resume','session':'nothex'}");
+  assert_usable (conn);
+}
+
+static const char *
+error_message (JsonObject *reply)
+{
+  return json_object_get_string_member (json_object_get_object_member (reply, "error"), "message");
+}
+
+static void
+test_credentials_and_rate_limit (void)
+{
+  g_autoptr (ChatTestConn) conn = connect_leader ();
+  g_autofree char *name = chat_test_unique_name ("victim");
+  g_autoptr (JsonObject) missing = NULL, wrong = NULL, limited = NULL;
+  JsonObject *error = NULL;
+
+  g_free (chat_test_signup (conn, name, PASSWORD));
+  missing = chat_test_rq (
+      conn, "{'id':1,'op':'login','username':'ghost%s','password':'" PASSWORD "'}", name);
+  wrong = chat_test_rq (conn, "{'id':2,'op':'login','username':'%s','password':'badbadbad'}", name);
+  chat_test_assert_error (missing, "bad_credentials");
+  chat_test_assert_error (wrong, "bad_credentials");
+  g_assert_cmpstr (error_message (missing), ==, error_message (wrong));
+  for (guint i = 0; i < 4; i++)
+    chat_test_fails (conn, "bad_credentials",
+                     "{'id':3,'op':'login','username':'%s','password':'badbadbad'}", name);
+  limited = chat_test_rq (conn, "{'id':4,'op':'login','username':'%s','password':'" PASSWORD "'}",
+                          name);
+  chat_test_assert_error (limited, "rate_limited");
+  error = json_object_get_object_member (limited, "error");
+  g_assert_cmpint (json_object_get_int_member (error, "retry_after_ms"), >, 0);
+  g_assert_cmpint (json_object_get_int_member (error, "retry_after_ms"), <=, 60000);
+  assert_usable (conn);
+}
+
+static void
+test_partial_line_timeout (void)
+{
+  g_autoptr (ChatTestConn) idle = connect_leader ();
+  g_autoptr (ChatTestConn) stalled = connect_leader ();
+  const char half[] = "{\"id\":1,\"op\":\"hel";
+
+  chat_test_conn_send_raw (stalled, half, sizeof half - 1);
+  g_assert_true (chat_test_conn_wait_closed (stalled, 10000));
+  /* A connection without a partial line may stay idle. */
+  assert_usable (idle);
+}
+
+static void
+test_connection_limit (void)
+{
+  g_autoptr (ChatTestCluster) small = chat_test_cluster_new (1, NULL);
+  g_autoptr (GPtrArray) conns
+      = g_ptr_array_new_with_free_func ((GDestroyNotify)chat_test_conn_free);
+  guint16 port = 0;
+  ChatTestConn *extra = NULL;
+
+  chat_test_cluster_set_option (small, "limits", "max_connections", "5");
+  chat_test_cluster_start_all (small);
+  port = chat_test_cluster_port (small, 1);
+  /* start_all's own hello connections are closed by now; let the server notice. */
+  g_usleep (200 * 1000);
+  for (guint i = 0; i < 5; i++)
+    {
+      g_ptr_array_add (conns, chat_test_conn_new (port));
+      assert_usable (g_ptr_array_index (conns, i));
+    }
+  extra = chat_test_conn_new (port);
+  g_assert_true (chat_test_conn_wait_closed (extra, 5000));
+  chat_test_conn_free (extra);
+  g_ptr_array_remove_index (conns, 0);
+  g_usleep (200 * 1000);
+  extra = chat_test_conn_new (port);
+  assert_usable (extra);
+  chat_test_conn_free (extra);
+}
+
+int
+main (int argc, char **argv)
+{
+  int status = 0;
+
+  g_test_init (&argc, &argv, NULL);
+  cluster = chat_test_cluster_new (1, NULL);
+  chat_test_cluster_set_option (cluster, "limits", "idle_line_timeout_s", "1");
+  chat_test_cluster_start_all (cluster);
+  g_test_add_func ("/bad-input/invalid-json", test_invalid_json);
+  g_test_add_func ("/bad-input/wrong-types", test_wrong_types);
+  g_test_add_func ("/bad-input/bad-bytes", test_bad_bytes);
+  g_test_add_func ("/bad-input/oversize-line", test_oversize_line);
+  g_test_add_func ("/bad-input/bad-usernames", test_bad_usernames);
+  g_test_add_func ("/bad-input/bodies", test_bodies);
+  g_test_add_func ("/bad-input/unauthenticated", test_unauthenticated);
+  g_test_add_func ("/bad-input/credentials-rate-limit", test_credentials_and_rate_limit);
+  g_test_add_func ("/bad-input/partial-line-timeout", test_partial_line_timeout);
+  g_test_add_func ("/bad-input/connection-limit", test_connection_limit);
+  status = g_test_run ();
+  chat_test_cluster_free (cluster);
+  return status;
+}

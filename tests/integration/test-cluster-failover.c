@@ -1,0 +1,260 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* kill -9 on three real servers: one fault, two faults in every order, libchat riding through. */
+#include "chat-test-client.h"
+#include "chat-test-util.h"
+
+#include <string.h>
+
+#define PASSWORD "correct horse"
+#define CONVERGE_MS 30000
+#define LEADER_MS 15000
+
+typedef struct
+{
+  ChatTestCluster *cluster;
+  ChatClient *alice;
+  ChatClient *bob;
+  GPtrArray *acked; /* char *: bodies of acknowledged sends */
+  guint counter;
+} Fixture;
+
+static void
+fixture_set_up (Fixture *f, gconstpointer data)
+{
+  f->cluster = chat_test_cluster_new (3, NULL);
+  chat_test_cluster_start_all (f->cluster);
+  f->alice = chat_test_client_new (f->cluster);
+  f->bob = chat_test_client_new (f->cluster);
+  f->acked = g_ptr_array_new_with_free_func (g_free);
+  chat_test_client_signup (f->alice, "alice", PASSWORD);
+  chat_test_client_signup (f->bob, "bob", PASSWORD);
+}
+
+static void
+fixture_tear_down (Fixture *f, gconstpointer data)
+{
+  g_clear_object (&f->alice);
+  g_clear_object (&f->bob);
+  g_ptr_array_unref (f->acked);
+  chat_test_cluster_free (f->cluster);
+}
+
+/* n acknowledged sends from alice to bob, remembered for the final check. */
+static void
+write_some (Fixture *f, guint n)
+{
+  for (guint i = 0; i < n; i++)
+    {
+      char *body = g_strdup_printf ("message %u", f->counter++);
+
+      chat_test_client_send (f->alice, "bob", body);
+      g_ptr_array_add (f->acked, body);
+    }
+}
+
+/* Every acknowledged message is in bob's history exactly once, and nothing else is. */
+static void
+assert_all_once (Fixture *f)
+{
+  g_autoptr (GPtrArray) history = chat_test_client_history_all (f->bob, "alice");
+  g_autoptr (GHashTable) seen = g_hash_table_new (g_str_hash, g_str_equal);
+
+  for (guint i = 0; i < history->len; i++)
+    {
+      const char *body = chat_message_get_body (g_ptr_array_index (history, i));
+
+      g_assert_false (g_hash_table_contains (seen, body));
+      g_hash_table_add (seen, (gpointer) body);
+    }
+  for (guint i = 0; i < f->acked->len; i++)
+    {
+      if (!g_hash_table_contains (seen, g_ptr_array_index (f->acked, i)))
+        g_error ("Acknowledged “%s” is lost", (const char *) g_ptr_array_index (f->acked, i));
+    }
+  g_assert_cmpuint (history->len, ==, f->acked->len);
+}
+
+static guint
+leader_of (Fixture *f)
+{
+  guint leader = chat_test_cluster_wait_leader (f->cluster, LEADER_MS);
+
+  g_assert_cmpuint (leader, !=, 0);
+  return leader;
+}
+
+static gint64
+term_of (Fixture *f, guint node)
+{
+  g_autoptr (JsonObject) hello = chat_test_hello (f->cluster, node);
+
+  g_assert_nonnull (hello);
+  return json_object_get_int_member (hello, "term");
+}
+
+/* Kills the leader and times how long until libchat's next send is acknowledged. */
+static void
+kill_leader_and_time (Fixture *f, const char *what)
+{
+  guint leader = leader_of (f);
+  gint64 start = 0;
+
+  chat_test_cluster_kill (f->cluster, leader);
+  start = g_get_monotonic_time ();
+  write_some (f, 1);
+  g_test_message ("%s: the first write after killing leader %u was acknowledged after %"
+                  G_GINT64_FORMAT " ms", what, leader, (g_get_monotonic_time () - start) / 1000);
+}
+
+static void
+restart_all_stopped (Fixture *f)
+{
+  for (guint node = 1; node <= 3; node++)
+    {
+      if (!chat_test_cluster_is_running (f->cluster, node))
+        chat_test_cluster_start (f->cluster, node, FALSE);
+    }
+  chat_test_wait_converged (f->cluster, CONVERGE_MS);
+}
+
+/* One fault: the leader. A new one is elected with a higher term; nothing is lost. */
+static void
+test_kill_leader (Fixture *f, gconstpointer data)
+{
+  guint old = 0, now = 0;
+  gint64 old_term = 0;
+
+  write_some (f, 10);
+  old = leader_of (f);
+  old_term = term_of (f, old);
+  kill_leader_and_time (f, "one fault");
+  now = leader_of (f);
+  g_assert_cmpuint (now, !=, old);
+  g_assert_cmpint (term_of (f, now), >, old_term);
+  /* Exactly one server says it leads. */
+  for (guint node = 1; node <= 3; node++)
+    {
+      g_autoptr (JsonObject) hello = chat_test_hello (f->cluster, node);
+
+      if (hello == NULL)
+        continue;
+      g_assert_true (node == now || g_strcmp0 (json_object_get_string_member (hello, "role"),
+                                               "leader") != 0);
+    }
+  write_some (f, 10);
+  restart_all_stopped (f);
+  assert_all_once (f);
+}
+
+/* One fault: a follower. Writes go on; the follower comes back in sync. */
+static void
+test_kill_follower (Fixture *f, gconstpointer data)
+{
+  guint leader = leader_of (f);
+  guint follower = leader == 1 ? 2 : 1;
+
+  write_some (f, 10);
+  chat_test_cluster_kill (f->cluster, follower);
+  write_some (f, 10);
+  g_assert_cmpuint (leader_of (f), ==, leader);
+  restart_all_stopped (f);
+  write_some (f, 5);
+  assert_all_once (f);
+}
+
+/* Two faults: 'L' kills the current leader, 'F' a follower, in the order given. */
+static void
+test_two_faults (Fixture *f, gconstpointer data)
+{
+  const char *order = data;
+
+  write_some (f, 5);
+  for (const char *c = order; *c != '\0'; c++)
+    {
+      guint leader = leader_of (f);
+
+      if (*c == 'L')
+        kill_leader_and_time (f, order);
+      else
+        chat_test_cluster_kill (f->cluster, chat_test_cluster_other (f->cluster, leader));
+      write_some (f, 5);
+    }
+  /* One server left, serving alone. */
+  g_assert_cmpuint (leader_of (f), !=, 0);
+  assert_all_once (f);
+  restart_all_stopped (f);
+  write_some (f, 5);
+  assert_all_once (f);
+}
+
+typedef struct
+{
+  guint pending;
+  guint failed;
+} Flight;
+
+static void
+on_sent (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  Flight *flight = user_data;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (ChatMessage) message =
+    chat_client_send_finish (CHAT_CLIENT (source), result, &error);
+
+  if (message == NULL)
+    {
+      g_test_message ("a send failed: %s", error->message);
+      flight->failed++;
+    }
+  flight->pending--;
+}
+
+/* Sends in flight while the leader dies all succeed without the caller retrying, each
+ * stored exactly once. */
+static void
+test_in_flight (Fixture *f, gconstpointer data)
+{
+  Flight flight = { 0 };
+  guint leader = leader_of (f);
+
+  write_some (f, 2);
+  for (guint i = 0; i < 40; i++)
+    {
+      char *body = g_strdup_printf ("in flight %u", i);
+
+      chat_client_send_async (f->alice, "bob", body, NULL, on_sent, &flight);
+      g_ptr_array_add (f->acked, body);
+      flight.pending++;
+    }
+  /* Let part of them reach the leader, then kill it mid-stream. */
+  g_main_context_iteration (NULL, FALSE);
+  chat_test_cluster_kill (f->cluster, leader);
+  while (flight.pending > 0)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_cmpuint (flight.failed, ==, 0);
+  g_assert_cmpuint (leader_of (f), !=, leader);
+  assert_all_once (f);
+  restart_all_stopped (f);
+  assert_all_once (f);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add ("/cluster/failover/kill-leader", Fixture, NULL, fixture_set_up, test_kill_leader,
+              fixture_tear_down);
+  g_test_add ("/cluster/failover/kill-follower", Fixture, NULL, fixture_set_up,
+              test_kill_follower, fixture_tear_down);
+  g_test_add ("/cluster/failover/two-faults/leader-then-leader", Fixture, "LL", fixture_set_up,
+              test_two_faults, fixture_tear_down);
+  g_test_add ("/cluster/failover/two-faults/leader-then-follower", Fixture, "LF",
+              fixture_set_up, test_two_faults, fixture_tear_down);
+  g_test_add ("/cluster/failover/two-faults/follower-then-leader", Fixture, "FL",
+              fixture_set_up, test_two_faults, fixture_tear_down);
+  g_test_add ("/cluster/failover/two-faults/follower-then-follower", Fixture, "FF",
+              fixture_set_up, test_two_faults, fixture_tear_down);
+  g_test_add ("/cluster/failover/in-flight", Fixture, NULL, fixture_set_up, test_in_flight,
+              fixture_tear_down);
+  return g_test_run ();
+}

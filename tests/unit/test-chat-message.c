@@ -1,0 +1,131 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Unit tests of ChatMessage and ChatConversation: parsing untrusted JSON, properties. */
+#include "chat-client.h"
+#include "chat-json.h"
+
+static JsonObject *
+parse (const char *text)
+{
+  g_autoptr (GError) error = NULL;
+  JsonObject *object = chat_json_parse_object (text, strlen (text), &error);
+
+  g_assert_no_error (error);
+  return object;
+}
+
+static void
+test_message_from_json (void)
+{
+  g_autoptr (JsonObject) object
+      = parse ("{\"id\": 42, \"seq\": 43, \"from\": \"alice\", \"to\": \"bob\", \"body\": \"hi\", "
+               "\"sent_at\": 1795000000000, \"read\": true}");
+  g_autoptr (GError) error = NULL;
+  g_autoptr (ChatMessage) message = chat_message_new_from_json (object, &error);
+  g_autoptr (JsonObject) back = NULL;
+  g_autofree char *from = NULL;
+  gint64 seq = 0;
+
+  g_assert_no_error (error);
+  g_assert_cmpint (chat_message_get_id (message), ==, 42);
+  g_assert_cmpint (chat_message_get_seq (message), ==, 43);
+  g_assert_cmpstr (chat_message_get_from (message), ==, "alice");
+  g_assert_cmpstr (chat_message_get_to (message), ==, "bob");
+  g_assert_cmpstr (chat_message_get_body (message), ==, "hi");
+  g_assert_cmpint (chat_message_get_sent_at (message), ==, 1795000000000);
+  g_assert_true (chat_message_get_read (message));
+  g_object_get (message, "from", &from, "seq", &seq, NULL);
+  g_assert_cmpstr (from, ==, "alice");
+  g_assert_cmpint (seq, ==, 43);
+
+  back = chat_message_to_json (message);
+  g_assert_cmpint (json_object_get_int_member (back, "id"), ==, 42);
+  g_assert_cmpstr (json_object_get_string_member (back, "body"), ==, "hi");
+  g_assert_true (json_object_get_boolean_member (back, "read"));
+}
+
+static void
+test_message_bad_fields (void)
+{
+  const char *bad[] = {
+    "{\"seq\": 1, \"from\": \"a\", \"to\": \"b\", \"body\": \"x\"}",
+    "{\"id\": \"1\", \"seq\": 1, \"from\": \"a\", \"to\": \"b\", \"body\": \"x\"}",
+    "{\"id\": -1, \"seq\": 1, \"from\": \"a\", \"to\": \"b\", \"body\": \"x\"}",
+    "{\"id\": 1, \"seq\": 1, \"from\": 5, \"to\": \"b\", \"body\": \"x\"}",
+    "{\"id\": 1, \"seq\": 1, \"from\": \"a\", \"to\": \"b\", \"body\": \"x\", \"read\": 1}",
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (bad); i++)
+    {
+      g_autoptr (JsonObject) object = parse (bad[i]);
+      g_autoptr (GError) error = NULL;
+      g_autoptr (ChatMessage) message = chat_message_new_from_json (object, &error);
+
+      g_assert_null (message);
+      g_assert_error (error, CHAT_ERROR, CHAT_ERROR_BAD_REQUEST);
+    }
+}
+
+static void
+on_notify (GObject *object, GParamSpec *pspec, gpointer user_data)
+{
+  (*(guint *)user_data)++;
+}
+
+static void
+test_message_read_notify (void)
+{
+  g_autoptr (ChatMessage) message = chat_message_new (1, 1, "a", "b", "x", 0, FALSE);
+  guint notified = 0;
+
+  g_signal_connect (message, "notify::read", G_CALLBACK (on_notify), &notified);
+  chat_message_set_read (message, TRUE);
+  chat_message_set_read (message, TRUE);
+  g_object_set (message, "read", FALSE, NULL);
+  g_assert_cmpuint (notified, ==, 2);
+  g_assert_false (chat_message_get_read (message));
+}
+
+static void
+test_message_peer (void)
+{
+  g_autoptr (ChatMessage) message = chat_message_new (1, 1, "Alice", "bob", "x", 0, FALSE);
+  g_autoptr (GDateTime) when = NULL;
+
+  g_assert_cmpstr (chat_message_get_peer (message, "alice"), ==, "bob");
+  g_assert_cmpstr (chat_message_get_peer (message, "BOB"), ==, "Alice");
+  when = chat_message_dup_sent_at_local (message);
+  g_assert_nonnull (when);
+}
+
+static void
+test_conversation_from_json (void)
+{
+  g_autoptr (JsonObject) object = parse (
+      "{\"user\": \"bob\", \"unread\": 3, \"last_message\": {\"id\": 7, \"seq\": 7, \"from\": "
+      "\"bob\", \"to\": \"alice\", \"body\": \"yo\", \"sent_at\": 5, \"read\": false}}");
+  g_autoptr (JsonObject) broken = parse ("{\"user\": \"bob\", \"last_message\": {\"id\": 7}}");
+  g_autoptr (GError) error = NULL;
+  g_autoptr (ChatConversation) conversation = chat_conversation_new_from_json (object, &error);
+  g_autoptr (ChatConversation) bad = NULL;
+
+  g_assert_no_error (error);
+  g_assert_cmpstr (chat_conversation_get_user (conversation), ==, "bob");
+  g_assert_cmpuint (chat_conversation_get_unread (conversation), ==, 3);
+  g_assert_cmpstr (chat_message_get_body (chat_conversation_get_last_message (conversation)), ==,
+                   "yo");
+  bad = chat_conversation_new_from_json (broken, &error);
+  g_assert_null (bad);
+  g_assert_error (error, CHAT_ERROR, CHAT_ERROR_BAD_REQUEST);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/message/from-json", test_message_from_json);
+  g_test_add_func ("/message/bad-fields", test_message_bad_fields);
+  g_test_add_func ("/message/read-notify", test_message_read_notify);
+  g_test_add_func ("/message/peer", test_message_peer);
+  g_test_add_func ("/conversation/from-json", test_conversation_from_json);
+  return g_test_run ();
+}

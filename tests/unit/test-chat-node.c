@@ -1,0 +1,227 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* ChatNode (single server): group commit, apply order, callbacks, log replay, interim roles. */
+#include "chat-node.h"
+
+#include "chat-error.h"
+#include "chat-json.h"
+
+#include <glib/gstdio.h>
+#include <string.h>
+
+#define ONE_SERVER "[server]\nhost1 = 127.0.0.1\nport1 = 7001\n"
+#define TWO_SERVERS "[server]\nhost1 = 127.0.0.1\nport1 = 7001\nhost2 = 127.0.0.1\nport2 = 7002\n"
+
+typedef struct
+{
+  char *dir;
+  ChatStore *store;
+  ChatConfig *config;
+  GArray *indexes; /* guint64 per answered proposal, in answer order */
+  GArray *codes;   /* int: result error_code, or 1000 + GError code */
+  guint applied;
+} Fixture;
+
+static void
+open_store (Fixture *f)
+{
+  g_autoptr (GError) error = NULL;
+
+  f->store = chat_store_open (f->dir, &error);
+  g_assert_no_error (error);
+}
+
+static void
+set_up (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+
+  f->dir = g_dir_make_tmp ("chat-node-XXXXXX", &error);
+  g_assert_no_error (error);
+  open_store (f);
+  f->config = chat_config_load_from_data (data ? data : ONE_SERVER, &error);
+  g_assert_no_error (error);
+  f->indexes = g_array_new (FALSE, FALSE, sizeof (guint64));
+  f->codes = g_array_new (FALSE, FALSE, sizeof (int));
+}
+
+static void
+tear_down (Fixture *f, gconstpointer data)
+{
+  g_autofree char *db = g_build_filename (f->dir, "chatd.db", NULL);
+  g_autofree char *wal = g_strconcat (db, "-wal", NULL);
+  g_autofree char *shm = g_strconcat (db, "-shm", NULL);
+
+  g_clear_object (&f->store);
+  chat_config_free (f->config);
+  g_array_unref (f->indexes);
+  g_array_unref (f->codes);
+  g_unlink (db);
+  g_unlink (wal);
+  g_unlink (shm);
+  g_rmdir (f->dir);
+  g_free (f->dir);
+}
+
+static void
+on_done (ChatNode *node, guint64 index, ChatApplyResult *result, const GError *error,
+         gpointer user_data)
+{
+  Fixture *f = user_data;
+  int code = error ? 1000 + error->code : result->error_code;
+
+  g_array_append_val (f->indexes, index);
+  g_array_append_val (f->codes, code);
+}
+
+static void
+on_applied (ChatNode *node, guint64 index, JsonObject *op, gpointer result, gpointer user_data)
+{
+  Fixture *f = user_data;
+
+  /* The proposal's answer comes first, then the signal. */
+  g_assert_cmpuint (f->indexes->len, ==, f->applied + 1);
+  g_assert_cmpuint (g_array_index (f->indexes, guint64, f->applied), ==, index);
+  f->applied++;
+}
+
+static void
+propose (ChatNode *node, Fixture *f, const char *json)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (JsonObject) op = chat_json_parse_object (json, strlen (json), &error);
+
+  g_assert_no_error (error);
+  chat_node_propose (node, op, on_done, f);
+}
+
+static void
+run_until (Fixture *f, guint answers)
+{
+  while (f->indexes->len < answers)
+    g_main_context_iteration (NULL, TRUE);
+}
+
+static void
+test_group_commit (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (ChatNode) node = chat_node_new (f->store, f->config, 1, FALSE);
+
+  g_assert_true (chat_node_start (node, &error));
+  g_assert_no_error (error);
+  g_assert_true (chat_node_is_leader (node));
+  g_assert_cmpstr (chat_node_leader_address (node), ==, "127.0.0.1:7001");
+  g_assert_cmpuint (chat_node_get_term (node), ==, 1);
+  g_signal_connect (node, "applied", G_CALLBACK (on_applied), f);
+  propose (node, f,
+           "{\"op\":\"signup\",\"username\":\"alice\",\"password_hash\":\"h\","
+           "\"session\":\"s1\",\"at\":1}");
+  propose (node, f,
+           "{\"op\":\"signup\",\"username\":\"bob\",\"password_hash\":\"h\","
+           "\"session\":\"s2\",\"at\":2}");
+  propose (node, f,
+           "{\"op\":\"signup\",\"username\":\"ALICE\",\"password_hash\":\"h\","
+           "\"session\":\"s3\",\"at\":3}");
+  /* Nothing happens before the loop turns: the three share one commit. */
+  g_assert_cmpuint (chat_store_last_log_index (f->store), ==, 0);
+  run_until (f, 3);
+  g_assert_cmpuint (f->applied, ==, 3);
+  for (guint i = 0; i < 3; i++)
+    g_assert_cmpuint (g_array_index (f->indexes, guint64, i), ==, i + 1);
+  g_assert_cmpint (g_array_index (f->codes, int, 0), <, 0);
+  g_assert_cmpint (g_array_index (f->codes, int, 1), <, 0);
+  g_assert_cmpint (g_array_index (f->codes, int, 2), ==, CHAT_ERROR_USERNAME_TAKEN);
+  g_assert_cmpuint (chat_store_last_log_index (f->store), ==, 3);
+  g_assert_cmpuint (chat_node_get_applied_index (node), ==, 3);
+  g_assert_cmpuint (chat_node_get_commit_index (node), ==, 3);
+}
+
+static void
+test_replay (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GPtrArray) entries
+      = g_ptr_array_new_with_free_func ((GDestroyNotify)chat_log_entry_free);
+  const char *op = "{\"op\":\"signup\",\"username\":\"carol\",\"password_hash\":\"h\","
+                   "\"session\":\"s\",\"at\":5}";
+  g_autoptr (GBytes) bytes = g_bytes_new_static (op, strlen (op));
+  g_autoptr (ChatNode) node = NULL;
+  g_autofree char *name = NULL;
+
+  /* Logged (durable) but never applied, as after a crash between the two. */
+  g_ptr_array_add (entries, chat_log_entry_new (1, 1, CHAT_NODE_ENTRY_OP, bytes));
+  g_assert_true (chat_store_append_log (f->store, 0, entries, &error));
+  g_assert_cmpuint (chat_store_applied_index (f->store), ==, 0);
+  node = chat_node_new (f->store, f->config, 1, FALSE);
+  g_assert_true (chat_node_start (node, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (chat_store_applied_index (f->store), ==, 1);
+  name = chat_store_user_name (f->store, "CAROL");
+  g_assert_cmpstr (name, ==, "carol");
+  /* A restart starts a new term and continues the log. */
+  g_clear_object (&node);
+  node = chat_node_new (f->store, f->config, 1, FALSE);
+  g_assert_true (chat_node_start (node, &error));
+  g_assert_cmpuint (chat_node_get_term (node), ==, 2);
+  propose (node, f, "{\"op\":\"logout\",\"session\":\"s\"}");
+  run_until (f, 1);
+  g_assert_cmpuint (g_array_index (f->indexes, guint64, 0), ==, 2);
+}
+
+static void
+test_interim_follower (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (ChatNode) follower = chat_node_new (f->store, f->config, 2, FALSE);
+  g_autoptr (GPtrArray) servers = NULL;
+
+  g_assert_true (chat_node_start (follower, &error));
+  g_assert_false (chat_node_is_leader (follower));
+  g_assert_null (chat_node_leader_address (follower));
+  g_assert_cmpstr (chat_node_role_to_string (chat_node_get_role (follower)), ==, "follower");
+  servers = chat_node_list_servers (follower);
+  g_assert_cmpuint (servers->len, ==, 2);
+  propose (follower, f, "{\"op\":\"logout\",\"session\":\"s\"}");
+  run_until (f, 1);
+  g_assert_cmpint (g_array_index (f->codes, int, 0), ==, 1000 + CHAT_ERROR_NOT_LEADER);
+  g_assert_cmpuint (chat_store_last_log_index (f->store), ==, 0);
+}
+
+static void
+test_primary_leads (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (ChatNode) primary = chat_node_new (f->store, f->config, 2, TRUE);
+
+  g_assert_true (chat_node_start (primary, &error));
+  g_assert_true (chat_node_is_leader (primary));
+  g_assert_cmpstr (chat_node_leader_address (primary), ==, "127.0.0.1:7002");
+}
+
+static void
+test_stop_fails_pending (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (ChatNode) node = chat_node_new (f->store, f->config, 1, FALSE);
+
+  g_assert_true (chat_node_start (node, &error));
+  propose (node, f, "{\"op\":\"logout\",\"session\":\"s\"}");
+  chat_node_stop (node);
+  g_assert_cmpuint (f->codes->len, ==, 1);
+  g_assert_cmpint (g_array_index (f->codes, int, 0), ==, 1000 + CHAT_ERROR_UNAVAILABLE);
+  g_assert_false (chat_node_is_leader (node));
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add ("/node/group-commit", Fixture, NULL, set_up, test_group_commit, tear_down);
+  g_test_add ("/node/replay", Fixture, NULL, set_up, test_replay, tear_down);
+  g_test_add ("/node/interim-follower", Fixture, TWO_SERVERS, set_up, test_interim_follower,
+              tear_down);
+  g_test_add ("/node/primary-leads", Fixture, TWO_SERVERS, set_up, test_primary_leads, tear_down);
+  g_test_add ("/node/stop-fails-pending", Fixture, NULL, set_up, test_stop_fails_pending,
+              tear_down);
+  return g_test_run ();
+}
