@@ -1,0 +1,306 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Elections of the replication core: campaigns, votes, transfer and operator overrides. */
+#include "chat-repl-private.h"
+
+static gboolean
+is_quorum (ChatRepl *repl)
+{
+  return repl->config.mode == CHAT_REPL_MODE_QUORUM;
+}
+
+static guint
+self_id (ChatRepl *repl)
+{
+  return repl->config.node_id;
+}
+
+/* Whether this candidate needs the vote of every member of its latest in-sync set: a
+ * recovering server; one that is not a member (it may hold entries the members lack, but
+ * only their votes can show that it holds everything they acknowledged); and one whose
+ * membership is not known to be committed (the leader that added it may have crashed
+ * before that entry reached its own disk, and may come back as the last survivor). */
+static gboolean
+needs_every_vote (ChatRepl *repl)
+{
+  guint id = self_id (repl);
+
+  return repl->recovering || !CHAT_REPL_NODE_SET_HAS (repl->isr, id)
+         || !CHAT_REPL_NODE_SET_HAS (chat_repl_isr_at (repl, repl->commit), id);
+}
+
+/* Available mode: a server that knows no in-sync set yet (an empty disk) waits for a
+ * leader; the others may run (see won_available() for what they need to win). */
+gboolean
+chat_repl_can_campaign (ChatRepl *repl)
+{
+  if (repl->now < repl->suppress_until)
+    return FALSE;
+  if (is_quorum (repl) || repl->config.n_nodes == 1)
+    return TRUE;
+  if (repl->isr == 0)
+    return FALSE;
+  /* The last survivor: its own durable in-sync set names it alone, so nobody else can
+   * have acknowledged anything it lacks. */
+  if (repl->recovering && repl->isr == CHAT_REPL_NODE_BIT (self_id (repl)))
+    {
+      repl->recovering = FALSE;
+      chat_repl_notice (repl, CHAT_REPL_NOTICE_REJOIN_DONE, 0, chat_repl_last_index (repl),
+                        repl->isr);
+    }
+  return TRUE;
+}
+
+/* forced: win without votes (--primary on an empty disk, or force-leader). Either way the
+ * candidate leads only once its new term is durable, so that a crash cannot make it lead
+ * the same term twice with different entries. */
+void
+chat_repl_campaign (ChatRepl *repl, gboolean transfer, gboolean forced)
+{
+  guint64 term = CHAT_REPL_TERM_MAKE (CHAT_REPL_TERM_COUNTER (repl->term) + 1, self_id (repl));
+
+  if (repl->role == CHAT_REPL_ROLE_LEADER)
+    chat_repl_become_follower (repl, repl->term, 0);
+  chat_repl_set_hard_state (repl, term, self_id (repl));
+  repl->role = CHAT_REPL_ROLE_CANDIDATE;
+  repl->leader = 0;
+  repl->leader_match = 0;
+  repl->campaign_start = repl->now;
+  repl->campaign_forced = forced;
+  chat_repl_reset_election_timer (repl);
+  if (!is_quorum (repl))
+    repl->election_deadline += repl->config.failure_timeout_ms;
+  chat_repl_notice (repl, CHAT_REPL_NOTICE_ELECTION_STARTED, self_id (repl), 0, repl->isr);
+
+  for (guint id = 1; id <= repl->config.n_nodes; id++)
+    {
+      ChatReplMessage *m;
+
+      repl->peers[id].vote_answered = FALSE;
+      repl->peers[id].vote_granted = FALSE;
+      if (id == self_id (repl))
+        continue;
+      m = chat_repl_message_new (CHAT_REPL_MSG_VOTE_REQUEST, self_id (repl), id, term);
+      m->last_index = chat_repl_last_index (repl);
+      m->last_term = chat_repl_last_term (repl);
+      m->transfer = transfer;
+      chat_repl_send (repl, m);
+    }
+  chat_repl_check_election (repl);
+}
+
+static gboolean
+won_quorum (ChatRepl *repl)
+{
+  guint votes = 1;
+
+  for (guint id = 1; id <= repl->config.n_nodes; id++)
+    {
+      if (id != self_id (repl) && repl->peers[id].vote_granted)
+        votes++;
+    }
+  return votes * 2 > repl->config.n_nodes;
+}
+
+/* Every other member of our latest in-sync set granted, or (when we are a live member)
+ * stayed silent for the failure timeout, which under fail-stop means it is down. */
+static gboolean
+won_available (ChatRepl *repl, ChatReplNodeSet *down)
+{
+  gboolean waited = repl->now >= repl->campaign_start + repl->config.failure_timeout_ms;
+  gboolean strict = needs_every_vote (repl);
+
+  *down = 0;
+  for (guint id = 1; id <= repl->config.n_nodes; id++)
+    {
+      ChatReplPeer *p = &repl->peers[id];
+
+      if (id == self_id (repl) || !CHAT_REPL_NODE_SET_HAS (repl->isr, id) || p->vote_granted)
+        continue;
+      if (p->vote_answered || strict || !waited)
+        return FALSE;
+      *down |= CHAT_REPL_NODE_BIT (id);
+    }
+  return TRUE;
+}
+
+void
+chat_repl_check_election (ChatRepl *repl)
+{
+  ChatReplNodeSet down = 0;
+
+  if (repl->role != CHAT_REPL_ROLE_CANDIDATE || repl->hard_state_pending)
+    return;
+  if (!repl->campaign_forced
+      && (is_quorum (repl) ? !won_quorum (repl) : !won_available (repl, &down)))
+    return;
+  chat_repl_become_leader (repl, down);
+}
+
+/* down: members of the in-sync set presumed crashed during the election. */
+void
+chat_repl_become_leader (ChatRepl *repl, ChatReplNodeSet down)
+{
+  gboolean forced = repl->campaign_forced;
+  guint64 last;
+
+  repl->role = CHAT_REPL_ROLE_LEADER;
+  repl->leader = self_id (repl);
+  repl->leader_since = repl->now;
+  repl->transfer_target = 0;
+  last = chat_repl_last_index (repl);
+  for (guint id = 1; id <= repl->config.n_nodes; id++)
+    {
+      ChatReplPeer *p = &repl->peers[id];
+
+      *p = (ChatReplPeer){ .next_index = last + 1, .last_ack_ms = repl->now, .up = TRUE };
+    }
+  repl->quorum_check_due = repl->now + repl->config.election_timeout_max_ms;
+  if (repl->recovering)
+    {
+      repl->recovering = FALSE;
+      chat_repl_notice (repl, CHAT_REPL_NOTICE_REJOIN_DONE, 0, last, repl->isr);
+    }
+  chat_repl_notice (repl, CHAT_REPL_NOTICE_LEADER_ELECTED, self_id (repl), last, repl->isr);
+  /* A NOOP of the new term commits what earlier terms left uncommitted. */
+  repl->first_index_of_term = chat_repl_log_append_new (repl, CHAT_REPL_ENTRY_NOOP, NULL);
+  if (!is_quorum (repl))
+    {
+      ChatReplNodeSet isr
+          = forced ? CHAT_REPL_NODE_BIT (self_id (repl)) : chat_repl_isr_initial (repl, down);
+
+      if (isr != repl->isr)
+        chat_repl_isr_append (repl, isr);
+    }
+  chat_repl_broadcast_append (repl);
+  chat_repl_advance_commit (repl);
+}
+
+static gboolean
+heard_from_leader (ChatRepl *repl)
+{
+  if (repl->role == CHAT_REPL_ROLE_LEADER)
+    return TRUE;
+  return repl->leader != 0
+         && repl->now < repl->leader_contact + repl->config.election_timeout_min_ms;
+}
+
+static void
+answer_vote (ChatRepl *repl, const ChatReplMessage *msg, gboolean granted)
+{
+  ChatReplMessage *m
+      = chat_repl_message_new (CHAT_REPL_MSG_VOTE_RESPONSE, self_id (repl), msg->from, repl->term);
+
+  m->granted = granted;
+  chat_repl_send (repl, m);
+}
+
+void
+chat_repl_handle_vote_request (ChatRepl *repl, const ChatReplMessage *msg)
+{
+  gboolean granted = FALSE;
+
+  /* A server that hears from a live leader ignores candidates (and their terms): a
+   * restarted or partitioned server must not depose a working leader. */
+  if (msg->term < repl->term || (!msg->transfer && heard_from_leader (repl)))
+    {
+      answer_vote (repl, msg, FALSE);
+      return;
+    }
+  if (CHAT_REPL_TERM_NODE (msg->term) != msg->from)
+    return;
+  if (msg->term > repl->term)
+    chat_repl_become_follower (repl, msg->term, 0);
+  if ((repl->vote == 0 || repl->vote == msg->from)
+      && chat_repl_log_up_to_date (repl, msg->last_term, msg->last_index))
+    {
+      granted = TRUE;
+      chat_repl_set_hard_state (repl, repl->term, msg->from);
+      chat_repl_reset_election_timer (repl);
+      /* In available mode the candidate may wait a failure timeout for silent members;
+       * do not start a rival campaign in the meantime. */
+      if (!is_quorum (repl))
+        repl->election_deadline += repl->config.failure_timeout_ms;
+    }
+  answer_vote (repl, msg, granted);
+}
+
+void
+chat_repl_handle_vote_response (ChatRepl *repl, const ChatReplMessage *msg)
+{
+  ChatReplPeer *p = &repl->peers[msg->from];
+
+  if (msg->term > repl->term)
+    {
+      chat_repl_become_follower (repl, msg->term, 0);
+      return;
+    }
+  if (repl->role != CHAT_REPL_ROLE_CANDIDATE || msg->term != repl->term)
+    return;
+  p->vote_answered = TRUE;
+  p->vote_granted = msg->granted;
+  chat_repl_check_election (repl);
+}
+
+void
+chat_repl_handle_timeout_now (ChatRepl *repl, const ChatReplMessage *msg)
+{
+  if (msg->term != repl->term || repl->role != CHAT_REPL_ROLE_FOLLOWER || repl->leader != msg->from)
+    return;
+  chat_repl_campaign (repl, TRUE, FALSE);
+}
+
+static void
+admin_transfer (ChatRepl *repl, guint target)
+{
+  if (repl->role != CHAT_REPL_ROLE_LEADER || target < 1 || target > repl->config.n_nodes
+      || target == self_id (repl))
+    return;
+  repl->transfer_target = target;
+  repl->transfer_deadline = repl->now + repl->config.election_timeout_max_ms;
+  chat_repl_notice (repl, CHAT_REPL_NOTICE_TRANSFER_STARTED, target, 0, 0);
+  chat_repl_send_append (repl, target);
+}
+
+static void
+admin_force (ChatRepl *repl)
+{
+  /* Quorum mode keeps its guarantees: force means "campaign now", votes still count. */
+  repl->suppress_until = 0;
+  if (is_quorum (repl))
+    {
+      chat_repl_campaign (repl, TRUE, FALSE);
+      return;
+    }
+  if (repl->role == CHAT_REPL_ROLE_LEADER)
+    return;
+  chat_repl_notice (repl, CHAT_REPL_NOTICE_FORCED_LEADER, self_id (repl),
+                    chat_repl_last_index (repl), repl->isr);
+  repl->recovering = FALSE;
+  chat_repl_campaign (repl, TRUE, TRUE);
+}
+
+void
+chat_repl_admin (ChatRepl *repl, const ChatReplEvent *event)
+{
+  switch (event->admin)
+    {
+      case CHAT_REPL_ADMIN_STEP_DOWN:
+        if (repl->role != CHAT_REPL_ROLE_LEADER)
+          return;
+        chat_repl_become_follower (repl, repl->term, 0);
+        /* Give the others a full election timeout to take over before we run again. */
+        repl->suppress_until = repl->now + repl->config.election_timeout_max_ms;
+        break;
+      case CHAT_REPL_ADMIN_TRANSFER:
+        admin_transfer (repl, event->target);
+        break;
+      case CHAT_REPL_ADMIN_FORCE_LEADER:
+        admin_force (repl);
+        break;
+      case CHAT_REPL_ADMIN_SNAPSHOT:
+        chat_repl_take_snapshot (repl, event->index, event->data);
+        break;
+      default:
+        break;
+    }
+}

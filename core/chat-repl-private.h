@@ -1,0 +1,173 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Internal state of the replication core, shared by its source files. */
+#pragma once
+
+#include "chat-repl.h"
+
+G_BEGIN_DECLS
+
+/* Rules the simulator may break on purpose to prove that its checkers catch the bug.
+ * Only a build with CHAT_REPL_ENABLE_BREAK_RULES (the simulator's second core library)
+ * can switch one on; the real core compiles every check to FALSE. */
+typedef enum
+{
+  CHAT_REPL_BREAK_NONE,
+  CHAT_REPL_BREAK_COMMIT_BEFORE_ISR,
+  CHAT_REPL_BREAK_VOTE_NOT_UP_TO_DATE,
+} ChatReplBreakRule;
+
+#ifdef CHAT_REPL_ENABLE_BREAK_RULES
+extern ChatReplBreakRule chat_repl_break_rule;
+#define CHAT_REPL_BROKEN(rule) (chat_repl_break_rule == (rule))
+#else
+#define CHAT_REPL_BROKEN(rule) FALSE
+#endif
+
+typedef struct
+{
+  guint64 next_index;
+  guint64 match_index;
+  guint64 last_ack_ms;
+  gboolean up;
+  gboolean vote_answered;
+  gboolean vote_granted;
+  gboolean sending_snapshot;
+  guint64 snapshot_index; /* the snapshot being sent */
+  guint64 snapshot_offset;
+  guint64 last_send_ms;
+} ChatReplPeer;
+
+typedef struct
+{
+  guint64 proposal_id;
+  guint64 index;
+  guint64 term;
+} ChatReplPending;
+
+struct _ChatRepl
+{
+  ChatReplConfig config;
+  guint64 now;
+  guint64 rng;
+  gboolean started;
+
+  /* hard state */
+  guint64 term;
+  guint vote;
+  gboolean hard_state_pending; /* handed out, no PERSISTED since */
+  gboolean campaign_forced;    /* --primary bootstrap or force-leader: no votes needed */
+
+  ChatReplRole role;
+  guint leader;
+  gboolean recovering;
+
+  /* log: entry i (index) is log->pdata[i - snapshot_index - 1] */
+  GPtrArray *log;
+  guint64 snapshot_index;
+  guint64 snapshot_term;
+  ChatReplNodeSet snapshot_isr;
+  GBytes *snapshot_data;
+  guint64 commit;
+  guint64 applied;
+  guint64 persisted;
+
+  /* latest in-sync set in the log (or the snapshot's), and where it is */
+  ChatReplNodeSet isr;
+  guint64 isr_index;
+
+  ChatReplPeer peers[CHAT_REPL_MAX_NODES + 1];
+
+  /* timers (absolute ms) */
+  guint64 election_deadline;
+  guint64 heartbeat_due;
+  guint64 campaign_start;
+  guint64 leader_contact;
+  guint64 quorum_check_due;
+  guint64 suppress_until;
+
+  /* follower: highest index known to equal the current leader's log */
+  guint64 leader_match;
+  guint64 leader_commit_seen;
+
+  /* leader */
+  guint64 first_index_of_term;
+  guint64 leader_since;
+  GArray *pending; /* ChatReplPending, by index */
+  guint transfer_target;
+  guint64 transfer_deadline;
+
+  /* follower: incoming snapshot */
+  GByteArray *snap_in;
+  guint64 snap_in_index;
+  guint64 snap_in_term;
+  ChatReplNodeSet snap_in_isr;
+  guint64 snap_in_leader_term;
+  gboolean snap_in_waiting; /* installed, answer once persisted */
+  guint snap_in_from;
+
+  ChatReplUpdate *u; /* the update of the current step */
+};
+
+/* chat-repl.c */
+guint64 chat_repl_random_range (ChatRepl *repl, guint64 lo, guint64 hi);
+void chat_repl_notice (ChatRepl *repl, ChatReplNoticeType type, guint node, guint64 index,
+                       ChatReplNodeSet set);
+void chat_repl_send (ChatRepl *repl, ChatReplMessage *message);
+void chat_repl_set_hard_state (ChatRepl *repl, guint64 term, guint vote);
+void chat_repl_reset_election_timer (ChatRepl *repl);
+void chat_repl_become_follower (ChatRepl *repl, guint64 term, guint leader);
+void chat_repl_fail_pending (ChatRepl *repl);
+ChatReplNodeSet chat_repl_all_nodes (ChatRepl *repl);
+
+/* chat-repl-log.c */
+guint64 chat_repl_last_index (ChatRepl *repl);
+guint64 chat_repl_last_term (ChatRepl *repl);
+/* The term at index, or G_MAXUINT64 when unknown (compacted or past the end). */
+guint64 chat_repl_term_at (ChatRepl *repl, guint64 index);
+ChatReplEntry *chat_repl_log_get (ChatRepl *repl, guint64 index);
+void chat_repl_log_append (ChatRepl *repl, ChatReplEntry *entry);
+guint64 chat_repl_log_append_new (ChatRepl *repl, ChatReplEntryType type, GBytes *data);
+void chat_repl_log_truncate (ChatRepl *repl, guint64 from);
+void chat_repl_log_compact (ChatRepl *repl, guint64 upto);
+void chat_repl_log_reset (ChatRepl *repl, guint64 index, guint64 term, ChatReplNodeSet isr);
+ChatReplNodeSet chat_repl_isr_at (ChatRepl *repl, guint64 index);
+void chat_repl_refresh_isr (ChatRepl *repl);
+gboolean chat_repl_log_up_to_date (ChatRepl *repl, guint64 last_term, guint64 last_index);
+void chat_repl_apply_committed (ChatRepl *repl);
+
+/* chat-repl-election.c */
+gboolean chat_repl_can_campaign (ChatRepl *repl);
+void chat_repl_campaign (ChatRepl *repl, gboolean transfer, gboolean forced);
+void chat_repl_check_election (ChatRepl *repl);
+void chat_repl_become_leader (ChatRepl *repl, ChatReplNodeSet down);
+void chat_repl_handle_vote_request (ChatRepl *repl, const ChatReplMessage *msg);
+void chat_repl_handle_vote_response (ChatRepl *repl, const ChatReplMessage *msg);
+void chat_repl_handle_timeout_now (ChatRepl *repl, const ChatReplMessage *msg);
+void chat_repl_admin (ChatRepl *repl, const ChatReplEvent *event);
+
+/* chat-repl-replicate.c */
+void chat_repl_send_append (ChatRepl *repl, guint peer);
+void chat_repl_broadcast_append (ChatRepl *repl);
+void chat_repl_handle_append (ChatRepl *repl, const ChatReplMessage *msg);
+void chat_repl_handle_append_response (ChatRepl *repl, const ChatReplMessage *msg);
+void chat_repl_advance_commit (ChatRepl *repl);
+void chat_repl_persisted (ChatRepl *repl, guint64 index, guint64 term);
+void chat_repl_propose (ChatRepl *repl, guint64 proposal_id, GBytes *data);
+void chat_repl_ack_leader (ChatRepl *repl);
+void chat_repl_leader_tick (ChatRepl *repl);
+
+/* chat-repl-isr.c */
+void chat_repl_isr_tick (ChatRepl *repl);
+void chat_repl_isr_check_rejoined (ChatRepl *repl);
+ChatReplNodeSet chat_repl_isr_initial (ChatRepl *repl, ChatReplNodeSet presumed_down);
+void chat_repl_isr_append (ChatRepl *repl, ChatReplNodeSet set);
+
+/* chat-repl-snapshot.c */
+void chat_repl_take_snapshot (ChatRepl *repl, guint64 index, GBytes *data);
+void chat_repl_send_snapshot_chunk (ChatRepl *repl, guint peer);
+void chat_repl_handle_snapshot (ChatRepl *repl, const ChatReplMessage *msg);
+void chat_repl_handle_snapshot_response (ChatRepl *repl, const ChatReplMessage *msg);
+void chat_repl_snapshot_persisted (ChatRepl *repl, guint64 index);
+void chat_repl_diverge (ChatRepl *repl, guint64 from);
+
+G_END_DECLS

@@ -1,0 +1,245 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Snapshots: local compaction, chunked sending to a lagging follower, and install. */
+#include "chat-repl-private.h"
+
+/* Chunks never exceed this, so the snapshot total is bounded too (1 GiB). */
+#define MAX_SNAPSHOT_BYTES (G_GUINT64_CONSTANT (1) << 30)
+
+static guint
+self_id (ChatRepl *repl)
+{
+  return repl->config.node_id;
+}
+
+static void
+hand_to_host (ChatRepl *repl, gboolean install)
+{
+  ChatReplSnapshot *snap = g_new0 (ChatReplSnapshot, 1);
+
+  snap->index = repl->snapshot_index;
+  snap->term = repl->snapshot_term;
+  snap->isr = repl->snapshot_isr;
+  snap->data = g_bytes_ref (repl->snapshot_data);
+  snap->install = install;
+  if (repl->u->snapshot != NULL)
+    {
+      snap->install |= repl->u->snapshot->install;
+      g_bytes_unref (repl->u->snapshot->data);
+      g_free (repl->u->snapshot);
+    }
+  repl->u->snapshot = snap;
+}
+
+/* data is the host's state machine at applied index `index`. */
+void
+chat_repl_take_snapshot (ChatRepl *repl, guint64 index, GBytes *data)
+{
+  if (data == NULL || index <= repl->snapshot_index || index > repl->applied)
+    return;
+  chat_repl_log_compact (repl, index);
+  g_clear_pointer (&repl->snapshot_data, g_bytes_unref);
+  repl->snapshot_data = g_bytes_ref (data);
+  hand_to_host (repl, FALSE);
+}
+
+void
+chat_repl_send_snapshot_chunk (ChatRepl *repl, guint id)
+{
+  ChatReplPeer *p = &repl->peers[id];
+  gsize total, len;
+  ChatReplMessage *m;
+
+  if (repl->snapshot_data == NULL)
+    return;
+  if (!p->sending_snapshot || p->snapshot_index != repl->snapshot_index)
+    {
+      p->sending_snapshot = TRUE;
+      p->snapshot_index = repl->snapshot_index;
+      p->snapshot_offset = 0;
+    }
+  total = g_bytes_get_size (repl->snapshot_data);
+  p->snapshot_offset = MIN (p->snapshot_offset, total);
+  len = MIN (repl->config.snapshot_chunk_bytes, total - p->snapshot_offset);
+  m = chat_repl_message_new (CHAT_REPL_MSG_SNAPSHOT, self_id (repl), id, repl->term);
+  m->snapshot_index = repl->snapshot_index;
+  m->snapshot_term = repl->snapshot_term;
+  m->snapshot_isr = repl->snapshot_isr;
+  m->offset = p->snapshot_offset;
+  m->total = total;
+  m->data = g_bytes_new_from_bytes (repl->snapshot_data, p->snapshot_offset, len);
+  m->done = p->snapshot_offset + len == total;
+  p->last_send_ms = repl->now;
+  chat_repl_send (repl, m);
+}
+
+static void
+answer_snapshot (ChatRepl *repl, guint to, const ChatReplMessage *msg, guint64 offset,
+                 gboolean done)
+{
+  ChatReplMessage *m
+      = chat_repl_message_new (CHAT_REPL_MSG_SNAPSHOT_RESPONSE, self_id (repl), to, repl->term);
+
+  m->snapshot_index = msg->snapshot_index;
+  m->snapshot_term = msg->snapshot_term;
+  m->offset = offset;
+  m->done = done;
+  m->success = done;
+  chat_repl_send (repl, m);
+}
+
+static gboolean
+snapshot_valid (const ChatReplMessage *msg)
+{
+  gsize len = msg->data != NULL ? g_bytes_get_size (msg->data) : 0;
+
+  return CHAT_REPL_TERM_NODE (msg->term) == msg->from && msg->snapshot_index > 0
+         && msg->snapshot_term > 0 && msg->snapshot_term <= msg->term
+         && msg->total <= MAX_SNAPSHOT_BYTES && msg->offset <= msg->total
+         && len <= msg->total - msg->offset && msg->done == (msg->offset + len == msg->total);
+}
+
+static void
+install (ChatRepl *repl, const ChatReplMessage *msg)
+{
+  g_clear_pointer (&repl->snapshot_data, g_bytes_unref);
+  repl->snapshot_data = g_byte_array_free_to_bytes (g_steal_pointer (&repl->snap_in));
+  chat_repl_log_reset (repl, msg->snapshot_index, msg->snapshot_term, msg->snapshot_isr);
+  repl->commit = MAX (repl->commit, msg->snapshot_index);
+  repl->applied = msg->snapshot_index;
+  repl->leader_match = msg->snapshot_index;
+  repl->snap_in_waiting = TRUE;
+  repl->snap_in_from = msg->from;
+  hand_to_host (repl, TRUE);
+  chat_repl_notice (repl, CHAT_REPL_NOTICE_SNAPSHOT_INSTALLED, msg->from, msg->snapshot_index,
+                    msg->snapshot_isr);
+}
+
+static gboolean
+assembling_other (ChatRepl *repl, const ChatReplMessage *msg)
+{
+  return repl->snap_in_index != msg->snapshot_index || repl->snap_in_term != msg->snapshot_term
+         || repl->snap_in_leader_term != msg->term;
+}
+
+void
+chat_repl_handle_snapshot (ChatRepl *repl, const ChatReplMessage *msg)
+{
+  guint64 idx = msg->snapshot_index;
+
+  if (msg->term < repl->term)
+    {
+      answer_snapshot (repl, msg->from, msg, 0, FALSE);
+      return;
+    }
+  if (!snapshot_valid (msg))
+    return;
+  if (msg->term > repl->term || repl->role != CHAT_REPL_ROLE_FOLLOWER || repl->leader != msg->from)
+    chat_repl_become_follower (repl, msg->term, msg->from);
+  repl->leader_contact = repl->now;
+  chat_repl_reset_election_timer (repl);
+  /* Already there: our log holds that entry durably, so it holds the whole prefix. */
+  if (idx <= repl->persisted && chat_repl_term_at (repl, idx) == msg->snapshot_term)
+    {
+      repl->leader_match = MAX (repl->leader_match, idx);
+      answer_snapshot (repl, msg->from, msg, msg->total, TRUE);
+      return;
+    }
+  if (repl->snap_in_waiting)
+    return;
+  if (repl->snap_in != NULL && assembling_other (repl, msg))
+    g_clear_pointer (&repl->snap_in, g_byte_array_unref);
+  if (repl->snap_in == NULL)
+    {
+      repl->snap_in = g_byte_array_new ();
+      repl->snap_in_index = idx;
+      repl->snap_in_term = msg->snapshot_term;
+      repl->snap_in_leader_term = msg->term;
+    }
+  if (msg->offset != repl->snap_in->len)
+    {
+      answer_snapshot (repl, msg->from, msg, repl->snap_in->len, FALSE);
+      return;
+    }
+  if (msg->data != NULL)
+    g_byte_array_append (repl->snap_in, g_bytes_get_data (msg->data, NULL),
+                         g_bytes_get_size (msg->data));
+  if (!msg->done)
+    answer_snapshot (repl, msg->from, msg, repl->snap_in->len, FALSE);
+  else
+    install (repl, msg);
+}
+
+void
+chat_repl_handle_snapshot_response (ChatRepl *repl, const ChatReplMessage *msg)
+{
+  ChatReplPeer *p = &repl->peers[msg->from];
+
+  if (msg->term > repl->term)
+    {
+      chat_repl_become_follower (repl, msg->term, 0);
+      return;
+    }
+  if (repl->role != CHAT_REPL_ROLE_LEADER || msg->term != repl->term)
+    return;
+  p->last_ack_ms = repl->now;
+  if (!p->sending_snapshot || msg->snapshot_index != p->snapshot_index
+      || p->snapshot_index != repl->snapshot_index)
+    return;
+  if (msg->done && msg->success)
+    {
+      p->sending_snapshot = FALSE;
+      p->match_index = MAX (p->match_index, p->snapshot_index);
+      p->next_index = MAX (p->next_index, p->snapshot_index + 1);
+      chat_repl_notice (repl, CHAT_REPL_NOTICE_SNAPSHOT_SENT, msg->from, p->snapshot_index, 0);
+      chat_repl_advance_commit (repl);
+      chat_repl_send_append (repl, msg->from);
+      return;
+    }
+  p->snapshot_offset = msg->offset;
+  chat_repl_send_snapshot_chunk (repl, msg->from);
+}
+
+/* Hands every operation from `from` on to the host for replay, then starts over from an
+ * empty log and state machine; the leader sends everything again (or its snapshot). */
+void
+chat_repl_diverge (ChatRepl *repl, guint64 from)
+{
+  for (guint64 i = from; i <= chat_repl_last_index (repl); i++)
+    {
+      ChatReplEntry *e = chat_repl_log_get (repl, i);
+
+      if (e != NULL && e->type == CHAT_REPL_ENTRY_OP)
+        g_ptr_array_add (repl->u->diverged, chat_repl_entry_ref (e));
+    }
+  chat_repl_notice (repl, CHAT_REPL_NOTICE_DIVERGED, repl->leader, from, 0);
+  g_ptr_array_set_size (repl->u->committed, 0);
+  g_clear_pointer (&repl->snapshot_data, g_bytes_unref);
+  repl->snapshot_data = g_bytes_new (NULL, 0);
+  chat_repl_log_reset (repl, 0, 0, 0);
+  repl->commit = 0;
+  repl->applied = 0;
+  repl->persisted = 0;
+  repl->leader_match = 0;
+  g_clear_pointer (&repl->snap_in, g_byte_array_unref);
+  repl->snap_in_waiting = FALSE;
+  hand_to_host (repl, TRUE);
+}
+
+void
+chat_repl_snapshot_persisted (ChatRepl *repl, guint64 index)
+{
+  ChatReplMessage fake = { 0 };
+
+  if (index != repl->snapshot_index)
+    return;
+  repl->persisted = MAX (repl->persisted, index);
+  if (!repl->snap_in_waiting)
+    return;
+  repl->snap_in_waiting = FALSE;
+  if (repl->role != CHAT_REPL_ROLE_FOLLOWER || repl->leader != repl->snap_in_from)
+    return;
+  fake.snapshot_index = repl->snapshot_index;
+  fake.snapshot_term = repl->snapshot_term;
+  answer_snapshot (repl, repl->leader, &fake, g_bytes_get_size (repl->snapshot_data), TRUE);
+  chat_repl_isr_check_rejoined (repl);
+}

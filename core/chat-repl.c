@@ -1,0 +1,518 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The replication core's entry point: construction, chat_repl_step() dispatch and status. */
+#include "chat-repl-private.h"
+
+#ifdef CHAT_REPL_ENABLE_BREAK_RULES
+ChatReplBreakRule chat_repl_break_rule = CHAT_REPL_BREAK_NONE;
+#endif
+
+void
+chat_repl_config_init (ChatReplConfig *config, guint node_id, guint n_nodes)
+{
+  *config = (ChatReplConfig){
+    .node_id = node_id,
+    .n_nodes = n_nodes,
+    .mode = CHAT_REPL_MODE_AVAILABLE,
+    .heartbeat_ms = 100,
+    .election_timeout_min_ms = 500,
+    .election_timeout_max_ms = 1000,
+    .failure_timeout_ms = 1000,
+    .snapshot_chunk_bytes = 256 * 1024,
+    .max_append_entries = 256,
+    .max_append_bytes = 256 * 1024,
+    .seed = node_id,
+  };
+}
+
+static gboolean
+config_valid (const ChatReplConfig *c)
+{
+  return c->n_nodes >= 1 && c->n_nodes <= CHAT_REPL_MAX_NODES && c->node_id >= 1
+         && c->node_id <= c->n_nodes && c->heartbeat_ms > 0
+         && c->election_timeout_min_ms > c->heartbeat_ms
+         && c->election_timeout_max_ms >= c->election_timeout_min_ms
+         && c->failure_timeout_ms > c->heartbeat_ms && c->snapshot_chunk_bytes > 0
+         && c->max_append_entries > 0 && c->max_append_bytes > 0;
+}
+
+/* splitmix64: deterministic, seeded by the host, good enough for timeouts. */
+guint64
+chat_repl_random_range (ChatRepl *repl, guint64 lo, guint64 hi)
+{
+  guint64 z = (repl->rng += G_GUINT64_CONSTANT (0x9e3779b97f4a7c15));
+
+  z = (z ^ (z >> 30)) * G_GUINT64_CONSTANT (0xbf58476d1ce4e5b9);
+  z = (z ^ (z >> 27)) * G_GUINT64_CONSTANT (0x94d049bb133111eb);
+  z ^= z >> 31;
+  if (hi <= lo)
+    return lo;
+  return lo + z % (hi - lo + 1);
+}
+
+ChatReplNodeSet
+chat_repl_all_nodes (ChatRepl *repl)
+{
+  guint n = repl->config.n_nodes;
+
+  return n >= 64 ? G_MAXUINT64 : (CHAT_REPL_NODE_BIT (n) << 1) - 1;
+}
+
+static void
+load_state (ChatRepl *repl, const ChatReplPersistedState *state)
+{
+  repl->term = state->term;
+  repl->vote = state->vote;
+  repl->snapshot_index = state->snapshot_index;
+  repl->snapshot_term = state->snapshot_term;
+  repl->snapshot_isr = state->snapshot_isr;
+  if (state->snapshot_data != NULL)
+    repl->snapshot_data = g_bytes_ref (state->snapshot_data);
+  for (guint i = 0; state->entries != NULL && i < state->entries->len; i++)
+    {
+      ChatReplEntry *e = g_ptr_array_index (state->entries, i);
+
+      /* A host that hands over a gap or an older entry gets a shorter log, never a
+       * corrupt one: stop at the first entry that does not follow. */
+      if (e->index != chat_repl_last_index (repl) + 1)
+        break;
+      g_ptr_array_add (repl->log, chat_repl_entry_ref (e));
+    }
+  repl->persisted = chat_repl_last_index (repl);
+  repl->applied = MAX (state->snapshot_index, MIN (state->applied_index, repl->persisted));
+  repl->commit = repl->applied;
+}
+
+ChatRepl *
+chat_repl_new (const ChatReplConfig *config, const ChatReplPersistedState *state)
+{
+  ChatRepl *repl;
+
+  g_return_val_if_fail (config != NULL, NULL);
+  if (!config_valid (config))
+    return NULL;
+
+  repl = g_new0 (ChatRepl, 1);
+  repl->config = *config;
+  repl->rng = config->seed ^ (G_GUINT64_CONSTANT (0x5851f42d4c957f2d) * config->node_id);
+  repl->log = g_ptr_array_new_with_free_func ((GDestroyNotify)chat_repl_entry_unref);
+  repl->pending = g_array_new (FALSE, FALSE, sizeof (ChatReplPending));
+  if (state != NULL)
+    load_state (repl, state);
+  chat_repl_refresh_isr (repl);
+  /* Every start with a history is a restart: such a server may hold less than the
+   * others acknowledged while it was down, so it may not lead on its own. */
+  repl->recovering = config->mode == CHAT_REPL_MODE_AVAILABLE
+                     && (chat_repl_last_index (repl) > 0 || repl->term > 0);
+  return repl;
+}
+
+void
+chat_repl_free (ChatRepl *repl)
+{
+  if (repl == NULL)
+    return;
+  g_ptr_array_unref (repl->log);
+  g_array_unref (repl->pending);
+  g_clear_pointer (&repl->snapshot_data, g_bytes_unref);
+  g_clear_pointer (&repl->snap_in, g_byte_array_unref);
+  g_free (repl);
+}
+
+void
+chat_repl_update_init (ChatReplUpdate *u)
+{
+  *u = (ChatReplUpdate){ 0 };
+  u->entries = g_ptr_array_new_with_free_func ((GDestroyNotify)chat_repl_entry_unref);
+  u->messages = g_ptr_array_new_with_free_func ((GDestroyNotify)chat_repl_message_unref);
+  u->committed = g_ptr_array_new_with_free_func ((GDestroyNotify)chat_repl_entry_unref);
+  u->results = g_array_new (FALSE, FALSE, sizeof (ChatReplProposalResult));
+  u->notices = g_array_new (FALSE, FALSE, sizeof (ChatReplNotice));
+  u->diverged = g_ptr_array_new_with_free_func ((GDestroyNotify)chat_repl_entry_unref);
+}
+
+static void
+snapshot_free (ChatReplSnapshot *snap)
+{
+  g_bytes_unref (snap->data);
+  g_free (snap);
+}
+
+void
+chat_repl_update_clear (ChatReplUpdate *u)
+{
+  g_clear_pointer (&u->entries, g_ptr_array_unref);
+  g_clear_pointer (&u->messages, g_ptr_array_unref);
+  g_clear_pointer (&u->committed, g_ptr_array_unref);
+  g_clear_pointer (&u->results, g_array_unref);
+  g_clear_pointer (&u->notices, g_array_unref);
+  g_clear_pointer (&u->diverged, g_ptr_array_unref);
+  g_clear_pointer (&u->snapshot, snapshot_free);
+}
+
+gboolean
+chat_repl_update_is_empty (const ChatReplUpdate *u)
+{
+  return !u->hard_state_changed && u->truncate_from == 0 && u->entries->len == 0
+         && u->snapshot == NULL && u->messages->len == 0 && u->committed->len == 0
+         && u->results->len == 0 && u->notices->len == 0 && u->diverged->len == 0
+         && !u->role_changed;
+}
+
+void
+chat_repl_notice (ChatRepl *repl, ChatReplNoticeType type, guint node, guint64 index,
+                  ChatReplNodeSet set)
+{
+  ChatReplNotice n = { type, repl->term, node, index, set };
+
+  g_array_append_val (repl->u->notices, n);
+}
+
+/* Takes ownership of message. */
+void
+chat_repl_send (ChatRepl *repl, ChatReplMessage *message)
+{
+  g_ptr_array_add (repl->u->messages, message);
+}
+
+void
+chat_repl_set_hard_state (ChatRepl *repl, guint64 term, guint vote)
+{
+  if (term == repl->term && vote == repl->vote)
+    return;
+  repl->term = term;
+  repl->vote = vote;
+  repl->hard_state_pending = TRUE;
+  repl->u->hard_state_changed = TRUE;
+  repl->u->term = term;
+  repl->u->vote = vote;
+}
+
+void
+chat_repl_reset_election_timer (ChatRepl *repl)
+{
+  const ChatReplConfig *c = &repl->config;
+
+  repl->election_deadline
+      = repl->now
+        + chat_repl_random_range (repl, c->election_timeout_min_ms, c->election_timeout_max_ms);
+}
+
+void
+chat_repl_fail_pending (ChatRepl *repl)
+{
+  for (guint i = 0; i < repl->pending->len; i++)
+    {
+      ChatReplPending *p = &g_array_index (repl->pending, ChatReplPending, i);
+      ChatReplProposalResult r = { p->proposal_id, CHAT_REPL_RESULT_NOT_LEADER, 0, repl->leader };
+
+      g_array_append_val (repl->u->results, r);
+    }
+  g_array_set_size (repl->pending, 0);
+}
+
+void
+chat_repl_become_follower (ChatRepl *repl, guint64 term, guint leader)
+{
+  gboolean was_leader = repl->role == CHAT_REPL_ROLE_LEADER;
+
+  if (term > repl->term)
+    chat_repl_set_hard_state (repl, term, 0);
+  if (leader != repl->leader)
+    {
+      repl->leader_match = 0;
+      repl->leader_commit_seen = 0;
+    }
+  repl->role = CHAT_REPL_ROLE_FOLLOWER;
+  repl->leader = leader;
+  repl->transfer_target = 0;
+  if (was_leader)
+    {
+      chat_repl_notice (repl, CHAT_REPL_NOTICE_STEPPED_DOWN, leader, 0, 0);
+      chat_repl_fail_pending (repl);
+    }
+  chat_repl_reset_election_timer (repl);
+}
+
+static void
+start (ChatRepl *repl)
+{
+  repl->started = TRUE;
+  chat_repl_reset_election_timer (repl);
+  if (repl->recovering)
+    chat_repl_notice (repl, CHAT_REPL_NOTICE_REJOIN_STARTED, 0, chat_repl_last_index (repl),
+                      repl->isr);
+  /* --primary on an empty disk: lead the very first term without waiting. A cluster of
+   * one server has nobody to wait for either. */
+  if (repl->config.primary && repl->term == 0 && chat_repl_last_index (repl) == 0)
+    chat_repl_campaign (repl, FALSE, TRUE);
+  else if (repl->config.n_nodes == 1)
+    chat_repl_campaign (repl, FALSE, FALSE);
+}
+
+static void
+tick (ChatRepl *repl)
+{
+  if (repl->role == CHAT_REPL_ROLE_LEADER)
+    {
+      chat_repl_leader_tick (repl);
+      return;
+    }
+  if (repl->role == CHAT_REPL_ROLE_CANDIDATE)
+    chat_repl_check_election (repl);
+  if (repl->role != CHAT_REPL_ROLE_LEADER && repl->now >= repl->election_deadline)
+    {
+      if (chat_repl_can_campaign (repl))
+        chat_repl_campaign (repl, FALSE, FALSE);
+      else
+        {
+          if (repl->role == CHAT_REPL_ROLE_CANDIDATE)
+            chat_repl_become_follower (repl, repl->term, 0);
+          chat_repl_reset_election_timer (repl);
+        }
+    }
+}
+
+static void
+handle_message (ChatRepl *repl, const ChatReplMessage *msg)
+{
+  if (msg->from < 1 || msg->from > repl->config.n_nodes || msg->from == repl->config.node_id
+      || msg->to != repl->config.node_id)
+    return;
+  switch (msg->type)
+    {
+      case CHAT_REPL_MSG_VOTE_REQUEST:
+        chat_repl_handle_vote_request (repl, msg);
+        break;
+      case CHAT_REPL_MSG_VOTE_RESPONSE:
+        chat_repl_handle_vote_response (repl, msg);
+        break;
+      case CHAT_REPL_MSG_APPEND:
+        chat_repl_handle_append (repl, msg);
+        break;
+      case CHAT_REPL_MSG_APPEND_RESPONSE:
+        chat_repl_handle_append_response (repl, msg);
+        break;
+      case CHAT_REPL_MSG_SNAPSHOT:
+        chat_repl_handle_snapshot (repl, msg);
+        break;
+      case CHAT_REPL_MSG_SNAPSHOT_RESPONSE:
+        chat_repl_handle_snapshot_response (repl, msg);
+        break;
+      case CHAT_REPL_MSG_TIMEOUT_NOW:
+        chat_repl_handle_timeout_now (repl, msg);
+        break;
+      default:
+        break;
+    }
+}
+
+static void
+dispatch (ChatRepl *repl, const ChatReplEvent *event)
+{
+  switch (event->type)
+    {
+      case CHAT_REPL_EVENT_TICK:
+        tick (repl);
+        break;
+      case CHAT_REPL_EVENT_MESSAGE:
+        if (event->message != NULL)
+          handle_message (repl, event->message);
+        break;
+      case CHAT_REPL_EVENT_PERSISTED:
+        chat_repl_persisted (repl, event->index, event->term);
+        break;
+      case CHAT_REPL_EVENT_SNAPSHOT_PERSISTED:
+        chat_repl_snapshot_persisted (repl, event->index);
+        break;
+      case CHAT_REPL_EVENT_PROPOSE:
+        chat_repl_propose (repl, event->proposal_id, event->data);
+        break;
+      case CHAT_REPL_EVENT_ADMIN:
+        chat_repl_admin (repl, event);
+        break;
+      default:
+        break;
+    }
+}
+
+static guint64
+next_wakeup (ChatRepl *repl)
+{
+  guint64 next = repl->election_deadline;
+
+  if (repl->role == CHAT_REPL_ROLE_LEADER)
+    next = repl->heartbeat_due;
+  else if (repl->role == CHAT_REPL_ROLE_CANDIDATE && repl->config.mode == CHAT_REPL_MODE_AVAILABLE)
+    next = MIN (next, repl->campaign_start + repl->config.failure_timeout_ms);
+  return MAX (next, repl->now + 1);
+}
+
+gboolean
+chat_repl_step (ChatRepl *repl, const ChatReplEvent *event, ChatReplUpdate *update)
+{
+  ChatReplRole old_role;
+  guint old_leader;
+
+  g_return_val_if_fail (repl != NULL && event != NULL && update != NULL, FALSE);
+  g_return_val_if_fail (update->entries != NULL, FALSE);
+
+  repl->u = update;
+  /* Time never goes backwards inside the core, whatever the host passes. */
+  repl->now = MAX (repl->now, event->now_ms);
+  old_role = repl->role;
+  old_leader = repl->leader;
+  if (!repl->started)
+    start (repl);
+  dispatch (repl, event);
+  chat_repl_apply_committed (repl);
+
+  if (repl->role != old_role || repl->leader != old_leader)
+    update->role_changed = TRUE;
+  update->role = repl->role;
+  update->leader = repl->leader;
+  update->term = repl->term;
+  update->vote = repl->vote;
+  update->next_wakeup_ms = next_wakeup (repl);
+  repl->u = NULL;
+  return !chat_repl_update_is_empty (update);
+}
+
+static void
+peer_status (ChatRepl *repl, guint id, ChatReplPeerStatus *ps)
+{
+  ChatReplPeer *p = &repl->peers[id];
+  gboolean leading = repl->role == CHAT_REPL_ROLE_LEADER;
+  guint64 last = chat_repl_last_index (repl);
+
+  *ps = (ChatReplPeerStatus){ 0 };
+  ps->node = id;
+  ps->in_sync = CHAT_REPL_NODE_SET_HAS (repl->isr, id);
+  if (!leading)
+    return;
+  ps->match_index = p->match_index;
+  ps->next_index = p->next_index;
+  ps->lag = last > p->match_index ? last - p->match_index : 0;
+  ps->last_contact_ms = p->last_ack_ms;
+  ps->up = p->up;
+  ps->sending_snapshot = p->sending_snapshot;
+}
+
+void
+chat_repl_get_status (ChatRepl *repl, ChatReplStatus *status)
+{
+  g_return_if_fail (repl != NULL && status != NULL);
+
+  *status = (ChatReplStatus){ 0 };
+  status->node_id = repl->config.node_id;
+  status->mode = repl->config.mode;
+  status->role = repl->role;
+  status->term = repl->term;
+  status->leader = repl->leader;
+  status->commit_index = repl->commit;
+  status->applied_index = repl->applied;
+  status->last_index = chat_repl_last_index (repl);
+  status->persisted_index = repl->persisted;
+  status->snapshot_index = repl->snapshot_index;
+  status->in_sync = repl->isr;
+  status->recovering = repl->recovering;
+  for (guint id = 1; id <= repl->config.n_nodes; id++)
+    {
+      if (id != repl->config.node_id)
+        peer_status (repl, id, &status->peers[status->n_peers++]);
+    }
+}
+
+ChatReplRole
+chat_repl_get_role (ChatRepl *repl)
+{
+  return repl->role;
+}
+
+guint64
+chat_repl_get_term (ChatRepl *repl)
+{
+  return repl->term;
+}
+
+guint
+chat_repl_get_leader (ChatRepl *repl)
+{
+  return repl->leader;
+}
+
+const ChatReplEntry *
+chat_repl_get_entry (ChatRepl *repl, guint64 index)
+{
+  return chat_repl_log_get (repl, index);
+}
+
+const char *
+chat_repl_role_to_string (ChatReplRole role)
+{
+  switch (role)
+    {
+      case CHAT_REPL_ROLE_FOLLOWER:
+        return "follower";
+      case CHAT_REPL_ROLE_CANDIDATE:
+        return "candidate";
+      case CHAT_REPL_ROLE_LEADER:
+        return "leader";
+      default:
+        return "unknown";
+    }
+}
+
+const char *
+chat_repl_mode_to_string (ChatReplMode mode)
+{
+  return mode == CHAT_REPL_MODE_QUORUM ? "quorum" : "available";
+}
+
+const char *
+chat_repl_notice_to_string (ChatReplNoticeType type)
+{
+  static const char *const names[] = {
+    [CHAT_REPL_NOTICE_ELECTION_STARTED] = "election-started",
+    [CHAT_REPL_NOTICE_LEADER_ELECTED] = "leader-elected",
+    [CHAT_REPL_NOTICE_STEPPED_DOWN] = "stepped-down",
+    [CHAT_REPL_NOTICE_PEER_DOWN] = "peer-down",
+    [CHAT_REPL_NOTICE_PEER_UP] = "peer-up",
+    [CHAT_REPL_NOTICE_IN_SYNC_CHANGED] = "in-sync-changed",
+    [CHAT_REPL_NOTICE_REJOIN_STARTED] = "rejoin-started",
+    [CHAT_REPL_NOTICE_REJOIN_DONE] = "rejoin-done",
+    [CHAT_REPL_NOTICE_SNAPSHOT_SENT] = "snapshot-sent",
+    [CHAT_REPL_NOTICE_SNAPSHOT_INSTALLED] = "snapshot-installed",
+    [CHAT_REPL_NOTICE_FORCED_LEADER] = "forced-leader",
+    [CHAT_REPL_NOTICE_TRANSFER_STARTED] = "transfer-started",
+    [CHAT_REPL_NOTICE_WAITING_FOR_IN_SYNC] = "waiting-for-in-sync",
+    [CHAT_REPL_NOTICE_DIVERGED] = "diverged",
+  };
+
+  if ((guint)type >= G_N_ELEMENTS (names))
+    return "unknown";
+  return names[type];
+}
+
+const char *
+chat_repl_result_to_string (ChatReplResultCode code)
+{
+  switch (code)
+    {
+      case CHAT_REPL_RESULT_OK:
+        return "ok";
+      case CHAT_REPL_RESULT_NOT_LEADER:
+        return "not_leader";
+      case CHAT_REPL_RESULT_UNAVAILABLE:
+        return "unavailable";
+      default:
+        return "unknown";
+    }
+}
+
+char *
+chat_repl_term_format (guint64 term, char *buf, gsize size)
+{
+  g_snprintf (buf, size, "%" G_GUINT64_FORMAT ".%u", CHAT_REPL_TERM_COUNTER (term),
+              CHAT_REPL_TERM_NODE (term));
+  return buf;
+}

@@ -1,0 +1,246 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The replication core: a pure state machine driven by chat_repl_step() (see docs/replication.md).
+ */
+#pragma once
+
+#include <glib.h>
+
+#include "chat-repl-types.h"
+
+G_BEGIN_DECLS
+
+typedef enum
+{
+  CHAT_REPL_MODE_AVAILABLE,
+  CHAT_REPL_MODE_QUORUM,
+} ChatReplMode;
+
+typedef enum
+{
+  CHAT_REPL_ROLE_FOLLOWER,
+  CHAT_REPL_ROLE_CANDIDATE,
+  CHAT_REPL_ROLE_LEADER,
+} ChatReplRole;
+
+typedef struct
+{
+  guint node_id; /* 1..n_nodes */
+  guint n_nodes; /* 1..CHAT_REPL_MAX_NODES */
+  ChatReplMode mode;
+  gboolean primary; /* may lead the first term of a fresh cluster at once */
+  guint heartbeat_ms;
+  guint election_timeout_min_ms;
+  guint election_timeout_max_ms;
+  guint failure_timeout_ms;
+  gsize snapshot_chunk_bytes;
+  guint max_append_entries;
+  gsize max_append_bytes;
+  guint64 seed; /* the only source of randomness (election timeouts) */
+} ChatReplConfig;
+
+/* Defaults: available mode, heartbeat 100 ms, election 500-1000 ms, failure 1000 ms,
+ * snapshot chunks of 256 KiB, appends of at most 256 entries and 256 KiB. */
+void chat_repl_config_init (ChatReplConfig *config, guint node_id, guint n_nodes);
+
+/* What the host loaded from its disk at start. entries follow the snapshot, in order. */
+typedef struct
+{
+  guint64 term;
+  guint vote;
+  guint64 snapshot_index;
+  guint64 snapshot_term;
+  ChatReplNodeSet snapshot_isr;
+  GBytes *snapshot_data;
+  GPtrArray *entries;    /* ChatReplEntry *, may be NULL */
+  guint64 applied_index; /* durable applied index of the host's state machine */
+} ChatReplPersistedState;
+
+typedef enum
+{
+  CHAT_REPL_EVENT_TICK,
+  CHAT_REPL_EVENT_MESSAGE,
+  CHAT_REPL_EVENT_PERSISTED,
+  CHAT_REPL_EVENT_SNAPSHOT_PERSISTED,
+  CHAT_REPL_EVENT_PROPOSE,
+  CHAT_REPL_EVENT_ADMIN,
+} ChatReplEventType;
+
+typedef enum
+{
+  CHAT_REPL_ADMIN_STEP_DOWN,
+  CHAT_REPL_ADMIN_TRANSFER,
+  CHAT_REPL_ADMIN_FORCE_LEADER,
+  CHAT_REPL_ADMIN_SNAPSHOT,
+} ChatReplAdminOp;
+
+/* Every event carries the host's monotonic time in ms.
+ *  MESSAGE            message
+ *  PERSISTED          index, term: the log up to this entry (index 0: none) and every hard
+ *                     state handed out so far are durable; send it after every write,
+ *                     also one of a hard state alone (a candidate leads only once its
+ *                     new term is durable)
+ *  SNAPSHOT_PERSISTED index: the snapshot of that index is durable
+ *  PROPOSE            proposal_id, data (the operation)
+ *  ADMIN              admin; target (TRANSFER); index + data (SNAPSHOT: the host's state
+ *                     machine at applied index `index`, serialized) */
+typedef struct
+{
+  ChatReplEventType type;
+  guint64 now_ms;
+  const ChatReplMessage *message;
+  guint64 index;
+  guint64 term;
+  guint64 proposal_id;
+  GBytes *data;
+  ChatReplAdminOp admin;
+  guint target;
+} ChatReplEvent;
+
+typedef enum
+{
+  CHAT_REPL_RESULT_OK,
+  CHAT_REPL_RESULT_NOT_LEADER,
+  CHAT_REPL_RESULT_UNAVAILABLE,
+} ChatReplResultCode;
+
+typedef struct
+{
+  guint64 proposal_id;
+  ChatReplResultCode code;
+  guint64 index; /* OK: the committed index */
+  guint leader;  /* NOT_LEADER: the known leader, or 0 */
+} ChatReplProposalResult;
+
+typedef enum
+{
+  CHAT_REPL_NOTICE_ELECTION_STARTED,
+  CHAT_REPL_NOTICE_LEADER_ELECTED,
+  CHAT_REPL_NOTICE_STEPPED_DOWN,
+  CHAT_REPL_NOTICE_PEER_DOWN,
+  CHAT_REPL_NOTICE_PEER_UP,
+  CHAT_REPL_NOTICE_IN_SYNC_CHANGED,
+  CHAT_REPL_NOTICE_REJOIN_STARTED,
+  CHAT_REPL_NOTICE_REJOIN_DONE,
+  CHAT_REPL_NOTICE_SNAPSHOT_SENT,
+  CHAT_REPL_NOTICE_SNAPSHOT_INSTALLED,
+  CHAT_REPL_NOTICE_FORCED_LEADER,
+  CHAT_REPL_NOTICE_TRANSFER_STARTED,
+  CHAT_REPL_NOTICE_WAITING_FOR_IN_SYNC,
+  CHAT_REPL_NOTICE_DIVERGED,
+} ChatReplNoticeType;
+
+/* A cluster event for the host's log (journal fields CHATD_EVENT, CHATD_TERM, CHATD_PEER). */
+typedef struct
+{
+  ChatReplNoticeType type;
+  guint64 term;
+  guint node;          /* the peer concerned, or the leader */
+  guint64 index;       /* snapshot index, ... */
+  ChatReplNodeSet set; /* IN_SYNC_CHANGED, WAITING_FOR_IN_SYNC */
+} ChatReplNotice;
+
+/* install with index 0 and empty data: reset the state machine and the log to empty (see
+ * ChatReplUpdate.diverged). */
+typedef struct
+{
+  guint64 index;
+  guint64 term;
+  ChatReplNodeSet isr;
+  GBytes *data;
+  gboolean install; /* TRUE: received from the leader, replaces the state machine */
+} ChatReplSnapshot;
+
+/* The host handles an update in this order:
+ *  1. snapshot: persist it (install: replace the state machine and drop the whole log;
+ *     otherwise drop log entries <= snapshot->index), then SNAPSHOT_PERSISTED;
+ *  2. hard state (when hard_state_changed), truncate_from (drop entries >= it, 0 = none),
+ *     entries: write them; durability is reported later with PERSISTED (group commit);
+ *  3. messages: send them once every hard state and snapshot handed out so far is durable
+ *     (when none is waiting for the disk they may go at once, before the entries are);
+ *  4. committed: apply in order; 5. results: answer the proposals; 6. notices: log them;
+ *  7. diverged: operations this server had committed that a leader of a higher term does
+ *     not have (only after a network partition in available mode); the log and state
+ *     machine restart from empty (a snapshot install of index 0) and the host should
+ *     propose these operations again: they carry their client ids, so replay is idempotent.
+ * Fields accumulate over several chat_repl_step() calls until the host clears the update. */
+typedef struct
+{
+  gboolean hard_state_changed;
+  guint64 term;
+  guint vote;
+  guint64 truncate_from;
+  GPtrArray *entries; /* ChatReplEntry * */
+  ChatReplSnapshot *snapshot;
+  GPtrArray *messages;  /* ChatReplMessage * */
+  GPtrArray *committed; /* ChatReplEntry * */
+  GArray *results;      /* ChatReplProposalResult */
+  GArray *notices;      /* ChatReplNotice */
+  GPtrArray *diverged;  /* ChatReplEntry * (OP entries) */
+  gboolean role_changed;
+  ChatReplRole role;
+  guint leader;
+  guint64 next_wakeup_ms; /* send a TICK at or after this time */
+} ChatReplUpdate;
+
+void chat_repl_update_init (ChatReplUpdate *update);
+void chat_repl_update_clear (ChatReplUpdate *update);
+gboolean chat_repl_update_is_empty (const ChatReplUpdate *update);
+
+typedef struct
+{
+  guint node;
+  guint64 match_index;
+  guint64 next_index;
+  guint64 lag; /* leader's last index - match index */
+  guint64 last_contact_ms;
+  gboolean up;
+  gboolean in_sync;
+  gboolean sending_snapshot;
+} ChatReplPeerStatus;
+
+typedef struct
+{
+  guint node_id;
+  ChatReplMode mode;
+  ChatReplRole role;
+  guint64 term;
+  guint leader;
+  guint64 commit_index;
+  guint64 applied_index;
+  guint64 last_index;
+  guint64 persisted_index;
+  guint64 snapshot_index;
+  ChatReplNodeSet in_sync;
+  gboolean recovering;
+  guint n_peers;
+  ChatReplPeerStatus peers[CHAT_REPL_MAX_NODES]; /* every other node, by id */
+} ChatReplStatus;
+
+typedef struct _ChatRepl ChatRepl;
+
+/* state may be NULL for an empty disk. Returns NULL when config is invalid. */
+ChatRepl *chat_repl_new (const ChatReplConfig *config, const ChatReplPersistedState *state);
+void chat_repl_free (ChatRepl *repl);
+
+/* The single entry point. Appends what the host must do to update; returns TRUE when
+ * update is not empty. */
+gboolean chat_repl_step (ChatRepl *repl, const ChatReplEvent *event, ChatReplUpdate *update);
+
+void chat_repl_get_status (ChatRepl *repl, ChatReplStatus *status);
+ChatReplRole chat_repl_get_role (ChatRepl *repl);
+guint64 chat_repl_get_term (ChatRepl *repl);
+guint chat_repl_get_leader (ChatRepl *repl);
+/* An entry still in the in-memory log, or NULL (compacted, or past the end). */
+const ChatReplEntry *chat_repl_get_entry (ChatRepl *repl, guint64 index);
+
+const char *chat_repl_role_to_string (ChatReplRole role);
+const char *chat_repl_mode_to_string (ChatReplMode mode);
+const char *chat_repl_notice_to_string (ChatReplNoticeType type);
+const char *chat_repl_result_to_string (ChatReplResultCode code);
+/* "counter.node", e.g. "3.2"; returns buf. */
+char *chat_repl_term_format (guint64 term, char *buf, gsize size);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (ChatRepl, chat_repl_free)
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (ChatReplUpdate, chat_repl_update_clear)
+
+G_END_DECLS

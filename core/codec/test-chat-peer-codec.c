@@ -1,0 +1,200 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Tests of the peer message codec: round trips, and hostile input that must be refused. */
+#include "chat-peer-codec.h"
+
+#include <string.h>
+
+static ChatReplMessage *
+roundtrip (const ChatReplMessage *m)
+{
+  g_autoptr (GError) error = NULL;
+  gsize len = 0;
+  g_autofree char *text = chat_peer_codec_encode (m, &len);
+  ChatReplMessage *back;
+
+  g_assert_nonnull (text);
+  g_assert_null (strchr (text, '\n'));
+  back = chat_peer_codec_decode (text, (gssize)len, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (back->type, ==, m->type);
+  g_assert_cmpuint (back->from, ==, m->from);
+  g_assert_cmpuint (back->to, ==, m->to);
+  g_assert_cmpuint (back->term, ==, m->term);
+  return back;
+}
+
+static void
+test_append (void)
+{
+  g_autoptr (ChatReplMessage) m = chat_repl_message_new (CHAT_REPL_MSG_APPEND, 1, 2, 0x305);
+  g_autoptr (ChatReplMessage) back = NULL;
+  g_autoptr (GBytes) data = g_bytes_new ("{\"op\":\"send\"}\n\0x", 16);
+  ChatReplEntry *e;
+
+  m->prev_index = 9;
+  m->prev_term = 0x201;
+  m->commit = 8;
+  g_ptr_array_add (m->entries, chat_repl_entry_new (0x305, 10, CHAT_REPL_ENTRY_OP, data));
+  g_ptr_array_add (m->entries, chat_repl_entry_new (0x305, 11, CHAT_REPL_ENTRY_IN_SYNC_SET,
+                                                    chat_repl_node_set_to_bytes (5)));
+  back = roundtrip (m);
+  g_assert_cmpuint (back->prev_index, ==, 9);
+  g_assert_cmpuint (back->prev_term, ==, 0x201);
+  g_assert_cmpuint (back->commit, ==, 8);
+  g_assert_cmpuint (back->entries->len, ==, 2);
+  e = g_ptr_array_index (back->entries, 0);
+  g_assert_cmpint (e->type, ==, CHAT_REPL_ENTRY_OP);
+  g_assert_true (g_bytes_equal (e->data, data));
+  e = g_ptr_array_index (back->entries, 1);
+  g_assert_cmpuint (chat_repl_entry_get_node_set (e), ==, 5);
+}
+
+static void
+test_other_types (void)
+{
+  for (guint t = CHAT_REPL_MSG_VOTE_REQUEST; t <= CHAT_REPL_MSG_TYPE_LAST; t++)
+    {
+      g_autoptr (ChatReplMessage) m = chat_repl_message_new (t, 3, 1, 77);
+      g_autoptr (ChatReplMessage) back = NULL;
+
+      m->last_index = 4;
+      m->last_term = 5;
+      m->transfer = TRUE;
+      m->granted = TRUE;
+      m->success = TRUE;
+      m->match_index = 6;
+      m->hint_index = 7;
+      m->snapshot_index = 8;
+      m->snapshot_term = 9;
+      m->snapshot_isr = CHAT_REPL_NODE_BIT (1) | CHAT_REPL_NODE_BIT (64);
+      m->offset = 10;
+      m->total = 13;
+      m->data = g_bytes_new ("abc", 3);
+      m->done = TRUE;
+      back = roundtrip (m);
+      if (t == CHAT_REPL_MSG_VOTE_REQUEST)
+        g_assert_true (back->last_index == 4 && back->last_term == 5 && back->transfer);
+      if (t == CHAT_REPL_MSG_APPEND_RESPONSE)
+        g_assert_true (back->success && back->match_index == 6 && back->hint_index == 7);
+      if (t == CHAT_REPL_MSG_SNAPSHOT)
+        {
+          g_assert_cmpuint (back->snapshot_isr, ==, m->snapshot_isr);
+          g_assert_true (g_bytes_equal (back->data, m->data));
+          g_assert_true (back->done && back->total == 13 && back->offset == 10);
+        }
+    }
+}
+
+static void
+test_bad_input (void)
+{
+  static const char *const bad[] = {
+    "",
+    "not json",
+    "[]",
+    "42",
+    "{}",
+    "{\"type\":\"nope\",\"from\":1,\"to\":2,\"term\":3}",
+    "{\"type\":\"timeout_now\",\"from\":-1,\"to\":2,\"term\":3}",
+    "{\"type\":\"timeout_now\",\"from\":1,\"to\":2,\"term\":\"3\"}",
+    "{\"type\":\"timeout_now\",\"from\":1,\"to\":999,\"term\":3}",
+    "{\"type\":\"timeout_now\",\"from\":1,\"to\":2,\"term\":1e30}",
+    "{\"type\":\"timeout_now\",\"from\":1,\"to\":2,\"term\":99999999999999999999999}",
+    "{\"type\":\"vote_response\",\"from\":1,\"to\":2,\"term\":3}",
+    "{\"type\":\"vote_response\",\"from\":1,\"to\":2,\"term\":3,\"granted\":1}",
+    "{\"type\":\"append\",\"from\":1,\"to\":2,\"term\":3,\"prev_index\":0,\"prev_term\":0,"
+    "\"commit\":0,\"entries\":{}}",
+    "{\"type\":\"append\",\"from\":1,\"to\":2,\"term\":3,\"prev_index\":0,\"prev_term\":0,"
+    "\"commit\":0,\"entries\":[{\"term\":1,\"index\":1,\"type\":\"op\",\"data\":\"a$==\"}]}",
+    "{\"type\":\"append\",\"from\":1,\"to\":2,\"term\":3,\"prev_index\":0,\"prev_term\":0,"
+    "\"commit\":0,\"entries\":[{\"term\":1,\"index\":1,\"type\":\"zz\",\"data\":\"\"}]}",
+    "{\"type\":\"append\",\"from\":1,\"to\":2,\"term\":3,\"prev_index\":0,\"prev_term\":0,"
+    "\"commit\":0,\"entries\":[{\"term\":1,\"index\":1,\"type\":\"op\",\"data\":\"abc\"}]}",
+    "{\"type\":\"snapshot\",\"from\":1,\"to\":2,\"term\":3,\"snapshot_index\":1,"
+    "\"snapshot_term\":1,\"offset\":0,\"done\":true,\"snapshot_isr\":[0],\"total\":0,"
+    "\"data\":\"\"}",
+    "{\"type\":\"snapshot\",\"from\":1,\"to\":2,\"term\":3,\"snapshot_index\":1,"
+    "\"snapshot_term\":1,\"offset\":0,\"done\":true,\"snapshot_isr\":[65],\"total\":0,"
+    "\"data\":\"\"}",
+    "{\"type\":\"timeout_now\",\"from\":1,\"to\":2,\"term\":3,\"x\":[[[[[[[[1]]]]]]]]}",
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (bad); i++)
+    {
+      g_autoptr (GError) error = NULL;
+      g_autoptr (ChatReplMessage) m = chat_peer_codec_decode (bad[i], -1, &error);
+
+      if (m != NULL)
+        g_error ("accepted bad input %u: %s", i, bad[i]);
+      g_assert_nonnull (error);
+    }
+}
+
+static void
+test_deep_nesting (void)
+{
+  GString *s = g_string_new ("{\"a\":");
+  g_autoptr (GError) error = NULL;
+  g_autoptr (ChatReplMessage) m = NULL;
+
+  for (guint i = 0; i < 200000; i++)
+    g_string_append_c (s, '[');
+  m = chat_peer_codec_decode (s->str, (gssize)s->len, &error);
+  g_assert_null (m);
+  g_assert_error (error, CHAT_PEER_CODEC_ERROR, CHAT_PEER_CODEC_ERROR_INVALID);
+  g_string_free (s, TRUE);
+}
+
+/* Flipped bytes of a valid line are either refused or decoded; never a crash. */
+static void
+test_mutations (void)
+{
+  g_autoptr (ChatReplMessage) m = chat_repl_message_new (CHAT_REPL_MSG_APPEND, 1, 2, 0x305);
+  g_autofree char *text = NULL;
+  gsize len = 0;
+  GRand *rand = g_rand_new_with_seed (7);
+
+  g_ptr_array_add (m->entries, chat_repl_entry_new (0x305, 1, CHAT_REPL_ENTRY_OP,
+                                                    g_bytes_new_static ("hello", 5)));
+  text = chat_peer_codec_encode (m, &len);
+  for (guint round = 0; round < 20000; round++)
+    {
+      g_autofree char *copy = g_strndup (text, len);
+      g_autoptr (GError) error = NULL;
+      g_autoptr (ChatReplMessage) back = NULL;
+
+      for (guint k = 0; k < 3; k++)
+        copy[g_rand_int_range (rand, 0, (gint32)len)] = (char)g_rand_int_range (rand, 1, 128);
+      back = chat_peer_codec_decode (copy, -1, &error);
+      g_assert_true ((back == NULL) != (error == NULL));
+    }
+  g_rand_free (rand);
+}
+
+static void
+test_too_large (void)
+{
+  gsize len = CHAT_PEER_CODEC_MAX_LINE + 1;
+  g_autofree char *big = g_malloc (len + 1);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (ChatReplMessage) m = NULL;
+
+  memset (big, ' ', len);
+  big[len] = '\0';
+  m = chat_peer_codec_decode (big, (gssize)len, &error);
+  g_assert_null (m);
+  g_assert_error (error, CHAT_PEER_CODEC_ERROR, CHAT_PEER_CODEC_ERROR_TOO_LARGE);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/peer-codec/append", test_append);
+  g_test_add_func ("/peer-codec/other-types", test_other_types);
+  g_test_add_func ("/peer-codec/bad-input", test_bad_input);
+  g_test_add_func ("/peer-codec/deep-nesting", test_deep_nesting);
+  g_test_add_func ("/peer-codec/mutations", test_mutations);
+  g_test_add_func ("/peer-codec/too-large", test_too_large);
+  return g_test_run ();
+}

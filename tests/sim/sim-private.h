@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Internals shared by the simulator's world (events, network, clients) and servers. */
+#pragma once
+
+#include "sim.h"
+
+G_BEGIN_DECLS
+
+typedef enum
+{
+  EV_TICK,
+  EV_DELIVER,
+  EV_FLUSH,
+  EV_PROPOSE,
+  EV_RESULT,
+  EV_CLIENT_RETRY,
+  EV_CLIENT_TIMEOUT,
+  EV_CLIENT_NEXT,
+} SimEventKind;
+
+struct _SimEvent
+{
+  guint64 time;
+  guint64 seq;
+  SimEventKind kind;
+  guint server;
+  guint64 incarnation;
+  ChatReplMessage *msg;
+  guint client;
+  guint64 pid;
+  ChatReplProposalResult result;
+};
+
+SimEvent *sim_event_new (SimWorld *w, guint64 time, SimEventKind kind, guint server);
+gboolean sim_link_ok (SimWorld *w, guint a, guint b);
+void sim_net_send (SimWorld *w, ChatReplMessage *m);
+
+void sim_server_step (SimWorld *w, SimServer *s, const ChatReplEvent *ev);
+void sim_server_boot (SimWorld *w, SimServer *s, gboolean primary);
+void sim_disk_flush (SimWorld *w, SimServer *s);
+void sim_server_drop_writes (SimServer *s);
+
+G_END_DECLS

@@ -1,0 +1,152 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Seeded random schedules: faults while clients write, then healing, then the checks. */
+#include "sim.h"
+
+static guint
+pick_server (SimWorld *w, gboolean up)
+{
+  guint ids[SIM_MAX_SERVERS], n = 0;
+
+  for (guint id = 1; id <= w->opt.n_servers; id++)
+    {
+      if (w->servers[id].up == up)
+        ids[n++] = id;
+    }
+  return n == 0 ? 0 : ids[sim_random (w, 0, n - 1)];
+}
+
+static guint
+count_down (SimWorld *w)
+{
+  guint n = 0;
+
+  for (guint id = 1; id <= w->opt.n_servers; id++)
+    n += !w->servers[id].up;
+  return n;
+}
+
+static gboolean
+partitioned (SimWorld *w)
+{
+  for (guint id = 1; id <= w->opt.n_servers; id++)
+    {
+      if (w->side[id] != 0)
+        return TRUE;
+    }
+  return FALSE;
+}
+
+static void
+random_partition (SimWorld *w)
+{
+  guint all = (1u << w->opt.n_servers) - 1;
+  guint mask = (guint)sim_random (w, 1, all - 1);
+
+  sim_partition (w, mask);
+}
+
+static void
+random_fault (SimWorld *w)
+{
+  guint r = (guint)sim_random (w, 1, 100);
+  gboolean quorum = w->opt.mode == CHAT_REPL_MODE_QUORUM;
+  guint leader = sim_leader (w);
+  guint id;
+
+  if (r <= 8 && leader != 0 && count_down (w) + 2 <= w->max_down)
+    {
+      /* A correlated failure: the leader and another server at the same instant. */
+      sim_crash (w, leader);
+      if ((id = pick_server (w, TRUE)) != 0)
+        sim_crash (w, id);
+    }
+  else if (r <= 30)
+    {
+      if (count_down (w) < w->max_down && (id = pick_server (w, TRUE)) != 0)
+        sim_crash (w, id);
+    }
+  else if (r <= 55)
+    {
+      if ((id = pick_server (w, FALSE)) != 0)
+        sim_restart (w, id);
+    }
+  else if (r <= 65)
+    {
+      if ((id = pick_server (w, TRUE)) != 0)
+        sim_take_snapshot (w, id);
+    }
+  else if (r <= 77 && quorum)
+    {
+      if (partitioned (w))
+        sim_heal (w);
+      else
+        random_partition (w);
+    }
+  else if (r <= 81 && leader != 0)
+    sim_admin (w, leader, CHAT_REPL_ADMIN_STEP_DOWN, 0);
+  else if (r <= 85 && leader != 0)
+    sim_admin (w, leader, CHAT_REPL_ADMIN_TRANSFER, (guint)(leader % w->opt.n_servers + 1));
+}
+
+static void
+heal_all (SimWorld *w)
+{
+  if (partitioned (w))
+    sim_heal (w);
+  w->loss_pct = 0;
+  for (guint id = 1; id <= w->opt.n_servers; id++)
+    {
+      if (!w->servers[id].up)
+        sim_restart (w, id);
+    }
+  sim_trace (w, 0, "faults stop");
+}
+
+gboolean
+sim_run_random (const SimOptions *opt, guint64 *steps)
+{
+  SimWorld *w = sim_world_new (opt);
+  guint64 t = 0, deadline;
+  gboolean ok;
+
+  if (opt->mode == CHAT_REPL_MODE_QUORUM)
+    {
+      w->loss_pct = 3;
+      w->delay_max = 20;
+      w->max_down = opt->n_servers;
+    }
+  w->dup_pct = 2;
+  w->delay_max = MAX (w->delay_max, 20);
+  w->fsync_max = 15;
+  sim_clients_start (w, opt->n_clients, opt->ops_per_client);
+  while (t < opt->fault_ms && w->violation == NULL)
+    {
+      t += sim_random (w, 50, 400);
+      sim_run_until (w, t);
+      random_fault (w);
+    }
+  heal_all (w);
+  deadline = w->now + opt->settle_ms;
+  while (w->violation == NULL && w->now < deadline)
+    {
+      sim_run_until (w, w->now + 100);
+      if (sim_clients_done (w) && sim_converged (w))
+        break;
+    }
+  if (w->violation == NULL && !(sim_clients_done (w) && sim_converged (w)))
+    sim_violation (w, "liveness: %s %" G_GUINT64_FORMAT " ms after the faults stopped",
+                   sim_clients_done (w) ? "no convergence" : "operations still pending",
+                   opt->settle_ms);
+  if (w->violation == NULL)
+    sim_check_final (w);
+  ok = w->violation == NULL;
+  if (!ok && !opt->quiet)
+    g_print ("FAIL seed %" G_GUINT64_FORMAT ": %s\n  replay: chat-sim%s%s --mode %s "
+             "--servers %u --seed %" G_GUINT64_FORMAT " --trace\n",
+             opt->seed, w->violation->str, opt->break_rule ? "-broken --break-rule " : "",
+             opt->break_rule ? opt->break_rule : "", chat_repl_mode_to_string (opt->mode),
+             opt->n_servers, opt->seed);
+  *steps += w->steps;
+  sim_world_free (w);
+  return ok;
+}

@@ -1,0 +1,576 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Scripted scenarios: every row of the three-server crash table, read as traces. */
+#include "sim.h"
+
+#include <stdio.h>
+#include <string.h>
+
+/* Every scenario starts the same way: s1 is started with --primary, three clients write
+ * 40 operations each with pauses (about eight simulated seconds of traffic), and after
+ * one second all three servers are in the in-sync set. */
+typedef struct
+{
+  SimWorld *w;
+  gsize pos;
+  gboolean ok;
+  gboolean allow_loss; /* force-leader: the operator accepted losing writes */
+} Sc;
+
+static void
+sc_init (Sc *sc, gboolean trace, ChatReplMode mode)
+{
+  SimOptions opt;
+
+  sim_options_init (&opt);
+  opt.seed = 42;
+  opt.mode = mode;
+  opt.trace = trace;
+  opt.capture = TRUE;
+  sc->w = sim_world_new (&opt);
+  sc->pos = 0;
+  sc->ok = TRUE;
+  sc->allow_loss = FALSE;
+  sim_clients_start (sc->w, 3, 40);
+  sim_run_until (sc->w, 1000);
+}
+
+static void
+sc_fail (Sc *sc, const char *what)
+{
+  if (sc->ok)
+    g_print ("  %s\n", what);
+  sc->ok = FALSE;
+}
+
+/* The excerpt must appear in the trace after the previous one. */
+G_GNUC_PRINTF (2, 3)
+static void
+sc_expect (Sc *sc, const char *fmt, ...)
+{
+  g_autofree char *excerpt = NULL;
+  g_autofree char *msg = NULL;
+  const char *found;
+  va_list ap;
+
+  va_start (ap, fmt);
+  excerpt = g_strdup_vprintf (fmt, ap);
+  va_end (ap);
+  found = strstr (sc->w->trace_buf->str + sc->pos, excerpt);
+  if (found != NULL)
+    {
+      sc->pos = (gsize)(found - sc->w->trace_buf->str) + strlen (excerpt);
+      return;
+    }
+  msg = g_strdup_printf ("missing trace excerpt: \"%s\"", excerpt);
+  sc_fail (sc, msg);
+}
+
+static void
+sc_run (Sc *sc, guint64 ms)
+{
+  sim_run_until (sc->w, sc->w->now + ms);
+}
+
+static guint
+sc_leader (Sc *sc)
+{
+  guint leader = sim_leader (sc->w);
+
+  if (leader == 0)
+    sc_fail (sc, "no leader");
+  return leader;
+}
+
+static void
+sc_no_leader (Sc *sc)
+{
+  if (sim_leader (sc->w) != 0)
+    sc_fail (sc, "a leader was elected although the in-sync rule forbids it");
+}
+
+/* Heal everything, restart whoever is down, let clients finish, then run every check. */
+static gboolean
+sc_settle (Sc *sc)
+{
+  SimWorld *w = sc->w;
+  guint64 deadline;
+
+  for (guint id = 1; id <= w->opt.n_servers; id++)
+    {
+      if (!w->servers[id].up)
+        sim_restart (w, id);
+    }
+  if (w->side[1] || w->side[2] || w->side[3])
+    sim_heal (w);
+  deadline = w->now + 40000;
+  while (w->violation == NULL && w->now < deadline && !(sim_clients_done (w) && sim_converged (w)))
+    sc_run (sc, 100);
+  if (!(sim_clients_done (w) && sim_converged (w)))
+    sc_fail (sc, "liveness: clients not done or servers not converged");
+  if (w->violation == NULL && !sc->allow_loss)
+    sim_check_final (w);
+  if (w->violation != NULL)
+    sc_fail (sc, w->violation->str);
+  return sc->ok;
+}
+
+static gboolean
+sc_finish (Sc *sc)
+{
+  gboolean ok = sc_settle (sc);
+
+  sim_world_free (sc->w);
+  return ok;
+}
+
+static guint
+other (guint a, guint b)
+{
+  return 6 - a - b;
+}
+
+/* ---- single failures ---- */
+
+static gboolean
+leader_crash (gboolean trace)
+{
+  Sc sc;
+  guint next;
+
+  sc_init (&sc, trace, CHAT_REPL_MODE_AVAILABLE);
+  sc_expect (&sc, "s1: leader of term 1.1");
+  sc_expect (&sc, "s1: in-sync set -> {1,2,3}");
+  sim_crash (sc.w, 1);
+  sc_run (&sc, 3000);
+  next = sc_leader (&sc);
+  sc_expect (&sc, "s%u: election timeout -> term 2.%u (in-sync {1,2,3})", next, next);
+  sc_expect (&sc, "s%u: leader of term 2.%u", next, next);
+  sc_expect (&sc, "s%u: in-sync set -> {2,3}", next);
+  sim_restart (sc.w, 1);
+  sc_run (&sc, 2000);
+  sc_expect (&sc, "s1: rejoin-started");
+  sc_expect (&sc, "s%u: in-sync set -> {1,2,3}", next);
+  sc_expect (&sc, "s1: rejoin-done");
+  return sc_finish (&sc);
+}
+
+static gboolean
+follower_crash (gboolean trace)
+{
+  Sc sc;
+
+  sc_init (&sc, trace, CHAT_REPL_MODE_AVAILABLE);
+  sim_crash (sc.w, 3);
+  sc_run (&sc, 2000);
+  sc_expect (&sc, "s3: crash");
+  sc_expect (&sc, "s1: peer-down s3");
+  sc_expect (&sc, "s1: in-sync set -> {1,2}");
+  if (sc_leader (&sc) != 1)
+    sc_fail (&sc, "the leader changed after a follower crash");
+  sim_restart (sc.w, 3);
+  sc_run (&sc, 2000);
+  sc_expect (&sc, "s3: rejoin-started");
+  sc_expect (&sc, "s1: peer-up s3");
+  sc_expect (&sc, "s1: in-sync set -> {1,2,3}");
+  sc_expect (&sc, "s3: rejoin-done");
+  return sc_finish (&sc);
+}
+
+/* ---- ordered pairs of failures ---- */
+
+static gboolean
+leader_then_follower (gboolean trace)
+{
+  Sc sc;
+  guint next, last;
+
+  sc_init (&sc, trace, CHAT_REPL_MODE_AVAILABLE);
+  sim_crash (sc.w, 1);
+  sc_run (&sc, 3000);
+  next = sc_leader (&sc);
+  last = other (1, next);
+  sc_expect (&sc, "s%u: leader of term 2.%u", next, next);
+  sim_crash (sc.w, last);
+  sc_run (&sc, 2000);
+  sc_expect (&sc, "s%u: in-sync set -> {%u}", next, next);
+  sc_run (&sc, 1000);
+  if (sc_leader (&sc) != next)
+    sc_fail (&sc, "the survivor stopped leading");
+  sim_restart (sc.w, 1);
+  sim_restart (sc.w, last);
+  sc_run (&sc, 2000);
+  sc_expect (&sc, "s1: rejoin-done");
+  return sc_finish (&sc);
+}
+
+static gboolean
+follower_then_leader (gboolean trace)
+{
+  Sc sc;
+
+  sc_init (&sc, trace, CHAT_REPL_MODE_AVAILABLE);
+  sim_crash (sc.w, 3);
+  sc_run (&sc, 2000);
+  sc_expect (&sc, "s1: in-sync set -> {1,2}");
+  sim_crash (sc.w, 1);
+  sc_run (&sc, 3000);
+  sc_expect (&sc, "s2: election timeout -> term 2.2 (in-sync {1,2})");
+  sc_expect (&sc, "s2: leader of term 2.2");
+  sc_expect (&sc, "s2: in-sync set -> {2}");
+  sim_restart (sc.w, 3);
+  sim_restart (sc.w, 1);
+  sc_run (&sc, 3000);
+  sc_expect (&sc, "s2: in-sync set -> {");
+  return sc_finish (&sc);
+}
+
+static gboolean
+two_followers (gboolean trace)
+{
+  Sc sc;
+
+  sc_init (&sc, trace, CHAT_REPL_MODE_AVAILABLE);
+  sim_crash (sc.w, 2);
+  sc_run (&sc, 500);
+  sim_crash (sc.w, 3);
+  sc_run (&sc, 2000);
+  sc_expect (&sc, "s1: in-sync set -> {1,3}");
+  sc_expect (&sc, "s1: in-sync set -> {1}");
+  if (sc_leader (&sc) != 1)
+    sc_fail (&sc, "the leader changed");
+  sim_restart (sc.w, 3);
+  sim_restart (sc.w, 2);
+  sc_run (&sc, 3000);
+  sc_expect (&sc, "s3: rejoin-done");
+  return sc_finish (&sc);
+}
+
+static gboolean
+leader_and_follower_at_once (gboolean trace)
+{
+  Sc sc;
+
+  sc_init (&sc, trace, CHAT_REPL_MODE_AVAILABLE);
+  sim_crash (sc.w, 1);
+  sim_crash (sc.w, 2);
+  sc_run (&sc, 3500);
+  sc_expect (&sc, "s3: election timeout -> term 2.3 (in-sync {1,2,3})");
+  sc_expect (&sc, "s3: leader of term 2.3");
+  sc_expect (&sc, "s3: in-sync set -> {3}");
+  sim_restart (sc.w, 2);
+  sim_restart (sc.w, 1);
+  return sc_finish (&sc);
+}
+
+/* ---- whole-cluster stop and restart ---- */
+
+static const guint orders[6][3] = {
+  { 1, 2, 3 }, { 1, 3, 2 }, { 2, 1, 3 }, { 2, 3, 1 }, { 3, 1, 2 }, { 3, 2, 1 },
+};
+
+/* All three at once (power loss): every durable in-sync set is {1,2,3}, so no server may
+ * lead before it has the votes of both others. */
+static gboolean
+stop_all_at_once (gboolean trace, guint order)
+{
+  Sc sc;
+
+  sc_init (&sc, trace, CHAT_REPL_MODE_AVAILABLE);
+  for (guint id = 1; id <= 3; id++)
+    sim_crash (sc.w, id);
+  sc_run (&sc, 1000);
+  sim_restart (sc.w, orders[order][0]);
+  sc_run (&sc, 3000);
+  sc_no_leader (&sc);
+  sim_restart (sc.w, orders[order][1]);
+  sc_run (&sc, 3000);
+  sc_no_leader (&sc);
+  sc_expect (&sc, "s%u: rejoin-started (term 1.1, in-sync {1,2,3})", orders[order][1]);
+  sim_restart (sc.w, orders[order][2]);
+  sc_run (&sc, 4000);
+  sc_leader (&sc);
+  sc_expect (&sc, "leader of term");
+  return sc_finish (&sc);
+}
+
+/* One after the other, leader last: s1 is the last survivor and its durable set names it
+ * alone; whoever comes back first, nothing is served until s1 is back. */
+static gboolean
+stop_in_turn (gboolean trace, guint order)
+{
+  Sc sc;
+  gboolean s1_back = FALSE;
+
+  sc_init (&sc, trace, CHAT_REPL_MODE_AVAILABLE);
+  sim_crash (sc.w, 3);
+  sc_run (&sc, 2000);
+  sim_crash (sc.w, 2);
+  sc_run (&sc, 2000);
+  sc_expect (&sc, "s1: in-sync set -> {1}");
+  sim_crash (sc.w, 1);
+  sc_run (&sc, 500);
+  for (guint i = 0; i < 3; i++)
+    {
+      sim_restart (sc.w, orders[order][i]);
+      s1_back |= orders[order][i] == 1;
+      sc_run (&sc, 3000);
+      if (!s1_back)
+        sc_no_leader (&sc);
+    }
+  sc_expect (&sc, "s1: rejoin-started (term 1.1, in-sync {1})");
+  sc_expect (&sc, "s1: rejoin-done");
+  sc_expect (&sc, "s1: leader of term");
+  return sc_finish (&sc);
+}
+
+#define ORDER_FNS(i)                                                                               \
+  static gboolean stop_all_##i (gboolean t)                                                        \
+  {                                                                                                \
+    return stop_all_at_once (t, i);                                                                \
+  }                                                                                                \
+  static gboolean stop_turn_##i (gboolean t)                                                       \
+  {                                                                                                \
+    return stop_in_turn (t, i);                                                                    \
+  }
+ORDER_FNS (0)
+ORDER_FNS (1)
+ORDER_FNS (2)
+ORDER_FNS (3)
+ORDER_FNS (4)
+ORDER_FNS (5)
+
+/* ---- the recovering rule, force-leader ---- */
+
+static void
+leave_s1_last_survivor (Sc *sc)
+{
+  sim_crash (sc->w, 3);
+  sc_run (sc, 2000);
+  sim_crash (sc->w, 2);
+  sc_run (sc, 2000);
+  sc_expect (sc, "s1: in-sync set -> {1}");
+  sim_crash (sc->w, 1);
+  sim_restart (sc->w, 2);
+  sim_restart (sc->w, 3);
+}
+
+static gboolean
+recovering_waits (gboolean trace)
+{
+  Sc sc;
+
+  sc_init (&sc, trace, CHAT_REPL_MODE_AVAILABLE);
+  leave_s1_last_survivor (&sc);
+  sc_run (&sc, 8000);
+  sc_expect (&sc, "s2: rejoin-started (term 1.1, in-sync {1,2})");
+  sc_expect (&sc, "s3: rejoin-started (term 1.1, in-sync {1,2,3})");
+  sc_no_leader (&sc);
+  sim_restart (sc.w, 1);
+  sc_run (&sc, 3000);
+  sc_expect (&sc, "s1: rejoin-started (term 1.1, in-sync {1})");
+  sc_expect (&sc, "s1: rejoin-done");
+  sc_expect (&sc, "s1: leader of term");
+  return sc_finish (&sc);
+}
+
+static gboolean
+force_leader (gboolean trace)
+{
+  Sc sc;
+
+  sc_init (&sc, trace, CHAT_REPL_MODE_AVAILABLE);
+  leave_s1_last_survivor (&sc);
+  sc_run (&sc, 3000);
+  sc_no_leader (&sc);
+  /* The operator accepts losing what s1 acknowledged alone. */
+  sc.w->expect_split = TRUE;
+  sc.allow_loss = TRUE;
+  sim_admin (sc.w, 2, CHAT_REPL_ADMIN_FORCE_LEADER, 0);
+  sc_run (&sc, 500);
+  sc_expect (&sc, "s2: WARNING forced-leader");
+  sc_expect (&sc, "s2: leader of term");
+  if (sc_leader (&sc) != 2)
+    sc_fail (&sc, "force-leader did not make s2 lead");
+  return sc_finish (&sc);
+}
+
+/* ---- snapshots, step-down, transfer ---- */
+
+static gboolean
+snapshot_install (gboolean trace)
+{
+  Sc sc;
+
+  sc_init (&sc, trace, CHAT_REPL_MODE_AVAILABLE);
+  sim_crash (sc.w, 3);
+  sc_run (&sc, 3000);
+  sim_take_snapshot (sc.w, 1);
+  sim_take_snapshot (sc.w, 2);
+  sim_restart (sc.w, 3);
+  sc_run (&sc, 3000);
+  sc_expect (&sc, "s1: snapshot at index");
+  sc_expect (&sc, "s3: restart");
+  sc_expect (&sc, "s3: snapshot-installed s1");
+  sc_expect (&sc, "s1: snapshot-sent s3");
+  sc_expect (&sc, "s1: in-sync set -> {1,2,3}");
+  sc_expect (&sc, "s3: rejoin-done");
+  return sc_finish (&sc);
+}
+
+static gboolean
+step_down (gboolean trace)
+{
+  Sc sc;
+
+  sc_init (&sc, trace, CHAT_REPL_MODE_AVAILABLE);
+  sim_admin (sc.w, 1, CHAT_REPL_ADMIN_STEP_DOWN, 0);
+  sc_run (&sc, 2500);
+  sc_expect (&sc, "s1: stepped-down");
+  sc_expect (&sc, "leader of term 2.");
+  if (sc_leader (&sc) == 1)
+    sc_fail (&sc, "s1 leads again at once");
+  return sc_finish (&sc);
+}
+
+static gboolean
+transfer (gboolean trace)
+{
+  Sc sc;
+
+  sc_init (&sc, trace, CHAT_REPL_MODE_AVAILABLE);
+  sim_admin (sc.w, 1, CHAT_REPL_ADMIN_TRANSFER, 3);
+  sc_run (&sc, 500);
+  sc_expect (&sc, "s1: transfer-started s3");
+  sc_expect (&sc, "s3: election timeout -> term 2.3");
+  sc_expect (&sc, "s3: leader of term 2.3");
+  if (sc_leader (&sc) != 3)
+    sc_fail (&sc, "s3 is not the leader after the transfer");
+  return sc_finish (&sc);
+}
+
+/* ---- partitions ---- */
+
+static gboolean
+quorum_leader_isolated (gboolean trace)
+{
+  Sc sc;
+  guint next;
+
+  sc_init (&sc, trace, CHAT_REPL_MODE_QUORUM);
+  sim_partition (sc.w, 1); /* s1 | s2 s3 */
+  sc_run (&sc, 3000);
+  sc_expect (&sc, "partition: s2 s3 | s1");
+  next = sim_leader (sc.w);
+  if (next != 2 && next != 3)
+    sc_fail (&sc, "the majority side has no leader");
+  sc_expect (&sc, "s1: stepped-down");
+  sim_heal (sc.w);
+  sc_run (&sc, 1000);
+  return sc_finish (&sc);
+}
+
+static gboolean
+quorum_follower_isolated (gboolean trace)
+{
+  Sc sc;
+
+  sc_init (&sc, trace, CHAT_REPL_MODE_QUORUM);
+  sim_partition (sc.w, 4); /* s3 alone */
+  sc_run (&sc, 3000);
+  if (sc_leader (&sc) != 1)
+    sc_fail (&sc, "the leader changed although it kept its majority");
+  sim_heal (sc.w);
+  sc_run (&sc, 2000);
+  return sc_finish (&sc);
+}
+
+static gboolean
+quorum_majority_down (gboolean trace)
+{
+  Sc sc;
+
+  sc_init (&sc, trace, CHAT_REPL_MODE_QUORUM);
+  sim_crash (sc.w, 2);
+  sim_crash (sc.w, 3);
+  sc_run (&sc, 3000);
+  sc_expect (&sc, "s1: stepped-down");
+  sc_no_leader (&sc);
+  sim_restart (sc.w, 3);
+  sc_run (&sc, 3000);
+  sc_expect (&sc, "leader of term");
+  return sc_finish (&sc);
+}
+
+/* Available mode is not partition-safe: this pins what happens (docs/replication.md).
+ * Each side acknowledges writes; once healed, the lower term's leader finds its log
+ * diverged, starts over from the winner's and its host proposes the dropped operations
+ * again, so that no acknowledged operation is lost in the end. */
+static gboolean
+available_split_brain (gboolean trace)
+{
+  Sc sc;
+  guint other_leader;
+
+  sc_init (&sc, trace, CHAT_REPL_MODE_AVAILABLE);
+  sc.w->expect_split = TRUE;
+  sim_partition (sc.w, 1);
+  sc_run (&sc, 4000);
+  sc_expect (&sc, "partition: s2 s3 | s1");
+  sc_expect (&sc, "s1: in-sync set -> {1}");
+  other_leader = sim_leader (sc.w);
+  if (other_leader != 2 && other_leader != 3)
+    sc_fail (&sc, "the larger side elected no leader");
+  else
+    sc_expect (&sc, "s%u: in-sync set -> {2,3}", other_leader);
+  if (chat_repl_get_role (sc.w->servers[1].repl) != CHAT_REPL_ROLE_LEADER)
+    sc_fail (&sc, "s1 should still lead its side");
+  sim_heal (sc.w);
+  sc_run (&sc, 3000);
+  sc_expect (&sc, "s1: stepped-down");
+  sc_expect (&sc, "s1: diverged");
+  sc_expect (&sc, "s1: replays");
+  return sc_finish (&sc);
+}
+
+static const SimScenario scenarios[] = {
+  { "leader-crash", "leader crashes; a follower takes over; it rejoins", leader_crash },
+  { "follower-crash", "a follower crashes and rejoins; the leader keeps serving", follower_crash },
+  { "leader-then-follower", "leader, then a follower: the survivor serves alone",
+    leader_then_follower },
+  { "follower-then-leader", "a follower, then the leader: the survivor serves alone",
+    follower_then_leader },
+  { "follower-then-follower", "both followers: the leader serves alone", two_followers },
+  { "leader-and-follower-at-once", "two at the same instant: the survivor serves alone",
+    leader_and_follower_at_once },
+  { "stop-all-restart-123", "all at once, back as s1 s2 s3", stop_all_0 },
+  { "stop-all-restart-132", "all at once, back as s1 s3 s2", stop_all_1 },
+  { "stop-all-restart-213", "all at once, back as s2 s1 s3", stop_all_2 },
+  { "stop-all-restart-231", "all at once, back as s2 s3 s1", stop_all_3 },
+  { "stop-all-restart-312", "all at once, back as s3 s1 s2", stop_all_4 },
+  { "stop-all-restart-321", "all at once, back as s3 s2 s1", stop_all_5 },
+  { "stop-in-turn-restart-123", "s3, s2, then s1; back as s1 s2 s3", stop_turn_0 },
+  { "stop-in-turn-restart-132", "s3, s2, then s1; back as s1 s3 s2", stop_turn_1 },
+  { "stop-in-turn-restart-213", "s3, s2, then s1; back as s2 s1 s3", stop_turn_2 },
+  { "stop-in-turn-restart-231", "s3, s2, then s1; back as s2 s3 s1", stop_turn_3 },
+  { "stop-in-turn-restart-312", "s3, s2, then s1; back as s3 s1 s2", stop_turn_4 },
+  { "stop-in-turn-restart-321", "s3, s2, then s1; back as s3 s2 s1", stop_turn_5 },
+  { "recovering-waits", "stale servers wait for the last survivor", recovering_waits },
+  { "force-leader", "operator forces a stale server to lead (warning)", force_leader },
+  { "snapshot-install", "a follower behind the compacted log gets the snapshot in chunks",
+    snapshot_install },
+  { "step-down", "operator asks the leader to step down", step_down },
+  { "transfer", "operator transfers leadership to s3", transfer },
+  { "quorum-leader-isolated", "quorum: leader cut off in a minority", quorum_leader_isolated },
+  { "quorum-follower-isolated", "quorum: a follower cut off", quorum_follower_isolated },
+  { "quorum-majority-down", "quorum: two of three down, then one back", quorum_majority_down },
+  { "available-split-brain", "available: a partition elects a leader on each side",
+    available_split_brain },
+  { NULL, NULL, NULL },
+};
+
+const SimScenario *
+sim_scenarios (guint *n)
+{
+  *n = G_N_ELEMENTS (scenarios) - 1;
+  return scenarios;
+}

@@ -1,0 +1,171 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The deterministic simulator: a world of cores, a network, disks, clients and checkers. */
+#pragma once
+
+#include <glib.h>
+
+#include "chat-repl.h"
+
+G_BEGIN_DECLS
+
+#define SIM_MAX_SERVERS 7
+#define SIM_MAX_CLIENTS 8
+
+typedef struct _SimEvent SimEvent;
+
+typedef struct
+{
+  gboolean hard_state;
+  guint64 term;
+  guint vote;
+  ChatReplSnapshot *snapshot; /* copy, or NULL */
+  guint64 truncate_from;
+  GPtrArray *entries;  /* ChatReplEntry * */
+  GPtrArray *messages; /* held until this write is durable */
+  guint64 done_at;
+} SimWrite;
+
+typedef struct
+{
+  guint id;
+  gboolean up;
+  guint64 incarnation;
+  ChatRepl *repl;
+  guint64 tick_at;
+  guint64 restarts;
+
+  /* what survives a crash */
+  guint64 d_term;
+  guint d_vote;
+  guint64 d_snap_index;
+  guint64 d_snap_term;
+  ChatReplNodeSet d_snap_isr;
+  GBytes *d_snap_data;
+  GPtrArray *d_entries; /* ChatReplEntry *, after the snapshot */
+
+  /* written but not yet durable: lost by a crash */
+  GQueue writes; /* SimWrite * */
+
+  /* the state machine (volatile, rebuilt from the snapshot on restart) */
+  guint64 sm_applied;
+  guint64 sm_hash;
+  GHashTable *sm_ops; /* op key -> first index */
+  GArray *sm_order;   /* guint64 op keys, in apply order */
+
+  /* checker: chain hash of this server's in-memory log, per index from chain_base */
+  GArray *chain;
+  guint64 chain_base;
+} SimServer;
+
+typedef struct
+{
+  guint id;
+  guint n_ops;
+  guint next_op;
+  guint target;
+  guint64 pid; /* current attempt */
+  guint64 key; /* current op */
+  gboolean waiting;
+  gboolean done;
+  guint retries;
+} SimClient;
+
+typedef struct
+{
+  guint64 seed;
+  guint n_servers;
+  ChatReplMode mode;
+  gboolean trace;
+  const char *break_rule; /* name, when a rule is broken on purpose */
+  guint n_clients;
+  guint ops_per_client;
+  guint64 fault_ms;
+  guint64 settle_ms;
+  gboolean quiet;
+  gboolean capture; /* keep the trace in trace_buf (scripted scenarios) */
+} SimOptions;
+
+typedef struct
+{
+  SimOptions opt;
+  guint64 now;
+  guint64 rng;
+  guint64 seq;
+  GPtrArray *heap; /* SimEvent *, min-heap on (time, seq) */
+  SimServer servers[SIM_MAX_SERVERS + 1];
+  SimClient clients[SIM_MAX_CLIENTS + 1];
+  guint64 next_pid;
+  GHashTable *pid_key; /* pid -> op key */
+
+  /* network */
+  guint side[SIM_MAX_SERVERS + 1]; /* partition side per server */
+  guint loss_pct;
+  guint dup_pct;
+  guint delay_min;
+  guint delay_max;
+  guint fsync_min;
+  guint fsync_max;
+
+  /* checkers */
+  GHashTable *entry_chain; /* (index, term) -> chain hash */
+  GArray *committed;       /* index -> chain hash (0: unknown) */
+  guint64 max_committed;
+  GHashTable *term_leader; /* term -> node */
+  GHashTable *acked;       /* op key -> index */
+  guint64 n_acked;
+  GString *violation;
+  gboolean expect_split; /* scripted partition in available mode: divergence allowed */
+  guint max_down;
+  gboolean partitioned_ever;
+
+  /* trace */
+  GString *trace_buf; /* captured trace, or NULL */
+  guint64 steps;
+} SimWorld;
+
+SimWorld *sim_world_new (const SimOptions *opt);
+void sim_world_free (SimWorld *w);
+void sim_options_init (SimOptions *opt);
+
+/* Runs events up to and including time `until` (or until a violation). */
+void sim_run_until (SimWorld *w, guint64 until);
+void sim_crash (SimWorld *w, guint id);
+void sim_restart (SimWorld *w, guint id);
+void sim_partition (SimWorld *w, guint mask_side1);
+void sim_heal (SimWorld *w);
+void sim_admin (SimWorld *w, guint id, ChatReplAdminOp op, guint target);
+void sim_take_snapshot (SimWorld *w, guint id);
+void sim_clients_start (SimWorld *w, guint n_clients, guint ops_per_client);
+gboolean sim_clients_done (SimWorld *w);
+/* The leader with the highest term among servers that are up, or 0. */
+guint sim_leader (SimWorld *w);
+gboolean sim_converged (SimWorld *w);
+void sim_trace (SimWorld *w, guint id, const char *fmt, ...) G_GNUC_PRINTF (3, 4);
+void sim_violation (SimWorld *w, const char *fmt, ...) G_GNUC_PRINTF (2, 3);
+guint64 sim_random (SimWorld *w, guint64 lo, guint64 hi);
+char *sim_node_set_format (ChatReplNodeSet set);
+
+/* sim-check.c */
+void sim_check_init (SimWorld *w);
+void sim_check_entries (SimWorld *w, SimServer *s, const ChatReplUpdate *u);
+void sim_check_leader (SimWorld *w, SimServer *s);
+void sim_check_apply (SimWorld *w, SimServer *s, const ChatReplEntry *e);
+void sim_check_ack (SimWorld *w, SimServer *s, guint64 key, guint64 index);
+void sim_check_final (SimWorld *w);
+void sim_chain_reset (SimWorld *w, SimServer *s, guint64 base, guint64 term);
+guint64 sim_chain_at (SimServer *s, guint64 index);
+
+/* sim-random.c: one seeded random schedule; returns TRUE when no checker fired. */
+gboolean sim_run_random (const SimOptions *opt, guint64 *steps);
+
+/* sim-scenarios.c */
+typedef struct
+{
+  const char *name;
+  const char *summary;
+  gboolean (*run) (gboolean trace);
+} SimScenario;
+
+const SimScenario *sim_scenarios (guint *n);
+
+G_END_DECLS
