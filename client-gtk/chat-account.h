@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* ChatAccount: what the window shows of a logged-in user, kept live from libchat's signals. */
+#pragma once
+
+#include "chat-client.h"
+#include "chat-conversation-item.h"
+#include "chat-message-list.h"
+
+G_BEGIN_DECLS
+
+#define CHAT_TYPE_ACCOUNT (chat_account_get_type ())
+G_DECLARE_FINAL_TYPE (ChatAccount, chat_account, CHAT, ACCOUNT, GObject)
+
+/*
+ * Properties:
+ *   "client"        ChatClient   logged in (construct-only)
+ *   "username"      string       (read-only)
+ *   "unread"        guint        unread messages in every conversation (read-only)
+ *   "n-pending"     guint        own messages not yet committed (read-only)
+ *   "active-peer"   string       the conversation on screen while the window has focus:
+ *                                its incoming messages are marked read at once
+ * Signals:
+ *   "message-arrived"    (ChatMessage *message)  a message from someone else, left unread
+ *   "conversation-read"  (const char *peer)      nothing unread from peer any more
+ *   "peer-deleted"       (const char *peer)      peer deleted their account
+ *   "send-failed"        (const char *peer, const GError *error)
+ *   "session-ended"      (const char *reason)
+ */
+ChatAccount *chat_account_new (ChatClient *client);
+
+ChatClient *chat_account_get_client (ChatAccount *self);
+const char *chat_account_get_username (ChatAccount *self);
+guint chat_account_get_unread (ChatAccount *self);
+guint chat_account_get_n_pending (ChatAccount *self);
+/* ChatConversationItem, most recent first. */
+GListModel *chat_account_get_conversations (ChatAccount *self);
+ChatConversationItem *chat_account_find_conversation (ChatAccount *self, const char *peer);
+/* Adds an empty conversation with peer if there is none; returns it (transfer none). */
+ChatConversationItem *chat_account_ensure_conversation (ChatAccount *self, const char *peer);
+/* The message list of peer, created (and its newest page requested) on first use. */
+ChatMessageList *chat_account_get_messages (ChatAccount *self, const char *peer);
+const char *chat_account_get_active_peer (ChatAccount *self);
+void chat_account_set_active_peer (ChatAccount *self, const char *peer);
+
+/* Reloads the conversation list (previews and unread counts). */
+void chat_account_refresh (ChatAccount *self);
+/* Queues body for peer: shown at once as pending, sent (and retried after reconnects with
+ * the same client_msg_id) until the cluster commits it. */
+ChatMessageItem *chat_account_send (ChatAccount *self, const char *peer, const char *body);
+void chat_account_mark_read (ChatAccount *self, const char *peer);
+void chat_account_mark_all_read (ChatAccount *self);
+void chat_account_delete_item (ChatAccount *self, ChatMessageItem *item,
+                               GAsyncReadyCallback callback, gpointer user_data);
+gboolean chat_account_delete_item_finish (ChatAccount *self, GAsyncResult *result, GError **error);
+/* The oldest unread messages, marked read (ChatMessage *). */
+void chat_account_read_unread (ChatAccount *self, GAsyncReadyCallback callback, gpointer user_data);
+GPtrArray *chat_account_read_unread_finish (ChatAccount *self, GAsyncResult *result,
+                                            GError **error);
+
+G_END_DECLS

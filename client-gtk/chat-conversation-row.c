@@ -1,0 +1,112 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* ChatConversationRow: renders a ChatConversationItem and follows its notifications. */
+#define G_LOG_DOMAIN "chat-gtk"
+
+#include "config.h"
+
+#include <glib/gi18n.h>
+
+#include "chat-conversation-row.h"
+
+struct _ChatConversationRow
+{
+  GtkWidget parent_instance;
+  AdwAvatar *avatar;
+  GtkLabel *name_label;
+  GtkLabel *time_label;
+  GtkLabel *preview_label;
+  GtkLabel *badge;
+  ChatConversationItem *item;
+};
+
+G_DEFINE_FINAL_TYPE (ChatConversationRow, chat_conversation_row, GTK_TYPE_WIDGET)
+
+static void
+update (ChatConversationRow *self)
+{
+  g_autofree char *time = NULL;
+  g_autofree char *unread = NULL;
+  g_autofree char *description = NULL;
+  const char *preview;
+  guint n;
+
+  if (self->item == NULL)
+    return;
+  time = chat_conversation_item_format_time (self->item);
+  preview = chat_conversation_item_get_preview (self->item);
+  n = chat_conversation_item_get_unread (self->item);
+  unread = g_strdup_printf ("%u", n);
+  adw_avatar_set_text (self->avatar, chat_conversation_item_get_user (self->item));
+  gtk_label_set_label (self->name_label, chat_conversation_item_get_user (self->item));
+  gtk_label_set_label (self->time_label, time);
+  if (preview != NULL)
+    {
+      /* One line: a multi-line message previews with spaces. */
+      g_autofree char *line = g_strdelimit (g_strdup (preview), "\r\n", ' ');
+      gtk_label_set_label (self->preview_label, line);
+    }
+  else
+    gtk_label_set_label (self->preview_label, _ ("No messages yet"));
+  gtk_label_set_label (self->badge, unread);
+  gtk_widget_set_visible (GTK_WIDGET (self->badge), n > 0);
+  description = g_strdup_printf (ngettext ("%u unread message", "%u unread messages", n), n);
+  gtk_accessible_update_property (GTK_ACCESSIBLE (self->badge), GTK_ACCESSIBLE_PROPERTY_LABEL,
+                                  description, -1);
+}
+
+static void
+chat_conversation_row_dispose (GObject *object)
+{
+  ChatConversationRow *self = CHAT_CONVERSATION_ROW (object);
+
+  chat_conversation_row_set_item (self, NULL);
+  gtk_widget_dispose_template (GTK_WIDGET (object), CHAT_TYPE_CONVERSATION_ROW);
+  for (GtkWidget *child; (child = gtk_widget_get_first_child (GTK_WIDGET (object)));)
+    gtk_widget_unparent (child);
+  G_OBJECT_CLASS (chat_conversation_row_parent_class)->dispose (object);
+}
+
+static void
+chat_conversation_row_class_init (ChatConversationRowClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  GtkWidgetClass *widget_class = GTK_WIDGET_CLASS (klass);
+
+  object_class->dispose = chat_conversation_row_dispose;
+  gtk_widget_class_set_layout_manager_type (widget_class, GTK_TYPE_BIN_LAYOUT);
+  gtk_widget_class_set_template_from_resource (widget_class,
+                                               "/io/github/chatd/Chat/chat-conversation-row.ui");
+  gtk_widget_class_bind_template_child (widget_class, ChatConversationRow, avatar);
+  gtk_widget_class_bind_template_child (widget_class, ChatConversationRow, name_label);
+  gtk_widget_class_bind_template_child (widget_class, ChatConversationRow, time_label);
+  gtk_widget_class_bind_template_child (widget_class, ChatConversationRow, preview_label);
+  gtk_widget_class_bind_template_child (widget_class, ChatConversationRow, badge);
+}
+
+static void
+chat_conversation_row_init (ChatConversationRow *self)
+{
+  gtk_widget_init_template (GTK_WIDGET (self));
+}
+
+ChatConversationRow *
+chat_conversation_row_new (void)
+{
+  return g_object_new (CHAT_TYPE_CONVERSATION_ROW, NULL);
+}
+
+void
+chat_conversation_row_set_item (ChatConversationRow *self, ChatConversationItem *item)
+{
+  g_return_if_fail (CHAT_IS_CONVERSATION_ROW (self));
+
+  if (self->item == item)
+    return;
+  if (self->item != NULL)
+    g_signal_handlers_disconnect_by_data (self->item, self);
+  g_set_object (&self->item, item);
+  if (item == NULL)
+    return;
+  g_signal_connect_swapped (item, "notify", G_CALLBACK (update), self);
+  update (self);
+}

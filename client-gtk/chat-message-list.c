@@ -1,0 +1,470 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* ChatMessageList: one conversation's messages as a list model, history prepended lazily. */
+#define G_LOG_DOMAIN "chat-gtk"
+
+#include "chat-message-list.h"
+
+struct _ChatMessageList
+{
+  GObject parent_instance;
+  ChatClient *client;
+  char *me;
+  char *peer;
+  GPtrArray *items;  /* ChatMessageItem *, owned */
+  GHashTable *by_id; /* gint64 * -> ChatMessageItem * (borrowed) */
+  GCancellable *cancellable;
+  gboolean loading;
+  gboolean loaded;
+  gboolean complete;
+};
+
+static void chat_message_list_model_init (GListModelInterface *iface);
+
+G_DEFINE_FINAL_TYPE_WITH_CODE (ChatMessageList, chat_message_list, G_TYPE_OBJECT,
+                               G_IMPLEMENT_INTERFACE (G_TYPE_LIST_MODEL,
+                                                      chat_message_list_model_init))
+
+enum
+{
+  PROP_0,
+  PROP_PEER,
+  PROP_LOADING,
+  PROP_LOADED,
+  PROP_COMPLETE,
+  N_PROPS
+};
+
+static GParamSpec *properties[N_PROPS];
+
+static GType
+chat_message_list_get_item_type (GListModel *model)
+{
+  return CHAT_TYPE_MESSAGE_ITEM;
+}
+
+static guint
+chat_message_list_get_n_items (GListModel *model)
+{
+  return CHAT_MESSAGE_LIST (model)->items->len;
+}
+
+static gpointer
+chat_message_list_get_item (GListModel *model, guint position)
+{
+  ChatMessageList *self = CHAT_MESSAGE_LIST (model);
+
+  if (position >= self->items->len)
+    return NULL;
+  return g_object_ref (g_ptr_array_index (self->items, position));
+}
+
+static void
+chat_message_list_model_init (GListModelInterface *iface)
+{
+  iface->get_item_type = chat_message_list_get_item_type;
+  iface->get_n_items = chat_message_list_get_n_items;
+  iface->get_item = chat_message_list_get_item;
+}
+
+static void
+chat_message_list_get_property (GObject *object, guint prop_id, GValue *value, GParamSpec *pspec)
+{
+  ChatMessageList *self = CHAT_MESSAGE_LIST (object);
+
+  switch (prop_id)
+    {
+      case PROP_PEER:
+        g_value_set_string (value, self->peer);
+        break;
+      case PROP_LOADING:
+        g_value_set_boolean (value, self->loading);
+        break;
+      case PROP_LOADED:
+        g_value_set_boolean (value, self->loaded);
+        break;
+      case PROP_COMPLETE:
+        g_value_set_boolean (value, self->complete);
+        break;
+      default:
+        G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+chat_message_list_dispose (GObject *object)
+{
+  ChatMessageList *self = CHAT_MESSAGE_LIST (object);
+
+  g_cancellable_cancel (self->cancellable);
+  g_clear_object (&self->cancellable);
+  g_clear_object (&self->client);
+  G_OBJECT_CLASS (chat_message_list_parent_class)->dispose (object);
+}
+
+static void
+chat_message_list_finalize (GObject *object)
+{
+  ChatMessageList *self = CHAT_MESSAGE_LIST (object);
+
+  g_hash_table_unref (self->by_id);
+  g_ptr_array_unref (self->items);
+  g_free (self->me);
+  g_free (self->peer);
+  G_OBJECT_CLASS (chat_message_list_parent_class)->finalize (object);
+}
+
+static void
+chat_message_list_class_init (ChatMessageListClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  GParamFlags flags = G_PARAM_READABLE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY;
+
+  object_class->get_property = chat_message_list_get_property;
+  object_class->dispose = chat_message_list_dispose;
+  object_class->finalize = chat_message_list_finalize;
+
+  properties[PROP_PEER] = g_param_spec_string ("peer", NULL, NULL, NULL, flags);
+  properties[PROP_LOADING] = g_param_spec_boolean ("loading", NULL, NULL, FALSE, flags);
+  properties[PROP_LOADED] = g_param_spec_boolean ("loaded", NULL, NULL, FALSE, flags);
+  properties[PROP_COMPLETE] = g_param_spec_boolean ("complete", NULL, NULL, FALSE, flags);
+  g_object_class_install_properties (object_class, N_PROPS, properties);
+}
+
+static void
+chat_message_list_init (ChatMessageList *self)
+{
+  self->items = g_ptr_array_new_with_free_func (g_object_unref);
+  self->by_id = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
+  self->cancellable = g_cancellable_new ();
+}
+
+ChatMessageList *
+chat_message_list_new (ChatClient *client, const char *me, const char *peer)
+{
+  ChatMessageList *self;
+
+  g_return_val_if_fail (CHAT_IS_CLIENT (client), NULL);
+  g_return_val_if_fail (peer != NULL, NULL);
+
+  self = g_object_new (CHAT_TYPE_MESSAGE_LIST, NULL);
+  self->client = g_object_ref (client);
+  self->me = g_strdup (me);
+  self->peer = g_strdup (peer);
+  return self;
+}
+
+const char *
+chat_message_list_get_peer (ChatMessageList *self)
+{
+  g_return_val_if_fail (CHAT_IS_MESSAGE_LIST (self), NULL);
+  return self->peer;
+}
+
+gboolean
+chat_message_list_get_loading (ChatMessageList *self)
+{
+  g_return_val_if_fail (CHAT_IS_MESSAGE_LIST (self), FALSE);
+  return self->loading;
+}
+
+gboolean
+chat_message_list_get_loaded (ChatMessageList *self)
+{
+  g_return_val_if_fail (CHAT_IS_MESSAGE_LIST (self), FALSE);
+  return self->loaded;
+}
+
+gboolean
+chat_message_list_get_complete (ChatMessageList *self)
+{
+  g_return_val_if_fail (CHAT_IS_MESSAGE_LIST (self), FALSE);
+  return self->complete;
+}
+
+static gboolean
+same_day (ChatMessageItem *a, ChatMessageItem *b)
+{
+  g_autoptr (GDateTime) ta = chat_message_item_dup_time (a);
+  g_autoptr (GDateTime) tb = chat_message_item_dup_time (b);
+
+  return g_date_time_get_year (ta) == g_date_time_get_year (tb)
+         && g_date_time_get_day_of_year (ta) == g_date_time_get_day_of_year (tb);
+}
+
+/* Recomputes the day separator of the item at position. */
+static void
+update_show_day (ChatMessageList *self, guint position)
+{
+  ChatMessageItem *item;
+
+  if (position >= self->items->len)
+    return;
+  item = g_ptr_array_index (self->items, position);
+  if (position == 0)
+    chat_message_item_set_show_day (item, TRUE);
+  else
+    chat_message_item_set_show_day (
+        item, !same_day (g_ptr_array_index (self->items, position - 1), item));
+}
+
+static void
+remember_id (ChatMessageList *self, ChatMessageItem *item)
+{
+  gint64 id = chat_message_item_get_id (item);
+
+  if (id != 0)
+    g_hash_table_insert (self->by_id, g_memdup2 (&id, sizeof id), item);
+}
+
+static gboolean
+is_outgoing (ChatMessageList *self, ChatMessage *message)
+{
+  return g_ascii_strcasecmp (chat_message_get_from (message), self->me) == 0;
+}
+
+static void
+set_flag (ChatMessageList *self, gboolean *flag, gboolean value, guint prop)
+{
+  if (*flag == value)
+    return;
+  *flag = value;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[prop]);
+}
+
+/* Puts a page of older messages (ascending) in front of what is listed. */
+static void
+prepend_page (ChatMessageList *self, GPtrArray *messages)
+{
+  g_autoptr (GPtrArray) items
+      = g_ptr_array_new_full (messages->len + self->items->len, g_object_unref);
+  guint added;
+
+  for (guint i = 0; i < messages->len; i++)
+    {
+      ChatMessage *message = g_ptr_array_index (messages, i);
+      gint64 id = chat_message_get_id (message);
+      ChatMessageItem *item;
+
+      if (g_hash_table_contains (self->by_id, &id))
+        continue;
+      item = chat_message_item_new (message, is_outgoing (self, message));
+      g_ptr_array_add (items, item);
+      remember_id (self, item);
+    }
+  added = items->len;
+  for (guint i = 0; i < self->items->len; i++)
+    g_ptr_array_add (items, g_object_ref (g_ptr_array_index (self->items, i)));
+  g_ptr_array_unref (self->items);
+  self->items = g_steal_pointer (&items);
+  for (guint i = 0; i < added; i++)
+    update_show_day (self, i);
+  update_show_day (self, added);
+  if (added > 0)
+    g_list_model_items_changed (G_LIST_MODEL (self), 0, 0, added);
+}
+
+static void
+history_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (ChatMessageList) self = user_data;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GPtrArray) messages = NULL;
+  gboolean more = FALSE;
+
+  messages = chat_client_history_finish (CHAT_CLIENT (source), result, &more, &error);
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    return;
+  set_flag (self, &self->loading, FALSE, PROP_LOADING);
+  if (messages == NULL)
+    {
+      g_warning ("Could not load the conversation history: %s", error->message);
+      return;
+    }
+  prepend_page (self, messages);
+  set_flag (self, &self->complete, !more, PROP_COMPLETE);
+  set_flag (self, &self->loaded, TRUE, PROP_LOADED);
+}
+
+void
+chat_message_list_load_older (ChatMessageList *self)
+{
+  gint64 before = 0;
+
+  g_return_if_fail (CHAT_IS_MESSAGE_LIST (self));
+
+  if (self->loading || self->complete)
+    return;
+  for (guint i = 0; i < self->items->len && before == 0; i++)
+    before = chat_message_item_get_seq (g_ptr_array_index (self->items, i));
+  if (before == 0 && self->loaded && self->items->len > 0)
+    return;
+  set_flag (self, &self->loading, TRUE, PROP_LOADING);
+  /* A small first page paints fast; later pages are bigger to scroll far with few requests. */
+  chat_client_history_async (self->client, self->peer, before,
+                             self->loaded ? CHAT_MESSAGE_LIST_PAGE : CHAT_MESSAGE_LIST_FIRST_PAGE,
+                             self->cancellable, history_cb, g_object_ref (self));
+}
+
+/* Where a committed message goes: after every message with a lower seq, before pending ones. */
+static guint
+insert_position (ChatMessageList *self, gint64 seq)
+{
+  guint position = self->items->len;
+
+  while (position > 0)
+    {
+      ChatMessageItem *prev = g_ptr_array_index (self->items, position - 1);
+      gint64 prev_seq = chat_message_item_get_seq (prev);
+
+      if (prev_seq != 0 && prev_seq < seq)
+        break;
+      position--;
+    }
+  return position;
+}
+
+static void
+insert_item (ChatMessageList *self, ChatMessageItem *item, guint position)
+{
+  g_ptr_array_insert (self->items, position, g_object_ref (item));
+  remember_id (self, item);
+  update_show_day (self, position);
+  update_show_day (self, position + 1);
+  g_list_model_items_changed (G_LIST_MODEL (self), position, 0, 1);
+}
+
+gboolean
+chat_message_list_add_message (ChatMessageList *self, ChatMessage *message)
+{
+  g_autoptr (ChatMessageItem) item = NULL;
+  gint64 id;
+
+  g_return_val_if_fail (CHAT_IS_MESSAGE_LIST (self), FALSE);
+
+  id = chat_message_get_id (message);
+  if (g_hash_table_contains (self->by_id, &id))
+    return FALSE;
+  item = chat_message_item_new (message, is_outgoing (self, message));
+  insert_item (self, item, insert_position (self, chat_message_get_seq (message)));
+  return TRUE;
+}
+
+void
+chat_message_list_add_pending (ChatMessageList *self, ChatMessageItem *item)
+{
+  g_return_if_fail (CHAT_IS_MESSAGE_LIST (self));
+  insert_item (self, item, self->items->len);
+}
+
+void
+chat_message_list_remove_item (ChatMessageList *self, ChatMessageItem *item)
+{
+  guint position;
+  gint64 id;
+
+  g_return_if_fail (CHAT_IS_MESSAGE_LIST (self));
+
+  if (!g_ptr_array_find (self->items, item, &position))
+    return;
+  id = chat_message_item_get_id (item);
+  if (id != 0)
+    g_hash_table_remove (self->by_id, &id);
+  g_ptr_array_remove_index (self->items, position);
+  update_show_day (self, position);
+  g_list_model_items_changed (G_LIST_MODEL (self), position, 1, 0);
+}
+
+void
+chat_message_list_commit_pending (ChatMessageList *self, ChatMessageItem *item,
+                                  ChatMessage *message)
+{
+  gint64 id;
+  guint position;
+
+  g_return_if_fail (CHAT_IS_MESSAGE_LIST (self));
+
+  id = chat_message_get_id (message);
+  if (g_hash_table_contains (self->by_id, &id))
+    {
+      chat_message_list_remove_item (self, item);
+      return;
+    }
+  chat_message_item_set_message (item, message);
+  remember_id (self, item);
+  /* Keep seq order: a message received meanwhile may have a higher seq. */
+  if (!g_ptr_array_find (self->items, item, &position))
+    return;
+  g_object_ref (item);
+  chat_message_list_remove_item (self, item);
+  insert_item (self, item, insert_position (self, chat_message_get_seq (message)));
+  g_object_unref (item);
+}
+
+guint
+chat_message_list_remove_ids (ChatMessageList *self, const GArray *ids)
+{
+  guint removed = 0;
+
+  g_return_val_if_fail (CHAT_IS_MESSAGE_LIST (self), 0);
+
+  for (guint i = 0; i < ids->len; i++)
+    {
+      ChatMessageItem *item = chat_message_list_find (self, g_array_index (ids, gint64, i));
+
+      if (item == NULL)
+        continue;
+      chat_message_list_remove_item (self, item);
+      removed++;
+    }
+  return removed;
+}
+
+void
+chat_message_list_mark_read_up_to (ChatMessageList *self, gint64 up_to)
+{
+  g_return_if_fail (CHAT_IS_MESSAGE_LIST (self));
+
+  for (guint i = self->items->len; i > 0; i--)
+    {
+      ChatMessageItem *item = g_ptr_array_index (self->items, i - 1);
+      gint64 seq = chat_message_item_get_seq (item);
+
+      if (!chat_message_item_get_outgoing (item) || seq == 0 || seq > up_to)
+        continue;
+      if (chat_message_item_get_state (item) == CHAT_DELIVERY_READ)
+        break; /* everything older was marked before */
+      chat_message_item_set_state (item, CHAT_DELIVERY_READ);
+    }
+}
+
+gint64
+chat_message_list_get_last_incoming_seq (ChatMessageList *self)
+{
+  g_return_val_if_fail (CHAT_IS_MESSAGE_LIST (self), 0);
+
+  for (guint i = self->items->len; i > 0; i--)
+    {
+      ChatMessageItem *item = g_ptr_array_index (self->items, i - 1);
+
+      if (!chat_message_item_get_outgoing (item) && chat_message_item_get_seq (item) > 0)
+        return chat_message_item_get_seq (item);
+    }
+  return 0;
+}
+
+ChatMessageItem *
+chat_message_list_find (ChatMessageList *self, gint64 id)
+{
+  g_return_val_if_fail (CHAT_IS_MESSAGE_LIST (self), NULL);
+  return g_hash_table_lookup (self->by_id, &id);
+}
+
+ChatMessageItem *
+chat_message_list_dup_last (ChatMessageList *self)
+{
+  g_return_val_if_fail (CHAT_IS_MESSAGE_LIST (self), NULL);
+
+  if (self->items->len == 0)
+    return NULL;
+  return g_object_ref (g_ptr_array_index (self->items, self->items->len - 1));
+}

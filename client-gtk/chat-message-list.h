@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* ChatMessageList: a GListModel of one conversation that prepends history pages on demand. */
+#pragma once
+
+#include <gio/gio.h>
+
+#include "chat-client.h"
+#include "chat-message-item.h"
+
+G_BEGIN_DECLS
+
+/* Messages fetched per history request (the protocol allows up to 500). */
+#define CHAT_MESSAGE_LIST_PAGE 200
+/* The first, newest page: enough to fill a tall window. */
+#define CHAT_MESSAGE_LIST_FIRST_PAGE 50
+
+#define CHAT_TYPE_MESSAGE_LIST (chat_message_list_get_type ())
+G_DECLARE_FINAL_TYPE (ChatMessageList, chat_message_list, CHAT, MESSAGE_LIST, GObject)
+
+/*
+ * A GListModel of ChatMessageItem in ascending seq, pending own messages last.
+ * Properties:
+ *   "peer"      string    the other participant (construct-only)
+ *   "loading"   gboolean  a history page is being fetched
+ *   "loaded"    gboolean  the newest page has arrived
+ *   "complete"  gboolean  the oldest message is loaded
+ */
+ChatMessageList *chat_message_list_new (ChatClient *client, const char *me, const char *peer);
+
+const char *chat_message_list_get_peer (ChatMessageList *self);
+gboolean chat_message_list_get_loading (ChatMessageList *self);
+gboolean chat_message_list_get_loaded (ChatMessageList *self);
+gboolean chat_message_list_get_complete (ChatMessageList *self);
+/* Fetches the page before the oldest loaded message; does nothing while one is loading
+ * or when complete. */
+void chat_message_list_load_older (ChatMessageList *self);
+/* Appends a message from the server; FALSE when its id is already listed. */
+gboolean chat_message_list_add_message (ChatMessageList *self, ChatMessage *message);
+void chat_message_list_add_pending (ChatMessageList *self, ChatMessageItem *item);
+/* A pending item was committed as message. If that message already arrived by another
+ * path (a sync after a failover), the pending item is dropped so it shows once. */
+void chat_message_list_commit_pending (ChatMessageList *self, ChatMessageItem *item,
+                                       ChatMessage *message);
+void chat_message_list_remove_item (ChatMessageList *self, ChatMessageItem *item);
+/* Removes the listed ids (gint64); returns how many were here. */
+guint chat_message_list_remove_ids (ChatMessageList *self, const GArray *ids);
+/* Own messages with seq <= up_to become READ. */
+void chat_message_list_mark_read_up_to (ChatMessageList *self, gint64 up_to);
+/* The highest seq of a message received from the peer, or 0. */
+gint64 chat_message_list_get_last_incoming_seq (ChatMessageList *self);
+ChatMessageItem *chat_message_list_find (ChatMessageList *self, gint64 id);
+/* The newest item (a new reference), or NULL when empty. */
+ChatMessageItem *chat_message_list_dup_last (ChatMessageList *self);
+
+G_END_DECLS
