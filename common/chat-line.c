@@ -8,8 +8,8 @@
 struct _ChatLineBuffer
 {
   GByteArray *bytes;
-  gsize start;    /* first byte not yet returned */
-  gsize scanned;  /* bytes from start already known to hold no '\n' */
+  gsize start;   /* first byte not yet returned */
+  gsize scanned; /* bytes from start already known to hold no '\n' */
   gsize max_line;
 };
 
@@ -52,15 +52,19 @@ chat_line_buffer_feed (ChatLineBuffer *buffer, const void *data, gsize len)
 gboolean
 chat_line_buffer_next (ChatLineBuffer *buffer, char **line, gsize *len, GError **error)
 {
-  const guint8 *base = buffer->bytes->data + buffer->start;
+  const guint8 *base = NULL;
   gsize available = buffer->bytes->len - buffer->start;
   const guint8 *newline = NULL;
   gsize line_len = 0;
 
   *line = NULL;
   *len = 0;
+  /* An empty array may have no storage at all (data NULL). */
+  if (available == 0)
+    return FALSE;
+  base = buffer->bytes->data + buffer->start;
   newline = memchr (base + buffer->scanned, '\n', available - buffer->scanned);
-  line_len = newline ? (gsize) (newline - base) : available;
+  line_len = newline ? (gsize)(newline - base) : available;
   if (line_len > buffer->max_line)
     {
       g_set_error (error, CHAT_ERROR, CHAT_ERROR_TOO_LARGE,

@@ -22,12 +22,6 @@ struct _ChatAdmin
   ChatSystemd *systemd;
   ChatDbus *dbus;
   gulong status_handler;
-
-  /* What the journal was last told, to log transitions only. */
-  ChatNodeRole last_role;
-  char *last_leader;
-  GHashTable *last_peer_states; /* address -> state */
-  char *last_in_sync;
 };
 
 G_DEFINE_TYPE (ChatAdmin, chat_admin, G_TYPE_OBJECT)
@@ -45,7 +39,8 @@ add_servers (ChatStatus *status, ChatNode *node)
       if (server->in_sync)
         chat_status_add_in_sync (status, server->address);
       if (g_strcmp0 (server->address, self_address) != 0)
-        chat_status_add_peer (status, server->address, server->state, 0, -1);
+        chat_status_add_peer (status, server->address, server->state, server->lag,
+                              server->last_contact_ms);
     }
 }
 
@@ -70,68 +65,13 @@ fill_status (ChatStatus *status, ChatStatusWant want, gpointer user_data)
     status->state_hash = chat_store_state_hash (store, NULL);
 }
 
-static void
-log_role_change (ChatAdmin *self, const ChatStatus *status, ChatNodeRole role)
-{
-  if (role == self->last_role && g_strcmp0 (status->leader, self->last_leader) == 0)
-    return;
-  if (role == CHAT_NODE_ROLE_LEADER && self->last_role != CHAT_NODE_ROLE_LEADER)
-    chat_journal_event (CHAT_EVENT_LEADER_ELECTED, status->term, status->node, NULL, NULL);
-  else if (self->last_role == CHAT_NODE_ROLE_LEADER && role != CHAT_NODE_ROLE_LEADER)
-    chat_journal_event (CHAT_EVENT_STEPPED_DOWN, status->term, status->leader, NULL, NULL);
-  self->last_role = role;
-  g_free (self->last_leader);
-  self->last_leader = g_strdup (status->leader);
-}
-
-static gboolean
-peer_is_down (const char *state)
-{
-  return g_strcmp0 (state, "down") == 0 || g_strcmp0 (state, "unknown") == 0;
-}
-
-static void
-log_peer_changes (ChatAdmin *self, const ChatStatus *status)
-{
-  for (guint i = 0; i < status->peers->len; i++)
-    {
-      const ChatPeerStatus *peer = g_ptr_array_index (status->peers, i);
-      const char *before = g_hash_table_lookup (self->last_peer_states, peer->address);
-
-      if (before != NULL && peer_is_down (before) != peer_is_down (peer->state))
-        chat_journal_event (peer_is_down (peer->state) ? CHAT_EVENT_PEER_DOWN : CHAT_EVENT_PEER_UP,
-                            status->term, status->leader, peer->address, NULL);
-      g_hash_table_insert (self->last_peer_states, g_strdup (peer->address),
-                           g_strdup (peer->state));
-    }
-}
-
-static void
-log_in_sync_change (ChatAdmin *self, const ChatStatus *status)
-{
-  g_autofree char *in_sync = NULL;
-
-  g_ptr_array_add (status->in_sync, NULL);
-  in_sync = g_strjoinv (",", (char **)status->in_sync->pdata);
-  g_ptr_array_set_size (status->in_sync, status->in_sync->len - 1);
-  if (self->last_in_sync != NULL && !g_str_equal (self->last_in_sync, in_sync)
-      && chat_node_is_leader (self->node))
-    chat_journal_event (CHAT_EVENT_IN_SYNC_CHANGED, status->term, status->node, NULL, "now %s",
-                        in_sync[0] != '\0' ? in_sync : "(empty)");
-  g_free (self->last_in_sync);
-  self->last_in_sync = g_steal_pointer (&in_sync);
-}
-
+/* Cluster events reach the journal from the node itself (one record per event of the
+ * replication core); here the status faces are refreshed. */
 static void
 on_status_changed (ChatNode *node, gpointer user_data)
 {
   ChatAdmin *self = CHAT_ADMIN (user_data);
-  g_autoptr (ChatStatus) status = chat_status_new ();
 
-  fill_status (status, CHAT_STATUS_WANT_DEFAULT, self);
-  log_role_change (self, status, chat_node_get_role (node));
-  log_peer_changes (self, status);
-  log_in_sync_change (self, status);
   chat_systemd_status_changed (self->systemd);
   chat_dbus_status_changed (self->dbus);
 }
@@ -150,31 +90,24 @@ chat_admin_dispose (GObject *object)
 }
 
 static void
-chat_admin_finalize (GObject *object)
-{
-  ChatAdmin *self = CHAT_ADMIN (object);
-
-  g_free (self->last_leader);
-  g_free (self->last_in_sync);
-  g_hash_table_unref (self->last_peer_states);
-  G_OBJECT_CLASS (chat_admin_parent_class)->finalize (object);
-}
-
-static void
 chat_admin_class_init (ChatAdminClass *klass)
 {
   GObjectClass *object_class = G_OBJECT_CLASS (klass);
 
   object_class->dispose = chat_admin_dispose;
-  object_class->finalize = chat_admin_finalize;
 }
 
 static void
 chat_admin_init (ChatAdmin *self)
 {
-  self->last_peer_states = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
-  self->last_role = CHAT_NODE_ROLE_FOLLOWER;
 }
+
+/* chatctl step-down, snapshot and force-leader become admin events of the core. */
+static const ChatDbusAdminOps admin_ops = {
+  .step_down = chat_node_admin_step_down,
+  .snapshot = chat_node_admin_snapshot,
+  .force_leader = chat_node_admin_force_leader,
+};
 
 ChatAdmin *
 chat_admin_new (ChatNode *node, ChatServer *server, const ChatConfig *config, guint16 port)
@@ -188,6 +121,7 @@ chat_admin_new (ChatNode *node, ChatServer *server, const ChatConfig *config, gu
   self->systemd = chat_systemd_new ();
   chat_systemd_set_status_func (self->systemd, fill_status, self, NULL);
   self->dbus = chat_dbus_new (port, fill_status, self, NULL);
+  chat_dbus_set_admin_ops (self->dbus, &admin_ops, node);
   self->status_handler
       = g_signal_connect (node, "status-changed", G_CALLBACK (on_status_changed), self);
   return self;

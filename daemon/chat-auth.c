@@ -15,6 +15,9 @@
   "$argon2id$v=19$m=65536,t=2,p=1$3yPK1w8dZ5YYRk+T7OUIGw$G/W/JWPHKxNa/ZCRodV5arhXH7iUnc2s"         \
   "Cq8gPfIQXyw"
 
+/* What set_cost hashes for the dummy check (never a real account's: it fails anyway). */
+#define DUMMY_PASSWORD "chatd-dummy-password"
+
 #define TOKEN_BYTES 32
 /* Sweep the failure table when it grows past this many keys. */
 #define SWEEP_THRESHOLD 4096
@@ -31,6 +34,8 @@ typedef struct
   char *password;
   char *hash;
   gboolean dummy;
+  guint64 opslimit;
+  gsize memlimit;
 } Job;
 
 struct _ChatAuth
@@ -39,6 +44,9 @@ struct _ChatAuth
 
   GThreadPool *pool;
   GHashTable *failures; /* user key → GArray of gint64 failure times (monotonic µs) */
+  guint64 opslimit;
+  gsize memlimit;
+  char *dummy_hash; /* NULL: DUMMY_HASH */
 };
 
 G_DEFINE_FINAL_TYPE (ChatAuth, chat_auth, G_TYPE_OBJECT)
@@ -58,8 +66,7 @@ run_hash (GTask *task, Job *job)
 {
   char out[crypto_pwhash_STRBYTES];
 
-  if (crypto_pwhash_str (out, job->password, strlen (job->password),
-                         crypto_pwhash_OPSLIMIT_INTERACTIVE, crypto_pwhash_MEMLIMIT_INTERACTIVE)
+  if (crypto_pwhash_str (out, job->password, strlen (job->password), job->opslimit, job->memlimit)
       != 0)
     {
       g_task_return_new_error (task, CHAT_ERROR, CHAT_ERROR_INTERNAL,
@@ -72,8 +79,7 @@ run_hash (GTask *task, Job *job)
 static void
 run_verify (GTask *task, Job *job)
 {
-  const char *hash = job->dummy ? DUMMY_HASH : job->hash;
-  int ret = crypto_pwhash_str_verify (hash, job->password, strlen (job->password));
+  int ret = crypto_pwhash_str_verify (job->hash, job->password, strlen (job->password));
 
   g_task_return_boolean (task, ret == 0 && !job->dummy);
 }
@@ -97,6 +103,7 @@ chat_auth_finalize (GObject *object)
 
   g_thread_pool_free (self->pool, FALSE, TRUE);
   g_hash_table_unref (self->failures);
+  g_free (self->dummy_hash);
   G_OBJECT_CLASS (chat_auth_parent_class)->finalize (object);
 }
 
@@ -114,6 +121,8 @@ chat_auth_init (ChatAuth *self)
       = g_thread_pool_new (run_job, self, (gint)MAX (1, g_get_num_processors ()), FALSE, NULL);
   self->failures
       = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify)g_array_unref);
+  self->opslimit = crypto_pwhash_OPSLIMIT_INTERACTIVE;
+  self->memlimit = crypto_pwhash_MEMLIMIT_INTERACTIVE;
 }
 
 ChatAuth *
@@ -124,6 +133,23 @@ chat_auth_new (void)
   return g_object_new (CHAT_TYPE_AUTH, NULL);
 }
 
+void
+chat_auth_set_cost (ChatAuth *self, guint64 opslimit, gsize memlimit)
+{
+  char dummy[crypto_pwhash_STRBYTES];
+
+  g_return_if_fail (CHAT_IS_AUTH (self));
+  g_return_if_fail (opslimit >= crypto_pwhash_OPSLIMIT_MIN);
+  g_return_if_fail (memlimit >= crypto_pwhash_MEMLIMIT_MIN);
+  self->opslimit = opslimit;
+  self->memlimit = memlimit;
+  /* The check for a missing user must cost what a real one costs. */
+  if (crypto_pwhash_str (dummy, DUMMY_PASSWORD, strlen (DUMMY_PASSWORD), opslimit, memlimit) != 0)
+    g_error ("Hashing the dummy password failed (out of memory)");
+  g_free (self->dummy_hash);
+  self->dummy_hash = g_strdup (dummy);
+}
+
 static void
 push_job (ChatAuth *self, Job *job, GCancellable *cancellable, GAsyncReadyCallback callback,
           gpointer user_data, gpointer tag)
@@ -131,6 +157,8 @@ push_job (ChatAuth *self, Job *job, GCancellable *cancellable, GAsyncReadyCallba
   GTask *task = g_task_new (self, cancellable, callback, user_data);
 
   g_task_set_source_tag (task, tag);
+  job->opslimit = self->opslimit;
+  job->memlimit = self->memlimit;
   g_task_set_task_data (task, job, (GDestroyNotify)job_free);
   g_thread_pool_push (self->pool, task, NULL);
 }
@@ -162,8 +190,10 @@ chat_auth_verify_password_async (ChatAuth *self, const char *hash, const char *p
 
   job->kind = JOB_VERIFY;
   job->password = g_strdup (password);
-  job->hash = g_strdup (hash);
   job->dummy = hash == NULL;
+  if (hash == NULL)
+    hash = self->dummy_hash != NULL ? self->dummy_hash : DUMMY_HASH;
+  job->hash = g_strdup (hash);
   push_job (self, job, cancellable, callback, user_data, chat_auth_verify_password_async);
 }
 

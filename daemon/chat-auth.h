@@ -15,6 +15,9 @@ G_BEGIN_DECLS
 G_DECLARE_FINAL_TYPE (ChatAuth, chat_auth, CHAT, AUTH, GObject)
 
 ChatAuth *chat_auth_new (void);
+/* Argon2id limits for new hashes (default: libsodium's interactive limits). Lower
+ * ones are for tests and fuzzing only; the dummy check follows them. */
+void chat_auth_set_cost (ChatAuth *self, guint64 opslimit, gsize memlimit);
 
 /* An Argon2id hash string (libsodium crypto_pwhash_str, interactive limits),
  * computed on a worker thread. */

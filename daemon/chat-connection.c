@@ -8,6 +8,7 @@
 #include "chat-error.h"
 #include "chat-json.h"
 #include "chat-line.h"
+#include "chat-peer.h"
 #include "chat-request.h"
 #include "chat-username.h"
 
@@ -52,6 +53,9 @@ struct _ChatConnection
   char *session_hash;
   char *username;
   char *user_key;
+
+  ChatConnectionPeerFunc peer_func;
+  gpointer peer_data;
 
   guint32 max_line_bytes;
   guint16 idle_line_timeout_s;
@@ -200,7 +204,7 @@ static gboolean
 on_writable (GObject *stream, gpointer user_data)
 {
   ChatConnection *self = user_data;
-  g_autoptr (ChatConnection) keep = g_object_ref (self);
+  g_autoptr (ChatConnection) keep G_GNUC_UNUSED = g_object_ref (self);
 
   g_clear_pointer (&self->write_source, g_source_unref);
   flush_writes (self);
@@ -370,7 +374,7 @@ static gboolean
 on_resume (gpointer user_data)
 {
   ChatConnection *self = user_data;
-  g_autoptr (ChatConnection) keep = g_object_ref (self);
+  g_autoptr (ChatConnection) keep G_GNUC_UNUSED = g_object_ref (self);
 
   self->resume_idle = 0;
   process_lines (self);
@@ -465,6 +469,33 @@ start_deferred (ChatConnection *self)
   return TRUE;
 }
 
+void
+chat_connection_set_peer_func (ChatConnection *self, ChatConnectionPeerFunc func,
+                               gpointer user_data)
+{
+  self->peer_func = func;
+  self->peer_data = user_data;
+}
+
+/* The first line opened a peer handshake: the stream now belongs to the peer links. A
+ * dialling peer waits for our challenge, so nothing may follow its hello yet. */
+static void
+hand_over_to_peers (ChatConnection *self, const char *line, gsize len)
+{
+  g_autoptr (ChatConnection) keep G_GNUC_UNUSED = g_object_ref (self);
+  g_autoptr (GIOStream) stream = g_object_ref (self->stream);
+
+  if (chat_line_buffer_pending (self->lines) > 0)
+    {
+      chat_connection_close (self);
+      return;
+    }
+  self->closed = TRUE;
+  release_io (self);
+  self->peer_func (stream, line, len, self->peer_data);
+  g_signal_emit (self, signals[SIGNAL_CLOSED], 0);
+}
+
 static gboolean
 next_request (ChatConnection *self)
 {
@@ -481,6 +512,11 @@ next_request (ChatConnection *self)
         refuse_oversize_line (self, error);
       return FALSE;
     }
+  if (self->next_ticket == 0 && self->peer_func != NULL && chat_peers_is_hello (line, len))
+    {
+      hand_over_to_peers (self, line, len);
+      return FALSE;
+    }
   request = chat_dispatch_parse (self->dispatch, self, line, len);
   if (!can_start (self, request))
     {
@@ -494,7 +530,7 @@ next_request (ChatConnection *self)
 static void
 process_lines (ChatConnection *self)
 {
-  g_autoptr (ChatConnection) keep = g_object_ref (self);
+  g_autoptr (ChatConnection) keep G_GNUC_UNUSED = g_object_ref (self);
 
   if (self->processing || self->closed)
     return;
@@ -555,7 +591,7 @@ static gboolean
 on_readable (GObject *stream, gpointer user_data)
 {
   ChatConnection *self = user_data;
-  g_autoptr (ChatConnection) keep = g_object_ref (self);
+  g_autoptr (ChatConnection) keep G_GNUC_UNUSED = g_object_ref (self);
   g_autoptr (GError) error = NULL;
   gssize n = g_pollable_input_stream_read_nonblocking (G_POLLABLE_INPUT_STREAM (stream),
                                                        read_scratch, READ_CHUNK, NULL, &error);

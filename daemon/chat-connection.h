@@ -47,4 +47,12 @@ void chat_connection_set_session (ChatConnection *self, const char *session_hash
 /* Bytes waiting in the write queue. */
 gsize chat_connection_get_queued_bytes (ChatConnection *self);
 
+/* A connection whose first line opens a peer handshake (chat_peers_is_hello()) is handed
+ * to func with its stream and that line; the connection then emits "closed" without
+ * closing the stream. Without a func such a line is an ordinary (bad) request. */
+typedef void (*ChatConnectionPeerFunc) (GIOStream *stream, const char *line, gsize len,
+                                        gpointer user_data);
+void chat_connection_set_peer_func (ChatConnection *self, ChatConnectionPeerFunc func,
+                                    gpointer user_data);
+
 G_END_DECLS

@@ -175,7 +175,13 @@ chat_dispatch_run (ChatDispatch *self, ChatRequest *request)
   g_assert (info != NULL);
   if (info->handler != dispatch_hello && !chat_node_is_leader (self->node))
     {
-      fail_not_leader (self, request);
+      /* Elected, but nothing of its own term is committed yet: it may not answer reads
+       * from state an earlier leader could still extend. Come back in a moment. */
+      if (chat_node_get_role (self->node) == CHAT_NODE_ROLE_LEADER)
+        chat_request_fail_literal (request, CHAT_ERROR_UNAVAILABLE,
+                                   "The new leader is not ready yet; try again");
+      else
+        fail_not_leader (self, request);
       return;
     }
   if (info->needs_session && chat_request_get_session_hash (request) == NULL)
@@ -208,6 +214,27 @@ servers_to_json (ChatDispatch *self)
   return array;
 }
 
+/* hello {"state_hash": true} adds the chat state's hash and the index it is complete
+ * up to, so tests and operators can check that servers converged (docs/replication.md). */
+static gboolean
+add_state_hash (ChatDispatch *self, JsonObject *params, JsonObject *reply, GError **error)
+{
+  gboolean wanted = FALSE;
+  g_autofree char *hash = NULL;
+
+  if (!chat_json_get_bool (params, "state_hash", FALSE, &wanted, error))
+    return FALSE;
+  if (!wanted)
+    return TRUE;
+  hash = chat_store_state_hash (self->store, error);
+  if (hash == NULL)
+    return FALSE;
+  json_object_set_string_member (reply, "state_hash", hash);
+  json_object_set_int_member (reply, "applied_index",
+                              (gint64)chat_store_applied_index (self->store));
+  return TRUE;
+}
+
 static void
 dispatch_hello (ChatDispatch *self, ChatRequest *request)
 {
@@ -235,6 +262,11 @@ dispatch_hello (ChatDispatch *self, ChatRequest *request)
     json_object_set_null_member (reply, "leader");
   json_object_set_int_member (reply, "term", (gint64)chat_node_get_term (self->node));
   json_object_set_array_member (reply, "servers", servers_to_json (self));
+  if (!add_state_hash (self, params, reply, &error))
+    {
+      chat_dispatch_fail (request, error);
+      return;
+    }
   chat_request_reply (request, reply);
 }
 

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* ChatNode: where operations become log entries, are committed and are applied to the store. */
+/* ChatNode: where operations become log entries, are replicated, committed and applied. */
 #pragma once
 
 #include <gio/gio.h>
@@ -28,6 +28,8 @@ typedef struct
   char *address;
   const char *state; /* a role name, "down" or "unknown" */
   gboolean in_sync;
+  guint64 lag;            /* entries behind this server's log (known on the leader), else 0 */
+  gint64 last_contact_ms; /* ms since the leader last heard from it, or -1 when unknown */
 } ChatNodeServer;
 
 void chat_node_server_free (ChatNodeServer *server);
@@ -45,20 +47,23 @@ typedef void (*ChatNodeProposeFunc) (ChatNode *node, guint64 index, ChatApplyRes
 G_DECLARE_FINAL_TYPE (ChatNode, chat_node, CHAT, NODE, GObject)
 
 /* node_id is this server's 1-based position in config->servers; config must outlive
- * the node. primary: lead at once (--primary). */
+ * the node. primary: lead the very first term of a fresh cluster at once (--primary). */
 ChatNode *chat_node_new (ChatStore *store, const ChatConfig *config, guint node_id,
                          gboolean primary);
-/* Applies log entries after the store's applied index, then takes its role. */
+/* Loads the replicated state, starts the replication core, its timer and the peer links. */
 gboolean chat_node_start (ChatNode *self, GError **error);
 /* Fails proposals not yet committed with CHAT_ERROR_UNAVAILABLE and stops leading. */
 void chat_node_stop (ChatNode *self);
 
 /* Proposes a client operation (a JSON object with "op"; see chat-store.h). Proposals
  * made during one main-loop iteration are appended in one durable transaction
- * (group commit), then applied in one apply transaction, then answered in order. */
+ * (group commit), replicated, applied in one apply transaction once committed, then
+ * answered in order. */
 void chat_node_propose (ChatNode *self, JsonObject *op, ChatNodeProposeFunc callback,
                         gpointer user_data);
 
+/* TRUE on the leader once it has committed an entry of its own term: only then does it
+ * serve requests (reads included). */
 gboolean chat_node_is_leader (ChatNode *self);
 /* "host:port" of the leader, or NULL while none is known. */
 const char *chat_node_leader_address (ChatNode *self);
@@ -73,6 +78,14 @@ guint64 chat_node_get_applied_index (ChatNode *self);
 /* Every server of the config, in config order (ChatNodeServer *). */
 GPtrArray *chat_node_list_servers (ChatNode *self);
 ChatStore *chat_node_get_store (ChatNode *self);
+
+/* Takes over an accepted connection whose first line is a peer hello (see chat-peer.h). */
+void chat_node_accept_peer (ChatNode *self, GIOStream *stream, const char *line, gsize len);
+
+/* Admin requests, in the shape of ChatDbusAdminOps (user_data is the node). */
+gboolean chat_node_admin_step_down (gpointer node, GError **error);
+gboolean chat_node_admin_snapshot (gpointer node, guint64 *index, GError **error);
+gboolean chat_node_admin_force_leader (gpointer node, GError **error);
 
 /* Signals:
  *   "applied" (guint64 index, JsonObject *op, gpointer result): after each committed

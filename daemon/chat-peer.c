@@ -22,6 +22,8 @@
 #define CONNECT_TIMEOUT_S 2
 #define BACKOFF_MIN_MS 50
 #define BACKOFF_MAX_MS 1000
+/* Handshakes in progress at once; more are refused (a flood of hellos costs little). */
+#define MAX_UNCLAIMED 64
 
 typedef enum
 {
@@ -71,7 +73,7 @@ struct _ChatPeers
   guint node_id;
   ChatPeerMessageFunc func;
   gpointer user_data;
-  Remote *remotes; /* by node id; [0] and [node_id] unused */
+  Remote *remotes;      /* by node id; [0] and [node_id] unused */
   GPtrArray *unclaimed; /* Link *: accepted, not yet authenticated */
   GSocketClient *client;
   gboolean running;
@@ -109,7 +111,7 @@ link_clear (Link *link)
   g_clear_object (&link->cancellable);
   g_clear_pointer (&link->lines, chat_line_buffer_free);
   g_clear_pointer (&link->read_buf, g_free);
-  g_queue_clear_full (&link->writes, (GDestroyNotify) g_bytes_unref);
+  g_queue_clear_full (&link->writes, (GDestroyNotify)g_bytes_unref);
   g_clear_pointer (&link->in_flight, g_bytes_unref);
 }
 
@@ -122,7 +124,7 @@ link_ref (Link *link)
 static void
 link_unref (Link *link)
 {
-  g_rc_box_release_full (link, (GDestroyNotify) link_clear);
+  g_rc_box_release_full (link, (GDestroyNotify)link_clear);
 }
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (Link, link_unref)
@@ -135,8 +137,7 @@ remote_of (ChatPeers *self, guint node)
   return &self->remotes[node];
 }
 
-static void
-flush_writes (Link *link);
+static void flush_writes (Link *link);
 
 static void
 on_written (GObject *source, GAsyncResult *result, gpointer user_data)
@@ -174,7 +175,7 @@ flush_writes (Link *link)
       g_autoptr (GBytes) line = g_queue_pop_head (&link->writes);
       const guint8 *data = g_bytes_get_data (line, &size);
 
-      g_byte_array_append (batch, data, (guint) size);
+      g_byte_array_append (batch, data, (guint)size);
     }
   link->in_flight = g_byte_array_free_to_bytes (batch);
   out = g_io_stream_get_output_stream (link->stream);
@@ -234,8 +235,7 @@ detach (Link *link)
     }
 }
 
-static void
-schedule_dial (Remote *remote, ChatPeers *self);
+static void schedule_dial (Remote *remote, ChatPeers *self);
 
 static void
 link_close (Link *link, const char *reason)
@@ -279,10 +279,9 @@ make_nonce (char out[NONCE_HEX + 1])
 char *
 chat_peers_compute_proof (const char *secret, const char *text)
 {
-  g_autoptr (GHmac) hmac =
-    g_hmac_new (G_CHECKSUM_SHA256, (const guchar *) secret, strlen (secret));
+  g_autoptr (GHmac) hmac = g_hmac_new (G_CHECKSUM_SHA256, (const guchar *)secret, strlen (secret));
 
-  g_hmac_update (hmac, (const guchar *) text, -1);
+  g_hmac_update (hmac, (const guchar *)text, -1);
   return g_strdup (g_hmac_get_string (hmac));
 }
 
@@ -292,8 +291,8 @@ static char *
 proof_for (ChatPeers *self, const char *role, guint from, guint to, const char *nonce_a,
            const char *nonce_b)
 {
-  g_autofree char *text = g_strdup_printf ("chatd-peer-%d %s %u %u %s %s", PEER_PROTO, role,
-                                           from, to, nonce_a, nonce_b);
+  g_autofree char *text = g_strdup_printf ("chatd-peer-%d %s %u %u %s %s", PEER_PROTO, role, from,
+                                           to, nonce_a, nonce_b);
 
   return chat_peers_compute_proof (self->config->secret, text);
 }
@@ -351,8 +350,8 @@ on_challenge (Link *link, JsonObject *object)
   g_autofree char *mine = NULL;
   g_autoptr (JsonObject) auth = handshake_object ("auth");
 
-  if (!valid_nonce (nonce) ||
-      json_object_get_int_member_with_default (object, "node", 0) != link->node)
+  if (!valid_nonce (nonce)
+      || json_object_get_int_member_with_default (object, "node", 0) != link->node)
     return FALSE;
   expected = proof_for (self, "accept", link->node, self->node_id, link->nonce, nonce);
   if (!proof_matches (expected, proof))
@@ -388,8 +387,8 @@ on_auth (Link *link, JsonObject *object)
   ChatPeers *self = link->owner;
   Remote *remote = remote_of (self, link->node);
   const char *proof = json_object_get_string_member_with_default (object, "proof", NULL);
-  g_autofree char *expected =
-    proof_for (self, "dial", link->node, self->node_id, link->nonce, link->remote_nonce);
+  g_autofree char *expected
+      = proof_for (self, "dial", link->node, self->node_id, link->nonce, link->remote_nonce);
   g_autoptr (JsonObject) ok = handshake_object ("ok");
 
   if (!proof_matches (expected, proof))
@@ -416,18 +415,18 @@ handle_handshake_line (Link *link, const char *line, gsize len)
   kind = json_object_get_string_member_with_default (object, "peer", "");
   switch (link->step)
     {
-    case STEP_WAIT_CHALLENGE:
-      return g_str_equal (kind, "challenge") && on_challenge (link, object);
-    case STEP_WAIT_OK:
-      if (!g_str_equal (kind, "ok"))
+      case STEP_WAIT_CHALLENGE:
+        return g_str_equal (kind, "challenge") && on_challenge (link, object);
+      case STEP_WAIT_OK:
+        if (!g_str_equal (kind, "ok"))
+          return FALSE;
+        link_ready (link);
+        return TRUE;
+      case STEP_WAIT_AUTH:
+        return g_str_equal (kind, "auth") && on_auth (link, object);
+      case STEP_READY:
+      default:
         return FALSE;
-      link_ready (link);
-      return TRUE;
-    case STEP_WAIT_AUTH:
-      return g_str_equal (kind, "auth") && on_auth (link, object);
-    case STEP_READY:
-    default:
-      return FALSE;
     }
 }
 
@@ -482,7 +481,7 @@ on_read (GObject *source, GAsyncResult *result, gpointer user_data)
       link_close (link, error != NULL ? error->message : "closed by the peer");
       return;
     }
-  chat_line_buffer_feed (link->lines, link->read_buf, (gsize) n);
+  chat_line_buffer_feed (link->lines, link->read_buf, (gsize)n);
   process_lines (link);
   link_read (link);
 }
@@ -495,8 +494,8 @@ link_read (Link *link)
   if (link->owner == NULL)
     return;
   in = g_io_stream_get_input_stream (link->stream);
-  g_input_stream_read_async (in, link->read_buf, READ_CHUNK, G_PRIORITY_DEFAULT,
-                             link->cancellable, on_read, link_ref (link));
+  g_input_stream_read_async (in, link->read_buf, READ_CHUNK, G_PRIORITY_DEFAULT, link->cancellable,
+                             on_read, link_ref (link));
 }
 
 static void
@@ -531,8 +530,8 @@ on_connected (GObject *source, GAsyncResult *result, gpointer user_data)
   g_autofree DialData *data = user_data;
   g_autoptr (ChatPeers) self = data->self;
   g_autoptr (GError) error = NULL;
-  g_autoptr (GSocketConnection) connection =
-    g_socket_client_connect_finish (G_SOCKET_CLIENT (source), result, &error);
+  g_autoptr (GSocketConnection) connection
+      = g_socket_client_connect_finish (G_SOCKET_CLIENT (source), result, &error);
   Remote *remote = &self->remotes[data->node];
 
   if (!self->running)
@@ -588,8 +587,8 @@ schedule_dial (Remote *remote, ChatPeers *self)
   data = g_new0 (RetryData, 1);
   data->self = self; /* the source is removed before self goes */
   data->node = remote->node;
-  remote->retry_id = g_timeout_add_full (G_PRIORITY_DEFAULT, remote->backoff_ms, on_retry, data,
-                                         g_free);
+  remote->retry_id
+      = g_timeout_add_full (G_PRIORITY_DEFAULT, remote->backoff_ms, on_retry, data, g_free);
 }
 
 /* --- ChatPeers ------------------------------------------------------------------------- */
@@ -629,7 +628,7 @@ chat_peers_class_init (ChatPeersClass *klass)
 static void
 chat_peers_init (ChatPeers *self)
 {
-  self->unclaimed = g_ptr_array_new_with_free_func ((GDestroyNotify) link_unref);
+  self->unclaimed = g_ptr_array_new_with_free_func ((GDestroyNotify)link_unref);
 }
 
 ChatPeers *
@@ -701,8 +700,8 @@ chat_peers_send (ChatPeers *self, guint to, GBytes *line)
   Remote *remote = remote_of (self, to);
   Link *link = remote != NULL ? remote->out : NULL;
 
-  if (link == NULL || link->step != STEP_READY ||
-      link->queued + g_bytes_get_size (line) + 1 > CHAT_PEER_MAX_QUEUED_BYTES)
+  if (link == NULL || link->step != STEP_READY
+      || link->queued + g_bytes_get_size (line) + 1 > CHAT_PEER_MAX_QUEUED_BYTES)
     {
       self->dropped++;
       return FALSE;
@@ -731,12 +730,12 @@ chat_peers_is_hello (const char *line, gsize len)
   g_autoptr (JsonObject) object = NULL;
 
   /* Cheap test first: every client request line would otherwise be parsed twice. */
-  if (len > 4096 || g_strstr_len (line, (gssize) len, "\"peer\"") == NULL)
+  if (len > 4096 || g_strstr_len (line, (gssize)len, "\"peer\"") == NULL)
     return FALSE;
   object = chat_json_parse_object (line, len, NULL);
-  return object != NULL &&
-         g_strcmp0 (json_object_get_string_member_with_default (object, "peer", NULL), "hello") ==
-           0;
+  return object != NULL
+         && g_strcmp0 (json_object_get_string_member_with_default (object, "peer", NULL), "hello")
+                == 0;
 }
 
 /* Checks the hello of an accepted link; answers with our challenge and proof. */
@@ -749,11 +748,11 @@ answer_hello (ChatPeers *self, Link *link, JsonObject *hello)
   g_autoptr (JsonObject) challenge = handshake_object ("challenge");
   g_autofree char *proof = NULL;
 
-  if (json_object_get_int_member_with_default (hello, "proto", 0) != PEER_PROTO ||
-      node < 1 || node > (gint64) self->config->servers->len || node == self->node_id ||
-      to != self->node_id || !valid_nonce (nonce))
+  if (json_object_get_int_member_with_default (hello, "proto", 0) != PEER_PROTO || node < 1
+      || node > (gint64)self->config->servers->len || node == self->node_id || to != self->node_id
+      || !valid_nonce (nonce))
     return FALSE;
-  link->node = (guint) node;
+  link->node = (guint)node;
   g_strlcpy (link->remote_nonce, nonce, sizeof link->remote_nonce);
   make_nonce (link->nonce);
   proof = proof_for (self, "accept", self->node_id, link->node, link->remote_nonce, link->nonce);
@@ -774,7 +773,7 @@ chat_peers_accept (ChatPeers *self, GIOStream *stream, const char *hello_line, g
 
   g_return_if_fail (CHAT_IS_PEERS (self));
 
-  if (!self->running)
+  if (!self->running || self->unclaimed->len >= MAX_UNCLAIMED)
     {
       g_io_stream_close (stream, NULL, NULL);
       return;

@@ -6,6 +6,7 @@
 
 #include "chat-error.h"
 
+#include <glib/gstdio.h>
 #include <string.h>
 
 /* Meta values are a few whole numbers separated by spaces. */
@@ -28,8 +29,7 @@ parse_numbers (GBytes *value, guint64 *out, guint n)
 }
 
 static gboolean
-save_numbers (ChatReplica *self, const char *key, const guint64 *values, guint n,
-              GError **error)
+save_numbers (ChatReplica *self, const char *key, const guint64 *values, guint n, GError **error)
 {
   g_autoptr (GString) text = g_string_new (NULL);
   g_autoptr (GBytes) value = NULL;
@@ -61,7 +61,7 @@ load_entries (ChatReplica *self, guint64 from, GError **error)
 
   if (stored == NULL)
     return NULL;
-  entries = g_ptr_array_new_full (stored->len, (GDestroyNotify) chat_repl_entry_unref);
+  entries = g_ptr_array_new_full (stored->len, (GDestroyNotify)chat_repl_entry_unref);
   for (guint i = 0; i < stored->len; i++)
     {
       ChatLogEntry *e = g_ptr_array_index (stored, i);
@@ -96,12 +96,12 @@ chat_replica_disk_load (ChatReplica *self, ChatReplPersistedState *state, GError
   guint64 hard[2] = { 0, 0 };
   guint64 snap[3] = { 0, 0, 0 };
 
-  *state = (ChatReplPersistedState) { 0 };
-  if (!load_known_numbers (self, CHAT_REPLICA_META_HARD_STATE, hard, 2, error) ||
-      !load_known_numbers (self, CHAT_REPLICA_META_SNAPSHOT, snap, 3, error))
+  *state = (ChatReplPersistedState){ 0 };
+  if (!load_known_numbers (self, CHAT_REPLICA_META_HARD_STATE, hard, 2, error)
+      || !load_known_numbers (self, CHAT_REPLICA_META_SNAPSHOT, snap, 3, error))
     return FALSE;
   state->term = hard[0];
-  state->vote = (guint) MIN (hard[1], CHAT_REPL_MAX_NODES);
+  state->vote = (guint)MIN (hard[1], CHAT_REPL_MAX_NODES);
   state->snapshot_index = snap[0];
   state->snapshot_term = snap[1];
   state->snapshot_isr = snap[2];
@@ -124,6 +124,50 @@ chat_replica_disk_state_clear (ChatReplPersistedState *state)
   g_clear_pointer (&state->entries, g_ptr_array_unref);
 }
 
+/* The image of an empty chat state, from a scratch store (made once). */
+static GBytes *
+empty_state (GError **error)
+{
+  static const char *const suffixes[] = { "", "-wal", "-shm", "-journal" };
+  static GBytes *image;
+  g_autofree char *dir = NULL;
+  g_autofree char *db = NULL;
+  g_autoptr (ChatStore) scratch = NULL;
+  guint64 applied = 0;
+
+  if (image != NULL)
+    return g_bytes_ref (image);
+  dir = g_dir_make_tmp ("chatd-empty-XXXXXX", error);
+  if (dir == NULL)
+    return NULL;
+  scratch = chat_store_open (dir, error);
+  if (scratch != NULL)
+    image = chat_store_snapshot (scratch, &applied, error);
+  g_clear_object (&scratch);
+  db = g_build_filename (dir, "chatd.db", NULL);
+  for (guint i = 0; i < G_N_ELEMENTS (suffixes); i++)
+    {
+      g_autofree char *path = g_strconcat (db, suffixes[i], NULL);
+
+      g_unlink (path);
+    }
+  g_rmdir (dir);
+  return image != NULL ? g_bytes_ref (image) : NULL;
+}
+
+/* Replaces the chat state: with the snapshot, or with nothing for an install of index 0
+ * (the core starts over after a split brain, see docs/replication.md §8). */
+static gboolean
+restore (ChatReplica *self, const ChatReplSnapshot *snap, GError **error)
+{
+  g_autoptr (GBytes) empty = NULL;
+
+  if (snap->index > 0)
+    return chat_store_restore (self->store, snap->data, error);
+  empty = empty_state (error);
+  return empty != NULL && chat_store_restore (self->store, empty, error);
+}
+
 /* The snapshot is saved before the state machine or the log change, so a crash at any
  * point leaves either the old snapshot with its log, or the new one (see
  * catch_up_with_snapshot). */
@@ -133,12 +177,12 @@ persist_snapshot (ChatReplica *self, const ChatReplSnapshot *snap, GError **erro
   guint64 meta[3] = { snap->index, snap->term, snap->isr };
   g_autoptr (GPtrArray) none = g_ptr_array_new ();
 
-  if (!chat_store_set_meta (self->store, CHAT_REPLICA_META_SNAPSHOT_DATA, snap->data, error) ||
-      !save_numbers (self, CHAT_REPLICA_META_SNAPSHOT, meta, 3, error))
+  if (!chat_store_set_meta (self->store, CHAT_REPLICA_META_SNAPSHOT_DATA, snap->data, error)
+      || !save_numbers (self, CHAT_REPLICA_META_SNAPSHOT, meta, 3, error))
     return FALSE;
   if (snap->install)
     {
-      if (!chat_store_restore (self->store, snap->data, error))
+      if (!restore (self, snap, error))
         return FALSE;
       /* Installing replaces the whole log. */
       if (!chat_store_append_log (self->store, 1, none, error))
@@ -153,8 +197,8 @@ persist_snapshot (ChatReplica *self, const ChatReplSnapshot *snap, GError **erro
 static gboolean
 persist_entries (ChatReplica *self, ChatReplUpdate *update, GError **error)
 {
-  g_autoptr (GPtrArray) entries =
-    g_ptr_array_new_full (update->entries->len, (GDestroyNotify) chat_log_entry_free);
+  g_autoptr (GPtrArray) entries
+      = g_ptr_array_new_full (update->entries->len, (GDestroyNotify)chat_log_entry_free);
 
   for (guint i = 0; i < update->entries->len; i++)
     {
@@ -175,14 +219,14 @@ chat_replica_disk_persist (ChatReplica *self, ChatReplUpdate *update, GError **e
       g_prefix_error (error, "Saving the snapshot: ");
       return FALSE;
     }
-  if (update->hard_state_changed &&
-      !save_numbers (self, CHAT_REPLICA_META_HARD_STATE, hard, 2, error))
+  if (update->hard_state_changed
+      && !save_numbers (self, CHAT_REPLICA_META_HARD_STATE, hard, 2, error))
     {
       g_prefix_error (error, "Saving the term: ");
       return FALSE;
     }
-  if ((update->truncate_from != 0 || update->entries->len > 0) &&
-      !persist_entries (self, update, error))
+  if ((update->truncate_from != 0 || update->entries->len > 0)
+      && !persist_entries (self, update, error))
     {
       g_prefix_error (error, "Appending to the log: ");
       return FALSE;

@@ -32,12 +32,15 @@ struct _ChatReplica
   ChatRepl *repl;
   ChatReplUpdate update; /* accumulates the steps of one main-loop iteration */
   ChatPeers *peers;
-  GSource *timer;        /* ready time = the core's next wakeup */
+  GSource *timer; /* ready time = the core's next wakeup */
   guint flush_source;
   gboolean started;
-  gboolean serving;      /* leader with an entry of its own term applied */
+  gboolean serving; /* leader with an entry of its own term applied */
   guint64 snapshot_index;
+  guint64 status_commit; /* commit index at the last status-changed */
+  guint64 status_ms;     /* when status-changed was last emitted */
 
+  GQueue replay;         /* GBytes: operations of a diverged history, to propose again */
   GHashTable *proposals; /* id -> ChatReplicaProposal */
   guint64 next_proposal_id;
 
@@ -47,8 +50,7 @@ struct _ChatReplica
 };
 
 /* chat-replica-disk.c */
-gboolean chat_replica_disk_load (ChatReplica *self, ChatReplPersistedState *state,
-                                 GError **error);
+gboolean chat_replica_disk_load (ChatReplica *self, ChatReplPersistedState *state, GError **error);
 void chat_replica_disk_state_clear (ChatReplPersistedState *state);
 /* Step 1 and 2 of an update: snapshot, hard state, truncation and entries, durably. */
 gboolean chat_replica_disk_persist (ChatReplica *self, ChatReplUpdate *update, GError **error);

@@ -33,7 +33,7 @@ static void step (ChatReplica *self, ChatReplEvent *event);
 static guint64
 now_ms (void)
 {
-  return (guint64) (g_get_monotonic_time () / 1000);
+  return (guint64)(g_get_monotonic_time () / 1000);
 }
 
 static void
@@ -63,8 +63,25 @@ fail_proposal (ChatReplicaProposal *proposal, int code, const char *message)
 static void
 emit_status_changed (ChatReplica *self)
 {
+  ChatReplStatus status;
+
+  chat_replica_get_status (self, &status);
+  self->status_commit = status.commit_index;
+  self->status_ms = now_ms ();
   if (self->status_changed != NULL)
-    ((void (*) (gpointer)) self->status_changed) (self->user_data);
+    ((void (*) (gpointer))self->status_changed) (self->user_data);
+}
+
+/* The commit index moves with every write: the status faces hear of it now and then. */
+static void
+maybe_emit_progress (ChatReplica *self)
+{
+  ChatReplStatus status;
+
+  chat_replica_get_status (self, &status);
+  if (status.commit_index != self->status_commit
+      && now_ms () >= self->status_ms + STATUS_INTERVAL_MS)
+    emit_status_changed (self);
 }
 
 /* A storage fault after the core moved on cannot be undone in memory: stop here and let
@@ -101,7 +118,7 @@ static GSourceFuncs timer_funcs = { .dispatch = timer_dispatch };
 static void
 set_wakeup (ChatReplica *self, guint64 wakeup_ms)
 {
-  gint64 ready_us = (gint64) wakeup_ms * 1000;
+  gint64 ready_us = (gint64)wakeup_ms * 1000;
 
   if (self->timer != NULL && g_source_get_ready_time (self->timer) != ready_us)
     g_source_set_ready_time (self->timer, ready_us);
@@ -128,7 +145,7 @@ on_peer_line (guint from, const char *line, gsize len, gpointer user_data)
 {
   ChatReplica *self = user_data;
   g_autoptr (GError) error = NULL;
-  g_autoptr (ChatReplMessage) message = chat_peer_codec_decode (line, (gssize) len, &error);
+  g_autoptr (ChatReplMessage) message = chat_peer_codec_decode (line, (gssize)len, &error);
   ChatReplEvent event = { .type = CHAT_REPL_EVENT_MESSAGE };
 
   if (message == NULL)
@@ -169,8 +186,8 @@ entry_op (const ChatReplEntry *entry)
 static void
 note_own_term (ChatReplica *self, const ChatReplEntry *entry)
 {
-  if (chat_repl_get_role (self->repl) == CHAT_REPL_ROLE_LEADER &&
-      entry->term == chat_repl_get_term (self->repl) && !self->serving)
+  if (chat_repl_get_role (self->repl) == CHAT_REPL_ROLE_LEADER
+      && entry->term == chat_repl_get_term (self->repl) && !self->serving)
     {
       self->serving = TRUE;
       g_message ("Serving as leader from index %" G_GUINT64_FORMAT, entry->index);
@@ -186,7 +203,7 @@ apply_committed (ChatReplica *self, GPtrArray *committed)
   guint64 done = chat_store_applied_index (self->store);
   g_autoptr (GError) error = NULL;
 
-  g_array_set_clear_func (batch, (GDestroyNotify) applied_clear);
+  g_array_set_clear_func (batch, (GDestroyNotify)applied_clear);
   if (committed->len == 0)
     return batch;
   if (!chat_store_begin_apply (self->store, &error))
@@ -231,8 +248,7 @@ take_result (ChatReplica *self, const ChatReplProposalResult *r, GArray *batch)
   ChatReplicaProposal *proposal = NULL;
   Applied *applied = NULL;
 
-  if (!g_hash_table_steal_extended (self->proposals, &r->proposal_id, NULL,
-                                    (gpointer *) &proposal))
+  if (!g_hash_table_steal_extended (self->proposals, &r->proposal_id, NULL, (gpointer *)&proposal))
     return;
   if (r->code == CHAT_REPL_RESULT_NOT_LEADER)
     fail_proposal (proposal, CHAT_ERROR_NOT_LEADER, "This server is not the leader");
@@ -299,28 +315,28 @@ journal_event_for (ChatReplNoticeType type)
 {
   switch (type)
     {
-    case CHAT_REPL_NOTICE_LEADER_ELECTED:
-      return CHAT_EVENT_LEADER_ELECTED;
-    case CHAT_REPL_NOTICE_STEPPED_DOWN:
-      return CHAT_EVENT_STEPPED_DOWN;
-    case CHAT_REPL_NOTICE_PEER_DOWN:
-      return CHAT_EVENT_PEER_DOWN;
-    case CHAT_REPL_NOTICE_PEER_UP:
-      return CHAT_EVENT_PEER_UP;
-    case CHAT_REPL_NOTICE_IN_SYNC_CHANGED:
-      return CHAT_EVENT_IN_SYNC_CHANGED;
-    case CHAT_REPL_NOTICE_REJOIN_STARTED:
-      return CHAT_EVENT_REJOIN_STARTED;
-    case CHAT_REPL_NOTICE_REJOIN_DONE:
-      return CHAT_EVENT_REJOIN_DONE;
-    case CHAT_REPL_NOTICE_SNAPSHOT_SENT:
-      return CHAT_EVENT_SNAPSHOT_SENT;
-    case CHAT_REPL_NOTICE_SNAPSHOT_INSTALLED:
-      return CHAT_EVENT_SNAPSHOT_INSTALLED;
-    case CHAT_REPL_NOTICE_FORCED_LEADER:
-      return CHAT_EVENT_FORCE_LEADER;
-    default:
-      return chat_repl_notice_to_string (type);
+      case CHAT_REPL_NOTICE_LEADER_ELECTED:
+        return CHAT_EVENT_LEADER_ELECTED;
+      case CHAT_REPL_NOTICE_STEPPED_DOWN:
+        return CHAT_EVENT_STEPPED_DOWN;
+      case CHAT_REPL_NOTICE_PEER_DOWN:
+        return CHAT_EVENT_PEER_DOWN;
+      case CHAT_REPL_NOTICE_PEER_UP:
+        return CHAT_EVENT_PEER_UP;
+      case CHAT_REPL_NOTICE_IN_SYNC_CHANGED:
+        return CHAT_EVENT_IN_SYNC_CHANGED;
+      case CHAT_REPL_NOTICE_REJOIN_STARTED:
+        return CHAT_EVENT_REJOIN_STARTED;
+      case CHAT_REPL_NOTICE_REJOIN_DONE:
+        return CHAT_EVENT_REJOIN_DONE;
+      case CHAT_REPL_NOTICE_SNAPSHOT_SENT:
+        return CHAT_EVENT_SNAPSHOT_SENT;
+      case CHAT_REPL_NOTICE_SNAPSHOT_INSTALLED:
+        return CHAT_EVENT_SNAPSHOT_INSTALLED;
+      case CHAT_REPL_NOTICE_FORCED_LEADER:
+        return CHAT_EVENT_FORCE_LEADER;
+      default:
+        return chat_repl_notice_to_string (type);
     }
 }
 
@@ -338,15 +354,72 @@ log_notice (ChatReplica *self, const ChatReplNotice *n)
       g_free (leader);
       leader = address_of (self, n->node != 0 ? n->node : self->node_id);
     }
-  else if (n->type == CHAT_REPL_NOTICE_PEER_DOWN || n->type == CHAT_REPL_NOTICE_PEER_UP ||
-           n->type == CHAT_REPL_NOTICE_SNAPSHOT_SENT)
+  else if (n->type == CHAT_REPL_NOTICE_PEER_DOWN || n->type == CHAT_REPL_NOTICE_PEER_UP
+           || n->type == CHAT_REPL_NOTICE_SNAPSHOT_SENT)
     peer = address_of (self, n->node);
-  if (n->type == CHAT_REPL_NOTICE_IN_SYNC_CHANGED || n->type == CHAT_REPL_NOTICE_WAITING_FOR_IN_SYNC)
+  if (n->type == CHAT_REPL_NOTICE_IN_SYNC_CHANGED
+      || n->type == CHAT_REPL_NOTICE_WAITING_FOR_IN_SYNC)
     chat_journal_event (event, n->term, leader, peer, "in sync: %s", set);
   else if (n->index > 0)
     chat_journal_event (event, n->term, leader, peer, "index %" G_GUINT64_FORMAT, n->index);
   else
     chat_journal_event (event, n->term, leader, peer, NULL);
+}
+
+/* --- diverged operations ------------------------------------------------------------------- */
+
+/* After a partition in available mode the losing side's operations come back here
+ * (docs/replication.md §8). They carry their client ids, so proposing them again is
+ * idempotent; they wait until this server leads. */
+static void
+keep_diverged (ChatReplica *self, GPtrArray *diverged)
+{
+  for (guint i = 0; i < diverged->len; i++)
+    {
+      ChatReplEntry *entry = g_ptr_array_index (diverged, i);
+
+      g_queue_push_tail (&self->replay, g_bytes_ref (entry->data));
+    }
+  if (diverged->len > 0)
+    g_warning ("%u operations of a diverged history wait to be proposed again", diverged->len);
+}
+
+typedef struct
+{
+  ChatReplica *self;
+  GBytes *data;
+} Replay;
+
+/* Not committed (this server stopped leading meanwhile): keep it for the next time. */
+static void
+on_replayed (guint64 index, ChatApplyResult *result, const GError *error, gpointer user_data)
+{
+  Replay *replay = user_data;
+
+  if (error != NULL && !g_error_matches (error, CHAT_ERROR, CHAT_ERROR_INTERNAL))
+    g_queue_push_tail (&replay->self->replay, g_steal_pointer (&replay->data));
+  g_clear_pointer (&replay->data, g_bytes_unref);
+  g_free (replay);
+}
+
+static void
+replay_diverged (ChatReplica *self)
+{
+  while (!g_queue_is_empty (&self->replay) && chat_replica_is_serving (self))
+    {
+      g_autoptr (GBytes) data = g_queue_pop_head (&self->replay);
+      gsize size = 0;
+      const char *text = g_bytes_get_data (data, &size);
+      g_autoptr (JsonObject) op = chat_json_parse_object (text, size, NULL);
+      Replay *replay = NULL;
+
+      if (op == NULL)
+        continue;
+      replay = g_new0 (Replay, 1);
+      replay->self = self;
+      replay->data = g_bytes_ref (data);
+      chat_replica_propose (self, op, on_replayed, replay);
+    }
 }
 
 /* --- snapshots -------------------------------------------------------------------------- */
@@ -391,8 +464,8 @@ report_persisted (ChatReplica *self, ChatReplUpdate *u)
 
   if (u->snapshot != NULL)
     {
-      ChatReplEvent snap = { .type = CHAT_REPL_EVENT_SNAPSHOT_PERSISTED,
-                             .index = u->snapshot->index };
+      ChatReplEvent snap
+          = { .type = CHAT_REPL_EVENT_SNAPSHOT_PERSISTED, .index = u->snapshot->index };
       step (self, &snap);
     }
   if (!u->hard_state_changed && u->truncate_from == 0 && u->entries->len == 0)
@@ -424,18 +497,15 @@ handle_update (ChatReplica *self)
   apply_and_answer (self, &u);
   for (guint i = 0; i < u.notices->len; i++)
     log_notice (self, &g_array_index (u.notices, ChatReplNotice, i));
+  keep_diverged (self, u.diverged);
   report_persisted (self, &u);
   if (changed)
     emit_status_changed (self);
 }
 
-static gboolean
-on_flush (gpointer user_data)
+static void
+flush (ChatReplica *self)
 {
-  ChatReplica *self = user_data;
-  g_autoptr (ChatReplica) keep = g_object_ref (self);
-
-  self->flush_source = 0;
   for (guint round = 0; round < MAX_FLUSH_ROUNDS && self->started; round++)
     {
       if (chat_repl_update_is_empty (&self->update))
@@ -443,7 +513,21 @@ on_flush (gpointer user_data)
       handle_update (self);
     }
   if (self->started)
-    maybe_snapshot (self);
+    {
+      replay_diverged (self);
+      maybe_snapshot (self);
+      maybe_emit_progress (self);
+    }
+}
+
+static gboolean
+on_flush (gpointer user_data)
+{
+  ChatReplica *self = g_object_ref (user_data);
+
+  self->flush_source = 0;
+  flush (self);
+  g_object_unref (self);
   return G_SOURCE_REMOVE;
 }
 
@@ -486,6 +570,7 @@ chat_replica_finalize (GObject *object)
   g_clear_pointer (&self->repl, chat_repl_free);
   g_clear_object (&self->peers);
   g_hash_table_unref (self->proposals);
+  g_queue_clear_full (&self->replay, (GDestroyNotify)g_bytes_unref);
   g_clear_object (&self->store);
   G_OBJECT_CLASS (chat_replica_parent_class)->finalize (object);
 }
@@ -502,9 +587,10 @@ chat_replica_class_init (ChatReplicaClass *klass)
 static void
 chat_replica_init (ChatReplica *self)
 {
-  self->proposals = g_hash_table_new_full (g_int64_hash, g_int64_equal, NULL,
-                                           (GDestroyNotify) proposal_free);
+  self->proposals
+      = g_hash_table_new_full (g_int64_hash, g_int64_equal, NULL, (GDestroyNotify)proposal_free);
   self->next_proposal_id = 1;
+  g_queue_init (&self->replay);
   chat_repl_update_init (&self->update);
 }
 
@@ -537,12 +623,13 @@ make_config (ChatReplica *self, ChatReplConfig *rc)
 
   chat_repl_config_init (rc, self->node_id, c->servers->len);
   rc->mode = c->mode == CHAT_CLUSTER_MODE_QUORUM ? CHAT_REPL_MODE_QUORUM : CHAT_REPL_MODE_AVAILABLE;
-  rc->primary = self->primary;
+  /* A cluster of one has nobody to wait for: its server bootstraps it on its own. */
+  rc->primary = self->primary || c->servers->len == 1;
   rc->heartbeat_ms = c->heartbeat_ms;
   rc->election_timeout_min_ms = c->election_timeout_min_ms;
   rc->election_timeout_max_ms = c->election_timeout_max_ms;
   rc->failure_timeout_ms = c->failure_timeout_ms;
-  rc->seed = ((guint64) g_random_int () << 32) | g_random_int ();
+  rc->seed = ((guint64)g_random_int () << 32) | g_random_int ();
 }
 
 static void
@@ -597,7 +684,8 @@ chat_replica_stop (ChatReplica *self)
   if (!self->started)
     return;
   /* Whatever the core handed out last is made durable and sent, as on any iteration. */
-  on_flush (self);
+  g_clear_handle_id (&self->flush_source, g_source_remove);
+  flush (self);
   self->started = FALSE;
   g_clear_handle_id (&self->flush_source, g_source_remove);
   if (self->timer != NULL)
@@ -664,8 +752,7 @@ chat_replica_accept_peer (ChatReplica *self, GIOStream *stream, const char *line
 gboolean
 chat_replica_is_serving (ChatReplica *self)
 {
-  return self->started && self->serving &&
-         chat_repl_get_role (self->repl) == CHAT_REPL_ROLE_LEADER;
+  return self->started && self->serving && chat_repl_get_role (self->repl) == CHAT_REPL_ROLE_LEADER;
 }
 
 void
@@ -673,7 +760,7 @@ chat_replica_get_status (ChatReplica *self, ChatReplStatus *status)
 {
   if (self->repl == NULL)
     {
-      *status = (ChatReplStatus) { .node_id = self->node_id };
+      *status = (ChatReplStatus){ .node_id = self->node_id };
       return;
     }
   chat_repl_get_status (self->repl, status);

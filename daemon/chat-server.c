@@ -106,6 +106,14 @@ on_connection_closed (ChatConnection *conn, gpointer user_data)
 }
 
 static void
+on_peer_hello (GIOStream *stream, const char *line, gsize len, gpointer user_data)
+{
+  ChatServer *self = user_data;
+
+  chat_node_accept_peer (self->node, stream, line, len);
+}
+
+static void
 tune_socket (GSocketConnection *connection)
 {
   GSocket *socket = g_socket_connection_get_socket (connection);
@@ -137,6 +145,7 @@ on_incoming (GSocketService *service, GSocketConnection *connection, GObject *so
                               self->config->max_line_bytes, self->config->idle_line_timeout_s);
   g_hash_table_add (self->connections, conn);
   g_signal_connect (conn, "closed", G_CALLBACK (on_connection_closed), self);
+  chat_connection_set_peer_func (conn, on_peer_hello, self);
   chat_connection_start (conn);
   return TRUE;
 }

@@ -65,7 +65,7 @@ chat_test_client_new (ChatTestCluster *cluster)
 
   for (guint i = 0; i < n; i++)
     servers[i] = g_strdup_printf ("127.0.0.1:%u", chat_test_cluster_port (cluster, i + 1));
-  return chat_client_new ((const char *const *) servers);
+  return chat_client_new ((const char *const *)servers);
 }
 
 void
@@ -179,7 +179,7 @@ chat_test_state_hash (ChatTestCluster *cluster, guint node, guint64 *applied)
   if (reply == NULL || !json_object_has_member (reply, "state_hash"))
     return NULL;
   if (applied != NULL)
-    *applied = (guint64) json_object_get_int_member_with_default (reply, "applied_index", 0);
+    *applied = (guint64)json_object_get_int_member_with_default (reply, "applied_index", 0);
   return g_strdup (json_object_get_string_member (reply, "state_hash"));
 }
 
@@ -190,16 +190,16 @@ all_in_sync (ChatTestCluster *cluster, guint leader)
   g_autoptr (JsonObject) reply = chat_test_hello (cluster, leader);
   JsonArray *servers = NULL;
 
-  if (reply == NULL || g_strcmp0 (json_object_get_string_member_with_default (reply, "role", ""),
-                                  "leader") != 0)
+  if (reply == NULL
+      || g_strcmp0 (json_object_get_string_member_with_default (reply, "role", ""), "leader") != 0)
     return FALSE;
   servers = json_object_get_array_member (reply, "servers");
   for (guint i = 0; i < json_array_get_length (servers); i++)
     {
       JsonObject *server = json_array_get_object_element (servers, i);
 
-      if (chat_test_cluster_is_running (cluster, i + 1) &&
-          !json_object_get_boolean_member_with_default (server, "in_sync", FALSE))
+      if (chat_test_cluster_is_running (cluster, i + 1)
+          && !json_object_get_boolean_member_with_default (server, "in_sync", FALSE))
         return FALSE;
     }
   return TRUE;
@@ -235,7 +235,7 @@ hashes_agree (ChatTestCluster *cluster)
 void
 chat_test_wait_converged (ChatTestCluster *cluster, guint timeout_ms)
 {
-  gint64 deadline = g_get_monotonic_time () + (gint64) timeout_ms * 1000;
+  gint64 deadline = g_get_monotonic_time () + (gint64)timeout_ms * 1000;
 
   while (g_get_monotonic_time () < deadline)
     {

@@ -64,12 +64,12 @@ assert_all_once (Fixture *f)
       const char *body = chat_message_get_body (g_ptr_array_index (history, i));
 
       g_assert_false (g_hash_table_contains (seen, body));
-      g_hash_table_add (seen, (gpointer) body);
+      g_hash_table_add (seen, (gpointer)body);
     }
   for (guint i = 0; i < f->acked->len; i++)
     {
       if (!g_hash_table_contains (seen, g_ptr_array_index (f->acked, i)))
-        g_error ("Acknowledged “%s” is lost", (const char *) g_ptr_array_index (f->acked, i));
+        g_error ("Acknowledged “%s” is lost", (const char *)g_ptr_array_index (f->acked, i));
     }
   g_assert_cmpuint (history->len, ==, f->acked->len);
 }
@@ -102,8 +102,9 @@ kill_leader_and_time (Fixture *f, const char *what)
   chat_test_cluster_kill (f->cluster, leader);
   start = g_get_monotonic_time ();
   write_some (f, 1);
-  g_test_message ("%s: the first write after killing leader %u was acknowledged after %"
-                  G_GINT64_FORMAT " ms", what, leader, (g_get_monotonic_time () - start) / 1000);
+  g_test_message (
+      "%s: the first write after killing leader %u was acknowledged after %" G_GINT64_FORMAT " ms",
+      what, leader, (g_get_monotonic_time () - start) / 1000);
 }
 
 static void
@@ -138,8 +139,8 @@ test_kill_leader (Fixture *f, gconstpointer data)
 
       if (hello == NULL)
         continue;
-      g_assert_true (node == now || g_strcmp0 (json_object_get_string_member (hello, "role"),
-                                               "leader") != 0);
+      g_assert_true (node == now
+                     || g_strcmp0 (json_object_get_string_member (hello, "role"), "leader") != 0);
     }
   write_some (f, 10);
   restart_all_stopped (f);
@@ -198,8 +199,7 @@ on_sent (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   Flight *flight = user_data;
   g_autoptr (GError) error = NULL;
-  g_autoptr (ChatMessage) message =
-    chat_client_send_finish (CHAT_CLIENT (source), result, &error);
+  g_autoptr (ChatMessage) message = chat_client_send_finish (CHAT_CLIENT (source), result, &error);
 
   if (message == NULL)
     {
@@ -244,16 +244,16 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
   g_test_add ("/cluster/failover/kill-leader", Fixture, NULL, fixture_set_up, test_kill_leader,
               fixture_tear_down);
-  g_test_add ("/cluster/failover/kill-follower", Fixture, NULL, fixture_set_up,
-              test_kill_follower, fixture_tear_down);
+  g_test_add ("/cluster/failover/kill-follower", Fixture, NULL, fixture_set_up, test_kill_follower,
+              fixture_tear_down);
   g_test_add ("/cluster/failover/two-faults/leader-then-leader", Fixture, "LL", fixture_set_up,
               test_two_faults, fixture_tear_down);
-  g_test_add ("/cluster/failover/two-faults/leader-then-follower", Fixture, "LF",
-              fixture_set_up, test_two_faults, fixture_tear_down);
-  g_test_add ("/cluster/failover/two-faults/follower-then-leader", Fixture, "FL",
-              fixture_set_up, test_two_faults, fixture_tear_down);
-  g_test_add ("/cluster/failover/two-faults/follower-then-follower", Fixture, "FF",
-              fixture_set_up, test_two_faults, fixture_tear_down);
+  g_test_add ("/cluster/failover/two-faults/leader-then-follower", Fixture, "LF", fixture_set_up,
+              test_two_faults, fixture_tear_down);
+  g_test_add ("/cluster/failover/two-faults/follower-then-leader", Fixture, "FL", fixture_set_up,
+              test_two_faults, fixture_tear_down);
+  g_test_add ("/cluster/failover/two-faults/follower-then-follower", Fixture, "FF", fixture_set_up,
+              test_two_faults, fixture_tear_down);
   g_test_add ("/cluster/failover/in-flight", Fixture, NULL, fixture_set_up, test_in_flight,
               fixture_tear_down);
   return g_test_run ();

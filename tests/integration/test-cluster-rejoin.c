@@ -47,8 +47,7 @@ on_sent (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   Fixture *f = user_data;
   g_autoptr (GError) error = NULL;
-  g_autoptr (ChatMessage) message =
-    chat_client_send_finish (CHAT_CLIENT (source), result, &error);
+  g_autoptr (ChatMessage) message = chat_client_send_finish (CHAT_CLIENT (source), result, &error);
 
   if (message == NULL)
     {

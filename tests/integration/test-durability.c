@@ -163,8 +163,9 @@ test_restart_replays_log (void)
   g_autofree char *db = NULL, *saved = NULL, *sql = NULL;
   g_autoptr (GArray) early = NULL, late = NULL;
   g_autoptr (ChatTestConn) alice = NULL;
+  g_autofree char *sqlite3 = g_find_program_in_path ("sqlite3");
 
-  if (g_find_program_in_path ("sqlite3") == NULL)
+  if (sqlite3 == NULL)
     {
       g_test_skip ("sqlite3 is not installed");
       return;
@@ -180,6 +181,8 @@ test_restart_replays_log (void)
   copy_db (db, saved);
 
   chat_test_cluster_start (cluster, 1, TRUE);
+  /* A restarted server leads only once it has been elected. */
+  g_assert_cmpuint (chat_test_cluster_wait_leader (cluster, 10000), ==, 1);
   alice = login (cluster, "alice");
   late = send_many (alice, "alice", "late", 20);
   g_clear_pointer (&alice, chat_test_conn_free);
@@ -192,6 +195,7 @@ test_restart_replays_log (void)
   remove_db (db);
   copy_db (saved, db);
   chat_test_cluster_start (cluster, 1, TRUE);
+  g_assert_cmpuint (chat_test_cluster_wait_leader (cluster, 10000), ==, 1);
   assert_all_present (cluster, "alice", early);
   assert_all_present (cluster, "alice", late);
 }

@@ -323,7 +323,7 @@ test_list_users (void)
 {
   g_autofree char *a_name = NULL, *b_name = NULL;
   g_autoptr (Peer) a = new_user ("zedlist", &a_name);
-  g_autoptr (Peer) b = new_user ("zedlist", &b_name);
+  g_autoptr (Peer) b G_GNUC_UNUSED = new_user ("zedlist", &b_name);
   g_autoptr (GAsyncResult) result = NULL;
   g_autoptr (GError) error = NULL;
   g_auto (GStrv) users = NULL;
@@ -454,7 +454,7 @@ test_delete_account (void)
   g_autofree char *a_name = NULL, *b_name = NULL;
   g_autoptr (Peer) alice = new_user ("alice", &a_name);
   g_autoptr (Peer) bob = new_user ("bob", &b_name);
-  g_autoptr (ChatMessage) message = send_ok (bob, a_name, "bye");
+  g_autoptr (ChatMessage) message G_GNUC_UNUSED = send_ok (bob, a_name, "bye");
   g_autoptr (GAsyncResult) result = NULL;
   g_autoptr (GError) error = NULL;
 

@@ -34,7 +34,7 @@ static ChatTestConn *
 login (const char *name)
 {
   ChatTestConn *conn = connect_leader ();
-  g_autoptr (JsonObject) reply = chat_test_ok (
+  g_autoptr (JsonObject) reply G_GNUC_UNUSED = chat_test_ok (
       conn, "{'id':1,'op':'login','username':'%s','password':'" PASSWORD "'}", name);
 
   return conn;
@@ -84,7 +84,7 @@ static void
 test_signup_login (void)
 {
   g_autofree char *name = NULL;
-  g_autoptr (ChatTestConn) first = new_user ("auth", &name, NULL);
+  g_autoptr (ChatTestConn) first G_GNUC_UNUSED = new_user ("auth", &name, NULL);
   g_autoptr (ChatTestConn) second = connect_leader ();
   g_autoptr (JsonObject) reply = NULL;
   g_autofree char *upper = g_ascii_strup (name, -1);
@@ -171,7 +171,7 @@ test_list_users (void)
   const char *only_alice[] = { alice, NULL };
   const char *page1[] = { albert, alice, NULL }, *page2[] = { anne, bob, NULL };
   g_autoptr (ChatTestConn) conn = connect_leader ();
-  g_autofree char *pattern = NULL, *after = NULL;
+  g_autofree char *pattern = NULL, *after = NULL, *searcher = NULL;
   JsonObject *reply = NULL;
 
   for (guint i = 0; everyone[i] != NULL; i++)
@@ -179,7 +179,8 @@ test_list_users (void)
       g_autoptr (ChatTestConn) other = connect_leader ();
       g_free (chat_test_signup (other, everyone[i], PASSWORD));
     }
-  g_free (chat_test_signup (conn, chat_test_unique_name ("searcher"), PASSWORD));
+  searcher = chat_test_unique_name ("searcher");
+  g_free (chat_test_signup (conn, searcher, PASSWORD));
   reply = list (conn, p, ""); /* no wildcard: a substring */
   assert_users (reply, everyone, FALSE);
   json_object_unref (reply);
@@ -363,7 +364,7 @@ test_conversations (void)
   g_autoptr (ChatTestConn) c = new_user ("ca", &carol, NULL);
   g_autoptr (ChatTestConn) d = new_user ("cd", &dave, NULL);
   g_autoptr (ChatTestConn) e = new_user ("ce", &erin, NULL);
-  g_autoptr (JsonObject) m1 = send_message (d, carol, "from dave");
+  g_autoptr (JsonObject) m1 G_GNUC_UNUSED = send_message (d, carol, "from dave");
   g_autoptr (JsonObject) m2 = send_message (d, carol, "again dave");
   g_autoptr (JsonObject) m3 = send_message (e, carol, "from erin");
   g_autoptr (JsonObject) reply = chat_test_ok (c, "{'id':1,'op':'conversations'}");
@@ -387,7 +388,7 @@ test_mark_read (void)
   g_autofree char *erin = NULL, *frank = NULL;
   g_autoptr (ChatTestConn) e = new_user ("me", &erin, NULL);
   g_autoptr (ChatTestConn) f = new_user ("mf", &frank, NULL);
-  g_autoptr (JsonObject) m1 = send_message (e, frank, "1");
+  g_autoptr (JsonObject) m1 G_GNUC_UNUSED = send_message (e, frank, "1");
   g_autoptr (JsonObject) m2 = send_message (e, frank, "2");
   g_autoptr (JsonObject) m3 = send_message (e, frank, "3");
   g_autoptr (JsonObject) reply = NULL;
@@ -458,8 +459,8 @@ test_delete_account (void)
   g_autoptr (ChatTestConn) g1 = new_user ("xg", &gina, NULL);
   g_autoptr (ChatTestConn) h = new_user ("xh", &hank, NULL);
   g_autoptr (ChatTestConn) g2 = login (gina);
-  g_autoptr (JsonObject) m1 = send_message (g1, hank, "from gina");
-  g_autoptr (JsonObject) m2 = send_message (h, gina, "to gina");
+  g_autoptr (JsonObject) m1 G_GNUC_UNUSED = send_message (g1, hank, "from gina");
+  g_autoptr (JsonObject) m2 G_GNUC_UNUSED = send_message (h, gina, "to gina");
   g_autoptr (JsonObject) ended1 = NULL, ended2 = NULL, gone = NULL, count = NULL;
   g_autoptr (ChatTestConn) again = connect_leader ();
 

@@ -2,6 +2,7 @@
 /* ChatAuth: Argon2id off the loop, the dummy check, session tokens and the failed-login limit. */
 #include "chat-auth.h"
 
+#include <sodium.h>
 #include <string.h>
 
 typedef struct
@@ -61,6 +62,29 @@ test_hash_and_verify (void)
   g_main_loop_unref (wait.loop);
 }
 
+/* A lower cost shows in the hash; hashes of either cost still verify, and the dummy
+ * check for a missing user still never matches. */
+static void
+test_cost (void)
+{
+  g_autoptr (ChatAuth) auth = chat_auth_new ();
+  g_autoptr (ChatAuth) standard = chat_auth_new ();
+  Wait wait = { g_main_loop_new (NULL, FALSE) };
+
+  chat_auth_set_cost (auth, crypto_pwhash_OPSLIMIT_MIN, crypto_pwhash_MEMLIMIT_MIN);
+  chat_auth_hash_password_async (auth, "correct horse", NULL, on_hashed, &wait);
+  g_main_loop_run (wait.loop);
+  g_assert_no_error (wait.error);
+  g_assert_true (g_str_has_prefix (wait.hash, "$argon2id$v=19$m=8,t=1,"));
+  g_assert_true (verify (auth, wait.hash, "correct horse"));
+  g_assert_true (verify (standard, wait.hash, "correct horse"));
+  g_assert_false (verify (auth, wait.hash, "wrong horse"));
+  g_assert_false (verify (auth, NULL, "correct horse"));
+  g_assert_false (verify (auth, NULL, "chatd-dummy-password"));
+  g_free (wait.hash);
+  g_main_loop_unref (wait.loop);
+}
+
 static void
 test_sessions (void)
 {
@@ -111,6 +135,7 @@ main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/auth/hash-and-verify", test_hash_and_verify);
+  g_test_add_func ("/auth/cost", test_cost);
   g_test_add_func ("/auth/sessions", test_sessions);
   g_test_add_func ("/auth/rate-limit", test_rate_limit);
   return g_test_run ();

@@ -25,7 +25,9 @@ expect_bad (const char *text, gsize len)
 static void
 test_rejects (void)
 {
-  g_autofree char *deep = g_strconcat (g_strnfill (17, '['), g_strnfill (17, ']'), NULL);
+  g_autofree char *open = g_strnfill (17, '[');
+  g_autofree char *close = g_strnfill (17, ']');
+  g_autofree char *deep = g_strconcat (open, close, NULL);
   g_autofree char *wrapped = g_strdup_printf ("{\"a\":%s}", deep);
 
   expect_bad ("not json", 8);
@@ -62,8 +64,8 @@ test_depth_ignores_brackets_in_strings (void)
 static void
 test_fields (void)
 {
-  g_autoptr (JsonObject) object =
-    parse ("{\"s\":\"hi\",\"n\":7,\"neg\":-1,\"f\":1.5,\"b\":true,\"a\":[1,2,3],\"z\":null}", NULL);
+  g_autoptr (JsonObject) object = parse (
+      "{\"s\":\"hi\",\"n\":7,\"neg\":-1,\"f\":1.5,\"b\":true,\"a\":[1,2,3],\"z\":null}", NULL);
   const char *s = NULL;
   guint64 n = 0;
   gboolean b = FALSE;
@@ -118,7 +120,8 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/json/rejects", test_rejects);
   g_test_add_func ("/json/depth-limit-is-exact", test_depth_limit_is_exact);
-  g_test_add_func ("/json/depth-ignores-brackets-in-strings", test_depth_ignores_brackets_in_strings);
+  g_test_add_func ("/json/depth-ignores-brackets-in-strings",
+                   test_depth_ignores_brackets_in_strings);
   g_test_add_func ("/json/fields", test_fields);
   g_test_add_func ("/json/to-line", test_to_line);
   return g_test_run ();

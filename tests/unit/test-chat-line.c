@@ -28,6 +28,8 @@ test_split_reads (void)
   g_autofree char *first = NULL;
   g_autofree char *second = NULL;
 
+  /* Nothing fed yet: the buffer has no storage at all. */
+  g_assert_null (next_line (buffer));
   chat_line_buffer_feed (buffer, "{\"a\"", 4);
   g_assert_null (next_line (buffer));
   g_assert_cmpuint (chat_line_buffer_pending (buffer), ==, 4);

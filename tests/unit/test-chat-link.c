@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Unit tests of ChatLink, libchat's JSON-lines connection, over a local socket pair. */
+#include <string.h>
 #include <sys/socket.h>
 
 #include "chat-error.h"
@@ -112,6 +113,7 @@ test_link_garbage_and_limit (void)
   Sink sink = { g_ptr_array_new_with_free_func ((GDestroyNotify)json_object_unref), NULL };
   GOutputStream *out = NULL;
   g_autofree char *huge = g_strnfill (200, 'x');
+  const char *garbage = "not json\n{\"ok\":true}\r\n";
   g_autoptr (GError) error = NULL;
 
   make_pair (&a, &b);
@@ -119,7 +121,7 @@ test_link_garbage_and_limit (void)
   g_signal_connect (link, "received", G_CALLBACK (on_received), &sink);
   g_signal_connect (link, "closed", G_CALLBACK (on_closed), &sink);
   out = g_io_stream_get_output_stream (a);
-  g_output_stream_write_all (out, "not json\n{\"ok\":true}\r\n", 24, NULL, NULL, &error);
+  g_output_stream_write_all (out, garbage, strlen (garbage), NULL, NULL, &error);
   g_assert_no_error (error);
   g_output_stream_write_all (out, huge, 200, NULL, NULL, &error);
   g_assert_no_error (error);

@@ -318,7 +318,6 @@ static void
 test_null_op_moves_applied_index (StoreFixture *f, gconstpointer data)
 {
   g_autoptr (ChatApplyResult) result = apply_op (f, NULL);
-  g_autofree char *hash = NULL;
 
   g_assert_cmpint (result->error_code, <, 0);
   g_assert_cmpuint (json_object_get_size (result->reply), ==, 0);
