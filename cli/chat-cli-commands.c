@@ -419,7 +419,6 @@ cmd_mark_read (Cli *cli, const CliCommand *command, int argc, char **argv)
 {
   g_autoptr (GError) error = NULL;
   g_autoptr (GAsyncResult) result = NULL;
-  g_autofree char *text = NULL;
   gint64 up_to = 0;
   guint marked = 0;
   CliExit status = CLI_EXIT_OK;

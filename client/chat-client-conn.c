@@ -264,7 +264,7 @@ flush_pending (ChatClient *self)
 static void
 become_ready (ChatClient *self)
 {
-  g_autoptr (ChatClient) hold = g_object_ref (self);
+  g_autoptr (ChatClient) hold G_GNUC_UNUSED = g_object_ref (self);
 
   destroy_source (&self->handshake_source);
   self->ready = TRUE;
@@ -418,7 +418,7 @@ static void
 on_received (ChatLink *conn, JsonObject *object, gpointer user_data)
 {
   ChatClient *self = user_data;
-  g_autoptr (ChatClient) hold = g_object_ref (self);
+  g_autoptr (ChatClient) hold G_GNUC_UNUSED = g_object_ref (self);
   ChatRequest *req = NULL;
   gint64 id = -1;
 
@@ -620,7 +620,7 @@ chat_client_connect_finish (ChatClient *self, GAsyncResult *result, GError **err
 void
 chat_client_conn_shutdown (ChatClient *self, const GError *error)
 {
-  g_autoptr (ChatClient) hold = g_object_ref (self);
+  g_autoptr (ChatClient) hold G_GNUC_UNUSED = g_object_ref (self);
   ChatRequest *req = NULL;
 
   self->want_connected = FALSE;

@@ -445,7 +445,7 @@ chat_client_set_user (ChatClient *self, const char *username, const char *sessio
 void
 chat_client_end_session (ChatClient *self, const char *reason)
 {
-  g_autoptr (ChatClient) hold = g_object_ref (self);
+  g_autoptr (ChatClient) hold G_GNUC_UNUSED = g_object_ref (self);
 
   if (self->username == NULL && self->session == NULL)
     return;

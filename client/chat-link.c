@@ -89,7 +89,7 @@ chat_link_init (ChatLink *self)
 static void
 fail (ChatLink *self, const GError *error)
 {
-  g_autoptr (ChatLink) hold = g_object_ref (self);
+  g_autoptr (ChatLink) hold G_GNUC_UNUSED = g_object_ref (self);
 
   if (self->closed)
     return;

@@ -94,9 +94,9 @@ chat_config_new_default (void)
   config->mode = CHAT_CLUSTER_MODE_AVAILABLE;
   config->secret = g_strdup ("change-me-chatd-cluster-secret");
   config->heartbeat_ms = 100;
-  config->election_timeout_min_ms = 500;
-  config->election_timeout_max_ms = 1000;
-  config->failure_timeout_ms = 1000;
+  config->election_timeout_min_ms = 300;
+  config->election_timeout_max_ms = 600;
+  config->failure_timeout_ms = 400;
   config->snapshot_interval = 10000;
   config->max_line_bytes = 64 * 1024;
   config->max_body_bytes = 16 * 1024;
