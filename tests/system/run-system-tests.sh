@@ -65,7 +65,7 @@ cleanup() {
 
 # ct COMMAND...: runs a command inside the container, with a clean environment.
 ct() {
-  nsenter -t "$CONTAINER_PID" -a -- env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 \
+  nsenter -t "$CONTAINER_PID" -a -- env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 \
     HOME=/root "$@"
 }
 
