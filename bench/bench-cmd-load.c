@@ -1,0 +1,200 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* chatd-bench load: closed-loop sends at one or more client counts, each point R times. */
+#include "bench-common.h"
+
+#include <string.h>
+
+typedef struct
+{
+  BenchCommon common;
+  char *clients;
+  int size;
+  double duration;
+  double warmup;
+  gint64 count;
+  int threads;
+  char *recipient;
+  double rate;
+} LoadOptions;
+
+static void
+load_options_clear (LoadOptions *options)
+{
+  bench_common_clear (&options->common);
+  g_free (options->clients);
+  g_free (options->recipient);
+}
+
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (LoadOptions, load_options_clear)
+
+static gboolean
+parse (LoadOptions *options, int argc, char **argv, GError **error)
+{
+  GOptionEntry entries[] = {
+    { "clients", 'c', 0, G_OPTION_ARG_STRING, &options->clients,
+      "Concurrent clients; a list measures each (default 64)", "C[,C…]" },
+    { "size", 's', 0, G_OPTION_ARG_INT, &options->size, "Message body in bytes (default 100)",
+      "BYTES" },
+    { "duration", 'd', 0, G_OPTION_ARG_DOUBLE, &options->duration,
+      "Measured seconds per point (default 10)", "S" },
+    { "warmup", 'w', 0, G_OPTION_ARG_DOUBLE, &options->warmup,
+      "Unmeasured seconds before (default 1)", "S" },
+    { "count", 0, 0, G_OPTION_ARG_INT64, &options->count,
+      "Stop a point after this many acked sends (still bounded by --duration)", "N" },
+    { "threads", 't', 0, G_OPTION_ARG_INT, &options->threads, "Client threads (default 1)", "T" },
+    { "rate", 0, 0, G_OPTION_ARG_DOUBLE, &options->rate,
+      "At most this many sends per second in all, as etcdctl check perf does (default: no limit)",
+      "N" },
+    { "recipient", 0, 0, G_OPTION_ARG_STRING, &options->recipient,
+      "sink: all send to one offline user (default); peer: client i to client i+1, online",
+      "sink|peer" },
+    { NULL }
+  };
+  g_autoptr (GOptionContext) context = g_option_context_new ("- closed-loop send load");
+
+  bench_common_init (&options->common, 1);
+  options->size = 100;
+  options->duration = 10;
+  options->warmup = 1;
+  options->threads = 1;
+  g_option_context_add_main_entries (context, entries, NULL);
+  g_option_context_add_group (context, bench_common_option_group (&options->common));
+  if (!g_option_context_parse (context, &argc, &argv, error))
+    return FALSE;
+  if (options->size < 1 || options->size > 16384 || options->duration <= 0
+      || options->duration > 3600 || options->warmup < 0 || options->common.runs < 1)
+    {
+      g_set_error_literal (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                           "--size 1-16384, --duration 0-3600 s, --runs at least 1");
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* One point: fresh servers (or the given ones), accounts signed up once, then R runs
+ * that resume them. Prints each run as it ends. */
+static gboolean
+measure_point (LoadOptions *options, guint clients, BenchSummary *summaries, guint64 *errors,
+               GError **error)
+{
+  g_autoptr (BenchCluster) cluster = bench_common_cluster (&options->common, error);
+  g_autoptr (BenchAccounts) accounts = NULL;
+  BenchLoadOptions load = {
+    .n_clients = clients,
+    .body_size = (gsize)options->size,
+    .n_threads = (guint)MAX (options->threads, 1),
+    .recipient
+    = g_strcmp0 (options->recipient, "peer") == 0 ? BENCH_RECIPIENT_PEER : BENCH_RECIPIENT_SINK,
+    .rate = options->rate,
+  };
+  guint leader = 0;
+
+  if (cluster == NULL)
+    return FALSE;
+  load.cluster = bench_cluster_is_local (cluster) ? cluster : NULL;
+  leader = bench_cluster_wait_leader (cluster, 30000);
+  if (leader == 0)
+    {
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT, "No leader");
+      return FALSE;
+    }
+  load.host = bench_cluster_host (cluster, leader);
+  load.port = bench_cluster_port (cluster, leader);
+  for (guint r = 0; r < (guint)options->common.runs; r++)
+    {
+      if (!bench_load_run_with (&load, &accounts, options->warmup, options->duration,
+                                (guint64)options->count, &summaries[r], &errors[r], error))
+        return FALSE;
+      if (!options->common.json)
+        {
+          g_autofree char *line = bench_summary_to_string (&summaries[r]);
+
+          g_print ("run %u  %4u clients  %s  errors %" G_GUINT64_FORMAT "\n", r + 1, clients, line,
+                   errors[r]);
+        }
+    }
+  return TRUE;
+}
+
+static JsonObject *
+point_to_json (guint clients, const BenchSummary *runs, guint n_runs, const guint64 *errors)
+{
+  JsonObject *point = json_object_new ();
+  JsonArray *array = json_array_new ();
+  BenchSummary median;
+
+  for (guint r = 0; r < n_runs; r++)
+    {
+      JsonObject *run = bench_summary_to_json (&runs[r]);
+
+      json_object_set_int_member (run, "errors", (gint64)errors[r]);
+      json_array_add_object_element (array, run);
+    }
+  bench_summary_median (&median, runs, n_runs);
+  json_object_set_int_member (point, "clients", clients);
+  json_object_set_array_member (point, "runs", array);
+  json_object_set_object_member (point, "median_of_runs", bench_summary_to_json (&median));
+  return point;
+}
+
+int
+bench_load_main (int argc, char **argv)
+{
+  g_auto (LoadOptions) options = { 0 };
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GArray) clients = NULL;
+  g_autofree BenchSummary *summaries = NULL;
+  g_autofree guint64 *errors = NULL;
+  guint runs = 0;
+
+  if (!parse (&options, argc, argv, &error)
+      || (clients = bench_parse_uint_list (options.clients ? options.clients : "64", &error))
+             == NULL)
+    {
+      g_printerr ("chatd-bench load: %s\n", error->message);
+      return 2;
+    }
+  runs = (guint)options.common.runs;
+  summaries = g_new0 (BenchSummary, clients->len * runs);
+  errors = g_new0 (guint64, clients->len * runs);
+  if (!options.common.json)
+    bench_print_host_info ();
+  for (guint c = 0; c < clients->len; c++)
+    if (!measure_point (&options, g_array_index (clients, guint, c), &summaries[c * runs],
+                        &errors[c * runs], &error))
+      {
+        g_printerr ("chatd-bench load: %s\n", error->message);
+        return 1;
+      }
+  if (options.common.json)
+    {
+      g_autoptr (JsonObject) out = json_object_new ();
+      JsonArray *points = json_array_new ();
+
+      json_object_set_string_member (out, "command", "load");
+      json_object_set_object_member (out, "host", bench_host_info ());
+      json_object_set_int_member (out, "nodes", options.common.servers ? 0 : options.common.nodes);
+      json_object_set_int_member (out, "size", options.size);
+      json_object_set_double_member (out, "rate_limit", options.rate);
+      json_object_set_string_member (out, "recipient",
+                                     options.recipient ? options.recipient : "sink");
+      for (guint c = 0; c < clients->len; c++)
+        json_array_add_object_element (points, point_to_json (g_array_index (clients, guint, c),
+                                                              &summaries[c * runs], runs,
+                                                              &errors[c * runs]));
+      json_object_set_array_member (out, "points", points);
+      bench_print_json (out);
+      return 0;
+    }
+  for (guint c = 0; c < clients->len && runs > 1; c++)
+    {
+      BenchSummary median;
+      g_autofree char *line = NULL;
+
+      bench_summary_median (&median, &summaries[c * runs], runs);
+      line = bench_summary_to_string (&median);
+      g_print ("median of %u runs  %4u clients  %s\n", runs, g_array_index (clients, guint, c),
+               line);
+    }
+  return 0;
+}

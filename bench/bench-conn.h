@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* A blocking line connection with deadlines, for setup, probing and failover timing. */
+#pragma once
+
+#include <json-glib/json-glib.h>
+
+G_BEGIN_DECLS
+
+typedef struct _BenchConn BenchConn;
+
+/* Connects to host:port (IPv4 or a name) within timeout_ms; NULL with error otherwise. */
+BenchConn *bench_conn_new (const char *host, guint16 port, guint timeout_ms, GError **error);
+void bench_conn_free (BenchConn *conn);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (BenchConn, bench_conn_free)
+
+int bench_conn_get_fd (BenchConn *conn);
+/* Takes the socket out of the connection (non-blocking from then on), with any bytes
+ * already read but not consumed left in *pending (may be empty). */
+int bench_conn_steal_fd (BenchConn *conn, GString **pending);
+
+gboolean bench_conn_send_line (BenchConn *conn, const char *line, GError **error);
+/* The next response (an object with no "event" member) within timeout_ms. */
+JsonObject *bench_conn_read_response (BenchConn *conn, guint timeout_ms, GError **error);
+/* Sends a request line and reads its response. */
+JsonObject *bench_conn_request (BenchConn *conn, const char *line, guint timeout_ms,
+                                GError **error);
+/* TRUE when reply has "ok": true; otherwise the error code (or "none"). */
+gboolean bench_reply_ok (JsonObject *reply, const char **code);
+
+/* hello on host:port: the reply, or NULL if the server does not answer in time. */
+JsonObject *bench_hello (const char *host, guint16 port, guint timeout_ms);
+
+G_END_DECLS

@@ -1,0 +1,143 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Chaos test nemesis: SIGKILLs and restarts random servers, never too many down at once. */
+#define G_LOG_DOMAIN "chaos"
+
+#include "chaos.h"
+
+#define MIN_PAUSE_MS 200
+#define MAX_PAUSE_MS 1500
+#define LEADER_WAIT_MS 3000
+
+struct _ChaosNemesis
+{
+  ChatTestCluster *cluster;
+  GMainLoop *loop;
+  GThread *thread;
+  guint seconds;
+  guint max_down;
+  guint last_leader; /* 0 after the leader was killed */
+  guint leader_changes;
+  guint kills;
+};
+
+static gboolean
+quit_loop (gpointer user_data)
+{
+  g_main_loop_quit (user_data);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+observe_leader (ChaosNemesis *nemesis)
+{
+  guint leader = chat_test_cluster_wait_leader (nemesis->cluster, LEADER_WAIT_MS);
+
+  if (leader != 0 && leader != nemesis->last_leader)
+    {
+      nemesis->leader_changes++;
+      g_printerr ("# [nemesis] leader is now node %u\n", leader);
+    }
+  if (leader != 0)
+    nemesis->last_leader = leader;
+}
+
+/* Nodes that are up (running == TRUE) or down. */
+static GArray *
+nodes_where (ChatTestCluster *cluster, gboolean running)
+{
+  GArray *nodes = g_array_new (FALSE, FALSE, sizeof (guint));
+
+  for (guint node = 1; node <= chat_test_cluster_n_servers (cluster); node++)
+    if (chat_test_cluster_is_running (cluster, node) == running)
+      g_array_append_val (nodes, node);
+  return nodes;
+}
+
+static guint
+pick (GArray *nodes)
+{
+  return g_array_index (nodes, guint, g_random_int_range (0, (gint32)nodes->len));
+}
+
+static void
+kill_one (ChaosNemesis *nemesis, GArray *up)
+{
+  guint node = pick (up);
+
+  g_printerr ("# [nemesis] kill -9 node %u\n", node);
+  chat_test_cluster_kill (nemesis->cluster, node);
+  nemesis->kills++;
+  if (node == nemesis->last_leader)
+    nemesis->last_leader = 0;
+}
+
+static void
+restart_one (ChaosNemesis *nemesis, guint node)
+{
+  /* A lone server restarts as it was first started; in a cluster it rejoins. */
+  gboolean primary = chat_test_cluster_n_servers (nemesis->cluster) == 1;
+
+  g_printerr ("# [nemesis] restart node %u\n", node);
+  chat_test_cluster_start (nemesis->cluster, node, primary);
+}
+
+static void
+step (ChaosNemesis *nemesis)
+{
+  g_autoptr (GArray) up = nodes_where (nemesis->cluster, TRUE);
+  g_autoptr (GArray) down = nodes_where (nemesis->cluster, FALSE);
+  gboolean may_kill = down->len < nemesis->max_down && up->len > 0;
+
+  if (may_kill && (down->len == 0 || g_random_double () < 0.5))
+    kill_one (nemesis, up);
+  else if (down->len > 0)
+    restart_one (nemesis, pick (down));
+  observe_leader (nemesis);
+}
+
+static gpointer
+nemesis_main (gpointer data)
+{
+  ChaosNemesis *nemesis = data;
+  gint64 deadline = g_get_monotonic_time () + (gint64)nemesis->seconds * G_USEC_PER_SEC;
+  g_autoptr (GArray) down = NULL;
+
+  nemesis->last_leader = chat_test_cluster_wait_leader (nemesis->cluster, LEADER_WAIT_MS);
+  while (g_get_monotonic_time () < deadline)
+    {
+      g_usleep ((gulong)g_random_int_range (MIN_PAUSE_MS, MAX_PAUSE_MS) * 1000);
+      step (nemesis);
+    }
+  down = nodes_where (nemesis->cluster, FALSE);
+  for (guint i = 0; i < down->len; i++)
+    restart_one (nemesis, g_array_index (down, guint, i));
+  observe_leader (nemesis);
+  g_idle_add (quit_loop, nemesis->loop);
+  return NULL;
+}
+
+ChaosNemesis *
+chaos_nemesis_start (ChatTestCluster *cluster, guint seconds, guint max_down, GMainLoop *loop)
+{
+  ChaosNemesis *nemesis = g_new0 (ChaosNemesis, 1);
+
+  nemesis->cluster = cluster;
+  nemesis->loop = loop;
+  nemesis->seconds = seconds;
+  nemesis->max_down = max_down;
+  nemesis->thread = g_thread_new ("nemesis", nemesis_main, nemesis);
+  return nemesis;
+}
+
+guint
+chaos_nemesis_finish (ChaosNemesis *nemesis, guint *kills)
+{
+  guint changes = 0;
+
+  g_thread_join (nemesis->thread);
+  changes = nemesis->leader_changes;
+  if (kills != NULL)
+    *kills = nemesis->kills;
+  g_free (nemesis);
+  return changes;
+}

@@ -1,0 +1,111 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Chaos test: writers send continuously while a nemesis kills and restarts servers; then
+ * every acknowledged message must be stored exactly once on every server.
+ *
+ *   test-chaos [--servers N] [--seconds S] [--writers W]
+ *   CHAOS_SECONDS=600 meson test -C build chaos --timeout-multiplier 0
+ */
+#define G_LOG_DOMAIN "chaos"
+
+#include "chaos.h"
+
+#include <locale.h>
+#include <stdlib.h>
+
+#define DRAIN_TIMEOUT_MS 90000
+#define CONVERGE_TIMEOUT_MS 120000
+
+typedef struct
+{
+  int servers;
+  int seconds;
+  int writers;
+} Options;
+
+static gboolean
+parse (Options *options, int *argc, char ***argv)
+{
+  const char *env_seconds = g_getenv ("CHAOS_SECONDS");
+  GOptionEntry entries[]
+      = { { "servers", 0, 0, G_OPTION_ARG_INT, &options->servers, "Servers (default 3)", "N" },
+          { "seconds", 0, 0, G_OPTION_ARG_INT, &options->seconds,
+            "Seconds of chaos (default $CHAOS_SECONDS, else 40)", "S" },
+          { "writers", 0, 0, G_OPTION_ARG_INT, &options->writers, "Writing clients (default 4)",
+            "W" },
+          { NULL } };
+  g_autoptr (GOptionContext) context = g_option_context_new ("- chaos test");
+  g_autoptr (GError) error = NULL;
+
+  options->servers = 3;
+  options->seconds = env_seconds ? atoi (env_seconds) : 40;
+  options->writers = 4;
+  g_option_context_add_main_entries (context, entries, NULL);
+  if (!g_option_context_parse (context, argc, argv, &error))
+    {
+      g_printerr ("test-chaos: %s\n", error->message);
+      return FALSE;
+    }
+  if (options->servers < 1 || options->servers > 9 || options->seconds < 1
+      || options->seconds > 24 * 3600 || options->writers < 1 || options->writers > 100)
+    {
+      g_printerr ("test-chaos: --servers 1-9, --seconds 1-86400, --writers 1-100\n");
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static void
+stop_all (ChatTestCluster *cluster)
+{
+  for (guint node = 1; node <= chat_test_cluster_n_servers (cluster); node++)
+    chat_test_cluster_stop (cluster, node);
+}
+
+int
+main (int argc, char **argv)
+{
+  Options options = { 0 };
+  g_autoptr (ChatTestCluster) cluster = NULL;
+  ChaosWorld *world = NULL;
+  ChaosNemesis *nemesis = NULL;
+  ChaosVerdict verdict;
+  guint changes = 0, kills = 0, unsettled = 0;
+  gboolean ok = FALSE;
+
+  setlocale (LC_ALL, "");
+  if (!parse (&options, &argc, &argv))
+    return 2;
+  cluster = chat_test_cluster_new ((guint)options.servers, "available");
+  chat_test_cluster_start_all (cluster);
+  world = chaos_world_new (cluster);
+  if (!chaos_writers_signup (world, (guint)options.writers))
+    g_error ("Writers could not sign up");
+  g_printerr ("# %d servers, %d writers, %d s of chaos\n", options.servers, options.writers,
+              options.seconds);
+  chaos_writers_start (world);
+  /* At most two down at once, and never all of them. */
+  nemesis = chaos_nemesis_start (cluster, (guint)options.seconds,
+                                 (guint)MIN (2, MAX (options.servers - 1, 1)), world->loop);
+  g_main_loop_run (world->loop);
+  changes = chaos_nemesis_finish (nemesis, &kills);
+  unsettled = chaos_writers_drain (world, DRAIN_TIMEOUT_MS);
+  g_printerr ("# %u kills; %" G_GUINT64_FORMAT " retries; %u messages never acknowledged\n", kills,
+              world->retries, unsettled);
+  if (chat_test_cluster_wait_leader (cluster, 30000) == 0)
+    g_error ("No leader after the chaos");
+  if (!chaos_wait_converged (cluster, CONVERGE_TIMEOUT_MS))
+    g_error ("Servers did not converge to one applied index");
+  stop_all (cluster);
+  chaos_check (cluster, world->sends, &verdict);
+  g_print ("chaos: %" G_GUINT64_FORMAT " acknowledged, %" G_GUINT64_FORMAT " lost, "
+           "%" G_GUINT64_FORMAT " duplicated, %u leader changes\n",
+           verdict.acknowledged, verdict.lost, verdict.duplicated, changes);
+  ok = verdict.lost == 0 && verdict.duplicated == 0 && verdict.phantom == 0 && verdict.hashes_match
+       && verdict.applied_match && verdict.acknowledged > 0 && kills > 0;
+  if (!verdict.hashes_match || !verdict.applied_match)
+    g_printerr ("# FAIL: the servers' states differ\n");
+  if (verdict.phantom > 0)
+    g_printerr ("# FAIL: %" G_GUINT64_FORMAT " stored messages were never sent\n", verdict.phantom);
+  chaos_world_free (world);
+  return ok ? 0 : 1;
+}

@@ -1,0 +1,645 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Partition tests: three chatd servers in their own network namespaces; the leader is cut
+ * off, both sides are written to, the network heals, and every server's database is read.
+ * What must happen is docs/partitions.md. Needs root and iproute2 (exit 77 otherwise). */
+#define G_LOG_DOMAIN "partition"
+
+#include "chat-store.h"
+#include "partition-net.h"
+
+#include <fcntl.h>
+#include <glib/gstdio.h>
+#include <signal.h>
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define N_SERVERS 3
+#define PORT 5555
+#define PASSWORD "partition-password"
+#define START_TIMEOUT_MS 20000
+#define ELECTION_TIMEOUT_MS 20000
+#define CONVERGE_TIMEOUT_MS 60000
+#define EXIT_SKIP 77
+
+static char *prefix;
+static gboolean replicating;
+
+typedef struct
+{
+  PartNet *net;
+  char *dir;
+  char *config;
+  char *state_dirs[N_SERVERS + 1];
+  GPid pids[N_SERVERS + 1];
+  char *user;
+  char *session;
+  guint counter;
+  GHashTable *acked;   /* client_msg_id -> acked seq (GINT_TO_POINTER is too small: boxed) */
+  GHashTable *refused; /* client_msg_ids sent to the minority and never acknowledged */
+} Fixture;
+
+/* --- servers ------------------------------------------------------------------------ */
+
+static void
+write_config (Fixture *fixture, const char *mode)
+{
+  g_autoptr (GString) text = g_string_new ("[server]\n");
+  g_autoptr (GError) error = NULL;
+
+  for (guint node = 1; node <= N_SERVERS; node++)
+    g_string_append_printf (text, "host%u = %s\nport%u = %u\n", node,
+                            part_net_address (fixture->net, node), node, PORT);
+  g_string_append_printf (text, "[cluster]\nmode = %s\nsecret = partition-test-secret\n", mode);
+  g_file_set_contents (fixture->config, text->str, -1, &error);
+  g_assert_no_error (error);
+}
+
+static void
+child_setup (gpointer user_data)
+{
+  prctl (PR_SET_PDEATHSIG, SIGKILL);
+}
+
+static void
+start_server (Fixture *fixture, guint node, gboolean primary)
+{
+  g_autofree char *log = g_strdup_printf ("%s/chatd-%u.log", fixture->dir, node);
+  g_autofree char *chatd
+      = g_build_filename (g_getenv ("CHATD_BUILD_ROOT"), "daemon", "chatd", NULL);
+  g_autofree char *port = g_strdup_printf ("%u", PORT);
+  const char *argv[] = { "ip",
+                         "netns",
+                         "exec",
+                         part_net_namespace (fixture->net, node),
+                         chatd,
+                         "--host",
+                         part_net_address (fixture->net, node),
+                         "--port",
+                         port,
+                         "--config",
+                         fixture->config,
+                         "--state-dir",
+                         fixture->state_dirs[node],
+                         primary ? "--primary" : NULL,
+                         NULL };
+  g_auto (GStrv) env = g_environ_setenv (g_get_environ (), "CHATD_DBUS", "none", TRUE);
+  g_autoptr (GError) error = NULL;
+  int fd = open (log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+
+  g_spawn_async_with_pipes_and_fds (
+      NULL, argv, (const char *const *)env, G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_SEARCH_PATH,
+      child_setup, NULL, -1, fd, fd, NULL, NULL, 0, &fixture->pids[node], NULL, NULL, NULL, &error);
+  close (fd);
+  g_assert_no_error (error);
+}
+
+static void
+stop_server (Fixture *fixture, guint node)
+{
+  int status = 0;
+
+  if (fixture->pids[node] <= 0)
+    return;
+  kill (fixture->pids[node], SIGTERM);
+  waitpid (fixture->pids[node], &status, 0);
+  fixture->pids[node] = 0;
+  g_assert_true (WIFEXITED (status) && WEXITSTATUS (status) == 0);
+}
+
+static JsonObject *
+hello (Fixture *fixture, guint node)
+{
+  g_autoptr (PartConn) conn = part_conn_new (fixture->net, node, PORT, 1000);
+
+  if (conn == NULL)
+    return NULL;
+  return part_conn_request (
+      conn, "{\"id\":0,\"op\":\"hello\",\"client\":\"partition\",\"proto\":1}", 1000);
+}
+
+static const char *
+role_of (JsonObject *reply)
+{
+  return reply ? json_object_get_string_member_with_default (reply, "role", "") : "";
+}
+
+/* A node among those in mask (bit per node) that says it leads; 0 if none in time. */
+static guint
+wait_leader (Fixture *fixture, guint mask, guint timeout_ms)
+{
+  gint64 deadline = g_get_monotonic_time () + (gint64)timeout_ms * 1000;
+
+  do
+    {
+      for (guint node = 1; node <= N_SERVERS; node++)
+        {
+          g_autoptr (JsonObject) reply = (mask & (1u << node)) ? hello (fixture, node) : NULL;
+
+          if (g_strcmp0 (role_of (reply), "leader") == 0)
+            return node;
+        }
+      g_usleep (50000);
+    }
+  while (g_get_monotonic_time () < deadline);
+  return 0;
+}
+
+#define ALL_NODES 0xE
+
+static void
+wait_answering (Fixture *fixture, guint node)
+{
+  gint64 deadline = g_get_monotonic_time () + START_TIMEOUT_MS * 1000;
+
+  while (g_get_monotonic_time () < deadline)
+    {
+      g_autoptr (JsonObject) reply = hello (fixture, node);
+
+      if (reply != NULL)
+        return;
+      g_usleep (20000);
+    }
+  g_error ("Server %u did not answer (logs in %s)", node, fixture->dir);
+}
+
+static void
+fixture_set_up (Fixture *fixture, const char *mode)
+{
+  static guint serial;
+  g_autofree char *net_prefix = g_strdup_printf ("%s%u", prefix, ++serial); /* "chp<pid>-<n>" */
+  g_autoptr (GError) error = NULL;
+
+  fixture->net = part_net_new (net_prefix, N_SERVERS);
+  fixture->dir = g_dir_make_tmp ("chatd-partition-XXXXXX", &error);
+  g_assert_no_error (error);
+  fixture->config = g_build_filename (fixture->dir, "config.ini", NULL);
+  fixture->acked = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  fixture->refused = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  fixture->user = g_strdup ("alice");
+  write_config (fixture, mode);
+  for (guint node = 1; node <= N_SERVERS; node++)
+    {
+      g_autofree char *name = g_strdup_printf ("state-%u", node);
+
+      fixture->state_dirs[node] = g_build_filename (fixture->dir, name, NULL);
+      g_assert_cmpint (g_mkdir_with_parents (fixture->state_dirs[node], 0700), ==, 0);
+      start_server (fixture, node, node == 1);
+    }
+  for (guint node = 1; node <= N_SERVERS; node++)
+    wait_answering (fixture, node);
+}
+
+static void
+remove_tree (const char *path)
+{
+  g_autoptr (GDir) dir = g_dir_open (path, 0, NULL);
+  const char *name = NULL;
+
+  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree char *child = g_build_filename (path, name, NULL);
+
+      if (g_file_test (child, G_FILE_TEST_IS_DIR))
+        remove_tree (child);
+      else
+        g_unlink (child);
+    }
+  g_rmdir (path);
+}
+
+static void
+fixture_tear_down (Fixture *fixture)
+{
+  for (guint node = 1; node <= N_SERVERS; node++)
+    {
+      if (fixture->pids[node] > 0)
+        {
+          kill (fixture->pids[node], SIGKILL);
+          waitpid (fixture->pids[node], NULL, 0);
+        }
+      g_free (fixture->state_dirs[node]);
+    }
+  part_net_free (fixture->net);
+  if (g_getenv ("CHATD_TEST_KEEP") == NULL)
+    remove_tree (fixture->dir);
+  else
+    g_printerr ("# kept %s\n", fixture->dir);
+  g_hash_table_unref (fixture->acked);
+  g_hash_table_unref (fixture->refused);
+  g_free (fixture->dir);
+  g_free (fixture->config);
+  g_free (fixture->user);
+  g_free (fixture->session);
+}
+
+/* --- the client ----------------------------------------------------------------- */
+
+/* Signs alice up on the leader, asking again while the cluster cannot commit yet. */
+static void
+sign_up (Fixture *fixture, guint leader)
+{
+  gint64 deadline = g_get_monotonic_time () + START_TIMEOUT_MS * 1000;
+
+  while (fixture->session == NULL && g_get_monotonic_time () < deadline)
+    {
+      g_autoptr (PartConn) conn = part_conn_new (fixture->net, leader, PORT, 5000);
+      g_autoptr (JsonObject) reply = NULL;
+
+      g_assert_nonnull (conn);
+      reply = part_conn_request (
+          conn, "{\"id\":1,\"op\":\"signup\",\"username\":\"alice\",\"password\":\"" PASSWORD "\"}",
+          30000);
+      if (reply != NULL && json_object_get_boolean_member_with_default (reply, "ok", FALSE))
+        fixture->session = g_strdup (json_object_get_string_member (reply, "session"));
+      else
+        g_usleep (200000);
+    }
+  g_assert_nonnull (fixture->session);
+}
+
+/* A connection to node with the session attached, or NULL. */
+static PartConn *
+attach (Fixture *fixture, guint node)
+{
+  g_autoptr (PartConn) conn = part_conn_new (fixture->net, node, PORT, 1000);
+  g_autofree char *line = NULL;
+  g_autoptr (JsonObject) reply = NULL;
+
+  if (conn == NULL)
+    return NULL;
+  line = g_strdup_printf ("{\"id\":1,\"op\":\"resume\",\"session\":\"%s\"}", fixture->session);
+  reply = part_conn_request (conn, line, 2000);
+  if (reply == NULL || !json_object_get_boolean_member_with_default (reply, "ok", FALSE))
+    return NULL;
+  return g_steal_pointer (&conn);
+}
+
+/* Sends one message; its seq when acknowledged within timeout_ms, else 0. */
+static gint64
+send_one (PartConn *conn, const char *client_msg_id, guint timeout_ms)
+{
+  g_autofree char *line
+      = g_strdup_printf ("{\"id\":2,\"op\":\"send\",\"to\":\"alice\",\"body\":\"partition %s\","
+                         "\"client_msg_id\":\"%s\"}",
+                         client_msg_id, client_msg_id);
+  g_autoptr (JsonObject) reply = part_conn_request (conn, line, timeout_ms);
+
+  if (reply == NULL || !json_object_get_boolean_member_with_default (reply, "ok", FALSE))
+    return 0;
+  return json_object_get_int_member (json_object_get_object_member (reply, "message"), "seq");
+}
+
+static void
+record_ack (Fixture *fixture, const char *client_msg_id, gint64 seq)
+{
+  gint64 *value = g_new (gint64, 1);
+
+  *value = seq;
+  g_hash_table_replace (fixture->acked, g_strdup (client_msg_id), value);
+  g_hash_table_remove (fixture->refused, client_msg_id);
+}
+
+/* Writes to node for up to seconds, as a client would: a message is retried with its
+ * client_msg_id until acknowledged, then the next one. Returns how many were acked;
+ * messages never acknowledged end up in fixture->refused. */
+static guint
+write_for (Fixture *fixture, guint node, const char *tag, double seconds, guint max_acks)
+{
+  gint64 deadline = g_get_monotonic_time () + (gint64)(seconds * G_USEC_PER_SEC);
+  g_autoptr (PartConn) conn = NULL;
+  g_autofree char *id = NULL;
+  guint acks = 0;
+
+  while (acks < max_acks && g_get_monotonic_time () < deadline)
+    {
+      gint64 seq = 0;
+
+      if (id == NULL)
+        id = g_strdup_printf ("%s-%u", tag, ++fixture->counter);
+      g_hash_table_add (fixture->refused, g_strdup (id));
+      if (conn == NULL && (conn = attach (fixture, node)) == NULL)
+        {
+          g_usleep (100000);
+          continue;
+        }
+      seq = send_one (conn, id, 1500);
+      if (seq > 0)
+        {
+          record_ack (fixture, id, seq);
+          g_clear_pointer (&id, g_free);
+          acks++;
+          continue;
+        }
+      g_clear_pointer (&conn, part_conn_free); /* a timed-out reply may still come */
+      g_usleep (100000);
+    }
+  return acks;
+}
+
+/* --- convergence and the databases ---------------------------------------------- */
+
+static gint64
+query_int (const char *state_dir, const char *sql)
+{
+  g_autofree char *path = g_build_filename (state_dir, "chatd.db", NULL);
+  sqlite3 *db = NULL;
+  sqlite3_stmt *stmt = NULL;
+  gint64 value = -1;
+
+  if (sqlite3_open_v2 (path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK)
+    {
+      sqlite3_busy_timeout (db, 2000);
+      if (sqlite3_prepare_v2 (db, sql, -1, &stmt, NULL) == SQLITE_OK
+          && sqlite3_step (stmt) == SQLITE_ROW)
+        value = sqlite3_column_int64 (stmt, 0);
+      sqlite3_finalize (stmt);
+    }
+  sqlite3_close (db);
+  return value;
+}
+
+static gint64
+applied_index (Fixture *fixture, guint node)
+{
+  return query_int (fixture->state_dirs[node],
+                    "SELECT CAST (CAST (value AS TEXT) AS INTEGER) FROM meta "
+                    "WHERE key = 'store.applied_index'");
+}
+
+/* Every server applied the same index, and it stayed so for a second. */
+static void
+wait_converged (Fixture *fixture)
+{
+  gint64 deadline = g_get_monotonic_time () + CONVERGE_TIMEOUT_MS * 1000;
+  gint64 last = -1, since = 0;
+
+  while (g_get_monotonic_time () < deadline)
+    {
+      gint64 index = applied_index (fixture, 1);
+
+      for (guint node = 2; node <= N_SERVERS; node++)
+        if (applied_index (fixture, node) != index)
+          index = -1;
+      if (index < 0 || index != last)
+        {
+          last = index;
+          since = g_get_monotonic_time ();
+        }
+      else if (g_get_monotonic_time () - since >= G_USEC_PER_SEC)
+        return;
+      g_usleep (100000);
+    }
+  g_error ("The servers did not converge to one applied index (logs in %s)", fixture->dir);
+}
+
+/* client_msg_id -> (gint64 *) message id, for every message alice sent, as stored on node;
+ * asserts that no client_msg_id is stored twice under different bodies. */
+static GHashTable *
+stored_messages (Fixture *fixture, guint node)
+{
+  g_autofree char *path = g_build_filename (fixture->state_dirs[node], "chatd.db", NULL);
+  GHashTable *stored = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  g_autoptr (GHashTable) bodies = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  sqlite3 *db = NULL;
+  sqlite3_stmt *stmt = NULL;
+
+  g_assert_cmpint (sqlite3_open_v2 (path, &db, SQLITE_OPEN_READONLY, NULL), ==, SQLITE_OK);
+  g_assert_cmpint (
+      sqlite3_prepare_v2 (db, "SELECT client_msg_id, id, body FROM messages", -1, &stmt, NULL), ==,
+      SQLITE_OK);
+  while (sqlite3_step (stmt) == SQLITE_ROW)
+    {
+      gint64 *id = g_new (gint64, 1);
+      const char *body = (const char *)sqlite3_column_text (stmt, 2);
+
+      *id = sqlite3_column_int64 (stmt, 1);
+      /* A body names its client_msg_id: the same body twice is a duplicate. */
+      g_assert_false (g_hash_table_contains (bodies, body));
+      g_hash_table_add (bodies, g_strdup (body));
+      g_hash_table_insert (stored, g_strdup ((const char *)sqlite3_column_text (stmt, 0)), id);
+    }
+  sqlite3_finalize (stmt);
+  sqlite3_close (db);
+  return stored;
+}
+
+static char *
+state_hash (Fixture *fixture, guint node)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (ChatStore) store = chat_store_open (fixture->state_dirs[node], &error);
+  char *hash = NULL;
+
+  g_assert_no_error (error);
+  hash = chat_store_state_hash (store, &error);
+  g_assert_no_error (error);
+  return hash;
+}
+
+/* Stops every server and checks each database: every acknowledged message is stored
+ * exactly once; same_seq_tag: messages with this tag keep the seq of their ack;
+ * refused_absent: messages never acknowledged are not stored; the states are equal. */
+static void
+check_databases (Fixture *fixture, const char *same_seq_tag, gboolean refused_absent)
+{
+  g_autofree char *first_hash = NULL;
+
+  for (guint node = 1; node <= N_SERVERS; node++)
+    stop_server (fixture, node);
+  for (guint node = 1; node <= N_SERVERS; node++)
+    {
+      g_autoptr (GHashTable) stored = stored_messages (fixture, node);
+      g_autofree char *hash = state_hash (fixture, node);
+      GHashTableIter iter;
+      gpointer key, value;
+
+      g_hash_table_iter_init (&iter, fixture->acked);
+      while (g_hash_table_iter_next (&iter, &key, &value))
+        {
+          gint64 *id = g_hash_table_lookup (stored, key);
+
+          if (id == NULL)
+            g_error ("Node %u lost acknowledged message %s", node, (char *)key);
+          if (same_seq_tag != NULL && g_str_has_prefix (key, same_seq_tag))
+            g_assert_cmpint (*id, ==, *(gint64 *)value);
+        }
+      g_hash_table_iter_init (&iter, fixture->refused);
+      while (refused_absent && g_hash_table_iter_next (&iter, &key, NULL))
+        if (g_hash_table_contains (stored, key))
+          g_error ("Node %u stored %s, which was never acknowledged", node, (char *)key);
+      g_printerr ("# node %u: %u messages, state %s\n", node, g_hash_table_size (stored), hash);
+      if (first_hash == NULL)
+        first_hash = g_steal_pointer (&hash);
+      else
+        g_assert_cmpstr (hash, ==, first_hash);
+    }
+}
+
+/* Waits (bounded) until every acknowledged message is on every server: a replay after a
+ * heal may take a moment after the applied indexes first agree. */
+static void
+wait_all_present (Fixture *fixture)
+{
+  gint64 deadline = g_get_monotonic_time () + CONVERGE_TIMEOUT_MS * 1000;
+
+  while (g_get_monotonic_time () < deadline)
+    {
+      guint missing = 0;
+
+      for (guint node = 1; node <= N_SERVERS; node++)
+        {
+          g_autoptr (GHashTable) stored = stored_messages (fixture, node);
+          GHashTableIter iter;
+          gpointer key;
+
+          g_hash_table_iter_init (&iter, fixture->acked);
+          while (g_hash_table_iter_next (&iter, &key, NULL))
+            missing += !g_hash_table_contains (stored, key);
+        }
+      if (missing == 0)
+        break;
+      g_usleep (200000);
+    }
+  wait_converged (fixture);
+}
+
+/* --- scenarios ---------------------------------------------------------------------- */
+
+/* Starts a cluster and returns its leader once the first writes reached every server. */
+static guint
+start_cluster (Fixture *fixture, const char *mode)
+{
+  guint leader = 0;
+
+  fixture_set_up (fixture, mode);
+  leader = wait_leader (fixture, ALL_NODES, ELECTION_TIMEOUT_MS);
+  g_assert_cmpuint (leader, !=, 0);
+  sign_up (fixture, leader);
+  g_assert_cmpuint (write_for (fixture, leader, "before", 20, 5), ==, 5);
+  wait_converged (fixture);
+  return leader;
+}
+
+static guint
+others_mask (guint node)
+{
+  return ALL_NODES & ~(1u << node);
+}
+
+static void
+test_quorum (void)
+{
+  Fixture fixture = { 0 };
+  guint old_leader = start_cluster (&fixture, "quorum"), new_leader = 0;
+
+  part_net_isolate (fixture.net, old_leader, TRUE);
+  g_printerr ("# quorum: node %u cut off\n", old_leader);
+  /* The minority side must not acknowledge anything, however long the client insists. */
+  g_assert_cmpuint (write_for (&fixture, old_leader, "minority", 6, 1), ==, 0);
+  new_leader = wait_leader (&fixture, others_mask (old_leader), ELECTION_TIMEOUT_MS);
+  g_assert_cmpuint (new_leader, !=, 0);
+  g_assert_cmpuint (write_for (&fixture, new_leader, "majority", 20, 5), ==, 5);
+  /* Still nothing on the minority side while the majority writes. */
+  g_assert_cmpuint (write_for (&fixture, old_leader, "minority", 3, 1), ==, 0);
+  part_net_isolate (fixture.net, old_leader, FALSE);
+  g_printerr ("# quorum: healed\n");
+  g_assert_cmpuint (wait_leader (&fixture, ALL_NODES, ELECTION_TIMEOUT_MS), !=, 0);
+  g_assert_cmpuint (write_for (&fixture, wait_leader (&fixture, ALL_NODES, 5000), "after", 20, 5),
+                    ==, 5);
+  wait_converged (&fixture);
+  /* Committed entries never move in quorum mode, and refused writes never appear. */
+  check_databases (&fixture, "", TRUE);
+  fixture_tear_down (&fixture);
+}
+
+static void
+test_available (void)
+{
+  Fixture fixture = { 0 };
+  guint old_leader = start_cluster (&fixture, "available"), new_leader = 0;
+
+  part_net_isolate (fixture.net, old_leader, TRUE);
+  g_printerr ("# available: node %u cut off\n", old_leader);
+  /* Both sides go on: the old leader drops the others from its in-sync set, the others
+   * elect a leader among themselves (docs/partitions.md). */
+  new_leader = wait_leader (&fixture, others_mask (old_leader), ELECTION_TIMEOUT_MS);
+  g_assert_cmpuint (new_leader, !=, 0);
+  g_assert_cmpuint (write_for (&fixture, new_leader, "majority", 20, 5), ==, 5);
+  g_assert_cmpuint (write_for (&fixture, old_leader, "minority", 20, 5), ==, 5);
+  part_net_isolate (fixture.net, old_leader, FALSE);
+  g_printerr ("# available: healed\n");
+  g_assert_cmpuint (wait_leader (&fixture, ALL_NODES, ELECTION_TIMEOUT_MS), !=, 0);
+  g_assert_cmpuint (write_for (&fixture, wait_leader (&fixture, ALL_NODES, 5000), "after", 20, 5),
+                    ==, 5);
+  wait_all_present (&fixture);
+  /* The higher term wins; the other side's acknowledged messages are replayed onto it
+   * with new seqs. Nothing acknowledged is lost or doubled. */
+  check_databases (&fixture, "majority", FALSE);
+  fixture_tear_down (&fixture);
+}
+
+/* --- the process around the tests: cleans up namespaces whatever happens ---------- */
+
+static volatile sig_atomic_t child_pid;
+
+static void
+forward_signal (int signum)
+{
+  if (child_pid > 0)
+    kill (child_pid, SIGKILL);
+}
+
+static int
+run_tests (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/partition/quorum", test_quorum);
+  g_test_add_func ("/partition/available", test_available);
+  return g_test_run ();
+}
+
+int
+main (int argc, char **argv)
+{
+  g_autofree char *skip = NULL;
+  struct sigaction action = { .sa_handler = forward_signal };
+  int status = 0;
+  pid_t pid = 0;
+
+  for (int i = 1; i < argc; i++)
+    if (strcmp (argv[i], "--replicating") == 0)
+      {
+        replicating = TRUE;
+        memmove (&argv[i], &argv[i + 1], sizeof (char *) * (size_t)(argc - i));
+        argc--;
+        i--;
+      }
+  if (!replicating)
+    {
+      g_print ("SKIP: built without chatd_replicates: chatd does not replicate yet\n");
+      return EXIT_SKIP;
+    }
+  if (!part_net_available (&skip))
+    {
+      g_print ("SKIP: %s\n", skip);
+      return EXIT_SKIP;
+    }
+  prefix = g_strdup_printf ("chp%d-", (int)getpid ());
+  pid = fork ();
+  if (pid == 0)
+    _exit (run_tests (argc, argv));
+  child_pid = pid;
+  sigaction (SIGTERM, &action, NULL);
+  sigaction (SIGINT, &action, NULL);
+  while (waitpid (pid, &status, 0) < 0)
+    ;
+  part_net_cleanup_prefix (prefix);
+  g_free (prefix);
+  if (WIFEXITED (status))
+    return WEXITSTATUS (status);
+  return 1;
+}
