@@ -144,13 +144,22 @@ boot_container() {
   systemd-nspawn --register=no --keep-unit --quiet --private-network --console=pipe \
     -D "$RUN_DIR/root" -b </dev/null >"$RUN_DIR/console.log" 2>&1 &
   NSPAWN_PID=$!
-  for _ in $(seq 1 100); do
+  # nspawn's first child is a short-lived helper that sets the container up; the
+  # container's PID 1 is the child that runs systemd, so wait for that one.
+  CONTAINER_PID=
+  for _ in $(seq 1 300); do
     children=$(cat "/proc/$NSPAWN_PID/task/$NSPAWN_PID/children" 2>/dev/null)
-    CONTAINER_PID=${children%% *}
+    for child in $children; do
+      if [ "$(cat "/proc/$child/comm" 2>/dev/null)" = systemd ]; then
+        CONTAINER_PID=$child
+      fi
+    done
     [ -n "$CONTAINER_PID" ] && break
     sleep 0.1
   done
   [ -n "$CONTAINER_PID" ] || return 1
+  # systemctl needs the manager's socket before it can wait for the boot to finish.
+  wait_for 30 test -S "/proc/$CONTAINER_PID/root/run/systemd/private" || return 1
   wait_for 10 test -S "/proc/$CONTAINER_PID/root/run/dbus/system_bus_socket" || true
   local state
   state=$(ct timeout 90 systemctl is-system-running --wait 2>/dev/null)
