@@ -95,30 +95,6 @@ write_config (ChatTestCluster *cluster)
   g_assert_no_error (error);
 }
 
-/* Sanitizer builds run every server several times slower; CHATD_TEST_TIMEOUT_SCALE=N
- * stretches the replication timeouts by N so a slow server is not taken for a dead
- * one (meson's --timeout-multiplier does the same for the tests themselves). */
-static void
-scale_timeouts (GKeyFile *options)
-{
-  const struct { const char *key; guint ms; } defaults[] = {
-    { "heartbeat_ms", 100 },
-    { "election_timeout_min_ms", 300 },
-    { "election_timeout_max_ms", 600 },
-    { "failure_timeout_ms", 400 },
-  };
-  const char *text = g_getenv ("CHATD_TEST_TIMEOUT_SCALE");
-  guint64 scale = 1;
-
-  if (text == NULL || !g_ascii_string_to_unsigned (text, 10, 1, 20, &scale, NULL) || scale == 1)
-    return;
-  for (guint i = 0; i < G_N_ELEMENTS (defaults); i++)
-    {
-      g_autofree char *value = g_strdup_printf ("%" G_GUINT64_FORMAT, defaults[i].ms * scale);
-      g_key_file_set_value (options, "cluster", defaults[i].key, value);
-    }
-}
-
 ChatTestCluster *
 chat_test_cluster_new (guint n_servers, const char *mode)
 {
@@ -131,7 +107,6 @@ chat_test_cluster_new (guint n_servers, const char *mode)
   cluster->config_path = g_build_filename (cluster->dir, "config.ini", NULL);
   cluster->mode = g_strdup (mode ? mode : "available");
   cluster->options = g_key_file_new ();
-  scale_timeouts (cluster->options);
   cluster->n_servers = n_servers;
   cluster->servers = g_new0 (Server, n_servers);
   for (guint i = 0; i < n_servers; i++)
