@@ -9,7 +9,7 @@
 G_BEGIN_DECLS
 
 /* The schema version this code writes; chat_store_open() migrates older files to it. */
-#define CHAT_STORE_SCHEMA_VERSION 1
+#define CHAT_STORE_SCHEMA_VERSION 2
 
 /* Meta keys owned by the store itself (callers keep to their own names). */
 #define CHAT_STORE_META_APPLIED "store.applied_index"

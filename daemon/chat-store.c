@@ -66,6 +66,21 @@ static const char schema_v1[]
       "  PRIMARY KEY (user_key, id)) WITHOUT ROWID;"
       "CREATE INDEX tombstones_by_seq ON tombstones (user_key, seq, id);";
 
+/* Version 2: meta becomes a rowid table, so that rewriting a small value (the applied
+ * index, every batch) no longer walks the overflow pages of the snapshot blob stored
+ * beside it in a WITHOUT ROWID b-tree; replay keeps the operations of a diverged
+ * history (docs/partitions.md) until the cluster's leader has committed them. */
+static const char schema_v2[]
+    = "CREATE TABLE meta_v2 ("
+      "  key TEXT PRIMARY KEY,"
+      "  value BLOB NOT NULL);"
+      "INSERT INTO meta_v2 (key, value) SELECT key, value FROM meta;"
+      "DROP TABLE meta;"
+      "ALTER TABLE meta_v2 RENAME TO meta;"
+      "CREATE TABLE replay ("
+      "  id INTEGER PRIMARY KEY,"
+      "  op BLOB NOT NULL);";
+
 typedef gboolean (*MigrateFunc) (ChatStore *self, GError **error);
 
 static gboolean
@@ -74,9 +89,16 @@ migrate_to_1 (ChatStore *self, GError **error)
   return chat_store_exec (self, schema_v1, error);
 }
 
+static gboolean
+migrate_to_2 (ChatStore *self, GError **error)
+{
+  return chat_store_exec (self, schema_v2, error);
+}
+
 /* migrations[v - 1] brings a version v - 1 database to version v. */
 static const MigrateFunc migrations[CHAT_STORE_SCHEMA_VERSION] = {
   migrate_to_1,
+  migrate_to_2,
 };
 
 static gint64

@@ -42,9 +42,9 @@ test_open_creates_schema (StoreFixture *f, gconstpointer data)
                                      " sqlite_schema WHERE type = 'table' ORDER BY name)");
 
   g_assert_true (g_str_has_suffix (chat_store_get_path (f->store), "chatd.db"));
-  g_assert_cmpstr (version, ==, "1");
+  g_assert_cmpstr (version, ==, "2");
   g_assert_cmpstr (mode, ==, "wal");
-  g_assert_cmpstr (tables, ==, "accounts,log,messages,meta,sessions,tombstones");
+  g_assert_cmpstr (tables, ==, "accounts,log,messages,meta,replay,sessions,tombstones");
   g_assert_cmpuint (chat_store_applied_index (f->store), ==, 0);
   g_assert_cmpuint (chat_store_last_log_index (f->store), ==, 0);
   g_assert_cmpuint (chat_store_count_accounts (f->store), ==, 0);
@@ -80,6 +80,30 @@ test_open_migrates_empty_file (void)
   store = chat_store_open (dir, &error);
   g_assert_no_error (error);
   g_assert_cmpuint (chat_store_count_accounts (store), ==, 0);
+  g_clear_object (&store);
+  g_assert_cmpint (g_remove (path), ==, 0);
+  g_assert_cmpint (g_rmdir (dir), ==, 0);
+}
+
+/* A version 1 database (meta WITHOUT ROWID, no replay table) keeps its meta values. */
+static void
+test_open_migrates_version_1 (void)
+{
+  g_autofree char *dir = g_dir_make_tmp ("chat-store-XXXXXX", NULL);
+  g_autofree char *path = g_build_filename (dir, "chatd.db", NULL);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (ChatStore) store = NULL;
+  g_autoptr (GBytes) value = NULL;
+
+  write_file_db (path, "CREATE TABLE meta (key TEXT PRIMARY KEY, value BLOB NOT NULL)"
+                       " WITHOUT ROWID;"
+                       "INSERT INTO meta VALUES ('repl.hard_state', '7 2');"
+                       "PRAGMA user_version = 1");
+  store = chat_store_open (dir, &error);
+  g_assert_no_error (error);
+  value = chat_store_get_meta (store, "repl.hard_state");
+  g_assert_nonnull (value);
+  g_assert_cmpmem (g_bytes_get_data (value, NULL), g_bytes_get_size (value), "7 2", 3);
   g_clear_object (&store);
   g_assert_cmpint (g_remove (path), ==, 0);
   g_assert_cmpint (g_rmdir (dir), ==, 0);
@@ -517,6 +541,7 @@ main (int argc, char **argv)
   ADD ("open/creates-schema", test_open_creates_schema);
   ADD ("open/reopen", test_open_reopen_keeps_state);
   g_test_add_func ("/store/open/migrates-empty-file", test_open_migrates_empty_file);
+  g_test_add_func ("/store/open/migrates-version-1", test_open_migrates_version_1);
   g_test_add_func ("/store/open/refuses-newer-schema", test_open_refuses_newer_schema);
   g_test_add_func ("/store/open/bad-dir", test_open_bad_dir);
   ADD ("log/append-load", test_log_append_load);
