@@ -92,18 +92,25 @@ test_open_migrates_version_1 (void)
   g_autofree char *dir = g_dir_make_tmp ("chat-store-XXXXXX", NULL);
   g_autofree char *path = g_build_filename (dir, "chatd.db", NULL);
   g_autoptr (GError) error = NULL;
-  g_autoptr (ChatStore) store = NULL;
+  g_autoptr (ChatStore) store = chat_store_open (dir, &error);
+  g_autoptr (GBytes) hard_state = g_bytes_new_static ("7 2", 3);
   g_autoptr (GBytes) value = NULL;
 
-  write_file_db (path, "CREATE TABLE meta (key TEXT PRIMARY KEY, value BLOB NOT NULL)"
+  g_assert_no_error (error);
+  g_assert_true (chat_store_set_meta (store, "repl.hard_state", hard_state, &error));
+  g_clear_object (&store);
+  /* Turn the file back into what version 1 wrote. */
+  write_file_db (path, "BEGIN;"
+                       "CREATE TABLE meta_v1 (key TEXT PRIMARY KEY, value BLOB NOT NULL)"
                        " WITHOUT ROWID;"
-                       "INSERT INTO meta VALUES ('repl.hard_state', '7 2');"
-                       "PRAGMA user_version = 1");
+                       "INSERT INTO meta_v1 SELECT key, value FROM meta;"
+                       "DROP TABLE meta; ALTER TABLE meta_v1 RENAME TO meta;"
+                       "DROP TABLE replay; PRAGMA user_version = 1; COMMIT;");
   store = chat_store_open (dir, &error);
   g_assert_no_error (error);
   value = chat_store_get_meta (store, "repl.hard_state");
   g_assert_nonnull (value);
-  g_assert_cmpmem (g_bytes_get_data (value, NULL), g_bytes_get_size (value), "7 2", 3);
+  g_assert_true (g_bytes_equal (value, hard_state));
   g_clear_object (&store);
   g_assert_cmpint (g_remove (path), ==, 0);
   g_assert_cmpint (g_rmdir (dir), ==, 0);
