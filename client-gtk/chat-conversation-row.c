@@ -7,6 +7,7 @@
 #include <glib/gi18n.h>
 
 #include "chat-conversation-row.h"
+#include "chat-row-item.h"
 
 struct _ChatConversationRow
 {
@@ -100,12 +101,7 @@ chat_conversation_row_set_item (ChatConversationRow *self, ChatConversationItem 
 {
   g_return_if_fail (CHAT_IS_CONVERSATION_ROW (self));
 
-  if (self->item == item)
-    return;
-  if (self->item != NULL)
-    g_signal_handlers_disconnect_by_data (self->item, self);
-  g_set_object (&self->item, item);
-  if (item == NULL)
+  if (!chat_row_item_swap (self, (GObject **)&self->item, item))
     return;
   g_signal_connect_swapped (item, "notify", G_CALLBACK (update), self);
   update (self);

@@ -9,6 +9,7 @@
 #include <glib/gi18n.h>
 
 #include "chat-message-row.h"
+#include "chat-row-item.h"
 
 struct _ChatMessageRow
 {
@@ -190,12 +191,7 @@ chat_message_row_set_item (ChatMessageRow *self, ChatMessageItem *item)
 {
   g_return_if_fail (CHAT_IS_MESSAGE_ROW (self));
 
-  if (self->item == item)
-    return;
-  if (self->item != NULL)
-    g_signal_handlers_disconnect_by_data (self->item, self);
-  g_set_object (&self->item, item);
-  if (item == NULL)
+  if (!chat_row_item_swap (self, (GObject **)&self->item, item))
     return;
   g_signal_connect_swapped (item, "notify::state", G_CALLBACK (update_state), self);
   g_signal_connect_swapped (item, "notify::show-day", G_CALLBACK (update_day), self);

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Cluster tests: synchronous libchat calls, hello with the state hash, convergence. */
+/* Cluster tests: synchronous libchat calls, alice and bob on a cluster, hello with the state
+ * hash, convergence. */
 #define G_LOG_DOMAIN "chatd-test"
 
 #include "chat-test-client.h"
@@ -144,6 +145,97 @@ chat_test_client_count_body (ChatClient *client, const char *with, const char *b
   for (guint i = 0; i < all->len; i++)
     n += g_strcmp0 (chat_message_get_body (g_ptr_array_index (all, i)), body) == 0;
   return n;
+}
+
+void
+chat_test_assert_all_once (ChatClient *reader, const char *with, GPtrArray *sent)
+{
+  g_autoptr (GPtrArray) history = chat_test_client_history_all (reader, with);
+  g_autoptr (GHashTable) seen = g_hash_table_new (g_str_hash, g_str_equal);
+
+  for (guint i = 0; i < history->len; i++)
+    {
+      const char *body = chat_message_get_body (g_ptr_array_index (history, i));
+
+      g_assert_false (g_hash_table_contains (seen, body));
+      g_hash_table_add (seen, (gpointer)body);
+    }
+  for (guint i = 0; i < sent->len; i++)
+    {
+      if (!g_hash_table_contains (seen, g_ptr_array_index (sent, i)))
+        g_error ("Acknowledged “%s” is lost", (const char *)g_ptr_array_index (sent, i));
+    }
+  g_assert_cmpuint (history->len, ==, sent->len);
+}
+
+/* --- alice and bob on a cluster ------------------------------------------------------------ */
+
+void
+chat_test_pair_set_up (ChatTestPair *pair, gconstpointer snapshot_interval)
+{
+  pair->cluster = chat_test_cluster_new (3, NULL);
+  if (snapshot_interval != NULL)
+    chat_test_cluster_set_option (pair->cluster, "cluster", "snapshot_interval", snapshot_interval);
+  chat_test_cluster_start_all (pair->cluster);
+  pair->alice = chat_test_client_new (pair->cluster);
+  pair->bob = chat_test_client_new (pair->cluster);
+  pair->sent = g_ptr_array_new_with_free_func (g_free);
+  pair->in_flight = 0;
+  pair->failed = 0;
+  chat_test_client_signup (pair->alice, "alice", CHAT_TEST_PAIR_PASSWORD);
+  chat_test_client_signup (pair->bob, "bob", CHAT_TEST_PAIR_PASSWORD);
+}
+
+void
+chat_test_pair_tear_down (ChatTestPair *pair, gconstpointer data)
+{
+  g_clear_object (&pair->alice);
+  g_clear_object (&pair->bob);
+  g_clear_pointer (&pair->sent, g_ptr_array_unref);
+  g_clear_pointer (&pair->cluster, chat_test_cluster_free);
+}
+
+void
+chat_test_pair_send (ChatTestPair *pair, const char *body)
+{
+  chat_test_client_send (pair->alice, "bob", body);
+  g_ptr_array_add (pair->sent, g_strdup (body));
+}
+
+static void
+on_pair_sent (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  ChatTestPair *pair = user_data;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (ChatMessage) message = chat_client_send_finish (CHAT_CLIENT (source), result, &error);
+
+  if (message == NULL)
+    {
+      g_test_message ("a send failed: %s", error->message);
+      pair->failed++;
+    }
+  pair->in_flight--;
+}
+
+void
+chat_test_pair_send_async (ChatTestPair *pair, const char *body)
+{
+  g_ptr_array_add (pair->sent, g_strdup (body));
+  pair->in_flight++;
+  chat_client_send_async (pair->alice, "bob", body, NULL, on_pair_sent, pair);
+}
+
+void
+chat_test_pair_wait_sent (ChatTestPair *pair)
+{
+  while (pair->in_flight > 0)
+    g_main_context_iteration (NULL, TRUE);
+}
+
+void
+chat_test_pair_assert_all_once (ChatTestPair *pair)
+{
+  chat_test_assert_all_once (pair->bob, "alice", pair->sent);
 }
 
 /* --- hello -------------------------------------------------------------------------------- */

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Cluster tests: libchat clients driven synchronously, and convergence checks over hello. */
+/* Cluster tests: libchat clients driven synchronously, alice and bob on a cluster, and
+ * convergence checks over hello. */
 #pragma once
 
 #include "chat-client.h"
@@ -30,6 +31,37 @@ gint64 chat_test_client_send (ChatClient *client, const char *to, const char *bo
 GPtrArray *chat_test_client_history_all (ChatClient *client, const char *with);
 /* How many messages of the conversation with `with` carry this body. */
 guint chat_test_client_count_body (ChatClient *client, const char *with, const char *body);
+
+/* Every body in `sent` is in reader's conversation with `with` exactly once, and nothing
+ * else is; fails the test otherwise. */
+void chat_test_assert_all_once (ChatClient *reader, const char *with, GPtrArray *sent);
+
+/* A started three-server cluster with alice and bob signed up (with this password), and
+ * what alice sent bob. */
+#define CHAT_TEST_PAIR_PASSWORD "correct horse"
+
+typedef struct
+{
+  ChatTestCluster *cluster;
+  ChatClient *alice;
+  ChatClient *bob;
+  GPtrArray *sent; /* char *: every body alice sent bob, acknowledged or in flight */
+  guint in_flight; /* sends not answered yet */
+  guint failed;    /* sends answered with an error */
+} ChatTestPair;
+
+/* GTest fixture functions. snapshot_interval (a string) is the cluster's option of that
+ * name, or NULL for the default; tear_down ignores its data. */
+void chat_test_pair_set_up (ChatTestPair *pair, gconstpointer snapshot_interval);
+void chat_test_pair_tear_down (ChatTestPair *pair, gconstpointer data);
+/* Sends from alice to bob and asserts success. */
+void chat_test_pair_send (ChatTestPair *pair, const char *body);
+/* Starts a send from alice to bob; in_flight counts it until it is answered. */
+void chat_test_pair_send_async (ChatTestPair *pair, const char *body);
+/* Runs the default main context until no send is in flight. */
+void chat_test_pair_wait_sent (ChatTestPair *pair);
+/* chat_test_assert_all_once() on bob's conversation with alice. */
+void chat_test_pair_assert_all_once (ChatTestPair *pair);
 
 /* hello with "state_hash": true on one server: its state hash and applied index, or
  * NULL when it does not answer. */

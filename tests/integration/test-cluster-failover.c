@@ -5,38 +5,16 @@
 
 #include <string.h>
 
-#define PASSWORD "correct horse"
 #define CONVERGE_MS 30000
 #define LEADER_MS 15000
 
-typedef struct
-{
-  ChatTestCluster *cluster;
-  ChatClient *alice;
-  ChatClient *bob;
-  GPtrArray *acked; /* char *: bodies of acknowledged sends */
-  guint counter;
-} Fixture;
+typedef ChatTestPair Fixture;
 
+/* The test data is the fault order, not a snapshot interval. */
 static void
 fixture_set_up (Fixture *f, gconstpointer data)
 {
-  f->cluster = chat_test_cluster_new (3, NULL);
-  chat_test_cluster_start_all (f->cluster);
-  f->alice = chat_test_client_new (f->cluster);
-  f->bob = chat_test_client_new (f->cluster);
-  f->acked = g_ptr_array_new_with_free_func (g_free);
-  chat_test_client_signup (f->alice, "alice", PASSWORD);
-  chat_test_client_signup (f->bob, "bob", PASSWORD);
-}
-
-static void
-fixture_tear_down (Fixture *f, gconstpointer data)
-{
-  g_clear_object (&f->alice);
-  g_clear_object (&f->bob);
-  g_ptr_array_unref (f->acked);
-  chat_test_cluster_free (f->cluster);
+  chat_test_pair_set_up (f, NULL);
 }
 
 /* n acknowledged sends from alice to bob, remembered for the final check. */
@@ -45,33 +23,10 @@ write_some (Fixture *f, guint n)
 {
   for (guint i = 0; i < n; i++)
     {
-      char *body = g_strdup_printf ("message %u", f->counter++);
+      g_autofree char *body = g_strdup_printf ("message %u", f->sent->len);
 
-      chat_test_client_send (f->alice, "bob", body);
-      g_ptr_array_add (f->acked, body);
+      chat_test_pair_send (f, body);
     }
-}
-
-/* Every acknowledged message is in bob's history exactly once, and nothing else is. */
-static void
-assert_all_once (Fixture *f)
-{
-  g_autoptr (GPtrArray) history = chat_test_client_history_all (f->bob, "alice");
-  g_autoptr (GHashTable) seen = g_hash_table_new (g_str_hash, g_str_equal);
-
-  for (guint i = 0; i < history->len; i++)
-    {
-      const char *body = chat_message_get_body (g_ptr_array_index (history, i));
-
-      g_assert_false (g_hash_table_contains (seen, body));
-      g_hash_table_add (seen, (gpointer)body);
-    }
-  for (guint i = 0; i < f->acked->len; i++)
-    {
-      if (!g_hash_table_contains (seen, g_ptr_array_index (f->acked, i)))
-        g_error ("Acknowledged “%s” is lost", (const char *)g_ptr_array_index (f->acked, i));
-    }
-  g_assert_cmpuint (history->len, ==, f->acked->len);
 }
 
 static guint
@@ -144,7 +99,7 @@ test_kill_leader (Fixture *f, gconstpointer data)
     }
   write_some (f, 10);
   restart_all_stopped (f);
-  assert_all_once (f);
+  chat_test_pair_assert_all_once (f);
 }
 
 /* One fault: a follower. Writes go on; the follower comes back in sync. */
@@ -160,7 +115,7 @@ test_kill_follower (Fixture *f, gconstpointer data)
   g_assert_cmpuint (leader_of (f), ==, leader);
   restart_all_stopped (f);
   write_some (f, 5);
-  assert_all_once (f);
+  chat_test_pair_assert_all_once (f);
 }
 
 /* Two faults: 'L' kills the current leader, 'F' a follower, in the order given. */
@@ -182,31 +137,10 @@ test_two_faults (Fixture *f, gconstpointer data)
     }
   /* One server left, serving alone. */
   g_assert_cmpuint (leader_of (f), !=, 0);
-  assert_all_once (f);
+  chat_test_pair_assert_all_once (f);
   restart_all_stopped (f);
   write_some (f, 5);
-  assert_all_once (f);
-}
-
-typedef struct
-{
-  guint pending;
-  guint failed;
-} Flight;
-
-static void
-on_sent (GObject *source, GAsyncResult *result, gpointer user_data)
-{
-  Flight *flight = user_data;
-  g_autoptr (GError) error = NULL;
-  g_autoptr (ChatMessage) message = chat_client_send_finish (CHAT_CLIENT (source), result, &error);
-
-  if (message == NULL)
-    {
-      g_test_message ("a send failed: %s", error->message);
-      flight->failed++;
-    }
-  flight->pending--;
+  chat_test_pair_assert_all_once (f);
 }
 
 /* Sends in flight while the leader dies all succeed without the caller retrying, each
@@ -214,28 +148,24 @@ on_sent (GObject *source, GAsyncResult *result, gpointer user_data)
 static void
 test_in_flight (Fixture *f, gconstpointer data)
 {
-  Flight flight = { 0 };
   guint leader = leader_of (f);
 
   write_some (f, 2);
   for (guint i = 0; i < 40; i++)
     {
-      char *body = g_strdup_printf ("in flight %u", i);
+      g_autofree char *body = g_strdup_printf ("in flight %u", i);
 
-      chat_client_send_async (f->alice, "bob", body, NULL, on_sent, &flight);
-      g_ptr_array_add (f->acked, body);
-      flight.pending++;
+      chat_test_pair_send_async (f, body);
     }
   /* Let part of them reach the leader, then kill it mid-stream. */
   g_main_context_iteration (NULL, FALSE);
   chat_test_cluster_kill (f->cluster, leader);
-  while (flight.pending > 0)
-    g_main_context_iteration (NULL, TRUE);
-  g_assert_cmpuint (flight.failed, ==, 0);
+  chat_test_pair_wait_sent (f);
+  g_assert_cmpuint (f->failed, ==, 0);
   g_assert_cmpuint (leader_of (f), !=, leader);
-  assert_all_once (f);
+  chat_test_pair_assert_all_once (f);
   restart_all_stopped (f);
-  assert_all_once (f);
+  chat_test_pair_assert_all_once (f);
 }
 
 int
@@ -243,18 +173,18 @@ main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add ("/cluster/failover/kill-leader", Fixture, NULL, fixture_set_up, test_kill_leader,
-              fixture_tear_down);
+              chat_test_pair_tear_down);
   g_test_add ("/cluster/failover/kill-follower", Fixture, NULL, fixture_set_up, test_kill_follower,
-              fixture_tear_down);
+              chat_test_pair_tear_down);
   g_test_add ("/cluster/failover/two-faults/leader-then-leader", Fixture, "LL", fixture_set_up,
-              test_two_faults, fixture_tear_down);
+              test_two_faults, chat_test_pair_tear_down);
   g_test_add ("/cluster/failover/two-faults/leader-then-follower", Fixture, "LF", fixture_set_up,
-              test_two_faults, fixture_tear_down);
+              test_two_faults, chat_test_pair_tear_down);
   g_test_add ("/cluster/failover/two-faults/follower-then-leader", Fixture, "FL", fixture_set_up,
-              test_two_faults, fixture_tear_down);
+              test_two_faults, chat_test_pair_tear_down);
   g_test_add ("/cluster/failover/two-faults/follower-then-follower", Fixture, "FF", fixture_set_up,
-              test_two_faults, fixture_tear_down);
+              test_two_faults, chat_test_pair_tear_down);
   g_test_add ("/cluster/failover/in-flight", Fixture, NULL, fixture_set_up, test_in_flight,
-              fixture_tear_down);
+              chat_test_pair_tear_down);
   return g_test_run ();
 }

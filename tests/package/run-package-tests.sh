@@ -6,7 +6,8 @@
 # Usage: run-package-tests.sh [SOURCE_DIR]   (meson passes the source root)
 # Environment: CHATD_PACKAGES=DIR reuses packages built before in DIR/0.1.0 and DIR/0.1.1
 #              (by packaging/build-packages.sh) instead of building them;
-#              CHATD_TEST_CACHE, CHATD_TEST_MIRROR, CHATD_TEST_KEEP=1 as in tests/system.
+#              CHATD_TEST_CACHE, CHATD_TEST_MIRROR, CHATD_TEST_KEEP=1 as in tests/lib/container.sh
+#              (the TAP and container helpers shared with the system suite).
 set -u
 
 SRC=$(realpath "${1:-${CHATD_SOURCE_ROOT:-$(dirname "$0")/../..}}")
@@ -16,48 +17,15 @@ NEW=0.1.1
 PORTS=(5555 5556 5557)
 PACKAGES=(chatd chat-cli chat-gtk)
 CONFIG=/etc/chatd/config.ini
+CLI_PASSWORD=package-test-password
 # Only what boots; apt brings chatd's dependencies from the archive.
 CT_INCLUDE=systemd,systemd-sysv,dbus
 CT_RUN_PREFIX="chatd-package"
 
 PKG_DIR=
-N=0
-FAILED=0
 
-skip_all() {
-  echo "1..0 # SKIP $1"
-  exit 77
-}
-
-ok() {
-  N=$((N + 1))
-  echo "ok $N - $1"
-}
-
-not_ok() {
-  N=$((N + 1))
-  FAILED=$((FAILED + 1))
-  echo "not ok $N - $1"
-}
-
-# check DESCRIPTION COMMAND...: one TAP line from a command's exit status.
-check() {
-  local description=$1
-  shift
-  if "$@"; then ok "$description"; else not_ok "$description"; fi
-}
-
-diag() {
-  sed 's/^/# /'
-}
-
-bail_out() {
-  echo "Bail out! $1"
-  exit 1
-}
-
-# shellcheck source-path=SCRIPTDIR source=container.sh
-. "$HERE/container.sh"
+# shellcheck source-path=SCRIPTDIR source=../lib/container.sh
+. "$HERE/../lib/container.sh"
 
 cleanup() {
   ct_cleanup
@@ -283,36 +251,12 @@ package_status() {
   ct dpkg-query -W -f '${db:Status-Abbrev}' "$1" 2>/dev/null | tr -d ' '
 }
 
-status_text() {
-  ct systemctl show -p StatusText --value "chatd@$1.service"
-}
-
-all_active() {
-  local port
-  for port in "${PORTS[@]}"; do
-    ct systemctl is-active --quiet "chatd@$port.service" || return 1
-  done
-}
-
 none_active() {
   local port
   for port in "${PORTS[@]}"; do
     ct systemctl is-active --quiet "chatd@$port.service" && return 1
   done
   return 0
-}
-
-has_leader() {
-  local port
-  for port in "${PORTS[@]}"; do
-    case $(status_text "$port") in leader*) return 0 ;; esac
-  done
-  return 1
-}
-
-cli() {
-  ct env CHAT_PASSWORD=package-test-password chat-cli --config "$CONFIG" --timeout 20 \
-    --session-file "/root/session-$1" --user "$1" "${@:2}"
 }
 
 # The identity of a running instance: main PID and the time it became active.
@@ -467,11 +411,10 @@ main() {
   check_start_and_chat
   check_upgrade
   check_remove_and_purge
-  if [ "$FAILED" -gt 0 ]; then
+  if [ "$TAP_FAILED" -gt 0 ]; then
     ct journalctl -q -u 'chatd@*' --no-pager 2>/dev/null | tail -40 | diag
   fi
-  echo "1..$N"
-  [ "$FAILED" -eq 0 ]
+  tap_end
 }
 
 main "$@"

@@ -3,81 +3,24 @@
 # The system suite: boots Debian bookworm with systemd in a container and checks chatd@.service there (TAP).
 #
 # Usage: run-system-tests.sh [BUILD_DIR]   (meson test --suite system passes CHATD_BUILD_ROOT)
-# Environment: CHATD_TEST_CACHE (rootfs cache, default /var/cache/chatd-test),
-#              CHATD_TEST_MIRROR (Debian mirror for debootstrap), CHATD_TEST_KEEP=1 (keep the run dir).
+# Environment: CHATD_TEST_CACHE, CHATD_TEST_MIRROR, CHATD_TEST_KEEP=1, as in tests/lib/container.sh
+#              (the TAP and container helpers shared with the package suite).
 set -u
 
 BUILD_DIR=${1:-${CHATD_BUILD_ROOT:-}}
-CACHE=${CHATD_TEST_CACHE:-/var/cache/chatd-test}
-MIRROR=${CHATD_TEST_MIRROR:-http://deb.debian.org/debian}
-INCLUDE=systemd,dbus,systemd-sysv,libglib2.0-0,libjson-glib-1.0-0,libsqlite3-0,libsodium23,libsystemd0
+HERE=$(cd "$(dirname "$0")" && pwd)
+CT_INCLUDE=systemd,dbus,systemd-sysv,libglib2.0-0,libjson-glib-1.0-0,libsqlite3-0,libsodium23,libsystemd0
+CT_RUN_PREFIX="chatd-system"
 PORTS=(5555 5556 5557)
+CLI_PASSWORD=system-test-password
+CONFIG=
 WATCHDOG_SEC=3
 
-RUN_DIR=
-NSPAWN_PID=
-CONTAINER_PID=
-N=0
-FAILED=0
-
-skip_all() {
-  echo "1..0 # SKIP $1"
-  exit 77
-}
-
-ok() {
-  N=$((N + 1))
-  echo "ok $N - $1"
-}
-
-not_ok() {
-  N=$((N + 1))
-  FAILED=$((FAILED + 1))
-  echo "not ok $N - $1"
-}
-
-# check DESCRIPTION COMMAND...: one TAP line from a command's exit status.
-check() {
-  local description=$1
-  shift
-  if "$@"; then ok "$description"; else not_ok "$description"; fi
-}
+# shellcheck source-path=SCRIPTDIR source=../lib/container.sh
+. "$HERE/../lib/container.sh"
 
 quiet() {
   "$@" >/dev/null
-}
-
-diag() {
-  sed 's/^/# /'
-}
-
-cleanup() {
-  if [ -n "$NSPAWN_PID" ] && kill -0 "$NSPAWN_PID" 2>/dev/null; then
-    kill -TERM "$NSPAWN_PID" 2>/dev/null
-    for _ in $(seq 1 40); do kill -0 "$NSPAWN_PID" 2>/dev/null || break; sleep 0.25; done
-    kill -KILL "$NSPAWN_PID" 2>/dev/null
-    wait "$NSPAWN_PID" 2>/dev/null
-  fi
-  if [ -n "$RUN_DIR" ] && [ "${CHATD_TEST_KEEP:-0}" != 1 ]; then
-    rm -rf --one-file-system "$RUN_DIR"
-  fi
-}
-
-# ct COMMAND...: runs a command inside the container, with a clean environment.
-ct() {
-  nsenter -t "$CONTAINER_PID" -a -- env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 \
-    HOME=/root "$@"
-}
-
-# wait_for SECONDS COMMAND...: polls until the command succeeds.
-wait_for() {
-  local deadline=$((SECONDS + $1))
-  shift
-  while [ "$SECONDS" -lt "$deadline" ]; do
-    "$@" >/dev/null 2>&1 && return 0
-    sleep 0.5
-  done
-  return 1
 }
 
 preflight() {
@@ -90,38 +33,10 @@ preflight() {
   [ -x "$BUILD_DIR/daemon/chatd" ] || skip_all "chatd is not built in $BUILD_DIR"
 }
 
-# The cached rootfs, built once per package list; the lock keeps parallel runs apart.
-prepare_rootfs() {
-  local key base
-  key=$(echo "$INCLUDE" | md5sum | cut -c1-8)
-  base="$CACHE/rootfs-bookworm-$key"
-  mkdir -p "$CACHE"
-  exec 9>"$CACHE/lock"
-  flock 9
-  if [ ! -e "$base/.complete" ]; then
-    rm -rf --one-file-system "$base.tmp"
-    if ! debootstrap --variant=minbase --include="$INCLUDE" bookworm "$base.tmp" "$MIRROR" \
-        >"$CACHE/debootstrap.log" 2>&1; then
-      flock -u 9
-      tail -5 "$CACHE/debootstrap.log" | diag
-      if ! getent hosts "$(echo "$MIRROR" | sed -E 's|^[a-z]+://([^/]+).*|\1|')" >/dev/null; then
-        skip_all "no network to reach $MIRROR for debootstrap"
-      fi
-      echo "Bail out! debootstrap failed (see $CACHE/debootstrap.log)"
-      exit 1
-    fi
-    touch "$base.tmp/.complete"
-    mv "$base.tmp" "$base"
-  fi
-  RUN_DIR=$(mktemp -d /var/tmp/chatd-system.XXXXXX)
-  cp -a --reflink=auto "$base" "$RUN_DIR/root"
-  flock -u 9
-}
-
 # Installs the build (chatd, chatctl, chat-cli, units, policy, config) and test drop-ins.
 install_build() {
-  local root=$RUN_DIR/root policy
-  meson install -C "$BUILD_DIR" --no-rebuild --quiet --destdir "$root" >"$RUN_DIR/install.log" 2>&1 ||
+  local root=$CT_RUN_DIR/root policy
+  meson install -C "$BUILD_DIR" --no-rebuild --quiet --destdir "$root" >"$CT_RUN_DIR/install.log" 2>&1 ||
     return 1
   # A prefix other than /usr puts the policy where dbus-daemon does not look.
   policy=$(find "$root/usr" -path '*/dbus-1/system.d/io.github.chatd.conf' | head -1)
@@ -139,67 +54,10 @@ install_build() {
   echo chatd-test >"$root/etc/hostname"
 }
 
-boot_container() {
-  local children
-  systemd-nspawn --register=no --keep-unit --quiet --private-network --console=pipe \
-    -D "$RUN_DIR/root" -b </dev/null >"$RUN_DIR/console.log" 2>&1 &
-  NSPAWN_PID=$!
-  # nspawn's first child is a short-lived helper that sets the container up; the
-  # container's PID 1 is the child that runs systemd, so wait for that one.
-  CONTAINER_PID=
-  for _ in $(seq 1 300); do
-    children=$(cat "/proc/$NSPAWN_PID/task/$NSPAWN_PID/children" 2>/dev/null)
-    for child in $children; do
-      if [ "$(cat "/proc/$child/comm" 2>/dev/null)" = systemd ]; then
-        CONTAINER_PID=$child
-      fi
-    done
-    [ -n "$CONTAINER_PID" ] && break
-    sleep 0.1
-  done
-  [ -n "$CONTAINER_PID" ] || return 1
-  # systemctl needs the manager's socket before it can wait for the boot to finish.
-  wait_for 30 test -S "/proc/$CONTAINER_PID/root/run/systemd/private" || return 1
-  wait_for 10 test -S "/proc/$CONTAINER_PID/root/run/dbus/system_bus_socket" || true
-  local state
-  state=$(ct timeout 90 systemctl is-system-running --wait 2>/dev/null)
-  echo "system state: $state" | diag
-  [ "$state" = running ] || [ "$state" = degraded ]
-}
-
 # --- helpers on chatd inside the container -----------------------------------
-
-status_text() {
-  ct systemctl show -p StatusText --value "chatd@$1.service"
-}
-
-all_active() {
-  local port
-  for port in "${PORTS[@]}"; do
-    ct systemctl is-active --quiet "chatd@$port.service" || return 1
-  done
-}
-
-# The port whose STATUS= says it leads, or nothing.
-leader_port() {
-  local port
-  for port in "${PORTS[@]}"; do
-    case $(status_text "$port") in leader*) echo "$port"; return 0 ;; esac
-  done
-  return 1
-}
-
-has_leader() {
-  leader_port >/dev/null
-}
 
 n_restarts() {
   ct systemctl show -p NRestarts --value "chatd@$1.service"
-}
-
-cli() {
-  ct env CHAT_PASSWORD=system-test-password chat-cli --config "$CONFIG" --timeout 20 \
-    --session-file "/root/session-$1" --user "$1" "${@:2}"
 }
 
 # --- checks ------------------------------------------------------------------
@@ -301,23 +159,21 @@ check_stop() {
 
 main() {
   preflight
-  trap cleanup EXIT
+  trap ct_cleanup EXIT
   trap 'exit 130' INT TERM
   echo "TAP version 13"
-  prepare_rootfs
-  ok "bookworm rootfs is ready (cached in $CACHE)"
+  ct_prepare_rootfs
+  ok "bookworm rootfs is ready (cached in $CT_CACHE)"
   if ! install_build; then
-    tail -20 "$RUN_DIR/install.log" | diag
-    echo "Bail out! meson install into the rootfs failed"
-    exit 1
+    tail -20 "$CT_RUN_DIR/install.log" | diag
+    bail_out "meson install into the rootfs failed"
   fi
   ok "chatd, chatctl, chat-cli, units and D-Bus policy installed"
-  CONFIG=$(cd "$RUN_DIR/root" && find etc usr/local/etc -path '*/chatd/config.ini' 2>/dev/null | head -1)
+  CONFIG=$(cd "$CT_RUN_DIR/root" && find etc usr/local/etc -path '*/chatd/config.ini' 2>/dev/null | head -1)
   CONFIG=/${CONFIG:-etc/chatd/config.ini}
-  if ! boot_container; then
-    tail -20 "$RUN_DIR/console.log" | diag
-    echo "Bail out! the container did not boot"
-    exit 1
+  if ! ct_boot; then
+    tail -20 "$CT_RUN_DIR/console.log" | diag
+    bail_out "the container did not boot"
   fi
   ok "systemd boots in the container"
   check_verify_and_security
@@ -327,11 +183,10 @@ main() {
   check_failover
   check_watchdog
   check_stop
-  if [ "$FAILED" -gt 0 ]; then
+  if [ "$TAP_FAILED" -gt 0 ]; then
     ct journalctl -q -u 'chatd@*' --no-pager | tail -40 | diag
   fi
-  echo "1..$N"
-  [ "$FAILED" -eq 0 ]
+  tap_end
 }
 
 main "$@"
