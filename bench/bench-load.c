@@ -18,6 +18,10 @@
 #define PREPARE_TIMEOUT_S 600
 #define DRAIN_TIMEOUT_US (5 * G_USEC_PER_SEC)
 #define MAX_EVENTS 256
+/* A redirect to a leader that does not take the session is given up after this many hops. */
+#define MAX_REDIRECTS 20
+/* Without a known leader (an election is on) the same request is sent again this much later. */
+#define NO_LEADER_RETRY_US (50 * 1000)
 
 typedef struct
 {
@@ -32,6 +36,9 @@ typedef struct
   char *rbuf;
   gsize rlen, rcap;
   gint64 sent_at;
+  gint64 retry_at;
+  char *leader; /* host:port named by the last not_leader answer, "" when it named none */
+  guint hops;   /* redirects followed for the current request */
   gboolean waiting;
   gboolean signed_up;
   gboolean closed;
@@ -49,6 +56,8 @@ typedef struct
   double rate_per_us; /* this thread's share of --rate, 0: unlimited */
   guint64 issued;
   GQueue waiting; /* clients with their ack, waiting for the rate to allow a send */
+  GQueue retry;   /* clients told not_leader while no leader was known, by retry_at */
+  guint64 redirects;
 } Worker;
 
 struct _BenchLoad
@@ -64,6 +73,7 @@ struct _BenchLoad
   GArray *samples; /* merged after stop */
   guint64 errors;
   guint closed;
+  guint64 redirects;
 };
 
 /* --- buffers ----------------------------------------------------------------------- */
@@ -110,6 +120,7 @@ client_clear (Client *client)
   g_free (client->session);
   g_free (client->request);
   g_free (client->rbuf);
+  g_free (client->leader);
 }
 
 /* --- I/O on one client ------------------------------------------------------------- */
@@ -195,6 +206,28 @@ line_is_ok (const char *line, gsize len)
   return memmem (line, len, "\"ok\":true", 9) != NULL;
 }
 
+/* For a not_leader answer: error.leader ("host:port"), or "" when the server knows none;
+ * NULL for any other line. Parsed only on this rare path. */
+static char *
+not_leader_target (const char *line, gsize len)
+{
+  g_autofree char *text = NULL;
+  g_autoptr (JsonNode) node = NULL;
+  JsonObject *object = NULL, *error = NULL;
+
+  if (memmem (line, len, "not_leader", 10) == NULL)
+    return NULL;
+  text = g_strndup (line, len);
+  node = json_from_string (text, NULL);
+  object = node && JSON_NODE_HOLDS_OBJECT (node) ? json_node_get_object (node) : NULL;
+  error = object ? json_object_get_object_member (object, "error") : NULL;
+  if (error == NULL || g_strcmp0 (json_object_get_string_member_with_default (error, "code", ""),
+                                  "not_leader")
+                           != 0)
+    return NULL;
+  return g_strdup (json_object_get_string_member_with_default (error, "leader", ""));
+}
+
 /* Calls on_response for each complete response line; keeps the partial tail. */
 static guint
 client_take_responses_full (Client *client, gboolean *last_ok, char **last_line)
@@ -214,6 +247,9 @@ client_take_responses_full (Client *client, gboolean *last_ok, char **last_line)
         {
           responses++;
           *last_ok = line_is_ok (client->rbuf + start, len);
+          g_clear_pointer (&client->leader, g_free);
+          if (!*last_ok)
+            client->leader = not_leader_target (client->rbuf + start, len);
           if (last_line != NULL)
             {
               g_free (*last_line);
@@ -267,6 +303,83 @@ client_take_responses (Client *client, gboolean *last_ok)
   return client_take_responses_full (client, last_ok, NULL);
 }
 
+/* Resumes the client's session on host:port ("host:port") over a new connection that
+ * replaces its socket; FALSE (old socket kept) when that fails. */
+static gboolean
+client_move_to (Client *client, const char *address, int epfd)
+{
+  g_autofree char *host = g_strdup (address);
+  char *colon = strrchr (host, ':');
+  g_autofree char *line = NULL;
+  g_autoptr (BenchConn) conn = NULL;
+  g_autoptr (JsonObject) reply = NULL;
+  g_autoptr (GString) pending = NULL;
+  struct epoll_event event = { .events = EPOLLIN, .data.ptr = client };
+  guint64 port = 0;
+
+  if (colon == NULL || client->session == NULL)
+    return FALSE;
+  *colon = '\0';
+  if (!g_ascii_string_to_unsigned (colon + 1, 10, 1, 65535, &port, NULL))
+    return FALSE;
+  conn = bench_conn_new (host, (guint16)port, 2000, NULL);
+  line = g_strdup_printf ("{\"id\":1,\"op\":\"resume\",\"session\":\"%s\"}", client->session);
+  reply = conn ? bench_conn_request (conn, line, 5000, NULL) : NULL;
+  if (reply == NULL || !bench_reply_ok (reply, NULL))
+    return FALSE;
+  epoll_ctl (epfd, EPOLL_CTL_DEL, client->fd, NULL);
+  close (client->fd);
+  client->fd = bench_conn_steal_fd (conn, &pending);
+  client->rlen = 0;
+  epoll_ctl (epfd, EPOLL_CTL_ADD, client->fd, &event);
+  return TRUE;
+}
+
+/* Writes the same request again (same client_msg_id: idempotent); its latency still
+ * counts from the first attempt. */
+static void
+client_resend (Worker *worker, Client *client, int epfd)
+{
+  client->written = 0;
+  client->waiting = TRUE;
+  if (!client_flush (client, epfd))
+    client_close (worker, client, epfd);
+}
+
+/* The server answered not_leader: follow it to the leader it names, or, while there is
+ * none, ask again a little later. FALSE when the answer must count as an error. */
+static gboolean
+worker_follow_leader (Worker *worker, Client *client, int epfd)
+{
+  if (client->leader == NULL || ++client->hops > MAX_REDIRECTS)
+    return FALSE;
+  if (client->leader[0] == '\0')
+    {
+      client->retry_at = g_get_monotonic_time () + NO_LEADER_RETRY_US;
+      g_queue_push_tail (&worker->retry, client);
+      return TRUE;
+    }
+  if (!client_move_to (client, client->leader, epfd))
+    return FALSE;
+  worker->redirects++;
+  client_resend (worker, client, epfd);
+  return TRUE;
+}
+
+static void
+worker_release_retries (Worker *worker, int epfd)
+{
+  gint64 now = g_get_monotonic_time ();
+  Client *client = NULL;
+
+  while ((client = g_queue_peek_head (&worker->retry)) != NULL && client->retry_at <= now)
+    {
+      g_queue_pop_head (&worker->retry);
+      if (!client->closed)
+        client_resend (worker, client, epfd);
+    }
+}
+
 static void
 worker_on_readable (Worker *worker, Client *client, int epfd)
 {
@@ -283,6 +396,9 @@ worker_on_readable (Worker *worker, Client *client, int epfd)
   if (responses == 0 || !client->waiting)
     return;
   client->waiting = FALSE;
+  if (!ok && worker_follow_leader (worker, client, epfd))
+    return;
+  client->hops = 0;
   if (ok)
     {
       gint64 now = g_get_monotonic_time ();
@@ -307,7 +423,7 @@ worker_outstanding (Worker *worker)
 
   for (guint i = 0; i < worker->n_clients; i++)
     n += worker->clients[i]->waiting;
-  return n;
+  return n + g_queue_get_length (&worker->retry);
 }
 
 static void
@@ -354,10 +470,12 @@ worker_main (gpointer data)
       worker_issue (worker, worker->clients[i], epfd);
   for (;;)
     {
-      int n = epoll_wait (epfd, events, MAX_EVENTS, g_queue_is_empty (&worker->waiting) ? 20 : 1);
+      gboolean timed = !g_queue_is_empty (&worker->waiting) || !g_queue_is_empty (&worker->retry);
+      int n = epoll_wait (epfd, events, MAX_EVENTS, timed ? 1 : 20);
 
       for (int i = 0; i < n; i++)
         worker_handle (worker, &events[i], epfd);
+      worker_release_retries (worker, epfd);
       if (!__atomic_load_n (&load->stopping, __ATOMIC_RELAXED))
         {
           worker_release_waiting (worker, epfd);
@@ -580,6 +698,7 @@ bench_load_start (BenchLoad *load)
       worker->load = load;
       worker->rate_per_us = load->options.rate / 1e6 / n_workers;
       g_queue_init (&worker->waiting);
+      g_queue_init (&worker->retry);
       worker->samples = g_array_sized_new (FALSE, FALSE, sizeof (BenchSample), 1 << 16);
       worker->clients = g_new0 (Client *, load->options.n_clients / n_workers + 1);
       for (guint i = w; i < load->options.n_clients; i += n_workers)
@@ -622,6 +741,7 @@ bench_load_stop (BenchLoad *load)
       g_array_append_vals (load->samples, worker->samples->data, worker->samples->len);
       load->errors += worker->errors;
       load->closed += worker->closed;
+      load->redirects += worker->redirects;
     }
 }
 
@@ -643,6 +763,12 @@ bench_load_closed (BenchLoad *load)
   return load->closed;
 }
 
+guint64
+bench_load_redirects (BenchLoad *load)
+{
+  return load->redirects;
+}
+
 void
 bench_load_free (BenchLoad *load)
 {
@@ -654,6 +780,7 @@ bench_load_free (BenchLoad *load)
     {
       g_array_unref (load->workers[w].samples);
       g_queue_clear (&load->workers[w].waiting);
+      g_queue_clear (&load->workers[w].retry);
       g_free (load->workers[w].clients);
     }
   for (guint i = 0; i < load->options.n_clients && load->clients != NULL; i++)
@@ -713,6 +840,9 @@ bench_load_run_with (const BenchLoadOptions *options, BenchAccounts **accounts, 
       g_usleep (count > 0 ? 1000 : 10000);
     }
   bench_load_stop (load);
+  if (bench_load_redirects (load) > 0)
+    g_printerr ("(followed %" G_GUINT64_FORMAT " not_leader redirects to a new leader)\n",
+                bench_load_redirects (load));
   bench_summary_compute (summary, bench_load_samples (load), warmup_us, end_us);
   if (cpu_at_end > cpu_at_warmup && summary->count > 0)
     summary->server_cpu_us = (double)(cpu_at_end - cpu_at_warmup) / (double)summary->count;

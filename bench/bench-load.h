@@ -62,6 +62,9 @@ const GArray *bench_load_samples (BenchLoad *load);
 guint64 bench_load_errors (BenchLoad *load);
 /* Connections the server closed during the run. */
 guint bench_load_closed (BenchLoad *load);
+/* not_leader answers followed to the leader they named (the request was then sent again
+ * there, not counted as an error). */
+guint64 bench_load_redirects (BenchLoad *load);
 void bench_load_free (BenchLoad *load);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (BenchLoad, bench_load_free)
 

@@ -9,6 +9,7 @@
 #include "chat-json.h"
 #include "chat-line.h"
 #include "chat-peer.h"
+#include "chat-poll-source.h"
 #include "chat-request.h"
 #include "chat-username.h"
 
@@ -34,8 +35,7 @@ struct _ChatConnection
   char *peer;
 
   ChatLineBuffer *lines; /* only while bytes of an unfinished line are buffered */
-  GSource *read_source;
-  GSource *write_source;
+  ChatPollWatch *watch;  /* the socket, on the shared epoll source */
   guint idle_timer;
   guint resume_idle;
   gint64 last_data_us;
@@ -63,6 +63,8 @@ struct _ChatConnection
   guint read_eof : 1;
   guint closing : 1; /* close once every response is written */
   guint processing : 1;
+  guint reading : 1;       /* the watch asks for G_IO_IN */
+  guint waiting_write : 1; /* the socket was full: the watch asks for G_IO_OUT */
 };
 
 enum
@@ -77,6 +79,7 @@ G_DEFINE_FINAL_TYPE (ChatConnection, chat_connection, G_TYPE_OBJECT)
 static void process_lines (ChatConnection *self);
 static void update_reading (ChatConnection *self);
 static void flush_writes (ChatConnection *self);
+static void on_socket_ready (ChatPollWatch *watch, GIOCondition ready, gpointer user_data);
 
 static void
 reply_slot_free (ReplySlot *slot)
@@ -85,20 +88,22 @@ reply_slot_free (ReplySlot *slot)
   g_free (slot);
 }
 
+/* Asks the poll source for what the connection waits for now. */
 static void
-remove_source (GSource **source)
+sync_watch (ChatConnection *self)
 {
-  if (*source == NULL)
-    return;
-  g_source_destroy (*source);
-  g_clear_pointer (source, g_source_unref);
+  GIOCondition condition = (self->reading ? G_IO_IN : 0) | (self->waiting_write ? G_IO_OUT : 0);
+
+  if (self->watch != NULL)
+    chat_poll_watch_set_condition (self->watch, condition);
 }
 
 static void
 release_io (ChatConnection *self)
 {
-  remove_source (&self->read_source);
-  remove_source (&self->write_source);
+  g_clear_pointer (&self->watch, chat_poll_watch_free);
+  self->reading = FALSE;
+  self->waiting_write = FALSE;
   g_clear_handle_id (&self->idle_timer, g_source_remove);
   g_clear_handle_id (&self->resume_idle, g_source_remove);
   g_clear_pointer (&self->lines, chat_line_buffer_free);
@@ -143,8 +148,10 @@ ChatConnection *
 chat_connection_new (GIOStream *stream, ChatDispatch *dispatch, gsize max_line_bytes,
                      guint idle_line_timeout_s)
 {
-  ChatConnection *self = g_object_new (CHAT_TYPE_CONNECTION, NULL);
+  ChatConnection *self = NULL;
 
+  g_return_val_if_fail (G_IS_SOCKET_CONNECTION (stream), NULL);
+  self = g_object_new (CHAT_TYPE_CONNECTION, NULL);
   self->stream = g_object_ref (stream);
   self->dispatch = dispatch;
   self->max_line_bytes = (guint32)MIN (max_line_bytes, G_MAXUINT32);
@@ -155,6 +162,9 @@ chat_connection_new (GIOStream *stream, ChatDispatch *dispatch, gsize max_line_b
 void
 chat_connection_start (ChatConnection *self)
 {
+  GSocket *socket = g_socket_connection_get_socket (G_SOCKET_CONNECTION (self->stream));
+
+  self->watch = chat_poll_watch_new (g_socket_get_fd (socket), on_socket_ready, self);
   update_reading (self);
 }
 
@@ -200,28 +210,21 @@ chat_connection_get_peer (ChatConnection *self)
 
 /* --- writing ---------------------------------------------------------------- */
 
-static gboolean
-on_writable (GObject *stream, gpointer user_data)
+static void
+on_writable (ChatConnection *self)
 {
-  ChatConnection *self = user_data;
-  g_autoptr (ChatConnection) keep G_GNUC_UNUSED = g_object_ref (self);
-
-  g_clear_pointer (&self->write_source, g_source_unref);
+  self->waiting_write = FALSE;
+  sync_watch (self);
   flush_writes (self);
-  return G_SOURCE_REMOVE;
 }
 
 static void
 wait_writable (ChatConnection *self)
 {
-  GPollableOutputStream *out = NULL;
-
-  if (self->write_source != NULL)
+  if (self->waiting_write)
     return;
-  out = G_POLLABLE_OUTPUT_STREAM (g_io_stream_get_output_stream (self->stream));
-  self->write_source = g_pollable_output_stream_create_source (out, NULL);
-  g_source_set_callback (self->write_source, G_SOURCE_FUNC (on_writable), self, NULL);
-  g_source_attach (self->write_source, NULL);
+  self->waiting_write = TRUE;
+  sync_watch (self);
 }
 
 static void
@@ -291,7 +294,7 @@ write_some (ChatConnection *self)
 static void
 flush_writes (ChatConnection *self)
 {
-  while (!self->closed && self->write_source == NULL && !g_queue_is_empty (&self->writes))
+  while (!self->closed && !self->waiting_write && !g_queue_is_empty (&self->writes))
     {
       if (!write_some (self))
         return;
@@ -319,7 +322,7 @@ enqueue (ChatConnection *self, GBytes *line)
       chat_connection_close (self);
       return;
     }
-  if (self->write_source == NULL)
+  if (!self->waiting_write)
     flush_writes (self);
 }
 
@@ -559,7 +562,7 @@ on_idle_line_timeout (gpointer user_data)
   self->idle_timer = 0;
   if (self->lines == NULL || chat_line_buffer_pending (self->lines) == 0)
     return G_SOURCE_REMOVE;
-  if (idle_us >= limit_us && self->deferred == NULL && self->read_source != NULL)
+  if (idle_us >= limit_us && self->deferred == NULL && self->reading)
     {
       g_message ("Closing %s: a partial line stalled for %u s", chat_connection_get_peer (self),
                  self->idle_line_timeout_s);
@@ -583,28 +586,27 @@ static void
 handle_eof (ChatConnection *self)
 {
   self->read_eof = TRUE;
-  remove_source (&self->read_source);
+  self->reading = FALSE;
+  sync_watch (self);
   process_lines (self);
 }
 
-static gboolean
-on_readable (GObject *stream, gpointer user_data)
+static void
+on_readable (ChatConnection *self)
 {
-  ChatConnection *self = user_data;
-  g_autoptr (ChatConnection) keep G_GNUC_UNUSED = g_object_ref (self);
   g_autoptr (GError) error = NULL;
-  gssize n = g_pollable_input_stream_read_nonblocking (G_POLLABLE_INPUT_STREAM (stream),
-                                                       read_scratch, READ_CHUNK, NULL, &error);
+  GInputStream *in = g_io_stream_get_input_stream (self->stream);
+  gssize n = g_pollable_input_stream_read_nonblocking (G_POLLABLE_INPUT_STREAM (in), read_scratch,
+                                                       READ_CHUNK, NULL, &error);
 
   if (n < 0 && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
-    return G_SOURCE_CONTINUE;
+    return;
   if (n <= 0)
     {
       if (error != NULL)
         g_debug ("Reading from %s failed: %s", chat_connection_get_peer (self), error->message);
-      g_clear_pointer (&self->read_source, g_source_unref);
       handle_eof (self);
-      return G_SOURCE_REMOVE;
+      return;
     }
   if (self->lines == NULL)
     self->lines = chat_line_buffer_new (self->max_line_bytes);
@@ -613,7 +615,20 @@ on_readable (GObject *stream, gpointer user_data)
   process_lines (self);
   if (!self->closed)
     watch_partial_line (self);
-  return self->read_source != NULL ? G_SOURCE_CONTINUE : G_SOURCE_REMOVE;
+}
+
+/* A hang-up or error wakes whichever side waits; the read or write then reports it. */
+static void
+on_socket_ready (ChatPollWatch *watch, GIOCondition ready, gpointer user_data)
+{
+  ChatConnection *self = user_data;
+  g_autoptr (ChatConnection) keep G_GNUC_UNUSED = g_object_ref (self);
+  GIOCondition trouble = ready & (G_IO_HUP | G_IO_ERR);
+
+  if (self->waiting_write && ((ready & G_IO_OUT) || trouble))
+    on_writable (self);
+  if (!self->closed && self->reading && ((ready & G_IO_IN) || trouble))
+    on_readable (self);
 }
 
 static gboolean
@@ -628,25 +643,18 @@ should_read (ChatConnection *self)
 static void
 update_reading (ChatConnection *self)
 {
-  GPollableInputStream *in = NULL;
-
   if (!should_read (self))
     {
-      if (self->read_source != NULL)
-        {
-          g_source_destroy (self->read_source);
-          g_clear_pointer (&self->read_source, g_source_unref);
-        }
+      self->reading = FALSE;
+      sync_watch (self);
       return;
     }
-  if (self->read_source != NULL)
+  if (self->reading)
     return;
   if (self->lines != NULL)
     schedule_resume (self);
-  in = G_POLLABLE_INPUT_STREAM (g_io_stream_get_input_stream (self->stream));
-  self->read_source = g_pollable_input_stream_create_source (in, NULL);
-  g_source_set_callback (self->read_source, G_SOURCE_FUNC (on_readable), self, NULL);
-  g_source_attach (self->read_source, NULL);
+  self->reading = TRUE;
+  sync_watch (self);
 }
 
 /* --- session ------------------------------------------------------------------ */

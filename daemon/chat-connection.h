@@ -19,9 +19,10 @@ G_BEGIN_DECLS
 #define CHAT_TYPE_CONNECTION (chat_connection_get_type ())
 G_DECLARE_FINAL_TYPE (ChatConnection, chat_connection, CHAT, CONNECTION, GObject)
 
-/* The connection reads lines of at most max_line_bytes and closes itself when a
- * partial line stalls for idle_line_timeout_s seconds. Requests go to dispatch.
- * It emits "closed" once, when it closes for any reason. */
+/* stream is a GSocketConnection; its socket is watched through the shared epoll source
+ * (chat-poll-source.h). The connection reads lines of at most max_line_bytes and closes
+ * itself when a partial line stalls for idle_line_timeout_s seconds. Requests go to
+ * dispatch. It emits "closed" once, when it closes for any reason. */
 ChatConnection *chat_connection_new (GIOStream *stream, ChatDispatch *dispatch,
                                      gsize max_line_bytes, guint idle_line_timeout_s);
 void chat_connection_start (ChatConnection *self);
