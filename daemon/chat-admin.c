@@ -109,6 +109,15 @@ static const ChatDbusAdminOps admin_ops = {
   .force_leader = chat_node_admin_force_leader,
 };
 
+/* The watchdog is fed only while the store still answers (chat-systemd.h). */
+static gboolean
+check_health (gpointer user_data, GError **error)
+{
+  ChatAdmin *self = user_data;
+
+  return chat_store_probe (chat_node_get_store (self->node), error);
+}
+
 ChatAdmin *
 chat_admin_new (ChatNode *node, ChatServer *server, const ChatConfig *config, guint16 port)
 {
@@ -120,6 +129,7 @@ chat_admin_new (ChatNode *node, ChatServer *server, const ChatConfig *config, gu
   chat_journal_set_node (chat_node_get_address (node));
   self->systemd = chat_systemd_new ();
   chat_systemd_set_status_func (self->systemd, fill_status, self, NULL);
+  chat_systemd_set_health_func (self->systemd, check_health, self, NULL);
   self->dbus = chat_dbus_new (port, fill_status, self, NULL);
   chat_dbus_set_admin_ops (self->dbus, &admin_ops, node);
   self->status_handler

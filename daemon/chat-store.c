@@ -448,6 +448,21 @@ chat_store_applied_index (ChatStore *self)
   return self->applied_index;
 }
 
+gboolean
+chat_store_probe (ChatStore *self, GError **error)
+{
+  g_autoptr (ChatStmt) stmt = NULL;
+
+  g_return_val_if_fail (CHAT_IS_STORE (self), FALSE);
+
+  stmt = chat_store_prepare (self, "SELECT count(*) FROM meta", error);
+  if (stmt == NULL)
+    return FALSE;
+  if (sqlite3_step (stmt) != SQLITE_ROW)
+    return chat_store_fail (self, error, "Reading the database");
+  return TRUE;
+}
+
 /* --- results ------------------------------------------------------------------- */
 
 static void

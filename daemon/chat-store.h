@@ -79,6 +79,9 @@ ChatApplyResult *chat_store_apply (ChatStore *self, guint64 index, JsonObject *o
 gboolean chat_store_commit_apply (ChatStore *self, GError **error);
 void chat_store_rollback_apply (ChatStore *self);
 guint64 chat_store_applied_index (ChatStore *self);
+/* One read transaction on the database: the health check that gates the service
+ * watchdog, so that systemd restarts a server whose database SQLite cannot read. */
+gboolean chat_store_probe (ChatStore *self, GError **error);
 
 /* Whole chat state as opaque bytes (for snapshots) and back. restore replaces
  * the chat state and sets the applied index. */

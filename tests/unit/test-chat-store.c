@@ -67,6 +67,20 @@ test_open_reopen_keeps_state (StoreFixture *f, gconstpointer data)
   g_assert_cmpuint (chat_store_count_messages (f->store), ==, 1);
 }
 
+/* The watchdog's health check: passes on a usable database, fails once SQLite cannot
+ * read it (here another process dropped a table underneath the server). */
+static void
+test_probe (StoreFixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+
+  g_assert_true (chat_store_probe (f->store, &error));
+  g_assert_no_error (error);
+  write_file_db (chat_store_get_path (f->store), "DROP TABLE meta");
+  g_assert_false (chat_store_probe (f->store, &error));
+  g_assert_error (error, CHAT_ERROR, CHAT_ERROR_INTERNAL);
+}
+
 static void
 test_open_migrates_empty_file (void)
 {
@@ -547,6 +561,7 @@ main (int argc, char **argv)
               store_fixture_tear_down)
   ADD ("open/creates-schema", test_open_creates_schema);
   ADD ("open/reopen", test_open_reopen_keeps_state);
+  ADD ("probe", test_probe);
   g_test_add_func ("/store/open/migrates-empty-file", test_open_migrates_empty_file);
   g_test_add_func ("/store/open/migrates-version-1", test_open_migrates_version_1);
   g_test_add_func ("/store/open/refuses-newer-schema", test_open_refuses_newer_schema);
