@@ -214,6 +214,14 @@ chat_replica_disk_persist (ChatReplica *self, ChatReplUpdate *update, GError **e
 {
   guint64 hard[2] = { update->term, update->vote };
 
+  /* The diverged operations are durable before the install of index 0 below throws away
+   * the history that acknowledged them: a crash in between leaves both, and the same
+   * history diverges again on restart (queued once, see chat_store_add_replay). */
+  if (update->diverged->len > 0 && !chat_replica_replay_queue (self, update->diverged, error))
+    {
+      g_prefix_error (error, "Queueing the diverged operations: ");
+      return FALSE;
+    }
   if (update->snapshot != NULL && !persist_snapshot (self, update->snapshot, error))
     {
       g_prefix_error (error, "Saving the snapshot: ");

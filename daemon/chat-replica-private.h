@@ -12,6 +12,8 @@ G_BEGIN_DECLS
 #define CHAT_REPLICA_META_SNAPSHOT "repl.snapshot"     /* "index term isr" */
 #define CHAT_REPLICA_META_SNAPSHOT_DATA "repl.snapshot_data"
 
+typedef struct _ChatReplicaReplay ChatReplicaReplay;
+
 typedef struct
 {
   guint64 id;
@@ -40,8 +42,8 @@ struct _ChatReplica
   guint64 status_commit; /* commit index at the last status-changed */
   guint64 status_ms;     /* when status-changed was last emitted */
 
-  GQueue replay;         /* GBytes: operations of a diverged history, to propose again */
-  GHashTable *proposals; /* id -> ChatReplicaProposal */
+  ChatReplicaReplay *replay; /* operations of a diverged history (chat-replica-replay.c) */
+  GHashTable *proposals;     /* id -> ChatReplicaProposal */
   guint64 next_proposal_id;
 
   ChatReplicaAppliedFunc applied;
@@ -52,7 +54,26 @@ struct _ChatReplica
 /* chat-replica-disk.c */
 gboolean chat_replica_disk_load (ChatReplica *self, ChatReplPersistedState *state, GError **error);
 void chat_replica_disk_state_clear (ChatReplPersistedState *state);
-/* Step 1 and 2 of an update: snapshot, hard state, truncation and entries, durably. */
+/* Step 1 and 2 of an update, durably: the diverged operations (queued first), snapshot,
+ * hard state, truncation and entries. */
 gboolean chat_replica_disk_persist (ChatReplica *self, ChatReplUpdate *update, GError **error);
+
+/* chat-replica-replay.c: the diverged operations of a partition in available mode are
+ * queued durably in the store and proposed again through the current leader, forwarded
+ * to it over the peer link when this server does not lead (docs/partitions.md). */
+ChatReplicaReplay *chat_replica_replay_new (void);
+void chat_replica_replay_free (ChatReplicaReplay *replay);
+/* At start: counts what an earlier run left queued. */
+gboolean chat_replica_replay_load (ChatReplica *self, GError **error);
+/* Queues the OP entries of update->diverged durably; called before the reset that
+ * throws their history away is written. */
+gboolean chat_replica_replay_queue (ChatReplica *self, GPtrArray *diverged, GError **error);
+/* Proposes or forwards what is due; cheap when nothing is queued. */
+void chat_replica_replay_pump (ChatReplica *self);
+/* A peer line the core's codec does not know: TRUE when it was a forward or its answer. */
+gboolean chat_replica_replay_handle_line (ChatReplica *self, guint from, const char *line,
+                                          gsize len);
+/* Stops the timers; pending local proposals are answered by chat_replica_stop. */
+void chat_replica_replay_stop (ChatReplica *self);
 
 G_END_DECLS

@@ -150,7 +150,9 @@ on_peer_line (guint from, const char *line, gsize len, gpointer user_data)
 
   if (message == NULL)
     {
-      g_debug ("Dropping a bad message from node %u: %s", from, error->message);
+      /* Not the core's: the host's own messages (replay forwarding) share the link. */
+      if (!chat_replica_replay_handle_line (self, from, line, len))
+        g_debug ("Dropping a bad message from node %u: %s", from, error->message);
       return;
     }
   /* A link speaks for the server that authenticated on it, and for no other. */
@@ -366,62 +368,6 @@ log_notice (ChatReplica *self, const ChatReplNotice *n)
     chat_journal_event (event, n->term, leader, peer, NULL);
 }
 
-/* --- diverged operations ------------------------------------------------------------------- */
-
-/* After a partition in available mode the losing side's operations come back here
- * (docs/replication.md §8). They carry their client ids, so proposing them again is
- * idempotent; they wait until this server leads. */
-static void
-keep_diverged (ChatReplica *self, GPtrArray *diverged)
-{
-  for (guint i = 0; i < diverged->len; i++)
-    {
-      ChatReplEntry *entry = g_ptr_array_index (diverged, i);
-
-      g_queue_push_tail (&self->replay, g_bytes_ref (entry->data));
-    }
-  if (diverged->len > 0)
-    g_warning ("%u operations of a diverged history wait to be proposed again", diverged->len);
-}
-
-typedef struct
-{
-  ChatReplica *self;
-  GBytes *data;
-} Replay;
-
-/* Not committed (this server stopped leading meanwhile): keep it for the next time. */
-static void
-on_replayed (guint64 index, ChatApplyResult *result, const GError *error, gpointer user_data)
-{
-  Replay *replay = user_data;
-
-  if (error != NULL && !g_error_matches (error, CHAT_ERROR, CHAT_ERROR_INTERNAL))
-    g_queue_push_tail (&replay->self->replay, g_steal_pointer (&replay->data));
-  g_clear_pointer (&replay->data, g_bytes_unref);
-  g_free (replay);
-}
-
-static void
-replay_diverged (ChatReplica *self)
-{
-  while (!g_queue_is_empty (&self->replay) && chat_replica_is_serving (self))
-    {
-      g_autoptr (GBytes) data = g_queue_pop_head (&self->replay);
-      gsize size = 0;
-      const char *text = g_bytes_get_data (data, &size);
-      g_autoptr (JsonObject) op = chat_json_parse_object (text, size, NULL);
-      Replay *replay = NULL;
-
-      if (op == NULL)
-        continue;
-      replay = g_new0 (Replay, 1);
-      replay->self = self;
-      replay->data = g_bytes_ref (data);
-      chat_replica_propose (self, op, on_replayed, replay);
-    }
-}
-
 /* --- snapshots -------------------------------------------------------------------------- */
 
 static gboolean
@@ -497,7 +443,6 @@ handle_update (ChatReplica *self)
   apply_and_answer (self, &u);
   for (guint i = 0; i < u.notices->len; i++)
     log_notice (self, &g_array_index (u.notices, ChatReplNotice, i));
-  keep_diverged (self, u.diverged);
   report_persisted (self, &u);
   if (changed)
     emit_status_changed (self);
@@ -514,7 +459,7 @@ flush (ChatReplica *self)
     }
   if (self->started)
     {
-      replay_diverged (self);
+      chat_replica_replay_pump (self);
       maybe_snapshot (self);
       maybe_emit_progress (self);
     }
@@ -570,7 +515,7 @@ chat_replica_finalize (GObject *object)
   g_clear_pointer (&self->repl, chat_repl_free);
   g_clear_object (&self->peers);
   g_hash_table_unref (self->proposals);
-  g_queue_clear_full (&self->replay, (GDestroyNotify)g_bytes_unref);
+  g_clear_pointer (&self->replay, chat_replica_replay_free);
   g_clear_object (&self->store);
   G_OBJECT_CLASS (chat_replica_parent_class)->finalize (object);
 }
@@ -590,7 +535,7 @@ chat_replica_init (ChatReplica *self)
   self->proposals
       = g_hash_table_new_full (g_int64_hash, g_int64_equal, NULL, (GDestroyNotify)proposal_free);
   self->next_proposal_id = 1;
-  g_queue_init (&self->replay);
+  self->replay = chat_replica_replay_new ();
   chat_repl_update_init (&self->update);
 }
 
@@ -652,7 +597,7 @@ chat_replica_start (ChatReplica *self, GError **error)
 
   g_return_val_if_fail (!self->started, FALSE);
   make_config (self, &rc);
-  if (!chat_replica_disk_load (self, &state, error))
+  if (!chat_replica_replay_load (self, error) || !chat_replica_disk_load (self, &state, error))
     return FALSE;
   self->repl = chat_repl_new (&rc, &state);
   chat_replica_disk_state_clear (&state);
@@ -688,6 +633,7 @@ chat_replica_stop (ChatReplica *self)
   flush (self);
   self->started = FALSE;
   g_clear_handle_id (&self->flush_source, g_source_remove);
+  chat_replica_replay_stop (self);
   if (self->timer != NULL)
     {
       g_source_destroy (self->timer);

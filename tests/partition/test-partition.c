@@ -302,9 +302,22 @@ record_ack (Fixture *fixture, const char *client_msg_id, gint64 seq)
   g_hash_table_remove (fixture->refused, client_msg_id);
 }
 
-/* Writes to node for up to seconds, as a client would: a message is retried with its
- * client_msg_id until acknowledged, then the next one. Returns how many were acked;
- * messages never acknowledged end up in fixture->refused. */
+/* node itself, or for 0 the server that says it leads now (or node 1 when none does). */
+static guint
+target (Fixture *fixture, guint node)
+{
+  guint leader = 0;
+
+  if (node != 0)
+    return node;
+  leader = wait_leader (fixture, ALL_NODES, 2000);
+  return leader != 0 ? leader : 1;
+}
+
+/* Writes to node (0: whichever server says it leads, asked again after every failure) for
+ * up to seconds, as a client would: a message is retried with its client_msg_id until
+ * acknowledged, then the next one. Returns how many were acked; messages never
+ * acknowledged end up in fixture->refused. */
 static guint
 write_for (Fixture *fixture, guint node, const char *tag, double seconds, guint max_acks)
 {
@@ -320,7 +333,7 @@ write_for (Fixture *fixture, guint node, const char *tag, double seconds, guint 
       if (id == NULL)
         id = g_strdup_printf ("%s-%u", tag, ++fixture->counter);
       g_hash_table_add (fixture->refused, g_strdup (id));
-      if (conn == NULL && (conn = attach (fixture, node)) == NULL)
+      if (conn == NULL && (conn = attach (fixture, target (fixture, node))) == NULL)
         {
           g_usleep (100000);
           continue;
@@ -439,11 +452,41 @@ state_hash (Fixture *fixture, guint node)
   return hash;
 }
 
+/* Whether every acknowledged message whose client_msg_id starts with tag is stored under
+ * the seq its acknowledgement named. */
+static gboolean
+kept_seqs (Fixture *fixture, GHashTable *stored, const char *tag)
+{
+  GHashTableIter iter;
+  gpointer key, value;
+
+  g_hash_table_iter_init (&iter, fixture->acked);
+  while (g_hash_table_iter_next (&iter, &key, &value))
+    {
+      gint64 *id = g_hash_table_lookup (stored, key);
+
+      if (g_str_has_prefix (key, tag) && (id == NULL || *id != *(gint64 *)value))
+        return FALSE;
+    }
+  return TRUE;
+}
+
+/* The first of tags (NULL-terminated) whose messages all kept their seq, or NULL. */
+static const char *
+tag_that_kept_seqs (Fixture *fixture, GHashTable *stored, const char *const *tags)
+{
+  for (guint i = 0; tags[i] != NULL; i++)
+    if (kept_seqs (fixture, stored, tags[i]))
+      return tags[i];
+  return NULL;
+}
+
 /* Stops every server and checks each database: every acknowledged message is stored
- * exactly once; same_seq_tag: messages with this tag keep the seq of their ack;
- * refused_absent: messages never acknowledged are not stored; the states are equal. */
+ * exactly once; keep_seq_tags: the messages of at least one of these tags (the winning
+ * side's) keep the seq of their ack; refused_absent: messages never acknowledged are not
+ * stored; the states are equal. */
 static void
-check_databases (Fixture *fixture, const char *same_seq_tag, gboolean refused_absent)
+check_databases (Fixture *fixture, const char *const *keep_seq_tags, gboolean refused_absent)
 {
   g_autofree char *first_hash = NULL;
 
@@ -453,24 +496,23 @@ check_databases (Fixture *fixture, const char *same_seq_tag, gboolean refused_ab
     {
       g_autoptr (GHashTable) stored = stored_messages (fixture, node);
       g_autofree char *hash = state_hash (fixture, node);
+      const char *kept = NULL;
       GHashTableIter iter;
-      gpointer key, value;
+      gpointer key;
 
       g_hash_table_iter_init (&iter, fixture->acked);
-      while (g_hash_table_iter_next (&iter, &key, &value))
-        {
-          gint64 *id = g_hash_table_lookup (stored, key);
-
-          if (id == NULL)
-            g_error ("Node %u lost acknowledged message %s", node, (char *)key);
-          if (same_seq_tag != NULL && g_str_has_prefix (key, same_seq_tag))
-            g_assert_cmpint (*id, ==, *(gint64 *)value);
-        }
+      while (g_hash_table_iter_next (&iter, &key, NULL))
+        if (!g_hash_table_contains (stored, key))
+          g_error ("Node %u lost acknowledged message %s", node, (char *)key);
+      if ((kept = tag_that_kept_seqs (fixture, stored, keep_seq_tags)) == NULL)
+        g_error ("Node %u: acknowledged messages moved on both sides (logs in %s)", node,
+                 fixture->dir);
       g_hash_table_iter_init (&iter, fixture->refused);
       while (refused_absent && g_hash_table_iter_next (&iter, &key, NULL))
         if (g_hash_table_contains (stored, key))
           g_error ("Node %u stored %s, which was never acknowledged", node, (char *)key);
-      g_printerr ("# node %u: %u messages, state %s\n", node, g_hash_table_size (stored), hash);
+      g_printerr ("# node %u: %u messages, %s kept their seq, state %s\n", node,
+                  g_hash_table_size (stored), *kept != '\0' ? kept : "all", hash);
       if (first_hash == NULL)
         first_hash = g_steal_pointer (&hash);
       else
@@ -532,6 +574,7 @@ others_mask (guint node)
 static void
 test_quorum (void)
 {
+  static const char *const every_tag[] = { "", NULL };
   Fixture fixture = { 0 };
   guint old_leader = start_cluster (&fixture, "quorum"), new_leader = 0;
 
@@ -547,37 +590,77 @@ test_quorum (void)
   part_net_isolate (fixture.net, old_leader, FALSE);
   g_printerr ("# quorum: healed\n");
   g_assert_cmpuint (wait_leader (&fixture, ALL_NODES, ELECTION_TIMEOUT_MS), !=, 0);
-  g_assert_cmpuint (write_for (&fixture, wait_leader (&fixture, ALL_NODES, 5000), "after", 20, 5),
-                    ==, 5);
+  g_assert_cmpuint (write_for (&fixture, 0, "after", 20, 5), ==, 5);
   wait_converged (&fixture);
   /* Committed entries never move in quorum mode, and refused writes never appear. */
-  check_databases (&fixture, "", TRUE);
+  check_databases (&fixture, every_tag, TRUE);
   fixture_tear_down (&fixture);
+}
+
+/* Cuts the leader off, writes on both sides and heals; returns the old leader. */
+static guint
+split_and_write (Fixture *fixture)
+{
+  guint old_leader = start_cluster (fixture, "available"), new_leader = 0;
+
+  part_net_isolate (fixture->net, old_leader, TRUE);
+  g_printerr ("# available: node %u cut off\n", old_leader);
+  /* Both sides go on: the old leader drops the others from its in-sync set, the others
+   * elect a leader among themselves (docs/partitions.md). */
+  new_leader = wait_leader (fixture, others_mask (old_leader), ELECTION_TIMEOUT_MS);
+  g_assert_cmpuint (new_leader, !=, 0);
+  g_assert_cmpuint (write_for (fixture, new_leader, "majority", 20, 5), ==, 5);
+  g_assert_cmpuint (write_for (fixture, old_leader, "minority", 20, 5), ==, 5);
+  part_net_isolate (fixture->net, old_leader, FALSE);
+  g_printerr ("# available: healed\n");
+  return old_leader;
+}
+
+/* Writes after the heal, waits for the replay and checks every database. */
+static void
+write_after_heal_and_check (Fixture *fixture)
+{
+  static const char *const sides[] = { "majority", "minority", NULL };
+
+  g_assert_cmpuint (wait_leader (fixture, ALL_NODES, ELECTION_TIMEOUT_MS), !=, 0);
+  /* Right after the heal the old leader may still answer as one, then step down: the
+   * client follows whoever leads, as libchat does. */
+  g_assert_cmpuint (write_for (fixture, 0, "after", 20, 5), ==, 5);
+  wait_all_present (fixture);
+  /* The higher term wins: normally the majority's new leader, but the old leader, alone
+   * in its in-sync set, may also win an election of its own right after the heal. The
+   * loser's acknowledged messages are replayed onto the winner with new seqs; the
+   * winner's keep theirs. Nothing acknowledged is lost or doubled. */
+  check_databases (fixture, sides, FALSE);
 }
 
 static void
 test_available (void)
 {
   Fixture fixture = { 0 };
-  guint old_leader = start_cluster (&fixture, "available"), new_leader = 0;
 
-  part_net_isolate (fixture.net, old_leader, TRUE);
-  g_printerr ("# available: node %u cut off\n", old_leader);
-  /* Both sides go on: the old leader drops the others from its in-sync set, the others
-   * elect a leader among themselves (docs/partitions.md). */
-  new_leader = wait_leader (&fixture, others_mask (old_leader), ELECTION_TIMEOUT_MS);
-  g_assert_cmpuint (new_leader, !=, 0);
-  g_assert_cmpuint (write_for (&fixture, new_leader, "majority", 20, 5), ==, 5);
-  g_assert_cmpuint (write_for (&fixture, old_leader, "minority", 20, 5), ==, 5);
-  part_net_isolate (fixture.net, old_leader, FALSE);
-  g_printerr ("# available: healed\n");
-  g_assert_cmpuint (wait_leader (&fixture, ALL_NODES, ELECTION_TIMEOUT_MS), !=, 0);
-  g_assert_cmpuint (write_for (&fixture, wait_leader (&fixture, ALL_NODES, 5000), "after", 20, 5),
-                    ==, 5);
-  wait_all_present (&fixture);
-  /* The higher term wins; the other side's acknowledged messages are replayed onto it
-   * with new seqs. Nothing acknowledged is lost or doubled. */
-  check_databases (&fixture, "majority", FALSE);
+  split_and_write (&fixture);
+  write_after_heal_and_check (&fixture);
+  fixture_tear_down (&fixture);
+}
+
+/* The losing side's old leader is killed at some point of the heal (before it hears of
+ * the winner, while its operations are queued, or while they are replayed) and started
+ * again: what it acknowledged is replayed all the same, from its disk. */
+static void
+test_available_crash (void)
+{
+  Fixture fixture = { 0 };
+  guint old_leader = split_and_write (&fixture);
+  guint delay_ms = (guint)g_test_rand_int_range (0, 800);
+
+  g_usleep (delay_ms * 1000);
+  kill (fixture.pids[old_leader], SIGKILL);
+  waitpid (fixture.pids[old_leader], NULL, 0);
+  g_printerr ("# available: node %u killed %u ms after the heal\n", old_leader, delay_ms);
+  start_server (&fixture, old_leader, FALSE);
+  wait_answering (&fixture, old_leader);
+  write_after_heal_and_check (&fixture);
   fixture_tear_down (&fixture);
 }
 
@@ -598,6 +681,7 @@ run_tests (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/partition/quorum", test_quorum);
   g_test_add_func ("/partition/available", test_available);
+  g_test_add_func ("/partition/available-crash", test_available_crash);
   return g_test_run ();
 }
 
