@@ -14,18 +14,15 @@ self_id (ChatRepl *repl)
   return repl->config.node_id;
 }
 
-/* Whether this candidate needs the vote of every member of its latest in-sync set: a
+/* Whether this candidate needs the vote of every member of its latest in-sync set (A6): a
  * recovering server; one that is not a member (it may hold entries the members lack, but
- * only their votes can show that it holds everything they acknowledged); and one whose
- * membership is not known to be committed (the leader that added it may have crashed
- * before that entry reached its own disk, and may come back as the last survivor). */
+ * only their votes can show that it holds everything they acknowledged); and a member whose
+ * membership is not settled (A5: neither known to be committed nor anchored on the disks of
+ * the other members, so a server may still lead under the set from before it joined). */
 static gboolean
 needs_every_vote (ChatRepl *repl)
 {
-  guint id = self_id (repl);
-
-  return repl->recovering || !CHAT_REPL_NODE_SET_HAS (repl->isr, id)
-         || !CHAT_REPL_NODE_SET_HAS (chat_repl_isr_at (repl, repl->commit), id);
+  return repl->recovering || !chat_repl_isr_membership_settled (repl);
 }
 
 /* Available mode: a server that knows no in-sync set yet (an empty disk) waits for a
@@ -147,6 +144,7 @@ chat_repl_become_leader (ChatRepl *repl, ChatReplNodeSet down)
   repl->leader = self_id (repl);
   repl->leader_since = repl->now;
   repl->transfer_target = 0;
+  repl->held_addition = 0;
   last = chat_repl_last_index (repl);
   for (guint id = 1; id <= repl->config.n_nodes; id++)
     {

@@ -8,6 +8,13 @@ self_bit (ChatRepl *repl)
   return CHAT_REPL_NODE_BIT (repl->config.node_id);
 }
 
+/* The bit of a node id read from a log entry's term: 0 for an id outside the cluster. */
+static ChatReplNodeSet
+node_bit (ChatRepl *repl, guint id)
+{
+  return id >= 1 && id <= repl->config.n_nodes ? CHAT_REPL_NODE_BIT (id) : 0;
+}
+
 /* The set a new leader starts with: its log's set minus members that stayed silent during
  * the election; a fresh cluster (no set yet) starts with the leader alone and lets the
  * others in once they have caught up. */
@@ -47,11 +54,11 @@ chat_repl_isr_tick (ChatRepl *repl)
   ChatReplNodeSet want = repl->isr;
   guint64 failure = repl->config.failure_timeout_ms;
 
-  /* Only a leader whose own membership is committed may change the set: otherwise
+  /* Only a leader whose own membership is settled may change the set: otherwise
    * removing the members that voted for it would hand the set over without any of them
    * having it on disk, and one of them could come back as the "last survivor". A leader
    * stuck that way for long makes room for a member (a member may have died meanwhile). */
-  if (!CHAT_REPL_NODE_SET_HAS (chat_repl_isr_at (repl, repl->commit), repl->config.node_id))
+  if (!chat_repl_isr_membership_settled (repl))
     {
       if (repl->now >= repl->leader_since + 2 * failure)
         {
@@ -82,6 +89,8 @@ chat_repl_isr_tick (ChatRepl *repl)
       if (!CHAT_REPL_NODE_SET_HAS (want, id) && caught_up (repl, id))
         {
           chat_repl_isr_append (repl, want | CHAT_REPL_NODE_BIT (id));
+          /* A11: the addition reaches nobody before it is on our own disk. */
+          repl->held_addition = repl->isr_index;
           chat_repl_broadcast_append (repl);
           return;
         }
@@ -101,4 +110,111 @@ chat_repl_isr_check_rejoined (ChatRepl *repl)
     return;
   repl->recovering = FALSE;
   chat_repl_notice (repl, CHAT_REPL_NOTICE_REJOIN_DONE, repl->leader, repl->persisted, repl->isr);
+}
+
+/* The last entry a leader may send: all of its log, except an addition to the in-sync set
+ * that is not on its own disk yet and what follows it (A11). So whoever holds an addition,
+ * the leader that made it holds it on disk, and never comes back with the set before it. */
+guint64
+chat_repl_isr_sendable_last (ChatRepl *repl)
+{
+  guint64 last = chat_repl_last_index (repl);
+
+  if (repl->held_addition != 0)
+    last = MIN (last, repl->held_addition - 1);
+  return last;
+}
+
+/* Our disk caught up with a held addition: send it now, not at the next heartbeat. */
+void
+chat_repl_isr_persisted (ChatRepl *repl)
+{
+  if (repl->held_addition == 0 || repl->persisted < repl->held_addition)
+    return;
+  repl->held_addition = 0;
+  chat_repl_broadcast_append (repl);
+}
+
+/* The entry that last added this server to the in-sync set: going back from the latest
+ * set, the oldest of the set entries that all name it. 0 when those entries reach back
+ * into the snapshot (the addition is committed then, and so known to be). */
+static guint64
+own_addition_index (ChatRepl *repl)
+{
+  guint64 found = 0;
+
+  for (guint64 i = chat_repl_last_index (repl); i > repl->snapshot_index; i--)
+    {
+      ChatReplEntry *e = chat_repl_log_get (repl, i);
+
+      if (e->type != CHAT_REPL_ENTRY_IN_SYNC_SET)
+        continue;
+      if (!(chat_repl_entry_get_node_set (e) & self_bit (repl)))
+        return found;
+      found = i;
+    }
+  return (repl->snapshot_isr & self_bit (repl)) ? 0 : found;
+}
+
+/* Servers known to hold the entry at `index`: the leader of every term with an entry after
+ * it in our log (its log held that entry when it appended), and every server added to the
+ * set after it (an addition waits for the set before it to be committed, and the newcomer
+ * has caught up with the commit index on its disk). */
+static ChatReplNodeSet
+holders_after (ChatRepl *repl, guint64 index)
+{
+  ChatReplNodeSet previous = chat_repl_isr_at (repl, index);
+  ChatReplNodeSet known = 0;
+
+  for (guint64 i = index + 1; i <= chat_repl_last_index (repl); i++)
+    {
+      ChatReplEntry *e = chat_repl_log_get (repl, i);
+
+      known |= node_bit (repl, CHAT_REPL_TERM_NODE (e->term));
+      if (e->type == CHAT_REPL_ENTRY_IN_SYNC_SET)
+        {
+          ChatReplNodeSet set = chat_repl_entry_get_node_set (e);
+
+          known |= set & ~previous;
+          previous = set;
+        }
+    }
+  return known;
+}
+
+/* A5 (b), an anchored membership: we hold on disk the entry that added us; another server
+ * made it by A3, so that server was a member of the set before it and, by A11, had the
+ * entry on its own disk before anyone else had it; and every other member of our latest
+ * set is known to hold the entry too. Then no server leads under the set from before we
+ * joined while we are alive: it would need the adder's vote, or be a live member that
+ * lacks the entry, and each of those holds it (docs/replication.md, after A6). */
+static gboolean
+membership_anchored (ChatRepl *repl)
+{
+  guint64 added = own_addition_index (repl);
+  ChatReplNodeSet vouched;
+  guint adder;
+
+  if (added == 0 || added > repl->persisted)
+    return FALSE;
+  adder = CHAT_REPL_TERM_NODE (chat_repl_log_get (repl, added)->term);
+  if (adder == repl->config.node_id
+      || !(chat_repl_isr_at (repl, added - 1) & node_bit (repl, adder)))
+    return FALSE;
+  vouched = self_bit (repl) | node_bit (repl, adder) | holders_after (repl, added);
+  return (repl->isr & ~vouched) == 0;
+}
+
+/* Whether this server's place in its latest in-sync set is settled (A5): committed as far
+ * as it knows, or anchored. A member that is not settled added itself by its own election
+ * (A6: its voters may lack that entry), or shares its set with an older member that may
+ * have missed its addition and could lead alone under the set from before it. */
+gboolean
+chat_repl_isr_membership_settled (ChatRepl *repl)
+{
+  if (!(repl->isr & self_bit (repl)))
+    return FALSE;
+  if (chat_repl_isr_at (repl, repl->commit) & self_bit (repl))
+    return TRUE;
+  return membership_anchored (repl);
 }

@@ -92,7 +92,8 @@ struct _ChatRepl
   /* leader */
   guint64 first_index_of_term;
   guint64 leader_since;
-  GArray *pending; /* ChatReplPending, by index */
+  guint64 held_addition; /* an in-sync set addition not yet on our disk: not sent (A11) */
+  GArray *pending;       /* ChatReplPending, by index */
   guint transfer_target;
   guint64 transfer_deadline;
 
@@ -161,6 +162,9 @@ void chat_repl_isr_tick (ChatRepl *repl);
 void chat_repl_isr_check_rejoined (ChatRepl *repl);
 ChatReplNodeSet chat_repl_isr_initial (ChatRepl *repl, ChatReplNodeSet presumed_down);
 void chat_repl_isr_append (ChatRepl *repl, ChatReplNodeSet set);
+gboolean chat_repl_isr_membership_settled (ChatRepl *repl);
+guint64 chat_repl_isr_sendable_last (ChatRepl *repl);
+void chat_repl_isr_persisted (ChatRepl *repl);
 
 /* chat-repl-snapshot.c */
 void chat_repl_take_snapshot (ChatRepl *repl, guint64 index, GBytes *data);

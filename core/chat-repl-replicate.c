@@ -12,7 +12,7 @@ void
 chat_repl_send_append (ChatRepl *repl, guint id)
 {
   ChatReplPeer *p = &repl->peers[id];
-  guint64 last = chat_repl_last_index (repl);
+  guint64 last = chat_repl_isr_sendable_last (repl);
   gsize bytes = 0;
   ChatReplMessage *m;
 
@@ -284,7 +284,10 @@ chat_repl_persisted (ChatRepl *repl, guint64 index, guint64 term)
   if (repl->role == CHAT_REPL_ROLE_CANDIDATE)
     chat_repl_check_election (repl);
   if (repl->role == CHAT_REPL_ROLE_LEADER)
-    chat_repl_advance_commit (repl);
+    {
+      chat_repl_isr_persisted (repl);
+      chat_repl_advance_commit (repl);
+    }
   else
     {
       chat_repl_ack_leader (repl);

@@ -225,6 +225,7 @@ chat_repl_become_follower (ChatRepl *repl, guint64 term, guint leader)
   repl->role = CHAT_REPL_ROLE_FOLLOWER;
   repl->leader = leader;
   repl->transfer_target = 0;
+  repl->held_addition = 0;
   if (was_leader)
     {
       chat_repl_notice (repl, CHAT_REPL_NOTICE_STEPPED_DOWN, leader, 0, 0);

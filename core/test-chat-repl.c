@@ -252,6 +252,244 @@ test_single_node (void)
   g_assert_cmpuint (u.entries->len, ==, 2); /* NOOP and the in-sync set {1} */
 }
 
+/* ---- available mode: a survivor whose membership is settled but not known committed ---- */
+
+#define T11 CHAT_REPL_TERM_MAKE (1, 1)
+#define T22 CHAT_REPL_TERM_MAKE (2, 2)
+#define SET(a, b, c)                                                                               \
+  ((a ? CHAT_REPL_NODE_BIT (a) : 0) | (b ? CHAT_REPL_NODE_BIT (b) : 0)                             \
+   | (c ? CHAT_REPL_NODE_BIT (c) : 0))
+
+/* One server whose peers are all down: what it writes is durable at once, what it sends
+ * is lost. */
+static void
+lone_step (ChatRepl *repl, const ChatReplEvent *ev)
+{
+  g_auto (ChatReplUpdate) u;
+
+  chat_repl_update_init (&u);
+  chat_repl_step (repl, ev, &u);
+  if (u.entries->len > 0 || u.hard_state_changed)
+    {
+      ChatReplEntry *last
+          = u.entries->len > 0 ? g_ptr_array_index (u.entries, u.entries->len - 1) : NULL;
+      ChatReplEvent persisted = { CHAT_REPL_EVENT_PERSISTED, ev->now_ms };
+
+      persisted.index = last != NULL ? last->index : 0;
+      persisted.term = last != NULL ? last->term : 0;
+      lone_step (repl, &persisted);
+    }
+}
+
+static void
+log_add (GPtrArray *entries, guint64 term, ChatReplEntryType type, ChatReplNodeSet set)
+{
+  g_autoptr (GBytes) data
+      = type == CHAT_REPL_ENTRY_IN_SYNC_SET ? chat_repl_node_set_to_bytes (set) : NULL;
+
+  g_ptr_array_add (entries, chat_repl_entry_new (term, entries->len + 1, type, data));
+}
+
+/* Hands the server the entries of `log` from index `from` on, as the leader of `term`
+ * would, with that leader's commit index. */
+static void
+lone_append (ChatRepl *repl, guint64 now, guint64 term, GPtrArray *log, guint64 from,
+             guint64 commit)
+{
+  g_autoptr (ChatReplMessage) m
+      = chat_repl_message_new (CHAT_REPL_MSG_APPEND, CHAT_REPL_TERM_NODE (term), 3, term);
+  ChatReplEvent ev = { CHAT_REPL_EVENT_MESSAGE, now, m };
+
+  m->prev_index = from - 1;
+  m->prev_term = from > 1 ? ((ChatReplEntry *)g_ptr_array_index (log, from - 2))->term : 0;
+  m->commit = commit;
+  for (guint64 i = from; i <= log->len; i++)
+    g_ptr_array_add (m->entries, chat_repl_entry_ref (g_ptr_array_index (log, i - 1)));
+  lone_step (repl, &ev);
+}
+
+/* Lets ten seconds pass for a server alone; returns its role and in-sync set then. */
+static ChatReplRole
+lone_wait (ChatRepl *repl, guint64 *now, ChatReplNodeSet *in_sync)
+{
+  ChatReplStatus status;
+
+  for (guint i = 0; i < 1000; i++)
+    {
+      ChatReplEvent tick = { CHAT_REPL_EVENT_TICK, *now += 10 };
+
+      lone_step (repl, &tick);
+    }
+  chat_repl_get_status (repl, &status);
+  *in_sync = status.in_sync;
+  return status.role;
+}
+
+/* s3 joined a fresh cluster last: s1 added it to {1,2} (index 4) and crashed before
+ * anyone heard that this was committed; s2 took over with {2,3} (index 6) and crashed as
+ * well. s3's committed set is {1,2}, without itself, yet its membership is anchored: s1,
+ * which added it, had that entry on disk before sending it (A11), and s2 held it when it
+ * led term 2.2. s3 serves alone. Without s2's term, s2 may have missed the addition and
+ * led under {1,2} alone: then s3 waits for a vote. */
+static void
+test_anchored_member (gconstpointer data)
+{
+  gboolean with_s2_term = GPOINTER_TO_INT (data);
+  g_autoptr (GPtrArray) log
+      = g_ptr_array_new_with_free_func ((GDestroyNotify)chat_repl_entry_unref);
+  g_autoptr (ChatRepl) repl = NULL;
+  ChatReplConfig config;
+  ChatReplNodeSet in_sync = 0;
+  guint64 now = 10;
+
+  chat_repl_config_init (&config, 3, 3);
+  repl = chat_repl_new (&config, NULL);
+  log_add (log, T11, CHAT_REPL_ENTRY_NOOP, 0);
+  log_add (log, T11, CHAT_REPL_ENTRY_IN_SYNC_SET, SET (1, 0, 0));
+  log_add (log, T11, CHAT_REPL_ENTRY_IN_SYNC_SET, SET (1, 2, 0));
+  log_add (log, T11, CHAT_REPL_ENTRY_IN_SYNC_SET, SET (1, 2, 3));
+  lone_append (repl, now, T11, log, 1, 3);
+  if (with_s2_term)
+    {
+      log_add (log, T22, CHAT_REPL_ENTRY_NOOP, 0);
+      log_add (log, T22, CHAT_REPL_ENTRY_IN_SYNC_SET, SET (2, 3, 0));
+      lone_append (repl, now += 10, T22, log, 5, 3);
+    }
+  if (with_s2_term)
+    {
+      g_assert_cmpint (lone_wait (repl, &now, &in_sync), ==, CHAT_REPL_ROLE_LEADER);
+      g_assert_cmpuint (in_sync, ==, SET (3, 0, 0));
+    }
+  else
+    {
+      g_assert_cmpint (lone_wait (repl, &now, &in_sync), !=, CHAT_REPL_ROLE_LEADER);
+      g_assert_cmpuint (in_sync, ==, SET (1, 2, 3));
+    }
+}
+
+/* s1 serving alone adds s3 back ({1,3}): s3 serves alone once s1 is gone, whatever it
+ * heard of the commit index. */
+static void
+test_anchored_by_adder_alone (void)
+{
+  g_autoptr (GPtrArray) log
+      = g_ptr_array_new_with_free_func ((GDestroyNotify)chat_repl_entry_unref);
+  g_autoptr (ChatRepl) repl = NULL;
+  ChatReplConfig config;
+  ChatReplNodeSet in_sync = 0;
+  guint64 now = 10;
+
+  chat_repl_config_init (&config, 3, 3);
+  repl = chat_repl_new (&config, NULL);
+  log_add (log, T11, CHAT_REPL_ENTRY_NOOP, 0);
+  log_add (log, T11, CHAT_REPL_ENTRY_IN_SYNC_SET, SET (1, 0, 0));
+  log_add (log, T11, CHAT_REPL_ENTRY_IN_SYNC_SET, SET (1, 3, 0));
+  lone_append (repl, now, T11, log, 1, 2);
+  g_assert_cmpint (lone_wait (repl, &now, &in_sync), ==, CHAT_REPL_ROLE_LEADER);
+  g_assert_cmpuint (in_sync, ==, SET (3, 0, 0));
+}
+
+/* s3, not a member of {1}, is elected with s1's vote (A6) and adds itself ({1,3}); s1
+ * dies before that is committed. s3's membership rests on s1 having that entry on disk,
+ * which nobody knows: s3 steps down (A4) and does not lead again without s1. */
+static void
+test_self_added_member_waits (void)
+{
+  g_autoptr (GPtrArray) log
+      = g_ptr_array_new_with_free_func ((GDestroyNotify)chat_repl_entry_unref);
+  g_autoptr (ChatRepl) repl = NULL;
+  g_autoptr (ChatReplMessage) vote = NULL;
+  ChatReplEvent ev = { CHAT_REPL_EVENT_TICK, 10 };
+  ChatReplConfig config;
+  ChatReplNodeSet in_sync = 0;
+  guint64 now = 10;
+
+  chat_repl_config_init (&config, 3, 3);
+  repl = chat_repl_new (&config, NULL);
+  log_add (log, T11, CHAT_REPL_ENTRY_NOOP, 0);
+  log_add (log, T11, CHAT_REPL_ENTRY_IN_SYNC_SET, SET (1, 0, 0));
+  lone_append (repl, now, T11, log, 1, 2);
+  while (chat_repl_get_role (repl) != CHAT_REPL_ROLE_CANDIDATE && now < 2000)
+    {
+      ev = (ChatReplEvent){ CHAT_REPL_EVENT_TICK, now += 10 };
+      lone_step (repl, &ev);
+    }
+  vote = chat_repl_message_new (CHAT_REPL_MSG_VOTE_RESPONSE, 1, 3, chat_repl_get_term (repl));
+  vote->granted = TRUE;
+  ev = (ChatReplEvent){ CHAT_REPL_EVENT_MESSAGE, now += 5, vote };
+  lone_step (repl, &ev);
+  g_assert_cmpint (chat_repl_get_role (repl), ==, CHAT_REPL_ROLE_LEADER);
+  g_assert_cmpint (lone_wait (repl, &now, &in_sync), !=, CHAT_REPL_ROLE_LEADER);
+  g_assert_cmpuint (in_sync, ==, SET (1, 3, 0));
+}
+
+static void
+leader_step (ChatRepl *repl, const ChatReplEvent *ev, ChatReplUpdate *u)
+{
+  chat_repl_update_clear (u);
+  chat_repl_update_init (u);
+  chat_repl_step (repl, ev, u);
+}
+
+/* The highest index an update sends to anyone. */
+static guint64
+highest_sent (const ChatReplUpdate *u)
+{
+  guint64 highest = 0;
+
+  for (guint i = 0; i < u->messages->len; i++)
+    {
+      ChatReplMessage *m = g_ptr_array_index (u->messages, i);
+
+      if (m->type == CHAT_REPL_MSG_APPEND)
+        highest = MAX (highest, m->prev_index + m->entries->len);
+    }
+  return highest;
+}
+
+/* A11: a leader that adds a server sends that entry to nobody before it is on its own
+ * disk, and sends it as soon as it is. */
+static void
+test_addition_leaves_from_disk (void)
+{
+  g_autoptr (ChatRepl) repl = NULL;
+  g_autoptr (ChatReplMessage) ack = NULL;
+  g_auto (ChatReplUpdate) u = { 0 };
+  ChatReplConfig config;
+  ChatReplEvent ev = { CHAT_REPL_EVENT_TICK, 1 };
+  guint64 term;
+
+  chat_repl_config_init (&config, 1, 2);
+  config.primary = TRUE;
+  repl = chat_repl_new (&config, NULL);
+  chat_repl_update_init (&u);
+  leader_step (repl, &ev, &u);
+  ev = (ChatReplEvent){ CHAT_REPL_EVENT_PERSISTED, 2 };
+  leader_step (repl, &ev, &u);
+  g_assert_cmpint (chat_repl_get_role (repl), ==, CHAT_REPL_ROLE_LEADER);
+  term = chat_repl_get_term (repl);
+  ev = (ChatReplEvent){ CHAT_REPL_EVENT_PERSISTED, 3, .index = 2, .term = term };
+  leader_step (repl, &ev, &u);
+  /* s2 has caught up with the commit index: the next tick adds it (index 3). */
+  ack = chat_repl_message_new (CHAT_REPL_MSG_APPEND_RESPONSE, 2, 1, term);
+  ack->success = TRUE;
+  ack->match_index = 2;
+  ev = (ChatReplEvent){ CHAT_REPL_EVENT_MESSAGE, 50, ack };
+  leader_step (repl, &ev, &u);
+  ev = (ChatReplEvent){ CHAT_REPL_EVENT_TICK, 150 };
+  leader_step (repl, &ev, &u);
+  g_assert_cmpuint (u.entries->len, ==, 1);
+  g_assert_cmpuint (chat_repl_entry_get_node_set (g_ptr_array_index (u.entries, 0)), ==,
+                    SET (1, 2, 0));
+  g_assert_cmpuint (highest_sent (&u), <, 3);
+  ev = (ChatReplEvent){ CHAT_REPL_EVENT_TICK, 260 };
+  leader_step (repl, &ev, &u);
+  g_assert_cmpuint (highest_sent (&u), <, 3);
+  ev = (ChatReplEvent){ CHAT_REPL_EVENT_PERSISTED, 270, .index = 3, .term = term };
+  leader_step (repl, &ev, &u);
+  g_assert_cmpuint (highest_sent (&u), ==, 3);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -265,5 +503,12 @@ main (int argc, char **argv)
   g_test_add_func ("/repl/vote-restriction", test_vote_restriction);
   g_test_add_func ("/repl/bad-messages", test_bad_messages);
   g_test_add_func ("/repl/single-node", test_single_node);
+  g_test_add_data_func ("/repl/available/anchored-member-leads-alone", GINT_TO_POINTER (TRUE),
+                        test_anchored_member);
+  g_test_add_data_func ("/repl/available/unvouched-member-waits", GINT_TO_POINTER (FALSE),
+                        test_anchored_member);
+  g_test_add_func ("/repl/available/anchored-by-adder-alone", test_anchored_by_adder_alone);
+  g_test_add_func ("/repl/available/self-added-member-waits", test_self_added_member_waits);
+  g_test_add_func ("/repl/available/addition-leaves-from-disk", test_addition_leaves_from_disk);
   return g_test_run ();
 }

@@ -19,6 +19,7 @@ static gboolean opt_list = FALSE;
 static gboolean opt_all_scenarios = FALSE;
 static char *opt_break = NULL;
 static gboolean opt_expect_violation = FALSE;
+static gboolean opt_crash_on_set_change = FALSE;
 
 static const GOptionEntry entries[] = {
   { "mode", 'm', 0, G_OPTION_ARG_STRING, &opt_mode, "available (default) or quorum", "MODE" },
@@ -34,6 +35,8 @@ static const GOptionEntry entries[] = {
     "Break a rule on purpose (commit-before-isr, vote-not-up-to-date)", "RULE" },
   { "expect-violation", 0, 0, G_OPTION_ARG_NONE, &opt_expect_violation,
     "Succeed only if some schedule finds a violation", NULL },
+  { "crash-on-set-change", 0, 0, G_OPTION_ARG_NONE, &opt_crash_on_set_change,
+    "Let half of the faults crash a server as an in-sync set changes", NULL },
   { NULL },
 };
 
@@ -102,10 +105,11 @@ run_random (SimOptions *opt)
         }
     }
   secs = (g_get_monotonic_time () - t0) / 1e6;
-  g_print ("mode=%s servers=%u seeds=%" G_GINT64_FORMAT "..%" G_GINT64_FORMAT ": %" G_GUINT64_FORMAT
-           " violation(s), %" G_GUINT64_FORMAT " steps, %.2f s, "
+  g_print ("mode=%s servers=%u%s seeds=%" G_GINT64_FORMAT "..%" G_GINT64_FORMAT
+           ": %" G_GUINT64_FORMAT " violation(s), %" G_GUINT64_FORMAT " steps, %.2f s, "
            "%.0f steps/s\n",
-           chat_repl_mode_to_string (opt->mode), opt->n_servers, opt_start,
+           chat_repl_mode_to_string (opt->mode), opt->n_servers,
+           opt->crash_on_set_change ? " crash-on-set-change" : "", opt_start,
            opt_start + opt_seeds - 1, failed, steps, secs, secs > 0 ? steps / secs : 0.0);
   if (opt_expect_violation)
     {
@@ -158,6 +162,7 @@ main (int argc, char **argv)
     }
   opt.n_servers = (guint)opt_servers;
   opt.break_rule = opt_break;
+  opt.crash_on_set_change = opt_crash_on_set_change;
   opt.trace = opt_trace;
   if (opt_seed >= 0)
     {

@@ -88,6 +88,77 @@ random_fault (SimWorld *w)
     sim_admin (w, leader, CHAT_REPL_ADMIN_TRANSFER, (guint)(leader % w->opt.n_servers + 1));
 }
 
+/* What each server knows of its in-sync set: the latest one, and whether it knows it is
+ * committed. A change of either opens the windows the membership rules are about. */
+typedef struct
+{
+  ChatReplNodeSet latest[SIM_MAX_SERVERS + 1];
+  gboolean committed[SIM_MAX_SERVERS + 1];
+  guint changed;
+} SetWatch;
+
+static void
+set_view (SimServer *s, ChatReplNodeSet *latest, gboolean *committed)
+{
+  ChatReplStatus st;
+
+  *latest = 0;
+  *committed = FALSE;
+  if (!s->up)
+    return;
+  chat_repl_get_status (s->repl, &st);
+  *latest = st.in_sync;
+  *committed = st.commit_index >= sim_latest_set_index (s);
+}
+
+static gboolean
+set_view_changed (SimWorld *w, gpointer data)
+{
+  SetWatch *watch = data;
+
+  for (guint id = 1; id <= w->opt.n_servers; id++)
+    {
+      ChatReplNodeSet latest;
+      gboolean committed;
+
+      set_view (&w->servers[id], &latest, &committed);
+      if (latest != watch->latest[id] || committed != watch->committed[id])
+        {
+          watch->changed = id;
+          return TRUE;
+        }
+    }
+  return FALSE;
+}
+
+/* Runs until a server's view of its in-sync set changes (at most until `until`), then
+ * crashes that server, the leader or any server, at that very step. */
+static void
+crash_at_set_change (SimWorld *w, guint64 until)
+{
+  SetWatch watch = { 0 };
+  guint id;
+
+  for (guint i = 1; i <= w->opt.n_servers; i++)
+    set_view (&w->servers[i], &watch.latest[i], &watch.committed[i]);
+  if (!sim_run_until_true (w, until, set_view_changed, &watch))
+    return;
+  switch (sim_random (w, 0, 2))
+    {
+      case 0:
+        id = watch.changed;
+        break;
+      case 1:
+        id = sim_leader (w);
+        break;
+      default:
+        id = pick_server (w, TRUE);
+        break;
+    }
+  if (id != 0 && count_down (w) < w->max_down)
+    sim_crash (w, id);
+}
+
 static void
 heal_all (SimWorld *w)
 {
@@ -122,6 +193,8 @@ sim_run_random (const SimOptions *opt, guint64 *steps)
   while (t < opt->fault_ms && w->violation == NULL)
     {
       t += sim_random (w, 50, 400);
+      if (opt->crash_on_set_change && sim_random (w, 0, 1))
+        crash_at_set_change (w, t);
       sim_run_until (w, t);
       random_fault (w);
     }
@@ -142,10 +215,10 @@ sim_run_random (const SimOptions *opt, guint64 *steps)
   ok = w->violation == NULL;
   if (!ok && !opt->quiet)
     g_print ("FAIL seed %" G_GUINT64_FORMAT ": %s\n  replay: chat-sim%s%s --mode %s "
-             "--servers %u --seed %" G_GUINT64_FORMAT " --trace\n",
+             "--servers %u%s --seed %" G_GUINT64_FORMAT " --trace\n",
              opt->seed, w->violation->str, opt->break_rule ? "-broken --break-rule " : "",
              opt->break_rule ? opt->break_rule : "", chat_repl_mode_to_string (opt->mode),
-             opt->n_servers, opt->seed);
+             opt->n_servers, opt->crash_on_set_change ? " --crash-on-set-change" : "", opt->seed);
   *steps += w->steps;
   sim_world_free (w);
   return ok;

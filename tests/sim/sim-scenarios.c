@@ -16,13 +16,14 @@ typedef struct
   gboolean allow_loss; /* force-leader: the operator accepted losing writes */
 } Sc;
 
+/* The world and its clients, at time 0: s1 has just started with --primary. */
 static void
-sc_init (Sc *sc, gboolean trace, ChatReplMode mode)
+sc_start_seeded (Sc *sc, gboolean trace, ChatReplMode mode, guint64 seed)
 {
   SimOptions opt;
 
   sim_options_init (&opt);
-  opt.seed = 42;
+  opt.seed = seed;
   opt.mode = mode;
   opt.trace = trace;
   opt.capture = TRUE;
@@ -31,6 +32,18 @@ sc_init (Sc *sc, gboolean trace, ChatReplMode mode)
   sc->ok = TRUE;
   sc->allow_loss = FALSE;
   sim_clients_start (sc->w, 3, 40);
+}
+
+static void
+sc_start (Sc *sc, gboolean trace, ChatReplMode mode)
+{
+  sc_start_seeded (sc, trace, mode, 42);
+}
+
+static void
+sc_init (Sc *sc, gboolean trace, ChatReplMode mode)
+{
+  sc_start (sc, trace, mode);
   sim_run_until (sc->w, 1000);
 }
 
@@ -532,6 +545,285 @@ available_split_brain (gboolean trace)
   return sc_finish (&sc);
 }
 
+/* ---- a survivor that has not heard yet that its membership is committed ---- */
+
+#define SET_1_2 (CHAT_REPL_NODE_BIT (1) | CHAT_REPL_NODE_BIT (2))
+#define SET_1_3 (CHAT_REPL_NODE_BIT (1) | CHAT_REPL_NODE_BIT (3))
+#define SET_2_3 (CHAT_REPL_NODE_BIT (2) | CHAT_REPL_NODE_BIT (3))
+#define SET_1_2_3 (SET_1_2 | CHAT_REPL_NODE_BIT (3))
+
+typedef struct
+{
+  guint id;
+  ChatReplNodeSet set;
+} Watch;
+
+/* The set in force at a server's commit index: what it knows to be committed. */
+static ChatReplNodeSet
+committed_set (SimServer *s)
+{
+  ChatReplStatus st;
+
+  chat_repl_get_status (s->repl, &st);
+  for (guint64 i = st.commit_index; i > st.snapshot_index; i--)
+    {
+      const ChatReplEntry *e = chat_repl_get_entry (s->repl, i);
+
+      if (e != NULL && e->type == CHAT_REPL_ENTRY_IN_SYNC_SET)
+        return chat_repl_entry_get_node_set (e);
+    }
+  return 0;
+}
+
+static gboolean
+has_latest_set (SimWorld *w, gpointer data)
+{
+  Watch *watch = data;
+  SimServer *s = &w->servers[watch->id];
+  ChatReplStatus st;
+
+  if (!s->up)
+    return FALSE;
+  chat_repl_get_status (s->repl, &st);
+  return st.in_sync == watch->set;
+}
+
+/* The server holds the set as its latest and has it on disk. */
+static gboolean
+persisted_latest_set (SimWorld *w, gpointer data)
+{
+  Watch *watch = data;
+  SimServer *s = &w->servers[watch->id];
+  ChatReplStatus st;
+
+  if (!has_latest_set (w, data))
+    return FALSE;
+  chat_repl_get_status (s->repl, &st);
+  return st.persisted_index >= sim_latest_set_index (s);
+}
+
+/* The server leads with the set as its latest and has committed it. */
+static gboolean
+committed_latest_set (SimWorld *w, gpointer data)
+{
+  Watch *watch = data;
+  SimServer *s = &w->servers[watch->id];
+  ChatReplStatus st;
+
+  if (!has_latest_set (w, data) || chat_repl_get_role (s->repl) != CHAT_REPL_ROLE_LEADER)
+    return FALSE;
+  chat_repl_get_status (s->repl, &st);
+  return st.commit_index >= sim_latest_set_index (s);
+}
+
+static void
+sc_run_until (Sc *sc, guint64 ms, SimCondition done, guint id, ChatReplNodeSet set,
+              const char *what)
+{
+  Watch watch = { id, set };
+  g_autofree char *msg = NULL;
+
+  if (sim_run_until_true (sc->w, sc->w->now + ms, done, &watch))
+    return;
+  msg = g_strdup_printf ("s%u: never %s", id, what);
+  sc_fail (sc, msg);
+}
+
+/* Records in the trace what the survivor knows when the last other server dies, and checks
+ * that the scenario opened the window it is about: the survivor holds `latest` but has not
+ * heard that it is committed. */
+static void
+sc_survivor_view (Sc *sc, guint id, ChatReplNodeSet latest, gboolean self_committed)
+{
+  SimServer *s = &sc->w->servers[id];
+  ChatReplNodeSet committed = committed_set (s);
+  g_autofree char *latest_str = sim_node_set_format (latest);
+  g_autofree char *committed_str = sim_node_set_format (committed);
+  ChatReplStatus st;
+
+  chat_repl_get_status (s->repl, &st);
+  sim_trace (sc->w, id, "holds in-sync set %s, knows %s committed (commit %" G_GUINT64_FORMAT ")",
+             latest_str, committed_str, st.commit_index);
+  if (st.in_sync != latest || committed == latest
+      || CHAT_REPL_NODE_SET_HAS (committed, id) != self_committed)
+    sc_fail (sc, "the survivor's view is not the one this scenario is about");
+}
+
+/* The survivor serves alone: within six seconds (an election and a failure timeout, then
+ * clients that time out on the two dead servers first), it leads, drops the dead leader from
+ * the set, and acknowledges a client's write. */
+static void
+sc_expect_alone (Sc *sc, guint id)
+{
+  sc_run (sc, 6000);
+  sc_expect (sc, "s%u: leader of term", id);
+  sc_expect (sc, "s%u: in-sync set -> {%u}", id, id);
+  sc_expect (sc, "ok at index");
+  if (sim_leader (sc->w) != id)
+    sc_fail (sc, "the survivor does not lead alone");
+}
+
+/* s3 crashes; s1 drops it, commits {1,2} and crashes before s2 hears that. s2 is still a
+ * member of {1,2,3}, which it knows to be committed, so it goes on alone by A5 (a), as it
+ * always did. */
+static gboolean
+shrink_then_leader_crash (gboolean trace)
+{
+  Sc sc;
+
+  sc_init (&sc, trace, CHAT_REPL_MODE_AVAILABLE);
+  sim_crash (sc.w, 3);
+  sc_run_until (&sc, 3000, committed_latest_set, 1, SET_1_2, "committed {1,2}");
+  sc_survivor_view (&sc, 2, SET_1_2, TRUE);
+  sim_crash (sc.w, 1);
+  sc_expect_alone (&sc, 2);
+  return sc_finish (&sc);
+}
+
+/* s3 crashes and comes back; s1 adds it again, and s2 crashes before it has that set.
+ * s1 commits only once it has dropped s2 ({1,3}), and crashes before s3 hears that: s3's
+ * committed set is still {1,2}, without itself. */
+static gboolean
+rejoined_then_two_crash (gboolean trace)
+{
+  Sc sc;
+
+  sc_init (&sc, trace, CHAT_REPL_MODE_AVAILABLE);
+  sim_crash (sc.w, 3);
+  sc_run_until (&sc, 3000, committed_latest_set, 1, SET_1_2, "committed {1,2}");
+  sim_restart (sc.w, 3);
+  sc_run_until (&sc, 3000, has_latest_set, 1, SET_1_2_3, "added s3 again");
+  sim_crash (sc.w, 2);
+  sc_run_until (&sc, 3000, committed_latest_set, 1, SET_1_3, "committed {1,3}");
+  sc_survivor_view (&sc, 3, SET_1_3, FALSE);
+  sim_crash (sc.w, 1);
+  sc_expect_alone (&sc, 3);
+  return sc_finish (&sc);
+}
+
+/* A fresh cluster: s3 is the last one added ({1,2,3}) and has that entry on disk when s1
+ * crashes, before s1 could commit it. s2 takes over with {2,3} and crashes as soon as it
+ * has committed that, before s3 hears: s3's committed set is {1,2}. */
+static gboolean
+growing_set_then_two_crash (gboolean trace)
+{
+  Sc sc;
+
+  sc_start (&sc, trace, CHAT_REPL_MODE_AVAILABLE);
+  sc_run_until (&sc, 2000, persisted_latest_set, 3, SET_1_2_3, "had {1,2,3} on disk");
+  sim_crash (sc.w, 1);
+  sc_run_until (&sc, 10000, committed_latest_set, 2, SET_2_3, "committed {2,3}");
+  sc_expect (&sc, "s2: leader of term");
+  sc_survivor_view (&sc, 3, SET_2_3, FALSE);
+  sim_crash (sc.w, 2);
+  sc_expect_alone (&sc, 3);
+  return sc_finish (&sc);
+}
+
+/* What a fresh cluster under load can meet (tests/integration/test-cluster-restart.c):
+ * s1 crashes as soon as it has added s2 ({1,2}); s2 holds that entry, not the news that it
+ * is committed, and goes on alone ({2}); it adds s3 ({2,3}) and crashes as soon as s3 has
+ * that entry on disk. Each survivor is anchored by the server that added it. */
+static gboolean
+late_join_then_two_crash (gboolean trace)
+{
+  Sc sc;
+
+  sc_start (&sc, trace, CHAT_REPL_MODE_AVAILABLE);
+  sc_run_until (&sc, 2000, persisted_latest_set, 2, SET_1_2, "had {1,2} on disk");
+  sc_survivor_view (&sc, 2, SET_1_2, FALSE);
+  sim_crash (sc.w, 1);
+  sc_run_until (&sc, 8000, persisted_latest_set, 3, SET_2_3, "had {2,3} on disk");
+  sc_expect (&sc, "s2: leader of term");
+  sc_expect (&sc, "s2: in-sync set -> {2}");
+  sc_survivor_view (&sc, 3, SET_2_3, FALSE);
+  sim_crash (sc.w, 2);
+  sc_expect_alone (&sc, 3);
+  return sc_finish (&sc);
+}
+
+/* What stays as it was: s3 has just joined ({1,2,3}) and has that entry on disk when s1
+ * and s2 crash at the same instant, before s3 hears that its joining is committed. s2 was a
+ * member before s3 joined and led no term since, so s3 cannot tell whether s2 has the
+ * entry (see missed-addition-race): s3 needs every vote of its set (A6), and nothing is
+ * served until s1 and s2 are both back. */
+static gboolean
+join_then_two_at_once (gboolean trace)
+{
+  Sc sc;
+
+  sc_start (&sc, trace, CHAT_REPL_MODE_AVAILABLE);
+  sc_run_until (&sc, 2000, persisted_latest_set, 3, SET_1_2_3, "had {1,2,3} on disk");
+  sc_survivor_view (&sc, 3, SET_1_2_3, FALSE);
+  sim_crash (sc.w, 1);
+  sim_crash (sc.w, 2);
+  sc_run (&sc, 6000);
+  sc_no_leader (&sc);
+  sim_restart (sc.w, 2);
+  sc_run (&sc, 4000);
+  sc_no_leader (&sc);
+  sim_restart (sc.w, 1);
+  sc_run (&sc, 4000);
+  sc_expect (&sc, "leader of term");
+  return sc_finish (&sc);
+}
+
+/* s1 serves alone; s3 comes back and s1 adds it again ({1,3}), then crashes before that
+ * entry is on its own disk. A11 keeps the entry from leaving s1 before it is durable, so s3
+ * never holds it and waits (it is still recovering); s1 comes back as the last survivor.
+ * Without A11, s3 would hold {1,3}, lead alone as an anchored member and acknowledge
+ * writes that s1, back as the last survivor after s3's crash, does not have. */
+static gboolean
+addition_then_leader_crash (gboolean trace)
+{
+  Sc sc;
+
+  sc_init (&sc, trace, CHAT_REPL_MODE_AVAILABLE);
+  sim_crash (sc.w, 2);
+  sim_crash (sc.w, 3);
+  sc_run_until (&sc, 4000, committed_latest_set, 1, CHAT_REPL_NODE_BIT (1), "committed {1}");
+  sim_restart (sc.w, 3);
+  sc_run_until (&sc, 3000, has_latest_set, 1, SET_1_3, "added s3 again");
+  sim_crash (sc.w, 1);
+  sc_expect (&sc, "s1: crash (1 write(s) not yet durable are lost)");
+  sc_run (&sc, 4000);
+  sc_no_leader (&sc);
+  sim_crash (sc.w, 3);
+  sim_restart (sc.w, 1);
+  sc_run (&sc, 2000);
+  sc_expect (&sc, "s1: rejoin-started (term 1.1, in-sync {1})");
+  sc_expect (&sc, "s1: leader of term");
+  return sc_finish (&sc);
+}
+
+/* Why an anchored member needs every other member of its set to be known to hold its
+ * addition. s1 adds s3 ({1,2,3}) while s2 misses that append (a short cut between s1 and
+ * s2 stands in for an append that arrived out of order, was rejected and never sent again),
+ * and s1 crashes. s2, a live member of {1,2}, wins alone and commits; s3 campaigns in a
+ * higher term a moment later, s2 steps down without a vote in that term, and s3 would
+ * count it as silent. s3 must not win: s2 is not known to hold the addition, so s3 needs
+ * its vote (this seed's timers make the race happen). */
+static gboolean
+missed_addition_race (gboolean trace)
+{
+  Sc sc;
+
+  sc_start_seeded (&sc, trace, CHAT_REPL_MODE_AVAILABLE, 15);
+  sc_run_until (&sc, 2000, has_latest_set, 1, SET_1_2, "added s2");
+  sc_run (&sc, 30);
+  sim_partition (sc.w, 2);
+  sc_run_until (&sc, 2000, persisted_latest_set, 3, SET_1_2_3, "had {1,2,3} on disk");
+  sim_crash (sc.w, 1);
+  sim_heal (sc.w);
+  sc_run (&sc, 4000);
+  sc_expect (&sc, "s2: leader of term 2.2");
+  sc_expect (&sc, "s3: election timeout -> term 3.3 (in-sync {1,2,3})");
+  sc_expect (&sc, "s2: stepped-down (term 3.3");
+  if (sim_leader (sc.w) != 2)
+    sc_fail (&sc, "s2 does not lead again");
+  return sc_finish (&sc);
+}
+
 static const SimScenario scenarios[] = {
   { "leader-crash", "leader crashes; a follower takes over; it rejoins", leader_crash },
   { "follower-crash", "a follower crashes and rejoins; the leader keeps serving", follower_crash },
@@ -542,6 +834,20 @@ static const SimScenario scenarios[] = {
   { "follower-then-follower", "both followers: the leader serves alone", two_followers },
   { "leader-and-follower-at-once", "two at the same instant: the survivor serves alone",
     leader_and_follower_at_once },
+  { "shrink-then-leader-crash", "the leader commits {1,2} and crashes before s2 hears it",
+    shrink_then_leader_crash },
+  { "rejoined-then-two-crash", "s3 is added again; s2 and s1 crash before s3 hears it",
+    rejoined_then_two_crash },
+  { "growing-set-then-two-crash", "s3 has just joined; s1, then s2 crash before s3 hears it",
+    growing_set_then_two_crash },
+  { "late-join-then-two-crash", "s1 crashes as s2 joins; s2 alone adds s3 and crashes",
+    late_join_then_two_crash },
+  { "join-then-two-at-once", "s3 has just joined; s1 and s2 crash at once: s3 waits",
+    join_then_two_at_once },
+  { "addition-then-leader-crash", "s1 adds s3 back and crashes before that is on its disk",
+    addition_then_leader_crash },
+  { "missed-addition-race", "s2 missed s3's addition; s3 may not count s2 as silent",
+    missed_addition_race },
   { "stop-all-restart-123", "all at once, back as s1 s2 s3", stop_all_0 },
   { "stop-all-restart-132", "all at once, back as s1 s3 s2", stop_all_1 },
   { "stop-all-restart-213", "all at once, back as s2 s1 s3", stop_all_2 },

@@ -384,9 +384,11 @@ run_event (SimWorld *w, SimEvent *ev)
     }
 }
 
-void
-sim_run_until (SimWorld *w, guint64 until)
+gboolean
+sim_run_until_true (SimWorld *w, guint64 until, SimCondition done, gpointer data)
 {
+  if (done (w, data))
+    return TRUE;
   while (w->heap->len > 0 && w->violation == NULL)
     {
       SimEvent *ev = w->heap->pdata[0];
@@ -397,9 +399,24 @@ sim_run_until (SimWorld *w, guint64 until)
       w->now = MAX (w->now, ev->time);
       run_event (w, ev);
       ev_free (ev);
+      if (done (w, data))
+        return TRUE;
     }
   if (w->violation == NULL)
     w->now = MAX (w->now, until);
+  return FALSE;
+}
+
+static gboolean
+never (SimWorld *w, gpointer data)
+{
+  return FALSE;
+}
+
+void
+sim_run_until (SimWorld *w, guint64 until)
+{
+  sim_run_until_true (w, until, never, NULL);
 }
 
 guint
@@ -420,6 +437,22 @@ sim_leader (SimWorld *w)
         }
     }
   return best;
+}
+
+guint64
+sim_latest_set_index (SimServer *s)
+{
+  ChatReplStatus st;
+
+  chat_repl_get_status (s->repl, &st);
+  for (guint64 i = st.last_index; i > st.snapshot_index; i--)
+    {
+      const ChatReplEntry *e = chat_repl_get_entry (s->repl, i);
+
+      if (e->type == CHAT_REPL_ENTRY_IN_SYNC_SET)
+        return i;
+    }
+  return 0;
 }
 
 gboolean

@@ -82,7 +82,8 @@ typedef struct
   guint64 fault_ms;
   guint64 settle_ms;
   gboolean quiet;
-  gboolean capture; /* keep the trace in trace_buf (scripted scenarios) */
+  gboolean capture;             /* keep the trace in trace_buf (scripted scenarios) */
+  gboolean crash_on_set_change; /* half of the faults strike as an in-sync set changes */
 } SimOptions;
 
 typedef struct
@@ -129,6 +130,11 @@ void sim_options_init (SimOptions *opt);
 
 /* Runs events up to and including time `until` (or until a violation). */
 void sim_run_until (SimWorld *w, guint64 until);
+/* Runs events one at a time up to time `until` and stops right after the first one after
+ * which done (w, data) holds; returns whether it held. Scenarios use it to crash a server
+ * at the exact step that opens a window. */
+typedef gboolean (*SimCondition) (SimWorld *w, gpointer data);
+gboolean sim_run_until_true (SimWorld *w, guint64 until, SimCondition done, gpointer data);
 void sim_crash (SimWorld *w, guint id);
 void sim_restart (SimWorld *w, guint id);
 void sim_partition (SimWorld *w, guint mask_side1);
@@ -140,6 +146,8 @@ gboolean sim_clients_done (SimWorld *w);
 /* The leader with the highest term among servers that are up, or 0. */
 guint sim_leader (SimWorld *w);
 gboolean sim_converged (SimWorld *w);
+/* Where the latest in-sync set entry of a server's log is (0: none in the log). */
+guint64 sim_latest_set_index (SimServer *s);
 void sim_trace (SimWorld *w, guint id, const char *fmt, ...) G_GNUC_PRINTF (3, 4);
 void sim_violation (SimWorld *w, const char *fmt, ...) G_GNUC_PRINTF (2, 3);
 guint64 sim_random (SimWorld *w, guint64 lo, guint64 hi);
