@@ -31,10 +31,13 @@ chat_repl_isr_initial (ChatRepl *repl, ChatReplNodeSet presumed_down)
 void
 chat_repl_isr_append (ChatRepl *repl, ChatReplNodeSet set)
 {
+  g_autoptr (GBytes) data = NULL;
+
   set |= self_bit (repl);
   if (set == repl->isr)
     return;
-  chat_repl_log_append_new (repl, CHAT_REPL_ENTRY_IN_SYNC_SET, chat_repl_node_set_to_bytes (set));
+  data = chat_repl_node_set_to_bytes (set);
+  chat_repl_log_append_new (repl, CHAT_REPL_ENTRY_IN_SYNC_SET, data);
   chat_repl_notice (repl, CHAT_REPL_NOTICE_IN_SYNC_CHANGED, repl->config.node_id, repl->isr_index,
                     set);
 }
