@@ -26,27 +26,6 @@ send_batch (ChatClient *client, GPtrArray *acked, const char *tag, guint n)
     }
 }
 
-static void
-assert_all_once (ChatClient *client, GPtrArray *acked)
-{
-  g_autoptr (GPtrArray) history = chat_test_client_history_all (client, "alice");
-  g_autoptr (GHashTable) seen = g_hash_table_new (g_str_hash, g_str_equal);
-
-  for (guint i = 0; i < history->len; i++)
-    {
-      const char *body = chat_message_get_body (g_ptr_array_index (history, i));
-
-      g_assert_false (g_hash_table_contains (seen, body));
-      g_hash_table_add (seen, (gpointer)body);
-    }
-  for (guint i = 0; i < acked->len; i++)
-    {
-      if (!g_hash_table_contains (seen, g_ptr_array_index (acked, i)))
-        g_error ("Acknowledged “%s” is lost", (const char *)g_ptr_array_index (acked, i));
-    }
-  g_assert_cmpuint (history->len, ==, acked->len);
-}
-
 /* Stops the servers in `order`, writing after each stop while one is still up, then
  * starts them again in the same order: the first to come back is the most stale one,
  * which must wait for the last survivor before anything is served. */
@@ -78,7 +57,7 @@ test_restart (gconstpointer data)
   alice = chat_test_client_new (cluster);
   chat_test_client_login (alice, "alice", PASSWORD);
   send_batch (alice, acked, "after restart", 3);
-  assert_all_once (alice, acked);
+  chat_test_assert_all_once (alice, "alice", acked);
   chat_test_wait_converged (cluster, CONVERGE_MS);
 }
 

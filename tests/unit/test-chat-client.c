@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Unit tests of ChatClient failover against scripted in-process peers (not a chatd). */
+#include "chat-test-net.h"
 #include "chat-client.h"
 #include "chat-json.h"
 #include "chat-line.h"
@@ -218,8 +219,7 @@ peer_new (World *world, const char *role)
   peer->role = role;
   peer->connections = g_ptr_array_new_with_free_func (g_object_unref);
   peer->service = g_socket_service_new ();
-  port = g_socket_listener_add_any_inet_port (G_SOCKET_LISTENER (peer->service), NULL, &error);
-  g_assert_no_error (error);
+  port = chat_test_listen_loopback (G_SOCKET_LISTENER (peer->service));
   peer->address = g_strdup_printf ("127.0.0.1:%u", port);
   g_signal_connect (peer->service, "incoming", G_CALLBACK (on_incoming), peer);
   g_socket_service_start (peer->service);

@@ -3,6 +3,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "chat-test-net.h"
 #include "chat-error.h"
 #include "chat-json.h"
 #include "chat-link.h"
@@ -163,9 +164,8 @@ test_link_connect_refused (void)
   g_autoptr (GSocketListener) listener = g_socket_listener_new ();
   g_autoptr (GError) error = NULL;
   g_autofree char *address = NULL;
-  guint16 port = g_socket_listener_add_any_inet_port (listener, NULL, &error);
+  guint16 port = chat_test_listen_loopback (listener);
 
-  g_assert_no_error (error);
   /* Nothing listens any more on that port. */
   g_socket_listener_close (listener);
   address = g_strdup_printf ("127.0.0.1:%u", port);

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* ChatPeers: two servers in one process link up, authenticate, and refuse a wrong secret. */
+#include "chat-test-net.h"
 #include "chat-peer.h"
 
 #include <string.h>
@@ -83,16 +84,6 @@ on_line (guint from, const char *line, gsize len, gpointer user_data)
   g_ptr_array_add (server->received, g_strdup_printf ("%u:%.*s", from, (int)len, line));
 }
 
-static guint16
-listen_any (GSocketService *service)
-{
-  g_autoptr (GError) error = NULL;
-  guint16 port = g_socket_listener_add_any_inet_port (G_SOCKET_LISTENER (service), NULL, &error);
-
-  g_assert_no_error (error);
-  return port;
-}
-
 static void
 set_up (Fixture *f, gconstpointer data)
 {
@@ -102,7 +93,7 @@ set_up (Fixture *f, gconstpointer data)
   for (guint i = 0; i < 2; i++)
     {
       f->servers[i].service = g_socket_service_new ();
-      ports[i] = listen_any (f->servers[i].service);
+      ports[i] = chat_test_listen_loopback (G_SOCKET_LISTENER (f->servers[i].service));
       f->servers[i].received = g_ptr_array_new_with_free_func (g_free);
     }
   for (guint i = 0; i < 2; i++)

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Replay of a diverged history: a leader proposes its queue, and answers forwarded ops. */
+#include "chat-test-net.h"
 #include "chat-node.h"
 #include "chat-peer.h"
 
@@ -153,16 +154,6 @@ listen_on (GSocketService *service, HandOver hand_over, gpointer target)
   g_socket_service_start (service);
 }
 
-static guint16
-any_port (GSocketService *service)
-{
-  g_autoptr (GError) error = NULL;
-  guint16 port = g_socket_listener_add_any_inet_port (G_SOCKET_LISTENER (service), NULL, &error);
-
-  g_assert_no_error (error);
-  return port;
-}
-
 /* Server 1 is a real node leading the cluster (--primary); server 2 is ChatPeers alone. */
 static void
 set_up_two (Fixture *f, gconstpointer data)
@@ -175,8 +166,8 @@ set_up_two (Fixture *f, gconstpointer data)
   chat_config_free (f->config);
   f->service = g_socket_service_new ();
   f->peer_port = g_socket_service_new ();
-  port1 = any_port (f->service);
-  port2 = any_port (f->peer_port);
+  port1 = chat_test_listen_loopback (G_SOCKET_LISTENER (f->service));
+  port2 = chat_test_listen_loopback (G_SOCKET_LISTENER (f->peer_port));
   ini = g_strdup_printf ("[server]\nhost1 = 127.0.0.1\nport1 = %u\nhost2 = 127.0.0.1\n"
                          "port2 = %u\n[cluster]\nsecret = " SECRET "\n",
                          port1, port2);
