@@ -19,6 +19,7 @@ struct _ChatAccount
   GPtrArray *outbox;         /* ChatMessageItem * waiting for the cluster */
   GCancellable *cancellable;
   guint unread;
+  guint first_page_size;
 };
 
 G_DEFINE_FINAL_TYPE (ChatAccount, chat_account, G_TYPE_OBJECT)
@@ -385,6 +386,7 @@ chat_account_init (ChatAccount *self)
   self->lists = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_object_unref);
   self->outbox = g_ptr_array_new_with_free_func (g_object_unref);
   self->cancellable = g_cancellable_new ();
+  self->first_page_size = CHAT_MESSAGE_LIST_FIRST_PAGE;
 }
 
 ChatAccount *
@@ -444,8 +446,16 @@ chat_account_get_messages (ChatAccount *self, const char *peer)
     return list;
   list = chat_message_list_new (self->client, self->username, peer);
   g_hash_table_insert (self->lists, g_steal_pointer (&key), list);
+  chat_message_list_set_first_page_size (list, self->first_page_size);
   chat_message_list_load_older (list);
   return list;
+}
+
+void
+chat_account_set_first_page_size (ChatAccount *self, guint size)
+{
+  g_return_if_fail (CHAT_IS_ACCOUNT (self));
+  self->first_page_size = size;
 }
 
 const char *

@@ -39,6 +39,9 @@ ChatConversationItem *chat_account_find_conversation (ChatAccount *self, const c
 ChatConversationItem *chat_account_ensure_conversation (ChatAccount *self, const char *peer);
 /* The message list of peer, created (and its newest page requested) on first use. */
 ChatMessageList *chat_account_get_messages (ChatAccount *self, const char *peer);
+/* The size of the newest page requested for lists created from now on: what fits on screen
+ * (see chat_message_list_set_first_page_size()). */
+void chat_account_set_first_page_size (ChatAccount *self, guint size);
 const char *chat_account_get_active_peer (ChatAccount *self);
 void chat_account_set_active_peer (ChatAccount *self, const char *peer);
 

@@ -13,6 +13,11 @@
 #define LOAD_MARGIN 600.0
 /* Within this distance of the bottom, new messages keep the view at the bottom. */
 #define STICK_MARGIN 48.0
+/* The height of the shortest row, a one-line bubble with its time (about 48 px at 11 pt): the
+ * first page is sized so that rows of this height fill the window. */
+#define SHORTEST_ROW_HEIGHT 48
+/* Rows fetched beyond those that fit, so the first page can be scrolled a little. */
+#define EXTRA_FIRST_ROWS 4
 
 struct _ChatConversationView
 {
@@ -228,6 +233,20 @@ loaded_cb (ChatConversationView *self)
   scroll_to_bottom (self);
 }
 
+/* How many of the shortest rows fit in the window: the first page need not be bigger, and each
+ * row laid out costs first-paint time. The window's height, not the list's: the list may not be
+ * allocated yet while the "empty" page is shown. */
+static guint
+rows_that_fit (ChatConversationView *self)
+{
+  GtkNative *native = gtk_widget_get_native (GTK_WIDGET (self));
+  int height = native ? gtk_widget_get_height (GTK_WIDGET (native)) : 0;
+
+  if (height <= 0)
+    return CHAT_MESSAGE_LIST_FIRST_PAGE;
+  return (height + SHORTEST_ROW_HEIGHT - 1) / SHORTEST_ROW_HEIGHT + EXTRA_FIRST_ROWS;
+}
+
 void
 chat_conversation_view_set_peer (ChatConversationView *self, const char *peer)
 {
@@ -239,6 +258,8 @@ chat_conversation_view_set_peer (ChatConversationView *self, const char *peer)
     g_signal_handlers_disconnect_by_data (self->messages, self);
   g_free (self->peer);
   self->peer = g_strdup (peer);
+  if (peer != NULL && self->account != NULL)
+    chat_account_set_first_page_size (self->account, rows_that_fit (self));
   self->messages = (peer && self->account) ? chat_account_get_messages (self->account, peer) : NULL;
   self->stick_to_bottom = TRUE;
   if (self->selection != NULL)

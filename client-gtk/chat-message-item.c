@@ -185,13 +185,29 @@ chat_message_item_get_seq (ChatMessageItem *self)
   return self->message ? chat_message_get_seq (self->message) : 0;
 }
 
+/* Loaded once: GLib 2.74's g_time_zone_new_local() reads the zone from disk again on every
+ * call when $TZ is unset, and each day separator of a history page converts two times. */
+static GTimeZone *
+local_time_zone (void)
+{
+  static gsize zone;
+
+  if (g_once_init_enter (&zone))
+    g_once_init_leave (&zone, (gsize)g_time_zone_new_local ());
+  return (GTimeZone *)zone;
+}
+
 GDateTime *
 chat_message_item_dup_time (ChatMessageItem *self)
 {
+  g_autoptr (GDateTime) utc = NULL;
+
   g_return_val_if_fail (CHAT_IS_MESSAGE_ITEM (self), NULL);
-  if (self->message)
-    return chat_message_dup_sent_at_local (self->message);
-  return g_date_time_ref (self->typed_at);
+
+  if (self->message == NULL)
+    return g_date_time_ref (self->typed_at);
+  utc = g_date_time_new_from_unix_utc (chat_message_get_sent_at (self->message) / 1000);
+  return utc != NULL ? g_date_time_to_timezone (utc, local_time_zone ()) : NULL;
 }
 
 ChatDeliveryState

@@ -10,13 +10,23 @@ struct _ChatMessageList
   ChatClient *client;
   char *me;
   char *peer;
-  GPtrArray *items;  /* ChatMessageItem *, owned */
+  /* ChatMessageItem *, owned, newest first: a history page, older than everything listed,
+   * is appended in O(page) instead of shifting every listed item. Use item_at(). */
+  GPtrArray *items;
   GHashTable *by_id; /* gint64 * -> ChatMessageItem * (borrowed) */
   GCancellable *cancellable;
+  guint first_page_size;
   gboolean loading;
   gboolean loaded;
   gboolean complete;
 };
+
+/* The item at a model position (0 = oldest). */
+static ChatMessageItem *
+item_at (ChatMessageList *self, guint position)
+{
+  return g_ptr_array_index (self->items, self->items->len - 1 - position);
+}
 
 static void chat_message_list_model_init (GListModelInterface *iface);
 
@@ -55,7 +65,7 @@ chat_message_list_get_item (GListModel *model, guint position)
 
   if (position >= self->items->len)
     return NULL;
-  return g_object_ref (g_ptr_array_index (self->items, position));
+  return g_object_ref (item_at (self, position));
 }
 
 static void
@@ -136,6 +146,7 @@ chat_message_list_init (ChatMessageList *self)
   self->items = g_ptr_array_new_with_free_func (g_object_unref);
   self->by_id = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
   self->cancellable = g_cancellable_new ();
+  self->first_page_size = CHAT_MESSAGE_LIST_FIRST_PAGE;
 }
 
 ChatMessageList *
@@ -181,6 +192,14 @@ chat_message_list_get_complete (ChatMessageList *self)
   return self->complete;
 }
 
+void
+chat_message_list_set_first_page_size (ChatMessageList *self, guint size)
+{
+  g_return_if_fail (CHAT_IS_MESSAGE_LIST (self));
+  self->first_page_size
+      = CLAMP (size, CHAT_MESSAGE_LIST_MIN_FIRST_PAGE, CHAT_MESSAGE_LIST_MAX_FIRST_PAGE);
+}
+
 static gboolean
 same_day (ChatMessageItem *a, ChatMessageItem *b)
 {
@@ -199,12 +218,11 @@ update_show_day (ChatMessageList *self, guint position)
 
   if (position >= self->items->len)
     return;
-  item = g_ptr_array_index (self->items, position);
+  item = item_at (self, position);
   if (position == 0)
     chat_message_item_set_show_day (item, TRUE);
   else
-    chat_message_item_set_show_day (
-        item, !same_day (g_ptr_array_index (self->items, position - 1), item));
+    chat_message_item_set_show_day (item, !same_day (item_at (self, position - 1), item));
 }
 
 static void
@@ -231,34 +249,29 @@ set_flag (ChatMessageList *self, gboolean *flag, gboolean value, guint prop)
   g_object_notify_by_pspec (G_OBJECT (self), properties[prop]);
 }
 
-/* Puts a page of older messages (ascending) in front of what is listed. */
+/* Puts a page of older messages (ascending) in front of what is listed. Only the new items
+ * and the one after them get their day separator computed: the rest is unchanged. */
 static void
 prepend_page (ChatMessageList *self, GPtrArray *messages)
 {
-  g_autoptr (GPtrArray) items
-      = g_ptr_array_new_full (messages->len + self->items->len, g_object_unref);
+  guint before = self->items->len;
   guint added;
 
-  for (guint i = 0; i < messages->len; i++)
+  for (guint i = messages->len; i > 0; i--)
     {
-      ChatMessage *message = g_ptr_array_index (messages, i);
+      ChatMessage *message = g_ptr_array_index (messages, i - 1);
       gint64 id = chat_message_get_id (message);
       ChatMessageItem *item;
 
       if (g_hash_table_contains (self->by_id, &id))
         continue;
       item = chat_message_item_new (message, is_outgoing (self, message));
-      g_ptr_array_add (items, item);
+      g_ptr_array_add (self->items, item);
       remember_id (self, item);
     }
-  added = items->len;
-  for (guint i = 0; i < self->items->len; i++)
-    g_ptr_array_add (items, g_object_ref (g_ptr_array_index (self->items, i)));
-  g_ptr_array_unref (self->items);
-  self->items = g_steal_pointer (&items);
-  for (guint i = 0; i < added; i++)
+  added = self->items->len - before;
+  for (guint i = 0; i <= added; i++)
     update_show_day (self, i);
-  update_show_day (self, added);
   if (added > 0)
     g_list_model_items_changed (G_LIST_MODEL (self), 0, 0, added);
 }
@@ -295,13 +308,13 @@ chat_message_list_load_older (ChatMessageList *self)
   if (self->loading || self->complete)
     return;
   for (guint i = 0; i < self->items->len && before == 0; i++)
-    before = chat_message_item_get_seq (g_ptr_array_index (self->items, i));
+    before = chat_message_item_get_seq (item_at (self, i));
   if (before == 0 && self->loaded && self->items->len > 0)
     return;
   set_flag (self, &self->loading, TRUE, PROP_LOADING);
   /* A small first page paints fast; later pages are bigger to scroll far with few requests. */
   chat_client_history_async (self->client, self->peer, before,
-                             self->loaded ? CHAT_MESSAGE_LIST_PAGE : CHAT_MESSAGE_LIST_FIRST_PAGE,
+                             self->loaded ? CHAT_MESSAGE_LIST_PAGE : self->first_page_size,
                              self->cancellable, history_cb, g_object_ref (self));
 }
 
@@ -313,7 +326,7 @@ insert_position (ChatMessageList *self, gint64 seq)
 
   while (position > 0)
     {
-      ChatMessageItem *prev = g_ptr_array_index (self->items, position - 1);
+      ChatMessageItem *prev = item_at (self, position - 1);
       gint64 prev_seq = chat_message_item_get_seq (prev);
 
       if (prev_seq != 0 && prev_seq < seq)
@@ -326,7 +339,7 @@ insert_position (ChatMessageList *self, gint64 seq)
 static void
 insert_item (ChatMessageList *self, ChatMessageItem *item, guint position)
 {
-  g_ptr_array_insert (self->items, position, g_object_ref (item));
+  g_ptr_array_insert (self->items, self->items->len - position, g_object_ref (item));
   remember_id (self, item);
   update_show_day (self, position);
   update_show_day (self, position + 1);
@@ -356,6 +369,18 @@ chat_message_list_add_pending (ChatMessageList *self, ChatMessageItem *item)
   insert_item (self, item, self->items->len);
 }
 
+/* Searches from the newest end, where items being sent, committed or deleted usually are. */
+static gboolean
+find_position (ChatMessageList *self, ChatMessageItem *item, guint *position)
+{
+  guint index;
+
+  if (!g_ptr_array_find (self->items, item, &index))
+    return FALSE;
+  *position = self->items->len - 1 - index;
+  return TRUE;
+}
+
 void
 chat_message_list_remove_item (ChatMessageList *self, ChatMessageItem *item)
 {
@@ -364,12 +389,12 @@ chat_message_list_remove_item (ChatMessageList *self, ChatMessageItem *item)
 
   g_return_if_fail (CHAT_IS_MESSAGE_LIST (self));
 
-  if (!g_ptr_array_find (self->items, item, &position))
+  if (!find_position (self, item, &position))
     return;
   id = chat_message_item_get_id (item);
   if (id != 0)
     g_hash_table_remove (self->by_id, &id);
-  g_ptr_array_remove_index (self->items, position);
+  g_ptr_array_remove_index (self->items, self->items->len - 1 - position);
   update_show_day (self, position);
   g_list_model_items_changed (G_LIST_MODEL (self), position, 1, 0);
 }
@@ -392,7 +417,7 @@ chat_message_list_commit_pending (ChatMessageList *self, ChatMessageItem *item,
   chat_message_item_set_message (item, message);
   remember_id (self, item);
   /* Keep seq order: a message received meanwhile may have a higher seq. */
-  if (!g_ptr_array_find (self->items, item, &position))
+  if (!find_position (self, item, &position))
     return;
   g_object_ref (item);
   chat_message_list_remove_item (self, item);
@@ -426,7 +451,7 @@ chat_message_list_mark_read_up_to (ChatMessageList *self, gint64 up_to)
 
   for (guint i = self->items->len; i > 0; i--)
     {
-      ChatMessageItem *item = g_ptr_array_index (self->items, i - 1);
+      ChatMessageItem *item = item_at (self, i - 1);
       gint64 seq = chat_message_item_get_seq (item);
 
       if (!chat_message_item_get_outgoing (item) || seq == 0 || seq > up_to)
@@ -444,7 +469,7 @@ chat_message_list_get_last_incoming_seq (ChatMessageList *self)
 
   for (guint i = self->items->len; i > 0; i--)
     {
-      ChatMessageItem *item = g_ptr_array_index (self->items, i - 1);
+      ChatMessageItem *item = item_at (self, i - 1);
 
       if (!chat_message_item_get_outgoing (item) && chat_message_item_get_seq (item) > 0)
         return chat_message_item_get_seq (item);
@@ -466,5 +491,5 @@ chat_message_list_dup_last (ChatMessageList *self)
 
   if (self->items->len == 0)
     return NULL;
-  return g_object_ref (g_ptr_array_index (self->items, self->items->len - 1));
+  return g_object_ref (item_at (self, self->items->len - 1));
 }

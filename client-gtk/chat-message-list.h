@@ -11,8 +11,13 @@ G_BEGIN_DECLS
 
 /* Messages fetched per history request (the protocol allows up to 500). */
 #define CHAT_MESSAGE_LIST_PAGE 200
-/* The first, newest page: enough to fill a tall window. */
+/* The first, newest page when the view did not say how many rows fit: enough for a tall window.
+ * GTK 4.8's list view builds a row for every item of a short list, so a first page no bigger
+ * than the window is the cheapest first paint. */
 #define CHAT_MESSAGE_LIST_FIRST_PAGE 50
+/* Bounds of a first page sized to the window. */
+#define CHAT_MESSAGE_LIST_MIN_FIRST_PAGE 10
+#define CHAT_MESSAGE_LIST_MAX_FIRST_PAGE CHAT_MESSAGE_LIST_PAGE
 
 #define CHAT_TYPE_MESSAGE_LIST (chat_message_list_get_type ())
 G_DECLARE_FINAL_TYPE (ChatMessageList, chat_message_list, CHAT, MESSAGE_LIST, GObject)
@@ -31,6 +36,9 @@ const char *chat_message_list_get_peer (ChatMessageList *self);
 gboolean chat_message_list_get_loading (ChatMessageList *self);
 gboolean chat_message_list_get_loaded (ChatMessageList *self);
 gboolean chat_message_list_get_complete (ChatMessageList *self);
+/* How many messages the first request fetches; clamped to the bounds above. Only matters
+ * before the first chat_message_list_load_older(). */
+void chat_message_list_set_first_page_size (ChatMessageList *self, guint size);
 /* Fetches the page before the oldest loaded message; does nothing while one is loading
  * or when complete. */
 void chat_message_list_load_older (ChatMessageList *self);

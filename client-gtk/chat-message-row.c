@@ -79,15 +79,20 @@ update_state (ChatMessageRow *self)
     gtk_widget_remove_css_class (self->bubble, "failed");
 }
 
+/* Most rows have no separator: their label is left as it is, hidden. */
 static void
 update_day (ChatMessageRow *self)
 {
-  g_autoptr (GDateTime) time = chat_message_item_dup_time (self->item);
-  g_autofree char *day = format_day (time);
+  gboolean show_day = chat_message_item_get_show_day (self->item);
 
-  gtk_label_set_label (self->day_label, day);
-  gtk_widget_set_visible (GTK_WIDGET (self->day_label),
-                          chat_message_item_get_show_day (self->item));
+  if (show_day)
+    {
+      g_autoptr (GDateTime) time = chat_message_item_dup_time (self->item);
+      g_autofree char *day = format_day (time);
+
+      gtk_label_set_label (self->day_label, day);
+    }
+  gtk_widget_set_visible (GTK_WIDGET (self->day_label), show_day);
 }
 
 static void

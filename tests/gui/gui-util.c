@@ -2,6 +2,8 @@
 /* Helpers for the gui suite: main loop waits, the application, screenshots. */
 #include "config.h"
 
+#include <glib/gi18n.h>
+
 #include "gui-util.h"
 
 static gboolean
@@ -29,14 +31,28 @@ gui_spin (guint ms)
     gui_iterate ();
 }
 
+/* As chat-gtk's main() does, but from $CHATD_LOCALEDIR when set: the build tree's po/ holds
+ * the compiled catalogs, so LANGUAGE=de runs the tests (and takes screenshots) in German. */
+static void
+bind_translations (void)
+{
+  const char *dir = g_getenv ("CHATD_LOCALEDIR");
+
+  bindtextdomain (GETTEXT_PACKAGE, dir != NULL ? dir : LOCALEDIR);
+  bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
+  textdomain (GETTEXT_PACKAGE);
+}
+
 ChatApplication *
 gui_app_new (ChatTestCluster *cluster)
 {
   g_autoptr (GError) error = NULL;
   g_autoptr (GStrvBuilder) builder = g_strv_builder_new ();
   g_auto (GStrv) servers = NULL;
-  ChatApplication *app = chat_application_new ();
+  ChatApplication *app;
 
+  bind_translations ();
+  app = chat_application_new ();
   g_application_set_flags (G_APPLICATION (app), G_APPLICATION_NON_UNIQUE);
   g_assert_true (g_application_register (G_APPLICATION (app), NULL, &error));
   g_assert_no_error (error);
