@@ -257,8 +257,10 @@ get_status (ChatDbus *self, ChatStatusWant want)
   self->cached = chat_status_new ();
   if (self->status_func != NULL)
     self->status_func (self->cached, want, self->status_data);
+  /* High priority: the cache ends at the next iteration, before any further request is
+   * dispatched; a default idle would wait behind busy sources and serve stale values. */
   if (self->cache_source == 0)
-    self->cache_source = g_idle_add (on_cache_expired, self);
+    self->cache_source = g_idle_add_full (G_PRIORITY_HIGH, on_cache_expired, self, NULL);
   return self->cached;
 }
 
