@@ -160,7 +160,9 @@ measure (RejoinOptions *options, RejoinRun *run, GError **error)
   run->catch_up_s = (done_at - restart_at) / 1e6;
   run->rate = run->behind / MAX (run->catch_up_s, 1e-6);
   run->first_s = (first_at - restart_at) / 1e6;
-  run->stream_rate = (target - first_index) / MAX ((done_at - first_at) / 1e6, 1e-3);
+  /* The first move can reach the target at once (a snapshot install): nothing streams. */
+  run->stream_rate
+      = target > first_index ? (target - first_index) / MAX ((done_at - first_at) / 1e6, 1e-3) : 0;
   bench_summary_compute (&run->steady, bench_load_samples (live), steady_from, steady_to);
   /* Live samples are timed from the load's own start. */
   bench_summary_compute (&run->during, bench_load_samples (live),

@@ -35,6 +35,10 @@ typedef struct
   guint64 snapshot_index; /* the snapshot being sent */
   guint64 snapshot_offset;
   guint64 last_send_ms;
+  /* Last index of each append with entries not yet acknowledged, oldest first; a
+   * rejection, step-down or silence (peer down) forgets them. */
+  guint64 in_flight[CHAT_REPL_MAX_APPENDS_IN_FLIGHT];
+  guint n_in_flight;
 } ChatReplPeer;
 
 typedef struct
@@ -148,6 +152,7 @@ void chat_repl_admin (ChatRepl *repl, const ChatReplEvent *event);
 
 /* chat-repl-replicate.c */
 void chat_repl_send_append (ChatRepl *repl, guint peer);
+void chat_repl_forget_in_flight (ChatReplPeer *p);
 void chat_repl_broadcast_append (ChatRepl *repl);
 void chat_repl_handle_append (ChatRepl *repl, const ChatReplMessage *msg);
 void chat_repl_handle_append_response (ChatRepl *repl, const ChatReplMessage *msg);

@@ -8,11 +8,47 @@ self_id (ChatRepl *repl)
   return repl->config.node_id;
 }
 
+/* An append with entries is in flight until an answer's match index covers its last one.
+ * Beyond the window the oldest is forgotten: heartbeats and proposals send regardless. */
+static void
+note_in_flight (ChatReplPeer *p, guint64 last_index)
+{
+  if (p->n_in_flight == CHAT_REPL_MAX_APPENDS_IN_FLIGHT)
+    {
+      memmove (p->in_flight, p->in_flight + 1, (p->n_in_flight - 1) * sizeof (guint64));
+      p->n_in_flight--;
+    }
+  p->in_flight[p->n_in_flight++] = last_index;
+}
+
+static void
+note_acknowledged (ChatReplPeer *p)
+{
+  guint done = 0;
+
+  while (done < p->n_in_flight && p->in_flight[done] <= p->match_index)
+    done++;
+  memmove (p->in_flight, p->in_flight + done, (p->n_in_flight - done) * sizeof (guint64));
+  p->n_in_flight -= done;
+}
+
+void
+chat_repl_forget_in_flight (ChatReplPeer *p)
+{
+  p->n_in_flight = 0;
+}
+
 void
 chat_repl_send_append (ChatRepl *repl, guint id)
 {
   ChatReplPeer *p = &repl->peers[id];
   guint64 last = chat_repl_isr_sendable_last (repl);
+  /* Live traffic keeps small appends; a follower further behind gets bigger ones. */
+  gboolean catching_up = last >= p->next_index + repl->config.max_append_entries;
+  guint max_entries
+      = catching_up ? repl->config.catch_up_append_entries : repl->config.max_append_entries;
+  gsize max_bytes
+      = catching_up ? repl->config.catch_up_append_bytes : repl->config.max_append_bytes;
   gsize bytes = 0;
   ChatReplMessage *m;
 
@@ -31,14 +67,15 @@ chat_repl_send_append (ChatRepl *repl, guint id)
       ChatReplEntry *e = chat_repl_log_get (repl, i);
       gsize size = g_bytes_get_size (e->data);
 
-      if (m->entries->len >= repl->config.max_append_entries
-          || (m->entries->len > 0 && bytes + size > repl->config.max_append_bytes))
+      if (m->entries->len >= max_entries || (m->entries->len > 0 && bytes + size > max_bytes))
         break;
       bytes += size;
       g_ptr_array_add (m->entries, chat_repl_entry_ref (e));
     }
   /* Pipelining: assume it arrives; a reject moves next_index back. */
   p->next_index = m->prev_index + m->entries->len + 1;
+  if (m->entries->len > 0)
+    note_in_flight (p, p->next_index - 1);
   p->last_send_ms = repl->now;
   chat_repl_send (repl, m);
 }
@@ -190,6 +227,26 @@ peer_heard (ChatRepl *repl, guint id)
     }
 }
 
+/* A follower that is still behind gets its next appends now, not with the next proposal
+ * or heartbeat: up to catch_up_appends_in_flight unanswered ones. */
+static void
+keep_catching_up (ChatRepl *repl, guint id)
+{
+  ChatReplPeer *p = &repl->peers[id];
+
+  while (repl->role == CHAT_REPL_ROLE_LEADER && !p->sending_snapshot
+         && p->next_index > repl->snapshot_index
+         && p->next_index <= chat_repl_isr_sendable_last (repl)
+         && p->n_in_flight < repl->config.catch_up_appends_in_flight)
+    {
+      guint64 before = p->next_index;
+
+      chat_repl_send_append (repl, id);
+      if (p->next_index == before)
+        break;
+    }
+}
+
 void
 chat_repl_handle_append_response (ChatRepl *repl, const ChatReplMessage *msg)
 {
@@ -207,14 +264,17 @@ chat_repl_handle_append_response (ChatRepl *repl, const ChatReplMessage *msg)
   if (!msg->success)
     {
       p->next_index = MAX (p->match_index + 1, MIN (p->next_index, msg->hint_index + 1));
+      chat_repl_forget_in_flight (p);
       chat_repl_send_append (repl, msg->from);
       return;
     }
   if (msg->match_index > p->match_index)
     p->match_index = MIN (msg->match_index, last);
   p->next_index = MAX (p->next_index, p->match_index + 1);
+  note_acknowledged (p);
   chat_repl_advance_commit (repl);
   maybe_transfer (repl, msg->from);
+  keep_catching_up (repl, msg->from);
 }
 
 static guint64
@@ -312,9 +372,15 @@ chat_repl_propose (ChatRepl *repl, guint64 proposal_id, GBytes *data)
   p.index = chat_repl_log_append_new (repl, CHAT_REPL_ENTRY_OP, data);
   p.term = repl->term;
   g_array_append_val (repl->pending, p);
+  /* A follower catching up (more than one live append behind) is fed by its answers
+   * (keep_catching_up) and the heartbeat: live traffic must not add a catch-up batch per
+   * proposal beyond the window. */
   for (guint id = 1; id <= repl->config.n_nodes; id++)
     {
-      if (id != self_id (repl) && !repl->peers[id].sending_snapshot)
+      ChatReplPeer *peer = &repl->peers[id];
+
+      if (id != self_id (repl) && !peer->sending_snapshot
+          && peer->next_index + repl->config.max_append_entries > p.index)
         chat_repl_send_append (repl, id);
     }
   chat_repl_advance_commit (repl);
@@ -350,6 +416,7 @@ chat_repl_leader_tick (ChatRepl *repl)
           || repl->now < p->last_ack_ms + repl->config.failure_timeout_ms)
         continue;
       p->up = FALSE;
+      chat_repl_forget_in_flight (p);
       chat_repl_notice (repl, CHAT_REPL_NOTICE_PEER_DOWN, id, p->match_index, 0);
     }
   if (repl->transfer_target != 0 && repl->now >= repl->transfer_deadline)

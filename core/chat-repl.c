@@ -20,6 +20,9 @@ chat_repl_config_init (ChatReplConfig *config, guint node_id, guint n_nodes)
     .snapshot_chunk_bytes = 256 * 1024,
     .max_append_entries = 256,
     .max_append_bytes = 256 * 1024,
+    .catch_up_append_entries = 1024,
+    .catch_up_append_bytes = 512 * 1024,
+    .catch_up_appends_in_flight = 2,
     .seed = node_id,
   };
 }
@@ -32,7 +35,10 @@ config_valid (const ChatReplConfig *c)
          && c->election_timeout_min_ms > c->heartbeat_ms
          && c->election_timeout_max_ms >= c->election_timeout_min_ms
          && c->failure_timeout_ms > c->heartbeat_ms && c->snapshot_chunk_bytes > 0
-         && c->max_append_entries > 0 && c->max_append_bytes > 0;
+         && c->max_append_entries > 0 && c->max_append_bytes > 0
+         && c->catch_up_append_entries >= c->max_append_entries
+         && c->catch_up_append_bytes >= c->max_append_bytes && c->catch_up_appends_in_flight >= 1
+         && c->catch_up_appends_in_flight <= CHAT_REPL_MAX_APPENDS_IN_FLIGHT;
 }
 
 /* splitmix64: deterministic, seeded by the host, good enough for timeouts. */

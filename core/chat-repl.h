@@ -35,11 +35,17 @@ typedef struct
   gsize snapshot_chunk_bytes;
   guint max_append_entries;
   gsize max_append_bytes;
-  guint64 seed; /* the only source of randomness (election timeouts) */
+  /* A follower more than one append behind gets bigger ones, and up to
+   * catch_up_appends_in_flight of them before an answer (pipelining). */
+  guint catch_up_append_entries;
+  gsize catch_up_append_bytes;
+  guint catch_up_appends_in_flight; /* 1..CHAT_REPL_MAX_APPENDS_IN_FLIGHT */
+  guint64 seed;                     /* the only source of randomness (election timeouts) */
 } ChatReplConfig;
 
 /* Defaults: available mode, heartbeat 100 ms, election 500-1000 ms, failure 1000 ms,
- * snapshot chunks of 256 KiB, appends of at most 256 entries and 256 KiB. */
+ * snapshot chunks of 256 KiB, appends of at most 256 entries and 256 KiB; catching up,
+ * appends of at most 2048 entries and 1 MiB, 4 in flight. */
 void chat_repl_config_init (ChatReplConfig *config, guint node_id, guint n_nodes);
 
 /* What the host loaded from its disk at start. entries follow the snapshot, in order. */

@@ -18,6 +18,7 @@ typedef struct
 {
   guint64 id;
   JsonObject *op;
+  GBytes *data; /* op as the log holds it: the same bytes the core's entry points to */
   ChatReplicaDoneFunc done;
   gpointer user_data;
 } ChatReplicaProposal;

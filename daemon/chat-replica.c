@@ -40,6 +40,7 @@ static void
 proposal_free (ChatReplicaProposal *proposal)
 {
   g_clear_pointer (&proposal->op, json_object_unref);
+  g_clear_pointer (&proposal->data, g_bytes_unref);
   g_free (proposal);
 }
 
@@ -126,12 +127,79 @@ set_wakeup (ChatReplica *self, guint64 wakeup_ms)
 
 /* --- peer messages ---------------------------------------------------------------------- */
 
-static void
-send_messages (ChatReplica *self, GPtrArray *messages)
+/* Appends coalesced into one message stay far below the codec's bounds (4096 entries,
+ * 8 MiB lines, entries in base64). */
+#define MERGED_APPEND_MAX_ENTRIES 2048
+#define MERGED_APPEND_MAX_BYTES (1024 * 1024)
+
+static gsize
+entries_size (const ChatReplMessage *message)
 {
+  gsize size = 0;
+
+  for (guint i = 0; i < message->entries->len; i++)
+    size += g_bytes_get_size (((ChatReplEntry *)g_ptr_array_index (message->entries, i))->data);
+  return size;
+}
+
+/* later continues earlier's entries to the same follower in the same term: handling the
+ * one merged message is what handling both in a row does, with one answer instead of two. */
+static gboolean
+appends_continue (const ChatReplMessage *earlier, const ChatReplMessage *later, gsize earlier_size,
+                  gsize later_size)
+{
+  return earlier->type == CHAT_REPL_MSG_APPEND && later->type == CHAT_REPL_MSG_APPEND
+         && earlier->term == later->term && earlier->from == later->from
+         && later->prev_index == earlier->prev_index + earlier->entries->len
+         && earlier->entries->len + later->entries->len <= MERGED_APPEND_MAX_ENTRIES
+         && earlier_size + later_size <= MERGED_APPEND_MAX_BYTES;
+}
+
+/* A proposal sends an append to every follower at once, so one main-loop iteration with
+ * many proposals hands out many one-entry appends per follower. Sent as they are, each
+ * costs the follower a decode, a step and an answer; merged, it costs one. The messages
+ * of one update are new (the core keeps none), so the first of a run takes the others'
+ * entries. Order per follower is kept: only a follower's latest message is extended. */
+static GPtrArray *
+coalesce_appends (GPtrArray *messages)
+{
+  GPtrArray *out = g_ptr_array_new_full (messages->len, (GDestroyNotify)chat_repl_message_unref);
+  ChatReplMessage *latest[CHAT_REPL_MAX_NODES + 1] = { NULL };
+  gsize latest_size[CHAT_REPL_MAX_NODES + 1] = { 0 };
+
   for (guint i = 0; i < messages->len; i++)
     {
       ChatReplMessage *message = g_ptr_array_index (messages, i);
+      ChatReplMessage *earlier = message->to <= CHAT_REPL_MAX_NODES ? latest[message->to] : NULL;
+      gsize size = entries_size (message);
+
+      if (earlier != NULL && appends_continue (earlier, message, latest_size[message->to], size))
+        {
+          for (guint e = 0; e < message->entries->len; e++)
+            g_ptr_array_add (earlier->entries,
+                             chat_repl_entry_ref (g_ptr_array_index (message->entries, e)));
+          earlier->commit = MAX (earlier->commit, message->commit);
+          latest_size[message->to] += size;
+          continue;
+        }
+      g_ptr_array_add (out, chat_repl_message_ref (message));
+      if (message->to <= CHAT_REPL_MAX_NODES)
+        {
+          latest[message->to] = message;
+          latest_size[message->to] = size;
+        }
+    }
+  return out;
+}
+
+static void
+send_messages (ChatReplica *self, GPtrArray *messages)
+{
+  g_autoptr (GPtrArray) coalesced = coalesce_appends (messages);
+
+  for (guint i = 0; i < coalesced->len; i++)
+    {
+      ChatReplMessage *message = g_ptr_array_index (coalesced, i);
       gsize len = 0;
       char *text = chat_peer_codec_encode (message, &len);
       g_autoptr (GBytes) line = g_bytes_new_take (text, len);
@@ -168,8 +236,23 @@ on_peer_line (guint from, const char *line, gsize len, gpointer user_data)
 
 /* --- applying ------------------------------------------------------------------------- */
 
+/* The operation a proposal of this server put into the log at result->index, when the
+ * entry there still holds that proposal's bytes: applying it then needs no parsing. */
 static JsonObject *
-entry_op (const ChatReplEntry *entry)
+proposed_op (ChatReplica *self, const ChatReplProposalResult *result, const ChatReplEntry *entry)
+{
+  ChatReplicaProposal *proposal = NULL;
+
+  if (result->code != CHAT_REPL_RESULT_OK || result->index != entry->index)
+    return NULL;
+  proposal = g_hash_table_lookup (self->proposals, &result->proposal_id);
+  if (proposal == NULL || proposal->data != entry->data)
+    return NULL;
+  return json_object_ref (proposal->op);
+}
+
+static JsonObject *
+entry_op (ChatReplica *self, const ChatReplEntry *entry, GArray *results, guint *next_result)
 {
   gsize size = 0;
   const char *data = g_bytes_get_data (entry->data, &size);
@@ -178,6 +261,14 @@ entry_op (const ChatReplEntry *entry)
 
   if (entry->type != CHAT_REPL_ENTRY_OP)
     return NULL;
+  /* Results follow the committed entries in log order: one forward scan serves them all. */
+  while (*next_result < results->len
+         && g_array_index (results, ChatReplProposalResult, *next_result).index < entry->index)
+    (*next_result)++;
+  if (*next_result < results->len)
+    op = proposed_op (self, &g_array_index (results, ChatReplProposalResult, *next_result), entry);
+  if (op != NULL)
+    return op;
   op = chat_json_parse_object (data, size, &error);
   if (op == NULL)
     g_warning ("Log entry %" G_GUINT64_FORMAT " holds no operation: %s", entry->index,
@@ -199,11 +290,12 @@ note_own_term (ChatReplica *self, const ChatReplEntry *entry)
 
 /* Applies committed entries in one transaction; returns the Applied records. */
 static GArray *
-apply_committed (ChatReplica *self, GPtrArray *committed)
+apply_committed (ChatReplica *self, GPtrArray *committed, GArray *results)
 {
   GArray *batch = g_array_new (FALSE, TRUE, sizeof (Applied));
   guint64 done = chat_store_applied_index (self->store);
   g_autoptr (GError) error = NULL;
+  guint next_result = 0;
 
   g_array_set_clear_func (batch, (GDestroyNotify)applied_clear);
   if (committed->len == 0)
@@ -217,7 +309,7 @@ apply_committed (ChatReplica *self, GPtrArray *committed)
 
       if (entry->index <= done)
         continue; /* already in the chat state (a snapshot or an earlier run) */
-      applied.op = entry_op (entry);
+      applied.op = entry_op (self, entry, results, &next_result);
       applied.result = chat_store_apply (self->store, entry->index, applied.op, &error);
       if (applied.result == NULL)
         {
@@ -267,7 +359,7 @@ take_result (ChatReplica *self, const ChatReplProposalResult *r, GArray *batch)
 static void
 apply_and_answer (ChatReplica *self, ChatReplUpdate *u)
 {
-  g_autoptr (GArray) batch = apply_committed (self, u->committed);
+  g_autoptr (GArray) batch = apply_committed (self, u->committed, u->results);
 
   for (guint i = 0; i < u->committed->len; i++)
     note_own_term (self, g_ptr_array_index (u->committed, i));
@@ -426,6 +518,29 @@ report_persisted (ChatReplica *self, ChatReplUpdate *u)
   step (self, &event);
 }
 
+/* Every earlier update is durable once handled, so only this one's hard state, snapshot
+ * or diverged operations can be waiting for the disk. Without them the messages go out
+ * before the entries are fsynced: the followers write in parallel with this server, and the
+ * core counts no entry as durable here before PERSISTED. */
+static gboolean
+messages_may_lead_disk (const ChatReplUpdate *u)
+{
+  return !u->hard_state_changed && u->snapshot == NULL && u->diverged->len == 0;
+}
+
+/* PERSISTED makes a follower acknowledge what it just wrote. Those answers are what the
+ * leader waits for to commit: they leave now, not after this server has applied a batch
+ * of committed entries (which can take long while it catches up). Anything that must wait
+ * for the disk stays in the update for the next round. */
+static void
+send_acknowledgements (ChatReplica *self)
+{
+  if (self->update.messages->len == 0 || !messages_may_lead_disk (&self->update))
+    return;
+  send_messages (self, self->update.messages);
+  g_ptr_array_set_size (self->update.messages, 0);
+}
+
 /* One update, in the order chat-repl.h prescribes. */
 static void
 handle_update (ChatReplica *self)
@@ -435,15 +550,19 @@ handle_update (ChatReplica *self)
   gboolean changed = u.role_changed || u.notices->len > 0 || u.hard_state_changed;
 
   chat_repl_update_init (&self->update);
+  if (messages_may_lead_disk (&u))
+    send_messages (self, u.messages);
   if (!chat_replica_disk_persist (self, &u, &error))
     fail_stop ("Cannot persist the replication state", error);
   if (u.role_changed && self->serving)
     self->serving = FALSE;
-  send_messages (self, u.messages);
+  if (!messages_may_lead_disk (&u))
+    send_messages (self, u.messages);
+  report_persisted (self, &u);
+  send_acknowledgements (self);
   apply_and_answer (self, &u);
   for (guint i = 0; i < u.notices->len; i++)
     log_notice (self, &g_array_index (u.notices, ChatReplNotice, i));
-  report_persisted (self, &u);
   if (changed)
     emit_status_changed (self);
 }
@@ -675,6 +794,7 @@ chat_replica_propose (ChatReplica *self, JsonObject *op, ChatReplicaDoneFunc don
 
   proposal->id = self->next_proposal_id++;
   proposal->op = json_object_ref (op);
+  proposal->data = g_bytes_ref (data);
   proposal->done = done;
   proposal->user_data = user_data;
   if (!self->started)

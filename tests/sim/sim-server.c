@@ -376,6 +376,8 @@ server_config (SimWorld *w, SimServer *s, gboolean primary)
   /* Small chunks so that snapshot installs take several round trips. */
   c.snapshot_chunk_bytes = 64;
   c.max_append_entries = 16;
+  /* Catch-up appends a few times bigger, so a lagging server gets several in flight. */
+  c.catch_up_append_entries = 64;
   return c;
 }
 
