@@ -18,62 +18,14 @@ typedef struct
   Server servers[2];
 } Fixture;
 
-/* Reads an accepted connection's first line a byte at a time, then hands it over. */
-typedef struct
-{
-  Server *server;
-  GIOStream *stream;
-  GString *line;
-  char byte;
-} Accept;
-
-static void read_byte (Accept *accept);
-
+/* Both ends accept only a hello as the first line. */
 static void
-on_byte (GObject *source, GAsyncResult *result, gpointer user_data)
+accept_hello (gpointer user_data, GIOStream *stream, const char *line, gsize len)
 {
-  Accept *accept = user_data;
-  gssize n = g_input_stream_read_finish (G_INPUT_STREAM (source), result, NULL);
+  Server *server = user_data;
 
-  if (n <= 0)
-    {
-      g_object_unref (accept->stream);
-      g_string_free (accept->line, TRUE);
-      g_free (accept);
-      return;
-    }
-  if (accept->byte != '\n')
-    {
-      g_string_append_c (accept->line, accept->byte);
-      read_byte (accept);
-      return;
-    }
-  g_assert_true (chat_peers_is_hello (accept->line->str, accept->line->len));
-  chat_peers_accept (accept->server->peers, accept->stream, accept->line->str, accept->line->len,
-                     NULL);
-  g_object_unref (accept->stream);
-  g_string_free (accept->line, TRUE);
-  g_free (accept);
-}
-
-static void
-read_byte (Accept *accept)
-{
-  g_input_stream_read_async (g_io_stream_get_input_stream (accept->stream), &accept->byte, 1,
-                             G_PRIORITY_DEFAULT, NULL, on_byte, accept);
-}
-
-static gboolean
-on_incoming (GSocketService *service, GSocketConnection *connection, GObject *source,
-             gpointer user_data)
-{
-  Accept *accept = g_new0 (Accept, 1);
-
-  accept->server = user_data;
-  accept->stream = g_object_ref (G_IO_STREAM (connection));
-  accept->line = g_string_new (NULL);
-  read_byte (accept);
-  return TRUE;
+  g_assert_true (chat_peers_is_hello (line, len));
+  chat_peers_accept (server->peers, stream, line, len, NULL);
 }
 
 static void
@@ -107,9 +59,7 @@ set_up (Fixture *f, gconstpointer data)
       f->servers[i].config = chat_config_load_from_data (ini, &error);
       g_assert_no_error (error);
       f->servers[i].peers = chat_peers_new (f->servers[i].config, i + 1, on_line, &f->servers[i]);
-      g_signal_connect (f->servers[i].service, "incoming", G_CALLBACK (on_incoming),
-                        &f->servers[i]);
-      g_socket_service_start (f->servers[i].service);
+      chat_test_serve_first_line (f->servers[i].service, accept_hello, &f->servers[i]);
       chat_peers_start (f->servers[i].peers);
     }
 }

@@ -26,56 +26,6 @@ typedef struct
   guint lines;               /* every line server 2 received from server 1 */
 } Fixture;
 
-/* --- accepting peer connections: the first line is read a byte at a time --------------- */
-
-typedef void (*HandOver) (gpointer target, GIOStream *stream, const char *line, gsize len);
-
-typedef struct
-{
-  HandOver hand_over;
-  gpointer target;
-  GIOStream *stream;
-  GString *line;
-  char byte;
-} Accept;
-
-static void read_byte (Accept *accept);
-
-static void
-accept_free (Accept *accept)
-{
-  g_object_unref (accept->stream);
-  g_string_free (accept->line, TRUE);
-  g_free (accept);
-}
-
-static void
-on_byte (GObject *source, GAsyncResult *result, gpointer user_data)
-{
-  Accept *accept = user_data;
-
-  if (g_input_stream_read_finish (G_INPUT_STREAM (source), result, NULL) <= 0)
-    {
-      accept_free (accept);
-      return;
-    }
-  if (accept->byte != '\n')
-    {
-      g_string_append_c (accept->line, accept->byte);
-      read_byte (accept);
-      return;
-    }
-  accept->hand_over (accept->target, accept->stream, accept->line->str, accept->line->len);
-  accept_free (accept);
-}
-
-static void
-read_byte (Accept *accept)
-{
-  g_input_stream_read_async (g_io_stream_get_input_stream (accept->stream), &accept->byte, 1,
-                             G_PRIORITY_DEFAULT, NULL, on_byte, accept);
-}
-
 static void
 hand_to_node (gpointer node, GIOStream *stream, const char *line, gsize len)
 {
@@ -123,37 +73,6 @@ on_peer_line (guint from, const char *line, gsize len, gpointer user_data)
   g_hash_table_replace (f->answers, id, g_steal_pointer (&message));
 }
 
-static gboolean
-on_incoming (GSocketService *service, GSocketConnection *connection, GObject *source,
-             gpointer user_data)
-{
-  Accept *accept = g_new0 (Accept, 1);
-
-  *accept = *(Accept *)user_data;
-  accept->stream = g_object_ref (G_IO_STREAM (connection));
-  accept->line = g_string_new (NULL);
-  read_byte (accept);
-  return TRUE;
-}
-
-static void
-free_model (gpointer model, GClosure *closure)
-{
-  g_free (model);
-}
-
-/* Hands each accepted connection to target once its first line is read. */
-static void
-listen_on (GSocketService *service, HandOver hand_over, gpointer target)
-{
-  Accept *model = g_new0 (Accept, 1);
-
-  model->hand_over = hand_over;
-  model->target = target;
-  g_signal_connect_data (service, "incoming", G_CALLBACK (on_incoming), model, free_model, 0);
-  g_socket_service_start (service);
-}
-
 /* Server 1 is a real node leading the cluster (--primary); server 2 is ChatPeers alone. */
 static void
 set_up_two (Fixture *f, gconstpointer data)
@@ -175,8 +94,8 @@ set_up_two (Fixture *f, gconstpointer data)
   g_assert_no_error (error);
   f->node = chat_node_new (f->store, f->config, 1, TRUE);
   f->peer = chat_peers_new (f->config, 2, on_peer_line, f);
-  listen_on (f->service, hand_to_node, f->node);
-  listen_on (f->peer_port, hand_to_peers, f->peer);
+  chat_test_serve_first_line (f->service, hand_to_node, f->node);
+  chat_test_serve_first_line (f->peer_port, hand_to_peers, f->peer);
   g_assert_true (chat_node_start (f->node, &error));
   g_assert_no_error (error);
   chat_peers_start (f->peer);
