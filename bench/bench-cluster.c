@@ -4,6 +4,7 @@
 
 #include "bench-cluster.h"
 #include "bench-conn.h"
+#include "chat-fs.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -170,24 +171,6 @@ bench_cluster_new_external (const char *servers, GError **error)
   return g_steal_pointer (&cluster);
 }
 
-static void
-remove_tree (const char *path)
-{
-  g_autoptr (GDir) dir = g_dir_open (path, 0, NULL);
-  const char *name = NULL;
-
-  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
-    {
-      g_autofree char *child = g_build_filename (path, name, NULL);
-
-      if (g_file_test (child, G_FILE_TEST_IS_DIR) && !g_file_test (child, G_FILE_TEST_IS_SYMLINK))
-        remove_tree (child);
-      else
-        g_unlink (child);
-    }
-  g_rmdir (path);
-}
-
 void
 bench_cluster_free (BenchCluster *cluster)
 {
@@ -202,7 +185,7 @@ bench_cluster_free (BenchCluster *cluster)
       g_free (cluster->servers[i].log_path);
     }
   if (cluster->dir != NULL && g_getenv ("CHATD_BENCH_KEEP") == NULL)
-    remove_tree (cluster->dir);
+    chat_fs_remove_tree (cluster->dir);
   else if (cluster->dir != NULL)
     g_printerr ("kept %s\n", cluster->dir);
   g_free (cluster->servers);

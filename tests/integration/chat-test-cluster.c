@@ -3,6 +3,7 @@
 #define G_LOG_DOMAIN "chatd-test"
 
 #include "chat-test-cluster.h"
+#include "chat-fs.h"
 
 #include <gio/gio.h>
 #include <glib/gstdio.h>
@@ -522,24 +523,6 @@ chat_test_cluster_is_running (ChatTestCluster *cluster, guint node)
   return process_running (server_of (cluster, node)->process);
 }
 
-static void
-remove_tree (const char *path)
-{
-  g_autoptr (GDir) dir = g_dir_open (path, 0, NULL);
-  const char *name = NULL;
-
-  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
-    {
-      g_autofree char *child = g_build_filename (path, name, NULL);
-
-      if (g_file_test (child, G_FILE_TEST_IS_DIR) && !g_file_test (child, G_FILE_TEST_IS_SYMLINK))
-        remove_tree (child);
-      else
-        g_unlink (child);
-    }
-  g_rmdir (path);
-}
-
 void
 chat_test_cluster_free (ChatTestCluster *cluster)
 {
@@ -554,7 +537,7 @@ chat_test_cluster_free (ChatTestCluster *cluster)
     }
   /* CHATD_TEST_KEEP=1 keeps the logs and databases for a look after a failure. */
   if (g_getenv ("CHATD_TEST_KEEP") == NULL)
-    remove_tree (cluster->dir);
+    chat_fs_remove_tree (cluster->dir);
   else
     g_printerr ("# kept %s\n", cluster->dir);
   g_free (cluster->servers);

@@ -5,6 +5,7 @@
 #define G_LOG_DOMAIN "partition"
 
 #include "chat-store.h"
+#include "chat-fs.h"
 #include "partition-net.h"
 
 #include <fcntl.h>
@@ -193,24 +194,6 @@ fixture_set_up (Fixture *fixture, const char *mode)
 }
 
 static void
-remove_tree (const char *path)
-{
-  g_autoptr (GDir) dir = g_dir_open (path, 0, NULL);
-  const char *name = NULL;
-
-  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
-    {
-      g_autofree char *child = g_build_filename (path, name, NULL);
-
-      if (g_file_test (child, G_FILE_TEST_IS_DIR))
-        remove_tree (child);
-      else
-        g_unlink (child);
-    }
-  g_rmdir (path);
-}
-
-static void
 fixture_tear_down (Fixture *fixture)
 {
   for (guint node = 1; node <= N_SERVERS; node++)
@@ -224,7 +207,7 @@ fixture_tear_down (Fixture *fixture)
     }
   part_net_free (fixture->net);
   if (g_getenv ("CHATD_TEST_KEEP") == NULL)
-    remove_tree (fixture->dir);
+    chat_fs_remove_tree (fixture->dir);
   else
     g_printerr ("# kept %s\n", fixture->dir);
   g_hash_table_unref (fixture->acked);
