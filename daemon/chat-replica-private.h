@@ -2,6 +2,7 @@
 /* ChatReplica internals shared by its files: the object and its durable state on disk. */
 #pragma once
 
+#include "chat-failover.h"
 #include "chat-peer.h"
 #include "chat-replica.h"
 
@@ -42,6 +43,7 @@ struct _ChatReplica
   guint64 snapshot_index;
   guint64 status_commit; /* commit index at the last status-changed */
   guint64 status_ms;     /* when status-changed was last emitted */
+  ChatFailover failover; /* who led before: each leader change is logged once */
 
   ChatReplicaReplay *replay; /* operations of a diverged history (chat-replica-replay.c) */
   GHashTable *proposals;     /* id -> ChatReplicaProposal */
@@ -58,6 +60,12 @@ void chat_replica_disk_state_clear (ChatReplPersistedState *state);
 /* Step 1 and 2 of an update, durably: the diverged operations (queued first), snapshot,
  * hard state, truncation and entries. */
 gboolean chat_replica_disk_persist (ChatReplica *self, ChatReplUpdate *update, GError **error);
+
+/* chat-replica-journal.c: the core's notices of an update, and the leader tracking behind
+ * the failover event, which the new leader logs once it serves (or a plain message when
+ * it replaced nobody). */
+void chat_replica_journal_update (ChatReplica *self, const ChatReplUpdate *u, guint64 now_ms);
+void chat_replica_journal_serving (ChatReplica *self, guint64 index, guint64 now_ms);
 
 /* chat-replica-replay.c: the diverged operations of a partition in available mode are
  * queued durably in the store and proposed again through the current leader, forwarded

@@ -5,7 +5,6 @@
 #include "chat-replica-private.h"
 
 #include "chat-error.h"
-#include "chat-journal.h"
 #include "chat-json.h"
 #include "chat-peer-codec.h"
 
@@ -230,6 +229,7 @@ on_peer_line (guint from, const char *line, gsize len, gpointer user_data)
                message->from, message->to);
       return;
     }
+  chat_failover_contact (&self->failover, from, now_ms ());
   event.message = message;
   step (self, &event);
 }
@@ -283,7 +283,7 @@ note_own_term (ChatReplica *self, const ChatReplEntry *entry)
       && entry->term == chat_repl_get_term (self->repl) && !self->serving)
     {
       self->serving = TRUE;
-      g_message ("Serving as leader from index %" G_GUINT64_FORMAT, entry->index);
+      chat_replica_journal_serving (self, entry->index, now_ms ());
       emit_status_changed (self);
     }
 }
@@ -375,89 +375,6 @@ apply_and_answer (ChatReplica *self, ChatReplUpdate *u)
       if (applied->op != NULL && self->applied != NULL)
         self->applied (applied->index, applied->op, applied->result, self->user_data);
     }
-}
-
-/* --- notices --------------------------------------------------------------------------- */
-
-static char *
-address_of (ChatReplica *self, guint node)
-{
-  if (node < 1 || node > self->config->servers->len)
-    return NULL;
-  return chat_server_address_to_string (g_ptr_array_index (self->config->servers, node - 1));
-}
-
-static char *
-describe_set (ChatReplica *self, ChatReplNodeSet set)
-{
-  g_autoptr (GString) text = g_string_new (NULL);
-
-  for (guint id = 1; id <= self->config->servers->len; id++)
-    {
-      g_autofree char *address = NULL;
-
-      if (!CHAT_REPL_NODE_SET_HAS (set, id))
-        continue;
-      address = address_of (self, id);
-      g_string_append_printf (text, "%s%s", text->len > 0 ? "," : "", address);
-    }
-  return g_strdup (text->len > 0 ? text->str : "(empty)");
-}
-
-static const char *
-journal_event_for (ChatReplNoticeType type)
-{
-  switch (type)
-    {
-      case CHAT_REPL_NOTICE_LEADER_ELECTED:
-        return CHAT_EVENT_LEADER_ELECTED;
-      case CHAT_REPL_NOTICE_STEPPED_DOWN:
-        return CHAT_EVENT_STEPPED_DOWN;
-      case CHAT_REPL_NOTICE_PEER_DOWN:
-        return CHAT_EVENT_PEER_DOWN;
-      case CHAT_REPL_NOTICE_PEER_UP:
-        return CHAT_EVENT_PEER_UP;
-      case CHAT_REPL_NOTICE_IN_SYNC_CHANGED:
-        return CHAT_EVENT_IN_SYNC_CHANGED;
-      case CHAT_REPL_NOTICE_REJOIN_STARTED:
-        return CHAT_EVENT_REJOIN_STARTED;
-      case CHAT_REPL_NOTICE_REJOIN_DONE:
-        return CHAT_EVENT_REJOIN_DONE;
-      case CHAT_REPL_NOTICE_SNAPSHOT_SENT:
-        return CHAT_EVENT_SNAPSHOT_SENT;
-      case CHAT_REPL_NOTICE_SNAPSHOT_INSTALLED:
-        return CHAT_EVENT_SNAPSHOT_INSTALLED;
-      case CHAT_REPL_NOTICE_FORCED_LEADER:
-        return CHAT_EVENT_FORCE_LEADER;
-      default:
-        return chat_repl_notice_to_string (type);
-    }
-}
-
-static void
-log_notice (ChatReplica *self, const ChatReplNotice *n)
-{
-  const char *event = journal_event_for (n->type);
-  guint leader_id = chat_repl_get_leader (self->repl);
-  g_autofree char *leader = address_of (self, leader_id);
-  g_autofree char *peer = NULL;
-  g_autofree char *set = describe_set (self, n->set);
-
-  if (n->type == CHAT_REPL_NOTICE_LEADER_ELECTED || n->type == CHAT_REPL_NOTICE_FORCED_LEADER)
-    {
-      g_free (leader);
-      leader = address_of (self, n->node != 0 ? n->node : self->node_id);
-    }
-  else if (n->type == CHAT_REPL_NOTICE_PEER_DOWN || n->type == CHAT_REPL_NOTICE_PEER_UP
-           || n->type == CHAT_REPL_NOTICE_SNAPSHOT_SENT)
-    peer = address_of (self, n->node);
-  if (n->type == CHAT_REPL_NOTICE_IN_SYNC_CHANGED
-      || n->type == CHAT_REPL_NOTICE_WAITING_FOR_IN_SYNC)
-    chat_journal_event (event, n->term, leader, peer, "in sync: %s", set);
-  else if (n->index > 0)
-    chat_journal_event (event, n->term, leader, peer, "index %" G_GUINT64_FORMAT, n->index);
-  else
-    chat_journal_event (event, n->term, leader, peer, NULL);
 }
 
 /* --- snapshots -------------------------------------------------------------------------- */
@@ -561,8 +478,7 @@ handle_update (ChatReplica *self)
   report_persisted (self, &u);
   send_acknowledgements (self);
   apply_and_answer (self, &u);
-  for (guint i = 0; i < u.notices->len; i++)
-    log_notice (self, &g_array_index (u.notices, ChatReplNotice, i));
+  chat_replica_journal_update (self, &u, now_ms ());
   if (changed)
     emit_status_changed (self);
 }
@@ -667,6 +583,7 @@ chat_replica_new (ChatStore *store, const ChatConfig *config, guint node_id, gbo
   self->config = config;
   self->node_id = node_id;
   self->primary = primary;
+  chat_failover_init (&self->failover, node_id);
   self->peers = chat_peers_new (config, node_id, on_peer_line, self);
   return self;
 }

@@ -6,6 +6,7 @@
 
 #include "chat-admin.h"
 #include "chat-config.h"
+#include "chat-journal.h"
 #include "chat-node.h"
 #include "chat-server.h"
 #include "chat-store.h"
@@ -216,6 +217,7 @@ main (int argc, char **argv)
   g_auto (Options) options = { 0 };
   g_autoptr (GError) error = NULL;
   g_autoptr (ChatConfig) config = NULL;
+  g_autofree char *address = NULL;
   guint node_id = 0;
 
   setlocale (LC_ALL, "");
@@ -253,5 +255,9 @@ main (int argc, char **argv)
       return EXIT_USAGE;
     }
   raise_file_limit ();
+  /* From here on every record says which server wrote it (SYSLOG_IDENTIFIER=chatd@PORT). */
+  address = chat_server_address_to_string (g_ptr_array_index (config->servers, node_id - 1));
+  chat_journal_set_node (address);
+  chat_journal_install_writer ();
   return run (&options, config, node_id);
 }

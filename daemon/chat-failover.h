@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* ChatFailover: follows who leads, as one server sees it, to report each leader change once. */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+/* Plain data with no clock of its own: the caller passes the time of each observation.
+ * Node ids are 1-based positions in the config; 0 is "nobody". */
+typedef struct
+{
+  guint self_id;
+  guint leader;            /* the leader as last seen, 0 when none */
+  guint watched;           /* the last other server seen leading */
+  guint64 contact_ms;      /* the last message from watched */
+  guint lost;              /* the leader this server lost and has not seen replaced, or 0 */
+  guint64 lost_contact_ms; /* the last message from lost */
+  guint64 noticed_ms;      /* when this server saw it had no leader */
+  gboolean pending;        /* this server leads since lost went away: report when it serves */
+} ChatFailover;
+
+/* What chat_failover_serving() reports. */
+typedef struct
+{
+  guint old_leader;
+  guint64 downtime_ms; /* from the last message of the old leader to serving */
+  guint64 silence_ms;  /* from that message to when this server saw it had no leader */
+} ChatFailoverReport;
+
+void chat_failover_init (ChatFailover *failover, guint self_id);
+/* A message from server from arrived. */
+void chat_failover_contact (ChatFailover *failover, guint from, guint64 now_ms);
+/* The leader as the replication core sees it now (after each update). */
+void chat_failover_leader (ChatFailover *failover, guint leader, guint64 now_ms);
+/* The leader it lost and how long that one had been silent, while no new leader is known:
+ * TRUE with *old_leader and *silence_ms set, else FALSE. */
+gboolean chat_failover_get_loss (const ChatFailover *failover, guint *old_leader,
+                                 guint64 *silence_ms);
+/* This server, now leading, accepts writes: TRUE once per leader change that replaced
+ * another server, with report filled; FALSE for a first leader or a re-election. */
+gboolean chat_failover_serving (ChatFailover *failover, guint64 now_ms, ChatFailoverReport *report);
+
+G_END_DECLS

@@ -1,0 +1,144 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* ChatReplica to the journal: the core's notices and each failover as sentences with fields. */
+#define G_LOG_DOMAIN "chatd-node"
+
+#include "chat-replica-private.h"
+
+#include "chat-journal.h"
+
+static char *
+address_of (ChatReplica *self, guint node)
+{
+  if (node < 1 || node > self->config->servers->len)
+    return NULL;
+  return chat_server_address_to_string (g_ptr_array_index (self->config->servers, node - 1));
+}
+
+/* "127.0.0.1:5555, 127.0.0.1:5556", or NULL for an empty set. */
+static char *
+describe_set (ChatReplica *self, ChatReplNodeSet set)
+{
+  g_autoptr (GString) text = g_string_new (NULL);
+
+  for (guint id = 1; id <= self->config->servers->len; id++)
+    {
+      g_autofree char *address = NULL;
+
+      if (!CHAT_REPL_NODE_SET_HAS (set, id))
+        continue;
+      address = address_of (self, id);
+      g_string_append_printf (text, "%s%s", text->len > 0 ? ", " : "", address);
+    }
+  return text->len > 0 ? g_strdup (text->str) : NULL;
+}
+
+static const char *
+event_for (ChatReplNoticeType type)
+{
+  static const char *const events[] = {
+    [CHAT_REPL_NOTICE_ELECTION_STARTED] = CHAT_EVENT_ELECTION_STARTED,
+    [CHAT_REPL_NOTICE_LEADER_ELECTED] = CHAT_EVENT_LEADER_ELECTED,
+    [CHAT_REPL_NOTICE_STEPPED_DOWN] = CHAT_EVENT_STEPPED_DOWN,
+    [CHAT_REPL_NOTICE_PEER_DOWN] = CHAT_EVENT_PEER_DOWN,
+    [CHAT_REPL_NOTICE_PEER_UP] = CHAT_EVENT_PEER_UP,
+    [CHAT_REPL_NOTICE_IN_SYNC_CHANGED] = CHAT_EVENT_IN_SYNC_CHANGED,
+    [CHAT_REPL_NOTICE_REJOIN_STARTED] = CHAT_EVENT_REJOIN_STARTED,
+    [CHAT_REPL_NOTICE_REJOIN_DONE] = CHAT_EVENT_REJOIN_DONE,
+    [CHAT_REPL_NOTICE_SNAPSHOT_SENT] = CHAT_EVENT_SNAPSHOT_SENT,
+    [CHAT_REPL_NOTICE_SNAPSHOT_INSTALLED] = CHAT_EVENT_SNAPSHOT_INSTALLED,
+    [CHAT_REPL_NOTICE_FORCED_LEADER] = CHAT_EVENT_FORCE_LEADER,
+    [CHAT_REPL_NOTICE_TRANSFER_STARTED] = CHAT_EVENT_TRANSFER_STARTED,
+    [CHAT_REPL_NOTICE_WAITING_FOR_IN_SYNC] = CHAT_EVENT_WAITING_FOR_IN_SYNC,
+    [CHAT_REPL_NOTICE_DIVERGED] = CHAT_EVENT_DIVERGED,
+  };
+
+  if ((guint)type < G_N_ELEMENTS (events) && events[type] != NULL)
+    return events[type];
+  return chat_repl_notice_to_string (type);
+}
+
+/* Whom the notice's node field names: the new leader, the peer concerned, or nobody. */
+static gboolean
+notice_names_leader (ChatReplNoticeType type)
+{
+  return type == CHAT_REPL_NOTICE_LEADER_ELECTED || type == CHAT_REPL_NOTICE_FORCED_LEADER
+         || type == CHAT_REPL_NOTICE_STEPPED_DOWN;
+}
+
+static gboolean
+notice_names_server (ChatReplNoticeType type)
+{
+  return type == CHAT_REPL_NOTICE_PEER_DOWN || type == CHAT_REPL_NOTICE_PEER_UP
+         || type == CHAT_REPL_NOTICE_SNAPSHOT_SENT || type == CHAT_REPL_NOTICE_SNAPSHOT_INSTALLED
+         || type == CHAT_REPL_NOTICE_TRANSFER_STARTED || type == CHAT_REPL_NOTICE_DIVERGED;
+}
+
+static void
+log_notice (ChatReplica *self, const ChatReplNotice *n)
+{
+  ChatJournalEntry entry = CHAT_JOURNAL_ENTRY_INIT (event_for (n->type));
+  guint leader_id = chat_repl_get_leader (self->repl);
+  g_autofree char *leader = NULL;
+  g_autofree char *server = NULL;
+  g_autofree char *in_sync = describe_set (self, n->set);
+  guint lost = 0;
+  guint64 silence_ms = 0;
+
+  if (notice_names_leader (n->type) && n->node != 0)
+    leader_id = n->node;
+  if (n->type == CHAT_REPL_NOTICE_FORCED_LEADER && n->node == 0)
+    leader_id = self->node_id;
+  leader = address_of (self, leader_id);
+  if (notice_names_server (n->type))
+    server = address_of (self, n->node);
+  if (n->type == CHAT_REPL_NOTICE_ELECTION_STARTED
+      && chat_failover_get_loss (&self->failover, &lost, &silence_ms))
+    {
+      server = address_of (self, lost);
+      entry.silence_ms = (gint64)silence_ms;
+    }
+  entry.term = n->term;
+  entry.leader = leader;
+  entry.server = server;
+  entry.index = n->index;
+  if (n->type == CHAT_REPL_NOTICE_IN_SYNC_CHANGED
+      || n->type == CHAT_REPL_NOTICE_WAITING_FOR_IN_SYNC)
+    entry.in_sync = in_sync;
+  chat_journal_log (&entry);
+}
+
+void
+chat_replica_journal_update (ChatReplica *self, const ChatReplUpdate *u, guint64 now_ms)
+{
+  chat_failover_leader (&self->failover, chat_repl_get_leader (self->repl), now_ms);
+  for (guint i = 0; i < u->notices->len; i++)
+    log_notice (self, &g_array_index (u->notices, ChatReplNotice, i));
+}
+
+void
+chat_replica_journal_serving (ChatReplica *self, guint64 index, guint64 now_ms)
+{
+  ChatJournalEntry entry = CHAT_JOURNAL_ENTRY_INIT (CHAT_EVENT_FAILOVER);
+  ChatFailoverReport report;
+  g_autofree char *old_leader = NULL;
+  g_autofree char *leader = NULL;
+
+  chat_failover_leader (&self->failover, chat_repl_get_leader (self->repl), now_ms);
+  if (!chat_failover_serving (&self->failover, now_ms, &report))
+    {
+      g_message ("Serving as leader from index %" G_GUINT64_FORMAT, index);
+      return;
+    }
+  old_leader = address_of (self, report.old_leader);
+  leader = address_of (self, self->node_id);
+  entry.term = chat_repl_get_term (self->repl);
+  entry.leader = leader;
+  entry.server = old_leader;
+  entry.index = index;
+  entry.downtime_ms = (gint64)report.downtime_ms;
+  entry.silence_ms = (gint64)report.silence_ms;
+  /* A leader that crashed was silent for a whole election timeout before anyone noticed;
+   * one that handed over was heard from until the moment it let go. */
+  entry.handover = report.silence_ms < self->config->election_timeout_min_ms;
+  chat_journal_log (&entry);
+}
