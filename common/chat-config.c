@@ -113,6 +113,7 @@ chat_config_free (ChatConfig *config)
   g_ptr_array_unref (config->servers);
   g_free (config->secret);
   g_free (config->path);
+  g_clear_pointer (&config->metrics_listen, chat_server_address_free);
   g_free (config);
 }
 
@@ -247,6 +248,33 @@ read_limits (GKeyFile *file, ChatConfig *config, GError **error)
   return TRUE;
 }
 
+/* [metrics] listen = host:port, off when absent; the servers' ports count up from it. */
+static gboolean
+read_metrics (GKeyFile *file, ChatConfig *config, GError **error)
+{
+  g_autofree char *listen = g_key_file_get_value (file, "metrics", "listen", NULL);
+  ChatServerAddress *address = NULL;
+
+  if (listen == NULL || *g_strstrip (listen) == '\0')
+    return TRUE;
+  address = chat_server_address_parse (listen, error);
+  if (address == NULL)
+    {
+      g_prefix_error (error, "[metrics] listen: ");
+      return FALSE;
+    }
+  if ((guint)address->port + config->servers->len - 1 > G_MAXUINT16)
+    {
+      g_set_error (error, CHAT_ERROR, CHAT_ERROR_BAD_REQUEST,
+                   "[metrics] listen: port %u leaves no room for %u servers", address->port,
+                   config->servers->len);
+      chat_server_address_free (address);
+      return FALSE;
+    }
+  config->metrics_listen = address;
+  return TRUE;
+}
+
 /* The prototype's config.ini was read by Python's configparser, which also takes
  * ';' comments; GKeyFile only knows '#', so those lines are rewritten first. */
 static char *
@@ -273,7 +301,7 @@ chat_config_load_from_data (const char *data, GError **error)
   if (!g_key_file_load_from_data (file, text, -1, G_KEY_FILE_NONE, error))
     return NULL;
   if (!read_servers (file, config, error) || !read_cluster (file, config, error)
-      || !read_limits (file, config, error))
+      || !read_limits (file, config, error) || !read_metrics (file, config, error))
     return NULL;
   return g_steal_pointer (&config);
 }

@@ -34,6 +34,8 @@ typedef struct
   guint max_connections;
   guint idle_line_timeout_s;
   char *path; /* where it was read from, or NULL for built-in defaults */
+  /* [metrics] listen: server N of [server] serves /metrics on this port + N - 1; NULL: off */
+  ChatServerAddress *metrics_listen;
 } ChatConfig;
 
 /* Built-in defaults: the three servers of the shipped config.ini. */

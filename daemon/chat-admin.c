@@ -7,6 +7,7 @@
 #include "chat-admin.h"
 #include "chat-dbus.h"
 #include "chat-journal.h"
+#include "chat-metrics-server.h"
 #include "chat-node.h"
 #include "chat-server.h"
 #include "chat-store.h"
@@ -21,6 +22,7 @@ struct _ChatAdmin
   const ChatConfig *config;
   ChatSystemd *systemd;
   ChatDbus *dbus;
+  ChatMetricsServer *metrics; /* NULL unless [metrics] listen is set */
   gulong status_handler;
 };
 
@@ -86,6 +88,7 @@ chat_admin_dispose (GObject *object)
     chat_dbus_stop (self->dbus);
   g_clear_object (&self->dbus);
   g_clear_object (&self->systemd);
+  g_clear_object (&self->metrics);
   G_OBJECT_CLASS (chat_admin_parent_class)->dispose (object);
 }
 
@@ -137,6 +140,24 @@ chat_admin_new (ChatNode *node, ChatServer *server, const ChatConfig *config, gu
   return self;
 }
 
+/* A scrape endpoint that cannot bind is no reason to refuse chat service: say so, go on. */
+static void
+start_metrics (ChatAdmin *self)
+{
+  g_autoptr (ChatServerAddress) address
+      = chat_metrics_listen_address (self->config, chat_node_get_id (self->node));
+  g_autoptr (GError) error = NULL;
+
+  if (address == NULL)
+    return;
+  self->metrics = chat_metrics_server_new (fill_status, self, self->config->servers->len);
+  if (!chat_metrics_server_listen (self->metrics, address, &error))
+    {
+      g_warning ("%s", error->message);
+      g_clear_object (&self->metrics);
+    }
+}
+
 void
 chat_admin_ready (ChatAdmin *self)
 {
@@ -145,6 +166,7 @@ chat_admin_ready (ChatAdmin *self)
   on_status_changed (self->node, self);
   chat_systemd_ready (self->systemd);
   chat_dbus_start (self->dbus, chat_dbus_choose_bus ());
+  start_metrics (self);
 }
 
 void

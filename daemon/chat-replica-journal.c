@@ -5,6 +5,7 @@
 #include "chat-replica-private.h"
 
 #include "chat-journal.h"
+#include "chat-metrics.h"
 
 static char *
 address_of (ChatReplica *self, guint node)
@@ -110,7 +111,11 @@ log_notice (ChatReplica *self, const ChatReplNotice *n)
 void
 chat_replica_journal_update (ChatReplica *self, const ChatReplUpdate *u, guint64 now_ms)
 {
-  chat_failover_leader (&self->failover, chat_repl_get_leader (self->repl), now_ms);
+  guint leader = chat_repl_get_leader (self->repl);
+
+  if (leader != 0 && leader != self->failover.watched && leader != self->failover.leader)
+    chat_metrics_count_leader_change ();
+  chat_failover_leader (&self->failover, leader, now_ms);
   for (guint i = 0; i < u->notices->len; i++)
     log_notice (self, &g_array_index (u->notices, ChatReplNotice, i));
 }

@@ -6,6 +6,7 @@
 
 #include "chat-error.h"
 #include "chat-json.h"
+#include "chat-metrics.h"
 #include "chat-peer-codec.h"
 
 #include <stdlib.h>
@@ -458,6 +459,21 @@ send_acknowledgements (ChatReplica *self)
   g_ptr_array_set_size (self->update.messages, 0);
 }
 
+/* Step 1 and 2, with the time of each durable write for the fsync metric. */
+static gboolean
+persist_timed (ChatReplica *self, ChatReplUpdate *u, GError **error)
+{
+  gint64 start = g_get_monotonic_time ();
+  gboolean durable = u->hard_state_changed || u->snapshot != NULL || u->truncate_from != 0
+                     || u->entries->len > 0;
+
+  if (!chat_replica_disk_persist (self, u, error))
+    return FALSE;
+  if (durable)
+    chat_metrics_observe_fsync ((double)(g_get_monotonic_time () - start) / G_USEC_PER_SEC);
+  return TRUE;
+}
+
 /* One update, in the order chat-repl.h prescribes. */
 static void
 handle_update (ChatReplica *self)
@@ -469,7 +485,7 @@ handle_update (ChatReplica *self)
   chat_repl_update_init (&self->update);
   if (messages_may_lead_disk (&u))
     send_messages (self, u.messages);
-  if (!chat_replica_disk_persist (self, &u, &error))
+  if (!persist_timed (self, &u, &error))
     fail_stop ("Cannot persist the replication state", error);
   if (u.role_changed && self->serving)
     self->serving = FALSE;

@@ -7,6 +7,7 @@
 #include "chat-connection.h"
 #include "chat-error.h"
 #include "chat-json.h"
+#include "chat-metrics.h"
 
 struct _ChatRequest
 {
@@ -20,6 +21,7 @@ struct _ChatRequest
   guint64 ticket;
   gboolean pipelined;
   gboolean answered;
+  gint64 received_us; /* monotonic time the line was read, for the latency metric */
 };
 
 static void
@@ -44,6 +46,7 @@ chat_request_new (ChatConnection *conn, JsonNode *id, const char *op, JsonObject
   request->op = g_strdup (op);
   request->params = params ? json_object_ref (params) : json_object_new ();
   request->pipelined = TRUE;
+  request->received_us = g_get_monotonic_time ();
   return request;
 }
 
@@ -182,8 +185,11 @@ send_response (ChatRequest *request, JsonObject *response)
   gsize len = 0;
   char *line = chat_json_to_line (response, &len);
   g_autoptr (GBytes) bytes = g_bytes_new_take (line, len);
+  gint64 elapsed_us = g_get_monotonic_time () - request->received_us;
 
   request->answered = TRUE;
+  chat_metrics_observe_request (request->op, json_object_get_boolean_member (response, "ok"),
+                                (double)elapsed_us / G_USEC_PER_SEC);
   chat_connection_complete (request->conn, request->ticket, request->pipelined, bytes);
 }
 

@@ -92,6 +92,25 @@ test_addresses (void)
   g_assert_null (chat_server_address_parse (":80", NULL));
 }
 
+static void
+test_metrics_listen (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (ChatConfig) off = chat_config_load_from_data ("[server]\nhost1=a\nport1=5\n", NULL);
+  g_autoptr (ChatConfig) on = chat_config_load_from_data (
+      "[server]\nhost1=a\nport1=5\n[metrics]\nlisten = 127.0.0.1:9555\n", NULL);
+  g_autoptr (ChatConfig) bad = chat_config_load_from_data (
+      "[server]\nhost1=a\nport1=5\nhost2=b\nport2=5\n[metrics]\nlisten=[::1]:65535\n", &error);
+
+  g_assert_null (off->metrics_listen);
+  g_assert_cmpstr (on->metrics_listen->host, ==, "127.0.0.1");
+  g_assert_cmpuint (on->metrics_listen->port, ==, 9555);
+  g_assert_null (bad);
+  g_assert_error (error, CHAT_ERROR, CHAT_ERROR_BAD_REQUEST);
+  g_assert_null (
+      chat_config_load_from_data ("[server]\nhost1=a\nport1=5\n[metrics]\nlisten=9555\n", NULL));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -101,5 +120,6 @@ main (int argc, char **argv)
   g_test_add_func ("/config/cluster-and-limits", test_cluster_and_limits);
   g_test_add_func ("/config/errors", test_errors);
   g_test_add_func ("/config/addresses", test_addresses);
+  g_test_add_func ("/config/metrics-listen", test_metrics_listen);
   return g_test_run ();
 }
