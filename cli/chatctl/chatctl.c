@@ -2,6 +2,8 @@
 /* chatctl: status and administration of the local chatd servers over D-Bus. */
 #include "config.h"
 
+#include "chatctl-health.h"
+
 #include <gio/gio.h>
 #include <json-glib/json-glib.h>
 #include <stdio.h>
@@ -28,6 +30,7 @@ typedef struct
   gboolean json;
   gboolean yes_i_know;
   int port;
+  int wait_s;
 } Options;
 
 /* One chatd instance found on the bus. */
@@ -568,6 +571,70 @@ command_force_leader (GDBusConnection *bus, GPtrArray *instances)
   return print_done (instances->pdata[0], "forced to lead", NULL);
 }
 
+/* --- health ----------------------------------------------------------------- */
+
+#define HEALTH_POLL_MS 250
+
+/* Lists and reads the servers again; one that cannot be read counts as absent. */
+static GPtrArray *
+read_health_properties (GDBusConnection *bus)
+{
+  g_autoptr (GPtrArray) instances = list_instances (bus, NULL);
+  GPtrArray *properties = g_ptr_array_new_with_free_func ((GDestroyNotify)g_variant_unref);
+
+  for (guint i = 0; instances != NULL && i < instances->len; i++)
+    {
+      Instance *instance = instances->pdata[i];
+
+      if (read_properties (bus, instance, NULL))
+        g_ptr_array_add (properties, g_variant_ref (instance->all));
+    }
+  return properties;
+}
+
+static void
+print_health (ChatctlHealth health, const char *reason)
+{
+  g_autoptr (JsonNode) root = NULL;
+  JsonObject *object = NULL;
+
+  if (!opts.json)
+    {
+      g_print ("%s: %s\n", chatctl_health_to_string (health), reason);
+      return;
+    }
+  object = json_object_new ();
+  json_object_set_string_member (object, "health", chatctl_health_to_string (health));
+  json_object_set_int_member (object, "exit", health);
+  json_object_set_string_member (object, "reason", reason);
+  root = json_node_new (JSON_NODE_OBJECT);
+  json_node_take_object (root, object);
+  print_json (root);
+}
+
+/* 0 healthy, 1 degraded, 2 unavailable; with --wait, asks again until healthy or the
+ * time is up (a server that just started is not on the bus at once). */
+static int
+command_health (GDBusConnection *bus, GPtrArray *instances)
+{
+  gint64 deadline = g_get_monotonic_time () + (gint64)opts.wait_s * G_USEC_PER_SEC;
+  g_autofree char *reason = NULL;
+  ChatctlHealth health;
+
+  for (;;)
+    {
+      g_autoptr (GPtrArray) properties = read_health_properties (bus);
+
+      g_clear_pointer (&reason, g_free);
+      health = chatctl_health_judge_all (properties, &reason);
+      if (health == CHATCTL_HEALTHY || g_get_monotonic_time () >= deadline)
+        break;
+      g_usleep (HEALTH_POLL_MS * 1000);
+    }
+  print_health (health, reason);
+  return health;
+}
+
 /* --- main ------------------------------------------------------------------ */
 
 typedef int (*CommandFunc) (GDBusConnection *bus, GPtrArray *instances);
@@ -582,6 +649,7 @@ static const struct
   { "step-down", command_step_down },
   { "snapshot", command_snapshot },
   { "force-leader", command_force_leader },
+  { "health", command_health },
 };
 
 static const GOptionEntry entries[] = {
@@ -591,6 +659,8 @@ static const GOptionEntry entries[] = {
   { "session", 0, 0, G_OPTION_ARG_NONE, &opts.use_session, "Use the session bus only", NULL },
   { "yes-i-know", 0, 0, G_OPTION_ARG_NONE, &opts.yes_i_know,
     "Confirm force-leader (it can lose writes)", NULL },
+  { "wait", 'w', 0, G_OPTION_ARG_INT, &opts.wait_s,
+    "health: ask again until healthy, for up to SECONDS", "SECONDS" },
   { NULL },
 };
 
@@ -601,9 +671,11 @@ static const char summary[]
       "  step-down     Ask the leader (or --port) to hand leadership over\n"
       "  snapshot      Write a snapshot and compact the log (--port when several run)\n"
       "  force-leader  Make a recovering server lead (--port and --yes-i-know)\n"
+      "  health        One line: healthy, degraded or unavailable, and why (exit 0, 1, 2)\n"
       "\n"
       "Servers are found on the system bus, or on the session bus when none runs there.\n"
-      "Exit status: 0 ok, 1 error from chatd, 2 usage, 3 no server found, 4 permission denied.";
+      "Exit status: 0 ok, 1 error from chatd, 2 usage, 3 no server found, 4 permission denied;\n"
+      "health: 0 healthy, 1 degraded, 2 unavailable (also when no server is found).";
 
 static CommandFunc
 find_command (const char *name)
@@ -629,13 +701,18 @@ parse_args (int *argc, char ***argv, CommandFunc *func)
     }
   if (*argc != 2 || (*func = find_command ((*argv)[1])) == NULL)
     {
-      g_printerr ("chatctl: expected one command: status, peers, step-down, snapshot or "
-                  "force-leader (see chatctl --help)\n");
+      g_printerr ("chatctl: expected one command: status, peers, step-down, snapshot, "
+                  "force-leader or health (see chatctl --help)\n");
       return FALSE;
     }
   if (opts.use_system && opts.use_session)
     {
       g_printerr ("chatctl: --system and --session exclude each other\n");
+      return FALSE;
+    }
+  if (opts.wait_s < 0 || opts.wait_s > 86400)
+    {
+      g_printerr ("chatctl: --wait takes 0 to 86400 seconds\n");
       return FALSE;
     }
   if (opts.port < 0 || opts.port > 65535)
@@ -671,6 +748,15 @@ main (int argc, char **argv)
   if (!parse_args (&argc, &argv, &func))
     return EXIT_USAGE;
   bus = connect_and_list (&instances, &error);
+  if (bus == NULL && func == command_health)
+    {
+      g_autofree char *reason = g_strdup_printf ("no bus to find chatd on: %s", error->message);
+
+      print_health (CHATCTL_UNAVAILABLE, reason);
+      return CHATCTL_UNAVAILABLE;
+    }
+  if (func == command_health)
+    return command_health (bus, instances);
   if (bus == NULL)
     {
       code = report_error ("connecting to the bus", error);
