@@ -446,17 +446,24 @@ cmd_mark_read (Cli *cli, const CliCommand *command, int argc, char **argv)
   return CLI_EXIT_OK;
 }
 
+static JsonArray *
+ids_to_json (GArray *ids)
+{
+  JsonArray *array = json_array_new ();
+
+  for (guint i = 0; i < ids->len; i++)
+    json_array_add_int_element (array, g_array_index (ids, gint64, i));
+  return array;
+}
+
 static void
 print_ids (Cli *cli, const char *field, const char *label, GArray *ids)
 {
   if (cli->json)
     {
       g_autoptr (JsonObject) object = json_object_new ();
-      JsonArray *array = json_array_new ();
 
-      for (guint i = 0; i < ids->len; i++)
-        json_array_add_int_element (array, g_array_index (ids, gint64, i));
-      json_object_set_array_member (object, field, array);
+      json_object_set_array_member (object, field, ids_to_json (ids));
       cli_print_json (object);
       return;
     }
@@ -466,19 +473,44 @@ print_ids (Cli *cli, const char *field, const char *label, GArray *ids)
   printf ("\n");
 }
 
+static void
+print_deletion (Cli *cli, GArray *deleted, GArray *hidden)
+{
+  if (cli->json)
+    {
+      g_autoptr (JsonObject) object = json_object_new ();
+      json_object_set_array_member (object, "deleted", ids_to_json (deleted));
+      json_object_set_array_member (object, "hidden", ids_to_json (hidden));
+      cli_print_json (object);
+      return;
+    }
+  print_ids (cli, "deleted", "Deleted for everyone:", deleted);
+  print_ids (cli, "hidden", "Deleted for you:", hidden);
+}
+
 static CliExit
 cmd_delete (Cli *cli, const CliCommand *command, int argc, char **argv)
 {
   g_autoptr (GError) error = NULL;
   g_autoptr (GAsyncResult) result = NULL;
   g_autoptr (GArray) ids = g_array_new (FALSE, FALSE, sizeof (gint64));
-  g_autoptr (GArray) deleted = NULL;
+  g_autoptr (GArray) deleted = NULL, hidden = NULL;
+  gboolean for_me = FALSE, for_everyone = FALSE;
   CliExit status = CLI_EXIT_OK;
+  GOptionEntry entries[] = {
+    { "for-me", 0, 0, G_OPTION_ARG_NONE, &for_me, "Hide the messages from your own view only",
+      NULL },
+    { "for-everyone", 0, 0, G_OPTION_ARG_NONE, &for_everyone,
+      "Delete messages you sent for both participants", NULL },
+    { NULL },
+  };
 
-  if (!cli_parse_command (cli, command, NULL, &argc, &argv, &status))
+  if (!cli_parse_command (cli, command, entries, &argc, &argv, &status))
     return status;
   if ((status = expect_args (command, argc, 1, -1)) != CLI_EXIT_OK)
     return status;
+  if (for_me && for_everyone)
+    return cli_usage ("--for-me and --for-everyone exclude each other");
   for (int i = 1; i < argc; i++)
     {
       gint64 id = 0;
@@ -489,12 +521,14 @@ cmd_delete (Cli *cli, const CliCommand *command, int argc, char **argv)
   if ((status = cli_ensure_session (cli)) != CLI_EXIT_OK)
     return status;
   chat_client_delete_messages_async (cli->client, (const gint64 *)(gpointer)ids->data, ids->len,
+                                     for_me         ? CHAT_DELETE_SCOPE_ME
+                                     : for_everyone ? CHAT_DELETE_SCOPE_EVERYONE
+                                                    : CHAT_DELETE_SCOPE_DEFAULT,
                                      NULL, cli_capture, cli);
   result = cli_await (cli);
-  deleted = chat_client_delete_messages_finish (cli->client, result, &error);
-  if (deleted == NULL)
+  if (!chat_client_delete_messages_finish (cli->client, result, &deleted, &hidden, &error))
     return cli_fail (cli, error);
-  print_ids (cli, "deleted", "Deleted", deleted);
+  print_deletion (cli, deleted, hidden);
   return CLI_EXIT_OK;
 }
 
@@ -755,7 +789,8 @@ static const CliCommand commands[] = {
   { "history", "USER", "Show the conversation with USER", cmd_history },
   { "conversations", "", "List conversations, most recent first", cmd_conversations },
   { "mark-read", "USER UP_TO", "Mark messages from USER up to seq UP_TO read", cmd_mark_read },
-  { "delete", "ID...", "Delete messages for both participants", cmd_delete },
+  { "delete", "ID...",
+    "Delete messages: yours for both participants, received ones from your view only", cmd_delete },
   { "delete-account", "", "Delete the account and every message it sent", cmd_delete_account },
   { "sync", "", "Show everything that changed after a seq", cmd_sync },
   { "status", "", "Show the cluster: role, leader, term, servers", cmd_status },

@@ -701,12 +701,10 @@ delete_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   g_autoptr (GTask) task = user_data;
   g_autoptr (GError) error = NULL;
-  g_autoptr (GArray) deleted = NULL;
   ChatAccount *self = g_task_get_source_object (task);
   ChatMessageItem *item = g_task_get_task_data (task);
 
-  deleted = chat_client_delete_messages_finish (CHAT_CLIENT (source), result, &error);
-  if (deleted == NULL)
+  if (!chat_client_delete_messages_finish (CHAT_CLIENT (source), result, NULL, NULL, &error))
     {
       g_task_return_error (task, g_steal_pointer (&error));
       return;
@@ -741,8 +739,8 @@ chat_account_delete_item (ChatAccount *self, ChatMessageItem *item, GAsyncReadyC
       g_task_return_boolean (task, TRUE);
       return;
     }
-  chat_client_delete_messages_async (self->client, &id, 1, self->cancellable, delete_cb,
-                                     g_steal_pointer (&task));
+  chat_client_delete_messages_async (self->client, &id, 1, CHAT_DELETE_SCOPE_DEFAULT,
+                                     self->cancellable, delete_cb, g_steal_pointer (&task));
 }
 
 gboolean

@@ -608,10 +608,25 @@ chat_client_unread_count_finish (ChatClient *self, GAsyncResult *result, guint *
 
 /* delete_messages, delete_account */
 
+static const char *
+scope_slug (ChatDeleteScope scope)
+{
+  switch (scope)
+    {
+      case CHAT_DELETE_SCOPE_EVERYONE:
+        return "everyone";
+      case CHAT_DELETE_SCOPE_ME:
+        return "me";
+      case CHAT_DELETE_SCOPE_DEFAULT:
+      default:
+        return NULL;
+    }
+}
+
 void
 chat_client_delete_messages_async (ChatClient *self, const gint64 *ids, guint n_ids,
-                                   GCancellable *cancellable, GAsyncReadyCallback callback,
-                                   gpointer user_data)
+                                   ChatDeleteScope scope, GCancellable *cancellable,
+                                   GAsyncReadyCallback callback, gpointer user_data)
 {
   JsonObject *args = op_args ("delete_messages");
   JsonArray *array = json_array_sized_new (n_ids);
@@ -621,33 +636,32 @@ chat_client_delete_messages_async (ChatClient *self, const gint64 *ids, guint n_
   for (guint i = 0; i < n_ids; i++)
     json_array_add_int_element (array, ids[i]);
   json_object_set_array_member (args, "ids", array);
+  if (scope_slug (scope) != NULL)
+    json_object_set_string_member (args, "scope", scope_slug (scope));
   chat_client_request_async (self, args, NULL, CHAT_REQUEST_NONE, cancellable, callback, user_data,
                              chat_client_delete_messages_async);
 }
 
-GArray *
-chat_client_delete_messages_finish (ChatClient *self, GAsyncResult *result, GError **error)
+gboolean
+chat_client_delete_messages_finish (ChatClient *self, GAsyncResult *result, GArray **deleted,
+                                    GArray **hidden, GError **error)
 {
   g_autoptr (JsonObject) response
       = chat_client_request_finish (self, result, chat_client_delete_messages_async, error);
-  g_autoptr (JsonObject) shaped = NULL;
-  g_autoptr (ChatSyncResult) parsed = NULL;
-  JsonNode *deleted = NULL;
+  g_autoptr (GArray) gone = g_array_new (FALSE, FALSE, sizeof (gint64));
+  g_autoptr (GArray) mine = g_array_new (FALSE, FALSE, sizeof (gint64));
 
   if (response == NULL)
-    return NULL;
-  /* The sync parser reads a "deleted" id list: reuse it. */
-  shaped = json_object_new ();
-  deleted = json_object_get_member (response, "deleted");
+    return FALSE;
+  /* An older server answers without "hidden": everything it deleted is in "deleted". */
+  if (!chat_json_parse_ids (response, "deleted", gone, error)
+      || !chat_json_parse_ids (response, "hidden", mine, error))
+    return malformed (error);
   if (deleted != NULL)
-    json_object_set_member (shaped, "deleted", json_node_copy (deleted));
-  parsed = chat_sync_result_new_from_json (shaped, error);
-  if (parsed == NULL)
-    {
-      malformed (error);
-      return NULL;
-    }
-  return g_array_ref (parsed->deleted);
+    *deleted = g_steal_pointer (&gone);
+  if (hidden != NULL)
+    *hidden = g_steal_pointer (&mine);
+  return TRUE;
 }
 
 static gboolean

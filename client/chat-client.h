@@ -184,11 +184,24 @@ void chat_client_unread_count_async (ChatClient *self, GCancellable *cancellable
 gboolean chat_client_unread_count_finish (ChatClient *self, GAsyncResult *result, guint *total,
                                           GHashTable **by_user, GError **error);
 
-/* ids: n_ids message ids. Returns the gint64 ids actually deleted. */
+/* Whom a deletion is for: DEFAULT is "everyone" for messages the caller sent and "me"
+ * for those it received; only a message's sender may delete it for everyone. */
+typedef enum
+{
+  CHAT_DELETE_SCOPE_DEFAULT,
+  CHAT_DELETE_SCOPE_EVERYONE,
+  CHAT_DELETE_SCOPE_ME,
+} ChatDeleteScope;
+
+/* ids: n_ids message ids. *deleted (optional) gets the gint64 ids gone for both
+ * participants, *hidden (optional) those hidden from the caller's own view only.
+ * CHAT_DELETE_SCOPE_EVERYONE on a message someone else sent fails with
+ * CHAT_ERROR_FORBIDDEN and deletes nothing. */
 void chat_client_delete_messages_async (ChatClient *self, const gint64 *ids, guint n_ids,
-                                        GCancellable *cancellable, GAsyncReadyCallback callback,
-                                        gpointer user_data);
-GArray *chat_client_delete_messages_finish (ChatClient *self, GAsyncResult *result, GError **error);
+                                        ChatDeleteScope scope, GCancellable *cancellable,
+                                        GAsyncReadyCallback callback, gpointer user_data);
+gboolean chat_client_delete_messages_finish (ChatClient *self, GAsyncResult *result,
+                                             GArray **deleted, GArray **hidden, GError **error);
 
 /* Deletes the account; "username" and "session" become NULL. */
 void chat_client_delete_account_async (ChatClient *self, const char *password,

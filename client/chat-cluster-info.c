@@ -151,8 +151,8 @@ chat_hello_info_count_up (const ChatHelloInfo *info, guint *n_total)
   return up;
 }
 
-static gboolean
-parse_ids (JsonObject *object, const char *field, GArray *ids, GError **error)
+gboolean
+chat_json_parse_ids (JsonObject *object, const char *field, GArray *ids, GError **error)
 {
   JsonArray *array = NULL;
 
@@ -219,8 +219,8 @@ chat_sync_result_new_from_json (JsonObject *object, GError **error)
   guint64 seq = 0;
 
   if (!parse_messages (object, result->messages, error)
-      || !parse_ids (object, "deleted", result->deleted, error)
-      || !parse_ids (object, "read", result->read, error)
+      || !chat_json_parse_ids (object, "deleted", result->deleted, error)
+      || !chat_json_parse_ids (object, "read", result->read, error)
       || !chat_json_get_uint (object, "seq", FALSE, G_MAXINT64, &seq, error)
       || !chat_json_get_bool (object, "more", FALSE, &result->more, error))
     return NULL;

@@ -58,6 +58,9 @@ ChatSyncResult *chat_sync_result_new_from_json (JsonObject *object, GError **err
 ChatSyncResult *chat_sync_result_copy (const ChatSyncResult *result);
 void chat_sync_result_free (ChatSyncResult *result);
 
+/* Appends the whole numbers of the optional array field to ids (gint64). */
+gboolean chat_json_parse_ids (JsonObject *object, const char *field, GArray *ids, GError **error);
+
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (ChatServerStatus, chat_server_status_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (ChatHelloInfo, chat_hello_info_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (ChatSyncResult, chat_sync_result_free)

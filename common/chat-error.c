@@ -2,7 +2,7 @@
 /* The CHAT_ERROR domain and the mapping between codes and wire slugs. */
 #include "chat-error.h"
 
-G_DEFINE_QUARK (chat-error-quark, chat_error)
+G_DEFINE_QUARK (chat - error - quark, chat_error)
 
 static const char *const slugs[CHAT_ERROR_N_CODES] = {
   [CHAT_ERROR_BAD_REQUEST] = "bad_request",
@@ -17,12 +17,13 @@ static const char *const slugs[CHAT_ERROR_N_CODES] = {
   [CHAT_ERROR_NOT_LEADER] = "not_leader",
   [CHAT_ERROR_UNAVAILABLE] = "unavailable",
   [CHAT_ERROR_INTERNAL] = "internal",
+  [CHAT_ERROR_FORBIDDEN] = "forbidden",
 };
 
 const char *
 chat_error_to_slug (ChatErrorCode code)
 {
-  if ((guint) code >= CHAT_ERROR_N_CODES)
+  if ((guint)code >= CHAT_ERROR_N_CODES)
     return slugs[CHAT_ERROR_INTERNAL];
   return slugs[code];
 }
@@ -34,7 +35,7 @@ chat_error_from_slug (const char *slug, ChatErrorCode *code)
     {
       if (g_strcmp0 (slug, slugs[i]) == 0)
         {
-          *code = (ChatErrorCode) i;
+          *code = (ChatErrorCode)i;
           return TRUE;
         }
     }
@@ -46,6 +47,6 @@ const char *
 chat_error_slug_for (const GError *error)
 {
   if (error != NULL && error->domain == CHAT_ERROR)
-    return chat_error_to_slug ((ChatErrorCode) error->code);
+    return chat_error_to_slug ((ChatErrorCode)error->code);
   return slugs[CHAT_ERROR_INTERNAL];
 }

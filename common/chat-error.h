@@ -23,9 +23,10 @@ typedef enum
   CHAT_ERROR_NOT_LEADER,
   CHAT_ERROR_UNAVAILABLE,
   CHAT_ERROR_INTERNAL,
+  CHAT_ERROR_FORBIDDEN,
 } ChatErrorCode;
 
-#define CHAT_ERROR_N_CODES (CHAT_ERROR_INTERNAL + 1)
+#define CHAT_ERROR_N_CODES (CHAT_ERROR_FORBIDDEN + 1)
 
 GQuark chat_error_quark (void);
 const char *chat_error_to_slug (ChatErrorCode code);

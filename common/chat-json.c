@@ -36,6 +36,191 @@ max_nesting (const char *text, gsize len)
   return deepest;
 }
 
+/* json-glib turns an escaped NUL ("\u0000") into a C string that silently ends there,
+ * and reports a lone UTF-16 surrogate as an unrelated syntax error; an integer outside
+ * 64 bits becomes a clamped value. None of that can be told apart after parsing, so one
+ * scan of the raw line finds them first and names the field they belong to. */
+
+#define SCAN_MAX_DEPTH (CHAT_JSON_MAX_DEPTH + 1)
+
+typedef struct
+{
+  const char *text;
+  gsize len;
+  gsize pos;
+  /* The key of the member being read at each depth (offset and length in text). */
+  gsize key_at[SCAN_MAX_DEPTH + 1];
+  gsize key_len[SCAN_MAX_DEPTH + 1];
+  guint depth;
+  gsize last_string_at, last_string_len;
+} Scan;
+
+static gboolean
+scan_fail (Scan *scan, gboolean in_key, const char *what, GError **error)
+{
+  if (in_key || scan->key_len[scan->depth] == 0)
+    g_set_error (error, CHAT_ERROR, CHAT_ERROR_BAD_REQUEST, "A field name %s", what);
+  else
+    g_set_error (error, CHAT_ERROR, CHAT_ERROR_BAD_REQUEST, "Field “%.*s” %s",
+                 (int)scan->key_len[scan->depth], scan->text + scan->key_at[scan->depth], what);
+  return FALSE;
+}
+
+/* The value of the four hex digits of a \u escape at text[at], or -1. */
+static gint
+hex4 (Scan *scan, gsize at)
+{
+  gint value = 0;
+
+  if (at + 4 > scan->len)
+    return -1;
+  for (gsize i = at; i < at + 4; i++)
+    {
+      gint digit = g_ascii_xdigit_value (scan->text[i]);
+      if (digit < 0)
+        return -1;
+      value = value * 16 + digit;
+    }
+  return value;
+}
+
+typedef enum
+{
+  ESCAPE_OK,
+  ESCAPE_NUL,
+  ESCAPE_SURROGATE,
+} EscapeKind;
+
+/* Reads the escape after a backslash at scan->pos; leaves pos on its last character. */
+static EscapeKind
+scan_escape (Scan *scan)
+{
+  gint unit, low;
+
+  scan->pos++;
+  if (scan->pos >= scan->len || scan->text[scan->pos] != 'u')
+    return ESCAPE_OK;
+  unit = hex4 (scan, scan->pos + 1);
+  if (unit < 0)
+    return ESCAPE_OK; /* not an escape json-glib takes: it reports the syntax error */
+  scan->pos += 4;
+  if (unit == 0)
+    return ESCAPE_NUL;
+  if (unit >= 0xdc00 && unit <= 0xdfff)
+    return ESCAPE_SURROGATE;
+  if (unit < 0xd800 || unit > 0xdbff)
+    return ESCAPE_OK;
+  /* A high surrogate must be followed at once by an escaped low one. */
+  if (scan->pos + 2 >= scan->len || scan->text[scan->pos + 1] != '\\'
+      || scan->text[scan->pos + 2] != 'u')
+    return ESCAPE_SURROGATE;
+  low = hex4 (scan, scan->pos + 3);
+  if (low < 0xdc00 || low > 0xdfff)
+    return ESCAPE_SURROGATE;
+  scan->pos += 6;
+  return ESCAPE_OK;
+}
+
+static gboolean
+next_is_colon (Scan *scan)
+{
+  for (gsize i = scan->pos + 1; i < scan->len; i++)
+    {
+      if (!g_ascii_isspace (scan->text[i]))
+        return scan->text[i] == ':';
+    }
+  return FALSE;
+}
+
+/* A string from its opening quote at scan->pos to its closing quote (pos ends there). */
+static gboolean
+scan_string (Scan *scan, GError **error)
+{
+  gsize start = scan->pos + 1;
+  EscapeKind bad = ESCAPE_OK;
+
+  for (scan->pos = start; scan->pos < scan->len && scan->text[scan->pos] != '"'; scan->pos++)
+    {
+      if (scan->text[scan->pos] == '\\')
+        {
+          EscapeKind kind = scan_escape (scan);
+          bad = bad == ESCAPE_OK ? kind : bad;
+        }
+    }
+  scan->last_string_at = start;
+  scan->last_string_len = MIN (scan->pos, scan->len) - start;
+  if (bad == ESCAPE_NUL)
+    return scan_fail (scan, next_is_colon (scan), "contains a NUL character (\\u0000)", error);
+  if (bad == ESCAPE_SURROGATE)
+    return scan_fail (scan, next_is_colon (scan),
+                      "contains a lone UTF-16 surrogate (an unpaired \\uD800-\\uDFFF)", error);
+  return TRUE;
+}
+
+/* An integer literal must fit in 64 bits (json-glib would clamp it); fractions and
+ * exponents are doubles, which typed field access refuses where a whole number is due. */
+static gboolean
+scan_number (Scan *scan, GError **error)
+{
+  gsize start = scan->pos, end = scan->pos;
+  gboolean integer = TRUE;
+  g_autofree char *literal = NULL;
+  gint64 value = 0;
+
+  while (end < scan->len
+         && (g_ascii_isdigit (scan->text[end]) || strchr ("+-.eE", scan->text[end])))
+    {
+      if (strchr (".eE", scan->text[end]) != NULL)
+        integer = FALSE;
+      end++;
+    }
+  scan->pos = end - 1;
+  if (!integer)
+    return TRUE;
+  literal = g_strndup (scan->text + start, end - start);
+  if (g_ascii_string_to_signed (literal, 10, G_MININT64, G_MAXINT64, &value, NULL))
+    return TRUE;
+  if (strspn (literal + (literal[0] == '-'), "0123456789")
+      != strlen (literal + (literal[0] == '-')))
+    return TRUE; /* not a number at all: json-glib reports the syntax error */
+  return scan_fail (scan, FALSE, "is a whole number outside 64 bits", error);
+}
+
+static void
+scan_open (Scan *scan, char c)
+{
+  if (scan->depth < SCAN_MAX_DEPTH)
+    scan->depth++;
+  /* An array's elements carry the key of the array; an object's members their own. */
+  scan->key_at[scan->depth] = c == '[' ? scan->key_at[scan->depth - 1] : 0;
+  scan->key_len[scan->depth] = c == '[' ? scan->key_len[scan->depth - 1] : 0;
+}
+
+static gboolean
+scan_values (const char *text, gsize len, GError **error)
+{
+  Scan scan = { text, len };
+
+  for (scan.pos = 0; scan.pos < len; scan.pos++)
+    {
+      char c = text[scan.pos];
+      if (c == '"' && !scan_string (&scan, error))
+        return FALSE;
+      else if (c == ':')
+        {
+          scan.key_at[scan.depth] = scan.last_string_at;
+          scan.key_len[scan.depth] = scan.last_string_len;
+        }
+      else if (c == '{' || c == '[')
+        scan_open (&scan, c);
+      else if ((c == '}' || c == ']') && scan.depth > 0)
+        scan.depth--;
+      else if ((c == '-' || g_ascii_isdigit (c)) && !scan_number (&scan, error))
+        return FALSE;
+    }
+  return TRUE;
+}
+
 static gboolean
 check_line (const char *line, gsize len, GError **error)
 {
@@ -57,7 +242,7 @@ check_line (const char *line, gsize len, GError **error)
                    "The request nests deeper than %d levels", CHAT_JSON_MAX_DEPTH);
       return FALSE;
     }
-  return TRUE;
+  return scan_values (line, len, error);
 }
 
 JsonObject *
@@ -69,7 +254,7 @@ chat_json_parse_object (const char *line, gsize len, GError **error)
 
   if (!check_line (line, len, error))
     return NULL;
-  if (!json_parser_load_from_data (parser, line, (gssize) len, &parse_error))
+  if (!json_parser_load_from_data (parser, line, (gssize)len, &parse_error))
     {
       g_set_error (error, CHAT_ERROR, CHAT_ERROR_BAD_REQUEST, "The request is not valid JSON: %s",
                    parse_error->message);
@@ -126,8 +311,7 @@ missing (const char *field, gboolean required, GError **error)
 static gboolean
 wrong_type (const char *field, const char *expected, GError **error)
 {
-  g_set_error (error, CHAT_ERROR, CHAT_ERROR_BAD_REQUEST, "Field “%s” must be %s", field,
-               expected);
+  g_set_error (error, CHAT_ERROR, CHAT_ERROR_BAD_REQUEST, "Field “%s” must be %s", field, expected);
   return FALSE;
 }
 
@@ -154,8 +338,8 @@ chat_json_get_string (JsonObject *object, const char *field, gboolean required, 
 }
 
 gboolean
-chat_json_get_uint (JsonObject *object, const char *field, gboolean required, guint64 max,
-                    guint64 *out, GError **error)
+chat_json_get_uint_range (JsonObject *object, const char *field, gboolean required, guint64 min,
+                          guint64 max, guint64 *out, GError **error)
 {
   JsonNode *node = lookup (object, field);
   gint64 value = 0;
@@ -165,14 +349,22 @@ chat_json_get_uint (JsonObject *object, const char *field, gboolean required, gu
   if (!JSON_NODE_HOLDS_VALUE (node) || json_node_get_value_type (node) != G_TYPE_INT64)
     return wrong_type (field, "a whole number", error);
   value = json_node_get_int (node);
-  if (value < 0 || (guint64) value > max)
+  if (value < 0 || (guint64)value < min || (guint64)value > max)
     {
       g_set_error (error, CHAT_ERROR, CHAT_ERROR_BAD_REQUEST,
-                   "Field “%s” must be from 0 to %" G_GUINT64_FORMAT, field, max);
+                   "Field “%s” must be from %" G_GUINT64_FORMAT " to %" G_GUINT64_FORMAT, field,
+                   min, max);
       return FALSE;
     }
-  *out = (guint64) value;
+  *out = (guint64)value;
   return TRUE;
+}
+
+gboolean
+chat_json_get_uint (JsonObject *object, const char *field, gboolean required, guint64 max,
+                    guint64 *out, GError **error)
+{
+  return chat_json_get_uint_range (object, field, required, 0, max, out, error);
 }
 
 gboolean
@@ -203,8 +395,8 @@ chat_json_get_array (JsonObject *object, const char *field, gboolean required, g
   array = json_node_get_array (node);
   if (json_array_get_length (array) > max_items)
     {
-      g_set_error (error, CHAT_ERROR, CHAT_ERROR_TOO_LARGE,
-                   "Field “%s” holds more than %u items", field, max_items);
+      g_set_error (error, CHAT_ERROR, CHAT_ERROR_TOO_LARGE, "Field “%s” holds more than %u items",
+                   field, max_items);
       return FALSE;
     }
   *out = array;

@@ -10,7 +10,10 @@ G_BEGIN_DECLS
 
 /* Parses one protocol line into an object. Rejects (CHAT_ERROR_BAD_REQUEST, with a
  * message a person can act on) embedded NUL bytes, invalid UTF-8, nesting deeper
- * than CHAT_JSON_MAX_DEPTH, invalid JSON and a top level that is not an object. */
+ * than CHAT_JSON_MAX_DEPTH, invalid JSON and a top level that is not an object; and,
+ * naming the field, a string holding an escaped NUL (\u0000) or a lone UTF-16
+ * surrogate, and an integer outside 64 bits. This is the one check every string and
+ * number of every client request and peer message passes. */
 JsonObject *chat_json_parse_object (const char *line, gsize len, GError **error);
 
 /* Serializes compactly and appends '\n'. */
@@ -21,8 +24,11 @@ char *chat_json_to_line (JsonObject *object, gsize *len);
  * numbers and oversize strings fail with CHAT_ERROR_BAD_REQUEST naming the field. */
 gboolean chat_json_get_string (JsonObject *object, const char *field, gboolean required,
                                gsize max_bytes, const char **out, GError **error);
-gboolean chat_json_get_uint (JsonObject *object, const char *field, gboolean required,
-                             guint64 max, guint64 *out, GError **error);
+gboolean chat_json_get_uint (JsonObject *object, const char *field, gboolean required, guint64 max,
+                             guint64 *out, GError **error);
+/* A whole number from min to max; the error names the field and that range. */
+gboolean chat_json_get_uint_range (JsonObject *object, const char *field, gboolean required,
+                                   guint64 min, guint64 max, guint64 *out, GError **error);
 gboolean chat_json_get_bool (JsonObject *object, const char *field, gboolean required,
                              gboolean *out, GError **error);
 /* An array of at most max_items elements; the caller checks element types. */

@@ -281,14 +281,29 @@ read_ids (JsonObject *params, GError **error)
   return g_steal_pointer (&copy);
 }
 
+/* The optional "scope": "everyone" or "me"; NULL (the default by sender) when absent. */
+static gboolean
+read_scope (JsonObject *params, const char **scope, GError **error)
+{
+  if (!chat_json_get_string (params, "scope", FALSE, 16, scope, error))
+    return FALSE;
+  if (*scope == NULL || g_str_equal (*scope, "everyone") || g_str_equal (*scope, "me"))
+    return TRUE;
+  g_set_error_literal (error, CHAT_ERROR, CHAT_ERROR_BAD_REQUEST,
+                       "Field “scope” must be “everyone” or “me”");
+  return FALSE;
+}
+
 void
 chat_dispatch_delete_messages (ChatDispatch *self, ChatRequest *request)
 {
   g_autoptr (GError) error = NULL;
   g_autoptr (JsonObject) op = NULL;
-  JsonArray *ids = read_ids (chat_request_get_params (request), &error);
+  JsonObject *params = chat_request_get_params (request);
+  const char *scope = NULL;
+  JsonArray *ids = NULL;
 
-  if (ids == NULL)
+  if (!read_scope (params, &scope, &error) || (ids = read_ids (params, &error)) == NULL)
     {
       chat_request_fail (request, error);
       return;
@@ -296,5 +311,7 @@ chat_dispatch_delete_messages (ChatDispatch *self, ChatRequest *request)
   op = chat_dispatch_new_op (self, request, "delete_messages");
   json_object_set_string_member (op, "user", chat_request_get_username (request));
   json_object_set_array_member (op, "ids", ids);
+  if (scope != NULL)
+    json_object_set_string_member (op, "scope", scope);
   chat_dispatch_propose (self, request, op, NULL, NULL, NULL);
 }

@@ -291,14 +291,8 @@ chat_dispatch_get_limit (JsonObject *params, guint default_limit, guint *limit, 
 {
   guint64 value = default_limit;
 
-  if (!chat_json_get_uint (params, "limit", FALSE, CHAT_DISPATCH_MAX_LIMIT, &value, error))
+  if (!chat_json_get_uint_range (params, "limit", FALSE, 1, CHAT_DISPATCH_MAX_LIMIT, &value, error))
     return FALSE;
-  if (value == 0)
-    {
-      g_set_error_literal (error, CHAT_ERROR, CHAT_ERROR_BAD_REQUEST,
-                           "Field “limit” must be from 1 to 500");
-      return FALSE;
-    }
   *limit = (guint)value;
   return TRUE;
 }

@@ -279,7 +279,9 @@ count_unread (ChatStore *self, const char *key, gint64 *count, GError **error)
 {
   g_autoptr (ChatStmt) stmt = NULL;
 
-  stmt = chat_store_prepare (self, "SELECT count (*) FROM messages WHERE to_key = ?1 AND read = 0",
+  stmt = chat_store_prepare (self,
+                             "SELECT count (*) FROM messages m WHERE m.to_key = ?1 AND m.read = 0"
+                             " AND" CHAT_STORE_NOT_HIDDEN ("?1"),
                              error);
   if (stmt == NULL)
     return FALSE;
@@ -360,8 +362,7 @@ insert_message (Apply *apply, const char *from_key, const char *to_key, const ch
 /* The row just inserted, as chat_store_message_from_row() would read it back: built from
  * the values bound, which saves a joined lookup per send. */
 static JsonObject *
-new_message (Apply *apply, const char *from_name, const char *to_name, const char *body,
-             guint64 at)
+new_message (Apply *apply, const char *from_name, const char *to_name, const char *body, guint64 at)
 {
   JsonObject *message = json_object_new ();
 
@@ -613,18 +614,18 @@ add_tombstone (Apply *apply, const char *user_key, gint64 id, GError **error)
   return chat_store_step_done (apply->store, stmt, error);
 }
 
-/* Deletes message id if user_key took part in it, recording it per participant. */
+/* The sender and recipient of message id when user_key took part in it; both NULL when
+ * it does not exist or belongs to another conversation. */
 static gboolean
-delete_one (Apply *apply, const char *user_key, gint64 id, GTree *by_user, gboolean *removed,
-            GError **error)
+lookup_participants (Apply *apply, const char *user_key, gint64 id, char **from_key, char **to_key,
+                     GError **error)
 {
   g_autoptr (ChatStmt) stmt = NULL;
-  g_autofree char *from_key = NULL, *to_key = NULL;
   int rc;
 
   stmt = chat_store_prepare (apply->store,
-                             "DELETE FROM messages WHERE id = ?1 AND (from_key = ?2 OR to_key = ?2)"
-                             " RETURNING from_key, to_key",
+                             "SELECT from_key, to_key FROM messages"
+                             " WHERE id = ?1 AND (from_key = ?2 OR to_key = ?2)",
                              error);
   if (stmt == NULL)
     return FALSE;
@@ -634,16 +635,167 @@ delete_one (Apply *apply, const char *user_key, gint64 id, GTree *by_user, gbool
   if (rc == SQLITE_DONE)
     return TRUE;
   if (rc != SQLITE_ROW)
-    return chat_store_fail (apply->store, error, "Deleting a message");
-  from_key = chat_store_column_dup (stmt, 0);
-  to_key = chat_store_column_dup (stmt, 1);
-  if (!chat_store_step_done (apply->store, stmt, error)
-      || !add_tombstone (apply, from_key, id, error) || !add_tombstone (apply, to_key, id, error))
-    return FALSE;
-  ids_by_user_add (by_user, from_key, id);
-  ids_by_user_add (by_user, to_key, id);
-  *removed = TRUE;
+    return chat_store_fail (apply->store, error, "Reading a message to delete");
+  *from_key = chat_store_column_dup (stmt, 0);
+  *to_key = chat_store_column_dup (stmt, 1);
   return TRUE;
+}
+
+static gboolean
+remove_message (Apply *apply, gint64 id, GError **error)
+{
+  g_autoptr (ChatStmt) stmt
+      = chat_store_prepare (apply->store, "DELETE FROM messages WHERE id = ?1", error);
+
+  if (stmt == NULL)
+    return FALSE;
+  sqlite3_bind_int64 (stmt, 1, id);
+  return chat_store_step_done (apply->store, stmt, error);
+}
+
+/* Hides message id from user_key alone: a tombstone for that user while the message
+ * stays. *fresh is FALSE when it was hidden already (the tombstone keeps its seq). */
+static gboolean
+hide_message (Apply *apply, const char *user_key, gint64 id, gboolean *fresh, GError **error)
+{
+  g_autoptr (ChatStmt) stmt = NULL;
+
+  stmt = chat_store_prepare (apply->store,
+                             "INSERT OR IGNORE INTO tombstones (user_key, id, seq)"
+                             " VALUES (?1, ?2, ?3)",
+                             error);
+  if (stmt == NULL)
+    return FALSE;
+  chat_store_bind_text (stmt, 1, user_key);
+  sqlite3_bind_int64 (stmt, 2, id);
+  sqlite3_bind_int64 (stmt, 3, (sqlite3_int64)apply->index);
+  if (!chat_store_step_done (apply->store, stmt, error))
+    return FALSE;
+  *fresh = sqlite3_changes (apply->store->db) > 0;
+  return TRUE;
+}
+
+typedef enum
+{
+  DELETE_SCOPE_DEFAULT,
+  DELETE_SCOPE_EVERYONE,
+  DELETE_SCOPE_ME,
+} DeleteScope;
+
+/* What one delete_messages op does: the ids gone for everyone (per participant, for the
+ * events) and the ids hidden for the caller (all, and the newly hidden ones). */
+typedef struct
+{
+  const char *user_key;
+  DeleteScope scope;
+  GArray *deleted;
+  GArray *hidden;
+  GArray *newly_hidden;
+  GTree *deleted_by_user;
+} Deletion;
+
+static gboolean
+need_scope (Apply *apply, DeleteScope *scope)
+{
+  const char *text = NULL;
+
+  *scope = DELETE_SCOPE_DEFAULT;
+  if (!json_object_has_member (apply->op, "scope"))
+    return TRUE;
+  if (chat_json_get_string (apply->op, "scope", TRUE, 16, &text, NULL)
+      && g_str_equal (text, "everyone"))
+    *scope = DELETE_SCOPE_EVERYONE;
+  else if (text != NULL && g_str_equal (text, "me"))
+    *scope = DELETE_SCOPE_ME;
+  else
+    {
+      refuse (apply, CHAT_ERROR_BAD_REQUEST, "Field “scope” must be “everyone” or “me”");
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* The whole op is refused before anything changes when one id may not be deleted for
+ * everyone by the caller, so a refused op leaves no partial deletion behind. */
+static gboolean
+check_forbidden (Apply *apply, Deletion *deletion, GArray *ids, gboolean *allowed, GError **error)
+{
+  *allowed = TRUE;
+  if (deletion->scope != DELETE_SCOPE_EVERYONE)
+    return TRUE;
+  for (guint i = 0; i < ids->len && *allowed; i++)
+    {
+      g_autofree char *from_key = NULL, *to_key = NULL;
+      gint64 id = g_array_index (ids, gint64, i);
+      if (!lookup_participants (apply, deletion->user_key, id, &from_key, &to_key, error))
+        return FALSE;
+      if (from_key != NULL && !g_str_equal (from_key, deletion->user_key))
+        {
+          refuse (apply, CHAT_ERROR_FORBIDDEN,
+                  "Message %" G_GINT64_FORMAT " was sent by someone else: only its sender"
+                  " can delete it for everyone",
+                  id);
+          *allowed = FALSE;
+        }
+    }
+  return TRUE;
+}
+
+static gboolean
+delete_for_everyone (Apply *apply, Deletion *deletion, gint64 id, const char *from_key,
+                     const char *to_key, GError **error)
+{
+  if (!remove_message (apply, id, error) || !add_tombstone (apply, from_key, id, error)
+      || !add_tombstone (apply, to_key, id, error))
+    return FALSE;
+  ids_by_user_add (deletion->deleted_by_user, from_key, id);
+  ids_by_user_add (deletion->deleted_by_user, to_key, id);
+  g_array_append_val (deletion->deleted, id);
+  return TRUE;
+}
+
+static gboolean
+delete_one (Apply *apply, Deletion *deletion, gint64 id, GError **error)
+{
+  g_autofree char *from_key = NULL, *to_key = NULL;
+  gboolean sender, fresh = FALSE;
+
+  if (!lookup_participants (apply, deletion->user_key, id, &from_key, &to_key, error))
+    return FALSE;
+  if (from_key == NULL)
+    return TRUE;
+  sender = g_str_equal (from_key, deletion->user_key);
+  if (deletion->scope == DELETE_SCOPE_EVERYONE
+      || (deletion->scope == DELETE_SCOPE_DEFAULT && sender))
+    return delete_for_everyone (apply, deletion, id, from_key, to_key, error);
+  if (!hide_message (apply, deletion->user_key, id, &fresh, error))
+    return FALSE;
+  g_array_append_val (deletion->hidden, id);
+  if (fresh)
+    g_array_append_val (deletion->newly_hidden, id);
+  return TRUE;
+}
+
+static void
+deleted_event (Apply *apply, const char *user_key, GArray *ids, const char *scope)
+{
+  g_autoptr (JsonObject) event = json_object_new ();
+
+  json_object_set_string_member (event, "event", "deleted");
+  json_object_set_array_member (event, "ids", ids_to_json (ids));
+  json_object_set_string_member (event, "scope", scope);
+  json_object_set_int_member (event, "seq", (gint64)apply->index);
+  add_event (apply, user_key, event, NULL);
+}
+
+static void
+deletion_events (Apply *apply, Deletion *deletion)
+{
+  for (GTreeNode *node = g_tree_node_first (deletion->deleted_by_user); node != NULL;
+       node = g_tree_node_next (node))
+    deleted_event (apply, g_tree_node_key (node), g_tree_node_value (node), "everyone");
+  if (deletion->newly_hidden->len > 0)
+    deleted_event (apply, deletion->user_key, deletion->newly_hidden, "me");
 }
 
 static gboolean
@@ -653,32 +805,31 @@ apply_delete_messages (Apply *apply, GError **error)
   g_autofree char *user_key = NULL, *user_name = NULL;
   g_autoptr (GArray) ids = NULL;
   g_autoptr (GArray) deleted = g_array_new (FALSE, FALSE, sizeof (gint64));
+  g_autoptr (GArray) hidden = g_array_new (FALSE, FALSE, sizeof (gint64));
+  g_autoptr (GArray) newly_hidden = g_array_new (FALSE, FALSE, sizeof (gint64));
   g_autoptr (GTree) by_user = ids_by_user_new ();
+  Deletion deletion = { NULL, DELETE_SCOPE_DEFAULT, deleted, hidden, newly_hidden, by_user };
+  gboolean allowed = TRUE;
 
-  if (!need_string (apply, "user", &user))
+  if (!need_string (apply, "user", &user) || !need_scope (apply, &deletion.scope))
     return TRUE;
   if ((user_name = need_user (apply, user, &user_key, error)) == NULL)
     return *error == NULL;
   if ((ids = need_ids (apply)) == NULL)
     return TRUE;
+  deletion.user_key = user_key;
+  if (!check_forbidden (apply, &deletion, ids, &allowed, error))
+    return FALSE;
+  if (!allowed)
+    return TRUE;
   for (guint i = 0; i < ids->len; i++)
     {
-      gint64 id = g_array_index (ids, gint64, i);
-      gboolean removed = FALSE;
-      if (!delete_one (apply, user_key, id, by_user, &removed, error))
+      if (!delete_one (apply, &deletion, g_array_index (ids, gint64, i), error))
         return FALSE;
-      if (removed)
-        g_array_append_val (deleted, id);
     }
   json_object_set_array_member (apply->result->reply, "deleted", ids_to_json (deleted));
-  for (GTreeNode *node = g_tree_node_first (by_user); node != NULL; node = g_tree_node_next (node))
-    {
-      g_autoptr (JsonObject) event = json_object_new ();
-      json_object_set_string_member (event, "event", "deleted");
-      json_object_set_array_member (event, "ids", ids_to_json (g_tree_node_value (node)));
-      json_object_set_int_member (event, "seq", (gint64)apply->index);
-      add_event (apply, g_tree_node_key (node), event, NULL);
-    }
+  json_object_set_array_member (apply->result->reply, "hidden", ids_to_json (hidden));
+  deletion_events (apply, &deletion);
   return TRUE;
 }
 

@@ -63,6 +63,10 @@ char *chat_store_column_dup (ChatStmt *stmt, int col);
   "m.id, fa.name, ta.name, m.body, m.sent_at, m.read "                                             \
   "FROM messages m JOIN accounts fa ON fa.key = m.from_key "                                       \
   "JOIN accounts ta ON ta.key = m.to_key "
+/* A condition on "m": the message is not hidden from the user whose key is bound to
+ * param (a tombstone of that user for a message that still exists: deleted "for me"). */
+#define CHAT_STORE_NOT_HIDDEN(param)                                                               \
+  " NOT EXISTS (SELECT 1 FROM tombstones h WHERE h.user_key = " param " AND h.id = m.id) "
 /* {id, seq, from, to, body, sent_at, read} from a row selected with the columns above. */
 JsonObject *chat_store_message_from_row (ChatStmt *stmt);
 /* The message with this id, or NULL (error set only on a storage fault). */

@@ -315,7 +315,7 @@ chat_store_history (ChatStore *self, const char *user, const char *with, guint64
                              "SELECT " CHAT_STORE_MESSAGE_COLUMNS
                              "WHERE min (m.from_key, m.to_key) = ?1"
                              " AND max (m.from_key, m.to_key) = ?2 AND m.id < ?3"
-                             " ORDER BY m.id DESC LIMIT ?4",
+                             " AND" CHAT_STORE_NOT_HIDDEN ("?5") "ORDER BY m.id DESC LIMIT ?4",
                              error);
   if (stmt == NULL)
     return NULL;
@@ -325,6 +325,7 @@ chat_store_history (ChatStore *self, const char *user, const char *with, guint64
   chat_store_bind_text (stmt, 2, user_first ? with_key : user_key);
   sqlite3_bind_int64 (stmt, 3, before == 0 ? G_MAXINT64 : clamp_index (before));
   sqlite3_bind_int64 (stmt, 4, (sqlite3_int64)limit + 1);
+  chat_store_bind_text (stmt, 5, user_key);
   if ((newest_first = collect_messages (self, stmt, error)) == NULL)
     return NULL;
   if (more != NULL)
@@ -342,8 +343,9 @@ unread_from (ChatStore *self, const char *user_key, const char *peer_key, GError
   g_autoptr (ChatStmt) stmt = NULL;
 
   stmt = chat_store_prepare (self,
-                             "SELECT count (*) FROM messages"
-                             " WHERE to_key = ?1 AND from_key = ?2 AND read = 0",
+                             "SELECT count (*) FROM messages m"
+                             " WHERE m.to_key = ?1 AND m.from_key = ?2 AND m.read = 0"
+                             " AND" CHAT_STORE_NOT_HIDDEN ("?1"),
                              error);
   if (stmt == NULL)
     return -1;
@@ -394,12 +396,14 @@ chat_store_conversations (ChatStore *self, const char *user, GError **error)
   key = chat_username_key (user);
   stmt = chat_store_prepare (self,
                              "SELECT peer, max (last) AS newest FROM ("
-                             " SELECT to_key AS peer, max (id) AS last FROM messages"
-                             "  WHERE from_key = ?1 GROUP BY to_key"
-                             " UNION ALL"
-                             " SELECT from_key, max (id) FROM messages"
-                             "  WHERE to_key = ?1 GROUP BY from_key)"
-                             " GROUP BY peer ORDER BY newest DESC",
+                             " SELECT m.to_key AS peer, max (m.id) AS last FROM messages m"
+                             "  WHERE m.from_key = ?1 AND" CHAT_STORE_NOT_HIDDEN (
+                                 "?1") "  GROUP BY m.to_key"
+                                       " UNION ALL"
+                                       " SELECT m.from_key, max (m.id) FROM messages m"
+                                       "  WHERE m.to_key = ?1 AND" CHAT_STORE_NOT_HIDDEN (
+                                           "?1") "  GROUP BY m.from_key)"
+                                                 " GROUP BY peer ORDER BY newest DESC",
                              error);
   if (stmt == NULL)
     return NULL;
@@ -435,7 +439,8 @@ chat_store_unread (ChatStore *self, const char *user, guint limit, GError **erro
   key = chat_username_key (user);
   stmt = chat_store_prepare (self,
                              "SELECT " CHAT_STORE_MESSAGE_COLUMNS
-                             "WHERE m.to_key = ?1 AND m.read = 0 ORDER BY m.id LIMIT ?2",
+                             "WHERE m.to_key = ?1 AND m.read = 0 AND" CHAT_STORE_NOT_HIDDEN (
+                                 "?1") "ORDER BY m.id LIMIT ?2",
                              error);
   if (stmt == NULL)
     return NULL;
@@ -461,8 +466,8 @@ chat_store_unread_count (ChatStore *self, const char *user, GError **error)
   stmt = chat_store_prepare (self,
                              "SELECT a.name, count (*) FROM messages m"
                              " JOIN accounts a ON a.key = m.from_key"
-                             " WHERE m.to_key = ?1 AND m.read = 0"
-                             " GROUP BY m.from_key ORDER BY m.from_key",
+                             " WHERE m.to_key = ?1 AND m.read = 0 AND" CHAT_STORE_NOT_HIDDEN (
+                                 "?1") " GROUP BY m.from_key ORDER BY m.from_key",
                              error);
   if (stmt == NULL)
     return NULL;

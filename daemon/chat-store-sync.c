@@ -28,12 +28,16 @@ typedef struct
   guint limit;
 } Page;
 
+/* Messages hidden from the caller ("for me") are left out: their tombstone is in deleted. */
 static const char messages_sql[]
     = "SELECT id, id FROM ("
-      " SELECT id FROM messages WHERE from_key = ?1 AND id > ?2 AND id <= ?3 ORDER BY id LIMIT ?4)"
-      " UNION SELECT id, id FROM ("
-      " SELECT id FROM messages WHERE to_key = ?1 AND id > ?2 AND id <= ?3 ORDER BY id LIMIT ?4)"
-      " ORDER BY 1 LIMIT ?4";
+      " SELECT m.id FROM messages m WHERE m.from_key = ?1 AND m.id > ?2 AND m.id <= ?3"
+      " AND" CHAT_STORE_NOT_HIDDEN (
+          "?1") "ORDER BY m.id LIMIT ?4)"
+                " UNION SELECT id, id FROM ("
+                " SELECT m.id FROM messages m WHERE m.to_key = ?1 AND m.id > ?2 AND m.id <= ?3"
+                " AND" CHAT_STORE_NOT_HIDDEN ("?1") "ORDER BY m.id LIMIT ?4)"
+                                                    " ORDER BY 1 LIMIT ?4";
 static const char deleted_sql[]
     = "SELECT seq, id FROM tombstones WHERE user_key = ?1 AND seq > ?2 AND seq <= ?3"
       " ORDER BY seq, id LIMIT ?4";

@@ -9,12 +9,14 @@
 #include "chat-journal.h"
 #include "chat-node.h"
 #include "chat-server.h"
+#include "chat-state-dir.h"
 #include "chat-store.h"
 
 #include <glib-unix.h>
 #include <glib/gstdio.h>
 #include <locale.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 
 #define EXIT_USAGE 2
 
@@ -195,16 +197,21 @@ run (const Options *options, ChatConfig *config, guint node_id)
   g_autofree char *state_dir = choose_state_dir (options);
   g_autoptr (ChatStore) store = NULL;
 
-  if (g_mkdir_with_parents (state_dir, 0700) != 0)
+  if (!chat_state_dir_prepare (state_dir, &error))
     {
-      g_printerr ("chatd: cannot create the state directory %s: %s\n", state_dir,
-                  g_strerror (errno));
+      g_printerr ("chatd: %s\n", error->message);
       return EXIT_FAILURE;
     }
   store = chat_store_open (state_dir, &error);
   if (store == NULL)
     {
       g_printerr ("chatd: cannot open the store in %s: %s\n", state_dir, error->message);
+      return EXIT_FAILURE;
+    }
+  /* Files an older chatd or another umask created before. */
+  if (!chat_state_dir_protect_files (state_dir, &error))
+    {
+      g_printerr ("chatd: %s\n", error->message);
       return EXIT_FAILURE;
     }
   g_message ("State in %s", chat_store_get_path (store));
@@ -222,6 +229,9 @@ main (int argc, char **argv)
 
   setlocale (LC_ALL, "");
   signal (SIGPIPE, SIG_IGN);
+  /* The state holds password hashes and message bodies: whatever the caller's umask,
+   * what chatd creates is for its own user alone (the unit sets UMask=0077 too). */
+  umask (0077);
   if (!parse_options (&options, &argc, &argv, &error))
     {
       g_printerr ("chatd: %s\nTry “chatd --help”.\n", error->message);

@@ -167,6 +167,60 @@ test_bodies (void)
 }
 
 static void
+assert_fails_naming (ChatTestConn *conn, const char *field, const char *what, JsonObject *reply)
+{
+  g_autofree char *quoted = g_strdup_printf ("“%s”", field);
+  const char *message
+      = json_object_get_string_member (json_object_get_object_member (reply, "error"), "message");
+
+  chat_test_assert_error (reply, "bad_request");
+  g_assert_nonnull (strstr (message, quoted));
+  g_assert_nonnull (strstr (message, what));
+}
+
+/* Cases 1 and 4: escaped NULs, lone surrogates and numbers beyond 64 bits are refused
+ * naming the field; nothing is stored, no account is made around the username rules. */
+static void
+test_escapes_and_ranges (void)
+{
+  g_autoptr (ChatTestConn) conn = connect_leader ();
+  g_autoptr (ChatTestConn) other = connect_leader ();
+  g_autofree char *name = chat_test_unique_name ("esc");
+  g_autoptr (JsonObject) r1 = NULL, r2 = NULL, r3 = NULL, r4 = NULL, r5 = NULL, r6 = NULL;
+  g_autoptr (JsonObject) r7 = NULL, r8 = NULL, history = NULL, login = NULL;
+
+  g_free (chat_test_signup (conn, name, PASSWORD));
+  r1 = chat_test_rq (
+      conn, "{'id':1,'op':'send','to':'%s','body':'abc\\u0000def','client_msg_id':'n'}", name);
+  assert_fails_naming (conn, "body", "NUL", r1);
+  r2 = chat_test_rq (other,
+                     "{'id':2,'op':'signup','username':'zed\\u0000abc','password':'" PASSWORD "'}");
+  assert_fails_naming (other, "username", "NUL", r2);
+  login = chat_test_rq (other, "{'id':3,'op':'login','username':'zed','password':'" PASSWORD "'}");
+  chat_test_assert_error (login, "bad_credentials");
+  r3 = chat_test_rq (
+      conn, "{'id':4,'op':'send','to':'%s\\u0000zzz','body':'x','client_msg_id':'t'}", name);
+  assert_fails_naming (conn, "to", "NUL", r3);
+  r4 = chat_test_rq (conn, "{'id':5,'op':'send','to':'%s','body':'\\ud800','client_msg_id':'s'}",
+                     name);
+  assert_fails_naming (conn, "body", "surrogate", r4);
+  r5 = chat_test_rq (conn, "{'id':6,'op':'history','with':'%s','before':-9223372036854775809}",
+                     name);
+  assert_fails_naming (conn, "before", "64 bits", r5);
+  r6 = chat_test_rq (conn, "{'id':7,'op':'mark_read','with':'%s','up_to':-9223372036854775809}",
+                     name);
+  assert_fails_naming (conn, "up_to", "64 bits", r6);
+  r7 = chat_test_rq (conn, "{'id':8,'op':'sync','after':-9223372036854775809}");
+  assert_fails_naming (conn, "after", "64 bits", r7);
+  r8 = chat_test_rq (conn, "{'id':9,'op':'read_unread','limit':0}");
+  assert_fails_naming (conn, "limit", "from 1 to 500", r8);
+  history = chat_test_ok (conn, "{'id':10,'op':'history','with':'%s'}", name);
+  g_assert_cmpuint (json_array_get_length (json_object_get_array_member (history, "messages")), ==,
+                    0);
+  assert_usable (conn);
+}
+
+static void
 test_unauthenticated (void)
 {
   g_autoptr (ChatTestConn) conn = connect_leader ();
@@ -271,6 +325,7 @@ main (int argc, char **argv)
   g_test_add_func ("/bad-input/bad-usernames", test_bad_usernames);
   g_test_add_func ("/bad-input/bodies", test_bodies);
   g_test_add_func ("/bad-input/unauthenticated", test_unauthenticated);
+  g_test_add_func ("/bad-input/escapes-and-ranges", test_escapes_and_ranges);
   g_test_add_func ("/bad-input/credentials-rate-limit", test_credentials_and_rate_limit);
   g_test_add_func ("/bad-input/partial-line-timeout", test_partial_line_timeout);
   g_test_add_func ("/bad-input/connection-limit", test_connection_limit);

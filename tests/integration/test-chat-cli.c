@@ -229,16 +229,29 @@ test_mark_read_and_delete (void)
   g_autofree char *up_to = g_strdup_printf ("%" G_GINT64_FORMAT, id);
   g_autofree char *hash_id = g_strdup_printf ("#%" G_GINT64_FORMAT, id);
   g_autoptr (Run) mark = RUN ("--user", bob, "--json", "mark-read", alice, up_to);
+  g_autoptr (Run) forbidden = RUN ("--user", bob, "delete", "--for-everyone", hash_id);
+  g_autoptr (Run) both = RUN ("--user", bob, "delete", "--for-me", "--for-everyone", hash_id);
   g_autoptr (Run) del = RUN ("--user", bob, "--json", "delete", hash_id);
+  g_autoptr (Run) mine = RUN ("--user", alice, "--json", "delete", "--for-everyone", hash_id);
   g_autoptr (Run) bad_id = RUN ("--user", bob, "delete", "abc");
   g_autoptr (JsonObject) marked = NULL;
-  g_autoptr (JsonObject) deleted = NULL;
+  g_autoptr (JsonObject) hidden = NULL, deleted = NULL;
 
   assert_ok (mark);
   marked = json_line (mark->out, 0);
   g_assert_cmpint (json_object_get_int_member (marked, "marked"), ==, 1);
+  /* bob received it: not his to delete for both. */
+  g_assert_cmpint (forbidden->status, ==, 1);
+  g_assert_nonnull (strstr (forbidden->err, "forbidden"));
+  g_assert_cmpint (both->status, ==, 2);
   assert_ok (del);
-  deleted = json_line (del->out, 0);
+  hidden = json_line (del->out, 0);
+  g_assert_cmpuint (json_array_get_length (json_object_get_array_member (hidden, "deleted")), ==,
+                    0);
+  g_assert_cmpint (json_array_get_int_element (json_object_get_array_member (hidden, "hidden"), 0),
+                   ==, id);
+  assert_ok (mine);
+  deleted = json_line (mine->out, 0);
   g_assert_cmpint (
       json_array_get_int_element (json_object_get_array_member (deleted, "deleted"), 0), ==, id);
   g_assert_cmpint (bad_id->status, ==, 2);

@@ -206,8 +206,10 @@ check_list_and_delete (ChatClient *alice, ChatClient *bob, gint64 first_seq)
   g_assert_cmpstr (users[0], ==, "alice");
   chat_test_wait_clear (&wait);
 
-  chat_client_delete_messages_async (alice, &first_seq, 1, NULL, chat_test_wait_cb, &wait);
-  deleted = chat_client_delete_messages_finish (alice, chat_test_wait (&wait, 30000), &error);
+  chat_client_delete_messages_async (alice, &first_seq, 1, CHAT_DELETE_SCOPE_DEFAULT, NULL,
+                                     chat_test_wait_cb, &wait);
+  g_assert_true (chat_client_delete_messages_finish (alice, chat_test_wait (&wait, 30000), &deleted,
+                                                     NULL, &error));
   g_assert_no_error (error);
   g_assert_cmpuint (deleted->len, ==, 1);
   chat_test_wait_clear (&wait);

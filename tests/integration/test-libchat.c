@@ -423,7 +423,7 @@ test_delete_and_sync (void)
   g_autoptr (ChatMessage) message = send_ok (alice, b_name, "delete me");
   g_autoptr (GAsyncResult) result = NULL;
   g_autoptr (GError) error = NULL;
-  g_autoptr (GArray) deleted = NULL;
+  g_autoptr (GArray) deleted = NULL, hidden = NULL;
   g_autoptr (ChatSyncResult) page = NULL;
   gint64 id = chat_message_get_id (message);
   gint64 bogus = id + 1000000;
@@ -437,14 +437,39 @@ test_delete_and_sync (void)
   g_assert_cmpint (page->seq, >=, chat_message_get_seq (message));
   g_clear_object (&result);
 
-  chat_client_delete_messages_async (bob->client, (gint64[]){ id, bogus }, 2, NULL, capture, NULL);
+  /* The recipient may not delete alice's message for everyone: nothing changes. */
+  chat_client_delete_messages_async (bob->client, (gint64[]){ id }, 1, CHAT_DELETE_SCOPE_EVERYONE,
+                                     NULL, capture, NULL);
   result = await ();
-  deleted = chat_client_delete_messages_finish (bob->client, result, &error);
-  g_assert_no_error (error);
-  g_assert_cmpuint (deleted->len, ==, 1);
-  g_assert_cmpint (g_array_index (deleted, gint64, 0), ==, id);
-  wait_count (&alice->deleted->len, 1);
+  g_assert_false (chat_client_delete_messages_finish (bob->client, result, NULL, NULL, &error));
+  g_assert_error (error, CHAT_ERROR, CHAT_ERROR_FORBIDDEN);
+  g_clear_error (&error);
+  g_clear_object (&result);
+
+  /* By default the recipient hides it from its own view only. */
+  chat_client_delete_messages_async (bob->client, (gint64[]){ id, bogus }, 2,
+                                     CHAT_DELETE_SCOPE_DEFAULT, NULL, capture, NULL);
+  result = await ();
+  g_assert_true (
+      chat_client_delete_messages_finish (bob->client, result, &deleted, &hidden, &error));
+  g_assert_cmpuint (deleted->len, ==, 0);
+  g_assert_cmpuint (hidden->len, ==, 1);
+  g_assert_cmpint (g_array_index (hidden, gint64, 0), ==, id);
   wait_count (&bob->deleted->len, 1);
+  g_clear_object (&result);
+  g_clear_pointer (&deleted, g_array_unref);
+  g_clear_pointer (&hidden, g_array_unref);
+
+  /* The sender still has it, and deletes it for everyone: alice hears of it too. */
+  g_assert_cmpuint (alice->deleted->len, ==, 0);
+  chat_client_delete_messages_async (alice->client, (gint64[]){ id }, 1, CHAT_DELETE_SCOPE_EVERYONE,
+                                     NULL, capture, NULL);
+  result = await ();
+  g_assert_true (
+      chat_client_delete_messages_finish (alice->client, result, &deleted, &hidden, &error));
+  g_assert_cmpuint (deleted->len, ==, 1);
+  g_assert_cmpuint (hidden->len, ==, 0);
+  wait_count (&alice->deleted->len, 1);
   g_assert_cmpint (g_array_index (alice->deleted, gint64, 0), ==, id);
 }
 

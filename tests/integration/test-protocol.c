@@ -428,27 +428,50 @@ test_delete_messages (void)
   g_autoptr (JsonObject) event_g = NULL;
   g_autoptr (JsonObject) event_h = NULL;
   g_autoptr (JsonObject) history = NULL;
-  JsonArray *deleted = NULL;
+  JsonArray *deleted = NULL, *hidden = NULL;
 
+  /* gail received m2: she may hide it for herself, not delete it for hugo. */
+  chat_test_fails (g, "forbidden",
+                   "{'id':1,'op':'delete_messages','scope':'everyone','ids':[%" G_GINT64_FORMAT
+                   "]}",
+                   seq_of (m2));
   reply = chat_test_ok (g,
                         "{'id':1,'op':'delete_messages','ids':[%" G_GINT64_FORMAT
                         ",%" G_GINT64_FORMAT ",999999999]}",
                         seq_of (m2), seq_of (other));
+  g_assert_cmpuint (json_array_get_length (json_object_get_array_member (reply, "deleted")), ==, 0);
+  hidden = json_object_get_array_member (reply, "hidden");
+  g_assert_cmpuint (json_array_get_length (hidden), ==, 1);
+  g_assert_cmpint (json_array_get_int_element (hidden, 0), ==, seq_of (m2));
+  event_g = chat_test_wait_event (g, "deleted", EVENT_TIMEOUT_MS);
+  g_assert_nonnull (event_g);
+  g_assert_cmpstr (json_object_get_string_member (event_g, "scope"), ==, "me");
+  history = chat_test_ok (h, "{'id':2,'op':'history','with':'%s'}", gail);
+  g_assert_cmpuint (json_array_get_length (messages_of (history)), ==, 2);
+  g_clear_pointer (&history, json_object_unref);
+  history = chat_test_ok (g, "{'id':2,'op':'history','with':'%s'}", hugo);
+  g_assert_cmpuint (json_array_get_length (messages_of (history)), ==, 1);
+  g_clear_pointer (&history, json_object_unref);
+  g_clear_pointer (&reply, json_object_unref);
+
+  /* hugo sent m2: he deletes it for everyone, and both hear of it. */
+  reply = chat_test_ok (h, "{'id':3,'op':'delete_messages','ids':[%" G_GINT64_FORMAT "]}",
+                        seq_of (m2));
   deleted = json_object_get_array_member (reply, "deleted");
   g_assert_cmpuint (json_array_get_length (deleted), ==, 1);
   g_assert_cmpint (json_array_get_int_element (deleted, 0), ==, seq_of (m2));
-  event_g = chat_test_wait_event (g, "deleted", EVENT_TIMEOUT_MS);
   event_h = chat_test_wait_event (h, "deleted", EVENT_TIMEOUT_MS);
-  g_assert_nonnull (event_g);
   g_assert_nonnull (event_h);
+  g_assert_cmpstr (json_object_get_string_member (event_h, "scope"), ==, "everyone");
   g_assert_cmpint (json_array_get_int_element (json_object_get_array_member (event_h, "ids"), 0),
                    ==, seq_of (m2));
-  history = chat_test_ok (h, "{'id':2,'op':'history','with':'%s'}", gail);
+  history = chat_test_ok (h, "{'id':4,'op':'history','with':'%s'}", gail);
   g_assert_cmpuint (json_array_get_length (messages_of (history)), ==, 1);
   g_assert_cmpint (seq_of (json_array_get_object_element (messages_of (history), 0)), ==,
                    seq_of (m1));
   chat_test_fails (g, "bad_request", "{'id':3,'op':'delete_messages','ids':['x']}");
   chat_test_fails (g, "bad_request", "{'id':4,'op':'delete_messages'}");
+  chat_test_fails (g, "bad_request", "{'id':5,'op':'delete_messages','ids':[1],'scope':'all'}");
 }
 
 /* Seed: account deletion. */

@@ -22,6 +22,7 @@ test_documented_slugs (void)
   g_assert_cmpstr (chat_error_to_slug (CHAT_ERROR_NOT_LEADER), ==, "not_leader");
   g_assert_cmpstr (chat_error_to_slug (CHAT_ERROR_TOO_LARGE), ==, "too_large");
   g_assert_cmpstr (chat_error_to_slug (CHAT_ERROR_BAD_CREDENTIALS), ==, "bad_credentials");
+  g_assert_cmpstr (chat_error_to_slug (CHAT_ERROR_FORBIDDEN), ==, "forbidden");
   g_assert_cmpstr (chat_error_to_slug (999), ==, "internal");
 }
 

@@ -103,6 +103,69 @@ test_fields (void)
   g_assert_nonnull (strstr (e4->message, "Missing"));
 }
 
+/* The error for text names field and says what; NULL field: a field name. */
+static void
+expect_named (const char *text, const char *field, const char *what)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (JsonObject) object = parse (text, &error);
+  g_autofree char *quoted = field != NULL ? g_strdup_printf ("“%s”", field) : NULL;
+
+  g_assert_null (object);
+  g_assert_error (error, CHAT_ERROR, CHAT_ERROR_BAD_REQUEST);
+  if (quoted != NULL)
+    g_assert_nonnull (strstr (error->message, quoted));
+  else
+    g_assert_nonnull (strstr (error->message, "A field name"));
+  g_assert_nonnull (strstr (error->message, what));
+}
+
+/* Case 1 and 4: an escaped NUL would cut the string, a lone surrogate was reported as
+ * an unterminated string, and an integer beyond 64 bits was clamped. */
+static void
+test_escapes_and_overflow (void)
+{
+  g_autoptr (JsonObject) pair = NULL, plain = NULL;
+  guint64 value = 0;
+
+  expect_named ("{\"body\":\"abc\\u0000def\"}", "body", "NUL");
+  expect_named ("{\"op\":\"signup\",\"username\":\"zed\\u0000abc\"}", "username", "NUL");
+  expect_named ("{\"to\":\"alice\\u0000zzz\",\"body\":\"x\"}", "to", "NUL");
+  expect_named ("{\"ids\":[1,\"\\u0000\"]}", "ids", "NUL");
+  expect_named ("{\"a\\u0000\":1}", NULL, "NUL");
+  expect_named ("{\"body\":\"\\ud800\"}", "body", "surrogate");
+  expect_named ("{\"body\":\"\\ud800x\"}", "body", "surrogate");
+  expect_named ("{\"body\":\"\\udc00\"}", "body", "surrogate");
+  expect_named ("{\"body\":\"\\ud800\\u0041\"}", "body", "surrogate");
+  expect_named ("{\"o\":{\"inner\":\"\\u0000\"},\"k\":1}", "inner", "NUL");
+  expect_named ("{\"before\":-9223372036854775809}", "before", "64 bits");
+  expect_named ("{\"up_to\":18446744073709551616}", "up_to", "64 bits");
+  expect_named ("{\"after\":99999999999999999999999}", "after", "64 bits");
+
+  /* A surrogate pair is one character; an escaped backslash before "u0000" is text. */
+  pair = parse ("{\"body\":\"\\ud83d\\ude00\",\"t\":\"\\\\u0000\",\"n\":-9223372036854775808}",
+                NULL);
+  g_assert_nonnull (pair);
+  g_assert_cmpstr (json_object_get_string_member (pair, "body"), ==, "\xf0\x9f\x98\x80");
+  g_assert_cmpstr (json_object_get_string_member (pair, "t"), ==, "\\u0000");
+  plain = parse ("{\"limit\":0,\"f\":1e400,\"big\":9223372036854775807}", NULL);
+  g_assert_nonnull (plain);
+  g_assert_false (chat_json_get_uint_range (plain, "limit", TRUE, 1, 500, &value, NULL));
+  g_assert_true (chat_json_get_uint_range (plain, "big", TRUE, 1, G_MAXINT64, &value, NULL));
+}
+
+/* The range in the error text is the range the check uses. */
+static void
+test_range_message (void)
+{
+  g_autoptr (JsonObject) object = parse ("{\"limit\":0}", NULL);
+  g_autoptr (GError) error = NULL;
+  guint64 value = 0;
+
+  g_assert_false (chat_json_get_uint_range (object, "limit", TRUE, 1, 500, &value, &error));
+  g_assert_cmpstr (error->message, ==, "Field “limit” must be from 1 to 500");
+}
+
 static void
 test_to_line (void)
 {
@@ -124,5 +187,7 @@ main (int argc, char **argv)
                    test_depth_ignores_brackets_in_strings);
   g_test_add_func ("/json/fields", test_fields);
   g_test_add_func ("/json/to-line", test_to_line);
+  g_test_add_func ("/json/escapes-and-overflow", test_escapes_and_overflow);
+  g_test_add_func ("/json/range-message", test_range_message);
   return g_test_run ();
 }

@@ -370,7 +370,8 @@ static void
 test_delete_messages (StoreFixture *f, gconstpointer data)
 {
   g_autoptr (ChatApplyResult) result = NULL;
-  g_autofree char *deleted = NULL, *bob_ids = NULL, *alice_ids = NULL;
+  g_autofree char *deleted = NULL, *hidden = NULL, *bob_ids = NULL, *alice_ids = NULL;
+  g_autofree char *alice_hidden = NULL;
   gint64 ab, ba, cb;
 
   signup (f, "alice");
@@ -380,23 +381,32 @@ test_delete_messages (StoreFixture *f, gconstpointer data)
   ba = send_message (f, "bob", "alice", "2");
   cb = send_message (f, "carol", "bob", "3");
   send_message (f, "alice", "carol", "4");
-  /* Alice deletes one she sent, one she received, one between others and a missing id. */
+  /* Alice deletes one she sent (for both), one she received (for her only), one between
+   * others and a missing id (both ignored). */
   result = apply_printf (f,
                          "{\"op\":\"delete_messages\",\"user\":\"alice\",\"ids\":[%" G_GINT64_FORMAT
                          ",%" G_GINT64_FORMAT ",%" G_GINT64_FORMAT ",4242]}",
                          ba, cb, ab);
   assert_applied (result);
   deleted = int_list (json_object_get_array_member (result->reply, "deleted"));
-  g_assert_cmpstr (deleted, ==, "4,5");
-  g_assert_cmpuint (chat_store_count_messages (f->store), ==, 2);
-  g_assert_cmpuint (result->events->len, ==, 2);
+  hidden = int_list (json_object_get_array_member (result->reply, "hidden"));
+  g_assert_cmpstr (deleted, ==, "4");
+  g_assert_cmpstr (hidden, ==, "5");
+  g_assert_cmpuint (chat_store_count_messages (f->store), ==, 3);
+  g_assert_cmpuint (result->events->len, ==, 3);
   g_assert_cmpstr (event_at (result, 0)->user_key, ==, "alice");
   g_assert_cmpstr (event_at (result, 1)->user_key, ==, "bob");
+  g_assert_cmpstr (event_at (result, 2)->user_key, ==, "alice");
   g_assert_cmpstr (event_name (event_at (result, 1)), ==, "deleted");
   alice_ids = int_list (json_object_get_array_member (event_at (result, 0)->event, "ids"));
   bob_ids = int_list (json_object_get_array_member (event_at (result, 1)->event, "ids"));
-  g_assert_cmpstr (alice_ids, ==, "4,5");
-  g_assert_cmpstr (bob_ids, ==, "4,5");
+  alice_hidden = int_list (json_object_get_array_member (event_at (result, 2)->event, "ids"));
+  g_assert_cmpstr (alice_ids, ==, "4");
+  g_assert_cmpstr (bob_ids, ==, "4");
+  g_assert_cmpstr (alice_hidden, ==, "5");
+  g_assert_cmpstr (json_object_get_string_member (event_at (result, 1)->event, "scope"), ==,
+                   "everyone");
+  g_assert_cmpstr (json_object_get_string_member (event_at (result, 2)->event, "scope"), ==, "me");
   g_assert_cmpint (json_object_get_int_member (event_at (result, 1)->event, "seq"), ==,
                    (gint64)f->index);
   {
@@ -410,6 +420,49 @@ test_delete_messages (StoreFixture *f, gconstpointer data)
                       ==, 0);
     g_assert_cmpuint (none->events->len, ==, 0);
   }
+}
+
+/* Case 7: a recipient cannot delete what the sender wrote for both; nothing changes. */
+static void
+test_delete_forbidden (StoreFixture *f, gconstpointer data)
+{
+  g_autoptr (ChatApplyResult) refused = NULL, mine = NULL, bad = NULL;
+  g_autoptr (JsonArray) bob_history = NULL, alice_history = NULL;
+  g_autoptr (JsonObject) alice_sync = NULL;
+  g_autofree char *synced = NULL;
+  gint64 ab, ba;
+
+  signup (f, "alice");
+  signup (f, "bob");
+  ab = send_message (f, "alice", "bob", "from alice");
+  ba = send_message (f, "bob", "alice", "from bob");
+  refused = apply_printf (f,
+                          "{\"op\":\"delete_messages\",\"user\":\"bob\",\"scope\":\"everyone\","
+                          "\"ids\":[%" G_GINT64_FORMAT ",%" G_GINT64_FORMAT "]}",
+                          ba, ab);
+  assert_refused (refused, CHAT_ERROR_FORBIDDEN);
+  g_assert_cmpuint (chat_store_count_messages (f->store), ==, 2);
+  bad = apply_printf (f,
+                      "{\"op\":\"delete_messages\",\"user\":\"bob\",\"scope\":\"all\","
+                      "\"ids\":[%" G_GINT64_FORMAT "]}",
+                      ba);
+  assert_refused (bad, CHAT_ERROR_BAD_REQUEST);
+  /* The sender hides her own message for herself: bob keeps it. */
+  mine = apply_printf (f,
+                       "{\"op\":\"delete_messages\",\"user\":\"alice\",\"scope\":\"me\","
+                       "\"ids\":[%" G_GINT64_FORMAT "]}",
+                       ab);
+  assert_applied (mine);
+  g_assert_cmpuint (mine->events->len, ==, 1);
+  bob_history = chat_store_history (f->store, "bob", "alice", 0, 50, NULL, NULL);
+  alice_history = chat_store_history (f->store, "alice", "bob", 0, 50, NULL, NULL);
+  g_assert_cmpuint (json_array_get_length (bob_history), ==, 2);
+  g_assert_cmpuint (json_array_get_length (alice_history), ==, 1);
+  alice_sync = chat_store_sync (f->store, "alice", 0, 100, NULL);
+  g_assert_cmpuint (json_array_get_length (json_object_get_array_member (alice_sync, "messages")),
+                    ==, 1);
+  synced = int_list (json_object_get_array_member (alice_sync, "deleted"));
+  g_assert_cmpstr (synced, ==, "3");
 }
 
 /* --- delete_account ------------------------------------------------------------ */
@@ -484,6 +537,7 @@ main (int argc, char **argv)
   ADD ("mark-read/with", test_mark_read_with);
   ADD ("mark-read/ids", test_mark_read_ids);
   ADD ("delete-messages", test_delete_messages);
+  ADD ("delete-forbidden", test_delete_forbidden);
   ADD ("delete-account", test_delete_account);
 #undef ADD
 
