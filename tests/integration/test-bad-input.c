@@ -170,10 +170,11 @@ static void
 assert_fails_naming (ChatTestConn *conn, const char *field, const char *what, JsonObject *reply)
 {
   g_autofree char *quoted = g_strdup_printf ("“%s”", field);
-  const char *message
-      = json_object_get_string_member (json_object_get_object_member (reply, "error"), "message");
+  const char *message = NULL;
 
   chat_test_assert_error (reply, "bad_request");
+  message
+      = json_object_get_string_member (json_object_get_object_member (reply, "error"), "message");
   g_assert_nonnull (strstr (message, quoted));
   g_assert_nonnull (strstr (message, what));
 }
