@@ -409,6 +409,7 @@ main() {
   ok "apt-get update reaches the Debian archive"
   check_install
   check_start_and_chat
+  . "$HERE/check-observability.sh" # health exit codes, completion, prometheus scrape
   check_upgrade
   check_remove_and_purge
   if [ "$TAP_FAILED" -gt 0 ]; then

@@ -9,7 +9,7 @@ set -u
 
 BUILD_DIR=${1:-${CHATD_BUILD_ROOT:-}}
 HERE=$(cd "$(dirname "$0")" && pwd)
-CT_INCLUDE=systemd,dbus,systemd-sysv,libglib2.0-0,libjson-glib-1.0-0,libsqlite3-0,libsodium23,libsystemd0
+CT_INCLUDE=systemd,dbus,systemd-sysv,libglib2.0-0,libjson-glib-1.0-0,libsqlite3-0,libsodium23,libsystemd0,libsoup-3.0-0
 CT_RUN_PREFIX="chatd-system"
 PORTS=(5555 5556 5557)
 CLI_PASSWORD=system-test-password
@@ -111,13 +111,14 @@ check_chat() {
 }
 
 check_failover() {
-  local old new before
+  local old new before since
   old=$(leader_port)
   if [ -z "$old" ]; then
     not_ok "failover: no leader to kill"
     return
   fi
   before=$(n_restarts "$old")
+  since=$(ct date +%s.%N)
   ct systemctl kill -s KILL "chatd@$old.service"
   new_leader_elected() { local p; p=$(leader_port) && [ "$p" != "$old" ]; }
   check "a new leader is elected after SIGKILL of the leader (:$old)" wait_for 30 new_leader_elected
@@ -131,6 +132,30 @@ check_failover() {
   check "systemd restarted the killed server" wait_for 30 restarted
   rejoined() { case $(status_text "$old") in follower\ of*) return 0 ;; esac; return 1; }
   check "the restarted server rejoins as a follower" wait_for 60 rejoined
+  check_failover_journal "$old" "$new" "$since"
+}
+
+# The journal of a failover reads as sentences naming servers (docs/operations.md shows it).
+check_failover_journal() {
+  local old=$1 new=$2 since=$3 event
+  failover_logged() {
+    test -n "$(ct journalctl -q -o cat CHATD_EVENT=failover CHATD_SERVER="127.0.0.1:$old")"
+  }
+  check "journal: a failover event names the killed server (CHATD_SERVER=127.0.0.1:$old)" \
+    wait_for 10 failover_logged
+  event=$(ct journalctl -q -o export CHATD_EVENT=failover CHATD_SERVER="127.0.0.1:$old")
+  echo "$event" | grep -E '^(MESSAGE|CHATD_[A-Z_]+|SYSLOG_IDENTIFIER)=' | diag
+  check "journal: the failover event carries CHATD_DOWNTIME_MS, CHATD_LEADER and CHATD_TERM" \
+    bash -c 'grep -Eq "^CHATD_DOWNTIME_MS=[0-9]+$" && grep -q "^CHATD_LEADER=127.0.0.1:'"${new:-x}"'$" &&
+      grep -Eq "^CHATD_TERM=[0-9]+$"' <<<"$event"
+  check "journal: one failover event for this leader change" \
+    test "$(ct journalctl -q -o cat --since "@$since" CHATD_EVENT=failover | wc -l)" -eq 1
+  check "journal: records are told apart by server (SYSLOG_IDENTIFIER=chatd@PORT)" \
+    test -n "$(ct journalctl -q -o cat -t "chatd@${new:-x}")"
+  placeholders() { ct journalctl -q -o cat -u 'chatd@*' | grep -E '\(none\)|\(null\)|cluster event'; }
+  check "journal: no placeholder texts ((none), (null), cluster event)" test -z "$(placeholders)"
+  echo "the failover as journalctl -u 'chatd@*' prints it:" | diag
+  ct journalctl -q -u 'chatd@*' --since "@$since" --no-pager | head -40 | diag
 }
 
 check_watchdog() {
