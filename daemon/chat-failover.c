@@ -15,6 +15,8 @@ chat_failover_contact (ChatFailover *failover, guint from, guint64 now_ms)
 {
   if (from != 0 && from == failover->watched)
     failover->contact_ms = now_ms;
+  if (from != 0 && from == failover->lost)
+    failover->lost_answered = TRUE;
 }
 
 /* The leader this server followed is gone: remember when it was last heard from. Only the
@@ -28,6 +30,7 @@ lose (ChatFailover *failover, guint old_leader, guint64 now_ms)
   failover->lost = old_leader;
   failover->lost_contact_ms = failover->contact_ms;
   failover->noticed_ms = now_ms;
+  failover->lost_answered = FALSE;
 }
 
 void
@@ -72,6 +75,7 @@ chat_failover_serving (ChatFailover *failover, guint64 now_ms, ChatFailoverRepor
   report->old_leader = failover->lost;
   report->downtime_ms = now_ms - MIN (failover->lost_contact_ms, now_ms);
   report->silence_ms = failover->noticed_ms - MIN (failover->lost_contact_ms, failover->noticed_ms);
+  report->old_leader_answered = failover->lost_answered;
   failover->pending = FALSE;
   failover->lost = 0;
   return TRUE;

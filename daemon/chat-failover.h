@@ -17,15 +17,17 @@ typedef struct
   guint lost;              /* the leader this server lost and has not seen replaced, or 0 */
   guint64 lost_contact_ms; /* the last message from lost */
   guint64 noticed_ms;      /* when this server saw it had no leader */
-  gboolean pending;        /* this server leads since lost went away: report when it serves */
+  gboolean lost_answered; /* lost sent a message after that: it is alive, it only stopped leading */
+  gboolean pending;       /* this server leads since lost went away: report when it serves */
 } ChatFailover;
 
 /* What chat_failover_serving() reports. */
 typedef struct
 {
   guint old_leader;
-  guint64 downtime_ms; /* from the last message of the old leader to serving */
-  guint64 silence_ms;  /* from that message to when this server saw it had no leader */
+  guint64 downtime_ms;          /* from the last message of the old leader to serving */
+  guint64 silence_ms;           /* from that message to when this server saw it had no leader */
+  gboolean old_leader_answered; /* it sent messages after it stopped leading: alive */
 } ChatFailoverReport;
 
 void chat_failover_init (ChatFailover *failover, guint self_id);

@@ -71,7 +71,7 @@ describe_failover (GString *out, const ChatJournalEntry *e, const char *node)
 {
   g_string_append_printf (out, "%s %s; %s leads term %" G_GUINT64_FORMAT " after ",
                           e->server != NULL ? e->server : "the old leader",
-                          e->handover ? "handed leadership over" : "stopped answering",
+                          e->alive ? "stopped leading" : "stopped answering",
                           e->leader != NULL ? e->leader : node, e->term);
   append_seconds (out, (guint64)MAX (e->downtime_ms, 0));
   g_string_append (out, " without a leader");

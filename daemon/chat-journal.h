@@ -39,7 +39,7 @@ typedef struct
   const char *in_sync; /* the in-sync set, "a, b, c" (in-sync-changed, waiting-for-in-sync) */
   gint64 downtime_ms;  /* CHATD_DOWNTIME_MS: how long writes were refused, -1 when unknown */
   gint64 silence_ms;   /* how long the old leader had been silent, -1 when unknown */
-  gboolean handover;   /* failover: the old leader handed over instead of going silent */
+  gboolean alive;      /* failover: the old leader still answers (it stepped down) */
   const char *detail;  /* appended after the sentence, or NULL; never bodies or secrets */
 } ChatJournalEntry;
 

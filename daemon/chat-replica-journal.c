@@ -142,8 +142,8 @@ chat_replica_journal_serving (ChatReplica *self, guint64 index, guint64 now_ms)
   entry.index = index;
   entry.downtime_ms = (gint64)report.downtime_ms;
   entry.silence_ms = (gint64)report.silence_ms;
-  /* A leader that crashed was silent for a whole election timeout before anyone noticed;
-   * one that handed over was heard from until the moment it let go. */
-  entry.handover = report.silence_ms < self->config->election_timeout_min_ms;
+  /* A leader that stepped down still answers the election that replaces it; a crashed or
+   * cut-off one does not. */
+  entry.alive = report.old_leader_answered;
   chat_journal_log (&entry);
 }

@@ -29,6 +29,7 @@ test_crash (void)
   g_assert_cmpuint (report.old_leader, ==, 1);
   g_assert_cmpuint (report.downtime_ms, ==, 770);
   g_assert_cmpuint (report.silence_ms, ==, 700);
+  g_assert_false (report.old_leader_answered);
   /* Once per change. */
   g_assert_false (chat_failover_serving (&f, 1800, &report));
 }
@@ -97,6 +98,24 @@ test_direct_change (void)
   g_assert_cmpuint (report.downtime_ms, ==, 50);
 }
 
+/* Server 1 steps down and votes for 2: it still answers. */
+static void
+test_step_down (void)
+{
+  ChatFailover f;
+  ChatFailoverReport report = { 0 };
+
+  chat_failover_init (&f, 2);
+  chat_failover_leader (&f, 1, 0);
+  chat_failover_contact (&f, 1, 600);
+  chat_failover_leader (&f, 0, 1000);
+  chat_failover_contact (&f, 1, 1005); /* its vote */
+  chat_failover_leader (&f, 2, 1010);
+  g_assert_true (chat_failover_serving (&f, 1020, &report));
+  g_assert_true (report.old_leader_answered);
+  g_assert_cmpuint (report.downtime_ms, ==, 420);
+}
+
 /* The old leader steps down and leads again: no leader change to report. */
 static void
 test_same_leader_again (void)
@@ -121,6 +140,7 @@ main (int argc, char **argv)
   g_test_add_func ("/chat-failover/first-leader", test_first_leader);
   g_test_add_func ("/chat-failover/several-elections", test_several_elections);
   g_test_add_func ("/chat-failover/direct-change", test_direct_change);
+  g_test_add_func ("/chat-failover/step-down", test_step_down);
   g_test_add_func ("/chat-failover/same-leader-again", test_same_leader_again);
   return g_test_run ();
 }

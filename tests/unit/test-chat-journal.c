@@ -104,7 +104,7 @@ test_failover (void)
 }
 
 static void
-test_failover_handover (void)
+test_failover_alive (void)
 {
   ChatJournalEntry entry = CHAT_JOURNAL_ENTRY_INIT (CHAT_EVENT_FAILOVER);
   g_autofree char *text = NULL;
@@ -113,10 +113,10 @@ test_failover_handover (void)
   entry.leader = "10.0.0.2:5555";
   entry.server = "10.0.0.1:5555";
   entry.downtime_ms = 120;
-  entry.handover = TRUE;
+  entry.alive = TRUE;
   text = chat_journal_describe_entry (&entry, "10.0.0.2:5555");
   g_assert_cmpstr (text, ==,
-                   "10.0.0.1:5555 handed leadership over; 10.0.0.2:5555 leads term 770 after "
+                   "10.0.0.1:5555 stopped leading; 10.0.0.2:5555 leads term 770 after "
                    "0.12 s without a leader");
 }
 
@@ -302,7 +302,7 @@ main (int argc, char **argv)
 
   g_test_add_func ("/chat-journal/leader-elected", test_leader_elected);
   g_test_add_func ("/chat-journal/failover", test_failover);
-  g_test_add_func ("/chat-journal/failover-handover", test_failover_handover);
+  g_test_add_func ("/chat-journal/failover-alive", test_failover_alive);
   g_test_add_func ("/chat-journal/election-names-silent-leader", test_election_names_silent_leader);
   g_test_add_func ("/chat-journal/peer-down-detail", test_peer_down_detail);
   g_test_add_func ("/chat-journal/rejoin-without-leader", test_rejoin_without_leader);
