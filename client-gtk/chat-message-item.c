@@ -14,6 +14,8 @@ struct _ChatMessageItem
   GDateTime *typed_at;
   gboolean outgoing;
   gboolean show_day;
+  gboolean first_unread;
+  gboolean group_end;
   ChatDeliveryState state;
 };
 
@@ -27,6 +29,8 @@ enum
   PROP_OUTGOING,
   PROP_STATE,
   PROP_SHOW_DAY,
+  PROP_FIRST_UNREAD,
+  PROP_GROUP_END,
   N_PROPS
 };
 
@@ -53,6 +57,12 @@ chat_message_item_get_property (GObject *object, guint prop_id, GValue *value, G
         break;
       case PROP_SHOW_DAY:
         g_value_set_boolean (value, self->show_day);
+        break;
+      case PROP_FIRST_UNREAD:
+        g_value_set_boolean (value, self->first_unread);
+        break;
+      case PROP_GROUP_END:
+        g_value_set_boolean (value, self->group_end);
         break;
       default:
         G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -87,12 +97,15 @@ chat_message_item_class_init (ChatMessageItemClass *klass)
   properties[PROP_STATE] = g_param_spec_int ("state", NULL, NULL, CHAT_DELIVERY_PENDING,
                                              CHAT_DELIVERY_FAILED, CHAT_DELIVERY_PENDING, flags);
   properties[PROP_SHOW_DAY] = g_param_spec_boolean ("show-day", NULL, NULL, FALSE, flags);
+  properties[PROP_FIRST_UNREAD] = g_param_spec_boolean ("first-unread", NULL, NULL, FALSE, flags);
+  properties[PROP_GROUP_END] = g_param_spec_boolean ("group-end", NULL, NULL, TRUE, flags);
   g_object_class_install_properties (object_class, N_PROPS, properties);
 }
 
 static void
 chat_message_item_init (ChatMessageItem *self)
 {
+  self->group_end = TRUE;
 }
 
 ChatMessageItem *
@@ -235,14 +248,54 @@ chat_message_item_get_show_day (ChatMessageItem *self)
   return self->show_day;
 }
 
+static void
+set_flag (ChatMessageItem *self, gboolean *flag, gboolean value, guint prop)
+{
+  value = !!value;
+  if (*flag == value)
+    return;
+  *flag = value;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[prop]);
+}
+
 void
 chat_message_item_set_show_day (ChatMessageItem *self, gboolean show_day)
 {
   g_return_if_fail (CHAT_IS_MESSAGE_ITEM (self));
+  set_flag (self, &self->show_day, show_day, PROP_SHOW_DAY);
+}
 
-  show_day = !!show_day;
-  if (self->show_day == show_day)
-    return;
-  self->show_day = show_day;
-  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_SHOW_DAY]);
+gboolean
+chat_message_item_get_first_unread (ChatMessageItem *self)
+{
+  g_return_val_if_fail (CHAT_IS_MESSAGE_ITEM (self), FALSE);
+  return self->first_unread;
+}
+
+void
+chat_message_item_set_first_unread (ChatMessageItem *self, gboolean first_unread)
+{
+  g_return_if_fail (CHAT_IS_MESSAGE_ITEM (self));
+  set_flag (self, &self->first_unread, first_unread, PROP_FIRST_UNREAD);
+}
+
+gboolean
+chat_message_item_get_group_end (ChatMessageItem *self)
+{
+  g_return_val_if_fail (CHAT_IS_MESSAGE_ITEM (self), TRUE);
+  return self->group_end;
+}
+
+void
+chat_message_item_set_group_end (ChatMessageItem *self, gboolean group_end)
+{
+  g_return_if_fail (CHAT_IS_MESSAGE_ITEM (self));
+  set_flag (self, &self->group_end, group_end, PROP_GROUP_END);
+}
+
+gboolean
+chat_message_item_get_read (ChatMessageItem *self)
+{
+  g_return_val_if_fail (CHAT_IS_MESSAGE_ITEM (self), FALSE);
+  return self->message != NULL && chat_message_get_read (self->message);
 }

@@ -24,6 +24,8 @@ G_DECLARE_FINAL_TYPE (ChatMessageItem, chat_message_item, CHAT, MESSAGE_ITEM, GO
  *   "outgoing"  gboolean           sent by the account's user (read-only)
  *   "state"     ChatDeliveryState  as an int; notifies on change
  *   "show-day"  gboolean           first message of its day: draw a day separator above it
+ *   "first-unread" gboolean        the oldest unread message: a "New messages" divider above it
+ *   "group-end" gboolean           last of a run from one sender: it shows the time
  */
 ChatMessageItem *chat_message_item_new (ChatMessage *message, gboolean outgoing);
 ChatMessageItem *chat_message_item_new_pending (const char *to, const char *body,
@@ -45,5 +47,11 @@ ChatDeliveryState chat_message_item_get_state (ChatMessageItem *self);
 void chat_message_item_set_state (ChatMessageItem *self, ChatDeliveryState state);
 gboolean chat_message_item_get_show_day (ChatMessageItem *self);
 void chat_message_item_set_show_day (ChatMessageItem *self, gboolean show_day);
+gboolean chat_message_item_get_first_unread (ChatMessageItem *self);
+void chat_message_item_set_first_unread (ChatMessageItem *self, gboolean first_unread);
+gboolean chat_message_item_get_group_end (ChatMessageItem *self);
+void chat_message_item_set_group_end (ChatMessageItem *self, gboolean group_end);
+/* An incoming message the server had as read when it reached this client. */
+gboolean chat_message_item_get_read (ChatMessageItem *self);
 
 G_END_DECLS

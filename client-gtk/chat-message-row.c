@@ -202,3 +202,10 @@ chat_message_row_set_item (ChatMessageRow *self, ChatMessageItem *item)
   g_signal_connect_swapped (item, "notify::show-day", G_CALLBACK (update_day), self);
   update (self);
 }
+
+ChatMessageItem *
+chat_message_row_get_item (ChatMessageRow *self)
+{
+  g_return_val_if_fail (CHAT_IS_MESSAGE_ROW (self), NULL);
+  return self->item;
+}

@@ -14,6 +14,7 @@ G_DECLARE_FINAL_TYPE (ChatMessageRow, chat_message_row, CHAT, MESSAGE_ROW, GtkWi
 ChatMessageRow *chat_message_row_new (void);
 /* Shows item (NULL: nothing) and follows its delivery state. */
 void chat_message_row_set_item (ChatMessageRow *self, ChatMessageItem *item);
+ChatMessageItem *chat_message_row_get_item (ChatMessageRow *self);
 /* "Sending…", "Sent", "Read" or "Not sent" for own messages, "" otherwise. */
 const char *chat_message_row_describe_state (ChatMessageItem *item);
 
