@@ -138,19 +138,24 @@ remove_conversation (ChatAccount *self, const char *peer)
   update_unread (self);
 }
 
-/* Moves the conversation of a new message to the top of the sidebar. */
+/* Moves the conversation of a new message to the top of the sidebar in one items-changed:
+ * a selection model finds its selected item among the re-added ones and keeps it, where a
+ * remove and an insert would unselect it (and re-selecting it from inside that emission is
+ * what crashed GTK). */
 static void
 touch_conversation (ChatAccount *self, ChatConversationItem *item, const char *body, gint64 time)
 {
+  g_autoptr (GPtrArray) moved = NULL;
   guint position;
 
   chat_conversation_item_set_last (item, body, time);
   if (!g_list_store_find (self->conversations, item, &position) || position == 0)
     return;
-  g_object_ref (item);
-  g_list_store_remove (self->conversations, position);
-  g_list_store_insert (self->conversations, 0, item);
-  g_object_unref (item);
+  moved = g_ptr_array_new_full (position + 1, g_object_unref);
+  g_ptr_array_add (moved, g_object_ref (item));
+  for (guint i = 0; i < position; i++)
+    g_ptr_array_add (moved, g_list_model_get_item (G_LIST_MODEL (self->conversations), i));
+  g_list_store_splice (self->conversations, 0, position + 1, moved->pdata, moved->len);
 }
 
 static gboolean
@@ -175,7 +180,8 @@ message_received_cb (ChatClient *client, ChatMessage *message, ChatAccount *self
     return;
   if (self->active_peer != NULL && g_ascii_strcasecmp (self->active_peer, peer) == 0)
     {
-      chat_account_mark_read (self, peer);
+      /* Never counted as unread here, so the count cannot say whether to mark it. */
+      chat_account_read_conversation (self, peer);
       return;
     }
   chat_conversation_item_set_unread (item, chat_conversation_item_get_unread (item) + 1);
@@ -348,8 +354,9 @@ install_signals (GObjectClass *object_class)
                       G_TYPE_NONE, 1, G_TYPE_STRING);
   signals[SIGNAL_PEER_DELETED] = g_signal_new ("peer-deleted", type, G_SIGNAL_RUN_LAST, 0, NULL,
                                                NULL, NULL, G_TYPE_NONE, 1, G_TYPE_STRING);
-  signals[SIGNAL_SEND_FAILED] = g_signal_new ("send-failed", type, G_SIGNAL_RUN_LAST, 0, NULL, NULL,
-                                              NULL, G_TYPE_NONE, 2, G_TYPE_STRING, G_TYPE_ERROR);
+  signals[SIGNAL_SEND_FAILED]
+      = g_signal_new ("send-failed", type, G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL, G_TYPE_NONE, 3,
+                      G_TYPE_STRING, G_TYPE_STRING, G_TYPE_ERROR);
   signals[SIGNAL_SESSION_ENDED] = g_signal_new ("session-ended", type, G_SIGNAL_RUN_LAST, 0, NULL,
                                                 NULL, NULL, G_TYPE_NONE, 1, G_TYPE_STRING);
 }
@@ -505,6 +512,9 @@ merge_conversations (ChatAccount *self, GPtrArray *conversations)
         chat_conversation_item_set_last (item, NULL, 0);
       chat_conversation_item_set_unread (item, chat_conversation_get_unread (conv));
     }
+  /* What arrived while the conversation was on screen is read, whatever the server thought. */
+  if (self->active_peer != NULL)
+    chat_account_mark_read (self, self->active_peer);
 }
 
 static void
@@ -584,8 +594,12 @@ send_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   set_outbox_removed (self, item);
   if (message == NULL)
     {
-      chat_message_item_set_state (item, CHAT_DELIVERY_FAILED);
-      g_signal_emit (self, signals[SIGNAL_SEND_FAILED], 0, peer, error);
+      /* Refused for good (too large, no such user): the text goes back to the one who typed
+       * it, not into a bubble that only looks sent; the sidebar shows the server's last. */
+      chat_message_list_remove_item (chat_account_get_messages (self, peer), item);
+      chat_account_refresh (self);
+      g_signal_emit (self, signals[SIGNAL_SEND_FAILED], 0, peer, chat_message_item_get_body (item),
+                     error);
       return;
     }
   chat_message_list_commit_pending (chat_account_get_messages (self, peer), item, message);
@@ -628,6 +642,7 @@ typedef struct
 {
   ChatAccount *self;
   char *peer;
+  gint64 up_to;
 } MarkReadData;
 
 static void
@@ -645,7 +660,9 @@ mark_read_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   g_autoptr (MarkReadData) data = user_data;
   g_autoptr (GError) error = NULL;
+  g_autofree char *key = peer_key (data->peer);
   ChatConversationItem *item;
+  ChatMessageList *list;
 
   if (!chat_client_mark_read_finish (CHAT_CLIENT (source), result, NULL, &error))
     {
@@ -656,27 +673,40 @@ mark_read_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   item = chat_account_find_conversation (data->self, data->peer);
   if (item != NULL)
     chat_conversation_item_set_unread (item, 0);
+  list = g_hash_table_lookup (data->self->lists, key);
+  if (list != NULL)
+    chat_message_list_set_incoming_read (list, data->up_to);
   g_signal_emit (data->self, signals[SIGNAL_CONVERSATION_READ], 0, data->peer);
+}
+
+void
+chat_account_read_conversation (ChatAccount *self, const char *peer)
+{
+  MarkReadData *data;
+
+  g_return_if_fail (CHAT_IS_ACCOUNT (self));
+  g_return_if_fail (peer != NULL);
+
+  data = g_new0 (MarkReadData, 1);
+  data->self = g_object_ref (self);
+  data->peer = g_strdup (peer);
+  /* Everything seen so far: never marks a message that has not reached this client. */
+  data->up_to = chat_client_get_last_seq (self->client);
+  chat_client_mark_read_async (self->client, peer, data->up_to, self->cancellable, mark_read_cb,
+                               data);
 }
 
 void
 chat_account_mark_read (ChatAccount *self, const char *peer)
 {
   ChatConversationItem *item;
-  MarkReadData *data;
-  gint64 up_to;
 
   g_return_if_fail (CHAT_IS_ACCOUNT (self));
 
   item = chat_account_find_conversation (self, peer);
   if (item == NULL || chat_conversation_item_get_unread (item) == 0)
     return;
-  /* Everything seen so far: never marks a message that has not reached this client. */
-  up_to = chat_client_get_last_seq (self->client);
-  data = g_new0 (MarkReadData, 1);
-  data->self = g_object_ref (self);
-  data->peer = g_strdup (peer);
-  chat_client_mark_read_async (self->client, peer, up_to, self->cancellable, mark_read_cb, data);
+  chat_account_read_conversation (self, peer);
 }
 
 void
@@ -786,7 +816,9 @@ chat_account_read_unread (ChatAccount *self, GAsyncReadyCallback callback, gpoin
   g_return_if_fail (CHAT_IS_ACCOUNT (self));
 
   task = g_task_new (self, self->cancellable, callback, user_data);
-  chat_client_read_unread_async (self->client, 0, self->cancellable, read_unread_cb, task);
+  /* Only the oldest: its conversation is shown and read as a whole, the others stay unread
+   * for the next time. */
+  chat_client_read_unread_async (self->client, 1, self->cancellable, read_unread_cb, task);
 }
 
 GPtrArray *

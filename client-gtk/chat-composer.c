@@ -9,6 +9,7 @@ struct _ChatComposer
   GtkWidget parent_instance;
   GtkTextView *text_view;
   GtkButton *send_button;
+  GtkLabel *placeholder_label;
 };
 
 G_DEFINE_FINAL_TYPE (ChatComposer, chat_composer, GTK_TYPE_WIDGET)
@@ -76,9 +77,30 @@ key_pressed_cb (ChatComposer *self, guint keyval, guint keycode, GdkModifierType
 static void
 buffer_changed_cb (ChatComposer *self)
 {
+  GtkTextBuffer *buffer = gtk_text_view_get_buffer (self->text_view);
   g_autofree char *text = g_strstrip (chat_composer_dup_text (self));
 
   gtk_widget_set_sensitive (GTK_WIDGET (self->send_button), *text != '\0');
+  gtk_widget_set_visible (GTK_WIDGET (self->placeholder_label),
+                          gtk_text_buffer_get_char_count (buffer) == 0);
+}
+
+void
+chat_composer_set_placeholder (ChatComposer *self, const char *text)
+{
+  g_return_if_fail (CHAT_IS_COMPOSER (self));
+  gtk_label_set_label (self->placeholder_label, text);
+  gtk_accessible_update_property (GTK_ACCESSIBLE (self->text_view),
+                                  GTK_ACCESSIBLE_PROPERTY_PLACEHOLDER, text, -1);
+}
+
+/* GtkTextView's own chooser, the one Ctrl+. and Ctrl+; open inside the box. */
+void
+chat_composer_insert_emoji (ChatComposer *self)
+{
+  g_return_if_fail (CHAT_IS_COMPOSER (self));
+  gtk_widget_grab_focus (GTK_WIDGET (self->text_view));
+  g_signal_emit_by_name (self->text_view, "insert-emoji");
 }
 
 static void
@@ -104,6 +126,8 @@ chat_composer_class_init (ChatComposerClass *klass)
                                                "/io/github/chatd/Chat/chat-composer.ui");
   gtk_widget_class_bind_template_child (widget_class, ChatComposer, text_view);
   gtk_widget_class_bind_template_child (widget_class, ChatComposer, send_button);
+  gtk_widget_class_bind_template_child (widget_class, ChatComposer, placeholder_label);
+  gtk_widget_class_bind_template_callback (widget_class, chat_composer_insert_emoji);
   gtk_widget_class_bind_template_callback (widget_class, key_pressed_cb);
   gtk_widget_class_bind_template_callback (widget_class, chat_composer_submit);
 }

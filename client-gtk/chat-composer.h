@@ -16,4 +16,9 @@ void chat_composer_set_text (ChatComposer *self, const char *text);
 void chat_composer_submit (ChatComposer *self);
 void chat_composer_focus (ChatComposer *self);
 
+/* The dimmed text shown while the box is empty ("Message bob"). */
+void chat_composer_set_placeholder (ChatComposer *self, const char *text);
+/* Opens the emoji chooser at the cursor. */
+void chat_composer_insert_emoji (ChatComposer *self);
+
 G_END_DECLS

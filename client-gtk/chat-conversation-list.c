@@ -27,6 +27,7 @@ struct _ChatConversationList
   char *searched;
   gboolean search_done;
   gboolean selecting;
+  guint reselect_id;
 };
 
 G_DEFINE_FINAL_TYPE (ChatConversationList, chat_conversation_list, GTK_TYPE_WIDGET)
@@ -142,12 +143,37 @@ activate_cb (ChatConversationList *self, guint position)
                    chat_conversation_item_get_user (item));
 }
 
-/* Moving a conversation to the top removes and re-inserts it: keep it highlighted. */
+static gboolean
+selection_matches (ChatConversationList *self)
+{
+  ChatConversationItem *item = gtk_single_selection_get_selected_item (self->selection);
+
+  if (self->selected_peer == NULL)
+    return item == NULL;
+  return item != NULL
+         && g_ascii_strcasecmp (chat_conversation_item_get_user (item), self->selected_peer) == 0;
+}
+
+static gboolean
+reselect_cb (gpointer user_data)
+{
+  ChatConversationList *self = user_data;
+
+  self->reselect_id = 0;
+  if (!selection_matches (self))
+    chat_conversation_list_select (self, self->selected_peer);
+  return G_SOURCE_REMOVE;
+}
+
+/* A conversation that left the list and came back (the server's list merged in) loses its
+ * highlight: restore it once the model has finished changing. Selecting from inside the
+ * emission would hand the list view positions it has not seen yet. */
 static void
 items_changed_cb (ChatConversationList *self)
 {
-  chat_conversation_list_select (self, self->selected_peer);
   update_page (self);
+  if (self->reselect_id == 0 && !selection_matches (self))
+    self->reselect_id = g_idle_add (reselect_cb, self);
 }
 
 static void
@@ -177,6 +203,7 @@ chat_conversation_list_dispose (GObject *object)
 
   g_cancellable_cancel (self->search_cancellable);
   g_clear_object (&self->search_cancellable);
+  g_clear_handle_id (&self->reselect_id, g_source_remove);
   chat_conversation_list_set_account (self, NULL);
   gtk_widget_dispose_template (GTK_WIDGET (object), CHAT_TYPE_CONVERSATION_LIST);
   for (GtkWidget *child; (child = gtk_widget_get_first_child (GTK_WIDGET (object)));)

@@ -25,12 +25,21 @@ struct _ChatConversationView
   GtkStack *stack;
   GtkScrolledWindow *scrolled_window;
   GtkListView *list_view;
+  GtkWidget *jump_button;
+  GtkLabel *jump_label;
   ChatComposer *composer;
 
   ChatAccount *account;
   ChatMessageList *messages;
   GtkSingleSelection *selection;
   char *peer;
+  ChatMessageItem *align_target; /* the divider's row, scrolled to the top once laid out */
+  guint align_tick_id;
+  guint bottom_tick_id;
+  guint align_frames;
+  double last_upper;
+  double last_page_size;
+  guint n_new_below; /* messages that arrived while scrolled up */
   gboolean stick_to_bottom;
 };
 
@@ -46,19 +55,35 @@ enum
 
 static GParamSpec *properties[N_PROPS];
 
+static void stop_aligning (ChatConversationView *self);
+
 static GtkAdjustment *
 get_vadjustment (ChatConversationView *self)
 {
   return gtk_scrolled_window_get_vadjustment (self->scrolled_window);
 }
 
+static gboolean
+bottom_tick_cb (GtkWidget *widget, GdkFrameClock *clock, gpointer user_data)
+{
+  ChatConversationView *self = user_data;
+  GtkAdjustment *adj = get_vadjustment (self);
+
+  self->bottom_tick_id = 0;
+  if (self->stick_to_bottom)
+    gtk_adjustment_set_value (adj,
+                              gtk_adjustment_get_upper (adj) - gtk_adjustment_get_page_size (adj));
+  return G_SOURCE_REMOVE;
+}
+
+/* At the next frame: the bounds change while the list view allocates its rows, and a value
+ * set from inside that allocation is not the one it lays the rows out from. */
 static void
 scroll_to_bottom (ChatConversationView *self)
 {
-  GtkAdjustment *adj = get_vadjustment (self);
-
-  gtk_adjustment_set_value (adj,
-                            gtk_adjustment_get_upper (adj) - gtk_adjustment_get_page_size (adj));
+  if (self->bottom_tick_id == 0)
+    self->bottom_tick_id
+        = gtk_widget_add_tick_callback (GTK_WIDGET (self->list_view), bottom_tick_cb, self, NULL);
 }
 
 /* Near the top, or the page does not fill the view yet: fetch older messages. */
@@ -77,21 +102,84 @@ maybe_load_older (ChatConversationView *self)
 }
 
 static void
+update_jump_button (ChatConversationView *self)
+{
+  g_autofree char *count = NULL;
+
+  gtk_widget_set_visible (self->jump_button, !self->stick_to_bottom);
+  gtk_widget_set_visible (GTK_WIDGET (self->jump_label), self->n_new_below > 0);
+  if (self->n_new_below > 0)
+    {
+      count = g_strdup_printf ("%u", self->n_new_below);
+      gtk_label_set_label (self->jump_label, count);
+    }
+}
+
+static void
+set_stick_to_bottom (ChatConversationView *self, gboolean stick)
+{
+  self->stick_to_bottom = stick;
+  if (stick)
+    self->n_new_below = 0;
+  update_jump_button (self);
+}
+
+/* The list view measures rows as they come into view and moves the value with the bounds:
+ * only a move with the bounds unchanged is the user's (or ours), and only that one decides
+ * whether the view follows new messages. */
+static gboolean
+bounds_changed (ChatConversationView *self)
+{
+  GtkAdjustment *adj = get_vadjustment (self);
+  gboolean changed = gtk_adjustment_get_upper (adj) != self->last_upper
+                     || gtk_adjustment_get_page_size (adj) != self->last_page_size;
+
+  self->last_upper = gtk_adjustment_get_upper (adj);
+  self->last_page_size = gtk_adjustment_get_page_size (adj);
+  return changed;
+}
+
+static void
 value_changed_cb (ChatConversationView *self)
 {
   GtkAdjustment *adj = get_vadjustment (self);
   double bottom = gtk_adjustment_get_upper (adj) - gtk_adjustment_get_page_size (adj);
 
-  self->stick_to_bottom = gtk_adjustment_get_value (adj) >= bottom - STICK_MARGIN;
+  if (bounds_changed (self))
+    {
+      if (self->stick_to_bottom && gtk_adjustment_get_value (adj) < bottom)
+        scroll_to_bottom (self);
+    }
+  else
+    set_stick_to_bottom (self, gtk_adjustment_get_value (adj) >= bottom - STICK_MARGIN);
   maybe_load_older (self);
 }
 
 static void
 upper_changed_cb (ChatConversationView *self)
 {
+  bounds_changed (self);
   if (self->stick_to_bottom)
     scroll_to_bottom (self);
   maybe_load_older (self);
+}
+
+static void
+jump_to_bottom_cb (ChatConversationView *self)
+{
+  set_stick_to_bottom (self, TRUE);
+  scroll_to_bottom (self);
+}
+
+/* Messages added at the end while scrolled up are counted on the jump button. */
+static void
+messages_changed_cb (ChatConversationView *self, guint position, guint removed, guint added)
+{
+  if (self->stick_to_bottom || added <= removed
+      || position + added != g_list_model_get_n_items (G_LIST_MODEL (self->messages)))
+    return;
+  self->n_new_below += added - removed;
+  update_jump_button (self);
 }
 
 static void
@@ -153,6 +241,7 @@ chat_conversation_view_dispose (GObject *object)
   ChatConversationView *self = CHAT_CONVERSATION_VIEW (object);
 
   chat_conversation_view_set_account (self, NULL);
+  stop_aligning (self);
   gtk_widget_dispose_template (GTK_WIDGET (object), CHAT_TYPE_CONVERSATION_VIEW);
   for (GtkWidget *child; (child = gtk_widget_get_first_child (GTK_WIDGET (object)));)
     gtk_widget_unparent (child);
@@ -190,6 +279,9 @@ chat_conversation_view_class_init (ChatConversationViewClass *klass)
   gtk_widget_class_bind_template_child (widget_class, ChatConversationView, scrolled_window);
   gtk_widget_class_bind_template_child (widget_class, ChatConversationView, list_view);
   gtk_widget_class_bind_template_child (widget_class, ChatConversationView, composer);
+  gtk_widget_class_bind_template_child (widget_class, ChatConversationView, jump_button);
+  gtk_widget_class_bind_template_child (widget_class, ChatConversationView, jump_label);
+  gtk_widget_class_bind_template_callback (widget_class, jump_to_bottom_cb);
   gtk_widget_class_bind_template_callback (widget_class, send_cb);
   gtk_widget_class_bind_template_callback (widget_class, setup_cb);
   gtk_widget_class_bind_template_callback (widget_class, bind_cb);
@@ -226,11 +318,104 @@ chat_conversation_view_set_account (ChatConversationView *self, ChatAccount *acc
   g_set_object (&self->account, account);
 }
 
+static gboolean
+find_item (GListModel *model, gpointer item, guint *position)
+{
+  guint n = g_list_model_get_n_items (model);
+
+  /* From the end: the divider is among the newest messages. */
+  for (guint i = n; i > 0; i--)
+    {
+      g_autoptr (GObject) at = g_list_model_get_item (model, i - 1);
+
+      if (at == item)
+        {
+          *position = i - 1;
+          return TRUE;
+        }
+    }
+  return FALSE;
+}
+
+static GtkWidget *
+find_row (ChatConversationView *self, ChatMessageItem *item)
+{
+  for (GtkWidget *cell = gtk_widget_get_first_child (GTK_WIDGET (self->list_view)); cell != NULL;
+       cell = gtk_widget_get_next_sibling (cell))
+    {
+      GtkWidget *row = gtk_widget_get_first_child (cell);
+
+      if (CHAT_IS_MESSAGE_ROW (row) && chat_message_row_get_item (CHAT_MESSAGE_ROW (row)) == item)
+        return row;
+    }
+  return NULL;
+}
+
+/* Puts the divider's row at the top of the view, once the list has laid it out (a few
+ * frames: the rows above it are measured as the list scrolls). */
+static gboolean
+align_tick_cb (GtkWidget *widget, GdkFrameClock *clock, gpointer user_data)
+{
+  ChatConversationView *self = user_data;
+  GtkAdjustment *adj = get_vadjustment (self);
+  GtkWidget *row = find_row (self, self->align_target);
+  graphene_point_t point;
+  double bottom = gtk_adjustment_get_upper (adj) - gtk_adjustment_get_page_size (adj);
+
+  if (row != NULL && gtk_widget_get_mapped (row)
+      && gtk_widget_compute_point (row, GTK_WIDGET (self->list_view), &GRAPHENE_POINT_INIT (0, 0),
+                                   &point))
+    {
+      double value = MIN (gtk_adjustment_get_value (adj) + point.y, bottom);
+
+      gtk_adjustment_set_value (adj, value);
+      set_stick_to_bottom (self, value >= bottom);
+    }
+  if (++self->align_frames < 4)
+    return G_SOURCE_CONTINUE;
+  self->align_tick_id = 0;
+  g_clear_object (&self->align_target);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+stop_aligning (ChatConversationView *self)
+{
+  if (self->bottom_tick_id != 0)
+    gtk_widget_remove_tick_callback (GTK_WIDGET (self->list_view), self->bottom_tick_id);
+  self->bottom_tick_id = 0;
+  if (self->align_tick_id != 0)
+    gtk_widget_remove_tick_callback (GTK_WIDGET (self->list_view), self->align_tick_id);
+  self->align_tick_id = 0;
+  g_clear_object (&self->align_target);
+}
+
+/* A conversation opens at its first unread message, under the divider, or at the newest. */
+static void
+scroll_to_start (ChatConversationView *self)
+{
+  ChatMessageItem *marker = chat_message_list_get_unread_marker (self->messages);
+  guint position;
+
+  stop_aligning (self);
+  if (marker == NULL || !find_item (G_LIST_MODEL (self->messages), marker, &position))
+    {
+      set_stick_to_bottom (self, TRUE);
+      scroll_to_bottom (self);
+      return;
+    }
+  set_stick_to_bottom (self, FALSE);
+  gtk_widget_activate_action (GTK_WIDGET (self->list_view), "list.scroll-to-item", "u", position);
+  self->align_target = g_object_ref (marker);
+  self->align_frames = 0;
+  self->align_tick_id
+      = gtk_widget_add_tick_callback (GTK_WIDGET (self->list_view), align_tick_cb, self, NULL);
+}
+
 static void
 loaded_cb (ChatConversationView *self)
 {
-  self->stick_to_bottom = TRUE;
-  scroll_to_bottom (self);
+  scroll_to_start (self);
 }
 
 /* How many of the shortest rows fit in the window: the first page need not be bigger, and each
@@ -247,6 +432,25 @@ rows_that_fit (ChatConversationView *self)
   return (height + SHORTEST_ROW_HEIGHT - 1) / SHORTEST_ROW_HEIGHT + EXTRA_FIRST_ROWS;
 }
 
+/* Enough for the window, and for every unread message (the first one opens the view). */
+static guint
+first_page_size (ChatConversationView *self, const char *peer)
+{
+  ChatConversationItem *item = chat_account_find_conversation (self->account, peer);
+  guint unread = item != NULL ? chat_conversation_item_get_unread (item) : 0;
+
+  return MAX (rows_that_fit (self), unread + EXTRA_FIRST_ROWS);
+}
+
+static void
+update_placeholder (ChatConversationView *self)
+{
+  /* Translators: the placeholder of the message box, %s is the other user's name */
+  g_autofree char *text = self->peer ? g_strdup_printf (_ ("Message %s"), self->peer) : NULL;
+
+  chat_composer_set_placeholder (self->composer, text);
+}
+
 void
 chat_conversation_view_set_peer (ChatConversationView *self, const char *peer)
 {
@@ -258,14 +462,25 @@ chat_conversation_view_set_peer (ChatConversationView *self, const char *peer)
     g_signal_handlers_disconnect_by_data (self->messages, self);
   g_free (self->peer);
   self->peer = g_strdup (peer);
+  stop_aligning (self);
   if (peer != NULL && self->account != NULL)
-    chat_account_set_first_page_size (self->account, rows_that_fit (self));
+    chat_account_set_first_page_size (self->account, first_page_size (self, peer));
   self->messages = (peer && self->account) ? chat_account_get_messages (self->account, peer) : NULL;
-  self->stick_to_bottom = TRUE;
+  self->n_new_below = 0;
+  set_stick_to_bottom (self, TRUE);
+  if (self->messages != NULL)
+    chat_message_list_place_unread_marker (self->messages);
   if (self->selection != NULL)
     gtk_single_selection_set_model (self->selection, G_LIST_MODEL (self->messages));
   if (self->messages != NULL)
-    g_signal_connect_swapped (self->messages, "notify::loaded", G_CALLBACK (loaded_cb), self);
+    {
+      g_signal_connect_swapped (self->messages, "notify::loaded", G_CALLBACK (loaded_cb), self);
+      g_signal_connect_swapped (self->messages, "items-changed", G_CALLBACK (messages_changed_cb),
+                                self);
+      if (chat_message_list_get_loaded (self->messages))
+        scroll_to_start (self);
+    }
+  update_placeholder (self);
   if (self->stack != NULL)
     gtk_stack_set_visible_child_name (self->stack, self->messages ? "conversation" : "empty");
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_PEER]);

@@ -15,6 +15,9 @@ struct _ChatMessageList
   GPtrArray *items;
   GHashTable *by_id; /* gint64 * -> ChatMessageItem * (borrowed) */
   GCancellable *cancellable;
+  ChatMessageItem *marker; /* borrowed: the item under the "New messages" divider */
+  gint64 marker_id;        /* the divider's message chosen by id, 0: from the read flags */
+  gboolean marker_pending; /* placed once the first page is in */
   guint first_page_size;
   gboolean loading;
   gboolean loaded;
@@ -210,7 +213,25 @@ same_day (ChatMessageItem *a, ChatMessageItem *b)
          && g_date_time_get_day_of_year (ta) == g_date_time_get_day_of_year (tb);
 }
 
-/* Recomputes the day separator of the item at position. */
+/* Consecutive messages of one sender within this many seconds share one time. */
+#define GROUP_SECONDS (5 * 60)
+
+static gboolean
+same_group (ChatMessageItem *a, ChatMessageItem *b)
+{
+  g_autoptr (GDateTime) ta = NULL;
+  g_autoptr (GDateTime) tb = NULL;
+
+  if (chat_message_item_get_outgoing (a) != chat_message_item_get_outgoing (b)
+      || chat_message_item_get_show_day (b) || chat_message_item_get_first_unread (b))
+    return FALSE;
+  ta = chat_message_item_dup_time (a);
+  tb = chat_message_item_dup_time (b);
+  return g_date_time_difference (tb, ta) < GROUP_SECONDS * G_TIME_SPAN_SECOND;
+}
+
+/* Recomputes the day separator of the item at position, and whether the one before it ends
+ * a group (which depends on the separator). */
 static void
 update_show_day (ChatMessageList *self, guint position)
 {
@@ -223,6 +244,23 @@ update_show_day (ChatMessageList *self, guint position)
     chat_message_item_set_show_day (item, TRUE);
   else
     chat_message_item_set_show_day (item, !same_day (item_at (self, position - 1), item));
+  if (position > 0)
+    chat_message_item_set_group_end (item_at (self, position - 1),
+                                     !same_group (item_at (self, position - 1), item));
+  if (position + 1 == self->items->len)
+    chat_message_item_set_group_end (item, TRUE);
+}
+
+/* Searches from the newest end, where items being sent, committed or deleted usually are. */
+static gboolean
+find_position (ChatMessageList *self, ChatMessageItem *item, guint *position)
+{
+  guint index;
+
+  if (!g_ptr_array_find (self->items, item, &index))
+    return FALSE;
+  *position = self->items->len - 1 - index;
+  return TRUE;
 }
 
 static void
@@ -277,6 +315,105 @@ prepend_page (ChatMessageList *self, GPtrArray *messages)
 }
 
 static void
+set_marker (ChatMessageList *self, ChatMessageItem *item)
+{
+  ChatMessageItem *old = self->marker;
+  guint position;
+
+  self->marker = item;
+  if (old != NULL && old != item)
+    {
+      chat_message_item_set_first_unread (old, FALSE);
+      if (find_position (self, old, &position))
+        update_show_day (self, position);
+    }
+  if (item != NULL)
+    {
+      chat_message_item_set_first_unread (item, TRUE);
+      if (find_position (self, item, &position))
+        update_show_day (self, position);
+    }
+}
+
+/* The oldest incoming message of the unread run at the end (the user's own replies do not
+ * end the run: they are read). */
+static ChatMessageItem *
+find_first_unread (ChatMessageList *self)
+{
+  ChatMessageItem *found = NULL;
+
+  for (guint i = self->items->len; i > 0; i--)
+    {
+      ChatMessageItem *item = item_at (self, i - 1);
+
+      if (chat_message_item_get_outgoing (item))
+        continue;
+      if (chat_message_item_get_read (item))
+        break;
+      found = item;
+    }
+  return found;
+}
+
+static void
+place_marker (ChatMessageList *self)
+{
+  self->marker_pending = FALSE;
+  if (self->marker_id != 0)
+    set_marker (self, chat_message_list_find (self, self->marker_id));
+  else
+    set_marker (self, find_first_unread (self));
+}
+
+void
+chat_message_list_set_first_unread_id (ChatMessageList *self, gint64 id)
+{
+  g_return_if_fail (CHAT_IS_MESSAGE_LIST (self));
+
+  self->marker_id = id;
+  if (self->loaded)
+    place_marker (self);
+  else
+    self->marker_pending = TRUE;
+}
+
+void
+chat_message_list_place_unread_marker (ChatMessageList *self)
+{
+  g_return_if_fail (CHAT_IS_MESSAGE_LIST (self));
+
+  if (self->marker_id != 0 && !self->loaded)
+    return; /* an explicit one waits for the first page */
+  chat_message_list_set_first_unread_id (self, 0);
+}
+
+ChatMessageItem *
+chat_message_list_get_unread_marker (ChatMessageList *self)
+{
+  g_return_val_if_fail (CHAT_IS_MESSAGE_LIST (self), NULL);
+  return self->marker;
+}
+
+void
+chat_message_list_set_incoming_read (ChatMessageList *self, gint64 up_to)
+{
+  g_return_if_fail (CHAT_IS_MESSAGE_LIST (self));
+
+  for (guint i = self->items->len; i > 0; i--)
+    {
+      ChatMessageItem *item = item_at (self, i - 1);
+      ChatMessage *message = chat_message_item_get_message (item);
+
+      if (chat_message_item_get_outgoing (item) || message == NULL
+          || chat_message_get_seq (message) > up_to)
+        continue;
+      if (chat_message_get_read (message))
+        break;
+      chat_message_set_read (message, TRUE);
+    }
+}
+
+static void
 history_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 {
   g_autoptr (ChatMessageList) self = user_data;
@@ -295,6 +432,8 @@ history_cb (GObject *source, GAsyncResult *result, gpointer user_data)
     }
   prepend_page (self, messages);
   set_flag (self, &self->complete, !more, PROP_COMPLETE);
+  if (self->marker_pending)
+    place_marker (self);
   set_flag (self, &self->loaded, TRUE, PROP_LOADED);
 }
 
@@ -369,18 +508,6 @@ chat_message_list_add_pending (ChatMessageList *self, ChatMessageItem *item)
   insert_item (self, item, self->items->len);
 }
 
-/* Searches from the newest end, where items being sent, committed or deleted usually are. */
-static gboolean
-find_position (ChatMessageList *self, ChatMessageItem *item, guint *position)
-{
-  guint index;
-
-  if (!g_ptr_array_find (self->items, item, &index))
-    return FALSE;
-  *position = self->items->len - 1 - index;
-  return TRUE;
-}
-
 void
 chat_message_list_remove_item (ChatMessageList *self, ChatMessageItem *item)
 {
@@ -394,8 +521,12 @@ chat_message_list_remove_item (ChatMessageList *self, ChatMessageItem *item)
   id = chat_message_item_get_id (item);
   if (id != 0)
     g_hash_table_remove (self->by_id, &id);
+  if (item == self->marker)
+    self->marker = NULL;
   g_ptr_array_remove_index (self->items, self->items->len - 1 - position);
   update_show_day (self, position);
+  if (position > 0 && position == self->items->len)
+    chat_message_item_set_group_end (item_at (self, position - 1), TRUE);
   g_list_model_items_changed (G_LIST_MODEL (self), position, 1, 0);
 }
 

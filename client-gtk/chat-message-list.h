@@ -60,4 +60,13 @@ ChatMessageItem *chat_message_list_find (ChatMessageList *self, gint64 id);
 /* The newest item (a new reference), or NULL when empty. */
 ChatMessageItem *chat_message_list_dup_last (ChatMessageList *self);
 
+/* The "New messages" divider: above the message id once it is listed (Ctrl+U has just marked
+ * it read), or, with 0, above the oldest of the unread messages at the end. */
+void chat_message_list_set_first_unread_id (ChatMessageList *self, gint64 id);
+/* Places the divider from the read flags, unless an explicit one waits for the first page. */
+void chat_message_list_place_unread_marker (ChatMessageList *self);
+ChatMessageItem *chat_message_list_get_unread_marker (ChatMessageList *self);
+/* Incoming messages up to seq up_to were marked read on the server. */
+void chat_message_list_set_incoming_read (ChatMessageList *self, gint64 up_to);
+
 G_END_DECLS

@@ -32,8 +32,8 @@ read_unread_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   g_autoptr (ChatWindow) self = user_data;
   g_autoptr (GError) error = NULL;
   g_autoptr (GPtrArray) messages = NULL;
-  g_autofree char *text = NULL;
   ChatMessage *first;
+  const char *peer;
 
   messages = chat_account_read_unread_finish (CHAT_ACCOUNT (source), result, &error);
   if (messages == NULL)
@@ -47,14 +47,18 @@ read_unread_cb (GObject *source, GAsyncResult *result, gpointer user_data)
       chat_window_show_toast (self, _ ("No unread messages"));
       return;
     }
+  if (self->account == NULL)
+    return;
   first = g_ptr_array_index (messages, 0);
-  chat_window_open_conversation (self, chat_message_get_from (first));
-  text = g_strdup_printf (ngettext ("Read %u message", "Read %u messages", messages->len),
-                          messages->len);
-  chat_window_show_toast (self, text);
+  peer = chat_message_get_from (first);
+  chat_message_list_set_first_unread_id (chat_account_get_messages (self->account, peer),
+                                         chat_message_get_id (first));
+  chat_window_open_conversation (self, peer);
+  chat_account_read_conversation (self->account, peer);
 }
 
-/* The seed's "read unread messages": the oldest unread ones, marked read, shown. */
+/* The seed's "read unread messages": the conversation of the oldest unread message, shown at
+ * that message and read; the next press goes on to the next conversation. */
 static void
 read_unread_activated (GtkWidget *widget, const char *name, GVariant *param)
 {

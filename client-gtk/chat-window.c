@@ -160,13 +160,45 @@ conversation_read_cb (ChatAccount *account, const char *peer, ChatWindow *self)
     g_application_withdraw_notification (app, id);
 }
 
+/* The refused text goes back into the box, unless the user has started another message. */
 static void
-send_failed_cb (ChatAccount *account, const char *peer, const GError *error, ChatWindow *self)
+send_failed_cb (ChatAccount *account, const char *peer, const char *body, const GError *error,
+                ChatWindow *self)
 {
   /* Translators: %s is the server's explanation */
   g_autofree char *text = g_strdup_printf (_ ("Message not sent: %s"), error->message);
+  ChatComposer *composer = chat_conversation_view_get_composer (self->conversation_view);
+  g_autofree char *typed = chat_composer_dup_text (composer);
 
+  if (g_strcmp0 (chat_conversation_view_get_peer (self->conversation_view), peer) != 0)
+    chat_window_open_conversation (self, peer);
+  if (*typed == '\0')
+    chat_composer_set_text (composer, body);
   chat_window_show_toast (self, text);
+}
+
+static void
+hello_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (ChatWindow) self = user_data;
+  g_autoptr (ChatHelloInfo) info = NULL;
+  g_autoptr (GError) error = NULL;
+
+  info = chat_client_hello_finish (CHAT_CLIENT (source), result, &error);
+  if (info == NULL)
+    g_debug ("Cluster health: %s", error->message);
+  if (self->client == CHAT_CLIENT (source))
+    update_health (self);
+}
+
+/* The health line comes from the leader's hello: asked again each time the menu opens, since
+ * a follower can go down while the connection to the leader stays up. */
+static void
+refresh_health (ChatWindow *self)
+{
+  update_health (self);
+  if (self->client != NULL)
+    chat_client_hello_async (self->client, self->cancellable, hello_cb, g_object_ref (self));
 }
 
 static void
@@ -456,6 +488,7 @@ chat_window_init (ChatWindow *self)
   gtk_widget_init_template (GTK_WIDGET (self));
   popover = gtk_menu_button_get_popover (self->account_button);
   gtk_popover_menu_add_child (GTK_POPOVER_MENU (popover), self->account_box, "account");
+  g_signal_connect_object (popover, "show", G_CALLBACK (refresh_health), self, G_CONNECT_SWAPPED);
   g_object_bind_property (self, "reconnecting", self->sidebar_banner, "revealed",
                           G_BINDING_SYNC_CREATE);
   g_object_bind_property (self, "reconnecting", self->conversation_banner, "revealed",
