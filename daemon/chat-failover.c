@@ -76,7 +76,24 @@ chat_failover_serving (ChatFailover *failover, guint64 now_ms, ChatFailoverRepor
   report->downtime_ms = now_ms - MIN (failover->lost_contact_ms, now_ms);
   report->silence_ms = failover->noticed_ms - MIN (failover->lost_contact_ms, failover->noticed_ms);
   report->old_leader_answered = failover->lost_answered;
+  failover->reported_down = failover->lost_answered ? 0 : failover->lost;
   failover->pending = FALSE;
   failover->lost = 0;
   return TRUE;
+}
+
+gboolean
+chat_failover_peer_down_is_news (ChatFailover *failover, guint node)
+{
+  if (node == 0 || node != failover->reported_down)
+    return TRUE;
+  failover->reported_down = 0;
+  return FALSE;
+}
+
+void
+chat_failover_peer_up (ChatFailover *failover, guint node)
+{
+  if (node == failover->reported_down)
+    failover->reported_down = 0;
 }

@@ -19,6 +19,7 @@ typedef struct
   guint64 noticed_ms;      /* when this server saw it had no leader */
   gboolean lost_answered; /* lost sent a message after that: it is alive, it only stopped leading */
   gboolean pending;       /* this server leads since lost went away: report when it serves */
+  guint reported_down;    /* the old leader the failover report said stopped answering */
 } ChatFailover;
 
 /* What chat_failover_serving() reports. */
@@ -42,5 +43,11 @@ gboolean chat_failover_get_loss (const ChatFailover *failover, guint *old_leader
 /* This server, now leading, accepts writes: TRUE once per leader change that replaced
  * another server, with report filled; FALSE for a first leader or a re-election. */
 gboolean chat_failover_serving (ChatFailover *failover, guint64 now_ms, ChatFailoverReport *report);
+
+/* Whether the core's peer-down for node tells anything new: not when the failover report
+ * already said that node stopped answering and it has not been up since (the core notices
+ * only a failure timeout after the election, often after systemd restarted it). */
+gboolean chat_failover_peer_down_is_news (ChatFailover *failover, guint node);
+void chat_failover_peer_up (ChatFailover *failover, guint node);
 
 G_END_DECLS

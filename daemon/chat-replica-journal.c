@@ -85,6 +85,11 @@ log_notice (ChatReplica *self, const ChatReplNotice *n)
   guint lost = 0;
   guint64 silence_ms = 0;
 
+  if (n->type == CHAT_REPL_NOTICE_PEER_UP)
+    chat_failover_peer_up (&self->failover, n->node);
+  if (n->type == CHAT_REPL_NOTICE_PEER_DOWN
+      && !chat_failover_peer_down_is_news (&self->failover, n->node))
+    return;
   if (notice_names_leader (n->type) && n->node != 0)
     leader_id = n->node;
   if (n->type == CHAT_REPL_NOTICE_FORCED_LEADER && n->node == 0)

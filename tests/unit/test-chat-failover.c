@@ -32,6 +32,11 @@ test_crash (void)
   g_assert_false (report.old_leader_answered);
   /* Once per change. */
   g_assert_false (chat_failover_serving (&f, 1800, &report));
+  /* The report said 1 stopped answering: the core's peer-down for it says nothing new,
+   * once; another server's does. */
+  g_assert_true (chat_failover_peer_down_is_news (&f, 3));
+  g_assert_false (chat_failover_peer_down_is_news (&f, 1));
+  g_assert_true (chat_failover_peer_down_is_news (&f, 1));
 }
 
 /* Server 3 of the same story: it follows the new leader and reports nothing. */
@@ -114,6 +119,24 @@ test_step_down (void)
   g_assert_true (chat_failover_serving (&f, 1020, &report));
   g_assert_true (report.old_leader_answered);
   g_assert_cmpuint (report.downtime_ms, ==, 420);
+  /* It was not reported down: going down later is news. */
+  g_assert_true (chat_failover_peer_down_is_news (&f, 1));
+}
+
+/* The old leader came back (peer-up) and then failed again: that peer-down is news. */
+static void
+test_back_then_down (void)
+{
+  ChatFailover f;
+  ChatFailoverReport report = { 0 };
+
+  chat_failover_init (&f, 2);
+  chat_failover_leader (&f, 1, 0);
+  chat_failover_contact (&f, 1, 100);
+  chat_failover_leader (&f, 2, 800);
+  g_assert_true (chat_failover_serving (&f, 820, &report));
+  chat_failover_peer_up (&f, 1);
+  g_assert_true (chat_failover_peer_down_is_news (&f, 1));
 }
 
 /* The old leader steps down and leads again: no leader change to report. */
@@ -141,6 +164,7 @@ main (int argc, char **argv)
   g_test_add_func ("/chat-failover/several-elections", test_several_elections);
   g_test_add_func ("/chat-failover/direct-change", test_direct_change);
   g_test_add_func ("/chat-failover/step-down", test_step_down);
+  g_test_add_func ("/chat-failover/back-then-down", test_back_then_down);
   g_test_add_func ("/chat-failover/same-leader-again", test_same_leader_again);
   return g_test_run ();
 }
