@@ -345,7 +345,9 @@ make_client (Cli *cli, GError **error)
                                         : chat_config_load_default (error);
       if (config == NULL)
         return NULL;
-      client = chat_client_new_from_config (config);
+      client = chat_client_new_from_config (config, error);
+      if (client == NULL)
+        return NULL;
     }
   chat_client_set_client_name (client, "chat-cli " PACKAGE_VERSION);
   chat_client_set_request_timeout (client, (guint)cli->timeout_s * 1000);

@@ -507,8 +507,8 @@ try_candidate (ChatClient *self)
   address = self->candidates->pdata[self->candidate_index++];
   g_debug ("connecting to %s", address);
   self->connect_cancellable = g_cancellable_new ();
-  chat_link_new_async (address, CHAT_CLIENT_CONNECT_TIMEOUT_MS, CHAT_CLIENT_MAX_LINE_BYTES,
-                       self->connect_cancellable, connected_cb, self);
+  chat_link_new_tls_async (address, CHAT_CLIENT_CONNECT_TIMEOUT_MS, CHAT_CLIENT_MAX_LINE_BYTES,
+                           self->tls_database, self->connect_cancellable, connected_cb, self);
 }
 
 void

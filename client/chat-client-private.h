@@ -40,6 +40,7 @@ struct _ChatClient
   GMainContext *context;
   GStrv servers;
   char *client_name;
+  GTlsDatabase *tls_database; /* NULL: plaintext */
   ChatConnectionState state;
   char *username;
   char *session;

@@ -6,6 +6,7 @@
 
 #include "chat-client-private.h"
 #include "chat-json.h"
+#include "chat-tls.h"
 
 #define MAX_NAME_BYTES 256
 
@@ -155,6 +156,7 @@ chat_client_finalize (GObject *object)
 
   g_strfreev (self->servers);
   g_free (self->client_name);
+  g_clear_object (&self->tls_database);
   g_free (self->username);
   g_free (self->session);
   g_free (self->leader);
@@ -250,11 +252,34 @@ chat_client_new (const char *const *servers)
   return g_object_new (CHAT_TYPE_CLIENT, "servers", servers, NULL);
 }
 
+void
+chat_client_set_tls_database (ChatClient *self, GTlsDatabase *database)
+{
+  g_return_if_fail (CHAT_IS_CLIENT (self));
+  g_set_object (&self->tls_database, database);
+}
+
+/* A client trusts [tls] ca (else the system store); it never reads a server's key. */
+static gboolean
+apply_tls_config (ChatClient *self, const ChatConfig *config, GError **error)
+{
+  g_autoptr (ChatTls) tls = NULL;
+
+  if (!chat_config_tls_enabled (config))
+    return TRUE;
+  tls = chat_tls_new (NULL, NULL, config->tls_ca, error);
+  if (tls == NULL)
+    return FALSE;
+  chat_client_set_tls_database (self, chat_tls_get_database (tls));
+  return TRUE;
+}
+
 ChatClient *
-chat_client_new_from_config (const ChatConfig *config)
+chat_client_new_from_config (const ChatConfig *config, GError **error)
 {
   g_autoptr (GStrvBuilder) builder = g_strv_builder_new ();
   g_auto (GStrv) servers = NULL;
+  g_autoptr (ChatClient) client = NULL;
 
   g_return_val_if_fail (config != NULL && config->servers->len > 0, NULL);
   for (guint i = 0; i < config->servers->len; i++)
@@ -263,7 +288,10 @@ chat_client_new_from_config (const ChatConfig *config)
       g_strv_builder_add (builder, address);
     }
   servers = g_strv_builder_end (builder);
-  return chat_client_new ((const char *const *)servers);
+  client = chat_client_new ((const char *const *)servers);
+  if (!apply_tls_config (client, config, error))
+    return NULL;
+  return g_steal_pointer (&client);
 }
 
 /* Accessors. */

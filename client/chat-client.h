@@ -79,7 +79,12 @@ G_DECLARE_FINAL_TYPE (ChatClient, chat_client, CHAT, CLIENT, GObject)
 
 /* servers: "host:port" strings, tried in order. */
 ChatClient *chat_client_new (const char *const *servers);
-ChatClient *chat_client_new_from_config (const ChatConfig *config);
+/* The servers of config.ini; over TLS when it has a [tls] section (trusting its ca, or
+ * the system store). Fails when the ca file cannot be read. */
+ChatClient *chat_client_new_from_config (const ChatConfig *config, GError **error);
+/* Speak TLS to every server, verifying its certificate against database (NULL:
+ * plaintext). Takes effect at the next connection. */
+void chat_client_set_tls_database (ChatClient *self, GTlsDatabase *database);
 
 ChatConnectionState chat_client_get_connection_state (ChatClient *self);
 const char *chat_client_get_username (ChatClient *self);

@@ -128,13 +128,27 @@ typedef struct
 {
   char *address;
   gsize max_line_bytes;
+  GTlsDatabase *database; /* NULL: plaintext */
 } ConnectData;
 
 static void
 connect_data_free (ConnectData *data)
 {
   g_free (data->address);
+  g_clear_object (&data->database);
   g_free (data);
+}
+
+/* GSocketClient makes the TLS client connection (its identity is the host we dial);
+ * it must trust the configured CA, not only the system store. */
+static void
+on_client_event (GSocketClient *client, GSocketClientEvent event, GSocketConnectable *connectable,
+                 GIOStream *connection, gpointer user_data)
+{
+  GTlsDatabase *database = user_data;
+
+  if (event == G_SOCKET_CLIENT_TLS_HANDSHAKING && G_IS_TLS_CONNECTION (connection))
+    g_tls_connection_set_database (G_TLS_CONNECTION (connection), database);
 }
 
 static void
@@ -162,14 +176,30 @@ void
 chat_link_new_async (const char *address, guint timeout_ms, gsize max_line_bytes,
                      GCancellable *cancellable, GAsyncReadyCallback callback, gpointer user_data)
 {
+  chat_link_new_tls_async (address, timeout_ms, max_line_bytes, NULL, cancellable, callback,
+                           user_data);
+}
+
+void
+chat_link_new_tls_async (const char *address, guint timeout_ms, gsize max_line_bytes,
+                         GTlsDatabase *database, GCancellable *cancellable,
+                         GAsyncReadyCallback callback, gpointer user_data)
+{
   g_autoptr (GSocketClient) client = g_socket_client_new ();
   GTask *task = g_task_new (NULL, cancellable, callback, user_data);
   ConnectData *data = g_new0 (ConnectData, 1);
 
   data->address = g_strdup (address);
   data->max_line_bytes = max_line_bytes;
+  data->database = database != NULL ? g_object_ref (database) : NULL;
   g_task_set_task_data (task, data, (GDestroyNotify)connect_data_free);
   g_task_set_source_tag (task, chat_link_new_async);
+  if (database != NULL)
+    {
+      g_socket_client_set_tls (client, TRUE);
+      /* The task holds data, and so the database, until the connection is made. */
+      g_signal_connect (client, "event", G_CALLBACK (on_client_event), data->database);
+    }
   g_socket_client_set_timeout (client, MAX (1, (timeout_ms + 999) / 1000));
   g_socket_client_connect_to_host_async (client, address, 0, cancellable, connected_cb, task);
 }

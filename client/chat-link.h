@@ -20,6 +20,11 @@ G_DECLARE_FINAL_TYPE (ChatLink, chat_link, CHAT, LINK, GObject)
 void chat_link_new_async (const char *address, guint timeout_ms, gsize max_line_bytes,
                           GCancellable *cancellable, GAsyncReadyCallback callback,
                           gpointer user_data);
+/* The same over TLS: the server's certificate must verify against database for the
+ * host of address (a DNS name or IP address in its subjectAltName). */
+void chat_link_new_tls_async (const char *address, guint timeout_ms, gsize max_line_bytes,
+                              GTlsDatabase *database, GCancellable *cancellable,
+                              GAsyncReadyCallback callback, gpointer user_data);
 ChatLink *chat_link_new_finish (GAsyncResult *result, GError **error);
 /* Wraps an already connected stream (for tests: one end of a socket pair). */
 ChatLink *chat_link_new_for_stream (GIOStream *stream, const char *address, gsize max_line_bytes);

@@ -41,11 +41,11 @@ parse_port (const char *text, guint16 *port, GError **error)
   guint64 value = 0;
   if (!g_ascii_string_to_unsigned (text, 10, 1, 65535, &value, NULL))
     {
-      g_set_error (error, CHAT_ERROR, CHAT_ERROR_BAD_REQUEST,
-                   "“%s” is not a port number (1–65535)", text);
+      g_set_error (error, CHAT_ERROR, CHAT_ERROR_BAD_REQUEST, "“%s” is not a port number (1–65535)",
+                   text);
       return FALSE;
     }
-  *port = (guint16) value;
+  *port = (guint16)value;
   return TRUE;
 }
 
@@ -88,7 +88,7 @@ ChatConfig *
 chat_config_new_default (void)
 {
   ChatConfig *config = g_new0 (ChatConfig, 1);
-  config->servers = g_ptr_array_new_with_free_func ((GDestroyNotify) chat_server_address_free);
+  config->servers = g_ptr_array_new_with_free_func ((GDestroyNotify)chat_server_address_free);
   for (guint i = 0; i < 3; i++)
     g_ptr_array_add (config->servers, chat_server_address_new ("127.0.0.1", 5555 + i));
   config->mode = CHAT_CLUSTER_MODE_AVAILABLE;
@@ -102,6 +102,7 @@ chat_config_new_default (void)
   config->max_body_bytes = 16 * 1024;
   config->max_connections = 20000;
   config->idle_line_timeout_s = 30;
+  config->tls_required = TRUE;
   return config;
 }
 
@@ -112,6 +113,9 @@ chat_config_free (ChatConfig *config)
     return;
   g_ptr_array_unref (config->servers);
   g_free (config->secret);
+  g_free (config->tls_certificate);
+  g_free (config->tls_key);
+  g_free (config->tls_ca);
   g_free (config->path);
   g_clear_pointer (&config->metrics_listen, chat_server_address_free);
   g_free (config);
@@ -130,7 +134,8 @@ read_uint (GKeyFile *file, const char *group, const char *key, guint64 min, guin
     {
       g_set_error (error, CHAT_ERROR, CHAT_ERROR_BAD_REQUEST,
                    "[%s] %s = “%s”: expected a whole number from %" G_GUINT64_FORMAT
-                   " to %" G_GUINT64_FORMAT, group, key, text, min, max);
+                   " to %" G_GUINT64_FORMAT,
+                   group, key, text, min, max);
       return FALSE;
     }
   return TRUE;
@@ -153,8 +158,8 @@ read_servers (GKeyFile *file, ChatConfig *config, GError **error)
       if (host == NULL || port_text == NULL)
         {
           g_set_error (error, CHAT_ERROR, CHAT_ERROR_BAD_REQUEST,
-                       "[server] %s needs both %s and %s", host ? host_key : port_key,
-                       host_key, port_key);
+                       "[server] %s needs both %s and %s", host ? host_key : port_key, host_key,
+                       port_key);
           return FALSE;
         }
       if (!parse_port (g_strstrip (port_text), &port, error))
@@ -164,8 +169,8 @@ read_servers (GKeyFile *file, ChatConfig *config, GError **error)
         }
       if (chat_config_find_server (config, g_strstrip (host), port) != 0)
         {
-          g_set_error (error, CHAT_ERROR, CHAT_ERROR_BAD_REQUEST,
-                       "[server] %s:%u is listed twice", host, port);
+          g_set_error (error, CHAT_ERROR, CHAT_ERROR_BAD_REQUEST, "[server] %s:%u is listed twice",
+                       host, port);
           return FALSE;
         }
       g_ptr_array_add (config->servers, chat_server_address_new (host, port));
@@ -275,6 +280,49 @@ read_metrics (GKeyFile *file, ChatConfig *config, GError **error)
   return TRUE;
 }
 
+static char *
+read_path (GKeyFile *file, const char *key)
+{
+  g_autofree char *text = g_key_file_get_value (file, "tls", key, NULL);
+
+  if (text == NULL || *g_strstrip (text) == '\0')
+    return NULL;
+  return g_steal_pointer (&text);
+}
+
+static gboolean
+read_tls (GKeyFile *file, ChatConfig *config, GError **error)
+{
+  g_autofree char *required = g_key_file_get_value (file, "tls", "required", NULL);
+
+  config->tls_certificate = read_path (file, "certificate");
+  config->tls_key = read_path (file, "key");
+  config->tls_ca = read_path (file, "ca");
+  if ((config->tls_certificate == NULL) != (config->tls_key == NULL))
+    {
+      g_set_error_literal (error, CHAT_ERROR, CHAT_ERROR_BAD_REQUEST,
+                           "[tls] needs both certificate and key, or neither");
+      return FALSE;
+    }
+  if (required == NULL)
+    return TRUE;
+  g_strstrip (required);
+  if (g_strcmp0 (required, "true") != 0 && g_strcmp0 (required, "false") != 0)
+    {
+      g_set_error (error, CHAT_ERROR, CHAT_ERROR_BAD_REQUEST,
+                   "[tls] required = “%s”: expected true or false", required);
+      return FALSE;
+    }
+  config->tls_required = g_strcmp0 (required, "true") == 0;
+  return TRUE;
+}
+
+gboolean
+chat_config_tls_enabled (const ChatConfig *config)
+{
+  return config->tls_certificate != NULL || config->tls_ca != NULL;
+}
+
 /* The prototype's config.ini was read by Python's configparser, which also takes
  * ';' comments; GKeyFile only knows '#', so those lines are rewritten first. */
 static char *
@@ -301,9 +349,45 @@ chat_config_load_from_data (const char *data, GError **error)
   if (!g_key_file_load_from_data (file, text, -1, G_KEY_FILE_NONE, error))
     return NULL;
   if (!read_servers (file, config, error) || !read_cluster (file, config, error)
-      || !read_limits (file, config, error) || !read_metrics (file, config, error))
+      || !read_limits (file, config, error) || !read_metrics (file, config, error)
+      || !read_tls (file, config, error))
     return NULL;
   return g_steal_pointer (&config);
+}
+
+/* A relative [tls] path names a systemd credential (LoadCredential=) when the file is in
+ * $CREDENTIALS_DIRECTORY, else a file next to config.ini. */
+static void
+resolve_tls_path (char **path, const char *config_dir)
+{
+  const char *credentials = g_getenv ("CREDENTIALS_DIRECTORY");
+  g_autofree char *credential = NULL;
+
+  if (*path == NULL || g_path_is_absolute (*path))
+    return;
+  if (credentials != NULL && *credentials != '\0')
+    credential = g_build_filename (credentials, *path, NULL);
+  if (credential != NULL && g_file_test (credential, G_FILE_TEST_EXISTS))
+    {
+      g_free (*path);
+      *path = g_steal_pointer (&credential);
+      return;
+    }
+  /* GTlsFileDatabase takes absolute paths only. */
+  credential = g_canonicalize_filename (*path, config_dir);
+  g_free (*path);
+  *path = g_steal_pointer (&credential);
+}
+
+static void
+resolve_tls_paths (ChatConfig *config)
+{
+  g_autofree char *relative = g_path_get_dirname (config->path);
+  g_autofree char *dir = g_canonicalize_filename (relative, NULL);
+
+  resolve_tls_path (&config->tls_certificate, dir);
+  resolve_tls_path (&config->tls_key, dir);
+  resolve_tls_path (&config->tls_ca, dir);
 }
 
 ChatConfig *
@@ -321,6 +405,7 @@ chat_config_load (const char *path, GError **error)
       return NULL;
     }
   config->path = g_strdup (path);
+  resolve_tls_paths (config);
   return config;
 }
 

@@ -33,7 +33,12 @@ typedef struct
   gsize max_body_bytes;
   guint max_connections;
   guint idle_line_timeout_s;
-  char *path; /* where it was read from, or NULL for built-in defaults */
+  /* [tls]: PEM files; TLS is on when certificate or ca is set (see docs/operations.md). */
+  char *tls_certificate;
+  char *tls_key;
+  char *tls_ca;          /* NULL: the system trust store */
+  gboolean tls_required; /* FALSE only when the operator accepts plaintext off loopback */
+  char *path;            /* where it was read from, or NULL for built-in defaults */
   /* [metrics] listen: server N of [server] serves /metrics on this port + N - 1; NULL: off */
   ChatServerAddress *metrics_listen;
 } ChatConfig;
@@ -46,6 +51,8 @@ ChatConfig *chat_config_load_from_data (const char *data, GError **error);
  * SYSCONFDIR/chatd/config.ini. Returns built-in defaults when none exists. */
 ChatConfig *chat_config_load_default (GError **error);
 void chat_config_free (ChatConfig *config);
+/* Whether the cluster speaks TLS: [tls] names a certificate or a ca. */
+gboolean chat_config_tls_enabled (const ChatConfig *config);
 
 /* The node id (1-based) of host:port, or 0 when it is not in the cluster. */
 guint chat_config_find_server (const ChatConfig *config, const char *host, guint16 port);

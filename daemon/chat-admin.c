@@ -110,6 +110,7 @@ static const ChatDbusAdminOps admin_ops = {
   .step_down = chat_node_admin_step_down,
   .snapshot = chat_node_admin_snapshot,
   .force_leader = chat_node_admin_force_leader,
+  .reload_certificates = chat_node_admin_reload_certificates,
 };
 
 /* The watchdog is fed only while the store still answers (chat-systemd.h). */

@@ -11,6 +11,7 @@
 #include "chat-peer.h"
 #include "chat-poll-source.h"
 #include "chat-request.h"
+#include "chat-tls.h"
 #include "chat-username.h"
 
 /* Every connection reads on the main loop thread, so one scratch buffer serves all:
@@ -38,6 +39,7 @@ struct _ChatConnection
   ChatPollWatch *watch;  /* the socket, on the shared epoll source */
   guint idle_timer;
   guint resume_idle;
+  guint tls_read_idle; /* TLS: a read of bytes already decrypted, not yet on the socket */
   gint64 last_data_us;
 
   GQueue writes; /* GBytes */
@@ -65,6 +67,7 @@ struct _ChatConnection
   guint processing : 1;
   guint reading : 1;       /* the watch asks for G_IO_IN */
   guint waiting_write : 1; /* the socket was full: the watch asks for G_IO_OUT */
+  guint tls : 1;
 };
 
 enum
@@ -106,6 +109,7 @@ release_io (ChatConnection *self)
   self->waiting_write = FALSE;
   g_clear_handle_id (&self->idle_timer, g_source_remove);
   g_clear_handle_id (&self->resume_idle, g_source_remove);
+  g_clear_handle_id (&self->tls_read_idle, g_source_remove);
   g_clear_pointer (&self->lines, chat_line_buffer_free);
   g_queue_clear_full (&self->writes, (GDestroyNotify)g_bytes_unref);
   g_queue_clear_full (&self->slots, (GDestroyNotify)reply_slot_free);
@@ -150,9 +154,10 @@ chat_connection_new (GIOStream *stream, ChatDispatch *dispatch, gsize max_line_b
 {
   ChatConnection *self = NULL;
 
-  g_return_val_if_fail (G_IS_SOCKET_CONNECTION (stream), NULL);
+  g_return_val_if_fail (chat_tls_get_socket (stream) != NULL, NULL);
   self = g_object_new (CHAT_TYPE_CONNECTION, NULL);
   self->stream = g_object_ref (stream);
+  self->tls = G_IS_TLS_CONNECTION (stream);
   self->dispatch = dispatch;
   self->max_line_bytes = (guint32)MIN (max_line_bytes, G_MAXUINT32);
   self->idle_line_timeout_s = (guint16)CLAMP (idle_line_timeout_s, 1, G_MAXUINT16);
@@ -162,7 +167,7 @@ chat_connection_new (GIOStream *stream, ChatDispatch *dispatch, gsize max_line_b
 void
 chat_connection_start (ChatConnection *self)
 {
-  GSocket *socket = g_socket_connection_get_socket (G_SOCKET_CONNECTION (self->stream));
+  GSocket *socket = chat_tls_get_socket (self->stream);
 
   self->watch = chat_poll_watch_new (g_socket_get_fd (socket), on_socket_ready, self);
   update_reading (self);
@@ -191,16 +196,14 @@ chat_connection_close (ChatConnection *self)
 const char *
 chat_connection_get_peer (ChatConnection *self)
 {
-  GSocketConnection *socket_conn = NULL;
+  GSocket *socket = NULL;
   g_autoptr (GSocketAddress) address = NULL;
 
   if (self->peer != NULL)
     return self->peer;
-  if (G_IS_SOCKET_CONNECTION (self->stream))
-    {
-      socket_conn = G_SOCKET_CONNECTION (self->stream);
-      address = g_socket_connection_get_remote_address (socket_conn, NULL);
-    }
+  socket = chat_tls_get_socket (self->stream);
+  if (socket != NULL)
+    address = g_socket_get_remote_address (socket, NULL);
   if (address != NULL)
     self->peer = g_socket_connectable_to_string (G_SOCKET_CONNECTABLE (address));
   else
@@ -591,8 +594,9 @@ handle_eof (ChatConnection *self)
   process_lines (self);
 }
 
-static void
-on_readable (ChatConnection *self)
+/* One non-blocking read; FALSE when nothing more can be read now. */
+static gboolean
+read_once (ChatConnection *self)
 {
   g_autoptr (GError) error = NULL;
   GInputStream *in = g_io_stream_get_input_stream (self->stream);
@@ -600,13 +604,13 @@ on_readable (ChatConnection *self)
                                                        READ_CHUNK, NULL, &error);
 
   if (n < 0 && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
-    return;
+    return FALSE;
   if (n <= 0)
     {
       if (error != NULL)
         g_debug ("Reading from %s failed: %s", chat_connection_get_peer (self), error->message);
       handle_eof (self);
-      return;
+      return FALSE;
     }
   if (self->lines == NULL)
     self->lines = chat_line_buffer_new (self->max_line_bytes);
@@ -615,6 +619,30 @@ on_readable (ChatConnection *self)
   process_lines (self);
   if (!self->closed)
     watch_partial_line (self);
+  return TRUE;
+}
+
+/* A TLS connection may hold decrypted bytes the socket no longer signals: read until it
+ * would block, or until the connection stops taking requests (update_reading resumes). */
+static void
+on_readable (ChatConnection *self)
+{
+  if (!read_once (self))
+    return;
+  while (self->tls && !self->closed && self->reading && read_once (self))
+    ;
+}
+
+static gboolean
+on_tls_read_idle (gpointer user_data)
+{
+  ChatConnection *self = user_data;
+  g_autoptr (ChatConnection) keep G_GNUC_UNUSED = g_object_ref (self);
+
+  self->tls_read_idle = 0;
+  if (!self->closed && self->reading)
+    on_readable (self);
+  return G_SOURCE_REMOVE;
 }
 
 /* A hang-up or error wakes whichever side waits; the read or write then reports it. */
@@ -655,6 +683,8 @@ update_reading (ChatConnection *self)
     schedule_resume (self);
   self->reading = TRUE;
   sync_watch (self);
+  if (self->tls && self->tls_read_idle == 0)
+    self->tls_read_idle = g_idle_add (on_tls_read_idle, self);
 }
 
 /* --- session ------------------------------------------------------------------ */

@@ -397,6 +397,23 @@ handle_force_leader (ChatDbus *self, GDBusMethodInvocation *invocation, GVariant
 }
 
 static void
+handle_reload_certificates (ChatDbus *self, GDBusMethodInvocation *invocation)
+{
+  g_autoptr (GError) error = NULL;
+
+  if (!check_supported (invocation, self->ops.reload_certificates, "ReloadCertificates"))
+    return;
+  g_message ("ReloadCertificates requested over D-Bus by %s",
+             g_dbus_method_invocation_get_sender (invocation));
+  if (!self->ops.reload_certificates (self->ops_data, &error))
+    {
+      return_op_error (invocation, "ReloadCertificates", error);
+      return;
+    }
+  g_dbus_method_invocation_return_value (invocation, NULL);
+}
+
+static void
 handle_method_call (GDBusConnection *connection, const char *sender, const char *object_path,
                     const char *interface_name, const char *method_name, GVariant *parameters,
                     GDBusMethodInvocation *invocation, gpointer user_data)
@@ -409,6 +426,8 @@ handle_method_call (GDBusConnection *connection, const char *sender, const char 
     handle_snapshot (self, invocation);
   else if (g_str_equal (method_name, "ForceLeader"))
     handle_force_leader (self, invocation, parameters);
+  else if (g_str_equal (method_name, "ReloadCertificates"))
+    handle_reload_certificates (self, invocation);
   else
     g_dbus_method_invocation_return_error (invocation, G_DBUS_ERROR, G_DBUS_ERROR_UNKNOWN_METHOD,
                                            "No method %s", method_name);

@@ -42,6 +42,7 @@ typedef struct
   /* Only called once the caller confirmed; ChatDbus logs the warning and the
    * CHATD_EVENT=force-leader record itself. */
   gboolean (*force_leader) (gpointer user_data, GError **error);
+  gboolean (*reload_certificates) (gpointer user_data, GError **error);
 } ChatDbusAdminOps;
 
 #define CHAT_TYPE_DBUS (chat_dbus_get_type ())

@@ -25,6 +25,7 @@ struct _ChatNode
   char *address;
   char **addresses; /* every server's "host:port", by node id - 1 */
   ChatReplica *replica;
+  ChatTls *tls; /* NULL: plaintext */
   gboolean started;
 };
 
@@ -62,6 +63,7 @@ chat_node_finalize (GObject *object)
   ChatNode *self = CHAT_NODE (object);
 
   g_clear_object (&self->replica);
+  g_clear_object (&self->tls);
   g_clear_object (&self->store);
   g_free (self->address);
   g_strfreev (self->addresses);
@@ -121,6 +123,31 @@ chat_node_new (ChatStore *store, const ChatConfig *config, guint node_id, gboole
   self->replica = chat_replica_new (store, config, node_id, primary);
   chat_replica_set_callbacks (self->replica, on_applied, G_CALLBACK (on_status_changed), self);
   return self;
+}
+
+void
+chat_node_set_tls (ChatNode *self, ChatTls *tls)
+{
+  g_set_object (&self->tls, tls);
+  chat_replica_set_tls (self->replica, tls);
+}
+
+gboolean
+chat_node_reload_certificates (ChatNode *self, GError **error)
+{
+  if (self->tls == NULL)
+    {
+      g_set_error_literal (error, CHAT_ERROR, CHAT_ERROR_BAD_REQUEST,
+                           "This server has no [tls] section: there is nothing to reload");
+      return FALSE;
+    }
+  if (!chat_tls_reload (self->tls, error))
+    {
+      g_warning ("Keeping the certificates in use: %s", (*error)->message);
+      return FALSE;
+    }
+  g_message ("Certificates reloaded: new connections use them");
+  return TRUE;
 }
 
 gboolean
@@ -363,4 +390,10 @@ gboolean
 chat_node_admin_force_leader (gpointer node, GError **error)
 {
   return chat_replica_force_leader (CHAT_NODE (node)->replica, error);
+}
+
+gboolean
+chat_node_admin_reload_certificates (gpointer node, GError **error)
+{
+  return chat_node_reload_certificates (CHAT_NODE (node), error);
 }

@@ -8,6 +8,7 @@
 #include "chat-config.h"
 #include "chat-daemon-types.h"
 #include "chat-store.h"
+#include "chat-tls.h"
 
 G_BEGIN_DECLS
 
@@ -51,6 +52,11 @@ G_DECLARE_FINAL_TYPE (ChatNode, chat_node, CHAT, NODE, GObject)
 ChatNode *chat_node_new (ChatStore *store, const ChatConfig *config, guint node_id,
                          gboolean primary);
 /* Loads the replicated state, starts the replication core, its timer and the peer links. */
+/* Peer links over TLS (before start). */
+void chat_node_set_tls (ChatNode *self, ChatTls *tls);
+/* Re-reads the [tls] certificate, key and ca (SIGHUP, chatctl reload-certificates);
+ * connections already open keep theirs. Fails, keeping the old ones, on a bad file. */
+gboolean chat_node_reload_certificates (ChatNode *self, GError **error);
 gboolean chat_node_start (ChatNode *self, GError **error);
 /* Fails proposals not yet committed with CHAT_ERROR_UNAVAILABLE and stops leading. */
 void chat_node_stop (ChatNode *self);
@@ -86,6 +92,7 @@ void chat_node_accept_peer (ChatNode *self, GIOStream *stream, const char *line,
 gboolean chat_node_admin_step_down (gpointer node, GError **error);
 gboolean chat_node_admin_snapshot (gpointer node, guint64 *index, GError **error);
 gboolean chat_node_admin_force_leader (gpointer node, GError **error);
+gboolean chat_node_admin_reload_certificates (gpointer node, GError **error);
 
 /* Signals:
  *   "applied" (guint64 index, JsonObject *op, gpointer result): after each committed

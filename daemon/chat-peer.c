@@ -76,6 +76,7 @@ struct _ChatPeers
   Remote *remotes;      /* by node id; [0] and [node_id] unused */
   GPtrArray *unclaimed; /* Link *: accepted, not yet authenticated */
   GSocketClient *client;
+  ChatTls *tls; /* NULL: plaintext links */
   gboolean running;
   guint64 dropped;
 };
@@ -512,8 +513,8 @@ tune (GSocketConnection *connection)
 {
   GSocket *socket = g_socket_connection_get_socket (connection);
 
-  /* The connect timeout stays on the socket otherwise, and a link may be quiet. */
-  g_socket_set_timeout (socket, 0);
+  /* The connect timeout stays on the socket through a TLS handshake; open_link clears
+   * it, as a link may be quiet. */
   g_socket_set_option (socket, IPPROTO_TCP, TCP_NODELAY, 1, NULL);
   g_socket_set_keepalive (socket, TRUE);
 }
@@ -523,6 +524,57 @@ typedef struct
   ChatPeers *self;
   guint node;
 } DialData;
+
+static void
+open_link (ChatPeers *self, Remote *remote, GIOStream *stream)
+{
+  g_socket_set_timeout (chat_tls_get_socket (stream), 0);
+  remote->out = link_new (self, stream, remote->node, TRUE);
+  send_hello (remote->out);
+  link_begin (remote->out);
+}
+
+static void
+on_tls_handshake (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autofree DialData *data = user_data;
+  g_autoptr (ChatPeers) self = data->self;
+  g_autoptr (GError) error = NULL;
+  Remote *remote = &self->remotes[data->node];
+
+  if (!g_tls_connection_handshake_finish (G_TLS_CONNECTION (source), result, &error))
+    {
+      g_io_stream_close (G_IO_STREAM (source), NULL, NULL);
+      if (!self->running)
+        return;
+      g_message ("TLS with peer %s failed: %s", remote->address, error->message);
+      schedule_dial (remote, self);
+      return;
+    }
+  if (self->running)
+    open_link (self, remote, G_IO_STREAM (source));
+}
+
+/* The peer must present a certificate for its configured host that chains to [tls] ca;
+ * ours goes to it the same way. The socket's connect timeout bounds the handshake. */
+static void
+start_tls (ChatPeers *self, Remote *remote, GSocketConnection *connection, DialData *data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GIOStream) tls
+      = chat_tls_wrap_client (self->tls, G_IO_STREAM (connection), remote->connectable, &error);
+
+  if (tls == NULL)
+    {
+      g_warning ("Cannot start TLS with peer %s: %s", remote->address, error->message);
+      g_object_unref (data->self);
+      g_free (data);
+      schedule_dial (remote, self);
+      return;
+    }
+  g_tls_connection_handshake_async (G_TLS_CONNECTION (tls), G_PRIORITY_DEFAULT, NULL,
+                                    on_tls_handshake, data);
+}
 
 static void
 on_connected (GObject *source, GAsyncResult *result, gpointer user_data)
@@ -543,9 +595,13 @@ on_connected (GObject *source, GAsyncResult *result, gpointer user_data)
       return;
     }
   tune (connection);
-  remote->out = link_new (self, G_IO_STREAM (connection), remote->node, TRUE);
-  send_hello (remote->out);
-  link_begin (remote->out);
+  if (self->tls == NULL)
+    {
+      open_link (self, remote, G_IO_STREAM (connection));
+      return;
+    }
+  data->self = g_object_ref (self);
+  start_tls (self, remote, connection, g_steal_pointer (&data));
 }
 
 static void
@@ -591,6 +647,12 @@ schedule_dial (Remote *remote, ChatPeers *self)
       = g_timeout_add_full (G_PRIORITY_DEFAULT, remote->backoff_ms, on_retry, data, g_free);
 }
 
+void
+chat_peers_set_tls (ChatPeers *self, ChatTls *tls)
+{
+  g_set_object (&self->tls, tls);
+}
+
 /* --- ChatPeers ------------------------------------------------------------------------- */
 
 static void
@@ -613,6 +675,7 @@ chat_peers_finalize (GObject *object)
   g_free (self->remotes);
   g_ptr_array_unref (self->unclaimed);
   g_clear_object (&self->client);
+  g_clear_object (&self->tls);
   G_OBJECT_CLASS (chat_peers_parent_class)->finalize (object);
 }
 
@@ -778,10 +841,19 @@ chat_peers_accept (ChatPeers *self, GIOStream *stream, const char *hello_line, g
       g_io_stream_close (stream, NULL, NULL);
       return;
     }
+  if (self->tls != NULL && !chat_tls_peer_is_verified (stream))
+    {
+      /* Mutual TLS: a peer shows a certificate of the cluster CA before its HMAC proof. */
+      g_message ("Refusing a peer hello from a connection without a verified certificate");
+      g_io_stream_close (stream, NULL, NULL);
+      return;
+    }
   link = link_new (self, stream, 0, FALSE);
   g_ptr_array_add (self->unclaimed, link);
   if (G_IS_SOCKET_CONNECTION (stream))
     tune (G_SOCKET_CONNECTION (stream));
+  else
+    g_socket_set_keepalive (chat_tls_get_socket (stream), TRUE);
   hello = chat_json_parse_object (hello_line, len, NULL);
   if (hello == NULL || !answer_hello (self, link, hello))
     {

@@ -5,6 +5,7 @@
 #include <gio/gio.h>
 
 #include "chat-config.h"
+#include "chat-tls.h"
 
 G_BEGIN_DECLS
 
@@ -26,6 +27,9 @@ G_DECLARE_FINAL_TYPE (ChatPeers, chat_peers, CHAT, PEERS, GObject)
  * docs/replication.md, "The host: chatd"). */
 ChatPeers *chat_peers_new (const ChatConfig *config, guint node_id, ChatPeerMessageFunc func,
                            gpointer user_data);
+/* With tls, links are dialled over TLS with our certificate, and an accepted hello
+ * is taken only from a connection whose certificate verified (before start). */
+void chat_peers_set_tls (ChatPeers *self, ChatTls *tls);
 /* Starts dialling every other server (reconnecting with backoff from then on). */
 void chat_peers_start (ChatPeers *self);
 /* Closes every link and stops dialling. */

@@ -742,6 +742,12 @@ chat_replica_propose (ChatReplica *self, JsonObject *op, ChatReplicaDoneFunc don
 }
 
 void
+chat_replica_set_tls (ChatReplica *self, ChatTls *tls)
+{
+  chat_peers_set_tls (self->peers, tls);
+}
+
+void
 chat_replica_accept_peer (ChatReplica *self, GIOStream *stream, const char *line, gsize len,
                           GBytes *rest)
 {

@@ -8,6 +8,7 @@
 #include "chat-config.h"
 #include "chat-repl.h"
 #include "chat-store.h"
+#include "chat-tls.h"
 
 G_BEGIN_DECLS
 
@@ -34,6 +35,8 @@ void chat_replica_set_callbacks (ChatReplica *self, ChatReplicaAppliedFunc appli
 /* Loads the persisted state (hard state, snapshot, log, applied index), brings the chat
  * state up to the snapshot if a crash interrupted an install, starts the core, the
  * timer and the peer links. */
+/* Peer links over TLS (before start); see chat_peers_set_tls(). */
+void chat_replica_set_tls (ChatReplica *self, ChatTls *tls);
 gboolean chat_replica_start (ChatReplica *self, GError **error);
 /* Fails pending proposals with CHAT_ERROR_UNAVAILABLE and closes the peer links. */
 void chat_replica_stop (ChatReplica *self);

@@ -8,11 +8,14 @@
 #include "chat-connection.h"
 #include "chat-dispatch.h"
 #include "chat-sessions.h"
+#include "chat-tls.h"
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 
 #define LISTEN_BACKLOG 4096
+/* A client that has not finished its TLS handshake by then is dropped. */
+#define TLS_HANDSHAKE_TIMEOUT_S 10
 
 struct _ChatServer
 {
@@ -26,6 +29,8 @@ struct _ChatServer
   ChatDispatch *dispatch;
   GSocketService *service;
   GHashTable *connections; /* ChatConnection (owned) set */
+  ChatTls *tls;            /* NULL: plaintext */
+  guint handshaking;       /* TLS handshakes in progress */
   gulong applied_handler;
   guint refused;
 };
@@ -49,6 +54,7 @@ chat_server_finalize (GObject *object)
 
   g_hash_table_unref (self->connections);
   g_clear_object (&self->service);
+  g_clear_object (&self->tls);
   g_clear_object (&self->dispatch);
   g_clear_object (&self->auth);
   g_clear_object (&self->sessions);
@@ -124,14 +130,86 @@ tune_socket (GSocketConnection *connection)
     g_debug ("TCP_NODELAY: %s", error->message);
 }
 
+static void
+start_connection (ChatServer *self, GIOStream *stream)
+{
+  ChatConnection *conn = chat_connection_new (stream, self->dispatch, self->config->max_line_bytes,
+                                              self->config->idle_line_timeout_s);
+
+  g_hash_table_add (self->connections, conn);
+  g_signal_connect (conn, "closed", G_CALLBACK (on_connection_closed), self);
+  chat_connection_set_peer_func (conn, on_peer_hello, self);
+  chat_connection_start (conn);
+}
+
+typedef struct
+{
+  ChatServer *server;
+  GCancellable *cancellable;
+  guint timeout;
+} Handshake;
+
+static gboolean
+on_handshake_timeout (gpointer user_data)
+{
+  Handshake *handshake = user_data;
+
+  handshake->timeout = 0;
+  g_cancellable_cancel (handshake->cancellable);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+on_handshake_done (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autofree Handshake *handshake = user_data;
+  g_autoptr (ChatServer) self = handshake->server;
+  g_autoptr (GError) error = NULL;
+
+  g_clear_handle_id (&handshake->timeout, g_source_remove);
+  g_clear_object (&handshake->cancellable);
+  self->handshaking--;
+  if (!g_tls_connection_handshake_finish (G_TLS_CONNECTION (source), result, &error)
+      || self->service == NULL || !g_socket_service_is_active (self->service))
+    {
+      /* A plaintext client, another CA, a scanner: no JSON answer, just the close. */
+      g_debug ("TLS handshake failed: %s", error ? error->message : "stopping");
+      g_io_stream_close (G_IO_STREAM (source), NULL, NULL);
+      return;
+    }
+  start_connection (self, G_IO_STREAM (source));
+}
+
+static void
+start_tls (ChatServer *self, GSocketConnection *connection)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GIOStream) tls = chat_tls_wrap_server (self->tls, G_IO_STREAM (connection), &error);
+  Handshake *handshake = NULL;
+
+  if (tls == NULL)
+    {
+      g_warning ("Cannot start TLS: %s", error->message);
+      g_io_stream_close (G_IO_STREAM (connection), NULL, NULL);
+      return;
+    }
+  handshake = g_new0 (Handshake, 1);
+  handshake->server = g_object_ref (self);
+  handshake->cancellable = g_cancellable_new ();
+  handshake->timeout
+      = g_timeout_add_seconds (TLS_HANDSHAKE_TIMEOUT_S, on_handshake_timeout, handshake);
+  self->handshaking++;
+  g_tls_connection_handshake_async (G_TLS_CONNECTION (tls), G_PRIORITY_DEFAULT,
+                                    handshake->cancellable, on_handshake_done, handshake);
+}
+
 static gboolean
 on_incoming (GSocketService *service, GSocketConnection *connection, GObject *source,
              gpointer user_data)
 {
   ChatServer *self = user_data;
-  ChatConnection *conn = NULL;
 
-  if (g_hash_table_size (self->connections) >= self->config->max_connections)
+  if (g_hash_table_size (self->connections) + self->handshaking >= self->config->max_connections)
     {
       /* Over the limit: close at once, and say so now and then, not for each one. */
       if (self->refused++ % 1000 == 0)
@@ -141,13 +219,17 @@ on_incoming (GSocketService *service, GSocketConnection *connection, GObject *so
       return TRUE;
     }
   tune_socket (connection);
-  conn = chat_connection_new (G_IO_STREAM (connection), self->dispatch,
-                              self->config->max_line_bytes, self->config->idle_line_timeout_s);
-  g_hash_table_add (self->connections, conn);
-  g_signal_connect (conn, "closed", G_CALLBACK (on_connection_closed), self);
-  chat_connection_set_peer_func (conn, on_peer_hello, self);
-  chat_connection_start (conn);
+  if (self->tls != NULL)
+    start_tls (self, connection);
+  else
+    start_connection (self, G_IO_STREAM (connection));
   return TRUE;
+}
+
+void
+chat_server_set_tls (ChatServer *self, ChatTls *tls)
+{
+  g_set_object (&self->tls, tls);
 }
 
 static GSocketAddress *

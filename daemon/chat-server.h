@@ -8,6 +8,7 @@
 #include "chat-daemon-types.h"
 #include "chat-node.h"
 #include "chat-store.h"
+#include "chat-tls.h"
 
 G_BEGIN_DECLS
 
@@ -17,6 +18,8 @@ G_DECLARE_FINAL_TYPE (ChatServer, chat_server, CHAT, SERVER, GObject)
 /* config must outlive the server. The server delivers the events of every
  * operation the node applies to the connections they concern. */
 ChatServer *chat_server_new (const ChatConfig *config, ChatStore *store, ChatNode *node);
+/* With tls, every accepted connection speaks TLS only (before chat_server_listen()). */
+void chat_server_set_tls (ChatServer *self, ChatTls *tls);
 /* Binds host:port (an address or a name resolved now) and starts accepting. */
 gboolean chat_server_listen (ChatServer *self, const char *host, guint16 port, GError **error);
 /* Stops accepting and closes every connection. */

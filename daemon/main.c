@@ -11,6 +11,7 @@
 #include "chat-server.h"
 #include "chat-state-dir.h"
 #include "chat-store.h"
+#include "chat-tls.h"
 
 #include <glib-unix.h>
 #include <glib/gstdio.h>
@@ -144,6 +145,64 @@ raise_file_limit (void)
     g_warning ("Cannot raise the open-file limit: %s", g_strerror (errno));
 }
 
+/* TRUE when every address host names is a loopback one. */
+static gboolean
+host_is_loopback (const char *host)
+{
+  g_autoptr (GInetAddress) inet = g_inet_address_new_from_string (host);
+  g_autoptr (GResolver) resolver = NULL;
+  GList *addresses = NULL;
+  gboolean loopback = TRUE;
+
+  if (inet != NULL)
+    return g_inet_address_get_is_loopback (inet);
+  resolver = g_resolver_get_default ();
+  addresses = g_resolver_lookup_by_name (resolver, host, NULL, NULL);
+  if (addresses == NULL)
+    return FALSE;
+  for (GList *l = addresses; l != NULL; l = l->next)
+    loopback = loopback && g_inet_address_get_is_loopback (l->data);
+  g_resolver_free_addresses (addresses);
+  return loopback;
+}
+
+/* [tls] gives the server its certificate; without it only loopback may be plaintext,
+ * unless the operator wrote [tls] required = false. NULL with no error: plaintext. */
+static ChatTls *
+load_tls (const ChatConfig *config, const char *host, GError **error)
+{
+  if (!chat_config_tls_enabled (config))
+    {
+      if (config->tls_required && !host_is_loopback (host))
+        g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                     "%s is not a loopback address and config.ini has no [tls] section: "
+                     "passwords and messages would cross the network in clear. Configure "
+                     "[tls] certificate, key and ca (see chatd(8)), or set [tls] "
+                     "required = false to accept plaintext",
+                     host);
+      return NULL;
+    }
+  if (config->tls_certificate == NULL)
+    {
+      g_set_error_literal (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                           "[tls] names a ca but no certificate and key for this server");
+      return NULL;
+    }
+  return chat_tls_new (config->tls_certificate, config->tls_key, config->tls_ca, error);
+}
+
+static gboolean
+on_reload_signal (gpointer user_data)
+{
+  ChatNode *node = user_data;
+  g_autoptr (GError) error = NULL;
+
+  g_message ("SIGHUP: reloading certificates");
+  if (!chat_node_reload_certificates (node, &error))
+    g_debug ("Reload refused: %s", error->message);
+  return G_SOURCE_CONTINUE;
+}
+
 static gboolean
 on_quit_signal (gpointer user_data)
 {
@@ -155,21 +214,25 @@ on_quit_signal (gpointer user_data)
 }
 
 static int
-serve (const Options *options, ChatStore *store, ChatConfig *config, guint node_id)
+serve (const Options *options, ChatStore *store, ChatConfig *config, guint node_id, ChatTls *tls)
 {
   g_autoptr (GError) error = NULL;
   g_autoptr (ChatNode) node = chat_node_new (store, config, node_id, options->primary);
   g_autoptr (ChatServer) server = NULL;
   g_autoptr (ChatAdmin) admin = NULL;
   g_autoptr (GMainLoop) loop = NULL;
-  guint sigterm = 0, sigint = 0;
+  guint sigterm = 0, sigint = 0, sighup = 0;
 
+  if (tls != NULL)
+    chat_node_set_tls (node, tls);
   if (!chat_node_start (node, &error))
     {
       g_printerr ("chatd: %s\n", error->message);
       return EXIT_FAILURE;
     }
   server = chat_server_new (config, store, node);
+  if (tls != NULL)
+    chat_server_set_tls (server, tls);
   if (!chat_server_listen (server, options->host, (guint16)options->port, &error))
     {
       g_printerr ("chatd: %s\n", error->message);
@@ -181,17 +244,19 @@ serve (const Options *options, ChatStore *store, ChatConfig *config, guint node_
   loop = g_main_loop_new (NULL, FALSE);
   sigterm = g_unix_signal_add (SIGTERM, on_quit_signal, loop);
   sigint = g_unix_signal_add (SIGINT, on_quit_signal, loop);
+  sighup = g_unix_signal_add (SIGHUP, on_reload_signal, node);
   g_main_loop_run (loop);
   chat_admin_stopping (admin);
   g_source_remove (sigterm);
   g_source_remove (sigint);
+  g_source_remove (sighup);
   chat_server_stop (server);
   chat_node_stop (node);
   return EXIT_SUCCESS;
 }
 
 static int
-run (const Options *options, ChatConfig *config, guint node_id)
+run (const Options *options, ChatConfig *config, guint node_id, ChatTls *tls)
 {
   g_autoptr (GError) error = NULL;
   g_autofree char *state_dir = choose_state_dir (options);
@@ -215,7 +280,7 @@ run (const Options *options, ChatConfig *config, guint node_id)
       return EXIT_FAILURE;
     }
   g_message ("State in %s", chat_store_get_path (store));
-  return serve (options, store, config, node_id);
+  return serve (options, store, config, node_id, tls);
 }
 
 int
@@ -225,6 +290,7 @@ main (int argc, char **argv)
   g_autoptr (GError) error = NULL;
   g_autoptr (ChatConfig) config = NULL;
   g_autofree char *address = NULL;
+  g_autoptr (ChatTls) tls = NULL;
   guint node_id = 0;
 
   setlocale (LC_ALL, "");
@@ -264,10 +330,16 @@ main (int argc, char **argv)
                   options.host, options.port, config->path ? config->path : "config.ini");
       return EXIT_USAGE;
     }
+  tls = load_tls (config, options.host, &error);
+  if (error != NULL)
+    {
+      g_printerr ("chatd: %s\n", error->message);
+      return EXIT_USAGE;
+    }
   raise_file_limit ();
   /* From here on every record says which server wrote it (SYSLOG_IDENTIFIER=chatd@PORT). */
   address = chat_server_address_to_string (g_ptr_array_index (config->servers, node_id - 1));
   chat_journal_set_node (address);
   chat_journal_install_writer ();
-  return run (&options, config, node_id);
+  return run (&options, config, node_id, tls);
 }

@@ -63,10 +63,13 @@ chat_test_client_new (ChatTestCluster *cluster)
 {
   guint n = chat_test_cluster_n_servers (cluster);
   g_auto (GStrv) servers = g_new0 (char *, n + 1);
+  ChatClient *client = NULL;
 
   for (guint i = 0; i < n; i++)
     servers[i] = g_strdup_printf ("127.0.0.1:%u", chat_test_cluster_port (cluster, i + 1));
-  return chat_client_new ((const char *const *)servers);
+  client = chat_client_new ((const char *const *)servers);
+  chat_client_set_tls_database (client, chat_test_tls_database ());
+  return client;
 }
 
 void

@@ -40,6 +40,7 @@ struct _ChatTestCluster
 struct _ChatTestConn
 {
   GSocket *socket;
+  GIOStream *tls; /* over socket, when the cluster speaks TLS */
   GString *buffer;
   GPtrArray *events;
   gboolean eof;
@@ -121,6 +122,8 @@ chat_test_cluster_new (guint n_servers, const char *mode)
       g_assert_cmpint (g_mkdir_with_parents (cluster->servers[i].state_dir, 0700), ==, 0);
     }
   write_config (cluster);
+  if (g_getenv ("CHATD_TEST_TLS") != NULL)
+    chat_test_cluster_use_tls (cluster);
   return cluster;
 }
 
@@ -160,6 +163,70 @@ chat_test_cluster_state_dir (ChatTestCluster *cluster, guint node)
   return cluster->servers[node - 1].state_dir;
 }
 
+/* --- TLS ------------------------------------------------------------------------------ */
+
+/* The CA every connection of this process trusts once a cluster speaks TLS. */
+static GTlsDatabase *tls_database;
+
+GTlsDatabase *
+chat_test_tls_database (void)
+{
+  return tls_database;
+}
+
+void
+chat_test_make_certificates (const char *dir, const char *host, gboolean expired)
+{
+  g_autofree char *script
+      = g_build_filename (g_getenv ("CHATD_SOURCE_ROOT"), "scripts", "make-certificates", NULL);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GSubprocess) process
+      = g_subprocess_new (G_SUBPROCESS_FLAGS_NONE, &error, script, expired ? "--expired" : dir,
+                          expired ? dir : host, expired ? host : NULL, NULL);
+
+  g_assert_no_error (error);
+  g_subprocess_wait_check (process, NULL, &error);
+  g_assert_no_error (error);
+}
+
+void
+chat_test_cluster_use_tls (ChatTestCluster *cluster)
+{
+  g_autofree char *dir = g_build_filename (cluster->dir, "tls", NULL);
+  g_autofree char *ca = g_build_filename (dir, "ca.pem", NULL);
+  g_autofree char *certificate = g_build_filename (dir, HOST ".pem", NULL);
+  g_autofree char *key = g_build_filename (dir, HOST ".key", NULL);
+  g_autoptr (GError) error = NULL;
+
+  chat_test_make_certificates (dir, HOST, FALSE);
+  g_clear_object (&tls_database);
+  tls_database = g_tls_file_database_new (ca, &error);
+  g_assert_no_error (error);
+  g_key_file_set_string (cluster->options, "tls", "certificate", certificate);
+  g_key_file_set_string (cluster->options, "tls", "key", key);
+  g_key_file_set_string (cluster->options, "tls", "ca", ca);
+  write_config (cluster);
+}
+
+const char *
+chat_test_cluster_dir (ChatTestCluster *cluster)
+{
+  return cluster->dir;
+}
+
+static gboolean
+conn_start_tls (ChatTestConn *conn, GError **error)
+{
+  g_autoptr (GSocketConnection) base = g_socket_connection_factory_create_connection (conn->socket);
+  g_autoptr (GSocketConnectable) identity = g_network_address_new (HOST, 0);
+
+  conn->tls = g_tls_client_connection_new (G_IO_STREAM (base), identity, error);
+  if (conn->tls == NULL)
+    return FALSE;
+  g_tls_connection_set_database (G_TLS_CONNECTION (conn->tls), tls_database);
+  return g_tls_connection_handshake (G_TLS_CONNECTION (conn->tls), NULL, error);
+}
+
 /* --- raw connections ---------------------------------------------------------------- */
 
 static ChatTestConn *
@@ -180,6 +247,11 @@ conn_try_new (guint16 port, GError **error)
   conn->socket = g_steal_pointer (&socket);
   conn->buffer = g_string_new (NULL);
   conn->events = g_ptr_array_new_with_free_func ((GDestroyNotify)json_object_unref);
+  if (tls_database != NULL && !conn_start_tls (conn, error))
+    {
+      chat_test_conn_free (conn);
+      return NULL;
+    }
   return conn;
 }
 
@@ -198,6 +270,7 @@ chat_test_conn_free (ChatTestConn *conn)
 {
   if (conn == NULL)
     return;
+  g_clear_object (&conn->tls);
   g_socket_close (conn->socket, NULL);
   g_object_unref (conn->socket);
   g_string_free (conn->buffer, TRUE);
@@ -213,7 +286,9 @@ chat_test_conn_send_raw (ChatTestConn *conn, const void *data, gsize len)
   while (len > 0)
     {
       g_autoptr (GError) error = NULL;
-      gssize n = g_socket_send (conn->socket, bytes, len, NULL, &error);
+      gssize n = conn->tls != NULL ? g_output_stream_write (
+                     g_io_stream_get_output_stream (conn->tls), bytes, len, NULL, &error)
+                                   : g_socket_send (conn->socket, bytes, len, NULL, &error);
 
       if (n < 0)
         {
@@ -234,6 +309,35 @@ chat_test_conn_send_line (ChatTestConn *conn, const char *line)
   chat_test_conn_send_raw (conn, with_newline, strlen (with_newline));
 }
 
+/* TLS may hold decrypted bytes the socket no longer shows: read without blocking first,
+ * and wait on the socket only when the stream would block. */
+static gboolean
+fill_tls (ChatTestConn *conn, gint64 deadline)
+{
+  GPollableInputStream *in = G_POLLABLE_INPUT_STREAM (g_io_stream_get_input_stream (conn->tls));
+  char chunk[65536];
+
+  while (g_get_monotonic_time () < deadline)
+    {
+      g_autoptr (GError) error = NULL;
+      gssize n = g_pollable_input_stream_read_nonblocking (in, chunk, sizeof chunk, NULL, &error);
+
+      if (n > 0)
+        {
+          g_string_append_len (conn->buffer, chunk, n);
+          return TRUE;
+        }
+      if (n == 0 || !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
+        {
+          conn->eof = TRUE;
+          return FALSE;
+        }
+      g_socket_condition_timed_wait (conn->socket, G_IO_IN,
+                                     MIN (deadline - g_get_monotonic_time (), 50000), NULL, NULL);
+    }
+  return FALSE;
+}
+
 /* Reads more bytes within the deadline; FALSE on timeout or end of stream. */
 static gboolean
 fill (ChatTestConn *conn, gint64 deadline)
@@ -245,6 +349,8 @@ fill (ChatTestConn *conn, gint64 deadline)
 
   if (conn->eof || left <= 0)
     return FALSE;
+  if (conn->tls != NULL)
+    return fill_tls (conn, deadline);
   if (!g_socket_condition_timed_wait (conn->socket, G_IO_IN, left, NULL, NULL))
     return FALSE;
   n = g_socket_receive (conn->socket, chunk, sizeof chunk, NULL, &error);

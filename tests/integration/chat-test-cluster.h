@@ -2,6 +2,7 @@
 /* Test harness: real chatd processes on free loopback ports, and raw line connections. */
 #pragma once
 
+#include <gio/gio.h>
 #include <json-glib/json-glib.h>
 
 G_BEGIN_DECLS
@@ -13,6 +14,16 @@ typedef struct _ChatTestConn ChatTestConn;
  * NULL means available) and one state directory per server under a temp dir.
  * The chatd binary is $CHATD_BUILD_ROOT/daemon/chatd. */
 ChatTestCluster *chat_test_cluster_new (guint n_servers, const char *mode);
+/* Makes a CA and a certificate for 127.0.0.1 under the cluster's dir and configures
+ * [tls]; every connection of the process then speaks TLS trusting that CA. Called by
+ * chat_test_cluster_new() when $CHATD_TEST_TLS is set (the seed tests over TLS). */
+void chat_test_cluster_use_tls (ChatTestCluster *cluster);
+/* The CA of the last chat_test_cluster_use_tls(), or NULL (plaintext). */
+GTlsDatabase *chat_test_tls_database (void);
+/* scripts/make-certificates [--expired] dir host: dir/ca.pem (kept when present),
+ * dir/HOST.pem and dir/HOST.key. */
+void chat_test_make_certificates (const char *dir, const char *host, gboolean expired);
+const char *chat_test_cluster_dir (ChatTestCluster *cluster);
 /* Extra "key = value" lines for a config group, before the first start. */
 void chat_test_cluster_set_option (ChatTestCluster *cluster, const char *group, const char *key,
                                    const char *value);
@@ -20,8 +31,8 @@ void chat_test_cluster_set_option (ChatTestCluster *cluster, const char *group, 
 void chat_test_cluster_start (ChatTestCluster *cluster, guint node, gboolean primary);
 /* Starts every server, node 1 with --primary, and waits for a leader. */
 void chat_test_cluster_start_all (ChatTestCluster *cluster);
-void chat_test_cluster_kill (ChatTestCluster *cluster, guint node);  /* SIGKILL, then reaps */
-void chat_test_cluster_stop (ChatTestCluster *cluster, guint node);  /* SIGTERM, then reaps */
+void chat_test_cluster_kill (ChatTestCluster *cluster, guint node); /* SIGKILL, then reaps */
+void chat_test_cluster_stop (ChatTestCluster *cluster, guint node); /* SIGTERM, then reaps */
 gboolean chat_test_cluster_is_running (ChatTestCluster *cluster, guint node);
 /* The node that answers hello as leader, polling until timeout; 0 if none. */
 guint chat_test_cluster_wait_leader (ChatTestCluster *cluster, guint timeout_ms);

@@ -3,11 +3,14 @@
 #include "chat-config.h"
 #include "chat-error.h"
 
+#include <glib/gstdio.h>
+
 static void
 test_seed_format (void)
 {
-  const char *ini = "; the prototype's format\n[server]\nhost1 = 127.0.0.1\nport1 = 5555\nhost2 = 127.0.0.1\n"
-                    "port2 = 5556\nhost3 = 127.0.0.2\nport3 = 5557\n";
+  const char *ini
+      = "; the prototype's format\n[server]\nhost1 = 127.0.0.1\nport1 = 5555\nhost2 = 127.0.0.1\n"
+        "port2 = 5556\nhost3 = 127.0.0.2\nport3 = 5557\n";
   g_autoptr (GError) error = NULL;
   g_autoptr (ChatConfig) config = chat_config_load_from_data (ini, &error);
   g_autofree char *third = NULL;
@@ -76,6 +79,54 @@ test_errors (void)
 }
 
 static void
+test_tls (void)
+{
+  const char *base = "[server]\nhost1=10.0.0.1\nport1=5\n";
+  g_autofree char *full = g_strconcat (base,
+                                       "[tls]\ncertificate = /c.pem\nkey = /k.pem\n"
+                                       "ca = /ca.pem\n",
+                                       NULL);
+  g_autofree char *ca_only = g_strconcat (base, "[tls]\nca = /ca.pem\n", NULL);
+  g_autofree char *plain_ok = g_strconcat (base, "[tls]\nrequired = false\n", NULL);
+  g_autofree char *half = g_strconcat (base, "[tls]\ncertificate = /c.pem\n", NULL);
+  g_autofree char *bad_bool = g_strconcat (base, "[tls]\nrequired = maybe\n", NULL);
+  g_autoptr (ChatConfig) none = chat_config_load_from_data (base, NULL);
+  g_autoptr (ChatConfig) server = chat_config_load_from_data (full, NULL);
+  g_autoptr (ChatConfig) client = chat_config_load_from_data (ca_only, NULL);
+  g_autoptr (ChatConfig) plain = chat_config_load_from_data (plain_ok, NULL);
+
+  g_assert_false (chat_config_tls_enabled (none));
+  g_assert_true (none->tls_required);
+  g_assert_true (chat_config_tls_enabled (server));
+  g_assert_cmpstr (server->tls_certificate, ==, "/c.pem");
+  g_assert_cmpstr (server->tls_key, ==, "/k.pem");
+  g_assert_cmpstr (server->tls_ca, ==, "/ca.pem");
+  g_assert_true (chat_config_tls_enabled (client));
+  g_assert_null (client->tls_certificate);
+  g_assert_false (chat_config_tls_enabled (plain));
+  g_assert_false (plain->tls_required);
+  g_assert_null (chat_config_load_from_data (half, NULL));
+  g_assert_null (chat_config_load_from_data (bad_bool, NULL));
+}
+
+static void
+test_relative_tls_paths (void)
+{
+  g_autofree char *dir = g_dir_make_tmp ("chat-config-XXXXXX", NULL);
+  g_autofree char *path = g_build_filename (dir, "config.ini", NULL);
+  g_autofree char *expected = g_build_filename (dir, "tls", "ca.pem", NULL);
+  g_autoptr (ChatConfig) config = NULL;
+
+  g_assert_true (
+      g_file_set_contents (path, "[server]\nhost1=a\nport1=5\n[tls]\nca = tls/ca.pem\n", -1, NULL));
+  g_unsetenv ("CREDENTIALS_DIRECTORY");
+  config = chat_config_load (path, NULL);
+  g_assert_cmpstr (config->tls_ca, ==, expected);
+  g_remove (path);
+  g_rmdir (dir);
+}
+
+static void
 test_addresses (void)
 {
   g_autoptr (ChatServerAddress) plain = chat_server_address_parse ("localhost:5555", NULL);
@@ -121,5 +172,7 @@ main (int argc, char **argv)
   g_test_add_func ("/config/errors", test_errors);
   g_test_add_func ("/config/addresses", test_addresses);
   g_test_add_func ("/config/metrics-listen", test_metrics_listen);
+  g_test_add_func ("/config/tls", test_tls);
+  g_test_add_func ("/config/relative-tls-paths", test_relative_tls_paths);
   return g_test_run ();
 }
