@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Argon2id hashing on a bounded worker pool, session tokens and the failed-login limiter. */
+/* Argon2id hashing on a bounded worker pool, session tokens and the login throttle. */
 #define G_LOG_DOMAIN "chatd-auth"
 
 #include "chat-auth.h"
@@ -19,8 +19,6 @@
 #define DUMMY_PASSWORD "chatd-dummy-password"
 
 #define TOKEN_BYTES 32
-/* Sweep the failure table when it grows past this many keys. */
-#define SWEEP_THRESHOLD 4096
 
 typedef enum
 {
@@ -43,7 +41,7 @@ struct _ChatAuth
   GObject parent_instance;
 
   GThreadPool *pool;
-  GHashTable *failures; /* user key → GArray of gint64 failure times (monotonic µs) */
+  ChatThrottle *throttle;
   guint64 opslimit;
   gsize memlimit;
   char *dummy_hash; /* NULL: DUMMY_HASH */
@@ -102,7 +100,7 @@ chat_auth_finalize (GObject *object)
   ChatAuth *self = CHAT_AUTH (object);
 
   g_thread_pool_free (self->pool, FALSE, TRUE);
-  g_hash_table_unref (self->failures);
+  chat_throttle_free (self->throttle);
   g_free (self->dummy_hash);
   G_OBJECT_CLASS (chat_auth_parent_class)->finalize (object);
 }
@@ -119,8 +117,7 @@ chat_auth_init (ChatAuth *self)
   /* Each hash takes 64 MiB: run as many as there are processors, queue the rest. */
   self->pool
       = g_thread_pool_new (run_job, self, (gint)MAX (1, g_get_num_processors ()), FALSE, NULL);
-  self->failures
-      = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify)g_array_unref);
+  self->throttle = chat_throttle_new ();
   self->opslimit = crypto_pwhash_OPSLIMIT_INTERACTIVE;
   self->memlimit = crypto_pwhash_MEMLIMIT_INTERACTIVE;
 }
@@ -204,74 +201,11 @@ chat_auth_verify_password_finish (ChatAuth *self, GAsyncResult *result, GError *
   return g_task_propagate_boolean (G_TASK (result), error);
 }
 
-/* --- failed-login limiting ------------------------------------------------------ */
-
-/* Drops failures older than the window; returns how many remain. */
-static guint
-prune (GArray *times, gint64 now_us)
+ChatThrottle *
+chat_auth_get_throttle (ChatAuth *self)
 {
-  guint old = 0;
-
-  while (old < times->len
-         && now_us - g_array_index (times, gint64, old) >= CHAT_AUTH_FAILURE_WINDOW_US)
-    old++;
-  if (old > 0)
-    g_array_remove_range (times, 0, old);
-  return times->len;
-}
-
-static void
-sweep (ChatAuth *self, gint64 now_us)
-{
-  GHashTableIter iter;
-  gpointer value = NULL;
-
-  g_hash_table_iter_init (&iter, self->failures);
-  while (g_hash_table_iter_next (&iter, NULL, &value))
-    {
-      if (prune (value, now_us) == 0)
-        g_hash_table_iter_remove (&iter);
-    }
-}
-
-gboolean
-chat_auth_check_rate (ChatAuth *self, const char *user_key, gint64 now_us, guint64 *retry_after_ms)
-{
-  GArray *times = g_hash_table_lookup (self->failures, user_key);
-  gint64 oldest = 0;
-
-  *retry_after_ms = 0;
-  if (times == NULL || prune (times, now_us) < CHAT_AUTH_MAX_FAILURES)
-    return TRUE;
-  /* Allowed again once enough failures leave the window. */
-  oldest = g_array_index (times, gint64, times->len - CHAT_AUTH_MAX_FAILURES);
-  *retry_after_ms = (guint64)((oldest + CHAT_AUTH_FAILURE_WINDOW_US - now_us + 999) / 1000);
-  return FALSE;
-}
-
-void
-chat_auth_record_failure (ChatAuth *self, const char *user_key, gint64 now_us)
-{
-  GArray *times = g_hash_table_lookup (self->failures, user_key);
-
-  if (times == NULL)
-    {
-      if (g_hash_table_size (self->failures) >= SWEEP_THRESHOLD)
-        sweep (self, now_us);
-      times = g_array_new (FALSE, FALSE, sizeof (gint64));
-      g_hash_table_insert (self->failures, g_strdup (user_key), times);
-    }
-  prune (times, now_us);
-  g_array_append_val (times, now_us);
-  /* Only the newest CHAT_AUTH_MAX_FAILURES matter. */
-  if (times->len > CHAT_AUTH_MAX_FAILURES)
-    g_array_remove_range (times, 0, times->len - CHAT_AUTH_MAX_FAILURES);
-}
-
-void
-chat_auth_clear_failures (ChatAuth *self, const char *user_key)
-{
-  g_hash_table_remove (self->failures, user_key);
+  g_return_val_if_fail (CHAT_IS_AUTH (self), NULL);
+  return self->throttle;
 }
 
 /* --- sessions ------------------------------------------------------------------------ */

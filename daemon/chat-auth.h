@@ -5,11 +5,9 @@
 #include <gio/gio.h>
 
 #include "chat-daemon-types.h"
+#include "chat-throttle.h"
 
 G_BEGIN_DECLS
-
-#define CHAT_AUTH_MAX_FAILURES 5
-#define CHAT_AUTH_FAILURE_WINDOW_US (60 * G_USEC_PER_SEC)
 
 #define CHAT_TYPE_AUTH (chat_auth_get_type ())
 G_DECLARE_FINAL_TYPE (ChatAuth, chat_auth, CHAT, AUTH, GObject)
@@ -33,12 +31,8 @@ void chat_auth_verify_password_async (ChatAuth *self, const char *hash, const ch
                                       gpointer user_data);
 gboolean chat_auth_verify_password_finish (ChatAuth *self, GAsyncResult *result, GError **error);
 
-/* Failed-login limiting per username key: at most CHAT_AUTH_MAX_FAILURES within
- * CHAT_AUTH_FAILURE_WINDOW_US. Returns FALSE (and when to retry) once over. */
-gboolean chat_auth_check_rate (ChatAuth *self, const char *user_key, gint64 now_us,
-                               guint64 *retry_after_ms);
-void chat_auth_record_failure (ChatAuth *self, const char *user_key, gint64 now_us);
-void chat_auth_clear_failures (ChatAuth *self, const char *user_key);
+/* Failed-login throttling (chat-throttle.h) by username key and client address. */
+ChatThrottle *chat_auth_get_throttle (ChatAuth *self);
 
 /* A new session: the token for the client (64 hex characters from 32 random
  * bytes) and the SHA-256 hex the servers store. */

@@ -6,6 +6,7 @@
 
 #include "chat-connection.h"
 #include "chat-error.h"
+#include "chat-journal.h"
 #include "chat-json.h"
 #include "chat-username.h"
 
@@ -167,41 +168,82 @@ chat_dispatch_signup (ChatDispatch *self, ChatRequest *request)
 
 /* --- login -------------------------------------------------------------------- */
 
-static void
-fail_rate_limited (ChatRequest *request, guint64 retry_after_ms)
+static const char *
+throttle_message (ChatThrottleVerdict verdict)
 {
-  g_autoptr (GError) error = g_error_new_literal (
-      CHAT_ERROR, CHAT_ERROR_RATE_LIMITED, "Too many failed logins for this user; wait and retry");
+  switch (verdict)
+    {
+      case CHAT_THROTTLE_ADDRESS:
+        return "Too many failed logins from this address; wait and retry";
+      case CHAT_THROTTLE_ACCOUNT:
+        return "Too many failed logins for this user from new addresses; wait and retry";
+      case CHAT_THROTTLE_PAIR:
+      case CHAT_THROTTLE_ADMITTED:
+      default:
+        return "Too many failed logins for this user from this address; wait and retry";
+    }
+}
+
+static void
+fail_rate_limited (ChatRequest *request, ChatThrottleVerdict verdict, guint64 retry_after_ms)
+{
+  g_autoptr (GError) error
+      = g_error_new_literal (CHAT_ERROR, CHAT_ERROR_RATE_LIMITED, throttle_message (verdict));
   g_autoptr (JsonObject) extra = json_object_new ();
 
   json_object_set_int_member (extra, "retry_after_ms", (gint64)retry_after_ms);
   chat_request_fail_with (request, error, extra);
 }
 
-/* Checks the failed-login limit and counts this attempt as a failure until it succeeds,
- * so attempts running at the same time are limited too. */
+/* The address throttling keys on: the client's IPv4 address or IPv6 /64. */
+static char *
+request_address (ChatRequest *request)
+{
+  ChatConnection *conn = chat_request_get_connection (request);
+
+  return chat_throttle_address_key (conn != NULL ? chat_connection_get_peer (conn) : NULL);
+}
+
+/* The journal says who was throttled from where and why; never the password. A refused
+ * guesser is logged once per refusal period, not once per attempt. */
+static void
+log_throttled (const char *key, const char *address, ChatThrottleVerdict verdict,
+               guint64 retry_after_ms)
+{
+  chat_journal_event (CHAT_EVENT_LOGIN_THROTTLED, 0, NULL, NULL,
+                      "logins for user “%s” from %s refused for %" G_GUINT64_FORMAT
+                      " ms (%s budget spent)",
+                      key, address, retry_after_ms, chat_throttle_verdict_name (verdict));
+}
+
+/* Checks the throttle; an admitted attempt counts as a failure until it succeeds, so
+ * attempts running at the same time are limited too. */
 static gboolean
 admit_attempt (ChatDispatch *self, ChatRequest *request, const char *username)
 {
   g_autofree char *key = chat_username_key (username);
-  gint64 now = g_get_monotonic_time ();
+  g_autofree char *address = request_address (request);
+  ChatThrottle *throttle = chat_auth_get_throttle (self->auth);
   guint64 retry_after_ms = 0;
+  ChatThrottleVerdict verdict
+      = chat_throttle_admit (throttle, key, address, g_get_monotonic_time (), &retry_after_ms);
 
-  if (!chat_auth_check_rate (self->auth, key, now, &retry_after_ms))
-    {
-      fail_rate_limited (request, retry_after_ms);
-      return FALSE;
-    }
-  chat_auth_record_failure (self->auth, key, now);
-  return TRUE;
+  if (verdict == CHAT_THROTTLE_ADMITTED)
+    return TRUE;
+  if (chat_throttle_should_log (throttle, key, address, g_get_monotonic_time ()))
+    log_throttled (key, address, verdict, retry_after_ms);
+  fail_rate_limited (request, verdict, retry_after_ms);
+  return FALSE;
 }
 
 static void
-forgive_attempt (ChatDispatch *self, const char *username)
+forgive_attempt (ChatDispatch *self, ChatRequest *request, const char *username)
 {
   g_autofree char *key = chat_username_key (username);
+  g_autofree char *address = request_address (request);
 
-  chat_auth_clear_failures (self->auth, key);
+  chat_throttle_succeeded (chat_auth_get_throttle (self->auth), key, address,
+                           g_get_monotonic_time ());
 }
 
 static void
@@ -224,7 +266,7 @@ on_login_verified (GObject *source, GAsyncResult *res, gpointer user_data)
                                  "Wrong username or password");
       return;
     }
-  forgive_attempt (call->dispatch, call->username);
+  forgive_attempt (call->dispatch, call->request, call->username);
   g_free (call->username);
   call->username = g_steal_pointer (&display);
   propose_session (g_steal_pointer (&call), "login", NULL);
@@ -320,7 +362,7 @@ on_delete_verified (GObject *source, GAsyncResult *res, gpointer user_data)
       chat_request_fail_literal (call->request, CHAT_ERROR_BAD_CREDENTIALS, "Wrong password");
       return;
     }
-  forgive_attempt (call->dispatch, call->username);
+  forgive_attempt (call->dispatch, call->request, call->username);
   op = chat_dispatch_new_op (call->dispatch, call->request, "delete_account");
   json_object_set_string_member (op, "username", call->username);
   chat_dispatch_propose (call->dispatch, call->request, op, reply_empty, NULL, NULL);

@@ -22,6 +22,9 @@ G_BEGIN_DECLS
 #define CHAT_EVENT_FORCE_LEADER "force-leader"
 #define CHAT_EVENT_TRANSFER_STARTED "transfer-started"
 #define CHAT_EVENT_DIVERGED "diverged"
+#define CHAT_EVENT_LOGIN_THROTTLED "login-throttled"
+#define CHAT_EVENT_DISK_FULL "disk-full"
+#define CHAT_EVENT_DISK_SPACE_BACK "disk-space-back"
 
 /* The log domain of every cluster event (GLIB_DOMAIN field). */
 #define CHAT_JOURNAL_DOMAIN "chatd-cluster"

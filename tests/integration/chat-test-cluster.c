@@ -229,8 +229,9 @@ conn_start_tls (ChatTestConn *conn, GError **error)
 
 /* --- raw connections ---------------------------------------------------------------- */
 
+/* source: the local loopback address to connect from (any of 127.0.0.0/8), or NULL. */
 static ChatTestConn *
-conn_try_new (guint16 port, GError **error)
+conn_try_new_from (guint16 port, const char *source, GError **error)
 {
   g_autoptr (GSocket) socket
       = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, error);
@@ -241,6 +242,13 @@ conn_try_new (guint16 port, GError **error)
   if (socket == NULL)
     return NULL;
   g_socket_set_timeout (socket, 30);
+  if (source != NULL)
+    {
+      g_autoptr (GSocketAddress) local = g_inet_socket_address_new_from_string (source, 0);
+      g_assert_nonnull (local);
+      if (!g_socket_bind (socket, local, FALSE, error))
+        return NULL;
+    }
   if (!g_socket_connect (socket, address, NULL, error))
     return NULL;
   conn = g_new0 (ChatTestConn, 1);
@@ -252,6 +260,22 @@ conn_try_new (guint16 port, GError **error)
       chat_test_conn_free (conn);
       return NULL;
     }
+  return conn;
+}
+
+static ChatTestConn *
+conn_try_new (guint16 port, GError **error)
+{
+  return conn_try_new_from (port, NULL, error);
+}
+
+ChatTestConn *
+chat_test_conn_new_from (guint16 port, const char *source)
+{
+  g_autoptr (GError) error = NULL;
+  ChatTestConn *conn = conn_try_new_from (port, source, &error);
+
+  g_assert_no_error (error);
   return conn;
 }
 

@@ -46,6 +46,8 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (ChatTestCluster, chat_test_cluster_free)
 
 /* A raw, blocking line connection with timeouts (for protocol and bad-input tests). */
 ChatTestConn *chat_test_conn_new (guint16 port);
+/* Connects from a given loopback address ("127.0.0.2"): another client address. */
+ChatTestConn *chat_test_conn_new_from (guint16 port, const char *source);
 void chat_test_conn_send_raw (ChatTestConn *conn, const void *data, gsize len);
 void chat_test_conn_send_line (ChatTestConn *conn, const char *line); /* appends '\n' */
 /* The next line as an object (event or response), or NULL on timeout or close. */

@@ -256,16 +256,57 @@ test_credentials_and_rate_limit (void)
   chat_test_assert_error (missing, "bad_credentials");
   chat_test_assert_error (wrong, "bad_credentials");
   g_assert_cmpstr (error_message (missing), ==, error_message (wrong));
-  for (guint i = 0; i < 4; i++)
-    chat_test_fails (conn, "bad_credentials",
-                     "{'id':3,'op':'login','username':'%s','password':'badbadbad'}", name);
+  /* The guesser backs off: a few more failures, then rate_limited, even with the right
+   * password, without the password being checked. */
+  for (guint i = 0; i < 10 && limited == NULL; i++)
+    {
+      g_autoptr (JsonObject) reply = chat_test_rq (
+          conn, "{'id':3,'op':'login','username':'%s','password':'badbadbad'}", name);
+      if (json_object_has_member (reply, "error")
+          && g_str_equal (json_object_get_string_member (
+                              json_object_get_object_member (reply, "error"), "code"),
+                          "rate_limited"))
+        limited = g_steal_pointer (&reply);
+      else
+        chat_test_assert_error (reply, "bad_credentials");
+    }
+  g_assert_nonnull (limited);
+  error = json_object_get_object_member (limited, "error");
+  g_assert_cmpint (json_object_get_int_member (error, "retry_after_ms"), >, 0);
+  g_assert_cmpint (json_object_get_int_member (error, "retry_after_ms"), <=, 15 * 60 * 1000);
+  g_clear_pointer (&limited, json_object_unref);
   limited = chat_test_rq (conn, "{'id':4,'op':'login','username':'%s','password':'" PASSWORD "'}",
                           name);
   chat_test_assert_error (limited, "rate_limited");
-  error = json_object_get_object_member (limited, "error");
-  g_assert_cmpint (json_object_get_int_member (error, "retry_after_ms"), >, 0);
-  g_assert_cmpint (json_object_get_int_member (error, "retry_after_ms"), <=, 60000);
   assert_usable (conn);
+}
+
+/* Case 2: five wrong logins from anyone made the owner's right password answer
+ * rate_limited for a minute, in any letter case. The guesser now slows only itself. */
+static void
+test_guesser_does_not_lock_out_owner (void)
+{
+  g_autoptr (ChatTestConn) guesser = connect_leader ();
+  g_autoptr (ChatTestConn) owner = NULL;
+  g_autofree char *name = chat_test_unique_name ("owner");
+  g_autofree char *upper = NULL;
+  g_autoptr (JsonObject) login = NULL, still = NULL;
+
+  g_free (chat_test_signup (guesser, name, PASSWORD));
+  upper = g_ascii_strup (name, -1);
+  for (guint i = 0; i < 8; i++)
+    {
+      g_autoptr (JsonObject) reply = chat_test_rq (
+          guesser, "{'id':1,'op':'login','username':'%s','password':'badbadbad'}", upper);
+      g_assert_false (json_object_get_boolean_member (reply, "ok"));
+    }
+  owner = chat_test_conn_new_from (chat_test_cluster_port (cluster, 1), "127.0.0.2");
+  login = chat_test_ok (owner, "{'id':2,'op':'login','username':'%s','password':'" PASSWORD "'}",
+                        upper);
+  g_assert_true (json_object_has_member (login, "session"));
+  still = chat_test_rq (guesser, "{'id':3,'op':'login','username':'%s','password':'badbadbad'}",
+                        name);
+  chat_test_assert_error (still, "rate_limited");
 }
 
 static void
@@ -328,6 +369,8 @@ main (int argc, char **argv)
   g_test_add_func ("/bad-input/unauthenticated", test_unauthenticated);
   g_test_add_func ("/bad-input/escapes-and-ranges", test_escapes_and_ranges);
   g_test_add_func ("/bad-input/credentials-rate-limit", test_credentials_and_rate_limit);
+  g_test_add_func ("/bad-input/guesser-does-not-lock-out-owner",
+                   test_guesser_does_not_lock_out_owner);
   g_test_add_func ("/bad-input/partial-line-timeout", test_partial_line_timeout);
   g_test_add_func ("/bad-input/connection-limit", test_connection_limit);
   status = g_test_run ();
