@@ -647,6 +647,15 @@ chat_test_cluster_stop (ChatTestCluster *cluster, guint node)
                    && g_subprocess_get_exit_status (server->process) == 0);
 }
 
+void
+chat_test_cluster_signal (ChatTestCluster *cluster, guint node, int signum)
+{
+  Server *server = server_of (cluster, node);
+
+  g_assert_nonnull (server->process);
+  g_subprocess_send_signal (server->process, signum);
+}
+
 gboolean
 chat_test_cluster_is_running (ChatTestCluster *cluster, guint node)
 {
