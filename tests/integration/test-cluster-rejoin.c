@@ -61,7 +61,7 @@ test_rejoin (Fixture *f, gconstpointer data)
   write_pipelined (f, 200, 8);
   chat_test_wait_converged (f->cluster, CONVERGE_MS);
   if (data != NULL)
-    g_assert_true (log_mentions (f, follower, "snapshot installed"));
+    g_assert_true (log_mentions (f, follower, "installed a snapshot up to index"));
   write_pipelined (f, 10, 1);
   chat_test_pair_assert_all_once (f);
   chat_test_wait_converged (f->cluster, CONVERGE_MS);
