@@ -571,6 +571,51 @@ command_force_leader (GDBusConnection *bus, GPtrArray *instances)
   return print_done (instances->pdata[0], "forced to lead", NULL);
 }
 
+/* Every server found (or --port): re-read the [tls] files, as SIGHUP does. */
+static int
+command_reload_certificates (GDBusConnection *bus, GPtrArray *instances)
+{
+  int code = EXIT_OK;
+
+  for (guint i = 0; i < instances->len; i++)
+    {
+      g_autoptr (GError) error = NULL;
+      g_autoptr (GVariant) reply
+          = call_admin (bus, instances->pdata[i], "ReloadCertificates", NULL, "()", &error);
+
+      if (reply == NULL)
+        code = report_error ("reload-certificates", error);
+      else
+        print_done (instances->pdata[i], "certificates reloaded", NULL);
+    }
+  return code;
+}
+
+/* chatctl make-certificates DIR HOST...: the openssl script shipped with chatd, which
+ * needs no server and no bus. */
+static int
+make_certificates (int argc, char **argv)
+{
+  const char *script = g_getenv ("CHATD_MAKE_CERTIFICATES");
+  g_autoptr (GPtrArray) args = g_ptr_array_new ();
+  g_autoptr (GError) error = NULL;
+  int status = 0;
+
+  if (script == NULL)
+    script = DATADIR "/chatd/make-certificates";
+  g_ptr_array_add (args, (char *)script);
+  for (int i = 2; i < argc; i++)
+    g_ptr_array_add (args, argv[i]);
+  g_ptr_array_add (args, NULL);
+  if (!g_spawn_sync (NULL, (char **)args->pdata, NULL, G_SPAWN_CHILD_INHERITS_STDIN, NULL, NULL,
+                     NULL, NULL, &status, &error))
+    {
+      g_printerr ("chatctl: make-certificates: %s\n", error->message);
+      return EXIT_DAEMON_ERROR;
+    }
+  return g_spawn_check_wait_status (status, NULL) ? EXIT_OK : EXIT_DAEMON_ERROR;
+}
+
 /* --- health ----------------------------------------------------------------- */
 
 #define HEALTH_POLL_MS 250
@@ -649,6 +694,7 @@ static const struct
   { "step-down", command_step_down },
   { "snapshot", command_snapshot },
   { "force-leader", command_force_leader },
+  { "reload-certificates", command_reload_certificates },
   { "health", command_health },
 };
 
@@ -671,6 +717,8 @@ static const char summary[]
       "  step-down     Ask the leader (or --port) to hand leadership over\n"
       "  snapshot      Write a snapshot and compact the log (--port when several run)\n"
       "  force-leader  Make a recovering server lead (--port and --yes-i-know)\n"
+      "  reload-certificates  Re-read the [tls] certificate, key and ca (every server, or --port)\n"
+      "  make-certificates DIR HOST...  Make a cluster CA and one certificate per host in DIR\n"
       "  health        One line: healthy, degraded or unavailable, and why (exit 0, 1, 2)\n"
       "\n"
       "Servers are found on the system bus, or on the session bus when none runs there.\n"
@@ -702,7 +750,8 @@ parse_args (int *argc, char ***argv, CommandFunc *func)
   if (*argc != 2 || (*func = find_command ((*argv)[1])) == NULL)
     {
       g_printerr ("chatctl: expected one command: status, peers, step-down, snapshot, "
-                  "force-leader or health (see chatctl --help)\n");
+                  "force-leader, reload-certificates, make-certificates or health (see "
+                  "chatctl --help)\n");
       return FALSE;
     }
   if (opts.use_system && opts.use_session)
@@ -745,6 +794,8 @@ main (int argc, char **argv)
   CommandFunc func = NULL;
   int code;
 
+  if (argc >= 2 && g_str_equal (argv[1], "make-certificates"))
+    return make_certificates (argc, argv);
   if (!parse_args (&argc, &argv, &func))
     return EXIT_USAGE;
   bus = connect_and_list (&instances, &error);
