@@ -18,6 +18,8 @@ typedef struct
   char *chatd;     /* --chatd PATH */
   gboolean json;   /* --json */
   int runs;        /* --runs: repeat each point, report the median of runs */
+  gboolean tls;    /* --tls: local servers and every connection speak TLS */
+  char *tls_dir;   /* the CA and certificates made for --tls */
 } BenchCommon;
 
 /* Adds the shared options to context; defaults filled in by bench_common_init. */

@@ -66,6 +66,110 @@ resolve (const char *host, guint16 port, struct sockaddr_storage *address, sockl
   return TRUE;
 }
 
+/* TLS streams by fd: each is set by the thread that connects and used by the one thread
+ * that owns the fd afterwards. The stream works on a dup of the fd, so epoll and close()
+ * keep working on the fd itself. */
+#define MAX_TLS_FDS 65536
+static GIOStream *tls_by_fd[MAX_TLS_FDS];
+static GTlsDatabase *tls_database;
+
+void
+bench_conn_set_tls (GTlsDatabase *database)
+{
+  g_set_object (&tls_database, database);
+}
+
+static gboolean
+start_tls (int fd, const char *host, guint16 port, GError **error)
+{
+  g_autoptr (GSocket) socket = NULL;
+  g_autoptr (GSocketConnection) base = NULL;
+  g_autoptr (GSocketConnectable) identity = g_network_address_new (host, port);
+  g_autoptr (GIOStream) tls = NULL;
+  int copy = -1;
+
+  if (fd >= MAX_TLS_FDS || (copy = dup (fd)) < 0)
+    {
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_TOO_MANY_OPEN_FILES, "fd out of range");
+      return FALSE;
+    }
+  socket = g_socket_new_from_fd (copy, error);
+  if (socket == NULL)
+    {
+      close (copy);
+      return FALSE;
+    }
+  g_socket_set_timeout (socket, 10);
+  base = g_socket_connection_factory_create_connection (socket);
+  tls = g_tls_client_connection_new (G_IO_STREAM (base), identity, error);
+  if (tls == NULL)
+    return FALSE;
+  g_tls_connection_set_database (G_TLS_CONNECTION (tls), tls_database);
+  if (!g_tls_connection_handshake (G_TLS_CONNECTION (tls), NULL, error))
+    return FALSE;
+  g_socket_set_timeout (socket, 0);
+  tls_by_fd[fd] = g_steal_pointer (&tls);
+  return TRUE;
+}
+
+static gssize
+set_errno_from (GError *error, gssize done)
+{
+  if (done > 0)
+    return done;
+  if (error == NULL)
+    return 0;
+  errno = g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK) ? EAGAIN : EPIPE;
+  return -1;
+}
+
+gssize
+bench_io_send (int fd, const void *data, gsize len)
+{
+  GIOStream *tls = fd >= 0 && fd < MAX_TLS_FDS ? tls_by_fd[fd] : NULL;
+  g_autoptr (GError) error = NULL;
+  gssize n = 0;
+
+  if (tls == NULL)
+    return send (fd, data, len, MSG_NOSIGNAL);
+  n = g_pollable_output_stream_write_nonblocking (
+      G_POLLABLE_OUTPUT_STREAM (g_io_stream_get_output_stream (tls)), data, len, NULL, &error);
+  return n >= 0 ? n : set_errno_from (error, 0);
+}
+
+gssize
+bench_io_recv (int fd, void *data, gsize len)
+{
+  GIOStream *tls = fd >= 0 && fd < MAX_TLS_FDS ? tls_by_fd[fd] : NULL;
+  GPollableInputStream *in = NULL;
+  gsize done = 0;
+
+  if (tls == NULL)
+    return recv (fd, data, len, 0);
+  in = G_POLLABLE_INPUT_STREAM (g_io_stream_get_input_stream (tls));
+  while (done < len)
+    {
+      g_autoptr (GError) error = NULL;
+      gssize n = g_pollable_input_stream_read_nonblocking (in, (char *)data + done, len - done,
+                                                           NULL, &error);
+
+      if (n <= 0)
+        return set_errno_from (error, (gssize)done);
+      done += (gsize)n;
+    }
+  return (gssize)done;
+}
+
+void
+bench_io_close (int fd)
+{
+  if (fd < 0)
+    return;
+  if (fd < MAX_TLS_FDS)
+    g_clear_object (&tls_by_fd[fd]);
+  close (fd);
+}
+
 BenchConn *
 bench_conn_new (const char *host, guint16 port, guint timeout_ms, GError **error)
 {
@@ -102,6 +206,11 @@ bench_conn_new (const char *host, guint16 port, guint timeout_ms, GError **error
       close (fd);
       return NULL;
     }
+  if (tls_database != NULL && !start_tls (fd, host, port, error))
+    {
+      bench_io_close (fd);
+      return NULL;
+    }
   conn = g_new0 (BenchConn, 1);
   conn->fd = fd;
   conn->buffer = g_string_new (NULL);
@@ -113,8 +222,7 @@ bench_conn_free (BenchConn *conn)
 {
   if (conn == NULL)
     return;
-  if (conn->fd >= 0)
-    close (conn->fd);
+  bench_io_close (conn->fd);
   g_string_free (conn->buffer, TRUE);
   g_free (conn);
 }
@@ -145,7 +253,7 @@ bench_conn_send_line (BenchConn *conn, const char *line, GError **error)
 
   while (done < len)
     {
-      ssize_t n = send (conn->fd, data + done, len - done, MSG_NOSIGNAL);
+      gssize n = bench_io_send (conn->fd, data + done, len - done);
 
       if (n > 0)
         done += (gsize)n;
@@ -182,12 +290,16 @@ read_line (BenchConn *conn, gint64 deadline, GError **error)
           g_string_erase (conn->buffer, 0, (gssize)len + 1);
           return line;
         }
-      if (!wait_fd (conn->fd, POLLIN, deadline, error))
-        return NULL;
-      n = recv (conn->fd, chunk, sizeof chunk, 0);
+      /* Read first: TLS may hold bytes the socket no longer shows. */
+      n = bench_io_recv (conn->fd, chunk, sizeof chunk);
       if (n > 0)
         g_string_append_len (conn->buffer, chunk, n);
-      else if (n == 0 || (errno != EAGAIN && errno != EINTR))
+      else if (n < 0 && (errno == EAGAIN || errno == EINTR))
+        {
+          if (!wait_fd (conn->fd, POLLIN, deadline, error))
+            return NULL;
+        }
+      else
         {
           g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_CONNECTION_CLOSED,
                                "Connection closed by the server");

@@ -2,11 +2,22 @@
 /* A blocking line connection with deadlines, for setup, probing and failover timing. */
 #pragma once
 
+#include <gio/gio.h>
 #include <json-glib/json-glib.h>
 
 G_BEGIN_DECLS
 
 typedef struct _BenchConn BenchConn;
+
+/* From now on every connection speaks TLS, verifying servers against database (NULL:
+ * plaintext again). Call before any connection is made. */
+void bench_conn_set_tls (GTlsDatabase *database);
+/* send()/recv()/close() on a connection's fd that go through its TLS stream when it has
+ * one. recv drains what TLS has decrypted as far as len allows; -1 with EAGAIN when
+ * nothing is there. */
+gssize bench_io_send (int fd, const void *data, gsize len);
+gssize bench_io_recv (int fd, void *data, gsize len);
+void bench_io_close (int fd);
 
 /* Connects to host:port (IPv4 or a name) within timeout_ms; NULL with error otherwise. */
 BenchConn *bench_conn_new (const char *host, guint16 port, guint timeout_ms, GError **error);

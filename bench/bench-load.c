@@ -115,7 +115,7 @@ static void
 client_clear (Client *client)
 {
   if (client->fd >= 0)
-    close (client->fd);
+    bench_io_close (client->fd);
   g_free (client->user);
   g_free (client->session);
   g_free (client->request);
@@ -131,8 +131,8 @@ client_flush (Client *client, int epfd)
 {
   while (client->written < client->request_len)
     {
-      ssize_t n = send (client->fd, client->request + client->written,
-                        client->request_len - client->written, MSG_NOSIGNAL);
+      gssize n = bench_io_send (client->fd, client->request + client->written,
+                                client->request_len - client->written);
 
       if (n > 0)
         client->written += (gsize)n;
@@ -178,19 +178,24 @@ client_send_next (Worker *worker, Client *client, int epfd)
 static gboolean
 client_fill (Client *client)
 {
-  ssize_t n = 0;
+  gssize n = 0;
 
-  if (client->rcap - client->rlen < 4096)
+  /* A full buffer may leave decrypted TLS bytes behind that epoll will not report:
+   * grow it and read again until the stream is drained. */
+  do
     {
-      client->rcap = MAX (client->rcap * 2, 16384);
-      client->rbuf = g_realloc (client->rbuf, client->rcap);
+      if (client->rcap - client->rlen < 4096)
+        {
+          client->rcap = MAX (client->rcap * 2, 16384);
+          client->rbuf = g_realloc (client->rbuf, client->rcap);
+        }
+      n = bench_io_recv (client->fd, client->rbuf + client->rlen, client->rcap - client->rlen);
+      if (n > 0)
+        client->rlen += (gsize)n;
     }
-  n = recv (client->fd, client->rbuf + client->rlen, client->rcap - client->rlen, 0);
+  while (n > 0 && client->rlen == client->rcap);
   if (n > 0)
-    {
-      client->rlen += (gsize)n;
-      return TRUE;
-    }
+    return TRUE;
   return n < 0 && (errno == EAGAIN || errno == EINTR);
 }
 
@@ -221,9 +226,9 @@ not_leader_target (const char *line, gsize len)
   node = json_from_string (text, NULL);
   object = node && JSON_NODE_HOLDS_OBJECT (node) ? json_node_get_object (node) : NULL;
   error = object ? json_object_get_object_member (object, "error") : NULL;
-  if (error == NULL || g_strcmp0 (json_object_get_string_member_with_default (error, "code", ""),
-                                  "not_leader")
-                           != 0)
+  if (error == NULL
+      || g_strcmp0 (json_object_get_string_member_with_default (error, "code", ""), "not_leader")
+             != 0)
     return NULL;
   return g_strdup (json_object_get_string_member_with_default (error, "leader", ""));
 }
@@ -328,7 +333,7 @@ client_move_to (Client *client, const char *address, int epfd)
   if (reply == NULL || !bench_reply_ok (reply, NULL))
     return FALSE;
   epoll_ctl (epfd, EPOLL_CTL_DEL, client->fd, NULL);
-  close (client->fd);
+  bench_io_close (client->fd);
   client->fd = bench_conn_steal_fd (conn, &pending);
   client->rlen = 0;
   epoll_ctl (epfd, EPOLL_CTL_ADD, client->fd, &event);
@@ -552,7 +557,7 @@ resend_signup (Client *client, guint *attempts)
   if (++*attempts > 100)
     return FALSE;
   g_usleep (100000);
-  return send (client->fd, line, strlen (line), MSG_NOSIGNAL) == (ssize_t)strlen (line);
+  return bench_io_send (client->fd, line, strlen (line)) == (gssize)strlen (line);
 }
 
 static char *

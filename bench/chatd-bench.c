@@ -3,7 +3,9 @@
 #include "config.h"
 
 #include "bench-common.h"
+#include "bench-conn.h"
 #include "chat-config.h"
+#include "chat-fs.h"
 
 #include <locale.h>
 #include <signal.h>
@@ -47,6 +49,8 @@ bench_common_option_group (BenchCommon *common)
           { "chatd", 0, 0, G_OPTION_ARG_FILENAME, &common->chatd,
             "chatd binary (default: the build tree's, else from PATH)", "PATH" },
           { "json", 0, 0, G_OPTION_ARG_NONE, &common->json, "Print one JSON object", NULL },
+          { "tls", 0, 0, G_OPTION_ARG_NONE, &common->tls,
+            "Local servers speak TLS (a CA made now by scripts/make-certificates)", NULL },
           { "runs", 'r', 0, G_OPTION_ARG_INT, &common->runs,
             "Measure each point this many times; report the median of runs", "R" },
           { NULL } };
@@ -65,6 +69,55 @@ bench_common_clear (BenchCommon *common)
   g_free (common->mode);
   g_strfreev (common->settings);
   g_free (common->chatd);
+  if (common->tls_dir != NULL)
+    chat_fs_remove_tree (common->tls_dir);
+  g_free (common->tls_dir);
+}
+
+/* The [tls] settings of local servers that use the files made in dir. */
+static void
+add_tls_settings (BenchCommon *common, const char *dir)
+{
+  g_autoptr (GStrvBuilder) settings = g_strv_builder_new ();
+  g_autofree char *certificate = g_strdup_printf ("tls.certificate=%s/127.0.0.1.pem", dir);
+  g_autofree char *key = g_strdup_printf ("tls.key=%s/127.0.0.1.key", dir);
+  g_autofree char *ca = g_strdup_printf ("tls.ca=%s/ca.pem", dir);
+
+  if (common->settings != NULL)
+    g_strv_builder_addv (settings, (const char **)common->settings);
+  g_strv_builder_add_many (settings, certificate, key, ca, NULL);
+  g_strfreev (common->settings);
+  common->settings = g_strv_builder_end (settings);
+}
+
+/* --tls: a CA and a certificate for 127.0.0.1, the [tls] settings of the local servers,
+ * and every connection of the bench over TLS trusting that CA. */
+static gboolean
+setup_tls (BenchCommon *common, GError **error)
+{
+  const char *script = g_getenv ("CHATD_MAKE_CERTIFICATES");
+  g_autofree char *in_tree
+      = g_build_filename (BENCH_SOURCE_ROOT, "scripts", "make-certificates", NULL);
+  g_autofree char *ca = NULL;
+  g_autoptr (GTlsDatabase) database = NULL;
+  const char *argv[] = { script ? script : in_tree, NULL, "127.0.0.1", NULL };
+  int status = 0;
+
+  common->tls_dir = g_dir_make_tmp ("chatd-bench-tls-XXXXXX", error);
+  if (common->tls_dir == NULL)
+    return FALSE;
+  argv[1] = common->tls_dir;
+  if (!g_spawn_sync (NULL, (char **)argv, NULL, G_SPAWN_DEFAULT, NULL, NULL, NULL, NULL, &status,
+                     error)
+      || !g_spawn_check_wait_status (status, error))
+    return FALSE;
+  ca = g_build_filename (common->tls_dir, "ca.pem", NULL);
+  database = g_tls_file_database_new (ca, error);
+  if (database == NULL)
+    return FALSE;
+  bench_conn_set_tls (database);
+  add_tls_settings (common, common->tls_dir);
+  return TRUE;
 }
 
 static char *
@@ -100,6 +153,8 @@ bench_common_cluster (BenchCommon *common, GError **error)
     }
   if (common->servers != NULL)
     return bench_cluster_new_external (common->servers, error);
+  if (common->tls && common->tls_dir == NULL && !setup_tls (common, error))
+    return NULL;
   cluster = bench_cluster_new_local ((guint)CLAMP (common->nodes, 1, 9), common->mode,
                                      (const char *const *)common->settings, error);
   if (cluster == NULL || !bench_cluster_start_all (cluster, error))
