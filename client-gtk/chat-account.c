@@ -748,8 +748,8 @@ delete_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 }
 
 void
-chat_account_delete_item (ChatAccount *self, ChatMessageItem *item, GAsyncReadyCallback callback,
-                          gpointer user_data)
+chat_account_delete_item (ChatAccount *self, ChatMessageItem *item, ChatDeleteScope scope,
+                          GAsyncReadyCallback callback, gpointer user_data)
 {
   g_autoptr (GTask) task = NULL;
   gint64 id;
@@ -769,8 +769,8 @@ chat_account_delete_item (ChatAccount *self, ChatMessageItem *item, GAsyncReadyC
       g_task_return_boolean (task, TRUE);
       return;
     }
-  chat_client_delete_messages_async (self->client, &id, 1, CHAT_DELETE_SCOPE_DEFAULT,
-                                     self->cancellable, delete_cb, g_steal_pointer (&task));
+  chat_client_delete_messages_async (self->client, &id, 1, scope, self->cancellable, delete_cb,
+                                     g_steal_pointer (&task));
 }
 
 gboolean

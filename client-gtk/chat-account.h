@@ -55,7 +55,8 @@ void chat_account_mark_read (ChatAccount *self, const char *peer);
 /* Marks peer's messages read on the server up to the last one seen, whatever the count. */
 void chat_account_read_conversation (ChatAccount *self, const char *peer);
 void chat_account_mark_all_read (ChatAccount *self);
-void chat_account_delete_item (ChatAccount *self, ChatMessageItem *item,
+/* Deletes item for everyone or only from the user's own view (scope as libchat's). */
+void chat_account_delete_item (ChatAccount *self, ChatMessageItem *item, ChatDeleteScope scope,
                                GAsyncReadyCallback callback, gpointer user_data);
 gboolean chat_account_delete_item_finish (ChatAccount *self, GAsyncResult *result, GError **error);
 /* The oldest unread message (at most one ChatMessage *), marked read. */

@@ -9,15 +9,19 @@
 #include <glib/gi18n.h>
 
 #include "chat-message-row.h"
+#include "chat-message-markup.h"
 #include "chat-row-item.h"
 
 struct _ChatMessageRow
 {
   GtkWidget parent_instance;
   GtkLabel *day_label;
+  GtkWidget *unread_divider;
   GtkWidget *bubble;
   GtkLabel *body_label;
-  GtkLabel *meta_label;
+  GtkWidget *meta_box;
+  GtkLabel *time_label;
+  GtkImage *state_image;
   ChatMessageItem *item;
 };
 
@@ -42,6 +46,29 @@ chat_message_row_describe_state (ChatMessageItem *item)
     }
 }
 
+/* The state's icon and its spoken and tooltip text: "committed" is stored by every in-sync
+ * server of the cluster, which is what the one tick promises. */
+static const char *
+state_icon (ChatDeliveryState state, const char **text)
+{
+  switch (state)
+    {
+      case CHAT_DELIVERY_PENDING:
+        *text = _ ("Sending");
+        return "chat-sending-symbolic";
+      case CHAT_DELIVERY_SENT:
+        *text = _ ("Stored on every server");
+        return "chat-committed-symbolic";
+      case CHAT_DELIVERY_READ:
+        *text = _ ("Read");
+        return "chat-read-symbolic";
+      case CHAT_DELIVERY_FAILED:
+      default:
+        *text = _ ("Not sent");
+        return "dialog-error-symbolic";
+    }
+}
+
 static char *
 format_day (GDateTime *time)
 {
@@ -57,26 +84,44 @@ format_day (GDateTime *time)
 }
 
 static void
+set_css_class (GtkWidget *widget, const char *css_class, gboolean set)
+{
+  if (set)
+    gtk_widget_add_css_class (widget, css_class);
+  else
+    gtk_widget_remove_css_class (widget, css_class);
+}
+
+/* The time shows once per group (the last message of a run from one sender); an own
+ * message always shows its delivery state. */
+static void
 update_state (ChatMessageRow *self)
 {
-  g_autoptr (GDateTime) time = chat_message_item_dup_time (self->item);
-  g_autofree char *clock = g_date_time_format (time, "%H:%M");
-  const char *state = chat_message_row_describe_state (self->item);
-  g_autofree char *meta = NULL;
+  ChatDeliveryState state = chat_message_item_get_state (self->item);
+  gboolean outgoing = chat_message_item_get_outgoing (self->item);
+  gboolean group_end = chat_message_item_get_group_end (self->item);
+  const char *text = NULL;
 
-  if (*state != '\0')
-    meta = g_strdup_printf ("%s · %s", clock, state);
-  else
-    meta = g_strdup (clock);
-  gtk_label_set_label (self->meta_label, meta);
-  if (chat_message_item_get_state (self->item) == CHAT_DELIVERY_PENDING)
-    gtk_widget_add_css_class (self->bubble, "pending");
-  else
-    gtk_widget_remove_css_class (self->bubble, "pending");
-  if (chat_message_item_get_state (self->item) == CHAT_DELIVERY_FAILED)
-    gtk_widget_add_css_class (self->bubble, "failed");
-  else
-    gtk_widget_remove_css_class (self->bubble, "failed");
+  if (group_end)
+    {
+      g_autoptr (GDateTime) time = chat_message_item_dup_time (self->item);
+      g_autofree char *clock = g_date_time_format (time, "%H:%M");
+
+      gtk_label_set_label (self->time_label, clock);
+    }
+  gtk_widget_set_visible (GTK_WIDGET (self->time_label), group_end);
+  gtk_widget_set_visible (GTK_WIDGET (self->state_image), outgoing);
+  gtk_widget_set_visible (self->meta_box, group_end || outgoing);
+  if (outgoing)
+    {
+      gtk_image_set_from_icon_name (self->state_image, state_icon (state, &text));
+      gtk_widget_set_tooltip_text (GTK_WIDGET (self->state_image), text);
+      gtk_accessible_update_property (GTK_ACCESSIBLE (self->state_image),
+                                      GTK_ACCESSIBLE_PROPERTY_LABEL, text, -1);
+    }
+  set_css_class (self->bubble, "pending", state == CHAT_DELIVERY_PENDING);
+  set_css_class (self->bubble, "failed", state == CHAT_DELIVERY_FAILED);
+  set_css_class (self->bubble, "grouped", !group_end);
 }
 
 /* Most rows have no separator: their label is left as it is, hidden. */
@@ -96,24 +141,73 @@ update_day (ChatMessageRow *self)
 }
 
 static void
+update_divider (ChatMessageRow *self)
+{
+  gtk_widget_set_visible (self->unread_divider, chat_message_item_get_first_unread (self->item));
+}
+
+/* Copy and the deletions this message allows, added to the label's own menu (which has
+ * Copy for a selection and Select All). */
+static GMenuModel *
+build_menu (ChatMessageItem *item)
+{
+  GMenu *menu = g_menu_new ();
+  gint64 id = chat_message_item_get_id (item);
+  g_autoptr (GMenuItem) entry = NULL;
+
+  g_menu_append (menu, _ ("_Copy Message"), "message.copy");
+  if (id == 0)
+    return G_MENU_MODEL (menu);
+  entry = g_menu_item_new (_ ("Delete for _Me"), NULL);
+  g_menu_item_set_action_and_target (entry, "win.delete-message-for", "(xs)", id, "me");
+  g_menu_append_item (menu, entry);
+  if (chat_message_item_get_outgoing (item))
+    {
+      g_autoptr (GMenuItem) everyone = g_menu_item_new (_ ("Delete for _Everyone"), NULL);
+
+      g_menu_item_set_action_and_target (everyone, "win.delete-message-for", "(xs)", id,
+                                         "everyone");
+      g_menu_append_item (menu, everyone);
+    }
+  return G_MENU_MODEL (menu);
+}
+
+static void
+update_menu (ChatMessageRow *self)
+{
+  g_autoptr (GMenuModel) menu = build_menu (self->item);
+
+  gtk_label_set_extra_menu (self->body_label, menu);
+}
+
+static void
 update (ChatMessageRow *self)
 {
   gboolean outgoing = chat_message_item_get_outgoing (self->item);
+  g_autofree char *markup = chat_message_markup_new (chat_message_item_get_body (self->item));
 
-  gtk_label_set_label (self->body_label, chat_message_item_get_body (self->item));
-  gtk_widget_set_halign (self->bubble, outgoing ? GTK_ALIGN_END : GTK_ALIGN_START);
-  if (outgoing)
-    {
-      gtk_widget_add_css_class (self->bubble, "outgoing");
-      gtk_widget_remove_css_class (self->bubble, "incoming");
-    }
+  if (markup != NULL)
+    gtk_label_set_markup (self->body_label, markup);
   else
-    {
-      gtk_widget_add_css_class (self->bubble, "incoming");
-      gtk_widget_remove_css_class (self->bubble, "outgoing");
-    }
+    gtk_label_set_text (self->body_label, chat_message_item_get_body (self->item));
+  gtk_widget_set_halign (self->bubble, outgoing ? GTK_ALIGN_END : GTK_ALIGN_START);
+  gtk_widget_set_halign (self->meta_box, outgoing ? GTK_ALIGN_END : GTK_ALIGN_START);
+  set_css_class (self->bubble, "outgoing", outgoing);
+  set_css_class (self->bubble, "incoming", !outgoing);
   update_state (self);
   update_day (self);
+  update_divider (self);
+  update_menu (self);
+}
+
+static void
+copy_activated (GtkWidget *widget, const char *name, GVariant *param)
+{
+  ChatMessageRow *self = CHAT_MESSAGE_ROW (widget);
+
+  if (self->item != NULL)
+    gdk_clipboard_set_text (gtk_widget_get_clipboard (widget),
+                            chat_message_item_get_body (self->item));
 }
 
 static void
@@ -134,6 +228,7 @@ chat_message_row_class_init (ChatMessageRowClass *klass)
   GtkWidgetClass *widget_class = GTK_WIDGET_CLASS (klass);
 
   object_class->dispose = chat_message_row_dispose;
+  gtk_widget_class_install_action (widget_class, "message.copy", NULL, copy_activated);
   gtk_widget_class_set_layout_manager_type (widget_class, GTK_TYPE_BOX_LAYOUT);
   gtk_widget_class_set_css_name (widget_class, "chatmessagerow");
 }
@@ -149,7 +244,42 @@ new_label (const char *css_class, float xalign)
   return label;
 }
 
-/* A day separator over a bubble holding the text and a "time · state" line. */
+static GtkWidget *
+new_divider (void)
+{
+  GtkWidget *box = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 12);
+  GtkLabel *label = new_label ("unread-divider-label", 0.5);
+
+  gtk_label_set_label (label, _ ("New Messages"));
+  gtk_widget_add_css_class (box, "unread-divider");
+  gtk_box_append (GTK_BOX (box), gtk_separator_new (GTK_ORIENTATION_HORIZONTAL));
+  gtk_box_append (GTK_BOX (box), GTK_WIDGET (label));
+  gtk_box_append (GTK_BOX (box), gtk_separator_new (GTK_ORIENTATION_HORIZONTAL));
+  gtk_widget_set_hexpand (gtk_widget_get_first_child (box), TRUE);
+  gtk_widget_set_hexpand (gtk_widget_get_last_child (box), TRUE);
+  gtk_widget_set_valign (gtk_widget_get_first_child (box), GTK_ALIGN_CENTER);
+  gtk_widget_set_valign (gtk_widget_get_last_child (box), GTK_ALIGN_CENTER);
+  gtk_widget_set_visible (box, FALSE);
+  return box;
+}
+
+/* The time and, on own messages, the delivery state icon. */
+static void
+init_meta (ChatMessageRow *self)
+{
+  self->meta_box = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 4);
+  gtk_widget_add_css_class (self->meta_box, "message-meta");
+  self->time_label = new_label ("caption", 1);
+  gtk_box_append (GTK_BOX (self->meta_box), GTK_WIDGET (self->time_label));
+  self->state_image = GTK_IMAGE (gtk_image_new ());
+  gtk_image_set_pixel_size (self->state_image, 12);
+  gtk_widget_set_valign (GTK_WIDGET (self->state_image), GTK_ALIGN_CENTER);
+  gtk_box_append (GTK_BOX (self->meta_box), GTK_WIDGET (self->state_image));
+  gtk_box_append (GTK_BOX (self->bubble), self->meta_box);
+}
+
+/* A day separator and the "New messages" divider over a bubble holding the text and a
+ * "time ✓" line. */
 static void
 chat_message_row_init (ChatMessageRow *self)
 {
@@ -159,8 +289,8 @@ chat_message_row_init (ChatMessageRow *self)
                                   GTK_ORIENTATION_VERTICAL);
   gtk_widget_set_margin_start (widget, 12);
   gtk_widget_set_margin_end (widget, 12);
-  gtk_widget_set_margin_top (widget, 2);
-  gtk_widget_set_margin_bottom (widget, 2);
+  gtk_widget_set_margin_top (widget, 1);
+  gtk_widget_set_margin_bottom (widget, 1);
 
   self->day_label = new_label ("day-separator", 0.5);
   gtk_widget_add_css_class (GTK_WIDGET (self->day_label), "caption-heading");
@@ -170,6 +300,9 @@ chat_message_row_init (ChatMessageRow *self)
   gtk_widget_set_visible (GTK_WIDGET (self->day_label), FALSE);
   gtk_widget_set_parent (GTK_WIDGET (self->day_label), widget);
 
+  self->unread_divider = new_divider ();
+  gtk_widget_set_parent (self->unread_divider, widget);
+
   self->bubble = gtk_box_new (GTK_ORIENTATION_VERTICAL, 2);
   gtk_widget_add_css_class (self->bubble, "message-bubble");
   gtk_widget_set_parent (self->bubble, widget);
@@ -178,11 +311,9 @@ chat_message_row_init (ChatMessageRow *self)
   gtk_label_set_wrap (self->body_label, TRUE);
   gtk_label_set_wrap_mode (self->body_label, PANGO_WRAP_WORD_CHAR);
   gtk_label_set_max_width_chars (self->body_label, 52);
+  gtk_label_set_selectable (self->body_label, TRUE);
   gtk_box_append (GTK_BOX (self->bubble), GTK_WIDGET (self->body_label));
-
-  self->meta_label = new_label ("caption", 1);
-  gtk_widget_add_css_class (GTK_WIDGET (self->meta_label), "message-meta");
-  gtk_box_append (GTK_BOX (self->bubble), GTK_WIDGET (self->meta_label));
+  init_meta (self);
 }
 
 ChatMessageRow *
@@ -199,7 +330,11 @@ chat_message_row_set_item (ChatMessageRow *self, ChatMessageItem *item)
   if (!chat_row_item_swap (self, (GObject **)&self->item, item))
     return;
   g_signal_connect_swapped (item, "notify::state", G_CALLBACK (update_state), self);
+  g_signal_connect_swapped (item, "notify::group-end", G_CALLBACK (update_state), self);
   g_signal_connect_swapped (item, "notify::show-day", G_CALLBACK (update_day), self);
+  g_signal_connect_swapped (item, "notify::first-unread", G_CALLBACK (update_divider), self);
+  /* Committed: it can be deleted now. */
+  g_signal_connect_swapped (item, "notify::message", G_CALLBACK (update_menu), self);
   update (self);
 }
 

@@ -89,18 +89,15 @@ delete_response_cb (AdwMessageDialog *dialog, const char *response, ChatWindow *
 
   if (g_strcmp0 (response, "delete") != 0 || self->account == NULL)
     return;
-  chat_account_delete_item (self->account, item, delete_done_cb, g_object_ref (self));
+  chat_account_delete_item (self->account, item, CHAT_DELETE_SCOPE_EVERYONE, delete_done_cb,
+                            g_object_ref (self));
 }
 
 static void
-delete_message_activated (GtkWidget *widget, const char *name, GVariant *param)
+confirm_delete_for_everyone (ChatWindow *self, ChatMessageItem *item)
 {
-  ChatWindow *self = CHAT_WINDOW (widget);
-  ChatMessageItem *item = chat_conversation_view_get_selected (self->conversation_view);
   GtkWidget *dialog;
 
-  if (item == NULL)
-    return;
   dialog = adw_message_dialog_new (GTK_WINDOW (self), _ ("Delete Message?"),
                                    _ ("The message will be deleted for both of you."));
   adw_message_dialog_add_responses (ADW_MESSAGE_DIALOG (dialog), "cancel", _ ("_Cancel"), "delete",
@@ -112,6 +109,48 @@ delete_message_activated (GtkWidget *widget, const char *name, GVariant *param)
   g_object_set_data_full (G_OBJECT (dialog), "chat-item", g_object_ref (item), g_object_unref);
   g_signal_connect_object (dialog, "response", G_CALLBACK (delete_response_cb), self, 0);
   gtk_window_present (GTK_WINDOW (dialog));
+}
+
+/* Deleting a message for everyone asks first; hiding one from the user's own view does not
+ * touch the other side, so it goes at once. */
+static void
+delete_item (ChatWindow *self, ChatMessageItem *item, ChatDeleteScope scope)
+{
+  if (scope == CHAT_DELETE_SCOPE_DEFAULT)
+    scope
+        = chat_message_item_get_outgoing (item) ? CHAT_DELETE_SCOPE_EVERYONE : CHAT_DELETE_SCOPE_ME;
+  if (scope == CHAT_DELETE_SCOPE_EVERYONE)
+    confirm_delete_for_everyone (self, item);
+  else
+    chat_account_delete_item (self->account, item, scope, delete_done_cb, g_object_ref (self));
+}
+
+/* From a message's menu: (id, "me" or "everyone"). */
+static void
+delete_message_for_activated (GtkWidget *widget, const char *name, GVariant *param)
+{
+  ChatWindow *self = CHAT_WINDOW (widget);
+  ChatMessageList *messages = chat_conversation_view_get_messages (self->conversation_view);
+  ChatMessageItem *item;
+  const char *scope = NULL;
+  gint64 id = 0;
+
+  g_variant_get (param, "(x&s)", &id, &scope);
+  item = messages != NULL ? chat_message_list_find (messages, id) : NULL;
+  if (item == NULL || self->account == NULL)
+    return;
+  delete_item (self, item,
+               g_str_equal (scope, "everyone") ? CHAT_DELETE_SCOPE_EVERYONE : CHAT_DELETE_SCOPE_ME);
+}
+
+static void
+delete_message_activated (GtkWidget *widget, const char *name, GVariant *param)
+{
+  ChatWindow *self = CHAT_WINDOW (widget);
+  ChatMessageItem *item = chat_conversation_view_get_selected (self->conversation_view);
+
+  if (item != NULL && self->account != NULL)
+    delete_item (self, item, CHAT_DELETE_SCOPE_DEFAULT);
 }
 
 static void
@@ -186,6 +225,8 @@ chat_window_install_actions (ChatWindowClass *klass)
   gtk_widget_class_install_action (widget_class, "win.read-unread", NULL, read_unread_activated);
   gtk_widget_class_install_action (widget_class, "win.delete-message", NULL,
                                    delete_message_activated);
+  gtk_widget_class_install_action (widget_class, "win.delete-message-for", "(xs)",
+                                   delete_message_for_activated);
   gtk_widget_class_install_action (widget_class, "win.delete-account", NULL,
                                    delete_account_activated);
   gtk_widget_class_install_action (widget_class, "win.logout", NULL, logout_activated);

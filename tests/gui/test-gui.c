@@ -129,34 +129,58 @@ test_exchange (void)
 static gboolean
 dialog_open (GtkWindow *parent)
 {
-  return gui_find_dialog (parent, ADW_TYPE_MESSAGE_DIALOG) != NULL;
+  GtkWindow *dialog = gui_find_dialog (parent, ADW_TYPE_MESSAGE_DIALOG);
+
+  return dialog != NULL && gtk_widget_get_visible (GTK_WIDGET (dialog));
 }
 
-static void
-test_delete_message (void)
+static guint
+position_of (ChatMessageList *list, ChatMessageItem *item)
 {
-  ChatMessageList *to_bob = messages_of (alice, "bob");
-  ChatMessageItem *item = gui_find_body (to_bob, "Shall we meet at noon?");
   guint position;
-  AdwMessageDialog *dialog;
 
-  g_assert_nonnull (item);
-  for (position = 0; position < g_list_model_get_n_items (G_LIST_MODEL (to_bob)); position++)
+  for (position = 0; position < g_list_model_get_n_items (G_LIST_MODEL (list)); position++)
     {
-      g_autoptr (ChatMessageItem) at = g_list_model_get_item (G_LIST_MODEL (to_bob), position);
+      g_autoptr (ChatMessageItem) at = g_list_model_get_item (G_LIST_MODEL (list), position);
 
       if (at == item)
         break;
     }
-  chat_conversation_view_select (alice->conversation_view, position);
+  return position;
+}
+
+/* Alice deletes her own message for everyone (after a confirmation), and hides one of bob's
+ * from her own view only (from its menu, no confirmation): bob keeps that one. */
+static void
+test_delete_message (void)
+{
+  ChatMessageList *to_bob = messages_of (alice, "bob");
+  const char *own = "Noon works.\nSee you at the usual place.";
+  ChatMessageItem *item = gui_find_body (to_bob, own);
+  AdwMessageDialog *dialog;
+  gint64 id;
+
+  g_assert_nonnull (item);
+  chat_conversation_view_select (alice->conversation_view, position_of (to_bob, item));
   g_assert_true (chat_conversation_view_get_selected (alice->conversation_view) == item);
   g_assert_true (gtk_widget_activate_action (GTK_WIDGET (alice), "win.delete-message", NULL));
   GUI_WAIT_UNTIL (dialog_open (GTK_WINDOW (alice)), TIMEOUT_MS);
   dialog = ADW_MESSAGE_DIALOG (gui_find_dialog (GTK_WINDOW (alice), ADW_TYPE_MESSAGE_DIALOG));
   adw_message_dialog_response (dialog, "delete");
+  gtk_window_destroy (GTK_WINDOW (dialog)); /* what a click on the button does after it */
+  GUI_WAIT_UNTIL (gui_find_body (to_bob, own) == NULL, TIMEOUT_MS);
+  GUI_WAIT_UNTIL (gui_find_body (messages_of (bob, "alice"), own) == NULL, TIMEOUT_MS);
+  GUI_WAIT_UNTIL (!dialog_open (GTK_WINDOW (alice)), TIMEOUT_MS);
+
+  item = gui_find_body (to_bob, "Shall we meet at noon?");
+  g_assert_nonnull (item);
+  id = chat_message_item_get_id (item);
+  g_assert_true (
+      gtk_widget_activate_action (GTK_WIDGET (alice), "win.delete-message-for", "(xs)", id, "me"));
   GUI_WAIT_UNTIL (gui_find_body (to_bob, "Shall we meet at noon?") == NULL, TIMEOUT_MS);
-  GUI_WAIT_UNTIL (gui_find_body (messages_of (bob, "alice"), "Shall we meet at noon?") == NULL,
-                  TIMEOUT_MS);
+  g_assert_false (dialog_open (GTK_WINDOW (alice)));
+  gui_spin (500);
+  g_assert_nonnull (gui_find_body (messages_of (bob, "alice"), "Shall we meet at noon?"));
 }
 
 /* The server goes away and comes back: the banner shows, a message typed meanwhile waits as
