@@ -105,6 +105,7 @@ set_accels (GtkApplication *app)
     { "win.read-all", { "<Control><Shift>r", NULL } },
     { "win.read-unread", { "<Control>u", NULL } },
     { "win.delete-message", { "Delete", NULL } },
+    { "win.insert-emoji", { "<Control>period", "<Control>semicolon", NULL } },
     { "win.logout", { "<Control><Shift>q", NULL } },
     { "win.close-conversation", { "Escape", NULL } },
     { "window.close", { "<Control>w", NULL } },
@@ -118,6 +119,8 @@ static void
 chat_application_startup (GApplication *app)
 {
   G_APPLICATION_CLASS (chat_application_parent_class)->startup (app);
+  /* Notifications are titled with the application's name, not the program's. */
+  g_set_application_name (_ ("Chat"));
   g_action_map_add_action_entries (G_ACTION_MAP (app), app_actions, G_N_ELEMENTS (app_actions),
                                    app);
   set_accels (GTK_APPLICATION (app));

@@ -105,6 +105,14 @@ stop_search_cb (ChatConversationList *self)
   gtk_editable_set_text (GTK_EDITABLE (self->search_entry), "");
 }
 
+/* Enter in the search field opens the first user found. */
+static void
+search_activate_cb (ChatConversationList *self)
+{
+  if (self->search_done && chat_search_results_get_n_users (self->search_results) > 0)
+    chat_search_results_activate (self->search_results, 0);
+}
+
 static void
 user_activated_cb (ChatConversationList *self, const char *user)
 {
@@ -244,6 +252,7 @@ chat_conversation_list_class_init (ChatConversationListClass *klass)
   gtk_widget_class_bind_template_child (widget_class, ChatConversationList, search_results);
   gtk_widget_class_bind_template_callback (widget_class, search_changed_cb);
   gtk_widget_class_bind_template_callback (widget_class, stop_search_cb);
+  gtk_widget_class_bind_template_callback (widget_class, search_activate_cb);
   gtk_widget_class_bind_template_callback (widget_class, user_activated_cb);
   gtk_widget_class_bind_template_callback (widget_class, activate_cb);
   gtk_widget_class_bind_template_callback (widget_class, setup_cb);
@@ -323,6 +332,13 @@ chat_conversation_list_set_search_text (ChatConversationList *self, const char *
 
   gtk_editable_set_text (GTK_EDITABLE (self->search_entry), text);
   search_changed_cb (self);
+}
+
+GtkWidget *
+chat_conversation_list_get_search_entry (ChatConversationList *self)
+{
+  g_return_val_if_fail (CHAT_IS_CONVERSATION_LIST (self), NULL);
+  return GTK_WIDGET (self->search_entry);
 }
 
 ChatSearchResults *

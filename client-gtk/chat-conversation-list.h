@@ -20,6 +20,7 @@ void chat_conversation_list_select (ChatConversationList *self, const char *peer
 /* Focuses the search field. */
 void chat_conversation_list_start_search (ChatConversationList *self);
 /* Searches users as if typed (empty: back to the conversations). */
+GtkWidget *chat_conversation_list_get_search_entry (ChatConversationList *self);
 void chat_conversation_list_set_search_text (ChatConversationList *self, const char *text);
 ChatSearchResults *chat_conversation_list_get_search_results (ChatConversationList *self);
 /* Whether the search has an answer for the current text. */

@@ -22,6 +22,25 @@ struct _ChatConversationRow
 
 G_DEFINE_FINAL_TYPE (ChatConversationRow, chat_conversation_row, GTK_TYPE_WIDGET)
 
+/* What a screen reader says for the row: the name, the unread count, the last message. */
+static void
+update_accessible_label (ChatConversationRow *self, guint unread)
+{
+  const char *user = chat_conversation_item_get_user (self->item);
+  const char *preview = chat_conversation_item_get_preview (self->item);
+  g_autofree char *label = NULL;
+
+  if (unread > 0)
+    /* Translators: a conversation in the sidebar, read aloud: name, count, last message */
+    label = g_strdup_printf (
+        ngettext ("%s, %u unread message: %s", "%s, %u unread messages: %s", unread), user, unread,
+        preview ? preview : "");
+  else
+    /* Translators: a conversation in the sidebar, read aloud: name and last message */
+    label = g_strdup_printf (_ ("%s: %s"), user, preview ? preview : _ ("No messages yet"));
+  gtk_accessible_update_property (GTK_ACCESSIBLE (self), GTK_ACCESSIBLE_PROPERTY_LABEL, label, -1);
+}
+
 static void
 update (ChatConversationRow *self)
 {
@@ -53,6 +72,7 @@ update (ChatConversationRow *self)
   description = g_strdup_printf (ngettext ("%u unread message", "%u unread messages", n), n);
   gtk_accessible_update_property (GTK_ACCESSIBLE (self->badge), GTK_ACCESSIBLE_PROPERTY_LABEL,
                                   description, -1);
+  update_accessible_label (self, n);
 }
 
 static void

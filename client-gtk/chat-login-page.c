@@ -21,6 +21,8 @@ struct _ChatLoginPage
   gboolean busy;
 };
 
+static void name_peek_button (GtkWidget *widget);
+
 G_DEFINE_FINAL_TYPE (ChatLoginPage, chat_login_page, ADW_TYPE_BIN)
 
 enum
@@ -156,6 +158,7 @@ static void
 chat_login_page_init (ChatLoginPage *self)
 {
   gtk_widget_init_template (GTK_WIDGET (self));
+  name_peek_button (GTK_WIDGET (self->password_row));
   validate (self);
 }
 
@@ -196,6 +199,36 @@ chat_login_page_reset (ChatLoginPage *self)
   gtk_editable_set_text (GTK_EDITABLE (self->password_row), "");
   chat_login_page_set_busy (self, FALSE);
   chat_login_page_set_error (self, NULL);
+  chat_login_page_focus (self);
+}
+
+void
+chat_login_page_focus (ChatLoginPage *self)
+{
+  g_return_if_fail (CHAT_IS_LOGIN_PAGE (self));
+  gtk_widget_grab_focus (GTK_WIDGET (self->username_row));
+}
+
+GtkWidget *
+chat_login_page_get_username_row (ChatLoginPage *self)
+{
+  g_return_val_if_fail (CHAT_IS_LOGIN_PAGE (self), NULL);
+  return GTK_WIDGET (self->username_row);
+}
+
+/* libadwaita 1.2's password row shows its peek toggle with an icon and no name, which a
+ * screen reader reads as "GtkImage": name it. */
+static void
+name_peek_button (GtkWidget *widget)
+{
+  for (GtkWidget *child = gtk_widget_get_first_child (widget); child != NULL;
+       child = gtk_widget_get_next_sibling (child))
+    {
+      if (GTK_IS_TOGGLE_BUTTON (child))
+        gtk_accessible_update_property (GTK_ACCESSIBLE (child), GTK_ACCESSIBLE_PROPERTY_LABEL,
+                                        _ ("Show Password"), -1);
+      name_peek_button (child);
+    }
 }
 
 void

@@ -17,7 +17,10 @@ void chat_login_page_set_busy (ChatLoginPage *self, gboolean busy);
 /* Shows error under the fields (NULL clears it). */
 void chat_login_page_set_error (ChatLoginPage *self, const GError *error);
 /* Clears the password and the error. */
+/* Clears the password and errors, and puts the focus in the username field. */
 void chat_login_page_reset (ChatLoginPage *self);
+void chat_login_page_focus (ChatLoginPage *self);
+GtkWidget *chat_login_page_get_username_row (ChatLoginPage *self);
 void chat_login_page_set_credentials (ChatLoginPage *self, const char *username,
                                       const char *password);
 const char *chat_login_page_get_error_text (ChatLoginPage *self);

@@ -210,6 +210,14 @@ close_conversation_activated (GtkWidget *widget, const char *name, GVariant *par
 }
 
 static void
+insert_emoji_activated (GtkWidget *widget, const char *name, GVariant *param)
+{
+  ChatWindow *self = CHAT_WINDOW (widget);
+
+  chat_composer_insert_emoji (chat_conversation_view_get_composer (self->conversation_view));
+}
+
+static void
 send_activated (GtkWidget *widget, const char *name, GVariant *param)
 {
   chat_conversation_view_send (CHAT_WINDOW (widget)->conversation_view);
@@ -235,6 +243,7 @@ chat_window_install_actions (ChatWindowClass *klass)
   gtk_widget_class_install_action (widget_class, "win.close-conversation", NULL,
                                    close_conversation_activated);
   gtk_widget_class_install_action (widget_class, "win.send", NULL, send_activated);
+  gtk_widget_class_install_action (widget_class, "win.insert-emoji", NULL, insert_emoji_activated);
 }
 
 /* Account actions are enabled only while logged in; message actions need a selection. */
@@ -252,6 +261,7 @@ chat_window_update_actions (ChatWindow *self)
   gtk_widget_action_set_enabled (widget, "win.logout", in);
   gtk_widget_action_set_enabled (widget, "win.open-conversation", in);
   gtk_widget_action_set_enabled (widget, "win.send", peer);
+  gtk_widget_action_set_enabled (widget, "win.insert-emoji", peer);
   gtk_widget_action_set_enabled (
       widget, "win.delete-message",
       peer && chat_conversation_view_get_selected (self->conversation_view) != NULL);

@@ -494,6 +494,7 @@ chat_window_init (ChatWindow *self)
   g_object_bind_property (self, "reconnecting", self->conversation_banner, "revealed",
                           G_BINDING_SYNC_CREATE);
   g_signal_connect_swapped (self, "notify::is-active", G_CALLBACK (update_active_peer), self);
+  chat_login_page_focus (self->login_page);
   update_title (self);
   update_health (self);
   chat_window_update_actions (self);

@@ -376,6 +376,76 @@ test_too_large_kept (void)
   chat_composer_set_text (composer, "");
 }
 
+static GtkWidget *
+find_descendant (GtkWidget *widget, GType type)
+{
+  for (GtkWidget *child = gtk_widget_get_first_child (widget); child != NULL;
+       child = gtk_widget_get_next_sibling (child))
+    {
+      GtkWidget *found
+          = G_TYPE_CHECK_INSTANCE_TYPE (child, type) ? child : find_descendant (child, type);
+
+      if (found != NULL)
+        return found;
+    }
+  return NULL;
+}
+
+/* 7: the username field has the focus at start; Enter in the search opens the user found;
+ * Ctrl+. opens the emoji chooser in the message box. */
+static void
+test_keyboard (void)
+{
+  ChatWindow *fresh = gui_window_new (app);
+  GtkWidget *focus = gtk_root_get_focus (GTK_ROOT (fresh));
+  GtkWidget *entry;
+  GtkWidget *chooser;
+
+  g_assert_nonnull (focus);
+  g_assert_true (
+      focus == chat_login_page_get_username_row (fresh->login_page)
+      || gtk_widget_is_ancestor (focus, chat_login_page_get_username_row (fresh->login_page)));
+  gtk_window_destroy (GTK_WINDOW (fresh));
+
+  ensure_bob ();
+  ensure_user ("zoe");
+  entry = chat_conversation_list_get_search_entry (bob->conversation_list);
+  chat_conversation_list_set_search_text (bob->conversation_list, "zo");
+  GUI_WAIT_UNTIL (chat_conversation_list_get_search_done (bob->conversation_list), TIMEOUT_MS);
+  g_signal_emit_by_name (entry, "activate");
+  GUI_WAIT_UNTIL (g_strcmp0 (chat_conversation_view_get_peer (bob->conversation_view), "zoe") == 0,
+                  TIMEOUT_MS);
+
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (bob), "win.insert-emoji", NULL));
+  gui_spin (300);
+  chooser
+      = find_descendant (GTK_WIDGET (chat_conversation_view_get_composer (bob->conversation_view)),
+                         GTK_TYPE_EMOJI_CHOOSER);
+  g_assert_nonnull (chooser);
+  g_assert_true (gtk_widget_get_visible (chooser));
+  gtk_popover_popdown (GTK_POPOVER (chooser));
+  /* Notifications carry the application's name. */
+  g_assert_cmpstr (g_get_application_name (), ==, "Chat");
+}
+
+/* 9: the window works at GNOME's narrowest phone width. */
+static void
+test_narrow (void)
+{
+  int minimum = 0;
+
+  ensure_bob ();
+  /* The window's content: the window itself adds its client-side shadow around it. */
+  gtk_widget_measure (GTK_WIDGET (bob->main_stack), GTK_ORIENTATION_HORIZONTAL, -1, &minimum, NULL,
+                      NULL, NULL);
+  g_assert_cmpint (minimum, <=, 360);
+  gtk_window_set_default_size (GTK_WINDOW (bob), 360, 640);
+  gui_spin (500);
+  gui_save_screenshot (GTK_WIDGET (bob), "narrow.png");
+  gtk_window_set_default_size (GTK_WINDOW (bob), 900, 600);
+  gui_spin (300);
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -399,6 +469,8 @@ main (int argc, char *argv[])
   g_test_add_func ("/cases/read-unread-one-at-a-time", test_read_unread_one_at_a_time);
   g_test_add_func ("/cases/open-at-newest", test_open_at_newest);
   g_test_add_func ("/cases/too-large-kept", test_too_large_kept);
+  g_test_add_func ("/cases/keyboard", test_keyboard);
+  g_test_add_func ("/cases/narrow", test_narrow);
   /* Last: it takes a server down. */
   g_test_add_func ("/cases/health-line", test_health_line);
   ret = g_test_run ();
