@@ -33,6 +33,7 @@ typedef struct
   gsize max_body_bytes;
   guint max_connections;
   guint idle_line_timeout_s;
+  gsize partial_lines_budget_bytes; /* unfinished lines of all connections together */
   /* [tls]: PEM files; TLS is on when certificate or ca is set (see docs/operations.md). */
   char *tls_certificate;
   char *tls_key;

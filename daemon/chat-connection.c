@@ -8,6 +8,7 @@
 #include "chat-error.h"
 #include "chat-json.h"
 #include "chat-line.h"
+#include "chat-line-budget.h"
 #include "chat-peer.h"
 #include "chat-poll-source.h"
 #include "chat-request.h"
@@ -40,7 +41,12 @@ struct _ChatConnection
   guint idle_timer;
   guint resume_idle;
   guint tls_read_idle; /* TLS: a read of bytes already decrypted, not yet on the socket */
-  gint64 last_data_us;
+  /* The unfinished line: its first byte's time (its deadline counts from there, however
+   * slowly the rest trickles in) and its bytes as charged to the shared budget. */
+  gint64 line_started_us;
+  gsize partial_bytes;
+  guint64 lines_taken;
+  guint64 lines_taken_seen;
 
   GQueue writes; /* GBytes */
   gsize write_offset;
@@ -111,6 +117,9 @@ release_io (ChatConnection *self)
   g_clear_handle_id (&self->resume_idle, g_source_remove);
   g_clear_handle_id (&self->tls_read_idle, g_source_remove);
   g_clear_pointer (&self->lines, chat_line_buffer_free);
+  chat_line_budget_update (self->partial_bytes, 0);
+  self->partial_bytes = 0;
+  self->line_started_us = 0;
   g_queue_clear_full (&self->writes, (GDestroyNotify)g_bytes_unref);
   g_queue_clear_full (&self->slots, (GDestroyNotify)reply_slot_free);
   g_clear_pointer (&self->deferred, chat_request_unref);
@@ -518,6 +527,7 @@ next_request (ChatConnection *self)
         refuse_oversize_line (self, error);
       return FALSE;
     }
+  self->lines_taken++;
   if (self->next_ticket == 0 && self->peer_func != NULL && chat_peers_is_hello (line, len))
     {
       hand_over_to_peers (self, line, len);
@@ -531,6 +541,24 @@ next_request (ChatConnection *self)
     }
   start_request (self, request);
   return TRUE;
+}
+
+/* Keeps the shared budget and the line's deadline in step with the unfinished line.
+ * Returns FALSE when this connection holds part of a line while all unfinished lines
+ * together exceed the budget. */
+static gboolean
+account_partial_line (ChatConnection *self)
+{
+  gsize pending = self->lines != NULL ? chat_line_buffer_pending (self->lines) : 0;
+  gboolean within = chat_line_budget_update (self->partial_bytes, pending);
+
+  self->partial_bytes = pending;
+  if (pending == 0)
+    self->line_started_us = 0;
+  else if (self->line_started_us == 0 || self->lines_taken != self->lines_taken_seen)
+    self->line_started_us = g_get_monotonic_time ();
+  self->lines_taken_seen = self->lines_taken;
+  return within || pending == 0;
 }
 
 static void
@@ -548,6 +576,7 @@ process_lines (ChatConnection *self)
     return;
   if (self->lines != NULL && chat_line_buffer_pending (self->lines) == 0)
     g_clear_pointer (&self->lines, chat_line_buffer_free);
+  account_partial_line (self);
   if (self->read_eof && self->deferred == NULL)
     self->closing = TRUE;
   flush_writes (self);
@@ -560,20 +589,21 @@ on_idle_line_timeout (gpointer user_data)
 {
   ChatConnection *self = user_data;
   gint64 limit_us = (gint64)self->idle_line_timeout_s * G_USEC_PER_SEC;
-  gint64 idle_us = g_get_monotonic_time () - self->last_data_us;
+  gint64 age_us = g_get_monotonic_time () - self->line_started_us;
 
   self->idle_timer = 0;
   if (self->lines == NULL || chat_line_buffer_pending (self->lines) == 0)
     return G_SOURCE_REMOVE;
-  if (idle_us >= limit_us && self->deferred == NULL && self->reading)
+  /* A deadline from the line's first byte: a byte now and then does not extend it. */
+  if (age_us >= limit_us && self->deferred == NULL && self->reading)
     {
-      g_message ("Closing %s: a partial line stalled for %u s", chat_connection_get_peer (self),
-                 self->idle_line_timeout_s);
+      g_message ("Closing %s: a line was not complete %u s after its first byte",
+                 chat_connection_get_peer (self), self->idle_line_timeout_s);
       chat_connection_close (self);
       return G_SOURCE_REMOVE;
     }
   self->idle_timer
-      = g_timeout_add (MAX (limit_us - idle_us, 1000) / 1000 + 1, on_idle_line_timeout, self);
+      = g_timeout_add (MAX (limit_us - age_us, 1000) / 1000 + 1, on_idle_line_timeout, self);
   return G_SOURCE_REMOVE;
 }
 
@@ -615,8 +645,15 @@ read_once (ChatConnection *self)
   if (self->lines == NULL)
     self->lines = chat_line_buffer_new (self->max_line_bytes);
   chat_line_buffer_feed (self->lines, read_scratch, (gsize)n);
-  self->last_data_us = g_get_monotonic_time ();
   process_lines (self);
+  if (!self->closed && !account_partial_line (self))
+    {
+      g_message ("Closing %s: unfinished lines of all clients hold more than %" G_GSIZE_FORMAT
+                 " bytes",
+                 chat_connection_get_peer (self), chat_line_budget_total ());
+      chat_connection_close (self);
+      return FALSE;
+    }
   if (!self->closed)
     watch_partial_line (self);
   return TRUE;

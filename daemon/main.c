@@ -8,6 +8,7 @@
 #include "chat-config.h"
 #include "chat-journal.h"
 #include "chat-node.h"
+#include "chat-line-budget.h"
 #include "chat-server.h"
 #include "chat-state-dir.h"
 #include "chat-store.h"
@@ -230,6 +231,7 @@ serve (const Options *options, ChatStore *store, ChatConfig *config, guint node_
       g_printerr ("chatd: %s\n", error->message);
       return EXIT_FAILURE;
     }
+  chat_line_budget_set_limit (config->partial_lines_budget_bytes);
   server = chat_server_new (config, store, node);
   if (tls != NULL)
     chat_server_set_tls (server, tls);

@@ -330,6 +330,61 @@ test_partial_line_timeout (void)
   assert_usable (idle);
 }
 
+/* Case 3: a line growing by a byte at a time was never closed, each byte restarting
+ * the timer. The deadline (1 s here) now counts from the line's first byte. */
+static void
+test_slowloris_deadline (void)
+{
+  g_autoptr (ChatTestConn) slow = connect_leader ();
+  const char text[] = "{\"id\":1,\"op\":\"hello\",\"client\":\"slowly\"}";
+  gint64 start = g_get_monotonic_time ();
+  gboolean closed = FALSE;
+
+  for (guint i = 0; i < sizeof text - 1 && !closed; i++)
+    {
+      chat_test_conn_send_raw (slow, text + i, 1);
+      closed = chat_test_conn_wait_closed (slow, 200);
+    }
+  g_assert_true (closed);
+  /* 1 s plus the timer's own slack; a byte every 200 ms would have lasted 9 s. */
+  g_assert_cmpint (g_get_monotonic_time () - start, <, 4 * G_USEC_PER_SEC);
+}
+
+/* Case 3: unfinished lines of all connections share one budget; a connection whose
+ * part of a line takes the total over it is closed, the others keep working. */
+static void
+test_partial_lines_budget (void)
+{
+  g_autoptr (ChatTestCluster) small = chat_test_cluster_new (1, NULL);
+  g_autoptr (ChatTestConn) first = NULL, second = NULL, third = NULL;
+  g_autofree char *part = g_strnfill (30 * 1024, 'a');
+  const char head[] = "{\"id\":1,\"op\":\"hello\",\"padding\":\"";
+  g_autoptr (JsonObject) reply = NULL;
+  guint16 port = 0;
+
+  chat_test_cluster_set_option (small, "limits", "partial_lines_budget_bytes", "65536");
+  chat_test_cluster_start_all (small);
+  port = chat_test_cluster_port (small, 1);
+  first = chat_test_conn_new (port);
+  second = chat_test_conn_new (port);
+  third = chat_test_conn_new (port);
+  chat_test_conn_send_raw (first, head, sizeof head - 1);
+  chat_test_conn_send_raw (first, part, strlen (part));
+  g_assert_false (chat_test_conn_wait_closed (first, 300));
+  chat_test_conn_send_raw (second, head, sizeof head - 1);
+  chat_test_conn_send_raw (second, part, strlen (part));
+  g_assert_false (chat_test_conn_wait_closed (second, 300));
+  /* 90 KiB would be held: the third goes. */
+  chat_test_conn_send_raw (third, head, sizeof head - 1);
+  chat_test_conn_send_raw (third, part, strlen (part));
+  g_assert_true (chat_test_conn_wait_closed (third, 5000));
+  /* The first finishes its line and is answered. */
+  chat_test_conn_send_raw (first, "\"}\n", 3);
+  reply = chat_test_conn_read (first, 10000);
+  g_assert_nonnull (reply);
+  g_assert_true (json_object_get_boolean_member (reply, "ok"));
+}
+
 static void
 test_connection_limit (void)
 {
@@ -380,6 +435,8 @@ main (int argc, char **argv)
   g_test_add_func ("/bad-input/guesser-does-not-lock-out-owner",
                    test_guesser_does_not_lock_out_owner);
   g_test_add_func ("/bad-input/partial-line-timeout", test_partial_line_timeout);
+  g_test_add_func ("/bad-input/slowloris-deadline", test_slowloris_deadline);
+  g_test_add_func ("/bad-input/partial-lines-budget", test_partial_lines_budget);
   g_test_add_func ("/bad-input/connection-limit", test_connection_limit);
   status = g_test_run ();
   chat_test_cluster_free (cluster);
