@@ -9,12 +9,15 @@
 #include "chat-application.h"
 #include "chat-config.h"
 #include "chat-preferences.h"
+#include "chat-tls.h"
 #include "chat-window.h"
 
 struct _ChatApplication
 {
   AdwApplication parent_instance;
   GSettings *settings;
+  GTlsDatabase *tls_database; /* config.ini's [tls] ca, loaded once */
+  gboolean tls_loaded;
 };
 
 G_DEFINE_FINAL_TYPE (ChatApplication, chat_application, ADW_TYPE_APPLICATION)
@@ -132,6 +135,7 @@ chat_application_finalize (GObject *object)
   ChatApplication *self = CHAT_APPLICATION (object);
 
   g_clear_object (&self->settings);
+  g_clear_object (&self->tls_database);
   G_OBJECT_CLASS (chat_application_parent_class)->finalize (object);
 }
 
@@ -165,6 +169,31 @@ chat_application_get_settings (ChatApplication *self)
 {
   g_return_val_if_fail (CHAT_IS_APPLICATION (self), NULL);
   return self->settings;
+}
+
+/* config.ini's [tls]: its ca (or the system store) when the section is there. */
+GTlsDatabase *
+chat_application_get_tls_database (ChatApplication *self)
+{
+  g_autoptr (ChatConfig) config = NULL;
+  g_autoptr (ChatTls) tls = NULL;
+  g_autoptr (GError) error = NULL;
+
+  g_return_val_if_fail (CHAT_IS_APPLICATION (self), NULL);
+  if (self->tls_loaded)
+    return self->tls_database;
+  self->tls_loaded = TRUE;
+  config = chat_config_load_default (&error);
+  if (config == NULL || !chat_config_tls_enabled (config))
+    return NULL;
+  tls = chat_tls_new (NULL, NULL, config->tls_ca, &error);
+  if (tls == NULL)
+    {
+      g_warning ("Cannot load the [tls] ca: %s", error->message);
+      return NULL;
+    }
+  self->tls_database = g_object_ref (chat_tls_get_database (tls));
+  return self->tls_database;
 }
 
 GStrv

@@ -17,5 +17,7 @@ GSettings *chat_application_get_settings (ChatApplication *self);
 /* The servers to connect to: the "servers" setting, or when it is empty the [server]
  * list of the system (or bundled) config.ini. A new strv. */
 GStrv chat_application_dup_servers (ChatApplication *self);
+/* Trust for TLS when config.ini has [tls]; NULL: plaintext. */
+GTlsDatabase *chat_application_get_tls_database (ChatApplication *self);
 
 G_END_DECLS

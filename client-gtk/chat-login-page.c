@@ -38,6 +38,9 @@ static guint signals[N_SIGNALS];
 static const char *
 describe_error (const GError *error)
 {
+  if (error->domain == G_TLS_ERROR)
+    return _ ("The server's certificate could not be verified, so the connection was refused. "
+              "Ask the administrator for the cluster's CA certificate.");
   if (error->domain != CHAT_ERROR)
     return _ ("Could not reach any server. Check the server list in Preferences.");
   switch (error->code)

@@ -345,6 +345,7 @@ start_auth (ChatWindow *self, const char *username, const char *password, gboole
   g_auto (GStrv) servers = chat_application_dup_servers (app);
   g_autoptr (ChatClient) client = chat_client_new ((const char *const *)servers);
 
+  chat_client_set_tls_database (client, chat_application_get_tls_database (app));
   set_client (self, client);
   chat_login_page_set_busy (self->login_page, TRUE);
   if (signup)

@@ -121,6 +121,7 @@ set_last_error (ChatClient *self, const GError *error)
 {
   g_free (self->last_error);
   self->last_error = g_strdup (error->message);
+  self->last_error_is_tls = error->domain == G_TLS_ERROR;
 }
 
 /* Closes the current connection or connection attempt; caller requests stay queued. */
@@ -531,7 +532,12 @@ on_request_deadline (gpointer user_data)
   ChatClient *self = g_task_get_source_object (req->task);
   GError *error = NULL;
 
-  if (self->last_error != NULL && !self->ready)
+  /* A certificate that does not verify is not an outage: say so, so a client can tell
+   * the user instead of asking them to try again. */
+  if (self->last_error != NULL && !self->ready && self->last_error_is_tls)
+    error = g_error_new (G_TLS_ERROR, G_TLS_ERROR_BAD_CERTIFICATE,
+                         "Cannot verify the server's certificate: %s", self->last_error);
+  else if (self->last_error != NULL && !self->ready)
     error = g_error_new (CHAT_ERROR, CHAT_ERROR_UNAVAILABLE,
                          "Cannot reach the cluster within %u ms: %s", self->request_timeout_ms,
                          self->last_error);

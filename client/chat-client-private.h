@@ -41,6 +41,7 @@ struct _ChatClient
   GStrv servers;
   char *client_name;
   GTlsDatabase *tls_database; /* NULL: plaintext */
+  gboolean last_error_is_tls; /* the last connect failed on the server's certificate */
   ChatConnectionState state;
   char *username;
   char *session;

@@ -85,6 +85,9 @@ ChatClient *chat_client_new_from_config (const ChatConfig *config, GError **erro
 /* Speak TLS to every server, verifying its certificate against database (NULL:
  * plaintext). Takes effect at the next connection. */
 void chat_client_set_tls_database (ChatClient *self, GTlsDatabase *database);
+/* (A request that cannot reach any server because every certificate failed
+ * verification fails with G_TLS_ERROR_BAD_CERTIFICATE rather than
+ * CHAT_ERROR_UNAVAILABLE.) */
 
 ChatConnectionState chat_client_get_connection_state (ChatClient *self);
 const char *chat_client_get_username (ChatClient *self);

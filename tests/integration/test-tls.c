@@ -124,6 +124,32 @@ test_client_other_ca (void)
   g_assert_error (bad, G_TLS_ERROR, G_TLS_ERROR_BAD_CERTIFICATE);
 }
 
+/* ChatClient reports a certificate it cannot verify as such (chat-gtk shows it), and
+ * the same client with the cluster's CA signs up. */
+static void
+test_client_reports_certificate (void)
+{
+  g_autoptr (ChatTestCluster) cluster = chat_test_cluster_new (1, NULL);
+  g_autoptr (GTlsDatabase) wrong = NULL;
+  g_autoptr (ChatClient) client = NULL;
+  g_autoptr (GError) error = NULL;
+  ChatTestWait wait = { 0 };
+
+  chat_test_cluster_use_tls (cluster);
+  chat_test_cluster_start (cluster, 1, TRUE);
+  wrong = other_ca (cluster, "other-ca");
+  client = chat_test_client_new (cluster);
+  chat_client_set_tls_database (client, wrong);
+  chat_client_set_request_timeout (client, 2000);
+  chat_client_signup_async (client, "mallory", "correct horse", NULL, chat_test_wait_cb, &wait);
+  g_assert_false (chat_client_signup_finish (client, chat_test_wait (&wait, 10000), &error));
+  g_assert_error (error, G_TLS_ERROR, G_TLS_ERROR_BAD_CERTIFICATE);
+  chat_test_wait_clear (&wait);
+  g_clear_object (&client);
+  client = chat_test_client_new (cluster);
+  chat_test_client_signup (client, "alice", "correct horse");
+}
+
 /* The PEM of the certificate the server on port presents now. */
 static char *
 server_certificate (guint16 port)
@@ -342,6 +368,7 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/tls/plaintext-refused", test_plaintext_refused);
   g_test_add_func ("/tls/client-other-ca", test_client_other_ca);
+  g_test_add_func ("/tls/client-reports-certificate", test_client_reports_certificate);
   g_test_add_func ("/tls/expired-refused", test_expired_refused);
   g_test_add_func ("/tls/peer-other-ca", test_peer_other_ca);
   g_test_add_func ("/tls/rotation", test_rotation);
