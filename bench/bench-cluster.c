@@ -80,6 +80,17 @@ pick_free_port (void)
   return port;
 }
 
+/* chatd reads the cluster key from cluster.key beside config.ini. */
+static gboolean
+write_cluster_key (BenchCluster *cluster, GError **error)
+{
+  g_autofree char *dir = g_path_get_dirname (cluster->config_path);
+  g_autofree char *path = g_build_filename (dir, "cluster.key", NULL);
+
+  return g_file_set_contents_full (path, "chatd-bench-cluster-key-0123456789abcdef\n", -1,
+                                   G_FILE_SET_CONTENTS_NONE, 0600, error);
+}
+
 static gboolean
 write_config (BenchCluster *cluster, const char *mode, const char *const *settings, GError **error)
 {
@@ -94,7 +105,6 @@ write_config (BenchCluster *cluster, const char *mode, const char *const *settin
       g_key_file_set_integer (file, "server", port_key, cluster->servers[i].port);
     }
   g_key_file_set_string (file, "cluster", "mode", mode ? mode : "available");
-  g_key_file_set_string (file, "cluster", "secret", "chatd-bench-secret");
   for (guint i = 0; settings != NULL && settings[i] != NULL; i++)
     {
       const char *dot = strchr (settings[i], '.'), *eq = strchr (settings[i], '=');
@@ -110,7 +120,8 @@ write_config (BenchCluster *cluster, const char *mode, const char *const *settin
       key = g_strndup (dot + 1, (gsize)(eq - dot - 1));
       g_key_file_set_value (file, group, key, eq + 1);
     }
-  return g_key_file_save_to_file (file, cluster->config_path, error);
+  return g_key_file_save_to_file (file, cluster->config_path, error)
+         && write_cluster_key (cluster, error);
 }
 
 BenchCluster *

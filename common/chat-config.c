@@ -92,7 +92,6 @@ chat_config_new_default (void)
   for (guint i = 0; i < 3; i++)
     g_ptr_array_add (config->servers, chat_server_address_new ("127.0.0.1", 5555 + i));
   config->mode = CHAT_CLUSTER_MODE_AVAILABLE;
-  config->secret = g_strdup ("change-me-chatd-cluster-secret");
   config->heartbeat_ms = 100;
   config->election_timeout_min_ms = 300;
   config->election_timeout_max_ms = 600;
@@ -204,11 +203,8 @@ read_cluster (GKeyFile *file, ChatConfig *config, GError **error)
                    "[cluster] mode = “%s”: expected available or quorum", mode);
       return FALSE;
     }
-  if (secret != NULL)
-    {
-      g_free (config->secret);
-      config->secret = g_strdup (g_strstrip (secret));
-    }
+  /* Older releases kept the key here, in a file every user can read. */
+  config->has_stale_secret = secret != NULL;
   if (!read_uint (file, "cluster", "heartbeat_ms", 10, 60000, &heartbeat, error)
       || !read_uint (file, "cluster", "election_timeout_min_ms", 20, 600000, &emin, error)
       || !read_uint (file, "cluster", "election_timeout_max_ms", 20, 600000, &emax, error)

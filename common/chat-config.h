@@ -23,7 +23,10 @@ typedef struct
   /* ChatServerAddress *, in config order; a server's node id is its position + 1. */
   GPtrArray *servers;
   ChatClusterMode mode;
+  /* The cluster key: never read from config.ini, filled by the daemon from cluster.key. */
   char *secret;
+  /* config.ini still holds a [cluster] secret line, which is ignored. */
+  gboolean has_stale_secret;
   guint heartbeat_ms;
   guint election_timeout_min_ms;
   guint election_timeout_max_ms;

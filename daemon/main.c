@@ -5,6 +5,7 @@
 #include "config.h"
 
 #include "chat-admin.h"
+#include "chat-cluster-key.h"
 #include "chat-config.h"
 #include "chat-journal.h"
 #include "chat-node.h"
@@ -312,6 +313,11 @@ main (int argc, char **argv)
     }
   config = load_config (&options, &error);
   if (config == NULL)
+    {
+      g_printerr ("chatd: %s\n", error->message);
+      return EXIT_USAGE;
+    }
+  if (!chat_cluster_key_load (config, &error))
     {
       g_printerr ("chatd: %s\n", error->message);
       return EXIT_USAGE;

@@ -66,6 +66,18 @@ pick_free_port (void)
   return g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound));
 }
 
+/* chatd reads the cluster key from cluster.key beside config.ini. */
+static void
+write_cluster_key (ChatTestCluster *cluster)
+{
+  g_autofree char *path = g_build_filename (cluster->dir, "cluster.key", NULL);
+  g_autoptr (GError) error = NULL;
+
+  g_file_set_contents_full (path, "integration-test-cluster-key-0123456789\n", -1,
+                            G_FILE_SET_CONTENTS_NONE, 0600, &error);
+  g_assert_no_error (error);
+}
+
 static void
 write_config (ChatTestCluster *cluster)
 {
@@ -82,7 +94,6 @@ write_config (ChatTestCluster *cluster)
       g_key_file_set_integer (file, "server", port_key, cluster->servers[i].port);
     }
   g_key_file_set_string (file, "cluster", "mode", cluster->mode);
-  g_key_file_set_string (file, "cluster", "secret", "test-cluster-secret");
   for (guint g = 0; groups[g] != NULL; g++)
     {
       g_auto (GStrv) keys = g_key_file_get_keys (cluster->options, groups[g], NULL, NULL);
@@ -95,6 +106,7 @@ write_config (ChatTestCluster *cluster)
     }
   g_key_file_save_to_file (file, cluster->config_path, &error);
   g_assert_no_error (error);
+  write_cluster_key (cluster);
 }
 
 ChatTestCluster *

@@ -109,15 +109,20 @@ has_files() {
   done
 }
 
-# Every program in /usr/bin of a package comes with its man page.
+# Every program in /usr/bin (section 1) and /usr/sbin (section 8) comes with its man page.
 man_pages_for_binaries() {
   local p list bin good=0
   for p in "${PACKAGES[@]}"; do
     list=$(deb_files "$(deb "$p" "$OLD")")
     for bin in $(grep '^/usr/bin/' <<<"$list"); do
       bin=${bin##*/}
-      grep -Eq "^/usr/share/man/man[18]/$bin\.[18]\.gz$" <<<"$list" ||
-        { echo "$p: no man page for $bin" | diag; good=1; }
+      grep -Eq "^/usr/share/man/man1/$bin\.1\.gz$" <<<"$list" ||
+        { echo "$p: no man page for $bin in section 1" | diag; good=1; }
+    done
+    for bin in $(grep '^/usr/sbin/' <<<"$list"); do
+      bin=${bin##*/}
+      grep -Eq "^/usr/share/man/man8/$bin\.8\.gz$" <<<"$list" ||
+        { echo "$p: no man page for $bin in section 8" | diag; good=1; }
     done
   done
   return $good
@@ -129,7 +134,7 @@ check_deb_contents() {
   cli=$(deb_files "$(deb chat-cli "$OLD")")
   gtk=$(deb_files "$(deb chat-gtk "$OLD")")
   check "chatd.deb holds the server, chatctl, units, sysusers, D-Bus policy and config" \
-    has_files "$chatd" /usr/bin/chatd /usr/bin/chatctl /lib/systemd/system/chatd@.service \
+    has_files "$chatd" /usr/sbin/chatd /usr/bin/chatctl /lib/systemd/system/chatd@.service \
     /lib/systemd/system/chatd.target /usr/lib/sysusers.d/chatd.conf \
     /usr/share/dbus-1/system.d/io.github.chatd.conf /etc/chatd/config.ini
   check "chat-cli.deb holds chat-cli" has_files "$cli" /usr/bin/chat-cli
@@ -139,6 +144,8 @@ check_deb_contents() {
     /usr/share/glib-2.0/schemas/io.github.chatd.Chat.gschema.xml \
     /usr/share/icons/hicolor/scalable/apps/io.github.chatd.Chat.svg
   check "every binary has a man page" man_pages_for_binaries
+  no_key() { ! grep -q 'cluster\.key' <<<"$chatd"; }
+  check "no package ships a cluster key" no_key
   conffile() { dpkg-deb --ctrl-tarfile "$(deb chatd "$OLD")" | tar -xO ./conffiles | grep -qx /etc/chatd/config.ini; }
   check "/etc/chatd/config.ini is a conffile of chatd" conffile
   no_start() {
@@ -282,14 +289,59 @@ check_install() {
   check "dpkg lists /etc/chatd/config.ini as a conffile" conffile_registered
   check "systemd-analyze verify accepts the installed units" \
     ct systemd-analyze verify --man=no chatd@5555.service chatd.target
+  check_cluster_key
+}
+
+# Issue 19, cases 1 and 2: the key in a file of its own, config.ini without a secret.
+check_cluster_key() {
+  key_made() {
+    local info
+    info=$(ct stat -c '%a %U %G %s' /etc/chatd/cluster.key) || return 1
+    echo "/etc/chatd/cluster.key: mode owner group bytes = $info" | diag
+    [ "$info" = "640 root chatd 45" ]
+  }
+  check "postinst made /etc/chatd/cluster.key: 0640 root:chatd, 32 random bytes in base64" key_made
+  KEY_SUM=$(ct sha256sum /etc/chatd/cluster.key | cut -d' ' -f1)
+  key_decodes() { [ "$(ct base64 -d /etc/chatd/cluster.key | wc -c)" = 32 ]; }
+  check "the key decodes to 32 bytes" key_decodes
+  config_public() {
+    [ "$(ct stat -c '%a %U' "$CONFIG")" = "644 root" ] && ! ct grep -Eq '^[[:space:]]*secret' "$CONFIG"
+  }
+  check "config.ini is 0644 root and holds no secret" config_public
+  not_conffile() { ! ct dpkg-query -W -f '${Conffiles}' chatd | grep -q cluster.key; }
+  check "cluster.key is no conffile (never shipped)" not_conffile
+  unit_credential() {
+    ct systemctl cat chatd@5555.service | grep -qx 'LoadCredential=cluster.key:/etc/chatd/cluster.key'
+  }
+  check "chatd@.service loads the key with LoadCredential=" unit_credential
+}
+
+# A user who is neither root nor in the chatd group: reads config.ini, never the key.
+as_nobody() {
+  ct runuser -u nobody -- env HOME=/tmp "$@"
+}
+
+check_hardened_client() {
+  key_hidden() { ! as_nobody cat /etc/chatd/cluster.key >/dev/null 2>&1; }
+  check "a normal user cannot read /etc/chatd/cluster.key" key_hidden
+  nobody_chats() {
+    local out
+    out=$(as_nobody env CHAT_PASSWORD="$CLI_PASSWORD" chat-cli --config "$CONFIG" --timeout 20 \
+      --session-file /tmp/session-carol --user carol signup 2>&1) || { echo "$out" | diag; return 1; }
+    out=$(as_nobody env CHAT_PASSWORD="$CLI_PASSWORD" chat-cli --config "$CONFIG" --timeout 20 \
+      --session-file /tmp/session-carol --user carol send alice "from a normal user" 2>&1) ||
+      { echo "$out" | diag; return 1; }
+  }
+  check "chat-cli as user nobody signs up and sends with the packaged files" nobody_chats
+  quiet_about_key() { ! ct journalctl -q -u 'chatd@*' --no-pager | grep -q 'cluster key'; }
+  check "no instance complained about its cluster key" quiet_about_key
 }
 
 # A brand-new cluster: 5555 leads the first term (docs/operations.md, "Start").
 add_primary_dropin() {
   local dir=/etc/systemd/system/chatd@5555.service.d
   ct mkdir -p "$dir" &&
-    printf '[Service]\nExecStart=\nExecStart=/usr/bin/chatd --port %%i --config %s --primary\n' \
-      "$CONFIG" | ct tee "$dir/60-primary.conf" >/dev/null &&
+    printf '[Service]\nEnvironment=CHATD_OPTIONS=--primary\n' | ct tee "$dir/60-primary.conf" >/dev/null &&
     ct systemctl daemon-reload
 }
 
@@ -316,6 +368,7 @@ check_start_and_chat() {
     [ "$(grep -c '127.0.0.1:555[567]' <<<"$out")" -ge 3 ]
   }
   check "chatctl status over the system bus (packaged D-Bus policy)" chatctl_status
+  check_hardened_client
 }
 
 data_present() {
@@ -361,6 +414,8 @@ check_upgrade() {
   check "chat-cli send works after the upgrade" send_after
   kept() { ct grep -qx '; kept by the administrator' "$CONFIG"; }
   check "the administrator's change to config.ini is kept (conffile)" kept
+  same_key() { [ "$(ct sha256sum /etc/chatd/cluster.key | cut -d' ' -f1)" = "$KEY_SUM" ]; }
+  check "the upgrade kept the cluster key" same_key
 }
 
 check_remove_and_purge() {

@@ -49,12 +49,18 @@ write_config (Fixture *fixture, const char *mode)
 {
   g_autoptr (GString) text = g_string_new ("[server]\n");
   g_autoptr (GError) error = NULL;
+  g_autofree char *key = NULL;
 
   for (guint node = 1; node <= N_SERVERS; node++)
     g_string_append_printf (text, "host%u = %s\nport%u = %u\n", node,
                             part_net_address (fixture->net, node), node, PORT);
-  g_string_append_printf (text, "[cluster]\nmode = %s\nsecret = partition-test-secret\n", mode);
+  g_string_append_printf (text, "[cluster]\nmode = %s\n", mode);
   g_file_set_contents (fixture->config, text->str, -1, &error);
+  g_assert_no_error (error);
+  /* chatd reads the cluster key from cluster.key beside config.ini. */
+  key = g_build_filename (fixture->dir, "cluster.key", NULL);
+  g_file_set_contents_full (key, "partition-test-cluster-key-0123456789\n", -1,
+                            G_FILE_SET_CONTENTS_NONE, 0600, &error);
   g_assert_no_error (error);
 }
 

@@ -35,7 +35,7 @@ preflight() {
 
 # Installs the build (chatd, chatctl, chat-cli, units, policy, config) and test drop-ins.
 install_build() {
-  local root=$CT_RUN_DIR/root policy
+  local root=$CT_RUN_DIR/root policy config
   meson install -C "$BUILD_DIR" --no-rebuild --quiet --destdir "$root" >"$CT_RUN_DIR/install.log" 2>&1 ||
     return 1
   # A prefix other than /usr puts the policy where dbus-daemon does not look.
@@ -43,6 +43,10 @@ install_build() {
   [ -n "$policy" ] || return 1
   mkdir -p "$root/etc/dbus-1/system.d"
   cp "$policy" "$root/etc/dbus-1/system.d/"
+  # The cluster key beside config.ini, as the packages make it (LoadCredential= reads it as root).
+  config=$(find "$root/etc" "$root/usr" -path '*/chatd/config.ini' | head -1)
+  [ -n "$config" ] || return 1
+  (umask 077 && head -c 32 /dev/urandom | base64 >"$(dirname "$config")/cluster.key")
   mkdir -p "$root/etc/systemd/system/chatd@.service.d"
   printf '[Service]\nWatchdogSec=%ss\n' "$WATCHDOG_SEC" \
     >"$root/etc/systemd/system/chatd@.service.d/50-system-test.conf"

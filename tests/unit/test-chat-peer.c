@@ -53,11 +53,13 @@ set_up (Fixture *f, gconstpointer data)
       g_autoptr (GError) error = NULL;
       g_autofree char *ini = g_strdup_printf (
           "[server]\nhost1 = 127.0.0.1\nport1 = %u\nhost2 = 127.0.0.1\nport2 = %u\n"
-          "[cluster]\nsecret = %s\n",
-          ports[0], ports[1], i == 0 ? "s3cret" : second_secret);
+          "[cluster]\nmode = available\n",
+          ports[0], ports[1]);
 
       f->servers[i].config = chat_config_load_from_data (ini, &error);
       g_assert_no_error (error);
+      /* The daemon reads the key from cluster.key (chat-cluster-key.c); set it here. */
+      f->servers[i].config->secret = g_strdup (i == 0 ? "s3cret" : second_secret);
       f->servers[i].peers = chat_peers_new (f->servers[i].config, i + 1, on_line, &f->servers[i]);
       chat_test_serve_first_line (f->servers[i].service, accept_hello, &f->servers[i]);
       chat_peers_start (f->servers[i].peers);

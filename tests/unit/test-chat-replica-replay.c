@@ -88,10 +88,11 @@ set_up_two (Fixture *f, gconstpointer data)
   port1 = chat_test_listen_loopback (G_SOCKET_LISTENER (f->service));
   port2 = chat_test_listen_loopback (G_SOCKET_LISTENER (f->peer_port));
   ini = g_strdup_printf ("[server]\nhost1 = 127.0.0.1\nport1 = %u\nhost2 = 127.0.0.1\n"
-                         "port2 = %u\n[cluster]\nsecret = " SECRET "\n",
+                         "port2 = %u\n",
                          port1, port2);
   f->config = chat_config_load_from_data (ini, &error);
   g_assert_no_error (error);
+  f->config->secret = g_strdup (SECRET);
   f->node = chat_node_new (f->store, f->config, 1, TRUE);
   f->peer = chat_peers_new (f->config, 2, on_peer_line, f);
   chat_test_serve_first_line (f->service, hand_to_node, f->node);
