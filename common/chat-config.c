@@ -102,6 +102,7 @@ chat_config_new_default (void)
   config->max_connections = 20000;
   config->idle_line_timeout_s = 30;
   config->partial_lines_budget_bytes = 64 * 1024 * 1024;
+  config->disk_reserve_bytes = 16 * 1024 * 1024;
   config->tls_required = TRUE;
   return config;
 }
@@ -231,14 +232,15 @@ read_limits (GKeyFile *file, ChatConfig *config, GError **error)
 {
   guint64 line = config->max_line_bytes, body = config->max_body_bytes;
   guint64 conns = config->max_connections, idle = config->idle_line_timeout_s;
-  guint64 partial = config->partial_lines_budget_bytes;
+  guint64 partial = config->partial_lines_budget_bytes, reserve = config->disk_reserve_bytes;
 
   if (!read_uint (file, "limits", "max_line_bytes", 1024, 16 * 1024 * 1024, &line, error)
       || !read_uint (file, "limits", "max_body_bytes", 1, 1024 * 1024, &body, error)
       || !read_uint (file, "limits", "max_connections", 1, 1000000, &conns, error)
       || !read_uint (file, "limits", "idle_line_timeout_s", 1, 86400, &idle, error)
       || !read_uint (file, "limits", "partial_lines_budget_bytes", 64 * 1024, G_MAXUINT32, &partial,
-                     error))
+                     error)
+      || !read_uint (file, "limits", "disk_reserve_bytes", 0, G_MAXINT64, &reserve, error))
     return FALSE;
   if (body + 1024 > line)
     {
@@ -251,6 +253,7 @@ read_limits (GKeyFile *file, ChatConfig *config, GError **error)
   config->max_connections = conns;
   config->idle_line_timeout_s = idle;
   config->partial_lines_budget_bytes = partial;
+  config->disk_reserve_bytes = reserve;
   return TRUE;
 }
 

@@ -37,6 +37,7 @@ typedef struct
   guint max_connections;
   guint idle_line_timeout_s;
   gsize partial_lines_budget_bytes; /* unfinished lines of all connections together */
+  guint64 disk_reserve_bytes;       /* below this much free space writes are refused */
   /* [tls]: PEM files; TLS is on when certificate or ca is set (see docs/operations.md). */
   char *tls_certificate;
   char *tls_key;

@@ -2,6 +2,8 @@
 /* ChatReplica internals shared by its files: the object and its durable state on disk. */
 #pragma once
 
+#include "chat-disk-guard.h"
+
 #include "chat-failover.h"
 #include "chat-peer.h"
 #include "chat-replica.h"
@@ -52,7 +54,16 @@ struct _ChatReplica
   ChatReplicaAppliedFunc applied;
   GCallback status_changed;
   gpointer user_data;
+
+  ChatDiskGuard *disk_guard; /* free space of the state directory (chat-replica-space.c) */
 };
+
+/* chat-replica-space.c: below [limits] disk_reserve_bytes free, writes are refused with
+ * "unavailable" and a leader hands over to an in-sync follower; they resume when space
+ * returns. */
+void chat_replica_space_start (ChatReplica *self);
+void chat_replica_space_stop (ChatReplica *self);
+gboolean chat_replica_space_refuses_writes (ChatReplica *self);
 
 /* chat-replica-disk.c */
 gboolean chat_replica_disk_load (ChatReplica *self, ChatReplPersistedState *state, GError **error);

@@ -660,6 +660,7 @@ chat_replica_start (ChatReplica *self, GError **error)
       return FALSE;
     }
   self->started = TRUE;
+  chat_replica_space_start (self);
   start_timer (self);
   chat_peers_start (self->peers);
   step (self, &tick);
@@ -685,6 +686,7 @@ chat_replica_stop (ChatReplica *self)
   flush (self);
   self->started = FALSE;
   g_clear_handle_id (&self->flush_source, g_source_remove);
+  chat_replica_space_stop (self);
   chat_replica_replay_stop (self);
   if (self->timer != NULL)
     {
@@ -733,6 +735,12 @@ chat_replica_propose (ChatReplica *self, JsonObject *op, ChatReplicaDoneFunc don
   if (!self->started)
     {
       fail_proposal (proposal, CHAT_ERROR_UNAVAILABLE, "The server is not running");
+      return;
+    }
+  if (chat_replica_space_refuses_writes (self))
+    {
+      fail_proposal (proposal, CHAT_ERROR_UNAVAILABLE,
+                     "The server's disk is full: nothing was written; try again later");
       return;
     }
   g_hash_table_insert (self->proposals, &proposal->id, proposal);

@@ -1,0 +1,107 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* A leader whose disk fills refuses writes with "unavailable", serves reads, resumes. */
+#include "chat-test-util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <glib/gstdio.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <unistd.h>
+
+#define PASSWORD "correct horse"
+
+/* Writes zeros to path until the file system has no room left. */
+static void
+fill (const char *path)
+{
+  static char chunk[64 * 1024];
+  int fd = open (path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+
+  g_assert_cmpint (fd, >=, 0);
+  while (write (fd, chunk, sizeof chunk) > 0)
+    ;
+  /* The last partial chunk, a byte at a time. */
+  while (write (fd, chunk, 1) > 0)
+    ;
+  g_assert_cmpint (errno, ==, ENOSPC);
+  close (fd);
+}
+
+static JsonObject *
+send_body (ChatTestConn *conn, const char *to, const char *body, guint n)
+{
+  return chat_test_rq (conn, "{'id':%u,'op':'send','to':'%s','body':'%s','client_msg_id':'m%u'}", n,
+                       to, body, n);
+}
+
+static guint
+history_length (ChatTestConn *conn, const char *with)
+{
+  g_autoptr (JsonObject) history
+      = chat_test_ok (conn, "{'id':0,'op':'history','with':'%s','limit':500}", with);
+
+  return json_array_get_length (json_object_get_array_member (history, "messages"));
+}
+
+/* Case 5: the leader ended with "database or disk is full; stopping", closing every
+ * connection instead of answering. */
+static void
+test_disk_full (void)
+{
+  g_autoptr (ChatTestCluster) cluster = chat_test_cluster_new (1, NULL);
+  g_autoptr (ChatTestConn) conn = NULL;
+  const char *state = chat_test_cluster_state_dir (cluster, 1);
+  g_autofree char *filler = g_build_filename (state, "filler", NULL);
+  g_autoptr (JsonObject) refused = NULL;
+  guint acknowledged = 0, n = 0;
+  gint64 deadline = 0;
+
+  g_assert_cmpint (g_mkdir_with_parents (state, 0700), ==, 0);
+  if (mount ("chatd-test", state, "tmpfs", 0, "size=8m,mode=0700") != 0)
+    {
+      g_test_skip_printf ("cannot mount a tmpfs (needs root): %s", g_strerror (errno));
+      return;
+    }
+  chat_test_cluster_set_option (cluster, "limits", "disk_reserve_bytes", "1048576");
+  chat_test_cluster_start_all (cluster);
+  conn = chat_test_conn_new (chat_test_cluster_port (cluster, 1));
+  g_free (chat_test_signup (conn, "filler", PASSWORD));
+  for (n = 1; n <= 20; n++)
+    {
+      g_autoptr (JsonObject) reply = send_body (conn, "filler", "before the disk filled", n);
+      g_assert_true (json_object_get_boolean_member (reply, "ok"));
+      acknowledged++;
+    }
+  fill (filler);
+  refused = send_body (conn, "filler", "while full", n++);
+  g_assert_nonnull (refused);
+  chat_test_assert_error (refused, "unavailable");
+  /* Reads are still served, with everything acknowledged. */
+  g_assert_cmpuint (history_length (conn, "filler"), ==, acknowledged);
+  g_assert_true (chat_test_cluster_is_running (cluster, 1));
+
+  g_assert_cmpint (g_unlink (filler), ==, 0);
+  deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+  for (;;)
+    {
+      g_autoptr (JsonObject) reply = send_body (conn, "filler", "space is back", n++);
+      if (json_object_get_boolean_member (reply, "ok"))
+        break;
+      chat_test_assert_error (reply, "unavailable");
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      g_usleep (200 * 1000);
+    }
+  acknowledged++;
+  g_assert_cmpuint (history_length (conn, "filler"), ==, acknowledged);
+  chat_test_cluster_stop (cluster, 1);
+  g_assert_cmpint (umount (state), ==, 0);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/disk-full/refuse-serve-resume", test_disk_full);
+  return g_test_run ();
+}
