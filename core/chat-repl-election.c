@@ -19,8 +19,8 @@ self_id (ChatRepl *repl)
  * only their votes can show that it holds everything they acknowledged); and a member whose
  * membership is not settled (A5: neither known to be committed nor anchored on the disks of
  * the other members, so a server may still lead under the set from before it joined). */
-static gboolean
-needs_every_vote (ChatRepl *repl)
+gboolean
+chat_repl_needs_every_vote (ChatRepl *repl)
 {
   return repl->recovering || !chat_repl_isr_membership_settled (repl);
 }
@@ -63,6 +63,7 @@ chat_repl_campaign (ChatRepl *repl, gboolean transfer, gboolean forced)
   repl->leader_match = 0;
   repl->campaign_start = repl->now;
   repl->campaign_forced = forced;
+  chat_repl_pre_vote_cancel (repl);
   chat_repl_reset_election_timer (repl);
   if (!is_quorum (repl))
     repl->election_deadline += repl->config.failure_timeout_ms;
@@ -104,7 +105,7 @@ static gboolean
 won_available (ChatRepl *repl, ChatReplNodeSet *down)
 {
   gboolean waited = repl->now >= repl->campaign_start + repl->config.failure_timeout_ms;
-  gboolean strict = needs_every_vote (repl);
+  gboolean strict = chat_repl_needs_every_vote (repl);
 
   *down = 0;
   for (guint id = 1; id <= repl->config.n_nodes; id++)
@@ -145,6 +146,7 @@ chat_repl_become_leader (ChatRepl *repl, ChatReplNodeSet down)
   repl->leader_since = repl->now;
   repl->transfer_target = 0;
   repl->held_addition = 0;
+  chat_repl_pre_vote_cancel (repl);
   last = chat_repl_last_index (repl);
   for (guint id = 1; id <= repl->config.n_nodes; id++)
     {
@@ -173,8 +175,8 @@ chat_repl_become_leader (ChatRepl *repl, ChatReplNodeSet down)
   chat_repl_advance_commit (repl);
 }
 
-static gboolean
-heard_from_leader (ChatRepl *repl)
+gboolean
+chat_repl_heard_from_leader (ChatRepl *repl)
 {
   if (repl->role == CHAT_REPL_ROLE_LEADER)
     return TRUE;
@@ -199,7 +201,7 @@ chat_repl_handle_vote_request (ChatRepl *repl, const ChatReplMessage *msg)
 
   /* A server that hears from a live leader ignores candidates (and their terms): a
    * restarted or partitioned server must not depose a working leader. */
-  if (msg->term < repl->term || (!msg->transfer && heard_from_leader (repl)))
+  if (msg->term < repl->term || (!msg->transfer && chat_repl_heard_from_leader (repl)))
     {
       answer_vote (repl, msg, FALSE);
       return;

@@ -31,6 +31,8 @@ typedef struct
   gboolean up;
   gboolean vote_answered;
   gboolean vote_granted;
+  gboolean prevote_answered;
+  gboolean prevote_granted;
   gboolean sending_snapshot;
   guint64 snapshot_index; /* the snapshot being sent */
   guint64 snapshot_offset;
@@ -88,6 +90,10 @@ struct _ChatRepl
   guint64 leader_contact;
   guint64 quorum_check_due;
   guint64 suppress_until;
+
+  /* pre-vote round (C11): the term we would run for (0: none), and when it began */
+  guint64 prevote_term;
+  guint64 prevote_start;
 
   /* follower: highest index known to equal the current leader's log */
   guint64 leader_match;
@@ -148,7 +154,16 @@ void chat_repl_become_leader (ChatRepl *repl, ChatReplNodeSet down);
 void chat_repl_handle_vote_request (ChatRepl *repl, const ChatReplMessage *msg);
 void chat_repl_handle_vote_response (ChatRepl *repl, const ChatReplMessage *msg);
 void chat_repl_handle_timeout_now (ChatRepl *repl, const ChatReplMessage *msg);
+gboolean chat_repl_heard_from_leader (ChatRepl *repl);
+gboolean chat_repl_needs_every_vote (ChatRepl *repl);
 void chat_repl_admin (ChatRepl *repl, const ChatReplEvent *event);
+
+/* chat-repl-prevote.c */
+void chat_repl_pre_vote_start (ChatRepl *repl);
+void chat_repl_pre_vote_check (ChatRepl *repl);
+void chat_repl_pre_vote_cancel (ChatRepl *repl);
+void chat_repl_handle_pre_vote_request (ChatRepl *repl, const ChatReplMessage *msg);
+void chat_repl_handle_pre_vote_response (ChatRepl *repl, const ChatReplMessage *msg);
 
 /* chat-repl-replicate.c */
 void chat_repl_send_append (ChatRepl *repl, guint peer);

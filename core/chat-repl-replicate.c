@@ -157,6 +157,7 @@ follow (ChatRepl *repl, const ChatReplMessage *msg)
   if (msg->term > repl->term || repl->role != CHAT_REPL_ROLE_FOLLOWER || repl->leader != msg->from)
     chat_repl_become_follower (repl, msg->term, msg->from);
   repl->leader_contact = repl->now;
+  chat_repl_pre_vote_cancel (repl);
   chat_repl_reset_election_timer (repl);
 }
 

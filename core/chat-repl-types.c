@@ -109,6 +109,8 @@ chat_repl_message_type_to_string (ChatReplMessageType type)
     [CHAT_REPL_MSG_SNAPSHOT] = "snapshot",
     [CHAT_REPL_MSG_SNAPSHOT_RESPONSE] = "snapshot_response",
     [CHAT_REPL_MSG_TIMEOUT_NOW] = "timeout_now",
+    [CHAT_REPL_MSG_PRE_VOTE_REQUEST] = "pre_vote_request",
+    [CHAT_REPL_MSG_PRE_VOTE_RESPONSE] = "pre_vote_response",
   };
 
   if (type < CHAT_REPL_MSG_VOTE_REQUEST || type > CHAT_REPL_MSG_TYPE_LAST)

@@ -60,9 +60,11 @@ typedef enum
   CHAT_REPL_MSG_SNAPSHOT,
   CHAT_REPL_MSG_SNAPSHOT_RESPONSE,
   CHAT_REPL_MSG_TIMEOUT_NOW,
+  CHAT_REPL_MSG_PRE_VOTE_REQUEST,
+  CHAT_REPL_MSG_PRE_VOTE_RESPONSE,
 } ChatReplMessageType;
 
-#define CHAT_REPL_MSG_TYPE_LAST CHAT_REPL_MSG_TIMEOUT_NOW
+#define CHAT_REPL_MSG_TYPE_LAST CHAT_REPL_MSG_PRE_VOTE_RESPONSE
 
 /* A message between two cores. Which fields matter depends on the type:
  *  VOTE_REQUEST      last_index, last_term, transfer
@@ -71,7 +73,9 @@ typedef enum
  *  APPEND_RESPONSE   success, match_index (on success) or hint_index (on reject)
  *  SNAPSHOT          snapshot_index, snapshot_term, snapshot_isr, offset, total, data, done
  *  SNAPSHOT_RESPONSE snapshot_index, offset (bytes held), done, success
- *  TIMEOUT_NOW       (term only) */
+ *  TIMEOUT_NOW       (term only)
+ *  PRE_VOTE_REQUEST  last_index, last_term; term: the one the sender would run for
+ *  PRE_VOTE_RESPONSE granted; term: the request's */
 typedef struct
 {
   ChatReplMessageType type;

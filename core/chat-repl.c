@@ -220,10 +220,14 @@ void
 chat_repl_become_follower (ChatRepl *repl, guint64 term, guint leader)
 {
   gboolean was_leader = repl->role == CHAT_REPL_ROLE_LEADER;
+  gboolean new_term = term > repl->term;
 
-  if (term > repl->term)
+  if (new_term)
     chat_repl_set_hard_state (repl, term, 0);
-  if (leader != repl->leader)
+  /* What we know matches a leader's log holds for its term only: the same server leading
+   * a later term may have replaced those entries (seen once pre-vote let a follower go
+   * straight from one term of a leader to its next). */
+  if (leader != repl->leader || new_term)
     {
       repl->leader_match = 0;
       repl->leader_commit_seen = 0;
@@ -232,6 +236,7 @@ chat_repl_become_follower (ChatRepl *repl, guint64 term, guint leader)
   repl->leader = leader;
   repl->transfer_target = 0;
   repl->held_addition = 0;
+  chat_repl_pre_vote_cancel (repl);
   if (was_leader)
     {
       chat_repl_notice (repl, CHAT_REPL_NOTICE_STEPPED_DOWN, leader, 0, 0);
@@ -266,10 +271,11 @@ tick (ChatRepl *repl)
     }
   if (repl->role == CHAT_REPL_ROLE_CANDIDATE)
     chat_repl_check_election (repl);
+  chat_repl_pre_vote_check (repl);
   if (repl->role != CHAT_REPL_ROLE_LEADER && repl->now >= repl->election_deadline)
     {
       if (chat_repl_can_campaign (repl))
-        chat_repl_campaign (repl, FALSE, FALSE);
+        chat_repl_pre_vote_start (repl);
       else
         {
           if (repl->role == CHAT_REPL_ROLE_CANDIDATE)
@@ -307,6 +313,12 @@ handle_message (ChatRepl *repl, const ChatReplMessage *msg)
         break;
       case CHAT_REPL_MSG_TIMEOUT_NOW:
         chat_repl_handle_timeout_now (repl, msg);
+        break;
+      case CHAT_REPL_MSG_PRE_VOTE_REQUEST:
+        chat_repl_handle_pre_vote_request (repl, msg);
+        break;
+      case CHAT_REPL_MSG_PRE_VOTE_RESPONSE:
+        chat_repl_handle_pre_vote_response (repl, msg);
         break;
       default:
         break;
@@ -351,6 +363,8 @@ next_wakeup (ChatRepl *repl)
     next = repl->heartbeat_due;
   else if (repl->role == CHAT_REPL_ROLE_CANDIDATE && repl->config.mode == CHAT_REPL_MODE_AVAILABLE)
     next = MIN (next, repl->campaign_start + repl->config.failure_timeout_ms);
+  if (repl->prevote_term != 0 && repl->config.mode == CHAT_REPL_MODE_AVAILABLE)
+    next = MIN (next, repl->prevote_start + repl->config.failure_timeout_ms);
   return MAX (next, repl->now + 1);
 }
 

@@ -256,6 +256,7 @@ test_single_node (void)
 
 #define T11 CHAT_REPL_TERM_MAKE (1, 1)
 #define T22 CHAT_REPL_TERM_MAKE (2, 2)
+#define T23 CHAT_REPL_TERM_MAKE (2, 3)
 #define SET(a, b, c)                                                                               \
   ((a ? CHAT_REPL_NODE_BIT (a) : 0) | (b ? CHAT_REPL_NODE_BIT (b) : 0)                             \
    | (c ? CHAT_REPL_NODE_BIT (c) : 0))
@@ -399,6 +400,7 @@ test_self_added_member_waits (void)
       = g_ptr_array_new_with_free_func ((GDestroyNotify)chat_repl_entry_unref);
   g_autoptr (ChatRepl) repl = NULL;
   g_autoptr (ChatReplMessage) vote = NULL;
+  g_autoptr (ChatReplMessage) pre_vote = NULL;
   ChatReplEvent ev = { CHAT_REPL_EVENT_TICK, 10 };
   ChatReplConfig config;
   ChatReplNodeSet in_sync = 0;
@@ -409,11 +411,20 @@ test_self_added_member_waits (void)
   log_add (log, T11, CHAT_REPL_ENTRY_NOOP, 0);
   log_add (log, T11, CHAT_REPL_ENTRY_IN_SYNC_SET, SET (1, 0, 0));
   lone_append (repl, now, T11, log, 1, 2);
-  while (chat_repl_get_role (repl) != CHAT_REPL_ROLE_CANDIDATE && now < 2000)
+  /* Not a member, it needs s1's vote: its pre-vote waits for s1's grant (C11). */
+  while (now < 2000)
     {
       ev = (ChatReplEvent){ CHAT_REPL_EVENT_TICK, now += 10 };
       lone_step (repl, &ev);
     }
+  g_assert_cmpint (chat_repl_get_role (repl), ==, CHAT_REPL_ROLE_FOLLOWER);
+  g_assert_cmpuint (chat_repl_get_term (repl), ==, T11);
+  pre_vote = chat_repl_message_new (CHAT_REPL_MSG_PRE_VOTE_RESPONSE, 1, 3, T23);
+  pre_vote->granted = TRUE;
+  ev = (ChatReplEvent){ CHAT_REPL_EVENT_MESSAGE, now += 5, pre_vote };
+  lone_step (repl, &ev);
+  g_assert_cmpint (chat_repl_get_role (repl), ==, CHAT_REPL_ROLE_CANDIDATE);
+  g_assert_cmpuint (chat_repl_get_term (repl), ==, T23);
   vote = chat_repl_message_new (CHAT_REPL_MSG_VOTE_RESPONSE, 1, 3, chat_repl_get_term (repl));
   vote->granted = TRUE;
   ev = (ChatReplEvent){ CHAT_REPL_EVENT_MESSAGE, now += 5, vote };
@@ -421,6 +432,62 @@ test_self_added_member_waits (void)
   g_assert_cmpint (chat_repl_get_role (repl), ==, CHAT_REPL_ROLE_LEADER);
   g_assert_cmpint (lone_wait (repl, &now, &in_sync), !=, CHAT_REPL_ROLE_LEADER);
   g_assert_cmpuint (in_sync, ==, SET (1, 3, 0));
+}
+
+/* Asks s3 (a follower of s1 in term 1.1) for a pre-vote from s2; returns the answer. */
+static gboolean
+pre_vote_granted (ChatRepl *repl, guint64 now, GPtrArray *log)
+{
+  g_autoptr (ChatReplMessage) req
+      = chat_repl_message_new (CHAT_REPL_MSG_PRE_VOTE_REQUEST, 2, 3, T22);
+  ChatReplEvent ev = { CHAT_REPL_EVENT_MESSAGE, now, req };
+  g_auto (ChatReplUpdate) u;
+  ChatReplMessage *answer;
+
+  req->last_index = log->len;
+  req->last_term = T11;
+  chat_repl_update_init (&u);
+  chat_repl_step (repl, &ev, &u);
+  g_assert_cmpuint (u.messages->len, ==, 1);
+  answer = g_ptr_array_index (u.messages, 0);
+  g_assert_cmpint (answer->type, ==, CHAT_REPL_MSG_PRE_VOTE_RESPONSE);
+  g_assert_false (u.hard_state_changed);
+  return answer->granted;
+}
+
+/* C11 and C3: a server that hears its leader refuses pre-votes; one that does not grants
+ * them without changing its term or vote; in quorum mode a server alone never raises its
+ * term. */
+static void
+test_pre_vote (gconstpointer data)
+{
+  g_autoptr (GPtrArray) log
+      = g_ptr_array_new_with_free_func ((GDestroyNotify)chat_repl_entry_unref);
+  g_autoptr (ChatRepl) repl = NULL;
+  ChatReplConfig config;
+  ChatReplNodeSet in_sync = 0;
+  guint64 now = 10;
+
+  chat_repl_config_init (&config, 3, 3);
+  config.mode = GPOINTER_TO_UINT (data);
+  repl = chat_repl_new (&config, NULL);
+  log_add (log, T11, CHAT_REPL_ENTRY_NOOP, 0);
+  log_add (log, T11, CHAT_REPL_ENTRY_IN_SYNC_SET, SET (1, 2, 3));
+  lone_append (repl, now, T11, log, 1, 2);
+  g_assert_false (pre_vote_granted (repl, now + 100, log));
+  g_assert_true (pre_vote_granted (repl, now + 2000, log));
+  g_assert_cmpuint (chat_repl_get_term (repl), ==, T11);
+  now += 2000;
+  if (config.mode == CHAT_REPL_MODE_QUORUM)
+    {
+      g_assert_cmpint (lone_wait (repl, &now, &in_sync), ==, CHAT_REPL_ROLE_FOLLOWER);
+      g_assert_cmpuint (chat_repl_get_term (repl), ==, T11);
+      return;
+    }
+  /* Available mode: a settled member whose others stay silent still gets to lead alone
+   * (A5), the pre-vote having waited a failure timeout for their refusals. */
+  g_assert_cmpint (lone_wait (repl, &now, &in_sync), ==, CHAT_REPL_ROLE_LEADER);
+  g_assert_cmpuint (in_sync, ==, SET (3, 0, 0));
 }
 
 static void
@@ -503,6 +570,10 @@ main (int argc, char **argv)
   g_test_add_func ("/repl/vote-restriction", test_vote_restriction);
   g_test_add_func ("/repl/bad-messages", test_bad_messages);
   g_test_add_func ("/repl/single-node", test_single_node);
+  g_test_add_data_func ("/repl/pre-vote/available", GUINT_TO_POINTER (CHAT_REPL_MODE_AVAILABLE),
+                        test_pre_vote);
+  g_test_add_data_func ("/repl/pre-vote/quorum", GUINT_TO_POINTER (CHAT_REPL_MODE_QUORUM),
+                        test_pre_vote);
   g_test_add_data_func ("/repl/available/anchored-member-leads-alone", GINT_TO_POINTER (TRUE),
                         test_anchored_member);
   g_test_add_data_func ("/repl/available/unvouched-member-waits", GINT_TO_POINTER (FALSE),

@@ -73,11 +73,14 @@ add_fields (JsonBuilder *b, const ChatReplMessage *m)
   switch (m->type)
     {
       case CHAT_REPL_MSG_VOTE_REQUEST:
+      case CHAT_REPL_MSG_PRE_VOTE_REQUEST:
         add_uint (b, "last_index", m->last_index);
         add_uint (b, "last_term", m->last_term);
-        add_bool (b, "transfer", m->transfer);
+        if (m->type == CHAT_REPL_MSG_VOTE_REQUEST)
+          add_bool (b, "transfer", m->transfer);
         break;
       case CHAT_REPL_MSG_VOTE_RESPONSE:
+      case CHAT_REPL_MSG_PRE_VOTE_RESPONSE:
         add_bool (b, "granted", m->granted);
         break;
       case CHAT_REPL_MSG_APPEND:
@@ -353,7 +356,11 @@ decode_fields (JsonObject *o, ChatReplMessage *m, GError **error)
         return get_uint (o, "last_index", G_MAXINT64, &m->last_index, error)
                && get_uint (o, "last_term", G_MAXINT64, &m->last_term, error)
                && get_bool (o, "transfer", &m->transfer, error);
+      case CHAT_REPL_MSG_PRE_VOTE_REQUEST:
+        return get_uint (o, "last_index", G_MAXINT64, &m->last_index, error)
+               && get_uint (o, "last_term", G_MAXINT64, &m->last_term, error);
       case CHAT_REPL_MSG_VOTE_RESPONSE:
+      case CHAT_REPL_MSG_PRE_VOTE_RESPONSE:
         return get_bool (o, "granted", &m->granted, error);
       case CHAT_REPL_MSG_APPEND:
         return get_uint (o, "prev_index", G_MAXINT64, &m->prev_index, error)

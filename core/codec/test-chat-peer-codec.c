@@ -74,6 +74,10 @@ test_other_types (void)
       back = roundtrip (m);
       if (t == CHAT_REPL_MSG_VOTE_REQUEST)
         g_assert_true (back->last_index == 4 && back->last_term == 5 && back->transfer);
+      if (t == CHAT_REPL_MSG_PRE_VOTE_REQUEST)
+        g_assert_true (back->last_index == 4 && back->last_term == 5 && !back->transfer);
+      if (t == CHAT_REPL_MSG_VOTE_RESPONSE || t == CHAT_REPL_MSG_PRE_VOTE_RESPONSE)
+        g_assert_true (back->granted);
       if (t == CHAT_REPL_MSG_APPEND_RESPONSE)
         g_assert_true (back->success && back->match_index == 6 && back->hint_index == 7);
       if (t == CHAT_REPL_MSG_SNAPSHOT)

@@ -78,6 +78,18 @@ sc_expect (Sc *sc, const char *fmt, ...)
   sc_fail (sc, msg);
 }
 
+/* The excerpt must not appear in the trace after the last expected one. */
+static void
+sc_absent (Sc *sc, const char *excerpt)
+{
+  g_autofree char *msg = NULL;
+
+  if (strstr (sc->w->trace_buf->str + sc->pos, excerpt) == NULL)
+    return;
+  msg = g_strdup_printf ("unexpected trace excerpt: \"%s\"", excerpt);
+  sc_fail (sc, msg);
+}
+
 static void
 sc_run (Sc *sc, guint64 ms)
 {
@@ -92,6 +104,26 @@ sc_leader (Sc *sc)
   if (leader == 0)
     sc_fail (sc, "no leader");
   return leader;
+}
+
+/* Later checks look at the trace from here on. */
+static void
+sc_mark (Sc *sc)
+{
+  sc->pos = sc->w->trace_buf->len;
+}
+
+/* Liveness under starvation and returns: the leader and its term are the same, it never
+ * stepped down, and no other server started an election since the scenario began. */
+static void
+sc_kept_leader (Sc *sc, guint leader, guint64 term)
+{
+  SimServer *s = &sc->w->servers[leader];
+
+  if (sim_leader (sc->w) != leader || !s->up || chat_repl_get_term (s->repl) != term)
+    sc_fail (sc, "a healthy leader was deposed");
+  sc_absent (sc, "stepped-down");
+  sc_absent (sc, "election timeout");
 }
 
 static void
@@ -488,13 +520,77 @@ quorum_follower_isolated (gboolean trace)
   Sc sc;
 
   sc_init (&sc, trace, CHAT_REPL_MODE_QUORUM);
+  sc_mark (&sc);
   sim_partition (sc.w, 4); /* s3 alone */
   sc_run (&sc, 3000);
   if (sc_leader (&sc) != 1)
     sc_fail (&sc, "the leader changed although it kept its majority");
   sim_heal (sc.w);
   sc_run (&sc, 2000);
+  /* C11: the cut-off server's term did not climb, so its return deposes nobody. */
+  sc_kept_leader (&sc, 1, CHAT_REPL_TERM_MAKE (1, 1));
   return sc_finish (&sc);
+}
+
+/* ---- starved and returning servers: a healthy leader keeps leading ---- */
+
+/* A follower restarts while cut off from the others (its peers have not reconnected
+ * yet), so its election timer fires before it hears the leader; then the links come up. */
+static gboolean
+returning_follower (gboolean trace, ChatReplMode mode)
+{
+  Sc sc;
+
+  sc_init (&sc, trace, mode);
+  sc_mark (&sc);
+  sim_crash (sc.w, 3);
+  sc_run (&sc, 1500);
+  sim_partition (sc.w, 4); /* s3 alone */
+  sim_restart (sc.w, 3);
+  sc_run (&sc, 4000);
+  sim_heal (sc.w);
+  sc_run (&sc, 2000);
+  sc_kept_leader (&sc, 1, CHAT_REPL_TERM_MAKE (1, 1));
+  return sc_finish (&sc);
+}
+
+static gboolean
+returning_follower_available (gboolean trace)
+{
+  return returning_follower (trace, CHAT_REPL_MODE_AVAILABLE);
+}
+
+static gboolean
+returning_follower_quorum (gboolean trace)
+{
+  return returning_follower (trace, CHAT_REPL_MODE_QUORUM);
+}
+
+/* A follower's main loop is starved for three seconds (three election timeouts): when it
+ * runs again its timer has long expired, but the leader's appends wait in its queue. */
+static gboolean
+starved_follower (gboolean trace, ChatReplMode mode)
+{
+  Sc sc;
+
+  sc_init (&sc, trace, mode);
+  sc_mark (&sc);
+  sim_stall (sc.w, 2, 3000);
+  sc_run (&sc, 5000);
+  sc_kept_leader (&sc, 1, CHAT_REPL_TERM_MAKE (1, 1));
+  return sc_finish (&sc);
+}
+
+static gboolean
+starved_follower_available (gboolean trace)
+{
+  return starved_follower (trace, CHAT_REPL_MODE_AVAILABLE);
+}
+
+static gboolean
+starved_follower_quorum (gboolean trace)
+{
+  return starved_follower (trace, CHAT_REPL_MODE_QUORUM);
 }
 
 static gboolean
@@ -799,10 +895,11 @@ addition_then_leader_crash (gboolean trace)
 /* Why an anchored member needs every other member of its set to be known to hold its
  * addition. s1 adds s3 ({1,2,3}) while s2 misses that append (a short cut between s1 and
  * s2 stands in for an append that arrived out of order, was rejected and never sent again),
- * and s1 crashes. s2, a live member of {1,2}, wins alone and commits; s3 campaigns in a
- * higher term a moment later, s2 steps down without a vote in that term, and s3 would
- * count it as silent. s3 must not win: s2 is not known to hold the addition, so s3 needs
- * its vote (this seed's timers make the race happen). */
+ * and s1 crashes. s2, a live member of {1,2}, wins alone and commits. Before pre-vote (C11)
+ * s3 campaigned in a higher term a moment later, s2 stepped down without a vote in that
+ * term, and s3 would have counted it as silent. s3 must not win: s2 is not known to hold
+ * the addition, so s3 needs its vote; its pre-vote, judged by the same rule, now keeps it
+ * from even raising its term while s2 leads. */
 static gboolean
 missed_addition_race (gboolean trace)
 {
@@ -817,8 +914,8 @@ missed_addition_race (gboolean trace)
   sim_heal (sc.w);
   sc_run (&sc, 4000);
   sc_expect (&sc, "s2: leader of term 2.2");
-  sc_expect (&sc, "s3: election timeout -> term 3.3 (in-sync {1,2,3})");
-  sc_expect (&sc, "s2: stepped-down (term 3.3");
+  sc_absent (&sc, "s3: election timeout");
+  sc_absent (&sc, "s2: stepped-down");
   if (sim_leader (sc.w) != 2)
     sc_fail (&sc, "s2 does not lead again");
   return sc_finish (&sc);
@@ -869,6 +966,14 @@ static const SimScenario scenarios[] = {
   { "quorum-leader-isolated", "quorum: leader cut off in a minority", quorum_leader_isolated },
   { "quorum-follower-isolated", "quorum: a follower cut off", quorum_follower_isolated },
   { "quorum-majority-down", "quorum: two of three down, then one back", quorum_majority_down },
+  { "returning-follower-available", "a follower restarts cut off, then returns: no election",
+    returning_follower_available },
+  { "returning-follower-quorum", "quorum: a follower restarts cut off, then returns",
+    returning_follower_quorum },
+  { "starved-follower-available", "a follower's steps wait 3 s: the leader stays",
+    starved_follower_available },
+  { "starved-follower-quorum", "quorum: a follower's steps wait 3 s: the leader stays",
+    starved_follower_quorum },
   { "available-split-brain", "available: a partition elects a leader on each side",
     available_split_brain },
   { NULL, NULL, NULL },

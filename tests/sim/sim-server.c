@@ -421,6 +421,7 @@ sim_crash (SimWorld *w, guint id)
   sim_trace (w, id, "crash (%u write(s) not yet durable are lost)", s->writes.length);
   s->up = FALSE;
   s->incarnation++;
+  s->stalled_until = 0;
   g_clear_pointer (&s->repl, chat_repl_free);
   sim_server_drop_writes (s);
   sm_reset (s);

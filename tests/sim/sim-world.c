@@ -384,6 +384,37 @@ run_event (SimWorld *w, SimEvent *ev)
     }
 }
 
+void
+sim_stall (SimWorld *w, guint id, guint64 ms)
+{
+  w->servers[id].stalled_until = w->now + ms;
+  sim_trace (w, id, "stalled for %" G_GUINT64_FORMAT " ms", ms);
+}
+
+/* An event of a starved server waits for the end of the stall, behind the events that
+ * were already waiting (a fresh sequence number keeps their order). Its timer runs first
+ * and the rest 1 ms later, the worst order for it: the timer finds its deadline long
+ * past before the queued messages can show that the others are alive. */
+static gboolean
+defer_if_stalled (SimWorld *w, SimEvent *ev)
+{
+  SimServer *s = &w->servers[ev->server];
+  SimEvent *later;
+
+  if (ev->kind == EV_RESULT || ev->kind >= EV_CLIENT_RETRY || ev->server == 0
+      || s->stalled_until <= ev->time)
+    return FALSE;
+  later = sim_event_new (w, s->stalled_until + (ev->kind != EV_TICK), ev->kind, ev->server);
+  later->incarnation = ev->incarnation;
+  later->msg = g_steal_pointer (&ev->msg);
+  later->client = ev->client;
+  later->pid = ev->pid;
+  later->result = ev->result;
+  if (ev->kind == EV_TICK && ev->time == s->tick_at)
+    s->tick_at = s->stalled_until;
+  return TRUE;
+}
+
 gboolean
 sim_run_until_true (SimWorld *w, guint64 until, SimCondition done, gpointer data)
 {
@@ -397,7 +428,8 @@ sim_run_until_true (SimWorld *w, guint64 until, SimCondition done, gpointer data
         break;
       ev = ev_pop (w);
       w->now = MAX (w->now, ev->time);
-      run_event (w, ev);
+      if (!defer_if_stalled (w, ev))
+        run_event (w, ev);
       ev_free (ev);
       if (done (w, data))
         return TRUE;

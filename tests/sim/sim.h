@@ -33,6 +33,7 @@ typedef struct
   ChatRepl *repl;
   guint64 tick_at;
   guint64 restarts;
+  guint64 stalled_until; /* a starved server: its events wait until then */
 
   /* what survives a crash */
   guint64 d_term;
@@ -137,6 +138,10 @@ typedef gboolean (*SimCondition) (SimWorld *w, gpointer data);
 gboolean sim_run_until_true (SimWorld *w, guint64 until, SimCondition done, gpointer data);
 void sim_crash (SimWorld *w, guint id);
 void sim_restart (SimWorld *w, guint id);
+/* Starves a running server: none of its events (ticks, messages, fsync completions,
+ * proposals) is handled for ms; then they all run, in their order, as a busy main loop
+ * would catch up. */
+void sim_stall (SimWorld *w, guint id, guint64 ms);
 void sim_partition (SimWorld *w, guint mask_side1);
 void sim_heal (SimWorld *w);
 void sim_admin (SimWorld *w, guint id, ChatReplAdminOp op, guint target);
