@@ -72,6 +72,25 @@ test_search (void)
   g_assert_nonnull (conversation_of (alice, "bob"));
 }
 
+/* The conversation view dark, and at a phone's 360 px. */
+static void
+save_style_screenshots (ChatWindow *window)
+{
+  AdwStyleManager *style = adw_style_manager_get_default ();
+  int width = 0, height = 0;
+
+  adw_style_manager_set_color_scheme (style, ADW_COLOR_SCHEME_FORCE_DARK);
+  gui_spin (300);
+  gui_save_screenshot (GTK_WIDGET (window), "main-window-dark.png");
+  adw_style_manager_set_color_scheme (style, ADW_COLOR_SCHEME_DEFAULT);
+  gtk_window_get_default_size (GTK_WINDOW (window), &width, &height);
+  gtk_window_set_default_size (GTK_WINDOW (window), 360, 640);
+  gui_spin (500);
+  gui_save_screenshot (GTK_WIDGET (window), "narrow.png");
+  gtk_window_set_default_size (GTK_WINDOW (window), width, height);
+  gui_spin (300);
+}
+
 static void
 test_exchange (void)
 {
@@ -122,8 +141,12 @@ test_exchange (void)
       gui_find_body (messages_of (bob, "alice"), "Noon works.\nSee you at the usual place.")
           != NULL,
       TIMEOUT_MS);
-  g_assert_cmpuint (chat_account_get_unread (chat_window_get_account (alice)), >=, 0);
+  send_text (bob, "The agenda is on https://wiki.gnome.org/Events");
+  GUI_WAIT_UNTIL (gui_find_body (to_bob, "The agenda is on https://wiki.gnome.org/Events") != NULL,
+                  TIMEOUT_MS);
+  gui_spin (300);
   gui_save_screenshot (GTK_WIDGET (alice), "main-window.png");
+  save_style_screenshots (alice);
 }
 
 static gboolean
