@@ -23,12 +23,27 @@ follower_can_take_over (ChatReplica *self)
   return FALSE;
 }
 
+/* From the main loop, never inside a step of the core (the check runs in propose). */
+static gboolean
+hand_over (gpointer user_data)
+{
+  ChatReplica *self = user_data;
+  g_autoptr (GError) error = NULL;
+
+  if (!self->started || !chat_disk_guard_is_full (self->disk_guard)
+      || chat_repl_get_role (self->repl) != CHAT_REPL_ROLE_LEADER)
+    return G_SOURCE_REMOVE;
+  if (!chat_replica_step_down (self, &error))
+    g_warning ("Cannot hand leadership over: %s", error->message);
+  return G_SOURCE_REMOVE;
+}
+
 static void
 on_space_changed (gboolean full, guint64 available_bytes, gpointer user_data)
 {
   ChatReplica *self = user_data;
   gboolean leader = chat_repl_get_role (self->repl) == CHAT_REPL_ROLE_LEADER;
-  gboolean hand_over = full && leader && follower_can_take_over (self);
+  gboolean handing_over = full && leader && follower_can_take_over (self);
 
   if (!full)
     {
@@ -40,13 +55,10 @@ on_space_changed (gboolean full, guint64 available_bytes, gpointer user_data)
   chat_journal_event (CHAT_EVENT_DISK_FULL, chat_repl_get_term (self->repl), NULL, NULL,
                       "only %" G_GUINT64_FORMAT " bytes free; writes are refused with "
                       "“unavailable” until space returns%s",
-                      available_bytes, hand_over ? ", leadership goes to an in-sync follower" : "");
-  if (hand_over)
-    {
-      g_autoptr (GError) error = NULL;
-      if (!chat_replica_step_down (self, &error))
-        g_warning ("Cannot hand leadership over: %s", error->message);
-    }
+                      available_bytes,
+                      handing_over ? ", leadership goes to an in-sync follower" : "");
+  if (handing_over)
+    g_idle_add_full (G_PRIORITY_DEFAULT, hand_over, g_object_ref (self), g_object_unref);
 }
 
 void
