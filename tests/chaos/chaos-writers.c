@@ -107,6 +107,7 @@ chaos_writers_signup (ChaosWorld *world, guint n)
       writer->index = i;
       writer->user = g_strdup_printf ("chaos%u-%u", tag, i);
       writer->client = chat_client_new ((const char *const *)servers);
+      chat_client_set_tls_database (writer->client, chat_test_tls_database ());
       chat_client_set_request_timeout (writer->client, 10000);
       g_ptr_array_add (world->writers, writer);
       chat_client_signup_async (writer->client, writer->user, PASSWORD, NULL, on_signed_up, writer);
