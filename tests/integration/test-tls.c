@@ -335,12 +335,16 @@ test_plaintext_off_loopback (void)
 {
   g_autofree char *dir = g_dir_make_tmp ("chatd-tls-XXXXXX", NULL);
   g_autofree char *ini = g_build_filename (dir, "config.ini", NULL);
+  g_autofree char *key = g_build_filename (dir, "cluster.key", NULL);
   g_autofree char *chatd
       = g_build_filename (g_getenv ("CHATD_BUILD_ROOT"), "daemon", "chatd", NULL);
   const char *configs[]
       = { "[server]\nhost1 = 192.0.2.1\nport1 = 5555\n",
           "[server]\nhost1 = 192.0.2.1\nport1 = 5555\n[tls]\nrequired = false\n" };
   const int statuses[] = { 2, 1 };
+
+  g_assert_true (g_file_set_contents_full (key, "tls-test-cluster-key-0123456789abcdef\n", -1,
+                                           G_FILE_SET_CONTENTS_NONE, 0600, NULL));
   const char *messages[] = { "not a loopback address", "Cannot listen" };
 
   for (guint i = 0; i < G_N_ELEMENTS (configs); i++)
