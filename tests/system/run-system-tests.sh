@@ -9,7 +9,9 @@ set -u
 
 BUILD_DIR=${1:-${CHATD_BUILD_ROOT:-}}
 HERE=$(cd "$(dirname "$0")" && pwd)
-CT_INCLUDE=systemd,dbus,systemd-sysv,libglib2.0-0,libjson-glib-1.0-0,libsqlite3-0,libsodium23,libsystemd0,libsoup-3.0-0
+# debootstrap takes no alternative dependencies: dbus-user-session is the session bus that
+# libsoup-3.0-0 (glib-networking, dconf) needs.
+CT_INCLUDE=systemd,dbus,systemd-sysv,libglib2.0-0,libjson-glib-1.0-0,libsqlite3-0,libsodium23,libsystemd0,libsoup-3.0-0,dbus-user-session
 CT_RUN_PREFIX="chatd-system"
 PORTS=(5555 5556 5557)
 CLI_PASSWORD=system-test-password
