@@ -105,12 +105,14 @@ chat_admin_init (ChatAdmin *self)
 {
 }
 
-/* chatctl step-down, snapshot and force-leader become admin events of the core. */
+/* chatctl step-down, snapshot, force-leader and transfer-leadership become admin events of
+ * the core. */
 static const ChatDbusAdminOps admin_ops = {
   .step_down = chat_node_admin_step_down,
   .snapshot = chat_node_admin_snapshot,
   .force_leader = chat_node_admin_force_leader,
   .reload_certificates = chat_node_admin_reload_certificates,
+  .transfer_leadership = chat_node_admin_transfer_leadership,
 };
 
 /* The watchdog is fed only while the store still answers (chat-systemd.h). */

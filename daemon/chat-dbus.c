@@ -359,6 +359,26 @@ handle_snapshot (ChatDbus *self, GDBusMethodInvocation *invocation)
 }
 
 static void
+handle_transfer_leadership (ChatDbus *self, GDBusMethodInvocation *invocation, GVariant *parameters)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *chosen = NULL;
+  const char *target = NULL;
+
+  if (!check_supported (invocation, self->ops.transfer_leadership, "TransferLeadership"))
+    return;
+  g_variant_get (parameters, "(&s)", &target);
+  if (!self->ops.transfer_leadership (self->ops_data, target, &chosen, &error))
+    {
+      return_op_error (invocation, "TransferLeadership", error);
+      return;
+    }
+  g_message ("TransferLeadership to %s requested over D-Bus by %s", chosen,
+             g_dbus_method_invocation_get_sender (invocation));
+  g_dbus_method_invocation_return_value (invocation, g_variant_new ("(s)", chosen));
+}
+
+static void
 log_forced (ChatDbus *self, const char *sender)
 {
   const ChatStatus *status;
@@ -428,6 +448,8 @@ handle_method_call (GDBusConnection *connection, const char *sender, const char 
     handle_force_leader (self, invocation, parameters);
   else if (g_str_equal (method_name, "ReloadCertificates"))
     handle_reload_certificates (self, invocation);
+  else if (g_str_equal (method_name, "TransferLeadership"))
+    handle_transfer_leadership (self, invocation, parameters);
   else
     g_dbus_method_invocation_return_error (invocation, G_DBUS_ERROR, G_DBUS_ERROR_UNKNOWN_METHOD,
                                            "No method %s", method_name);

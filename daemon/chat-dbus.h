@@ -43,6 +43,9 @@ typedef struct
    * CHATD_EVENT=force-leader record itself. */
   gboolean (*force_leader) (gpointer user_data, GError **error);
   gboolean (*reload_certificates) (gpointer user_data, GError **error);
+  /* target: "host:port" or "" (the server picks); *chosen: who was asked to take over. */
+  gboolean (*transfer_leadership) (gpointer user_data, const char *target, char **chosen,
+                                   GError **error);
 } ChatDbusAdminOps;
 
 #define CHAT_TYPE_DBUS (chat_dbus_get_type ())

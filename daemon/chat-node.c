@@ -380,6 +380,41 @@ chat_node_admin_step_down (gpointer node, GError **error)
   return FALSE;
 }
 
+/* target is "host:port" of config.ini, or "" for the closest in-sync follower. */
+gboolean
+chat_node_admin_transfer_leadership (gpointer node, const char *target, char **chosen,
+                                     GError **error)
+{
+  ChatNode *self = CHAT_NODE (node);
+  g_autoptr (GError) local = NULL;
+  guint target_id = 0, chosen_id = 0;
+
+  if (*target != '\0')
+    {
+      g_autoptr (ChatServerAddress) address = chat_server_address_parse (target, error);
+
+      if (address == NULL)
+        return FALSE;
+      target_id = chat_config_find_server (self->config, address->host, address->port);
+      if (target_id == 0)
+        {
+          g_set_error (error, CHAT_ERROR, CHAT_ERROR_BAD_REQUEST,
+                       "%s is not a server of the cluster", target);
+          return FALSE;
+        }
+    }
+  if (!chat_replica_transfer_leadership (self->replica, target_id, &chosen_id, &local))
+    {
+      if (g_error_matches (local, CHAT_ERROR, CHAT_ERROR_NOT_LEADER))
+        g_set_error_literal (error, CHAT_DBUS_ERROR, CHAT_DBUS_ERROR_NOT_LEADER, local->message);
+      else
+        g_propagate_error (error, g_steal_pointer (&local));
+      return FALSE;
+    }
+  *chosen = g_strdup (self->addresses[chosen_id - 1]);
+  return TRUE;
+}
+
 gboolean
 chat_node_admin_snapshot (gpointer node, guint64 *index, GError **error)
 {

@@ -93,6 +93,8 @@ gboolean chat_node_admin_step_down (gpointer node, GError **error);
 gboolean chat_node_admin_snapshot (gpointer node, guint64 *index, GError **error);
 gboolean chat_node_admin_force_leader (gpointer node, GError **error);
 gboolean chat_node_admin_reload_certificates (gpointer node, GError **error);
+gboolean chat_node_admin_transfer_leadership (gpointer node, const char *target, char **chosen,
+                                              GError **error);
 
 /* Signals:
  *   "applied" (guint64 index, JsonObject *op, gpointer result): after each committed

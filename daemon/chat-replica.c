@@ -813,6 +813,66 @@ chat_replica_step_down (ChatReplica *self, GError **error)
   return TRUE;
 }
 
+/* A follower that can take over at once: linked to this leader and in the in-sync set. */
+static gboolean
+can_take_over (const ChatReplStatus *status, guint node)
+{
+  for (guint i = 0; i < status->n_peers; i++)
+    if (status->peers[i].node == node)
+      return status->peers[i].up && status->peers[i].in_sync;
+  return FALSE;
+}
+
+/* The in-sync follower with the least lag, or 0 when there is none. */
+static guint
+closest_in_sync_follower (const ChatReplStatus *status)
+{
+  guint best = 0;
+  guint64 best_lag = G_MAXUINT64;
+
+  for (guint i = 0; i < status->n_peers; i++)
+    {
+      const ChatReplPeerStatus *peer = &status->peers[i];
+
+      if (can_take_over (status, peer->node) && peer->lag < best_lag)
+        {
+          best = peer->node;
+          best_lag = peer->lag;
+        }
+    }
+  return best;
+}
+
+gboolean
+chat_replica_transfer_leadership (ChatReplica *self, guint target, guint *chosen, GError **error)
+{
+  ChatReplEvent event = { .type = CHAT_REPL_EVENT_ADMIN, .admin = CHAT_REPL_ADMIN_TRANSFER };
+  g_autofree ChatReplStatus *status = g_new0 (ChatReplStatus, 1);
+
+  if (!check_running (self, error))
+    return FALSE;
+  chat_repl_get_status (self->repl, status);
+  if (status->role != CHAT_REPL_ROLE_LEADER)
+    {
+      g_set_error_literal (error, CHAT_ERROR, CHAT_ERROR_NOT_LEADER,
+                           "This server is not the leader");
+      return FALSE;
+    }
+  if (target == 0)
+    target = closest_in_sync_follower (status);
+  if (target == 0 || !can_take_over (status, target))
+    {
+      g_set_error_literal (error, CHAT_ERROR, CHAT_ERROR_UNAVAILABLE,
+                           "No other server is linked to the leader and in sync, "
+                           "so none can take over now");
+      return FALSE;
+    }
+  event.target = target;
+  step (self, &event);
+  *chosen = target;
+  return TRUE;
+}
+
 gboolean
 chat_replica_take_snapshot (ChatReplica *self, guint64 *index, GError **error)
 {

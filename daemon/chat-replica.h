@@ -60,5 +60,10 @@ gboolean chat_replica_peer_connected (ChatReplica *self, guint node);
 gboolean chat_replica_step_down (ChatReplica *self, GError **error);
 gboolean chat_replica_take_snapshot (ChatReplica *self, guint64 *index, GError **error);
 gboolean chat_replica_force_leader (ChatReplica *self, GError **error);
+/* Hands leadership to target (a node id), or with 0 to the in-sync follower with the least
+ * lag; *chosen is the node asked to take over. The core sends it TIMEOUT_NOW once it
+ * holds the whole log, so the handover costs one election and no timeout. */
+gboolean chat_replica_transfer_leadership (ChatReplica *self, guint target, guint *chosen,
+                                           GError **error);
 
 G_END_DECLS

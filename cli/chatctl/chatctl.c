@@ -12,6 +12,8 @@
 #define OBJECT_PATH "/io/github/chatd/Server"
 #define INTERFACE "io.github.chatd.Server1"
 #define CALL_TIMEOUT_MS 30000
+/* How long transfer-leadership waits for the old leader to see the new one. */
+#define HANDOVER_WAIT_MS 10000
 
 /* Exit codes (documented in chatctl(1)). */
 typedef enum
@@ -31,6 +33,7 @@ typedef struct
   gboolean yes_i_know;
   int port;
   int wait_s;
+  char *to;
 } Options;
 
 /* One chatd instance found on the bus. */
@@ -680,6 +683,64 @@ command_health (GDBusConnection *bus, GPtrArray *instances)
   return health;
 }
 
+/* Polls the old leader until it follows another server; returns that server, or NULL. */
+static char *
+wait_for_handover (GDBusConnection *bus, Instance *old_leader)
+{
+  for (guint waited = 0; waited <= HANDOVER_WAIT_MS; waited += 100)
+    {
+      g_autoptr (GError) error = NULL;
+      const char *role, *leader;
+
+      g_clear_pointer (&old_leader->props, g_variant_dict_unref);
+      g_clear_pointer (&old_leader->all, g_variant_unref);
+      if (read_properties (bus, old_leader, &error))
+        {
+          role = prop_string (old_leader, "Role");
+          leader = prop_string (old_leader, "Leader");
+          if (!g_str_equal (role, "leader") && !g_str_equal (leader, "-")
+              && !g_str_equal (leader, prop_string (old_leader, "Node")))
+            return g_strdup (leader);
+        }
+      g_usleep (100 * G_TIME_SPAN_MILLISECOND);
+    }
+  return NULL;
+}
+
+static int
+command_transfer_leadership (GDBusConnection *bus, GPtrArray *instances)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GVariant) reply = NULL;
+  g_autofree char *new_leader = NULL, *text = NULL;
+  Instance *target = pick_target (instances, TRUE);
+  const char *chosen = NULL;
+  JsonObject *extra;
+
+  if (target == NULL)
+    {
+      g_printerr ("chatctl: transfer-leadership: no local leader found; name one with --port\n");
+      return EXIT_NO_INSTANCE;
+    }
+  reply = call_admin (bus, target, "TransferLeadership",
+                      g_variant_new ("(s)", opts.to ? opts.to : ""), "(s)", &error);
+  if (reply == NULL)
+    return report_error ("transfer-leadership", error);
+  g_variant_get (reply, "(&s)", &chosen);
+  new_leader = wait_for_handover (bus, target);
+  if (new_leader == NULL)
+    {
+      g_printerr ("chatctl: transfer-leadership: %s asked %s to take over, but still leads or "
+                  "knows no leader after %d s\n",
+                  prop_string (target, "Node"), chosen, HANDOVER_WAIT_MS / 1000);
+      return EXIT_DAEMON_ERROR;
+    }
+  text = g_strdup_printf ("handed leadership to %s", new_leader);
+  extra = json_object_new ();
+  json_object_set_string_member (extra, "leader", new_leader);
+  return print_done (target, text, extra);
+}
+
 /* --- main ------------------------------------------------------------------ */
 
 typedef int (*CommandFunc) (GDBusConnection *bus, GPtrArray *instances);
@@ -696,6 +757,7 @@ static const struct
   { "force-leader", command_force_leader },
   { "reload-certificates", command_reload_certificates },
   { "health", command_health },
+  { "transfer-leadership", command_transfer_leadership },
 };
 
 static const GOptionEntry entries[] = {
@@ -707,6 +769,8 @@ static const GOptionEntry entries[] = {
     "Confirm force-leader (it can lose writes)", NULL },
   { "wait", 'w', 0, G_OPTION_ARG_INT, &opts.wait_s,
     "health: ask again until healthy, for up to SECONDS", "SECONDS" },
+  { "to", 0, 0, G_OPTION_ARG_STRING, &opts.to, "transfer-leadership: the server to hand over to",
+    "HOST:PORT" },
   { NULL },
 };
 
@@ -720,6 +784,8 @@ static const char summary[]
       "  reload-certificates  Re-read the [tls] certificate, key and ca (every server, or --port)\n"
       "  make-certificates DIR HOST...  Make a cluster CA and one certificate per host in DIR\n"
       "  health        One line: healthy, degraded or unavailable, and why (exit 0, 1, 2)\n"
+      "  transfer-leadership  Hand leadership to an in-sync server (--to HOST:PORT, or the\n"
+      "                closest) and wait until it leads; for planned restarts\n"
       "\n"
       "Servers are found on the system bus, or on the session bus when none runs there.\n"
       "Exit status: 0 ok, 1 error from chatd, 2 usage, 3 no server found, 4 permission denied;\n"
@@ -750,8 +816,8 @@ parse_args (int *argc, char ***argv, CommandFunc *func)
   if (*argc != 2 || (*func = find_command ((*argv)[1])) == NULL)
     {
       g_printerr ("chatctl: expected one command: status, peers, step-down, snapshot, "
-                  "force-leader, reload-certificates, make-certificates or health (see "
-                  "chatctl --help)\n");
+                  "force-leader, reload-certificates, make-certificates, health or "
+                  "transfer-leadership (see chatctl --help)\n");
       return FALSE;
     }
   if (opts.use_system && opts.use_session)
