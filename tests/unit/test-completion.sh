@@ -56,12 +56,15 @@ expect() {
 }
 
 expect "chatctl: every command of chatctl --help" \
-  "$(printf '%s\n' force-leader health peers snapshot status step-down | sort)" _chatctl chatctl ""
+  "$(printf '%s\n' force-leader health peers snapshot status step-down transfer-leadership | sort)" \
+  _chatctl chatctl ""
 expect "chatctl: a command from its start" "health" _chatctl chatctl he
 expect "chatctl: options" "--port=" _chatctl chatctl --po
 expect "chatctl: options after the command" "--wait=" _chatctl chatctl health --wa
 expect "chatctl: one command only" "" _chatctl chatctl status ""
 expect "chatctl: a command after an option's value" "health" _chatctl chatctl --port 5555 hea
+expect "chatctl: a command after --to's value" "transfer-leadership" \
+  _chatctl chatctl --to 127.0.0.1:5556 tra
 expect "chat-cli: commands" "$(printf '%s\n' sync send signup status | sort)" _chat_cli chat-cli s
 expect "chat-cli: a command's own options" "--password-file=" _chat_cli chat-cli signup --passw
 expect "chat-cli: servers of --config" "$(printf '%s\n' 10.0.0.1:6000 10.0.0.2:6001)" \
