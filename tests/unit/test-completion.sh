@@ -56,7 +56,8 @@ expect() {
 }
 
 expect "chatctl: every command of chatctl --help" \
-  "$(printf '%s\n' force-leader health peers snapshot status step-down transfer-leadership | sort)" \
+  "$(printf '%s\n' force-leader health make-certificates peers reload-certificates snapshot status \
+    step-down transfer-leadership | sort)" \
   _chatctl chatctl ""
 expect "chatctl: a command from its start" "health" _chatctl chatctl he
 expect "chatctl: options" "--port=" _chatctl chatctl --po
