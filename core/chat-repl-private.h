@@ -90,6 +90,7 @@ struct _ChatRepl
   guint64 leader_contact;
   guint64 quorum_check_due;
   guint64 suppress_until;
+  guint64 wakeup_due; /* the TICK time we asked the host for */
 
   /* pre-vote round (C11): the term we would run for (0: none), and when it began */
   guint64 prevote_term;

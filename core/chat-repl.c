@@ -325,6 +325,48 @@ handle_message (ChatRepl *repl, const ChatReplMessage *msg)
     }
 }
 
+/* The host ran nothing of ours for a while: its main loop was starved (apply, fsync, a
+ * pause). Silence we could not have heard is not the others' silence, so every timer that
+ * judges them moves on by that time: a leader does not drop members whose answers wait
+ * in its queue, and a follower does not run against a leader whose appends wait there.
+ * Only liveness timers move, and only later; the rules that rely on a failure timeout of
+ * silence (A5) then wait longer, never less. */
+static void
+absorb_stall (ChatRepl *repl, guint64 stall)
+{
+  /* Votes for a campaign that old may answer a question nobody asks any more: a leader
+   * of a later term may have committed since. Start over (with a pre-vote). */
+  if (repl->role == CHAT_REPL_ROLE_CANDIDATE)
+    chat_repl_become_follower (repl, repl->term, 0);
+  for (guint id = 1; id <= repl->config.n_nodes; id++)
+    {
+      ChatReplPeer *p = &repl->peers[id];
+
+      p->last_ack_ms = MIN (p->last_ack_ms + stall, repl->now);
+    }
+  repl->leader_contact = MIN (repl->leader_contact + stall, repl->now);
+  repl->campaign_start = MIN (repl->campaign_start + stall, repl->now);
+  repl->prevote_start = MIN (repl->prevote_start + stall, repl->now);
+  if (repl->role != CHAT_REPL_ROLE_LEADER)
+    {
+      guint64 shifted = repl->election_deadline + stall;
+
+      chat_repl_reset_election_timer (repl);
+      repl->election_deadline = MAX (repl->election_deadline, shifted);
+    }
+}
+
+/* How late the host is with the TICK it owes us; a heartbeat of lateness is jitter. */
+static void
+check_stall (ChatRepl *repl)
+{
+  if (!repl->started || repl->wakeup_due == 0
+      || repl->now <= repl->wakeup_due + repl->config.heartbeat_ms)
+    return;
+  absorb_stall (repl, repl->now - repl->wakeup_due);
+  repl->wakeup_due = repl->now;
+}
+
 static void
 dispatch (ChatRepl *repl, const ChatReplEvent *event)
 {
@@ -384,6 +426,7 @@ chat_repl_step (ChatRepl *repl, const ChatReplEvent *event, ChatReplUpdate *upda
   old_leader = repl->leader;
   if (!repl->started)
     start (repl);
+  check_stall (repl);
   dispatch (repl, event);
   chat_repl_apply_committed (repl);
 
@@ -394,6 +437,7 @@ chat_repl_step (ChatRepl *repl, const ChatReplEvent *event, ChatReplUpdate *upda
   update->term = repl->term;
   update->vote = repl->vote;
   update->next_wakeup_ms = next_wakeup (repl);
+  repl->wakeup_due = update->next_wakeup_ms;
   repl->u = NULL;
   return !chat_repl_update_is_empty (update);
 }

@@ -102,6 +102,31 @@ cluster_clear (Cluster *c)
   g_array_unref (c->results);
 }
 
+/* Time passes with `dead` stopped: it steps no more and its messages are lost. */
+static void
+cluster_tick_without (Cluster *c, guint64 ms, guint dead)
+{
+  for (guint64 t = 0; t < ms; t += 10)
+    {
+      c->now += 10;
+      for (guint id = 1; id <= c->n; id++)
+        {
+          ChatReplEvent ev = { CHAT_REPL_EVENT_TICK, c->now };
+
+          if (id != dead)
+            cluster_step (c, id, &ev);
+        }
+      for (guint i = c->inbox->len; i > 0; i--)
+        {
+          ChatReplMessage *m = g_ptr_array_index (c->inbox, i - 1);
+
+          if (m->to == dead || m->from == dead)
+            g_ptr_array_remove_index (c->inbox, i - 1);
+        }
+      cluster_deliver (c);
+    }
+}
+
 static void
 test_term_encoding (void)
 {
@@ -490,6 +515,39 @@ test_pre_vote (gconstpointer data)
   g_assert_cmpuint (in_sync, ==, SET (3, 0, 0));
 }
 
+/* A main loop starved for 1.5 s (longer than the failure and election timeouts) runs
+ * its timer first: the leader keeps its in-sync set and its followers keep it, since the
+ * silence was its own. A member that then really stays silent still leaves the set. */
+static void
+test_stalled_leader (void)
+{
+  Cluster c;
+  ChatReplEvent tick = { CHAT_REPL_EVENT_TICK, 0 };
+  ChatReplStatus status;
+  guint64 term;
+
+  cluster_init (&c, 3, CHAT_REPL_MODE_AVAILABLE);
+  cluster_tick (&c, 600);
+  chat_repl_get_status (c.nodes[1], &status);
+  g_assert_cmpuint (status.in_sync, ==, SET (1, 2, 3));
+  term = chat_repl_get_term (c.nodes[1]);
+  c.now += 1500;
+  tick.now_ms = c.now;
+  cluster_step (&c, 1, &tick);
+  chat_repl_get_status (c.nodes[1], &status);
+  g_assert_cmpuint (status.in_sync, ==, SET (1, 2, 3));
+  cluster_deliver (&c);
+  cluster_tick (&c, 500);
+  chat_repl_get_status (c.nodes[1], &status);
+  g_assert_cmpint (status.role, ==, CHAT_REPL_ROLE_LEADER);
+  g_assert_cmpuint (status.term, ==, term);
+  g_assert_cmpuint (status.in_sync, ==, SET (1, 2, 3));
+  cluster_tick_without (&c, 1500, 3);
+  chat_repl_get_status (c.nodes[1], &status);
+  g_assert_cmpuint (status.in_sync, ==, SET (1, 2, 0));
+  cluster_clear (&c);
+}
+
 static void
 leader_step (ChatRepl *repl, const ChatReplEvent *ev, ChatReplUpdate *u)
 {
@@ -570,6 +628,7 @@ main (int argc, char **argv)
   g_test_add_func ("/repl/vote-restriction", test_vote_restriction);
   g_test_add_func ("/repl/bad-messages", test_bad_messages);
   g_test_add_func ("/repl/single-node", test_single_node);
+  g_test_add_func ("/repl/available/stalled-leader", test_stalled_leader);
   g_test_add_data_func ("/repl/pre-vote/available", GUINT_TO_POINTER (CHAT_REPL_MODE_AVAILABLE),
                         test_pre_vote);
   g_test_add_data_func ("/repl/pre-vote/quorum", GUINT_TO_POINTER (CHAT_REPL_MODE_QUORUM),

@@ -86,6 +86,12 @@ random_fault (SimWorld *w)
     sim_admin (w, leader, CHAT_REPL_ADMIN_STEP_DOWN, 0);
   else if (r <= 85 && leader != 0)
     sim_admin (w, leader, CHAT_REPL_ADMIN_TRANSFER, (guint)(leader % w->opt.n_servers + 1));
+  else if (r <= 91)
+    {
+      /* A starved main loop, shorter or longer than the timeouts. */
+      if ((id = pick_server (w, TRUE)) != 0)
+        sim_stall (w, id, sim_random (w, 100, 2500));
+    }
 }
 
 /* What each server knows of its in-sync set: the latest one, and whether it knows it is
