@@ -34,6 +34,7 @@ typedef struct
 static GMutex lock;
 static GPtrArray *ops; /* OpStats *, in order of first use */
 static Histogram fsync_latency;
+static Histogram loop_stall;
 static guint64 leader_changes;
 
 static void
@@ -122,6 +123,14 @@ chat_metrics_observe_fsync (double seconds)
 }
 
 void
+chat_metrics_observe_loop_stall (double seconds)
+{
+  g_mutex_lock (&lock);
+  histogram_observe (&loop_stall, seconds);
+  g_mutex_unlock (&lock);
+}
+
+void
 chat_metrics_count_leader_change (void)
 {
   g_mutex_lock (&lock);
@@ -135,6 +144,7 @@ chat_metrics_reset (void)
   g_mutex_lock (&lock);
   g_clear_pointer (&ops, g_ptr_array_unref);
   memset (&fsync_latency, 0, sizeof fsync_latency);
+  memset (&loop_stall, 0, sizeof loop_stall);
   leader_changes = 0;
   g_mutex_unlock (&lock);
 }
@@ -274,6 +284,9 @@ render_counters (GString *out)
   append_header (out, "chatd_fsync_duration_seconds", "histogram",
                  "Time of one durable write of the replication state (an fsynced commit).");
   append_histogram (out, "chatd_fsync_duration_seconds", "", &fsync_latency);
+  append_header (out, "chatd_main_loop_stall_seconds", "histogram",
+                 "How late the replication timer ran after it was due (main loop busy).");
+  append_histogram (out, "chatd_main_loop_stall_seconds", "", &loop_stall);
 }
 
 char *

@@ -17,6 +17,9 @@ void chat_metrics_observe_request (const char *op, gboolean ok, double seconds);
 /* A durable write of the replication state (log append, term, snapshot) took seconds:
  * an SQLite commit with synchronous=FULL, which waits for fsync. */
 void chat_metrics_observe_fsync (double seconds);
+/* The replication timer ran seconds after it was due: how long the main loop was busy
+ * elsewhere (apply, fsync, clients) while heartbeats and elections waited. */
+void chat_metrics_observe_loop_stall (double seconds);
 /* The leader this server follows (or is) changed to another server. */
 void chat_metrics_count_leader_change (void);
 

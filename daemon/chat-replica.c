@@ -102,7 +102,9 @@ on_timer (gpointer user_data)
 {
   ChatReplica *self = user_data;
   ChatReplEvent event = { .type = CHAT_REPL_EVENT_TICK };
+  gint64 late_us = g_get_monotonic_time () - g_source_get_ready_time (self->timer);
 
+  chat_metrics_observe_loop_stall ((double)MAX (late_us, 0) / G_USEC_PER_SEC);
   g_source_set_ready_time (self->timer, -1);
   step (self, &event);
   return G_SOURCE_CONTINUE;

@@ -82,6 +82,7 @@ test_histograms (void)
   chat_metrics_observe_request (NULL, FALSE, 0.00001);
   chat_metrics_observe_fsync (0.002);
   chat_metrics_count_leader_change ();
+  chat_metrics_observe_loop_stall (0.3);
   chat_metrics_count_leader_change ();
   text = render ();
   assert_line (text, "chatd_requests_total{op=\"send\",result=\"ok\"} 2");
@@ -96,6 +97,9 @@ test_histograms (void)
   assert_line (text, "chatd_request_duration_seconds_sum{op=\"send\"} 7.0034");
   assert_line (text, "chatd_fsync_duration_seconds_bucket{le=\"0.0025\"} 1");
   assert_line (text, "chatd_fsync_duration_seconds_count 1");
+  assert_line (text, "chatd_main_loop_stall_seconds_bucket{le=\"0.25\"} 0");
+  assert_line (text, "chatd_main_loop_stall_seconds_bucket{le=\"0.5\"} 1");
+  assert_line (text, "chatd_main_loop_stall_seconds_count 1");
   assert_line (text, "chatd_leader_changes_total 2");
   assert_line (text, "# TYPE chatd_request_duration_seconds histogram");
 }
