@@ -65,6 +65,9 @@ test_rejoin (Fixture *f, gconstpointer data)
   write_pipelined (f, 10, 1);
   chat_test_pair_assert_all_once (f);
   chat_test_wait_converged (f->cluster, CONVERGE_MS);
+  /* The returning follower deposed nobody (pre-vote, docs/replication.md C11). */
+  g_assert_cmpuint (chat_test_cluster_wait_leader (f->cluster, LEADER_MS), ==, leader);
+  g_assert_false (log_mentions (f, leader, "stopped leading"));
 }
 
 /* The recovering rule: a server that missed writes and restarts alone must not lead (it
