@@ -6,6 +6,7 @@
 
 #include <glib/gi18n.h>
 
+#include "chat-session-store.h"
 #include "chat-window-private.h"
 
 G_DEFINE_FINAL_TYPE (ChatWindow, chat_window, ADW_TYPE_APPLICATION_WINDOW)
@@ -283,9 +284,28 @@ set_client (ChatWindow *self, ChatClient *client)
   g_signal_connect_object (client, "leader-changed", G_CALLBACK (leader_changed_cb), self, 0);
 }
 
+/* The keyring entry's key: the server list, so each cluster keeps its own session. NULL when
+ * the user turned remembering off. */
+static char *
+dup_session_key (ChatWindow *self)
+{
+  ChatApplication *app = CHAT_APPLICATION (gtk_window_get_application (GTK_WINDOW (self)));
+  g_auto (GStrv) servers = NULL;
+
+  if (app == NULL
+      || !g_settings_get_boolean (chat_application_get_settings (app), "remember-session"))
+    return NULL;
+  servers = chat_application_dup_servers (app);
+  return g_strjoinv (",", servers);
+}
+
 void
 chat_window_log_out_done (ChatWindow *self, const char *message)
 {
+  g_autofree char *key = dup_session_key (self);
+
+  if (key != NULL)
+    chat_session_store_clear (key);
   set_account (self, NULL);
   set_client (self, NULL);
   chat_login_page_reset (self->login_page);
@@ -298,6 +318,11 @@ static void
 logged_in (ChatWindow *self)
 {
   g_autoptr (ChatAccount) account = chat_account_new (self->client);
+  g_autofree char *key = dup_session_key (self);
+
+  if (key != NULL && chat_client_get_session (self->client) != NULL)
+    chat_session_store_save (key, chat_client_get_username (self->client),
+                             chat_client_get_session (self->client));
 
   self->was_connected = TRUE;
   set_account (self, account);
@@ -501,10 +526,69 @@ chat_window_init (ChatWindow *self)
   chat_window_update_actions (self);
 }
 
+static void
+resume_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (ChatWindow) self = user_data;
+  g_autoptr (GError) error = NULL;
+
+  if (chat_client_resume_finish (CHAT_CLIENT (source), result, NULL, &error))
+    {
+      if (self->client == CHAT_CLIENT (source))
+        logged_in (self);
+      return;
+    }
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED)
+      || self->client != CHAT_CLIENT (source))
+    return;
+  g_debug ("Kept session not resumed: %s", error->message);
+  /* Expired or unknown: forget it. The cluster out of reach: keep it for the next start. */
+  if (g_error_matches (error, CHAT_ERROR, CHAT_ERROR_UNAUTHENTICATED))
+    chat_window_log_out_done (self, NULL);
+  else
+    {
+      set_client (self, NULL);
+      chat_login_page_set_busy (self->login_page, FALSE);
+    }
+}
+
+static void
+session_found_cb (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  g_autoptr (ChatWindow) self = user_data;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *username = NULL;
+  g_autofree char *session = NULL;
+  ChatApplication *app = CHAT_APPLICATION (gtk_window_get_application (GTK_WINDOW (self)));
+  g_auto (GStrv) servers = NULL;
+  g_autoptr (ChatClient) client = NULL;
+
+  if (!chat_session_store_lookup_finish (result, &username, &session, &error))
+    {
+      if (error != NULL)
+        g_debug ("No keyring: %s", error->message);
+      return;
+    }
+  if (self->client != NULL || app == NULL)
+    return; /* the user logs in by hand meanwhile */
+  servers = chat_application_dup_servers (app);
+  client = chat_client_new ((const char *const *)servers);
+  set_client (self, client);
+  chat_login_page_set_credentials (self->login_page, username, "");
+  chat_login_page_set_busy (self->login_page, TRUE);
+  chat_client_resume_async (client, session, self->cancellable, resume_cb, g_object_ref (self));
+}
+
 ChatWindow *
 chat_window_new (ChatApplication *app)
 {
-  return g_object_new (CHAT_TYPE_WINDOW, "application", app, NULL);
+  ChatWindow *self = g_object_new (CHAT_TYPE_WINDOW, "application", app, NULL);
+  g_autofree char *key = dup_session_key (self);
+
+  /* Stay logged in: resume the session the keyring kept, if any. */
+  if (key != NULL)
+    chat_session_store_lookup_async (key, self->cancellable, session_found_cb, g_object_ref (self));
+  return self;
 }
 
 ChatAccount *

@@ -63,6 +63,8 @@ gui_app_new (ChatTestCluster *cluster)
       g_strv_builder_add (builder, address);
     }
   servers = g_strv_builder_end (builder);
+  /* No keyring: each test logs in itself (the stay-logged-in case turns it on). */
+  g_settings_set_boolean (chat_application_get_settings (app), "remember-session", FALSE);
   g_settings_set_strv (chat_application_get_settings (app), "servers",
                        (const char *const *)servers);
   return app;

@@ -3,6 +3,11 @@
  * users write to him over plain connections; each case is checked against the server. */
 #include "config.h"
 
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "chat-fs.h"
 #include "chat-message-row.h"
 #include "gui-util.h"
 
@@ -446,6 +451,76 @@ test_narrow (void)
   gui_spin (300);
 }
 
+/* gnome-keyring-daemon on the test's session bus, with an unlocked login keyring in a
+ * temporary data directory: no prompt, and the user's own keyring is never touched. */
+static GPid
+start_keyring (char **data_dir)
+{
+  g_autoptr (GError) error = NULL;
+  g_auto (GStrv) env = g_get_environ ();
+  const char *argv[]
+      = { "gnome-keyring-daemon", "--foreground", "--unlock", "--components=secrets", NULL };
+  GPid pid = 0;
+  int in_fd = -1;
+
+  *data_dir = g_dir_make_tmp ("chat-gtk-keyring-XXXXXX", &error);
+  g_assert_no_error (error);
+  env = g_environ_setenv (env, "XDG_DATA_HOME", *data_dir, TRUE);
+  g_assert_true (g_spawn_async_with_pipes (NULL, (char **)argv, env, G_SPAWN_SEARCH_PATH, NULL,
+                                           NULL, &pid, &in_fd, NULL, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (write (in_fd, "test-password\n", 14), ==, 14);
+  close (in_fd);
+  gui_spin (1500);
+  return pid;
+}
+
+/* 9: the session kept in the keyring logs a new window in; Log Out forgets it. */
+static void
+test_stay_logged_in (void)
+{
+  GSettings *settings = chat_application_get_settings (app);
+  g_autofree char *daemon = g_find_program_in_path ("gnome-keyring-daemon");
+  g_autofree char *data_dir = NULL;
+  GPid keyring;
+  ChatWindow *first;
+  ChatWindow *second;
+  ChatWindow *third;
+
+  if (daemon == NULL)
+    {
+      g_test_skip ("gnome-keyring-daemon is not installed");
+      return;
+    }
+  keyring = start_keyring (&data_dir);
+  ensure_user ("kate");
+  g_settings_set_boolean (settings, "remember-session", TRUE);
+  first = gui_window_new (app);
+  gui_submit_login (first, "kate", "other-password", FALSE);
+  GUI_WAIT_UNTIL (chat_window_get_account (first) != NULL, TIMEOUT_MS);
+  gui_spin (1500); /* stored */
+
+  second = gui_window_new (app);
+  GUI_WAIT_UNTIL (chat_window_get_account (second) != NULL, TIMEOUT_MS);
+  g_assert_cmpstr (chat_account_get_username (chat_window_get_account (second)), ==, "kate");
+  g_assert_true (gtk_widget_activate_action (GTK_WIDGET (second), "win.logout", NULL));
+  GUI_WAIT_UNTIL (chat_window_get_account (second) == NULL, TIMEOUT_MS);
+  gui_spin (1500); /* forgotten */
+
+  third = gui_window_new (app);
+  gui_spin (3000);
+  g_assert_null (chat_window_get_account (third));
+
+  g_settings_set_boolean (settings, "remember-session", FALSE);
+  gtk_window_destroy (GTK_WINDOW (first));
+  gtk_window_destroy (GTK_WINDOW (second));
+  gtk_window_destroy (GTK_WINDOW (third));
+  kill (keyring, SIGTERM);
+  waitpid (keyring, NULL, 0);
+  g_spawn_close_pid (keyring);
+  chat_fs_remove_tree (data_dir);
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -471,6 +546,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/cases/too-large-kept", test_too_large_kept);
   g_test_add_func ("/cases/keyboard", test_keyboard);
   g_test_add_func ("/cases/narrow", test_narrow);
+  g_test_add_func ("/cases/stay-logged-in", test_stay_logged_in);
   /* Last: it takes a server down. */
   g_test_add_func ("/cases/health-line", test_health_line);
   ret = g_test_run ();
