@@ -22,11 +22,37 @@ self_id (ChatRepl *repl)
 gboolean
 chat_repl_needs_every_vote (ChatRepl *repl)
 {
+  if (chat_repl_bootstrapping (repl))
+    return !repl->config.primary;
   return repl->recovering || !chat_repl_isr_membership_settled (repl);
 }
 
-/* Available mode: a server that knows no in-sync set yet (an empty disk) waits for a
- * leader; the others may run (see won_available() for what they need to win). */
+/* A server with an empty log in available mode: it knows no in-sync set and no cluster. */
+static gboolean
+log_empty (ChatRepl *repl)
+{
+  return chat_repl_last_index (repl) == 0;
+}
+
+/* Available mode, an empty log: this server may only found a new cluster, with the votes
+ * of other empty servers (A8). Its "latest set" is then every configured server. */
+gboolean
+chat_repl_bootstrapping (ChatRepl *repl)
+{
+  return !is_quorum (repl) && log_empty (repl);
+}
+
+/* The set whose members a candidate needs (or may count as silent). */
+static ChatReplNodeSet
+electorate (ChatRepl *repl)
+{
+  return chat_repl_bootstrapping (repl) ? chat_repl_all_nodes (repl) : repl->isr;
+}
+
+/* Available mode: a server with an empty log runs only to found a new cluster, and only
+ * until it learns that one exists (then it waits for its leader); a server that knows no
+ * in-sync set otherwise waits too. The others may run (see won_available() for what they
+ * need to win). */
 gboolean
 chat_repl_can_campaign (ChatRepl *repl)
 {
@@ -34,6 +60,8 @@ chat_repl_can_campaign (ChatRepl *repl)
     return FALSE;
   if (is_quorum (repl) || repl->config.n_nodes == 1)
     return TRUE;
+  if (log_empty (repl))
+    return !repl->cluster_known;
   if (repl->isr == 0)
     return FALSE;
   /* The last survivor: its own durable in-sync set names it alone, so nobody else can
@@ -45,6 +73,18 @@ chat_repl_can_campaign (ChatRepl *repl)
                         repl->isr);
     }
   return TRUE;
+}
+
+static void
+request_vote (ChatRepl *repl, guint id, gboolean transfer)
+{
+  ChatReplMessage *m
+      = chat_repl_message_new (CHAT_REPL_MSG_VOTE_REQUEST, self_id (repl), id, repl->term);
+
+  m->last_index = chat_repl_last_index (repl);
+  m->last_term = chat_repl_last_term (repl);
+  m->transfer = transfer;
+  chat_repl_send (repl, m);
 }
 
 /* forced: win without votes (--primary on an empty disk, or force-leader). Either way the
@@ -69,21 +109,32 @@ chat_repl_campaign (ChatRepl *repl, gboolean transfer, gboolean forced)
     repl->election_deadline += repl->config.failure_timeout_ms;
   chat_repl_notice (repl, CHAT_REPL_NOTICE_ELECTION_STARTED, self_id (repl), 0, repl->isr);
 
+  repl->vote_resend_due = repl->now + repl->config.heartbeat_ms;
   for (guint id = 1; id <= repl->config.n_nodes; id++)
     {
-      ChatReplMessage *m;
-
       repl->peers[id].vote_answered = FALSE;
       repl->peers[id].vote_granted = FALSE;
-      if (id == self_id (repl))
-        continue;
-      m = chat_repl_message_new (CHAT_REPL_MSG_VOTE_REQUEST, self_id (repl), id, term);
-      m->last_index = chat_repl_last_index (repl);
-      m->last_term = chat_repl_last_term (repl);
-      m->transfer = transfer;
-      chat_repl_send (repl, m);
+      if (id != self_id (repl))
+        request_vote (repl, id, transfer);
     }
   chat_repl_check_election (repl);
+}
+
+/* A bootstrap candidate asks the servers that have not answered again at every heartbeat:
+ * at a cluster's first start the links come up one by one, and a request sent before a
+ * link was up is lost. Whoever answers in time is in the first in-sync set. */
+void
+chat_repl_candidate_tick (ChatRepl *repl)
+{
+  if (repl->role != CHAT_REPL_ROLE_CANDIDATE || !chat_repl_bootstrapping (repl)
+      || repl->hard_state_pending || repl->now < repl->vote_resend_due)
+    return;
+  repl->vote_resend_due = repl->now + repl->config.heartbeat_ms;
+  for (guint id = 1; id <= repl->config.n_nodes; id++)
+    {
+      if (id != self_id (repl) && !repl->peers[id].vote_answered)
+        request_vote (repl, id, FALSE);
+    }
 }
 
 static gboolean
@@ -112,7 +163,8 @@ won_available (ChatRepl *repl, ChatReplNodeSet *down)
     {
       ChatReplPeer *p = &repl->peers[id];
 
-      if (id == self_id (repl) || !CHAT_REPL_NODE_SET_HAS (repl->isr, id) || p->vote_granted)
+      if (id == self_id (repl) || !CHAT_REPL_NODE_SET_HAS (electorate (repl), id)
+          || p->vote_granted)
         continue;
       if (p->vote_answered || strict || !waited)
         return FALSE;
@@ -191,6 +243,8 @@ answer_vote (ChatRepl *repl, const ChatReplMessage *msg, gboolean granted)
       = chat_repl_message_new (CHAT_REPL_MSG_VOTE_RESPONSE, self_id (repl), msg->from, repl->term);
 
   m->granted = granted;
+  /* Tells an empty candidate whether this server already belongs to a cluster. */
+  m->last_index = chat_repl_last_index (repl);
   chat_repl_send (repl, m);
 }
 
@@ -229,6 +283,14 @@ chat_repl_handle_vote_response (ChatRepl *repl, const ChatReplMessage *msg)
 {
   ChatReplPeer *p = &repl->peers[msg->from];
 
+  /* A voter with a history: a cluster exists, an empty server waits for its leader. */
+  if (!msg->granted && msg->last_index > 0 && chat_repl_bootstrapping (repl))
+    {
+      repl->cluster_known = TRUE;
+      if (repl->role == CHAT_REPL_ROLE_CANDIDATE)
+        chat_repl_become_follower (repl, MAX (msg->term, repl->term), 0);
+      return;
+    }
   if (msg->term > repl->term)
     {
       chat_repl_become_follower (repl, msg->term, 0);

@@ -16,13 +16,14 @@ node_bit (ChatRepl *repl, guint id)
 }
 
 /* The set a new leader starts with: its log's set minus members that stayed silent during
- * the election; a fresh cluster (no set yet) starts with the leader alone and lets the
- * others in once they have caught up. */
+ * the election. A fresh cluster (no set yet) starts with every server that voted for the
+ * bootstrap, so that no write is acknowledged on fewer disks than the servers that are up;
+ * the silent ones join once they have caught up. */
 ChatReplNodeSet
 chat_repl_isr_initial (ChatRepl *repl, ChatReplNodeSet presumed_down)
 {
   if (repl->isr == 0)
-    return self_bit (repl);
+    return (chat_repl_all_nodes (repl) & ~presumed_down) | self_bit (repl);
   return (repl->isr & ~presumed_down) | self_bit (repl);
 }
 
@@ -40,6 +41,45 @@ chat_repl_isr_append (ChatRepl *repl, ChatReplNodeSet set)
   chat_repl_log_append_new (repl, CHAT_REPL_ENTRY_IN_SYNC_SET, data);
   chat_repl_notice (repl, CHAT_REPL_NOTICE_IN_SYNC_CHANGED, repl->config.node_id, repl->isr_index,
                     set);
+}
+
+/* A12: a peer whose messages name a new store lost its disk. What the leader knew of it
+ * is void: it has nothing (match 0, the next append goes back to the start, or the
+ * snapshot), and it leaves the in-sync set at once, since commits counted its old disk. */
+static void
+peer_emptied (ChatRepl *repl, guint id)
+{
+  ChatReplPeer *p = &repl->peers[id];
+
+  p->match_index = 0;
+  p->next_index = chat_repl_last_index (repl) + 1;
+  p->sending_snapshot = FALSE;
+  p->snapshot_offset = 0;
+  chat_repl_forget_in_flight (p);
+  p->emptied = CHAT_REPL_NODE_SET_HAS (repl->isr, id);
+  if (repl->role != CHAT_REPL_ROLE_LEADER)
+    return;
+  if (repl->transfer_target == id)
+    repl->transfer_target = 0;
+  chat_repl_notice (repl, CHAT_REPL_NOTICE_PEER_EMPTIED, id, 0, repl->isr);
+}
+
+/* FALSE: drop the message, it comes from a store that has since been replaced. */
+gboolean
+chat_repl_isr_check_incarnation (ChatRepl *repl, const ChatReplMessage *msg)
+{
+  guint id = msg->from;
+  guint64 known = repl->peer_incarnation[id];
+
+  if (msg->incarnation == 0 || msg->incarnation == known)
+    return TRUE;
+  if (msg->incarnation == repl->peer_retired[id])
+    return FALSE;
+  repl->peer_retired[id] = known;
+  repl->peer_incarnation[id] = msg->incarnation;
+  if (known != 0)
+    peer_emptied (repl, id);
+  return TRUE;
 }
 
 static gboolean
@@ -73,8 +113,10 @@ chat_repl_isr_tick (ChatRepl *repl)
   for (guint id = 1; id <= repl->config.n_nodes; id++)
     {
       if (id != repl->config.node_id && CHAT_REPL_NODE_SET_HAS (want, id)
-          && repl->now >= repl->peers[id].last_ack_ms + failure)
+          && (repl->now >= repl->peers[id].last_ack_ms + failure || repl->peers[id].emptied))
         want &= ~CHAT_REPL_NODE_BIT (id);
+      if (!CHAT_REPL_NODE_SET_HAS (want, id))
+        repl->peers[id].emptied = FALSE;
     }
   /* Removals go in at once: commits wait for every member, so a dead one blocks them. */
   if (want != repl->isr)
@@ -201,8 +243,14 @@ membership_anchored (ChatRepl *repl)
   if (added == 0 || added > repl->persisted)
     return FALSE;
   adder = CHAT_REPL_TERM_NODE (chat_repl_log_get (repl, added)->term);
-  if (adder == repl->config.node_id
-      || !(chat_repl_isr_at (repl, added - 1) & node_bit (repl, adder)))
+  if (adder == repl->config.node_id)
+    return FALSE;
+  /* The founding set of a fresh cluster (A8): no set came before it, and a server that
+   * lacks it cannot lead at all (a log without a set never runs; an empty one needs the
+   * vote of every server that answers, and we refuse it). */
+  if (chat_repl_isr_at (repl, added - 1) == 0)
+    return TRUE;
+  if (!(chat_repl_isr_at (repl, added - 1) & node_bit (repl, adder)))
     return FALSE;
   vouched = self_bit (repl) | node_bit (repl, adder) | holders_after (repl, added);
   return (repl->isr & ~vouched) == 0;

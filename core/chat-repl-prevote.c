@@ -86,7 +86,9 @@ chat_repl_pre_vote_check (ChatRepl *repl)
 void
 chat_repl_pre_vote_start (ChatRepl *repl)
 {
-  if (repl->config.n_nodes == 1)
+  /* A bootstrap (A8) needs no pre-vote: only empty servers can grant it, and a server with
+   * a history refuses at once, which makes the empty candidate wait for its leader. */
+  if (repl->config.n_nodes == 1 || chat_repl_bootstrapping (repl))
     {
       chat_repl_campaign (repl, FALSE, FALSE);
       return;

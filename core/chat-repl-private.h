@@ -37,6 +37,7 @@ typedef struct
   guint64 snapshot_index; /* the snapshot being sent */
   guint64 snapshot_offset;
   guint64 last_send_ms;
+  gboolean emptied; /* a new incarnation: out of the in-sync set at once (A12) */
   /* Last index of each append with entries not yet acknowledged, oldest first; a
    * rejection, step-down or silence (peer down) forgets them. */
   guint64 in_flight[CHAT_REPL_MAX_APPENDS_IN_FLIGHT];
@@ -66,6 +67,10 @@ struct _ChatRepl
   ChatReplRole role;
   guint leader;
   gboolean recovering;
+  /* An empty server learned that a cluster exists (a leader, or a voter with a history):
+   * it no longer runs for the bootstrap of a new one. */
+  gboolean cluster_known;
+  guint64 vote_resend_due; /* bootstrap campaign: ask the silent servers again */
 
   /* log: entry i (index) is log->pdata[i - snapshot_index - 1] */
   GPtrArray *log;
@@ -82,6 +87,9 @@ struct _ChatRepl
   guint64 isr_index;
 
   ChatReplPeer peers[CHAT_REPL_MAX_NODES + 1];
+  /* Each peer's store as its messages name it, and the one it replaced (A12). */
+  guint64 peer_incarnation[CHAT_REPL_MAX_NODES + 1];
+  guint64 peer_retired[CHAT_REPL_MAX_NODES + 1];
 
   /* timers (absolute ms) */
   guint64 election_deadline;
@@ -148,6 +156,8 @@ gboolean chat_repl_log_up_to_date (ChatRepl *repl, guint64 last_term, guint64 la
 void chat_repl_apply_committed (ChatRepl *repl);
 
 /* chat-repl-election.c */
+gboolean chat_repl_bootstrapping (ChatRepl *repl);
+void chat_repl_candidate_tick (ChatRepl *repl);
 gboolean chat_repl_can_campaign (ChatRepl *repl);
 void chat_repl_campaign (ChatRepl *repl, gboolean transfer, gboolean forced);
 void chat_repl_check_election (ChatRepl *repl);
@@ -179,6 +189,7 @@ void chat_repl_ack_leader (ChatRepl *repl);
 void chat_repl_leader_tick (ChatRepl *repl);
 
 /* chat-repl-isr.c */
+gboolean chat_repl_isr_check_incarnation (ChatRepl *repl, const ChatReplMessage *msg);
 void chat_repl_isr_tick (ChatRepl *repl);
 void chat_repl_isr_check_rejoined (ChatRepl *repl);
 ChatReplNodeSet chat_repl_isr_initial (ChatRepl *repl, ChatReplNodeSet presumed_down);

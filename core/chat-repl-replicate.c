@@ -158,6 +158,7 @@ follow (ChatRepl *repl, const ChatReplMessage *msg)
     chat_repl_become_follower (repl, msg->term, msg->from);
   repl->leader_contact = repl->now;
   chat_repl_pre_vote_cancel (repl);
+  repl->cluster_known = TRUE;
   chat_repl_reset_election_timer (repl);
 }
 

@@ -100,6 +100,7 @@ typedef struct
   guint64 total;
   GBytes *data; /* snapshot chunk, or NULL */
   gboolean done;
+  guint64 incarnation; /* the sender's store (every type; 0: unknown) */
 } ChatReplMessage;
 
 ChatReplMessage *chat_repl_message_new (ChatReplMessageType type, guint from, guint to,

@@ -177,6 +177,7 @@ chat_repl_notice (ChatRepl *repl, ChatReplNoticeType type, guint node, guint64 i
 void
 chat_repl_send (ChatRepl *repl, ChatReplMessage *message)
 {
+  message->incarnation = repl->config.incarnation;
   g_ptr_array_add (repl->u->messages, message);
 }
 
@@ -253,11 +254,11 @@ start (ChatRepl *repl)
   if (repl->recovering)
     chat_repl_notice (repl, CHAT_REPL_NOTICE_REJOIN_STARTED, 0, chat_repl_last_index (repl),
                       repl->isr);
-  /* --primary on an empty disk: lead the very first term without waiting. A cluster of
-   * one server has nobody to wait for either. */
-  if (repl->config.primary && repl->term == 0 && chat_repl_last_index (repl) == 0)
-    chat_repl_campaign (repl, FALSE, TRUE);
-  else if (repl->config.n_nodes == 1)
+  /* --primary on an empty disk: run for the very first term at once (it still needs the
+   * votes of the empty servers that answer, A8). A cluster of one server has nobody to
+   * wait for either. */
+  if ((repl->config.primary && repl->term == 0 && chat_repl_last_index (repl) == 0)
+      || repl->config.n_nodes == 1)
     chat_repl_campaign (repl, FALSE, FALSE);
 }
 
@@ -270,7 +271,10 @@ tick (ChatRepl *repl)
       return;
     }
   if (repl->role == CHAT_REPL_ROLE_CANDIDATE)
-    chat_repl_check_election (repl);
+    {
+      chat_repl_check_election (repl);
+      chat_repl_candidate_tick (repl);
+    }
   chat_repl_pre_vote_check (repl);
   if (repl->role != CHAT_REPL_ROLE_LEADER && repl->now >= repl->election_deadline)
     {
@@ -290,6 +294,8 @@ handle_message (ChatRepl *repl, const ChatReplMessage *msg)
 {
   if (msg->from < 1 || msg->from > repl->config.n_nodes || msg->from == repl->config.node_id
       || msg->to != repl->config.node_id)
+    return;
+  if (!chat_repl_isr_check_incarnation (repl, msg))
     return;
   switch (msg->type)
     {
@@ -404,7 +410,11 @@ next_wakeup (ChatRepl *repl)
   if (repl->role == CHAT_REPL_ROLE_LEADER)
     next = repl->heartbeat_due;
   else if (repl->role == CHAT_REPL_ROLE_CANDIDATE && repl->config.mode == CHAT_REPL_MODE_AVAILABLE)
-    next = MIN (next, repl->campaign_start + repl->config.failure_timeout_ms);
+    {
+      next = MIN (next, repl->campaign_start + repl->config.failure_timeout_ms);
+      if (chat_repl_bootstrapping (repl))
+        next = MIN (next, repl->vote_resend_due);
+    }
   if (repl->prevote_term != 0 && repl->config.mode == CHAT_REPL_MODE_AVAILABLE)
     next = MIN (next, repl->prevote_start + repl->config.failure_timeout_ms);
   return MAX (next, repl->now + 1);
@@ -551,6 +561,7 @@ chat_repl_notice_to_string (ChatReplNoticeType type)
     [CHAT_REPL_NOTICE_TRANSFER_STARTED] = "transfer-started",
     [CHAT_REPL_NOTICE_WAITING_FOR_IN_SYNC] = "waiting-for-in-sync",
     [CHAT_REPL_NOTICE_DIVERGED] = "diverged",
+    [CHAT_REPL_NOTICE_PEER_EMPTIED] = "peer-emptied",
   };
 
   if ((guint)type >= G_N_ELEMENTS (names))

@@ -41,6 +41,10 @@ typedef struct
   gsize catch_up_append_bytes;
   guint catch_up_appends_in_flight; /* 1..CHAT_REPL_MAX_APPENDS_IN_FLIGHT */
   guint64 seed;                     /* the only source of randomness (election timeouts) */
+  /* The host's store: a random id made when its disk was created empty (0: none). Every
+   * message carries it, so that a leader sees a peer that lost its disk (docs/replication.md,
+   * A12). */
+  guint64 incarnation;
 } ChatReplConfig;
 
 /* Defaults: available mode, heartbeat 100 ms, election 500-1000 ms, failure 1000 ms,
@@ -133,6 +137,7 @@ typedef enum
   CHAT_REPL_NOTICE_TRANSFER_STARTED,
   CHAT_REPL_NOTICE_WAITING_FOR_IN_SYNC,
   CHAT_REPL_NOTICE_DIVERGED,
+  CHAT_REPL_NOTICE_PEER_EMPTIED,
 } ChatReplNoticeType;
 
 /* A cluster event for the host's log (journal fields CHATD_EVENT, CHATD_TERM, CHATD_PEER). */

@@ -591,26 +591,30 @@ test_addition_leaves_from_disk (void)
   leader_step (repl, &ev, &u);
   ev = (ChatReplEvent){ CHAT_REPL_EVENT_PERSISTED, 2 };
   leader_step (repl, &ev, &u);
+  /* A8: s2 never answers the bootstrap vote; after the failure timeout s1 leads alone. */
+  g_assert_cmpint (chat_repl_get_role (repl), ==, CHAT_REPL_ROLE_CANDIDATE);
+  ev = (ChatReplEvent){ CHAT_REPL_EVENT_TICK, 1001 };
+  leader_step (repl, &ev, &u);
   g_assert_cmpint (chat_repl_get_role (repl), ==, CHAT_REPL_ROLE_LEADER);
   term = chat_repl_get_term (repl);
-  ev = (ChatReplEvent){ CHAT_REPL_EVENT_PERSISTED, 3, .index = 2, .term = term };
+  ev = (ChatReplEvent){ CHAT_REPL_EVENT_PERSISTED, 1003, .index = 2, .term = term };
   leader_step (repl, &ev, &u);
   /* s2 has caught up with the commit index: the next tick adds it (index 3). */
   ack = chat_repl_message_new (CHAT_REPL_MSG_APPEND_RESPONSE, 2, 1, term);
   ack->success = TRUE;
   ack->match_index = 2;
-  ev = (ChatReplEvent){ CHAT_REPL_EVENT_MESSAGE, 50, ack };
+  ev = (ChatReplEvent){ CHAT_REPL_EVENT_MESSAGE, 1050, ack };
   leader_step (repl, &ev, &u);
-  ev = (ChatReplEvent){ CHAT_REPL_EVENT_TICK, 150 };
+  ev = (ChatReplEvent){ CHAT_REPL_EVENT_TICK, 1150 };
   leader_step (repl, &ev, &u);
   g_assert_cmpuint (u.entries->len, ==, 1);
   g_assert_cmpuint (chat_repl_entry_get_node_set (g_ptr_array_index (u.entries, 0)), ==,
                     SET (1, 2, 0));
   g_assert_cmpuint (highest_sent (&u), <, 3);
-  ev = (ChatReplEvent){ CHAT_REPL_EVENT_TICK, 260 };
+  ev = (ChatReplEvent){ CHAT_REPL_EVENT_TICK, 1260 };
   leader_step (repl, &ev, &u);
   g_assert_cmpuint (highest_sent (&u), <, 3);
-  ev = (ChatReplEvent){ CHAT_REPL_EVENT_PERSISTED, 270, .index = 3, .term = term };
+  ev = (ChatReplEvent){ CHAT_REPL_EVENT_PERSISTED, 1270, .index = 3, .term = term };
   leader_step (repl, &ev, &u);
   g_assert_cmpuint (highest_sent (&u), ==, 3);
 }

@@ -74,6 +74,7 @@ struct _ChatPeers
   ChatPeerMessageFunc func;
   gpointer user_data;
   Remote *remotes;      /* by node id; [0] and [node_id] unused */
+  guint n_remotes;      /* the config's server count: a pending dial may outlive the config */
   GPtrArray *unclaimed; /* Link *: accepted, not yet authenticated */
   GSocketClient *client;
   ChatTls *tls; /* NULL: plaintext links */
@@ -667,7 +668,7 @@ chat_peers_finalize (GObject *object)
 {
   ChatPeers *self = CHAT_PEERS (object);
 
-  for (guint i = 1; i <= self->config->servers->len; i++)
+  for (guint i = 1; i <= self->n_remotes; i++)
     {
       g_free (self->remotes[i].address);
       g_clear_object (&self->remotes[i].connectable);
@@ -709,6 +710,7 @@ chat_peers_new (const ChatConfig *config, guint node_id, ChatPeerMessageFunc fun
   self->func = func;
   self->user_data = user_data;
   self->remotes = g_new0 (Remote, n + 1);
+  self->n_remotes = n;
   for (guint i = 1; i <= n; i++)
     {
       const ChatServerAddress *address = g_ptr_array_index (config->servers, i - 1);
@@ -743,7 +745,7 @@ chat_peers_stop (ChatPeers *self)
   g_return_if_fail (CHAT_IS_PEERS (self));
 
   self->running = FALSE;
-  for (guint i = 1; self->remotes != NULL && i <= self->config->servers->len; i++)
+  for (guint i = 1; self->remotes != NULL && i <= self->n_remotes; i++)
     {
       Remote *remote = &self->remotes[i];
 

@@ -82,6 +82,7 @@ add_fields (JsonBuilder *b, const ChatReplMessage *m)
       case CHAT_REPL_MSG_VOTE_RESPONSE:
       case CHAT_REPL_MSG_PRE_VOTE_RESPONSE:
         add_bool (b, "granted", m->granted);
+        add_uint (b, "last_index", m->last_index);
         break;
       case CHAT_REPL_MSG_APPEND:
         add_uint (b, "prev_index", m->prev_index);
@@ -130,6 +131,8 @@ chat_peer_codec_encode (const ChatReplMessage *message, gsize *length)
   add_uint (b, "from", message->from);
   add_uint (b, "to", message->to);
   add_uint (b, "term", message->term);
+  if (message->incarnation != 0)
+    add_uint (b, "incarnation", MIN (message->incarnation, (guint64)G_MAXINT64));
   add_fields (b, message);
   json_builder_end_object (b);
   root = json_builder_get_root (b);
@@ -303,6 +306,14 @@ decode_entries (JsonObject *o, ChatReplMessage *m, GError **error)
   return TRUE;
 }
 
+/* A member that older peers do not send: absent means 0. */
+static gboolean
+get_optional_uint (JsonObject *o, const char *name, guint64 *out, GError **error)
+{
+  *out = 0;
+  return !json_object_has_member (o, name) || get_uint (o, name, G_MAXINT64, out, error);
+}
+
 static gboolean
 decode_node_set (JsonObject *o, const char *name, ChatReplNodeSet *out, GError **error)
 {
@@ -361,7 +372,8 @@ decode_fields (JsonObject *o, ChatReplMessage *m, GError **error)
                && get_uint (o, "last_term", G_MAXINT64, &m->last_term, error);
       case CHAT_REPL_MSG_VOTE_RESPONSE:
       case CHAT_REPL_MSG_PRE_VOTE_RESPONSE:
-        return get_bool (o, "granted", &m->granted, error);
+        return get_bool (o, "granted", &m->granted, error)
+               && get_optional_uint (o, "last_index", &m->last_index, error);
       case CHAT_REPL_MSG_APPEND:
         return get_uint (o, "prev_index", G_MAXINT64, &m->prev_index, error)
                && get_uint (o, "prev_term", G_MAXINT64, &m->prev_term, error)
@@ -431,7 +443,7 @@ chat_peer_codec_decode (const char *line, gssize length, GError **error)
       || !get_uint (o, "to", 255, &to, error) || !get_uint (o, "term", G_MAXINT64, &term, error))
     return NULL;
   m = chat_repl_message_new (type, (guint)from, (guint)to, term);
-  if (!decode_fields (o, m, error))
+  if (!get_optional_uint (o, "incarnation", &m->incarnation, error) || !decode_fields (o, m, error))
     return NULL;
   return g_steal_pointer (&m);
 }

@@ -20,6 +20,7 @@ static gboolean opt_all_scenarios = FALSE;
 static char *opt_break = NULL;
 static gboolean opt_expect_violation = FALSE;
 static gboolean opt_crash_on_set_change = FALSE;
+static gboolean opt_disk_loss = FALSE;
 
 static const GOptionEntry entries[] = {
   { "mode", 'm', 0, G_OPTION_ARG_STRING, &opt_mode, "available (default) or quorum", "MODE" },
@@ -37,6 +38,8 @@ static const GOptionEntry entries[] = {
     "Succeed only if some schedule finds a violation", NULL },
   { "crash-on-set-change", 0, 0, G_OPTION_ARG_NONE, &opt_crash_on_set_change,
     "Let half of the faults crash a server as an in-sync set changes", NULL },
+  { "disk-loss", 0, 0, G_OPTION_ARG_NONE, &opt_disk_loss,
+    "Let faults wipe one server's disk at a time (available mode)", NULL },
   { NULL },
 };
 
@@ -105,12 +108,13 @@ run_random (SimOptions *opt)
         }
     }
   secs = (g_get_monotonic_time () - t0) / 1e6;
-  g_print ("mode=%s servers=%u%s seeds=%" G_GINT64_FORMAT "..%" G_GINT64_FORMAT
+  g_print ("mode=%s servers=%u%s%s seeds=%" G_GINT64_FORMAT "..%" G_GINT64_FORMAT
            ": %" G_GUINT64_FORMAT " violation(s), %" G_GUINT64_FORMAT " steps, %.2f s, "
            "%.0f steps/s\n",
            chat_repl_mode_to_string (opt->mode), opt->n_servers,
-           opt->crash_on_set_change ? " crash-on-set-change" : "", opt_start,
-           opt_start + opt_seeds - 1, failed, steps, secs, secs > 0 ? steps / secs : 0.0);
+           opt->crash_on_set_change ? " crash-on-set-change" : "",
+           opt->disk_loss ? " disk-loss" : "", opt_start, opt_start + opt_seeds - 1, failed, steps,
+           secs, secs > 0 ? steps / secs : 0.0);
   if (opt_expect_violation)
     {
       if (failed > 0)
@@ -163,6 +167,7 @@ main (int argc, char **argv)
   opt.n_servers = (guint)opt_servers;
   opt.break_rule = opt_break;
   opt.crash_on_set_change = opt_crash_on_set_change;
+  opt.disk_loss = opt_disk_loss && opt.mode == CHAT_REPL_MODE_AVAILABLE;
   opt.trace = opt_trace;
   if (opt_seed >= 0)
     {

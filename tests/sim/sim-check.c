@@ -151,7 +151,7 @@ sim_check_apply (SimWorld *w, SimServer *s, const ChatReplEntry *e)
 }
 
 void
-sim_check_ack (SimWorld *w, SimServer *s, guint64 key, guint64 index)
+sim_check_ack (SimWorld *w, SimServer *s, guint64 key, guint64 index, guint64 id)
 {
   const ChatReplEntry *e = chat_repl_get_entry (s->repl, index);
 
@@ -161,9 +161,12 @@ sim_check_ack (SimWorld *w, SimServer *s, guint64 key, guint64 index)
   record_committed (w, s, index, "acknowledges");
   if (!g_hash_table_contains (w->acked, GSIZE_TO_POINTER (key)))
     {
-      g_hash_table_insert (w->acked, GSIZE_TO_POINTER (key), GSIZE_TO_POINTER (index));
+      g_hash_table_insert (w->acked, GSIZE_TO_POINTER (key), GSIZE_TO_POINTER (id));
       w->n_acked++;
     }
+  else if (!w->expect_split
+           && GPOINTER_TO_SIZE (g_hash_table_lookup (w->acked, GSIZE_TO_POINTER (key))) != id)
+    sim_violation (w, "renumbered: s%u acknowledged an op again with another id", s->id);
 }
 
 void
@@ -210,6 +213,17 @@ sim_check_final (SimWorld *w)
       g_hash_table_iter_init (&it, w->acked);
       while (g_hash_table_iter_next (&it, &key, &index))
         {
+          if (g_hash_table_contains (s->sm_ops, key) && !w->expect_split
+              && g_hash_table_lookup (s->sm_ops, key) != index)
+            {
+              sim_violation (w,
+                             "renumbered: op c%u#%u acknowledged with id %" G_GSIZE_FORMAT
+                             " has id %" G_GSIZE_FORMAT " on s%u",
+                             (guint)(GPOINTER_TO_SIZE (key) >> 32), (guint)GPOINTER_TO_SIZE (key),
+                             GPOINTER_TO_SIZE (index),
+                             GPOINTER_TO_SIZE (g_hash_table_lookup (s->sm_ops, key)), id);
+              return;
+            }
           if (!g_hash_table_contains (s->sm_ops, key))
             {
               sim_violation (w,

@@ -15,14 +15,40 @@ pick_server (SimWorld *w, gboolean up)
   return n == 0 ? 0 : ids[sim_random (w, 0, n - 1)];
 }
 
+/* Servers that are down, or up with an emptied disk they have not refilled yet: a disk
+ * loss counts as a failure until the server is a committed member again. */
 static guint
 count_down (SimWorld *w)
 {
   guint n = 0;
 
+  sim_count_emptied (w);
   for (guint id = 1; id <= w->opt.n_servers; id++)
-    n += !w->servers[id].up;
+    n += !w->servers[id].up || w->servers[id].emptied;
   return n;
+}
+
+/* A disk may go when one more failure is allowed and another disk holds everything: the
+ * leader's set has at least two members and is committed (every member has every
+ * acknowledged write). Returns a member of that set, or 0. */
+static guint
+disk_to_lose (SimWorld *w, guint leader)
+{
+  ChatReplStatus st;
+  guint members[SIM_MAX_SERVERS], n = 0;
+
+  if (leader == 0 || count_down (w) + 1 > w->max_down)
+    return 0;
+  chat_repl_get_status (w->servers[leader].repl, &st);
+  if (chat_repl_node_set_count (st.in_sync) < 2
+      || st.commit_index < sim_latest_set_index (&w->servers[leader]))
+    return 0;
+  for (guint id = 1; id <= w->opt.n_servers; id++)
+    {
+      if (CHAT_REPL_NODE_SET_HAS (st.in_sync, id))
+        members[n++] = id;
+    }
+  return members[sim_random (w, 0, n - 1)];
 }
 
 static gboolean
@@ -92,6 +118,8 @@ random_fault (SimWorld *w)
       if ((id = pick_server (w, TRUE)) != 0)
         sim_stall (w, id, sim_random (w, 100, 2500));
     }
+  else if (r <= 97 && w->opt.disk_loss && (id = disk_to_lose (w, leader)) != 0)
+    sim_wipe (w, id);
 }
 
 /* What each server knows of its in-sync set: the latest one, and whether it knows it is
@@ -221,10 +249,11 @@ sim_run_random (const SimOptions *opt, guint64 *steps)
   ok = w->violation == NULL;
   if (!ok && !opt->quiet)
     g_print ("FAIL seed %" G_GUINT64_FORMAT ": %s\n  replay: chat-sim%s%s --mode %s "
-             "--servers %u%s --seed %" G_GUINT64_FORMAT " --trace\n",
+             "--servers %u%s%s --seed %" G_GUINT64_FORMAT " --trace\n",
              opt->seed, w->violation->str, opt->break_rule ? "-broken --break-rule " : "",
              opt->break_rule ? opt->break_rule : "", chat_repl_mode_to_string (opt->mode),
-             opt->n_servers, opt->crash_on_set_change ? " --crash-on-set-change" : "", opt->seed);
+             opt->n_servers, opt->crash_on_set_change ? " --crash-on-set-change" : "",
+             opt->disk_loss ? " --disk-loss" : "", opt->seed);
   *steps += w->steps;
   sim_world_free (w);
   return ok;

@@ -40,6 +40,20 @@ sc_start (Sc *sc, gboolean trace, ChatReplMode mode)
   sc_start_seeded (sc, trace, mode, 42);
 }
 
+/* A fresh cluster that grows: s2 and s3 are not up when s1 starts, so s1 leads alone once
+ * the failure timeout has passed without their votes (A8), and adds them one at a time
+ * once they are started and have caught up (A3). */
+static void
+sc_start_growing (Sc *sc, gboolean trace, guint64 seed)
+{
+  sc_start_seeded (sc, trace, CHAT_REPL_MODE_AVAILABLE, seed);
+  sim_crash (sc->w, 2);
+  sim_crash (sc->w, 3);
+  sim_run_until (sc->w, 1100);
+  sim_restart (sc->w, 2);
+  sim_restart (sc->w, 3);
+}
+
 static void
 sc_init (Sc *sc, gboolean trace, ChatReplMode mode)
 {
@@ -172,6 +186,124 @@ static guint
 other (guint a, guint b)
 {
   return 6 - a - b;
+}
+
+/* ---- fresh clusters (A8) ---- */
+
+static gboolean
+first_ack (SimWorld *w, gpointer data)
+{
+  return w->n_acked > 0;
+}
+
+/* Used at once: s1 is killed at the step of its first acknowledgement, before the others
+ * can have heard that anything is committed. Its first set already held every server that
+ * was up, and that founding set settles their membership (A8), so this is an ordinary
+ * failover and nothing is lost. */
+static gboolean
+fresh_kill_leader (gboolean trace)
+{
+  Sc sc;
+  guint next;
+
+  sc_start (&sc, trace, CHAT_REPL_MODE_AVAILABLE);
+  if (!sim_run_until_true (sc.w, 2000, first_ack, NULL))
+    sc_fail (&sc, "nothing acknowledged");
+  sc_expect (&sc, "s1: leader of term 1.1");
+  sc_expect (&sc, "s1: in-sync set -> {1,2,3}");
+  sim_crash (sc.w, 1);
+  sc_run (&sc, 3000);
+  next = sc_leader (&sc);
+  sc_expect (&sc, "s%u: leader of term 2.%u", next, next);
+  return sc_finish (&sc);
+}
+
+static void
+sc_start_without_primary (Sc *sc, gboolean trace)
+{
+  SimOptions opt;
+
+  sim_options_init (&opt);
+  opt.seed = 42;
+  opt.trace = trace;
+  opt.capture = TRUE;
+  opt.no_primary = TRUE;
+  sc->w = sim_world_new (&opt);
+  sc->pos = 0;
+  sc->ok = TRUE;
+  sc->allow_loss = FALSE;
+  sim_clients_start (sc->w, 3, 40);
+}
+
+/* No --primary anywhere: the first server whose election timeout fires gets every other
+ * empty server's vote and leads with all of them in its set. */
+static gboolean
+fresh_without_primary (gboolean trace)
+{
+  Sc sc;
+  guint leader;
+
+  sc_start_without_primary (&sc, trace);
+  sc_run (&sc, 2000);
+  leader = sc_leader (&sc);
+  sc_expect (&sc, "s%u: leader of term 1.%u", leader, leader);
+  sc_expect (&sc, "s%u: in-sync set -> {1,2,3}", leader);
+  return sc_finish (&sc);
+}
+
+/* No --primary and s3 is not started: nobody may found the cluster (s3 may hold data for
+ * all the others know), so nothing is served until s3 is up. */
+static gboolean
+fresh_without_primary_waits (gboolean trace)
+{
+  Sc sc;
+  guint leader;
+
+  sc_start_without_primary (&sc, trace);
+  sim_crash (sc.w, 3);
+  sc_run (&sc, 4000);
+  sc_no_leader (&sc);
+  sim_restart (sc.w, 3);
+  sc_run (&sc, 3000);
+  leader = sc_leader (&sc);
+  sc_expect (&sc, "s%u: in-sync set -> {1,2,3}", leader);
+  return sc_finish (&sc);
+}
+
+/* ---- disk loss (A12) ---- */
+
+/* s3 loses its disk and is back before the failure timeout: its messages name a new
+ * store, so s1 takes it out of the set at once, sends it everything from the start and
+ * adds it back once it has caught up. Writes never wait for the empty disk. */
+static gboolean
+follower_disk_loss (gboolean trace, guint64 down_ms)
+{
+  Sc sc;
+
+  sc_init (&sc, trace, CHAT_REPL_MODE_AVAILABLE);
+  sc_expect (&sc, "s1: in-sync set -> {1,2,3}");
+  sim_wipe (sc.w, 3);
+  sc_run (&sc, down_ms);
+  sim_restart (sc.w, 3);
+  sc_run (&sc, 3000);
+  sc_expect (&sc, "s3: disk lost");
+  sc_expect (&sc, "s1: in-sync set -> {1,2}");
+  sc_expect (&sc, "s1: in-sync set -> {1,2,3}");
+  if (sc_leader (&sc) != 1)
+    sc_fail (&sc, "the leader changed after a follower lost its disk");
+  return sc_finish (&sc);
+}
+
+static gboolean
+follower_disk_loss_fast (gboolean trace)
+{
+  return follower_disk_loss (trace, 200);
+}
+
+static gboolean
+follower_disk_loss_slow (gboolean trace)
+{
+  return follower_disk_loss (trace, 1500);
 }
 
 /* ---- single failures ---- */
@@ -805,7 +937,7 @@ growing_set_then_two_crash (gboolean trace)
 {
   Sc sc;
 
-  sc_start (&sc, trace, CHAT_REPL_MODE_AVAILABLE);
+  sc_start_growing (&sc, trace, 42);
   sc_run_until (&sc, 2000, persisted_latest_set, 3, SET_1_2_3, "had {1,2,3} on disk");
   sim_crash (sc.w, 1);
   sc_run_until (&sc, 10000, committed_latest_set, 2, SET_2_3, "committed {2,3}");
@@ -825,7 +957,7 @@ late_join_then_two_crash (gboolean trace)
 {
   Sc sc;
 
-  sc_start (&sc, trace, CHAT_REPL_MODE_AVAILABLE);
+  sc_start_growing (&sc, trace, 42);
   sc_run_until (&sc, 2000, persisted_latest_set, 2, SET_1_2, "had {1,2} on disk");
   sc_survivor_view (&sc, 2, SET_1_2, FALSE);
   sim_crash (sc.w, 1);
@@ -848,7 +980,7 @@ join_then_two_at_once (gboolean trace)
 {
   Sc sc;
 
-  sc_start (&sc, trace, CHAT_REPL_MODE_AVAILABLE);
+  sc_start_growing (&sc, trace, 42);
   sc_run_until (&sc, 2000, persisted_latest_set, 3, SET_1_2_3, "had {1,2,3} on disk");
   sc_survivor_view (&sc, 3, SET_1_2_3, FALSE);
   sim_crash (sc.w, 1);
@@ -905,7 +1037,7 @@ missed_addition_race (gboolean trace)
 {
   Sc sc;
 
-  sc_start_seeded (&sc, trace, CHAT_REPL_MODE_AVAILABLE, 15);
+  sc_start_growing (&sc, trace, 655);
   sc_run_until (&sc, 2000, has_latest_set, 1, SET_1_2, "added s2");
   sc_run (&sc, 30);
   sim_partition (sc.w, 2);
@@ -922,6 +1054,15 @@ missed_addition_race (gboolean trace)
 }
 
 static const SimScenario scenarios[] = {
+  { "fresh-kill-leader", "a fresh cluster used at once loses its first leader", fresh_kill_leader },
+  { "fresh-without-primary", "no --primary: the cluster forms once all are up and empty",
+    fresh_without_primary },
+  { "fresh-without-primary-waits", "no --primary, s3 not started: nobody leads until it is",
+    fresh_without_primary_waits },
+  { "follower-disk-loss-fast", "s3 loses its disk, back within the failure timeout",
+    follower_disk_loss_fast },
+  { "follower-disk-loss-slow", "s3 loses its disk, back after the failure timeout",
+    follower_disk_loss_slow },
   { "leader-crash", "leader crashes; a follower takes over; it rejoins", leader_crash },
   { "follower-crash", "a follower crashes and rejoins; the leader keeps serving", follower_crash },
   { "leader-then-follower", "leader, then a follower: the survivor serves alone",

@@ -185,7 +185,15 @@ sm_serialize (SimServer *s)
   gpointer data;
 
   g_array_append_val (buf, s->sm_applied);
-  g_array_append_vals (buf, s->sm_order->data, s->sm_order->len);
+  /* Each op with the index that first applied it: the id a client was given. */
+  for (guint i = 0; i < s->sm_order->len; i++)
+    {
+      guint64 key = g_array_index (s->sm_order, guint64, i);
+      guint64 index = GPOINTER_TO_SIZE (g_hash_table_lookup (s->sm_ops, GSIZE_TO_POINTER (key)));
+
+      g_array_append_val (buf, key);
+      g_array_append_val (buf, index);
+    }
   data = g_array_steal (buf, &len);
   g_array_unref (buf);
   return g_bytes_new_take (data, len * sizeof (guint64));
@@ -200,8 +208,8 @@ sm_load (SimServer *s, GBytes *data)
   sm_reset (s);
   if (p == NULL || size < sizeof (guint64))
     return;
-  for (gsize i = 1; i < size / sizeof (guint64); i++)
-    sm_add (s, p[i], p[0]);
+  for (gsize i = 1; i + 1 < size / sizeof (guint64); i += 2)
+    sm_add (s, p[i], p[i + 1]);
   s->sm_applied = p[0];
 }
 
@@ -252,6 +260,7 @@ trace_notice (SimWorld *w, SimServer *s, const ChatReplNotice *n)
       case CHAT_REPL_NOTICE_SNAPSHOT_SENT:
       case CHAT_REPL_NOTICE_SNAPSHOT_INSTALLED:
       case CHAT_REPL_NOTICE_TRANSFER_STARTED:
+      case CHAT_REPL_NOTICE_PEER_EMPTIED:
         sim_trace (w, s->id, "%s s%u (index %" G_GUINT64_FORMAT ")",
                    chat_repl_notice_to_string (n->type), n->node, n->index);
         break;
@@ -274,6 +283,16 @@ schedule_tick (SimWorld *w, SimServer *s, guint64 at)
   sim_event_new (w, at, EV_TICK, s->id);
 }
 
+/* The id the client hears: the index that first applied the op (a retry that was
+ * committed again answers with the original, like chatd's send). */
+static guint64
+sm_id_of (SimServer *s, gpointer key, guint64 index)
+{
+  gpointer first = g_hash_table_lookup (s->sm_ops, key);
+
+  return first != NULL ? GPOINTER_TO_SIZE (first) : index;
+}
+
 static void
 deliver_results (SimWorld *w, SimServer *s, const ChatReplUpdate *u)
 {
@@ -284,7 +303,7 @@ deliver_results (SimWorld *w, SimServer *s, const ChatReplUpdate *u)
       SimEvent *ev;
 
       if (r->code == CHAT_REPL_RESULT_OK)
-        sim_check_ack (w, s, GPOINTER_TO_SIZE (key), r->index);
+        sim_check_ack (w, s, GPOINTER_TO_SIZE (key), r->index, sm_id_of (s, key, r->index));
       ev = sim_event_new (w, w->now + sim_random (w, 1, 5), EV_RESULT, 0);
       ev->result = *r;
       ev->pid = r->proposal_id;
@@ -373,6 +392,7 @@ server_config (SimWorld *w, SimServer *s, gboolean primary)
   c.mode = w->opt.mode;
   c.primary = primary;
   c.seed = w->opt.seed * 7919 + s->id * 131 + s->incarnation;
+  c.incarnation = s->store_id;
   /* Small chunks so that snapshot installs take several round trips. */
   c.snapshot_chunk_bytes = 64;
   c.max_append_entries = 16;
@@ -425,6 +445,52 @@ sim_crash (SimWorld *w, guint id)
   g_clear_pointer (&s->repl, chat_repl_free);
   sim_server_drop_writes (s);
   sm_reset (s);
+}
+
+static guint64
+new_store_id (SimWorld *w, SimServer *s)
+{
+  return (w->opt.seed << 16) ^ ((guint64)s->id << 8) ^ ++s->wipes;
+}
+
+void
+sim_wipe (SimWorld *w, guint id)
+{
+  SimServer *s = &w->servers[id];
+
+  sim_crash (w, id);
+  sim_trace (w, id, "disk lost");
+  s->d_term = 0;
+  s->d_vote = 0;
+  s->d_snap_index = 0;
+  s->d_snap_term = 0;
+  s->d_snap_isr = 0;
+  g_clear_pointer (&s->d_snap_data, g_bytes_unref);
+  g_ptr_array_set_size (s->d_entries, 0);
+  s->store_id = new_store_id (w, s);
+  s->emptied = TRUE;
+}
+
+guint
+sim_count_emptied (SimWorld *w)
+{
+  guint n = 0;
+
+  for (guint id = 1; id <= w->opt.n_servers; id++)
+    {
+      SimServer *s = &w->servers[id];
+      ChatReplStatus st;
+
+      if (s->emptied && s->up)
+        {
+          chat_repl_get_status (s->repl, &st);
+          if (CHAT_REPL_NODE_SET_HAS (st.in_sync, id) && st.commit_index >= sim_latest_set_index (s)
+              && sim_latest_set_index (s) > 0)
+            s->emptied = FALSE;
+        }
+      n += s->emptied;
+    }
+  return n;
 }
 
 void

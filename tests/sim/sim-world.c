@@ -531,6 +531,7 @@ sim_world_new (const SimOptions *opt)
       SimServer *s = &w->servers[id];
 
       s->id = id;
+      s->store_id = (opt->seed << 16) ^ ((guint64)id << 8);
       s->d_entries = g_ptr_array_new_with_free_func ((GDestroyNotify)chat_repl_entry_unref);
       g_queue_init (&s->writes);
       s->sm_ops = g_hash_table_new (NULL, NULL);
@@ -540,7 +541,7 @@ sim_world_new (const SimOptions *opt)
   if (opt->capture)
     w->trace_buf = g_string_new (NULL);
   for (guint id = 1; id <= opt->n_servers; id++)
-    sim_server_boot (w, &w->servers[id], id == 1);
+    sim_server_boot (w, &w->servers[id], id == 1 && !w->opt.no_primary);
   return w;
 }
 

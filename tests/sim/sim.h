@@ -29,7 +29,10 @@ typedef struct
 {
   guint id;
   gboolean up;
-  guint64 incarnation;
+  guint64 incarnation; /* of the process: events meant for an older one are dropped */
+  guint64 store_id;    /* of the disk: the core's incarnation, new after a disk loss */
+  guint wipes;
+  gboolean emptied; /* lost its disk and has not yet rejoined as a committed member */
   ChatRepl *repl;
   guint64 tick_at;
   guint64 restarts;
@@ -85,6 +88,8 @@ typedef struct
   gboolean quiet;
   gboolean capture;             /* keep the trace in trace_buf (scripted scenarios) */
   gboolean crash_on_set_change; /* half of the faults strike as an in-sync set changes */
+  gboolean no_primary;          /* start every server without --primary */
+  gboolean disk_loss;           /* faults may wipe a server's disk (available mode) */
 } SimOptions;
 
 typedef struct
@@ -137,6 +142,11 @@ void sim_run_until (SimWorld *w, guint64 until);
 typedef gboolean (*SimCondition) (SimWorld *w, gpointer data);
 gboolean sim_run_until_true (SimWorld *w, guint64 until, SimCondition done, gpointer data);
 void sim_crash (SimWorld *w, guint id);
+/* Crashes the server (when up) and empties its disk: it restarts as a new store. */
+void sim_wipe (SimWorld *w, guint id);
+/* Clears the emptied mark of servers that are committed members of their set again;
+ * returns how many are still emptied. */
+guint sim_count_emptied (SimWorld *w);
 void sim_restart (SimWorld *w, guint id);
 /* Starves a running server: none of its events (ticks, messages, fsync completions,
  * proposals) is handled for ms; then they all run, in their order, as a busy main loop
@@ -163,7 +173,8 @@ void sim_check_init (SimWorld *w);
 void sim_check_entries (SimWorld *w, SimServer *s, const ChatReplUpdate *u);
 void sim_check_leader (SimWorld *w, SimServer *s);
 void sim_check_apply (SimWorld *w, SimServer *s, const ChatReplEntry *e);
-void sim_check_ack (SimWorld *w, SimServer *s, guint64 key, guint64 index);
+/* index: the committed entry; id: what the client hears (the op's first index). */
+void sim_check_ack (SimWorld *w, SimServer *s, guint64 key, guint64 index, guint64 id);
 void sim_check_final (SimWorld *w);
 void sim_chain_reset (SimWorld *w, SimServer *s, guint64 base, guint64 term);
 guint64 sim_chain_at (SimServer *s, guint64 index);

@@ -200,8 +200,8 @@ test_restart (Fixture *f, gconstpointer data)
   g_assert_cmpint (g_array_index (f->codes, int, 1), <, 0);
 }
 
-/* A fresh server of a bigger cluster waits for a --primary: it knows no leader and
- * turns proposals away. */
+/* A fresh server of a bigger cluster cannot found it alone: it knows no leader and turns
+ * proposals away while the others do not answer. */
 static void
 test_follower_without_leader (Fixture *f, gconstpointer data)
 {
@@ -219,7 +219,8 @@ test_follower_without_leader (Fixture *f, gconstpointer data)
   g_assert_cmpuint (chat_store_last_log_index (f->store), ==, 0);
 }
 
-/* --primary leads the first term of a fresh cluster without waiting for the others. */
+/* --primary leads the first term of a fresh cluster once the others have stayed silent
+ * for the failure timeout. */
 static void
 test_primary_leads (Fixture *f, gconstpointer data)
 {

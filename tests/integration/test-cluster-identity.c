@@ -1,0 +1,121 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Fresh clusters used at once, and servers that lose their disk, on three real servers. */
+#include "chat-test-client.h"
+#include "chat-test-util.h"
+
+#include "chat-fs.h"
+
+#include <string.h>
+
+#define CONVERGE_MS 30000
+#define LEADER_MS 15000
+#define FRESH_ROUNDS 3
+
+typedef ChatTestPair Fixture;
+
+static void
+fixture_set_up (Fixture *f, gconstpointer data)
+{
+  chat_test_pair_set_up (f, NULL);
+}
+
+static void
+write_some (Fixture *f, guint n)
+{
+  for (guint i = 0; i < n; i++)
+    {
+      g_autofree char *body = g_strdup_printf ("message %u", f->sent->len);
+
+      chat_test_pair_send (f, body);
+    }
+}
+
+static guint
+leader_of (Fixture *f)
+{
+  guint leader = chat_test_cluster_wait_leader (f->cluster, LEADER_MS);
+
+  g_assert_cmpuint (leader, !=, 0);
+  return leader;
+}
+
+static void
+restart_all_stopped (Fixture *f)
+{
+  for (guint node = 1; node <= 3; node++)
+    {
+      if (!chat_test_cluster_is_running (f->cluster, node))
+        chat_test_cluster_start (f->cluster, node, FALSE);
+    }
+  chat_test_wait_converged (f->cluster, CONVERGE_MS);
+}
+
+/* A fresh cluster used the moment a leader answers: two sign-ups and 50 sends, then the
+ * leader is killed. What it acknowledged is on every disk that was up, so the others
+ * elect a leader without it and nothing is lost. Each round starts a new cluster: the
+ * window after the start is short and a single round may miss it. */
+static void
+test_fresh_kill_leader (void)
+{
+  for (guint round = 1; round <= FRESH_ROUNDS; round++)
+    {
+      Fixture f = { 0 };
+      guint leader = 0, next = 0;
+
+      chat_test_pair_set_up (&f, NULL);
+      write_some (&f, 50);
+      leader = leader_of (&f);
+      chat_test_cluster_kill (f.cluster, leader);
+      write_some (&f, 1);
+      next = leader_of (&f);
+      g_assert_cmpuint (next, !=, leader);
+      g_test_message ("round %u: leader %u killed, %u took over", round, leader, next);
+      restart_all_stopped (&f);
+      chat_test_pair_assert_all_once (&f);
+      chat_test_pair_tear_down (&f, NULL);
+    }
+}
+
+/* The tightest window: the servers without --primary are up first, then s1 starts with
+ * it; the first acknowledged write (a sign-up) is followed at once by the kill of the
+ * leader. A leader that answered on its own disk alone leaves nobody able to lead; with
+ * the first in-sync set holding every server that was up, the next sign-up succeeds and
+ * the first one is still there. */
+static void
+test_fresh_first_write (void)
+{
+  for (guint round = 1; round <= FRESH_ROUNDS; round++)
+    {
+      g_autoptr (ChatTestCluster) cluster = chat_test_cluster_new (3, NULL);
+      g_autoptr (ChatClient) alice = NULL;
+      g_autoptr (ChatClient) bob = NULL;
+      guint leader = 0;
+
+      chat_test_cluster_start (cluster, 2, FALSE);
+      chat_test_cluster_start (cluster, 3, FALSE);
+      chat_test_cluster_start (cluster, 1, TRUE);
+      leader = chat_test_cluster_wait_leader (cluster, LEADER_MS);
+      g_assert_cmpuint (leader, !=, 0);
+      alice = chat_test_client_new (cluster);
+      chat_test_client_signup (alice, "alice", CHAT_TEST_PAIR_PASSWORD);
+      leader = chat_test_cluster_wait_leader (cluster, LEADER_MS);
+      chat_test_cluster_kill (cluster, leader);
+      bob = chat_test_client_new (cluster);
+      chat_test_client_signup (bob, "bob", CHAT_TEST_PAIR_PASSWORD);
+      chat_test_client_send (alice, "bob", "after the kill");
+      g_test_message ("round %u: leader %u killed after the first write", round, leader);
+      chat_test_cluster_start (cluster, leader, FALSE);
+      chat_test_wait_converged (cluster, CONVERGE_MS);
+      g_assert_cmpuint (chat_test_client_count_body (bob, "alice", "after the kill"), ==, 1);
+    }
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/cluster/fresh/kill-leader-at-once", test_fresh_kill_leader);
+  g_test_add_func ("/cluster/fresh/kill-leader-after-first-write", test_fresh_first_write);
+  (void)fixture_set_up;
+  return g_test_run ();
+}
