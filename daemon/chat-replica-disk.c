@@ -53,6 +53,23 @@ load_known_numbers (ChatReplica *self, const char *key, guint64 *out, guint n, G
   return FALSE;
 }
 
+gboolean
+chat_replica_disk_incarnation (ChatReplica *self, guint64 *incarnation, GError **error)
+{
+  guint64 id = 0;
+
+  if (!load_known_numbers (self, CHAT_REPLICA_META_INCARNATION, &id, 1, error))
+    return FALSE;
+  *incarnation = id;
+  if (id != 0)
+    return TRUE;
+  /* Peers carry it as a JSON integer: 63 bits, never 0 (0 means "none"). */
+  while (id == 0)
+    id = (((guint64)g_random_int () << 32) | g_random_int ()) & (guint64)G_MAXINT64;
+  *incarnation = id;
+  return save_numbers (self, CHAT_REPLICA_META_INCARNATION, &id, 1, error);
+}
+
 static GPtrArray *
 load_entries (ChatReplica *self, guint64 from, GError **error)
 {

@@ -14,6 +14,7 @@ G_BEGIN_DECLS
 #define CHAT_REPLICA_META_HARD_STATE "repl.hard_state" /* "term vote" */
 #define CHAT_REPLICA_META_SNAPSHOT "repl.snapshot"     /* "index term isr" */
 #define CHAT_REPLICA_META_SNAPSHOT_DATA "repl.snapshot_data"
+#define CHAT_REPLICA_META_INCARNATION "repl.incarnation" /* made once per store */
 
 typedef struct _ChatReplicaReplay ChatReplicaReplay;
 
@@ -68,6 +69,9 @@ gboolean chat_replica_space_refuses_writes (ChatReplica *self);
 /* chat-replica-disk.c */
 gboolean chat_replica_disk_load (ChatReplica *self, ChatReplPersistedState *state, GError **error);
 void chat_replica_disk_state_clear (ChatReplPersistedState *state);
+/* This store's id (docs/replication.md, A12): made at random, and saved, the first time a
+ * store is used, so that an emptied state directory shows as a new store to the peers. */
+gboolean chat_replica_disk_incarnation (ChatReplica *self, guint64 *incarnation, GError **error);
 /* Step 1 and 2 of an update, durably: the diverged operations (queued first), snapshot,
  * hard state, truncation and entries. */
 gboolean chat_replica_disk_persist (ChatReplica *self, ChatReplUpdate *update, GError **error);

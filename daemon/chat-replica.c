@@ -651,7 +651,8 @@ chat_replica_start (ChatReplica *self, GError **error)
 
   g_return_val_if_fail (!self->started, FALSE);
   make_config (self, &rc);
-  if (!chat_replica_replay_load (self, error) || !chat_replica_disk_load (self, &state, error))
+  if (!chat_replica_disk_incarnation (self, &rc.incarnation, error)
+      || !chat_replica_replay_load (self, error) || !chat_replica_disk_load (self, &state, error))
     return FALSE;
   self->repl = chat_repl_new (&rc, &state);
   chat_replica_disk_state_clear (&state);

@@ -110,12 +110,52 @@ test_fresh_first_write (void)
     }
 }
 
+/* Kills a server, empties its state directory (a lost disk) and, after down_ms, starts it
+ * again: it comes back as a new store. */
+static void
+wipe_and_restart (ChatTestCluster *cluster, guint node, guint down_ms)
+{
+  chat_test_cluster_kill (cluster, node);
+  chat_fs_remove_tree (chat_test_cluster_state_dir (cluster, node));
+  g_assert_false (g_file_test (chat_test_cluster_state_dir (cluster, node), G_FILE_TEST_EXISTS));
+  if (down_ms > 0)
+    g_usleep ((gulong)down_ms * 1000);
+  chat_test_cluster_start (cluster, node, FALSE);
+}
+
+/* An in-sync follower loses its disk and is back at once (fast) or after the failure
+ * timeout (slow). The leader sees a new store: writes go on, the follower gets everything
+ * from the start and the cluster converges, with nothing lost or twice. */
+static void
+test_follower_disk_loss (Fixture *f, gconstpointer data)
+{
+  guint down_ms = GPOINTER_TO_UINT (data);
+  guint leader = 0, follower = 0;
+  gint64 start = 0;
+
+  write_some (f, 20);
+  chat_test_wait_converged (f->cluster, CONVERGE_MS);
+  leader = leader_of (f);
+  follower = chat_test_cluster_other (f->cluster, leader);
+  wipe_and_restart (f->cluster, follower, down_ms);
+  start = g_get_monotonic_time ();
+  write_some (f, 20);
+  g_test_message ("20 writes after s%u lost its disk took %" G_GINT64_FORMAT " ms", follower,
+                  (g_get_monotonic_time () - start) / 1000);
+  chat_test_wait_converged (f->cluster, CONVERGE_MS);
+  g_assert_cmpuint (leader_of (f), ==, leader);
+  chat_test_pair_assert_all_once (f);
+}
+
 int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/cluster/fresh/kill-leader-at-once", test_fresh_kill_leader);
   g_test_add_func ("/cluster/fresh/kill-leader-after-first-write", test_fresh_first_write);
-  (void)fixture_set_up;
+  g_test_add ("/cluster/disk-loss/follower-fast", Fixture, GUINT_TO_POINTER (0), fixture_set_up,
+              test_follower_disk_loss, chat_test_pair_tear_down);
+  g_test_add ("/cluster/disk-loss/follower-slow", Fixture, GUINT_TO_POINTER (1500), fixture_set_up,
+              test_follower_disk_loss, chat_test_pair_tear_down);
   return g_test_run ();
 }
