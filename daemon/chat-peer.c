@@ -22,8 +22,13 @@
 #define CONNECT_TIMEOUT_S 2
 #define BACKOFF_MIN_MS 50
 #define BACKOFF_MAX_MS 1000
-/* Handshakes in progress at once; more are refused (a flood of hellos costs little). */
+/* Handshakes in progress at once, in all and per remote address. A new one beyond either
+ * bound replaces the oldest (of that address, or of all): a real peer's handshake takes a
+ * round trip, so a flood of hellos that never authenticate cannot keep it out. */
 #define MAX_UNCLAIMED 64
+#define MAX_UNCLAIMED_PER_ADDRESS 16
+/* Lines before authentication are a few hundred bytes; anything longer is not a peer. */
+#define HANDSHAKE_MAX_LINE_BYTES (4 * 1024)
 
 typedef enum
 {
@@ -51,6 +56,8 @@ struct _Link
   gsize queued;
   GBytes *in_flight; /* being written */
   guint timeout_id;
+  char *remote_host; /* accepted links: the address it came from */
+  gint64 accepted_at;
 };
 
 typedef struct
@@ -115,6 +122,7 @@ link_clear (Link *link)
   g_clear_pointer (&link->read_buf, g_free);
   g_queue_clear_full (&link->writes, (GDestroyNotify)g_bytes_unref);
   g_clear_pointer (&link->in_flight, g_bytes_unref);
+  g_clear_pointer (&link->remote_host, g_free);
 }
 
 static Link *
@@ -463,6 +471,14 @@ process_lines (Link *link)
         {
           if (error != NULL)
             link_close (link, error->message);
+          else if (link->step != STEP_READY
+                   && chat_line_buffer_pending (link->lines) > HANDSHAKE_MAX_LINE_BYTES)
+            link_close (link, "a handshake line is too long");
+          return;
+        }
+      if (link->step != STEP_READY && len > HANDSHAKE_MAX_LINE_BYTES)
+        {
+          link_close (link, "a handshake line is too long");
           return;
         }
       handle_line (link, line, len);
@@ -829,20 +845,72 @@ answer_hello (ChatPeers *self, Link *link, JsonObject *hello)
   return TRUE;
 }
 
+static char *
+remote_host_of (GIOStream *stream)
+{
+  GSocket *socket = G_IS_SOCKET_CONNECTION (stream)
+                        ? g_socket_connection_get_socket (G_SOCKET_CONNECTION (stream))
+                        : chat_tls_get_socket (stream);
+  g_autoptr (GSocketAddress) address
+      = socket != NULL ? g_socket_get_remote_address (socket, NULL) : NULL;
+
+  if (address == NULL || !G_IS_INET_SOCKET_ADDRESS (address))
+    return g_strdup ("");
+  return g_inet_address_to_string (
+      g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (address)));
+}
+
+/* The oldest handshake in progress, of one address (host) or of all (NULL); how many of
+ * that address there are in *count. */
+static Link *
+oldest_unclaimed (ChatPeers *self, const char *host, guint *count)
+{
+  Link *oldest = NULL;
+
+  *count = 0;
+  for (guint i = 0; i < self->unclaimed->len; i++)
+    {
+      Link *link = g_ptr_array_index (self->unclaimed, i);
+
+      if (host != NULL && g_strcmp0 (link->remote_host, host) != 0)
+        continue;
+      (*count)++;
+      if (oldest == NULL || link->accepted_at < oldest->accepted_at)
+        oldest = link;
+    }
+  return oldest;
+}
+
+/* Makes room for one more handshake under both bounds. */
+static void
+make_room (ChatPeers *self, const char *host)
+{
+  guint count = 0;
+  Link *oldest = oldest_unclaimed (self, host, &count);
+
+  if (count >= MAX_UNCLAIMED_PER_ADDRESS)
+    link_close (oldest, "too many peer handshakes from one address");
+  oldest = oldest_unclaimed (self, NULL, &count);
+  if (count >= MAX_UNCLAIMED)
+    link_close (oldest, "too many peer handshakes");
+}
+
 void
 chat_peers_accept (ChatPeers *self, GIOStream *stream, const char *hello_line, gsize len,
                    GBytes *rest)
 {
   Link *link = NULL;
   g_autoptr (JsonObject) hello = NULL;
+  g_autofree char *host = NULL;
 
   g_return_if_fail (CHAT_IS_PEERS (self));
 
-  if (!self->running || self->unclaimed->len >= MAX_UNCLAIMED)
+  if (!self->running || len > HANDSHAKE_MAX_LINE_BYTES)
     {
       g_io_stream_close (stream, NULL, NULL);
       return;
     }
+
   if (self->tls != NULL && !chat_tls_peer_is_verified (stream))
     {
       /* Mutual TLS: a peer shows a certificate of the cluster CA before its HMAC proof. */
@@ -850,7 +918,11 @@ chat_peers_accept (ChatPeers *self, GIOStream *stream, const char *hello_line, g
       g_io_stream_close (stream, NULL, NULL);
       return;
     }
+  host = remote_host_of (stream);
+  make_room (self, host);
   link = link_new (self, stream, 0, FALSE);
+  link->remote_host = g_steal_pointer (&host);
+  link->accepted_at = g_get_monotonic_time ();
   g_ptr_array_add (self->unclaimed, link);
   if (G_IS_SOCKET_CONNECTION (stream))
     tune (G_SOCKET_CONNECTION (stream));
