@@ -140,6 +140,20 @@ on_accept_certificate (GTlsConnection *tls, GTlsCertificate *peer, GTlsCertifica
   return errors == 0;
 }
 
+void
+chat_tls_warn_if_expired (ChatTls *self)
+{
+  g_autoptr (GDateTime) after = chat_tls_get_not_valid_after (self);
+  g_autoptr (GDateTime) now = g_date_time_new_now_utc ();
+  g_autofree char *when = NULL;
+
+  if (after == NULL || g_date_time_compare (after, now) > 0)
+    return;
+  when = g_date_time_format_iso8601 (after);
+  g_warning ("The certificate %s expired on %s: clients and peers will refuse it",
+             self->certificate_path, when);
+}
+
 GIOStream *
 chat_tls_wrap_server (ChatTls *self, GIOStream *base, GError **error)
 {

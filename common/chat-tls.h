@@ -19,6 +19,9 @@ gboolean chat_tls_has_certificate (ChatTls *self);
 GTlsDatabase *chat_tls_get_database (ChatTls *self);
 /* The expiry of this server's own certificate (a GDateTime), or NULL. */
 GDateTime *chat_tls_get_not_valid_after (ChatTls *self);
+/* Logs a warning when this server's certificate has expired: clients and peers will
+ * refuse it, and the log should say why before they do. */
+void chat_tls_warn_if_expired (ChatTls *self);
 
 /* A server side over base: presents the certificate, asks for (does not require) the
  * other side's; a certificate given must chain to ca. */

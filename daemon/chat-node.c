@@ -130,6 +130,8 @@ chat_node_set_tls (ChatNode *self, ChatTls *tls)
 {
   g_set_object (&self->tls, tls);
   chat_replica_set_tls (self->replica, tls);
+  if (tls != NULL)
+    chat_tls_warn_if_expired (tls);
 }
 
 gboolean
@@ -147,6 +149,7 @@ chat_node_reload_certificates (ChatNode *self, GError **error)
       return FALSE;
     }
   g_message ("Certificates reloaded: new connections use them");
+  chat_tls_warn_if_expired (self->tls);
   return TRUE;
 }
 
