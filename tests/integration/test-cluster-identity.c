@@ -146,6 +146,70 @@ test_follower_disk_loss (Fixture *f, gconstpointer data)
   chat_test_pair_assert_all_once (f);
 }
 
+static gboolean in_sync_at (ChatTestCluster *cluster, guint leader, guint node);
+
+/* No --primary anywhere: once all three are up, linked and empty, they elect a leader by
+ * themselves, with every server in the first in-sync set. */
+static void
+test_fresh_without_primary (void)
+{
+  g_autoptr (ChatTestCluster) cluster = chat_test_cluster_new (3, NULL);
+  g_autoptr (ChatClient) alice = NULL;
+  guint leader = 0;
+
+  for (guint node = 1; node <= 3; node++)
+    chat_test_cluster_start (cluster, node, FALSE);
+  leader = chat_test_cluster_wait_leader (cluster, LEADER_MS);
+  g_assert_cmpuint (leader, !=, 0);
+  alice = chat_test_client_new (cluster);
+  chat_test_client_signup (alice, "alice", CHAT_TEST_PAIR_PASSWORD);
+  chat_test_wait_converged (cluster, CONVERGE_MS);
+  for (guint node = 1; node <= 3; node++)
+    g_assert_true (node == leader || in_sync_at (cluster, leader, node));
+}
+
+/* The --primary server loses its disk and starts again with --primary while the others
+ * serve: it must not lead (its peers hold a history), it catches up as an empty follower,
+ * and every acknowledged message keeps its id and seq. */
+static void
+test_primary_disk_loss (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GHashTable) seqs = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  g_autoptr (GPtrArray) history = NULL;
+  guint leader = 0;
+
+  for (guint i = 0; i < 20; i++)
+    {
+      g_autofree char *body = g_strdup_printf ("before %u", i);
+      gint64 seq = chat_test_client_send (f->alice, "bob", body);
+
+      g_ptr_array_add (f->sent, g_strdup (body));
+      g_hash_table_insert (seqs, g_steal_pointer (&body), GINT_TO_POINTER ((gint)seq));
+    }
+  chat_test_wait_converged (f->cluster, CONVERGE_MS);
+  chat_test_cluster_kill (f->cluster, 1);
+  chat_fs_remove_tree (chat_test_cluster_state_dir (f->cluster, 1));
+  chat_test_cluster_start (f->cluster, 1, TRUE);
+  for (guint i = 0; i < 20; i++)
+    {
+      g_assert_cmpuint (chat_test_cluster_wait_leader (f->cluster, LEADER_MS), !=, 1);
+      write_some (f, 1);
+    }
+  chat_test_wait_converged (f->cluster, CONVERGE_MS);
+  leader = leader_of (f);
+  g_assert_cmpuint (leader, !=, 1);
+  chat_test_pair_assert_all_once (f);
+  history = chat_test_client_history_all (f->bob, "alice");
+  for (guint i = 0; i < history->len; i++)
+    {
+      ChatMessage *m = g_ptr_array_index (history, i);
+      gpointer seq = g_hash_table_lookup (seqs, chat_message_get_body (m));
+
+      if (seq != NULL)
+        g_assert_cmpint (chat_message_get_seq (m), ==, GPOINTER_TO_INT (seq));
+    }
+}
+
 #define FLOOD_LINKS 64
 
 /* FLOOD_LINKS connections to node that say a valid peer hello (as `as`) and never prove
@@ -247,6 +311,9 @@ main (int argc, char **argv)
               test_follower_disk_loss, chat_test_pair_tear_down);
   g_test_add ("/cluster/disk-loss/follower-slow", Fixture, GUINT_TO_POINTER (1500), fixture_set_up,
               test_follower_disk_loss, chat_test_pair_tear_down);
+  g_test_add_func ("/cluster/fresh/without-primary", test_fresh_without_primary);
+  g_test_add ("/cluster/disk-loss/primary", Fixture, NULL, fixture_set_up, test_primary_disk_loss,
+              chat_test_pair_tear_down);
   g_test_add ("/cluster/peer-flood", Fixture, NULL, fixture_set_up, test_peer_flood,
               chat_test_pair_tear_down);
   return g_test_run ();
