@@ -297,6 +297,9 @@ main (int argc, char **argv)
   guint node_id = 0;
 
   setlocale (LC_ALL, "");
+  /* chatd keeps no GSettings; without this, GIO's modules (proxy lookups for the peer links)
+   * open dconf, which cannot write its cache under the unit's read-only home. */
+  g_setenv ("GSETTINGS_BACKEND", "memory", FALSE);
   signal (SIGPIPE, SIG_IGN);
   /* The state holds password hashes and message bodies: whatever the caller's umask,
    * what chatd creates is for its own user alone (the unit sets UMask=0077 too). */

@@ -151,9 +151,13 @@ check_failover_journal() {
     wait_for 10 failover_logged
   event=$(ct journalctl -q -o export CHATD_EVENT=failover CHATD_SERVER="127.0.0.1:$old")
   echo "$event" | grep -E '^(MESSAGE|CHATD_[A-Z_]+|SYSLOG_IDENTIFIER)=' | diag
-  check "journal: the failover event carries CHATD_DOWNTIME_MS, CHATD_LEADER and CHATD_TERM" \
-    bash -c 'grep -Eq "^CHATD_DOWNTIME_MS=[0-9]+$" && grep -q "^CHATD_LEADER=127.0.0.1:'"${new:-x}"'$" &&
-      grep -Eq "^CHATD_TERM=[0-9]+$"' <<<"$event"
+  has_fields() {
+    grep -Eq '^CHATD_DOWNTIME_MS=[0-9]+$' <<<"$event" &&
+      grep -q "^CHATD_LEADER=127.0.0.1:${new:-x}\$" <<<"$event" && grep -Eq '^CHATD_TERM=[0-9]+$' <<<"$event"
+  }
+  check "journal: the failover event carries CHATD_DOWNTIME_MS, CHATD_LEADER and CHATD_TERM" has_fields
+  no_dconf() { ! ct journalctl -q -o cat -u 'chatd@*' | grep -q dconf; }
+  check "journal: no dconf complaints (chatd uses no GSettings)" no_dconf
   check "journal: one failover event for this leader change" \
     test "$(ct journalctl -q -o cat --since "@$since" CHATD_EVENT=failover | wc -l)" -eq 1
   check "journal: records are told apart by server (SYSLOG_IDENTIFIER=chatd@PORT)" \
