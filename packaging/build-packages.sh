@@ -1,7 +1,8 @@
 #!/bin/sh
 # SPDX-License-Identifier: LGPL-2.1-or-later
-# Builds the .deb packages (dpkg-buildpackage) and the .rpm packages (rpmbuild)
-# from a clean copy of the tree, and runs lintian and rpmlint on them.
+# Builds the upstream tarball, the Debian source and binary packages (dpkg-buildpackage,
+# version VERSION-1) and the .rpm packages (rpmbuild) from a clean copy of the tree, and
+# runs lintian and rpmlint on them.
 # usage: packaging/build-packages.sh [OUTDIR] [VERSION] [deb|rpm|both]
 # DEB_BUILD_OPTIONS=nocheck skips the unit suite in both builds.
 # OUTDIR receives the packages, lintian.txt and rpmlint.txt.
@@ -33,24 +34,30 @@ mkdir -p "$src"
 # The version of the packages is the version meson reports.
 sed -i "s/^  version: '.*',/  version: '$version',/" "$src/meson.build"
 
-# The rpm source tarball, made before the Debian build adds its files to the tree.
+# The upstream tarballs, made before the Debian build adds its files to the tree: the
+# rpm's Source0 and the Debian source package's .orig.tar.xz ("3.0 (quilt)").
 mkdir -p "$work/rpm/SOURCES" "$work/rpm/SPECS"
 tar -C "$work" -czf "$work/rpm/SOURCES/chatd-$version.tar.gz" "chatd-$version"
+tar -C "$work" -cJf "$work/chatd_$version.orig.tar.xz" "chatd-$version"
+# Debian's version: the upstream version and the first Debian revision.
+debversion=$version-1
 
 build_deb() {
   cp -r "$src/packaging/debian" "$src/debian"
-  if ! head -1 "$src/debian/changelog" | grep -q "^chatd ($version)"; then
-    { printf 'chatd (%s) unstable; urgency=medium\n\n  * Rebuild as %s.\n\n' "$version" "$version"
+  if ! head -1 "$src/debian/changelog" | grep -q "^chatd ($debversion)"; then
+    { printf 'chatd (%s) unstable; urgency=medium\n\n  * Rebuild as %s.\n\n' "$debversion" "$version"
       printf ' -- chatd developers <chatd@chatd.invalid>  %s\n\n' "$(date -R)"
       cat "$src/debian/changelog"; } > "$work/changelog"
     mv "$work/changelog" "$src/debian/changelog"
   fi
   (cd "$src" && DEB_BUILD_OPTIONS="${DEB_BUILD_OPTIONS:+$DEB_BUILD_OPTIONS }parallel=$(nproc)" \
-    dpkg-buildpackage -us -uc -b)
-  rm -f "$out"/*.deb
-  # The three packages; the -dbgsym ones stay behind.
-  for p in chatd chat-cli chat-gtk; do cp "$work/${p}_${version}_"*.deb "$out"/; done
-  lintian --fail-on error,warning --display-info "$work"/chatd_"$version"_*.changes \
+    dpkg-buildpackage -us -uc)
+  rm -f "$out"/*.deb "$out"/*.dsc "$out"/*.tar.xz
+  # The three packages and the source package; the -dbgsym ones stay behind.
+  for p in chatd chat-cli chat-gtk; do cp "$work/${p}_${debversion}_"*.deb "$out"/; done
+  cp "$work/chatd_$debversion.dsc" "$work/chatd_$debversion.debian.tar.xz" \
+    "$work/chatd_$version.orig.tar.xz" "$out"/
+  lintian --fail-on error,warning --display-info "$work"/chatd_"$debversion"_*.changes \
     > "$out/lintian.txt" 2>&1 || {
     cat "$out/lintian.txt"
     echo "build-packages: lintian found problems" >&2

@@ -48,7 +48,7 @@ preflight() {
 
 # --- building and inspecting the packages --------------------------------------
 
-deb() { echo "$PKG_DIR/$2/${1}_${2}_amd64.deb"; }
+deb() { echo "$PKG_DIR/$2/${1}_${2}-1_amd64.deb"; }
 rpm_file() { echo "$PKG_DIR/$2/$1-$2-1.x86_64.rpm"; }
 
 # build VERSION [OPTIONS]: both package sets of the tree, labelled VERSION.
@@ -244,7 +244,7 @@ copy_debs_in() {
 apt_install() {
   local dir=/var/tmp/chatd-debs/$1
   ct_net apt-get install -y --no-install-recommends \
-    "$dir/chatd_${1}_amd64.deb" "$dir/chat-cli_${1}_amd64.deb" >"$CT_RUN_DIR/apt-$1.log" 2>&1
+    "$dir/chatd_${1}-1_amd64.deb" "$dir/chat-cli_${1}-1_amd64.deb" >"$CT_RUN_DIR/apt-$1.log" 2>&1
   local rc=$?
   [ $rc -eq 0 ] || tail -20 "$CT_RUN_DIR/apt-$1.log" | diag
   return $rc
@@ -272,9 +272,9 @@ instance_identity() {
 }
 
 check_install() {
-  check "apt-get install ./chatd_${OLD}_amd64.deb ./chat-cli_${OLD}_amd64.deb (dependencies from the archive)" \
+  check "apt-get install ./chatd_${OLD}-1_amd64.deb ./chat-cli_${OLD}-1_amd64.deb (dependencies from the archive)" \
     apt_install "$OLD"
-  check "chatd $OLD is installed" test "$(installed_version chatd)" = "$OLD"
+  check "chatd $OLD-1 is installed" test "$(installed_version chatd)" = "$OLD-1"
   user_exists() { ct getent passwd chatd >/dev/null; }
   check "the chatd system user exists (sysusers)" user_exists
   check "installing started no chatd instance" none_active
@@ -290,6 +290,8 @@ check_install() {
   check "systemd-analyze verify accepts the installed units" \
     ct systemd-analyze verify --man=no chatd@5555.service chatd.target
   check_cluster_key
+  purge_question() { ct debconf-show chatd | grep -q 'chatd/purge_data: false'; }
+  check "debconf knows the purge question chatd/purge_data (default: keep the data)" purge_question
 }
 
 # Issue 19, cases 1 and 2: the key in a file of its own, config.ini without a secret.
@@ -379,12 +381,39 @@ data_present() {
   done
 }
 
+# The term as the server on PORT reports it (chatctl --json).
+term_of() {
+  ct chatctl --system --port "$1" --json status 2>/dev/null | sed -n 's/^    "term" : \([0-9]*\),$/\1/p'
+}
+
+leads_5555() { [ "$(leader_port)" = 5555 ]; }
+
+# Issue 19, case 3: the leader on the first port, as after a bootstrap with --primary.
+put_leader_on_5555() {
+  local leader
+  leader=$(leader_port) || return 1
+  if [ "$leader" != 5555 ]; then
+    ct chatctl --system --port "$leader" transfer-leadership --to 127.0.0.1:5555 | diag
+  fi
+  wait_for 15 leads_5555
+}
+
+# The port whose instance became active last.
+last_started() {
+  local port
+  for port in "${PORTS[@]}"; do
+    echo "$(ct systemctl show -p ActiveEnterTimestampMonotonic --value "chatd@$port.service") $port"
+  done | sort -n | tail -1 | cut -d' ' -f2
+}
+
 check_upgrade() {
-  local port before=() after
+  local port before=() after term_before
+  check "chatd@5555 leads before the upgrade" put_leader_on_5555
+  term_before=$(term_of 5556)
   for port in "${PORTS[@]}"; do before+=("$(instance_identity "$port")"); done
   echo "; kept by the administrator" | ct tee -a "$CONFIG" >/dev/null
   check "apt-get install of the $NEW packages while the cluster runs" apt_install "$NEW"
-  check "chatd $NEW is installed" test "$(installed_version chatd)" = "$NEW"
+  check "chatd $NEW-1 is installed" test "$(installed_version chatd)" = "$NEW-1"
   check "every instance is active after the upgrade" wait_for 30 all_active
   local i=0 restarted=1
   for port in "${PORTS[@]}"; do
@@ -402,6 +431,17 @@ check_upgrade() {
   new_binary() { ct chatd --version 2>&1 | grep -qx "chatd $NEW"; }
   check "the installed chatd reports $NEW" new_binary
   check "a leader is elected after the upgrade" wait_for 60 has_leader
+  one_change() {
+    local port term
+    for port in "${PORTS[@]}"; do
+      term=$(term_of "$port")
+      echo "chatd@$port: term $term_before before the upgrade, $term after; $(status_text "$port")" | diag
+      [ "$term" = $((term_before + 1)) ] || return 1
+    done
+  }
+  check "the upgrade changed the leader exactly once (every server one term further)" one_change
+  check "the old leader, chatd@5555, was restarted last" test "$(last_started)" = 5555
+  grep 'chatd-rolling-restart\|handed leadership' "$CT_RUN_DIR/apt-$NEW.log" | diag
   survived() {
     local out
     out=$(cli bob history alice 2>&1)
@@ -422,13 +462,29 @@ check_remove_and_purge() {
   apt_remove() { ct_net apt-get "$1" -y chatd >"$CT_RUN_DIR/apt-$1.log" 2>&1; }
   check "apt-get remove chatd" apt_remove remove
   check "removal stopped every instance" none_active
+  target_gone() {
+    local state
+    state=$(ct systemctl show -p LoadState -p ActiveState --value chatd.target | tr '\n' ' ')
+    echo "chatd.target: $state" | diag
+    [ "$state" = "not-found inactive " ]
+  }
+  check "after remove, chatd.target is neither loaded nor active" target_gone
   check "after remove, chatd is in state rc (config files kept)" test "$(package_status chatd)" = rc
   check "after remove, the data in /var/lib/chatd is kept" data_present
   check "after remove, /etc/chatd/config.ini is kept" ct test -f "$CONFIG"
-  check "apt-get purge chatd" apt_remove purge
-  check "after purge, /var/lib/chatd is gone" ct test ! -e /var/lib/chatd
-  check "after purge, /etc/chatd is gone" ct test ! -e /etc/chatd
+  check "apt-get purge chatd (debconf's default answer)" apt_remove purge
+  check "after purge with the default answer, the data in /var/lib/chatd is kept" data_present
+  check "after purge, /etc/chatd is gone (config.ini and cluster.key)" ct test ! -e /etc/chatd
+  check "after purge, the --primary drop-in is gone" \
+    ct test ! -e /etc/systemd/system/chatd@5555.service.d/60-primary.conf
   check "after purge, dpkg no longer knows chatd" test -z "$(package_status chatd)"
+  check "after purge, debconf forgot chatd's answers" test -z "$(ct debconf-show chatd 2>/dev/null)"
+
+  check "reinstall chatd $NEW over the kept data" apt_install "$NEW"
+  preseed() { echo 'chatd chatd/purge_data boolean true' | ct debconf-set-selections; }
+  check "answer yes to chatd/purge_data (debconf-set-selections)" preseed
+  check "apt-get purge chatd (answer: delete)" apt_remove purge
+  check "after purge with the answer yes, /var/lib/chatd is gone" ct test ! -e /var/lib/chatd
 }
 
 main() {
