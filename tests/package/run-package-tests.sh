@@ -40,7 +40,7 @@ preflight() {
   for tool in debootstrap systemd-nspawn; do
     command -v "$tool" >/dev/null || skip_all "$tool is not installed: no rootfs (scripts/install-deps)"
   done
-  for tool in dpkg-buildpackage lintian rpmbuild rpmlint nsenter flock; do
+  for tool in dpkg-buildpackage lintian rpmbuild rpmlint eu-strip nsenter flock; do
     command -v "$tool" >/dev/null || bail_out "$tool is not installed (scripts/install-deps)"
   done
   [ -x "$SRC/packaging/build-packages.sh" ] || bail_out "no packaging/build-packages.sh in $SRC"
