@@ -459,8 +459,23 @@ check_upgrade() {
   check "the upgrade kept the cluster key" same_key
 }
 
+# Issue 19, case 6: chatd.target names no port; it is made of the enabled instances.
+check_target() {
+  target_of_enabled() {
+    local wants
+    ct systemctl enable chatd@5556.service >/dev/null 2>&1 || return 1
+    wants=$(ct systemctl show -p Wants --value chatd.target)
+    echo "chatd.target wants: $wants" | diag
+    grep -q 'chatd@5556\.service' <<<"$wants" && ! grep -q 'chatd@555[57]\.service' <<<"$wants"
+  }
+  check "chatd.target wants the enabled chatd@5556 and no other instance" target_of_enabled
+  check "systemctl start chatd.target" ct timeout 60 systemctl start chatd.target
+  check "chatd.target is active" ct systemctl is-active --quiet chatd.target
+}
+
 check_remove_and_purge() {
   apt_remove() { ct_net apt-get "$1" -y chatd >"$CT_RUN_DIR/apt-$1.log" 2>&1; }
+  check_target
   check "apt-get remove chatd" apt_remove remove
   check "removal stopped every instance" none_active
   target_gone() {
