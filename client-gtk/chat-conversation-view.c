@@ -18,6 +18,8 @@
 #define SHORTEST_ROW_HEIGHT 48
 /* Rows fetched beyond those that fit, so the first page can be scrolled a little. */
 #define EXTRA_FIRST_ROWS 4
+/* The largest first page grown to reach the first unread message. */
+#define MAX_UNREAD_FIRST_PAGE 60
 
 struct _ChatConversationView
 {
@@ -432,14 +434,19 @@ rows_that_fit (ChatConversationView *self)
   return (height + SHORTEST_ROW_HEIGHT - 1) / SHORTEST_ROW_HEIGHT + EXTRA_FIRST_ROWS;
 }
 
-/* Enough for the window, and for every unread message (the first one opens the view). */
+/* Enough for the window, and for every unread message when they are few (the first one
+ * opens the view). Many unread messages do not make the first page (and paint) slower: the
+ * view opens at the newest then, with no divider, since the first unread one is not loaded. */
 static guint
 first_page_size (ChatConversationView *self, const char *peer)
 {
   ChatConversationItem *item = chat_account_find_conversation (self->account, peer);
   guint unread = item != NULL ? chat_conversation_item_get_unread (item) : 0;
+  guint fit = rows_that_fit (self);
 
-  return MAX (rows_that_fit (self), unread + EXTRA_FIRST_ROWS);
+  if (unread + EXTRA_FIRST_ROWS > MAX_UNREAD_FIRST_PAGE)
+    return fit;
+  return MAX (fit, unread + EXTRA_FIRST_ROWS);
 }
 
 static void

@@ -336,7 +336,8 @@ set_marker (ChatMessageList *self, ChatMessageItem *item)
 }
 
 /* The oldest incoming message of the unread run at the end (the user's own replies do not
- * end the run: they are read). */
+ * end the run: they are read). NULL when the run reaches past what is loaded: the divider
+ * would not be above the first unread message. */
 static ChatMessageItem *
 find_first_unread (ChatMessageList *self)
 {
@@ -349,10 +350,10 @@ find_first_unread (ChatMessageList *self)
       if (chat_message_item_get_outgoing (item))
         continue;
       if (chat_message_item_get_read (item))
-        break;
+        return found;
       found = item;
     }
-  return found;
+  return self->complete ? found : NULL;
 }
 
 static void
