@@ -110,6 +110,17 @@ disk_apply (SimWorld *w, SimServer *s, SimWrite *wr)
     }
 }
 
+static gboolean
+hard_state_queued (SimServer *s)
+{
+  for (GList *l = s->writes.head; l != NULL; l = l->next)
+    {
+      if (((SimWrite *)l->data)->hard_state)
+        return TRUE;
+    }
+  return FALSE;
+}
+
 void
 sim_disk_flush (SimWorld *w, SimServer *s)
 {
@@ -133,7 +144,23 @@ sim_disk_flush (SimWorld *w, SimServer *s)
       ev.index = last->index;
       ev.term = last->term;
     }
-  sim_server_step (w, s, &ev);
+  /* PERSISTED says that every hard state handed out so far is durable: not while a later
+   * write with one is still waiting for the disk; that write's PERSISTED then reports the
+   * durable log's last entry, which covers this one. */
+  if (hard_state_queued (s))
+    s->persisted_owed = TRUE;
+  else
+    {
+      if (s->persisted_owed && ev.index == 0 && s->d_entries->len > 0)
+        {
+          ChatReplEntry *last = g_ptr_array_index (s->d_entries, s->d_entries->len - 1);
+
+          ev.index = last->index;
+          ev.term = last->term;
+        }
+      s->persisted_owed = FALSE;
+      sim_server_step (w, s, &ev);
+    }
   write_free (wr);
 }
 
@@ -440,6 +467,7 @@ sim_crash (SimWorld *w, guint id)
     return;
   sim_trace (w, id, "crash (%u write(s) not yet durable are lost)", s->writes.length);
   s->up = FALSE;
+  s->persisted_owed = FALSE;
   s->incarnation++;
   s->stalled_until = 0;
   g_clear_pointer (&s->repl, chat_repl_free);

@@ -48,7 +48,8 @@ typedef struct
   GPtrArray *d_entries; /* ChatReplEntry *, after the snapshot */
 
   /* written but not yet durable: lost by a crash */
-  GQueue writes; /* SimWrite * */
+  GQueue writes;           /* SimWrite * */
+  gboolean persisted_owed; /* a PERSISTED held back behind a queued hard state */
 
   /* the state machine (volatile, rebuilt from the snapshot on restart) */
   guint64 sm_applied;
