@@ -37,9 +37,10 @@ typedef struct
   GPid pids[N_SERVERS + 1];
   char *user;
   char *session;
-  guint counter;
-  GHashTable *acked;   /* client_msg_id -> acked seq (GINT_TO_POINTER is too small: boxed) */
-  GHashTable *refused; /* client_msg_ids sent to the minority and never acknowledged */
+  guint snapshot_interval; /* 0: the default */
+  guint counter;           /* atomic: writers on both sides number their messages */
+  GHashTable *acked;       /* client_msg_id -> acked seq (GINT_TO_POINTER is too small: boxed) */
+  GHashTable *refused;     /* client_msg_ids sent to the minority and never acknowledged */
 } Fixture;
 
 /* --- servers ------------------------------------------------------------------------ */
@@ -55,6 +56,8 @@ write_config (Fixture *fixture, const char *mode)
     g_string_append_printf (text, "host%u = %s\nport%u = %u\n", node,
                             part_net_address (fixture->net, node), node, PORT);
   g_string_append_printf (text, "[cluster]\nmode = %s\n", mode);
+  if (fixture->snapshot_interval > 0)
+    g_string_append_printf (text, "snapshot_interval = %u\n", fixture->snapshot_interval);
   g_file_set_contents (fixture->config, text->str, -1, &error);
   g_assert_no_error (error);
   /* chatd reads the cluster key from cluster.key beside config.ini. */
@@ -281,48 +284,106 @@ send_one (PartConn *conn, const char *client_msg_id, guint timeout_ms)
   return json_object_get_int_member (json_object_get_object_member (reply, "message"), "seq");
 }
 
+/* A client writing to one server, or to whichever of a set of servers says it leads. Two
+ * writers run at once on the two sides of a partition, each in its own thread: they
+ * share only the fixture's message counter. */
+typedef struct
+{
+  Fixture *fixture;
+  guint node; /* 0: the leader among mask */
+  guint mask;
+  const char *tag;
+  double seconds;
+  guint max_acks;
+  GHashTable *acked;   /* as in Fixture */
+  GHashTable *refused; /* as in Fixture */
+  guint acks;
+} Writer;
+
 static void
-record_ack (Fixture *fixture, const char *client_msg_id, gint64 seq)
+writer_init (Writer *writer, Fixture *fixture, guint node, const char *tag, double seconds,
+             guint max_acks)
+{
+  *writer = (Writer){ .fixture = fixture,
+                      .node = node,
+                      .mask = ALL_NODES,
+                      .tag = tag,
+                      .seconds = seconds,
+                      .max_acks = max_acks };
+  writer->acked = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  writer->refused = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+}
+
+/* Moves what the writer saw into the fixture. */
+static guint
+writer_finish (Writer *writer)
+{
+  GHashTableIter iter;
+  gpointer key, value;
+
+  g_hash_table_iter_init (&iter, writer->refused);
+  while (g_hash_table_iter_next (&iter, &key, NULL))
+    g_hash_table_add (writer->fixture->refused, g_strdup (key));
+  g_hash_table_iter_init (&iter, writer->acked);
+  while (g_hash_table_iter_next (&iter, &key, &value))
+    {
+      g_hash_table_remove (writer->fixture->refused, key);
+      g_hash_table_replace (writer->fixture->acked, g_strdup (key),
+                            g_memdup2 (value, sizeof (gint64)));
+    }
+  g_clear_pointer (&writer->acked, g_hash_table_unref);
+  g_clear_pointer (&writer->refused, g_hash_table_unref);
+  return writer->acks;
+}
+
+static void
+record_ack (Writer *writer, const char *client_msg_id, gint64 seq)
 {
   gint64 *value = g_new (gint64, 1);
 
   *value = seq;
-  g_hash_table_replace (fixture->acked, g_strdup (client_msg_id), value);
-  g_hash_table_remove (fixture->refused, client_msg_id);
+  g_hash_table_replace (writer->acked, g_strdup (client_msg_id), value);
+  g_hash_table_remove (writer->refused, client_msg_id);
 }
 
-/* node itself, or for 0 the server that says it leads now (or node 1 when none does). */
+/* The writer's node, or the server among its mask that says it leads now (or the first of
+ * the mask when none does). */
 static guint
-target (Fixture *fixture, guint node)
+target (Writer *writer)
 {
   guint leader = 0;
 
-  if (node != 0)
-    return node;
-  leader = wait_leader (fixture, ALL_NODES, 2000);
-  return leader != 0 ? leader : 1;
+  if (writer->node != 0)
+    return writer->node;
+  leader = wait_leader (writer->fixture, writer->mask, 2000);
+  if (leader != 0)
+    return leader;
+  for (guint node = 1; node <= N_SERVERS; node++)
+    if (writer->mask & (1u << node))
+      return node;
+  return 1;
 }
 
-/* Writes to node (0: whichever server says it leads, asked again after every failure) for
- * up to seconds, as a client would: a message is retried with its client_msg_id until
- * acknowledged, then the next one. Returns how many were acked; messages never
- * acknowledged end up in fixture->refused. */
-static guint
-write_for (Fixture *fixture, guint node, const char *tag, double seconds, guint max_acks)
+/* Writes for up to writer->seconds, as a client would: a message is retried with its
+ * client_msg_id until acknowledged, then the next one. Messages never acknowledged end
+ * up in writer->refused. */
+static gpointer
+writer_run (gpointer data)
 {
-  gint64 deadline = g_get_monotonic_time () + (gint64)(seconds * G_USEC_PER_SEC);
+  Writer *writer = data;
+  gint64 deadline = g_get_monotonic_time () + (gint64)(writer->seconds * G_USEC_PER_SEC);
   g_autoptr (PartConn) conn = NULL;
   g_autofree char *id = NULL;
-  guint acks = 0;
 
-  while (acks < max_acks && g_get_monotonic_time () < deadline)
+  while (writer->acks < writer->max_acks && g_get_monotonic_time () < deadline)
     {
       gint64 seq = 0;
 
       if (id == NULL)
-        id = g_strdup_printf ("%s-%u", tag, ++fixture->counter);
-      g_hash_table_add (fixture->refused, g_strdup (id));
-      if (conn == NULL && (conn = attach (fixture, target (fixture, node))) == NULL)
+        id = g_strdup_printf ("%s-%u", writer->tag,
+                              (guint)g_atomic_int_add (&writer->fixture->counter, 1) + 1);
+      g_hash_table_add (writer->refused, g_strdup (id));
+      if (conn == NULL && (conn = attach (writer->fixture, target (writer))) == NULL)
         {
           g_usleep (100000);
           continue;
@@ -330,15 +391,27 @@ write_for (Fixture *fixture, guint node, const char *tag, double seconds, guint 
       seq = send_one (conn, id, 1500);
       if (seq > 0)
         {
-          record_ack (fixture, id, seq);
+          record_ack (writer, id, seq);
           g_clear_pointer (&id, g_free);
-          acks++;
+          writer->acks++;
           continue;
         }
       g_clear_pointer (&conn, part_conn_free); /* a timed-out reply may still come */
       g_usleep (100000);
     }
-  return acks;
+  return NULL;
+}
+
+/* Writes to node (0: whichever server says it leads, asked again after every failure) for
+ * up to seconds. Returns how many were acked. */
+static guint
+write_for (Fixture *fixture, guint node, const char *tag, double seconds, guint max_acks)
+{
+  Writer writer;
+
+  writer_init (&writer, fixture, node, tag, seconds, max_acks);
+  writer_run (&writer);
+  return writer_finish (&writer);
 }
 
 /* --- convergence and the databases ---------------------------------------------- */
@@ -398,9 +471,9 @@ wait_converged (Fixture *fixture)
 }
 
 /* client_msg_id -> (gint64 *) message id, for every message alice sent, as stored on node;
- * asserts that no client_msg_id is stored twice under different bodies. */
+ * *duplicates counts the rows whose body (which names its client_msg_id) was already seen. */
 static GHashTable *
-stored_messages (Fixture *fixture, guint node)
+stored_messages (Fixture *fixture, guint node, guint *duplicates)
 {
   g_autofree char *path = g_build_filename (fixture->state_dirs[node], "chatd.db", NULL);
   GHashTable *stored = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
@@ -408,7 +481,9 @@ stored_messages (Fixture *fixture, guint node)
   sqlite3 *db = NULL;
   sqlite3_stmt *stmt = NULL;
 
+  *duplicates = 0;
   g_assert_cmpint (sqlite3_open_v2 (path, &db, SQLITE_OPEN_READONLY, NULL), ==, SQLITE_OK);
+  sqlite3_busy_timeout (db, 2000);
   g_assert_cmpint (
       sqlite3_prepare_v2 (db, "SELECT client_msg_id, id, body FROM messages", -1, &stmt, NULL), ==,
       SQLITE_OK);
@@ -418,9 +493,8 @@ stored_messages (Fixture *fixture, guint node)
       const char *body = (const char *)sqlite3_column_text (stmt, 2);
 
       *id = sqlite3_column_int64 (stmt, 1);
-      /* A body names its client_msg_id: the same body twice is a duplicate. */
-      g_assert_false (g_hash_table_contains (bodies, body));
-      g_hash_table_add (bodies, g_strdup (body));
+      if (!g_hash_table_add (bodies, g_strdup (body)))
+        (*duplicates)++;
       g_hash_table_insert (stored, g_strdup ((const char *)sqlite3_column_text (stmt, 0)), id);
     }
   sqlite3_finalize (stmt);
@@ -470,6 +544,31 @@ tag_that_kept_seqs (Fixture *fixture, GHashTable *stored, const char *const *tag
   return NULL;
 }
 
+/* Prints how many acknowledged messages of each tag are stored under another seq than
+ * their acknowledgement named. */
+static void
+print_renumbered (Fixture *fixture, GHashTable *stored, guint node, const char *const *tags)
+{
+  for (guint i = 0; tags[i] != NULL && *tags[i] != '\0'; i++)
+    {
+      GHashTableIter iter;
+      gpointer key, value;
+      guint acked = 0, moved = 0;
+
+      g_hash_table_iter_init (&iter, fixture->acked);
+      while (g_hash_table_iter_next (&iter, &key, &value))
+        {
+          gint64 *id = g_hash_table_lookup (stored, key);
+
+          if (!g_str_has_prefix (key, tags[i]))
+            continue;
+          acked++;
+          moved += id != NULL && *id != *(gint64 *)value;
+        }
+      g_printerr ("# node %u: %s: %u acknowledged, %u renumbered\n", node, tags[i], acked, moved);
+    }
+}
+
 /* Stops every server and checks each database: every acknowledged message is stored
  * exactly once; keep_seq_tags: the messages of at least one of these tags (the winning
  * side's) keep the seq of their ack; refused_absent: messages never acknowledged are not
@@ -483,7 +582,8 @@ check_databases (Fixture *fixture, const char *const *keep_seq_tags, gboolean re
     stop_server (fixture, node);
   for (guint node = 1; node <= N_SERVERS; node++)
     {
-      g_autoptr (GHashTable) stored = stored_messages (fixture, node);
+      guint duplicates = 0, lost = 0;
+      g_autoptr (GHashTable) stored = stored_messages (fixture, node, &duplicates);
       g_autofree char *hash = state_hash (fixture, node);
       const char *kept = NULL;
       GHashTableIter iter;
@@ -491,8 +591,13 @@ check_databases (Fixture *fixture, const char *const *keep_seq_tags, gboolean re
 
       g_hash_table_iter_init (&iter, fixture->acked);
       while (g_hash_table_iter_next (&iter, &key, NULL))
-        if (!g_hash_table_contains (stored, key))
-          g_error ("Node %u lost acknowledged message %s", node, (char *)key);
+        lost += !g_hash_table_contains (stored, key);
+      print_renumbered (fixture, stored, node, keep_seq_tags);
+      g_printerr ("# node %u: %u acknowledged, %u lost, %u duplicated\n", node,
+                  g_hash_table_size (fixture->acked), lost, duplicates);
+      if (lost > 0 || duplicates > 0)
+        g_error ("Node %u lost %u and duplicated %u acknowledged messages (logs in %s)", node, lost,
+                 duplicates, fixture->dir);
       if ((kept = tag_that_kept_seqs (fixture, stored, keep_seq_tags)) == NULL)
         g_error ("Node %u: acknowledged messages moved on both sides (logs in %s)", node,
                  fixture->dir);
@@ -522,7 +627,8 @@ wait_all_present (Fixture *fixture)
 
       for (guint node = 1; node <= N_SERVERS; node++)
         {
-          g_autoptr (GHashTable) stored = stored_messages (fixture, node);
+          guint duplicates = 0;
+          g_autoptr (GHashTable) stored = stored_messages (fixture, node, &duplicates);
           GHashTableIter iter;
           gpointer key;
 
@@ -653,6 +759,83 @@ test_available_crash (void)
   fixture_tear_down (&fixture);
 }
 
+/* --- volume: a writer on each side for the whole partition ---------------------------- */
+
+#define VOLUME_SECONDS 15
+#define MIN_VOLUME_ACKS 100    /* "hundreds of writes per side" */
+#define SETTLE_AFTER_HEAL_S 10 /* every server has everything, hashes equal, this soon */
+
+typedef struct
+{
+  const char *mode;
+  guint snapshot_interval; /* 0: the default */
+} VolumeCase;
+
+static gpointer
+writer_thread (gpointer data)
+{
+  return writer_run (data);
+}
+
+/* Cuts the leader off and writes on both sides at once for VOLUME_SECONDS: the "minority"
+ * writer to the old leader, the "majority" writer to whichever of the others leads. */
+static void
+write_both_sides (Fixture *fixture, guint old_leader, guint *minority_acks, guint *majority_acks)
+{
+  Writer minority, majority;
+  g_autoptr (GThread) minority_thread = NULL;
+  g_autoptr (GThread) majority_thread = NULL;
+
+  writer_init (&minority, fixture, old_leader, "minority", VOLUME_SECONDS, G_MAXUINT);
+  writer_init (&majority, fixture, 0, "majority", VOLUME_SECONDS, G_MAXUINT);
+  majority.mask = others_mask (old_leader);
+  part_net_isolate (fixture->net, old_leader, TRUE);
+  g_printerr ("# %s: node %u cut off, writing on both sides for %u s\n",
+              fixture->snapshot_interval ? "snapshots" : "default", old_leader, VOLUME_SECONDS);
+  minority_thread = g_thread_new ("minority", writer_thread, &minority);
+  majority_thread = g_thread_new ("majority", writer_thread, &majority);
+  g_thread_join (g_steal_pointer (&minority_thread));
+  g_thread_join (g_steal_pointer (&majority_thread));
+  *minority_acks = writer_finish (&minority);
+  *majority_acks = writer_finish (&majority);
+  g_printerr ("# acknowledged: %u by the old leader's side, %u by the others\n", *minority_acks,
+              *majority_acks);
+}
+
+static void
+test_volume (gconstpointer data)
+{
+  static const char *const sides[] = { "majority", "minority", NULL };
+  const VolumeCase *volume = data;
+  gboolean quorum = g_str_equal (volume->mode, "quorum");
+  Fixture fixture = { .snapshot_interval = volume->snapshot_interval };
+  guint old_leader = start_cluster (&fixture, volume->mode);
+  guint minority_acks = 0, majority_acks = 0;
+  gint64 healed = 0;
+  double settled_s = 0;
+
+  write_both_sides (&fixture, old_leader, &minority_acks, &majority_acks);
+  if (quorum)
+    g_assert_cmpuint (minority_acks, ==, 0);
+  else
+    g_assert_cmpuint (minority_acks, >=, MIN_VOLUME_ACKS);
+  g_assert_cmpuint (majority_acks, >=, MIN_VOLUME_ACKS);
+  part_net_isolate (fixture.net, old_leader, FALSE);
+  healed = g_get_monotonic_time ();
+  g_printerr ("# healed\n");
+  wait_all_present (&fixture);
+  settled_s = (double)(g_get_monotonic_time () - healed) / G_USEC_PER_SEC;
+  g_printerr ("# every acknowledged message on every server, one applied index, %.1f s after "
+              "the heal\n",
+              settled_s);
+  g_assert_cmpuint (wait_leader (&fixture, ALL_NODES, ELECTION_TIMEOUT_MS), !=, 0);
+  g_assert_cmpuint (write_for (&fixture, 0, "after", 20, 5), ==, 5);
+  wait_converged (&fixture);
+  check_databases (&fixture, sides, quorum);
+  g_assert_cmpfloat (settled_s, <=, SETTLE_AFTER_HEAL_S);
+  fixture_tear_down (&fixture);
+}
+
 /* --- the process around the tests: cleans up namespaces whatever happens ---------- */
 
 static volatile sig_atomic_t child_pid;
@@ -664,6 +847,12 @@ forward_signal (int signum)
     kill (child_pid, SIGKILL);
 }
 
+static const VolumeCase volume_cases[] = {
+  { "available", 0 },
+  { "available", 50 },
+  { "quorum", 50 },
+};
+
 static int
 run_tests (int argc, char **argv)
 {
@@ -671,6 +860,9 @@ run_tests (int argc, char **argv)
   g_test_add_func ("/partition/quorum", test_quorum);
   g_test_add_func ("/partition/available", test_available);
   g_test_add_func ("/partition/available-crash", test_available_crash);
+  g_test_add_data_func ("/partition/volume-available", &volume_cases[0], test_volume);
+  g_test_add_data_func ("/partition/volume-available-snapshots", &volume_cases[1], test_volume);
+  g_test_add_data_func ("/partition/volume-quorum", &volume_cases[2], test_volume);
   return g_test_run ();
 }
 
