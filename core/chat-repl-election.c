@@ -159,6 +159,8 @@ won_available (ChatRepl *repl, ChatReplNodeSet *down)
   gboolean strict = chat_repl_needs_every_vote (repl);
 
   *down = 0;
+  if (chat_repl_heal_must_wait (repl) && !waited && !repl->campaign_forced)
+    return FALSE;
   for (guint id = 1; id <= repl->config.n_nodes; id++)
     {
       ChatReplPeer *p = &repl->peers[id];
@@ -298,6 +300,11 @@ chat_repl_handle_vote_response (ChatRepl *repl, const ChatReplMessage *msg)
     }
   if (repl->role != CHAT_REPL_ROLE_CANDIDATE || msg->term != repl->term)
     return;
+  if (chat_repl_heal_yields (repl, msg))
+    {
+      chat_repl_become_follower (repl, repl->term, 0);
+      return;
+    }
   p->vote_answered = TRUE;
   p->vote_granted = msg->granted;
   chat_repl_check_election (repl);

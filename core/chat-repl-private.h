@@ -82,6 +82,10 @@ struct _ChatRepl
   guint64 applied;
   guint64 persisted;
 
+  /* entries up to here are on a majority of the servers, and on all (chat-repl-heal.c) */
+  guint64 majority_index;
+  guint64 everywhere_index;
+
   /* latest in-sync set in the log (or the snapshot's), and where it is */
   ChatReplNodeSet isr;
   guint64 isr_index;
@@ -205,5 +209,16 @@ void chat_repl_handle_snapshot (ChatRepl *repl, const ChatReplMessage *msg);
 void chat_repl_handle_snapshot_response (ChatRepl *repl, const ChatReplMessage *msg);
 void chat_repl_snapshot_persisted (ChatRepl *repl, guint64 index);
 void chat_repl_diverge (ChatRepl *repl, guint64 from);
+
+/* chat-repl-heal.c: which side wins after a partition in available mode */
+gboolean chat_repl_heal_outranks (ChatRepl *repl, const ChatReplMessage *msg);
+gboolean chat_repl_heal_may_compact (ChatRepl *repl, guint64 index);
+guint64 chat_repl_heal_unsafe_from (ChatRepl *repl);
+void chat_repl_heal_truncating (ChatRepl *repl, guint64 from);
+guint64 chat_repl_heal_majority_index (ChatRepl *repl);
+gboolean chat_repl_heal_yields (ChatRepl *repl, const ChatReplMessage *msg);
+gboolean chat_repl_heal_must_wait (ChatRepl *repl);
+void chat_repl_heal_follow_leader (ChatRepl *repl, const ChatReplMessage *append);
+guint64 chat_repl_heal_everywhere_index (ChatRepl *repl);
 
 G_END_DECLS

@@ -62,6 +62,8 @@ chat_repl_send_append (ChatRepl *repl, guint id)
   m->prev_index = p->next_index - 1;
   m->prev_term = chat_repl_term_at (repl, m->prev_index);
   m->commit = repl->commit;
+  m->majority_index = chat_repl_heal_majority_index (repl);
+  m->everywhere_index = chat_repl_heal_everywhere_index (repl);
   for (guint64 i = p->next_index; i <= last; i++)
     {
       ChatReplEntry *e = chat_repl_log_get (repl, i);
@@ -144,6 +146,7 @@ store_entries (ChatRepl *repl, const ChatReplMessage *msg)
               chat_repl_diverge (repl, e->index);
               return FALSE;
             }
+          chat_repl_heal_truncating (repl, e->index);
           chat_repl_log_truncate (repl, e->index);
         }
       chat_repl_log_append (repl, e);
@@ -182,6 +185,15 @@ chat_repl_handle_append (ChatRepl *repl, const ChatReplMessage *msg)
       answer_append (repl, msg->from, FALSE, chat_repl_last_index (repl));
       return;
     }
+  if (prev > 0 && prev == repl->snapshot_index && msg->prev_term != repl->snapshot_term)
+    {
+      /* Our own snapshot holds a history the leader does not: only after a partition in
+       * available mode whose winner was not the majority's side. Start over from empty;
+       * what the snapshot compacted cannot be replayed (docs/partitions.md). */
+      chat_repl_diverge (repl, prev + 1);
+      answer_append (repl, msg->from, FALSE, 0);
+      return;
+    }
   if (prev >= repl->snapshot_index && chat_repl_term_at (repl, prev) != msg->prev_term)
     {
       answer_append (repl, msg->from, FALSE, MIN (prev > 0 ? prev - 1 : 0, repl->commit));
@@ -194,6 +206,7 @@ chat_repl_handle_append (ChatRepl *repl, const ChatReplMessage *msg)
     }
   last_new = prev + msg->entries->len;
   repl->leader_match = MAX (repl->leader_match, MAX (last_new, repl->snapshot_index));
+  chat_repl_heal_follow_leader (repl, msg);
   if (msg->commit > repl->commit)
     repl->commit = MAX (repl->commit, MIN (msg->commit, repl->leader_match));
   answer_append (repl, msg->from, TRUE, 0);
@@ -265,6 +278,8 @@ chat_repl_handle_append_response (ChatRepl *repl, const ChatReplMessage *msg)
   peer_heard (repl, msg->from);
   if (!msg->success)
     {
+      /* Below what it acknowledged: it found its log diverged and started over from empty. */
+      p->match_index = MIN (p->match_index, msg->hint_index);
       p->next_index = MAX (p->match_index + 1, MIN (p->next_index, msg->hint_index + 1));
       chat_repl_forget_in_flight (p);
       chat_repl_send_append (repl, msg->from);

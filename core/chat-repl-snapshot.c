@@ -34,7 +34,8 @@ hand_to_host (ChatRepl *repl, gboolean install)
 void
 chat_repl_take_snapshot (ChatRepl *repl, guint64 index, GBytes *data)
 {
-  if (data == NULL || index <= repl->snapshot_index || index > repl->applied)
+  if (data == NULL || index <= repl->snapshot_index || index > repl->applied
+      || !chat_repl_heal_may_compact (repl, index))
     return;
   chat_repl_log_compact (repl, index);
   g_clear_pointer (&repl->snapshot_data, g_bytes_unref);
@@ -98,15 +99,24 @@ snapshot_valid (const ChatReplMessage *msg)
          && len <= msg->total - msg->offset && msg->done == (msg->offset + len == msg->total);
 }
 
+/* Operations of ours that the leader's snapshot may lack (past what every server holds, see
+ * chat-repl-heal.c) are handed out for replay before it replaces them. */
 static void
 install (ChatRepl *repl, const ChatReplMessage *msg)
 {
+  GByteArray *data = g_steal_pointer (&repl->snap_in);
+  guint64 unsafe_from = chat_repl_heal_unsafe_from (repl);
+
+  if (unsafe_from != 0 && unsafe_from <= chat_repl_last_index (repl))
+    chat_repl_diverge (repl, unsafe_from);
   g_clear_pointer (&repl->snapshot_data, g_bytes_unref);
-  repl->snapshot_data = g_byte_array_free_to_bytes (g_steal_pointer (&repl->snap_in));
+  repl->snapshot_data = g_byte_array_free_to_bytes (data);
   chat_repl_log_reset (repl, msg->snapshot_index, msg->snapshot_term, msg->snapshot_isr);
   repl->commit = MAX (repl->commit, msg->snapshot_index);
   repl->applied = msg->snapshot_index;
   repl->leader_match = msg->snapshot_index;
+  repl->majority_index = MAX (repl->majority_index, msg->snapshot_index);
+  repl->everywhere_index = MAX (repl->everywhere_index, msg->snapshot_index);
   repl->snap_in_waiting = TRUE;
   repl->snap_in_from = msg->from;
   hand_to_host (repl, TRUE);
@@ -137,8 +147,10 @@ chat_repl_handle_snapshot (ChatRepl *repl, const ChatReplMessage *msg)
     chat_repl_become_follower (repl, msg->term, msg->from);
   repl->leader_contact = repl->now;
   chat_repl_reset_election_timer (repl);
-  /* Already there: our log holds that entry durably, so it holds the whole prefix. */
-  if (idx <= repl->persisted && chat_repl_term_at (repl, idx) == msg->snapshot_term)
+  /* Already there: our log holds that entry durably, so it holds the whole prefix; or our own
+   * snapshot covers it, and we compact only what a majority holds (chat-repl-heal.c). */
+  if ((idx <= repl->persisted && chat_repl_term_at (repl, idx) == msg->snapshot_term)
+      || (idx <= repl->snapshot_index && repl->snapshot_data != NULL))
     {
       repl->leader_match = MAX (repl->leader_match, idx);
       answer_snapshot (repl, msg->from, msg, msg->total, TRUE);
@@ -220,6 +232,8 @@ chat_repl_diverge (ChatRepl *repl, guint64 from)
   repl->applied = 0;
   repl->persisted = 0;
   repl->leader_match = 0;
+  repl->majority_index = 0;
+  repl->everywhere_index = 0;
   g_clear_pointer (&repl->snap_in, g_byte_array_unref);
   repl->snap_in_waiting = FALSE;
   hand_to_host (repl, TRUE);

@@ -101,6 +101,12 @@ typedef struct
   GBytes *data; /* snapshot chunk, or NULL */
   gboolean done;
   guint64 incarnation; /* the sender's store (every type; 0: unknown) */
+  /* Every type: the sender's latest in-sync set (0: not known, e.g. an older peer); after a
+   * partition in available mode it decides which side wins (docs/partitions.md). */
+  ChatReplNodeSet isr;
+  /* APPEND: entries up to here are on a majority of the servers, and on every server */
+  guint64 majority_index;
+  guint64 everywhere_index;
 } ChatReplMessage;
 
 ChatReplMessage *chat_repl_message_new (ChatReplMessageType type, guint from, guint to,

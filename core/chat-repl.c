@@ -23,6 +23,7 @@ chat_repl_config_init (ChatReplConfig *config, guint node_id, guint n_nodes)
     .catch_up_append_entries = 1024,
     .catch_up_append_bytes = 512 * 1024,
     .catch_up_appends_in_flight = 2,
+    .max_retained_entries = 100000,
     .seed = node_id,
   };
 }
@@ -69,6 +70,9 @@ load_state (ChatRepl *repl, const ChatReplPersistedState *state)
   repl->term = state->term;
   repl->vote = state->vote;
   repl->snapshot_index = state->snapshot_index;
+  /* only what they hold is compacted (chat-repl-heal.c) */
+  repl->majority_index = state->snapshot_index;
+  repl->everywhere_index = state->snapshot_index;
   repl->snapshot_term = state->snapshot_term;
   repl->snapshot_isr = state->snapshot_isr;
   if (state->snapshot_data != NULL)
@@ -178,6 +182,8 @@ void
 chat_repl_send (ChatRepl *repl, ChatReplMessage *message)
 {
   message->incarnation = repl->config.incarnation;
+  /* A restarted server's set is from before its crash: not a side to weigh (chat-repl-heal.c). */
+  message->isr = repl->recovering ? 0 : repl->isr;
   g_ptr_array_add (repl->u->messages, message);
 }
 
@@ -296,6 +302,8 @@ handle_message (ChatRepl *repl, const ChatReplMessage *msg)
       || msg->to != repl->config.node_id)
     return;
   if (!chat_repl_isr_check_incarnation (repl, msg))
+    return;
+  if (chat_repl_heal_outranks (repl, msg))
     return;
   switch (msg->type)
     {

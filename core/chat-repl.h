@@ -40,16 +40,20 @@ typedef struct
   guint catch_up_append_entries;
   gsize catch_up_append_bytes;
   guint catch_up_appends_in_flight; /* 1..CHAT_REPL_MAX_APPENDS_IN_FLIGHT */
-  guint64 seed;                     /* the only source of randomness (election timeouts) */
   /* The host's store: a random id made when its disk was created empty (0: none). Every
    * message carries it, so that a leader sees a peer that lost its disk (docs/replication.md,
    * A12). */
   guint64 incarnation;
+  /* Available mode: a snapshot compacts only what every server holds, so that the losing
+   * side of a partition can replay its operations; once more than this many entries wait
+   * for a server, it compacts what a majority holds (0: no bound). */
+  guint64 max_retained_entries;
+  guint64 seed; /* the only source of randomness (election timeouts) */
 } ChatReplConfig;
 
 /* Defaults: available mode, heartbeat 100 ms, election 500-1000 ms, failure 1000 ms,
  * snapshot chunks of 256 KiB, appends of at most 256 entries and 256 KiB; catching up,
- * appends of at most 2048 entries and 1 MiB, 4 in flight. */
+ * appends of at most 2048 entries and 1 MiB, 4 in flight; 100,000 retained entries. */
 void chat_repl_config_init (ChatReplConfig *config, guint node_id, guint n_nodes);
 
 /* What the host loaded from its disk at start. entries follow the snapshot, in order. */

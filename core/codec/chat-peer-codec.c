@@ -88,6 +88,10 @@ add_fields (JsonBuilder *b, const ChatReplMessage *m)
         add_uint (b, "prev_index", m->prev_index);
         add_uint (b, "prev_term", m->prev_term);
         add_uint (b, "commit", m->commit);
+        if (m->majority_index != 0)
+          add_uint (b, "majority_index", m->majority_index);
+        if (m->everywhere_index != 0)
+          add_uint (b, "everywhere_index", m->everywhere_index);
         add_entries (b, m->entries);
         break;
       case CHAT_REPL_MSG_APPEND_RESPONSE:
@@ -133,6 +137,8 @@ chat_peer_codec_encode (const ChatReplMessage *message, gsize *length)
   add_uint (b, "term", message->term);
   if (message->incarnation != 0)
     add_uint (b, "incarnation", MIN (message->incarnation, (guint64)G_MAXINT64));
+  if (message->isr != 0)
+    add_node_set (b, "isr", message->isr);
   add_fields (b, message);
   json_builder_end_object (b);
   root = json_builder_get_root (b);
@@ -378,6 +384,10 @@ decode_fields (JsonObject *o, ChatReplMessage *m, GError **error)
         return get_uint (o, "prev_index", G_MAXINT64, &m->prev_index, error)
                && get_uint (o, "prev_term", G_MAXINT64, &m->prev_term, error)
                && get_uint (o, "commit", G_MAXINT64, &m->commit, error)
+               && (!json_object_has_member (o, "majority_index")
+                   || get_uint (o, "majority_index", G_MAXINT64, &m->majority_index, error))
+               && (!json_object_has_member (o, "everywhere_index")
+                   || get_uint (o, "everywhere_index", G_MAXINT64, &m->everywhere_index, error))
                && decode_entries (o, m, error);
       case CHAT_REPL_MSG_APPEND_RESPONSE:
         return get_bool (o, "success", &m->success, error)
@@ -443,6 +453,9 @@ chat_peer_codec_decode (const char *line, gssize length, GError **error)
       || !get_uint (o, "to", 255, &to, error) || !get_uint (o, "term", G_MAXINT64, &term, error))
     return NULL;
   m = chat_repl_message_new (type, (guint)from, (guint)to, term);
+  /* Optional: a peer that predates it sends none. */
+  if (json_object_has_member (o, "isr") && !decode_node_set (o, "isr", &m->isr, error))
+    return NULL;
   if (!get_optional_uint (o, "incarnation", &m->incarnation, error) || !decode_fields (o, m, error))
     return NULL;
   return g_steal_pointer (&m);

@@ -21,6 +21,7 @@ static char *opt_break = NULL;
 static gboolean opt_expect_violation = FALSE;
 static gboolean opt_crash_on_set_change = FALSE;
 static gboolean opt_disk_loss = FALSE;
+static gboolean opt_partitions = FALSE;
 
 static const GOptionEntry entries[] = {
   { "mode", 'm', 0, G_OPTION_ARG_STRING, &opt_mode, "available (default) or quorum", "MODE" },
@@ -40,6 +41,8 @@ static const GOptionEntry entries[] = {
     "Let half of the faults crash a server as an in-sync set changes", NULL },
   { "disk-loss", 0, 0, G_OPTION_ARG_NONE, &opt_disk_loss,
     "Let faults wipe one server's disk at a time (available mode)", NULL },
+  { "partitions", 0, 0, G_OPTION_ARG_NONE, &opt_partitions,
+    "Available mode: draw network partitions too (quorum mode always does)", NULL },
   { NULL },
 };
 
@@ -108,13 +111,13 @@ run_random (SimOptions *opt)
         }
     }
   secs = (g_get_monotonic_time () - t0) / 1e6;
-  g_print ("mode=%s servers=%u%s%s seeds=%" G_GINT64_FORMAT "..%" G_GINT64_FORMAT
+  g_print ("mode=%s servers=%u%s%s%s seeds=%" G_GINT64_FORMAT "..%" G_GINT64_FORMAT
            ": %" G_GUINT64_FORMAT " violation(s), %" G_GUINT64_FORMAT " steps, %.2f s, "
            "%.0f steps/s\n",
            chat_repl_mode_to_string (opt->mode), opt->n_servers,
            opt->crash_on_set_change ? " crash-on-set-change" : "",
-           opt->disk_loss ? " disk-loss" : "", opt_start, opt_start + opt_seeds - 1, failed, steps,
-           secs, secs > 0 ? steps / secs : 0.0);
+           opt->disk_loss ? " disk-loss" : "", opt->partitions ? " partitions" : "", opt_start,
+           opt_start + opt_seeds - 1, failed, steps, secs, secs > 0 ? steps / secs : 0.0);
   if (opt_expect_violation)
     {
       if (failed > 0)
@@ -168,6 +171,7 @@ main (int argc, char **argv)
   opt.break_rule = opt_break;
   opt.crash_on_set_change = opt_crash_on_set_change;
   opt.disk_loss = opt_disk_loss && opt.mode == CHAT_REPL_MODE_AVAILABLE;
+  opt.partitions = opt_partitions;
   opt.trace = opt_trace;
   if (opt_seed >= 0)
     {

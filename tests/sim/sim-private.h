@@ -16,6 +16,8 @@ typedef enum
   EV_CLIENT_RETRY,
   EV_CLIENT_TIMEOUT,
   EV_CLIENT_NEXT,
+  EV_REPLAY,
+  EV_REPLAY_RESULT,
 } SimEventKind;
 
 struct _SimEvent
@@ -39,5 +41,13 @@ void sim_server_step (SimWorld *w, SimServer *s, const ChatReplEvent *ev);
 void sim_server_boot (SimWorld *w, SimServer *s, gboolean primary);
 void sim_disk_flush (SimWorld *w, SimServer *s);
 void sim_server_drop_writes (SimServer *s);
+guint64 sim_op_key_of (const ChatReplEntry *e);
+
+/* sim-replay.c */
+void sim_replay_queue (SimWorld *w, SimServer *s, const ChatReplUpdate *u);
+void sim_replay_resume (SimWorld *w, SimServer *s);
+void sim_replay_send (SimWorld *w, SimServer *s);
+void sim_replay_answer (SimWorld *w, const ChatReplProposalResult *r);
+void sim_replay_result (SimWorld *w, SimServer *s, const SimEvent *ev);
 
 G_END_DECLS

@@ -68,6 +68,11 @@ random_partition (SimWorld *w)
   guint all = (1u << w->opt.n_servers) - 1;
   guint mask = (guint)sim_random (w, 1, all - 1);
 
+  /* Available mode lets both sides commit: the logs may differ from here on, and what the
+   * checks hold to is durability (every acknowledged operation once on every server, the
+   * losing side's through its replay) and convergence. */
+  if (w->opt.mode == CHAT_REPL_MODE_AVAILABLE)
+    w->expect_split = TRUE;
   sim_partition (w, mask);
 }
 
@@ -101,7 +106,7 @@ random_fault (SimWorld *w)
       if ((id = pick_server (w, TRUE)) != 0)
         sim_take_snapshot (w, id);
     }
-  else if (r <= 77 && quorum)
+  else if (r <= 77 && (quorum || w->opt.partitions))
     {
       if (partitioned (w))
         sim_heal (w);
@@ -253,7 +258,8 @@ sim_run_random (const SimOptions *opt, guint64 *steps)
              opt->seed, w->violation->str, opt->break_rule ? "-broken --break-rule " : "",
              opt->break_rule ? opt->break_rule : "", chat_repl_mode_to_string (opt->mode),
              opt->n_servers, opt->crash_on_set_change ? " --crash-on-set-change" : "",
-             opt->disk_loss ? " --disk-loss" : "", opt->seed);
+             opt->disk_loss ? " --disk-loss" : "", opt->partitions ? " --partitions" : "",
+             opt->seed);
   *steps += w->steps;
   sim_world_free (w);
   return ok;

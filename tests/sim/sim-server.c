@@ -173,8 +173,8 @@ mix (guint64 h, guint64 v)
   return h * G_GUINT64_CONSTANT (0x100000001b3);
 }
 
-static guint64
-op_key_of (const ChatReplEntry *e)
+guint64
+sim_op_key_of (const ChatReplEntry *e)
 {
   gsize size = 0;
   const guint8 *p = g_bytes_get_data (e->data, &size);
@@ -255,7 +255,7 @@ sm_apply (SimWorld *w, SimServer *s, const ChatReplEntry *e)
   s->sm_applied = e->index;
   if (e->type != CHAT_REPL_ENTRY_OP)
     return;
-  key = op_key_of (e);
+  key = sim_op_key_of (e);
   /* The application's dedup rule: a retried (client, op) is applied once. */
   if (!g_hash_table_contains (s->sm_ops, GSIZE_TO_POINTER (key)))
     sm_add (s, key, e->index);
@@ -331,31 +331,12 @@ deliver_results (SimWorld *w, SimServer *s, const ChatReplUpdate *u)
 
       if (r->code == CHAT_REPL_RESULT_OK)
         sim_check_ack (w, s, GPOINTER_TO_SIZE (key), r->index, sm_id_of (s, key, r->index));
+      sim_replay_answer (w, r);
       ev = sim_event_new (w, w->now + sim_random (w, 1, 5), EV_RESULT, 0);
       ev->result = *r;
       ev->pid = r->proposal_id;
       ev->client = (guint)(GPOINTER_TO_SIZE (key) >> 32);
     }
-}
-
-/* The host's replay after a split brain: propose the dropped operations again. */
-static void
-replay_diverged (SimWorld *w, SimServer *s, const ChatReplUpdate *u)
-{
-  for (guint i = 0; i < u->diverged->len; i++)
-    {
-      guint64 key = op_key_of (u->diverged->pdata[i]);
-      SimEvent *ev;
-
-      if (key == 0)
-        continue;
-      g_hash_table_insert (w->pid_key, GSIZE_TO_POINTER (++w->next_pid), GSIZE_TO_POINTER (key));
-      ev = sim_event_new (w, w->now + 1, EV_PROPOSE, 0);
-      ev->server = u->leader != 0 ? u->leader : s->id;
-      ev->pid = w->next_pid;
-    }
-  if (u->diverged->len > 0)
-    sim_trace (w, s->id, "replays %u operation(s) dropped by the split brain", u->diverged->len);
 }
 
 static void
@@ -393,7 +374,7 @@ handle_update (SimWorld *w, SimServer *s, ChatReplUpdate *u)
   deliver_results (w, s, u);
   for (guint i = 0; i < u->notices->len; i++)
     trace_notice (w, s, &g_array_index (u->notices, ChatReplNotice, i));
-  replay_diverged (w, s, u);
+  sim_replay_queue (w, s, u);
   schedule_tick (w, s, u->next_wakeup_ms);
 }
 
@@ -425,6 +406,9 @@ server_config (SimWorld *w, SimServer *s, gboolean primary)
   c.max_append_entries = 16;
   /* Catch-up appends a few times bigger, so a lagging server gets several in flight. */
   c.catch_up_append_entries = 64;
+  /* A server away for a few dozen entries is given up on (snapshots again), so that both
+   * retention and snapshot installs happen in the schedules. */
+  c.max_retained_entries = 24;
   return c;
 }
 
@@ -473,6 +457,7 @@ sim_crash (SimWorld *w, guint id)
   g_clear_pointer (&s->repl, chat_repl_free);
   sim_server_drop_writes (s);
   sm_reset (s);
+  s->replay_pid = 0;
 }
 
 static guint64
@@ -535,6 +520,7 @@ sim_restart (SimWorld *w, guint id)
              chat_repl_term_format (s->d_term, term, sizeof term),
              s->d_snap_index + s->d_entries->len);
   sim_server_boot (w, s, FALSE);
+  sim_replay_resume (w, s);
 }
 
 void

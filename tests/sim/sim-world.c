@@ -379,6 +379,12 @@ run_event (SimWorld *w, SimEvent *ev)
       case EV_CLIENT_NEXT:
         client_next_op (w, &w->clients[ev->client]);
         break;
+      case EV_REPLAY:
+        sim_replay_send (w, s);
+        break;
+      case EV_REPLAY_RESULT:
+        sim_replay_result (w, s, ev);
+        break;
       default:
         break;
     }
@@ -502,7 +508,8 @@ sim_converged (SimWorld *w)
     {
       SimServer *s = &w->servers[id];
 
-      if (!s->up || s->sm_applied != st.commit_index || s->sm_hash != w->servers[leader].sm_hash)
+      if (!s->up || s->sm_applied != st.commit_index || s->sm_hash != w->servers[leader].sm_hash
+          || s->replay->len > 0)
         return FALSE;
     }
   return TRUE;
@@ -517,6 +524,7 @@ sim_world_new (const SimOptions *opt)
   w->rng = opt->seed * G_GUINT64_CONSTANT (0x2545f4914f6cdd1d) + 1;
   w->heap = g_ptr_array_new ();
   w->pid_key = g_hash_table_new (NULL, NULL);
+  w->replay_pid = g_hash_table_new (NULL, NULL);
   sim_check_init (w);
   w->committed = g_array_new (FALSE, TRUE, sizeof (guint64));
   w->term_leader = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
@@ -537,6 +545,7 @@ sim_world_new (const SimOptions *opt)
       s->sm_ops = g_hash_table_new (NULL, NULL);
       s->sm_order = g_array_new (FALSE, FALSE, sizeof (guint64));
       s->chain = g_array_new (FALSE, FALSE, sizeof (guint64));
+      s->replay = g_array_new (FALSE, FALSE, sizeof (guint64));
     }
   if (opt->capture)
     w->trace_buf = g_string_new (NULL);
@@ -559,11 +568,13 @@ sim_world_free (SimWorld *w)
       g_hash_table_unref (s->sm_ops);
       g_array_unref (s->sm_order);
       g_array_unref (s->chain);
+      g_array_unref (s->replay);
     }
   while (w->heap->len > 0)
     ev_free (ev_pop (w));
   g_ptr_array_unref (w->heap);
   g_hash_table_unref (w->pid_key);
+  g_hash_table_unref (w->replay_pid);
   g_hash_table_unref (w->entry_chain);
   g_array_unref (w->committed);
   g_hash_table_unref (w->term_leader);

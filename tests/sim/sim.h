@@ -57,6 +57,10 @@ typedef struct
   GHashTable *sm_ops; /* op key -> first index */
   GArray *sm_order;   /* guint64 op keys, in apply order */
 
+  /* the host's replay queue of a diverged history (durable), and its attempt in flight */
+  GArray *replay; /* guint64 op keys, oldest first */
+  guint64 replay_pid;
+
   /* checker: chain hash of this server's in-memory log, per index from chain_base */
   GArray *chain;
   guint64 chain_base;
@@ -91,6 +95,7 @@ typedef struct
   gboolean crash_on_set_change; /* half of the faults strike as an in-sync set changes */
   gboolean no_primary;          /* start every server without --primary */
   gboolean disk_loss;           /* faults may wipe a server's disk (available mode) */
+  gboolean partitions;          /* available mode: random partitions too (quorum: always) */
 } SimOptions;
 
 typedef struct
@@ -103,7 +108,8 @@ typedef struct
   SimServer servers[SIM_MAX_SERVERS + 1];
   SimClient clients[SIM_MAX_CLIENTS + 1];
   guint64 next_pid;
-  GHashTable *pid_key; /* pid -> op key */
+  GHashTable *pid_key;    /* pid -> op key */
+  GHashTable *replay_pid; /* pid -> id of the server whose replay proposed it */
 
   /* network */
   guint side[SIM_MAX_SERVERS + 1]; /* partition side per server */
