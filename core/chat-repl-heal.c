@@ -26,9 +26,11 @@ sender_side (ChatRepl *repl, const ChatReplMessage *msg)
 
 /* A server whose latest in-sync set is a majority ignores a higher term from a server outside
  * that set with fewer servers behind it: that server led a minority through a partition, and its
- * side is the one that replays. A leader takes a term above it (an election among its own
- * set), so that the other leader hears a higher term and steps down; anyone else just drops
- * the message. Returns TRUE when msg must not be handled. */
+ * side is the one that replays. A vote request is refused (the candidate gives up, see
+ * chat_repl_heal_yields()); when the other server leads or answers with its higher term, a
+ * leader takes a term above it (an election among its own set), so that it hears a higher
+ * term and steps down; anyone else just drops the message. Returns TRUE when msg must not be
+ * handled. */
 gboolean
 chat_repl_heal_outranks (ChatRepl *repl, const ChatReplMessage *msg)
 {
@@ -46,6 +48,7 @@ chat_repl_heal_outranks (ChatRepl *repl, const ChatReplMessage *msg)
                                                   msg->from, msg->term);
 
       chat_repl_send (repl, m);
+      return TRUE;
     }
   if (repl->role == CHAT_REPL_ROLE_LEADER)
     {
