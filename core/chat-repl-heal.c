@@ -15,13 +15,20 @@ is_majority (ChatRepl *repl, ChatReplNodeSet set)
   return chat_repl_node_set_count (set) * 2 > repl->config.n_nodes;
 }
 
-/* How many servers stand behind the sender of msg, as far as we can tell: its in-sync set,
- * less the servers that are in ours (a set that still names servers we hold is older than
- * ours: those servers dropped the sender since). */
+/* How many servers stand behind the sender of msg, and behind us: the servers only its
+ * in-sync set names, and those only ours names. A server both sets name is counted for
+ * neither: one of the two views is stale, and we cannot tell which. */
 static guint
 sender_side (ChatRepl *repl, const ChatReplMessage *msg)
 {
   return chat_repl_node_set_count ((msg->isr & ~repl->isr) | CHAT_REPL_NODE_BIT (msg->from));
+}
+
+static guint
+own_side (ChatRepl *repl, const ChatReplMessage *msg)
+{
+  return chat_repl_node_set_count ((repl->isr & ~msg->isr)
+                                   | CHAT_REPL_NODE_BIT (repl->config.node_id));
 }
 
 /* A server whose latest in-sync set is a majority ignores a higher term from a server outside
@@ -39,7 +46,7 @@ chat_repl_heal_outranks (ChatRepl *repl, const ChatReplMessage *msg)
   if (!is_available (repl) || msg->term <= repl->term || msg->isr == 0 || repl->recovering)
     return FALSE;
   if (!is_majority (repl, repl->isr) || CHAT_REPL_NODE_SET_HAS (repl->isr, msg->from)
-      || sender_side (repl, msg) >= chat_repl_node_set_count (repl->isr))
+      || sender_side (repl, msg) >= own_side (repl, msg))
     return FALSE;
   if (msg->type == CHAT_REPL_MSG_VOTE_REQUEST)
     {
@@ -66,9 +73,9 @@ gboolean
 chat_repl_heal_yields (ChatRepl *repl, const ChatReplMessage *msg)
 {
   return is_available (repl) && msg->isr != 0 && repl->isr != 0 && !is_majority (repl, repl->isr)
-         && !CHAT_REPL_NODE_SET_HAS (repl->isr, msg->from)
+         && is_majority (repl, msg->isr) && !CHAT_REPL_NODE_SET_HAS (repl->isr, msg->from)
          && !CHAT_REPL_NODE_SET_HAS (msg->isr, repl->config.node_id)
-         && sender_side (repl, msg) > chat_repl_node_set_count (repl->isr);
+         && sender_side (repl, msg) > own_side (repl, msg);
 }
 
 /* A candidate of a minority in-sync set waits the failure timeout before it leads, so that
