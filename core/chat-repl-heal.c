@@ -78,13 +78,13 @@ chat_repl_heal_yields (ChatRepl *repl, const ChatReplMessage *msg)
          && sender_side (repl, msg) > own_side (repl, msg);
 }
 
-/* A candidate of a minority in-sync set waits the failure timeout before it leads, so that
- * a live majority's refusal reaches it first. */
+/* A candidate that is a member of a minority in-sync set waits the failure timeout before
+ * it leads, so that a live majority's refusal reaches it first. */
 gboolean
 chat_repl_heal_must_wait (ChatRepl *repl)
 {
   return is_available (repl) && repl->isr != 0 && !is_majority (repl, repl->isr)
-         && repl->config.n_nodes > 1;
+         && CHAT_REPL_NODE_SET_HAS (repl->isr, repl->config.node_id) && repl->config.n_nodes > 1;
 }
 
 /* The leader counts its own durable log and its followers' match indexes; a follower takes
