@@ -628,6 +628,9 @@ make_config (ChatReplica *self, ChatReplConfig *rc)
   rc->election_timeout_min_ms = c->election_timeout_min_ms;
   rc->election_timeout_max_ms = c->election_timeout_max_ms;
   rc->failure_timeout_ms = c->failure_timeout_ms;
+  /* Past four snapshot intervals that some server lacks, snapshots compact what a majority
+   * holds (docs/replication.md §8). */
+  rc->max_retained_entries = 4 * c->snapshot_interval;
   rc->seed = ((guint64)g_random_int () << 32) | g_random_int ();
 }
 
