@@ -34,6 +34,9 @@ test_append (void)
   m->prev_index = 9;
   m->prev_term = 0x201;
   m->commit = 8;
+  m->isr = 6;
+  m->majority_index = 7;
+  m->everywhere_index = 5;
   g_ptr_array_add (m->entries, chat_repl_entry_new (0x305, 10, CHAT_REPL_ENTRY_OP, data));
   g_ptr_array_add (m->entries, chat_repl_entry_new (0x305, 11, CHAT_REPL_ENTRY_IN_SYNC_SET,
                                                     chat_repl_node_set_to_bytes (5)));
@@ -41,6 +44,9 @@ test_append (void)
   g_assert_cmpuint (back->prev_index, ==, 9);
   g_assert_cmpuint (back->prev_term, ==, 0x201);
   g_assert_cmpuint (back->commit, ==, 8);
+  g_assert_cmpuint (back->isr, ==, 6);
+  g_assert_cmpuint (back->majority_index, ==, 7);
+  g_assert_cmpuint (back->everywhere_index, ==, 5);
   g_assert_cmpuint (back->entries->len, ==, 2);
   e = g_ptr_array_index (back->entries, 0);
   g_assert_cmpint (e->type, ==, CHAT_REPL_ENTRY_OP);
