@@ -254,7 +254,7 @@ sim_run_random (const SimOptions *opt, guint64 *steps)
   ok = w->violation == NULL;
   if (!ok && !opt->quiet)
     g_print ("FAIL seed %" G_GUINT64_FORMAT ": %s\n  replay: chat-sim%s%s --mode %s "
-             "--servers %u%s%s --seed %" G_GUINT64_FORMAT " --trace\n",
+             "--servers %u%s%s%s --seed %" G_GUINT64_FORMAT " --trace\n",
              opt->seed, w->violation->str, opt->break_rule ? "-broken --break-rule " : "",
              opt->break_rule ? opt->break_rule : "", chat_repl_mode_to_string (opt->mode),
              opt->n_servers, opt->crash_on_set_change ? " --crash-on-set-change" : "",
