@@ -80,6 +80,23 @@ pick_free_port (void)
   return port;
 }
 
+/* The kernel may hand the same free port out twice once the probing socket is closed:
+ * keep picking until none of the first n servers has it. */
+static guint16
+pick_unused_port (const BenchServer *servers, guint n)
+{
+  for (;;)
+    {
+      guint16 port = pick_free_port ();
+      gboolean taken = FALSE;
+
+      for (guint i = 0; i < n; i++)
+        taken |= servers[i].port == port;
+      if (!taken)
+        return port;
+    }
+}
+
 /* chatd reads the cluster key from cluster.key beside config.ini. */
 static gboolean
 write_cluster_key (BenchCluster *cluster, GError **error)
@@ -142,7 +159,7 @@ bench_cluster_new_local (guint n, const char *mode, const char *const *settings,
       g_autofree char *log = g_strdup_printf ("chatd-%u.log", i + 1);
 
       cluster->servers[i].host = g_strdup ("127.0.0.1");
-      cluster->servers[i].port = pick_free_port ();
+      cluster->servers[i].port = pick_unused_port (cluster->servers, i);
       cluster->servers[i].state_dir = g_build_filename (cluster->dir, state, NULL);
       cluster->servers[i].log_path = g_build_filename (cluster->dir, log, NULL);
       g_mkdir_with_parents (cluster->servers[i].state_dir, 0700);

@@ -535,17 +535,18 @@ void
 chat_message_list_commit_pending (ChatMessageList *self, ChatMessageItem *item,
                                   ChatMessage *message)
 {
+  ChatMessageItem *existing;
   gint64 id;
   guint position;
 
   g_return_if_fail (CHAT_IS_MESSAGE_LIST (self));
 
+  /* The message may have arrived as an event before the reply to its send: keep the bubble
+   * the user watched being sent (and anyone holding it) and drop the copy instead. */
   id = chat_message_get_id (message);
-  if (g_hash_table_contains (self->by_id, &id))
-    {
-      chat_message_list_remove_item (self, item);
-      return;
-    }
+  existing = chat_message_list_find (self, id);
+  if (existing != NULL && existing != item)
+    chat_message_list_remove_item (self, existing);
   chat_message_item_set_message (item, message);
   remember_id (self, item);
   /* Keep seq order: a message received meanwhile may have a higher seq. */

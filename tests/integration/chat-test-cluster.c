@@ -66,6 +66,23 @@ pick_free_port (void)
   return g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound));
 }
 
+/* The kernel may hand the same free port out twice once the probing socket is closed:
+ * keep picking until no server of the cluster has it. */
+static guint16
+pick_unused_port (ChatTestCluster *cluster)
+{
+  for (;;)
+    {
+      guint16 port = pick_free_port ();
+      gboolean taken = FALSE;
+
+      for (guint i = 0; i < cluster->n_servers; i++)
+        taken |= cluster->servers[i].port == port;
+      if (!taken)
+        return port;
+    }
+}
+
 /* chatd reads the cluster key from cluster.key beside config.ini. */
 static void
 write_cluster_key (ChatTestCluster *cluster)
@@ -128,7 +145,7 @@ chat_test_cluster_new (guint n_servers, const char *mode)
       g_autofree char *name = g_strdup_printf ("state-%u", i + 1);
       g_autofree char *log = g_strdup_printf ("chatd-%u.log", i + 1);
 
-      cluster->servers[i].port = pick_free_port ();
+      cluster->servers[i].port = pick_unused_port (cluster);
       cluster->servers[i].state_dir = g_build_filename (cluster->dir, name, NULL);
       cluster->servers[i].log_path = g_build_filename (cluster->dir, log, NULL);
       g_assert_cmpint (g_mkdir_with_parents (cluster->servers[i].state_dir, 0700), ==, 0);
@@ -584,7 +601,7 @@ chat_test_cluster_start (ChatTestCluster *cluster, guint node, gboolean primary)
       /* The free port was taken meanwhile: pick another while nothing else runs. */
       if (!cluster->started_once && log_mentions (server->log_path, "already in use"))
         {
-          server->port = pick_free_port ();
+          server->port = pick_unused_port (cluster);
           write_config (cluster);
           continue;
         }
