@@ -205,6 +205,26 @@ chat_test_pair_send (ChatTestPair *pair, const char *body)
   g_ptr_array_add (pair->sent, g_strdup (body));
 }
 
+void
+chat_test_pair_send_some (ChatTestPair *pair, guint n)
+{
+  for (guint i = 0; i < n; i++)
+    {
+      g_autofree char *body = g_strdup_printf ("message %u", pair->sent->len);
+
+      chat_test_pair_send (pair, body);
+    }
+}
+
+guint
+chat_test_pair_wait_leader (ChatTestPair *pair, guint timeout_ms)
+{
+  guint leader = chat_test_cluster_wait_leader (pair->cluster, timeout_ms);
+
+  g_assert_cmpuint (leader, !=, 0);
+  return leader;
+}
+
 static void
 on_pair_sent (GObject *source, GAsyncResult *result, gpointer user_data)
 {

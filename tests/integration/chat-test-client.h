@@ -56,6 +56,10 @@ void chat_test_pair_set_up (ChatTestPair *pair, gconstpointer snapshot_interval)
 void chat_test_pair_tear_down (ChatTestPair *pair, gconstpointer data);
 /* Sends from alice to bob and asserts success. */
 void chat_test_pair_send (ChatTestPair *pair, const char *body);
+/* n acknowledged sends ("message N"), one at a time. */
+void chat_test_pair_send_some (ChatTestPair *pair, guint n);
+/* The leader's node number, failing the test if none is elected within timeout_ms. */
+guint chat_test_pair_wait_leader (ChatTestPair *pair, guint timeout_ms);
 /* Starts a send from alice to bob; in_flight counts it until it is answered. */
 void chat_test_pair_send_async (ChatTestPair *pair, const char *body);
 /* Runs the default main context until no send is in flight. */

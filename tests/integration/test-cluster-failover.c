@@ -17,27 +17,6 @@ fixture_set_up (Fixture *f, gconstpointer data)
   chat_test_pair_set_up (f, NULL);
 }
 
-/* n acknowledged sends from alice to bob, remembered for the final check. */
-static void
-write_some (Fixture *f, guint n)
-{
-  for (guint i = 0; i < n; i++)
-    {
-      g_autofree char *body = g_strdup_printf ("message %u", f->sent->len);
-
-      chat_test_pair_send (f, body);
-    }
-}
-
-static guint
-leader_of (Fixture *f)
-{
-  guint leader = chat_test_cluster_wait_leader (f->cluster, LEADER_MS);
-
-  g_assert_cmpuint (leader, !=, 0);
-  return leader;
-}
-
 static gint64
 term_of (Fixture *f, guint node)
 {
@@ -51,12 +30,12 @@ term_of (Fixture *f, guint node)
 static void
 kill_leader_and_time (Fixture *f, const char *what)
 {
-  guint leader = leader_of (f);
+  guint leader = chat_test_pair_wait_leader (f, LEADER_MS);
   gint64 start = 0;
 
   chat_test_cluster_kill (f->cluster, leader);
   start = g_get_monotonic_time ();
-  write_some (f, 1);
+  chat_test_pair_send_some (f, 1);
   g_test_message (
       "%s: the first write after killing leader %u was acknowledged after %" G_GINT64_FORMAT " ms",
       what, leader, (g_get_monotonic_time () - start) / 1000);
@@ -80,11 +59,11 @@ test_kill_leader (Fixture *f, gconstpointer data)
   guint old = 0, now = 0;
   gint64 old_term = 0;
 
-  write_some (f, 10);
-  old = leader_of (f);
+  chat_test_pair_send_some (f, 10);
+  old = chat_test_pair_wait_leader (f, LEADER_MS);
   old_term = term_of (f, old);
   kill_leader_and_time (f, "one fault");
-  now = leader_of (f);
+  now = chat_test_pair_wait_leader (f, LEADER_MS);
   g_assert_cmpuint (now, !=, old);
   g_assert_cmpint (term_of (f, now), >, old_term);
   /* Exactly one server says it leads. */
@@ -97,7 +76,7 @@ test_kill_leader (Fixture *f, gconstpointer data)
       g_assert_true (node == now
                      || g_strcmp0 (json_object_get_string_member (hello, "role"), "leader") != 0);
     }
-  write_some (f, 10);
+  chat_test_pair_send_some (f, 10);
   restart_all_stopped (f);
   chat_test_pair_assert_all_once (f);
 }
@@ -106,15 +85,15 @@ test_kill_leader (Fixture *f, gconstpointer data)
 static void
 test_kill_follower (Fixture *f, gconstpointer data)
 {
-  guint leader = leader_of (f);
+  guint leader = chat_test_pair_wait_leader (f, LEADER_MS);
   guint follower = leader == 1 ? 2 : 1;
 
-  write_some (f, 10);
+  chat_test_pair_send_some (f, 10);
   chat_test_cluster_kill (f->cluster, follower);
-  write_some (f, 10);
-  g_assert_cmpuint (leader_of (f), ==, leader);
+  chat_test_pair_send_some (f, 10);
+  g_assert_cmpuint (chat_test_pair_wait_leader (f, LEADER_MS), ==, leader);
   restart_all_stopped (f);
-  write_some (f, 5);
+  chat_test_pair_send_some (f, 5);
   chat_test_pair_assert_all_once (f);
 }
 
@@ -124,22 +103,22 @@ test_two_faults (Fixture *f, gconstpointer data)
 {
   const char *order = data;
 
-  write_some (f, 5);
+  chat_test_pair_send_some (f, 5);
   for (const char *c = order; *c != '\0'; c++)
     {
-      guint leader = leader_of (f);
+      guint leader = chat_test_pair_wait_leader (f, LEADER_MS);
 
       if (*c == 'L')
         kill_leader_and_time (f, order);
       else
         chat_test_cluster_kill (f->cluster, chat_test_cluster_other (f->cluster, leader));
-      write_some (f, 5);
+      chat_test_pair_send_some (f, 5);
     }
   /* One server left, serving alone. */
-  g_assert_cmpuint (leader_of (f), !=, 0);
+  g_assert_cmpuint (chat_test_pair_wait_leader (f, LEADER_MS), !=, 0);
   chat_test_pair_assert_all_once (f);
   restart_all_stopped (f);
-  write_some (f, 5);
+  chat_test_pair_send_some (f, 5);
   chat_test_pair_assert_all_once (f);
 }
 
@@ -148,9 +127,9 @@ test_two_faults (Fixture *f, gconstpointer data)
 static void
 test_in_flight (Fixture *f, gconstpointer data)
 {
-  guint leader = leader_of (f);
+  guint leader = chat_test_pair_wait_leader (f, LEADER_MS);
 
-  write_some (f, 2);
+  chat_test_pair_send_some (f, 2);
   for (guint i = 0; i < 40; i++)
     {
       g_autofree char *body = g_strdup_printf ("in flight %u", i);
@@ -162,7 +141,7 @@ test_in_flight (Fixture *f, gconstpointer data)
   chat_test_cluster_kill (f->cluster, leader);
   chat_test_pair_wait_sent (f);
   g_assert_cmpuint (f->failed, ==, 0);
-  g_assert_cmpuint (leader_of (f), !=, leader);
+  g_assert_cmpuint (chat_test_pair_wait_leader (f, LEADER_MS), !=, leader);
   chat_test_pair_assert_all_once (f);
   restart_all_stopped (f);
   chat_test_pair_assert_all_once (f);

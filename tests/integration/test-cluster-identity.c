@@ -20,26 +20,6 @@ fixture_set_up (Fixture *f, gconstpointer data)
 }
 
 static void
-write_some (Fixture *f, guint n)
-{
-  for (guint i = 0; i < n; i++)
-    {
-      g_autofree char *body = g_strdup_printf ("message %u", f->sent->len);
-
-      chat_test_pair_send (f, body);
-    }
-}
-
-static guint
-leader_of (Fixture *f)
-{
-  guint leader = chat_test_cluster_wait_leader (f->cluster, LEADER_MS);
-
-  g_assert_cmpuint (leader, !=, 0);
-  return leader;
-}
-
-static void
 restart_all_stopped (Fixture *f)
 {
   for (guint node = 1; node <= 3; node++)
@@ -63,11 +43,11 @@ test_fresh_kill_leader (void)
       guint leader = 0, next = 0;
 
       chat_test_pair_set_up (&f, NULL);
-      write_some (&f, 50);
-      leader = leader_of (&f);
+      chat_test_pair_send_some (&f, 50);
+      leader = chat_test_pair_wait_leader (&f, LEADER_MS);
       chat_test_cluster_kill (f.cluster, leader);
-      write_some (&f, 1);
-      next = leader_of (&f);
+      chat_test_pair_send_some (&f, 1);
+      next = chat_test_pair_wait_leader (&f, LEADER_MS);
       g_assert_cmpuint (next, !=, leader);
       g_test_message ("round %u: leader %u killed, %u took over", round, leader, next);
       restart_all_stopped (&f);
@@ -133,13 +113,13 @@ test_follower_disk_loss (Fixture *f, gconstpointer data)
   guint leader = 0, follower = 0;
   gint64 start = 0;
 
-  write_some (f, 20);
+  chat_test_pair_send_some (f, 20);
   chat_test_wait_converged (f->cluster, CONVERGE_MS);
-  leader = leader_of (f);
+  leader = chat_test_pair_wait_leader (f, LEADER_MS);
   follower = chat_test_cluster_other (f->cluster, leader);
   wipe_and_restart (f->cluster, follower, down_ms);
   start = g_get_monotonic_time ();
-  write_some (f, 20);
+  chat_test_pair_send_some (f, 20);
   g_test_message ("20 writes after s%u lost its disk took %" G_GINT64_FORMAT " ms", follower,
                   (g_get_monotonic_time () - start) / 1000);
   chat_test_wait_converged (f->cluster, CONVERGE_MS);
@@ -193,10 +173,10 @@ test_primary_disk_loss (Fixture *f, gconstpointer data)
   for (guint i = 0; i < 20; i++)
     {
       g_assert_cmpuint (chat_test_cluster_wait_leader (f->cluster, LEADER_MS), !=, 1);
-      write_some (f, 1);
+      chat_test_pair_send_some (f, 1);
     }
   chat_test_wait_converged (f->cluster, CONVERGE_MS);
-  leader = leader_of (f);
+  leader = chat_test_pair_wait_leader (f, LEADER_MS);
   g_assert_cmpuint (leader, !=, 1);
   chat_test_pair_assert_all_once (f);
   history = chat_test_client_history_all (f->bob, "alice");
@@ -268,9 +248,9 @@ test_peer_flood (Fixture *f, gconstpointer data)
   gint64 deadline = 0;
   gboolean linked = FALSE;
 
-  write_some (f, 5);
+  chat_test_pair_send_some (f, 5);
   chat_test_wait_converged (f->cluster, CONVERGE_MS);
-  leader = leader_of (f);
+  leader = chat_test_pair_wait_leader (f, LEADER_MS);
   victim = chat_test_cluster_other (f->cluster, leader);
   other = 6 - leader - victim;
   big = chat_test_conn_new (chat_test_cluster_port (f->cluster, leader));
@@ -295,7 +275,7 @@ test_peer_flood (Fixture *f, gconstpointer data)
       flood_hellos (f->cluster, other, victim, conns);
     }
   g_assert_true (linked);
-  write_some (f, 5);
+  chat_test_pair_send_some (f, 5);
   g_ptr_array_set_size (conns, 0);
   chat_test_wait_converged (f->cluster, CONVERGE_MS);
   chat_test_pair_assert_all_once (f);
