@@ -189,6 +189,8 @@ chat_link_new_tls_async (const char *address, guint timeout_ms, gsize max_line_b
   GTask *task = g_task_new (NULL, cancellable, callback, user_data);
   ConnectData *data = g_new0 (ConnectData, 1);
 
+  /* chatd speaks JSON lines over plain TCP or TLS, never through an HTTP proxy. */
+  g_socket_client_set_enable_proxy (client, FALSE);
   data->address = g_strdup (address);
   data->max_line_bytes = max_line_bytes;
   data->database = database != NULL ? g_object_ref (database) : NULL;

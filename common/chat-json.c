@@ -89,6 +89,7 @@ typedef enum
   ESCAPE_OK,
   ESCAPE_NUL,
   ESCAPE_SURROGATE,
+  ESCAPE_MALFORMED,
 } EscapeKind;
 
 /* Reads the escape after a backslash at scan->pos; leaves pos on its last character. */
@@ -102,7 +103,7 @@ scan_escape (Scan *scan)
     return ESCAPE_OK;
   unit = hex4 (scan, scan->pos + 1);
   if (unit < 0)
-    return ESCAPE_OK; /* not an escape json-glib takes: it reports the syntax error */
+    return ESCAPE_MALFORMED; /* json-glib would take the bytes after it as digits */
   scan->pos += 4;
   if (unit == 0)
     return ESCAPE_NUL;
@@ -154,6 +155,9 @@ scan_string (Scan *scan, GError **error)
   if (bad == ESCAPE_SURROGATE)
     return scan_fail (scan, next_is_colon (scan),
                       "contains a lone UTF-16 surrogate (an unpaired \\uD800-\\uDFFF)", error);
+  if (bad == ESCAPE_MALFORMED)
+    return scan_fail (scan, next_is_colon (scan),
+                      "contains a \\u escape without four hex digits", error);
   return TRUE;
 }
 
@@ -256,8 +260,11 @@ chat_json_parse_object (const char *line, gsize len, GError **error)
     return NULL;
   if (!json_parser_load_from_data (parser, line, (gssize)len, &parse_error))
     {
+      /* json-glib's message may quote one byte of a multi-byte character. */
+      g_autofree char *reason = g_utf8_make_valid (parse_error->message, -1);
+
       g_set_error (error, CHAT_ERROR, CHAT_ERROR_BAD_REQUEST, "The request is not valid JSON: %s",
-                   parse_error->message);
+                   reason);
       return NULL;
     }
   root = json_parser_get_root (parser);

@@ -736,6 +736,9 @@ chat_peers_new (const ChatConfig *config, guint node_id, ChatPeerMessageFunc fun
       self->remotes[i].connectable = g_network_address_new (address->host, address->port);
     }
   self->client = g_socket_client_new ();
+  /* Peers are dialled directly: a proxy would only stand between the servers of one
+   * cluster, and GIO's proxy resolver (libproxy) runs a thread per dial. */
+  g_socket_client_set_enable_proxy (self->client, FALSE);
   g_socket_client_set_timeout (self->client, CONNECT_TIMEOUT_S);
   return self;
 }

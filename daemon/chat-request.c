@@ -216,7 +216,13 @@ chat_request_fail_with (ChatRequest *request, const GError *error, JsonObject *e
   response = response_new (request, FALSE);
   json_object_set_string_member (error_object, "code", chat_error_slug_for (error));
   if (error->domain == CHAT_ERROR)
-    json_object_set_string_member (error_object, "message", error->message);
+    {
+      /* A message may quote the request (a parser's error names the byte it stopped at):
+       * a reply is UTF-8 whatever the request held. */
+      g_autofree char *message = g_utf8_make_valid (error->message, -1);
+
+      json_object_set_string_member (error_object, "message", message);
+    }
   else
     json_object_set_string_member (error_object, "message", "The server failed");
   copy_members (error_object, extra);

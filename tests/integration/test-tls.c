@@ -12,10 +12,20 @@
 #define HELLO "{\"id\":1,\"op\":\"hello\",\"client\":\"test-tls\",\"proto\":1}\n"
 
 /* Everything a raw TCP connection receives after sending text, up to the close. */
+/* A socket client that dials directly, without GIO's proxy resolver. */
+static GSocketClient *
+direct_client_new (void)
+{
+  GSocketClient *client = g_socket_client_new ();
+
+  g_socket_client_set_enable_proxy (client, FALSE);
+  return client;
+}
+
 static GString *
 plaintext_exchange (guint16 port, const char *text, gboolean *closed)
 {
-  g_autoptr (GSocketClient) client = g_socket_client_new ();
+  g_autoptr (GSocketClient) client = direct_client_new ();
   g_autoptr (GError) error = NULL;
   g_autoptr (GSocketConnection) conn = NULL;
   GSocket *socket = NULL;
@@ -154,7 +164,7 @@ test_client_reports_certificate (void)
 static char *
 server_certificate (guint16 port)
 {
-  g_autoptr (GSocketClient) client = g_socket_client_new ();
+  g_autoptr (GSocketClient) client = direct_client_new ();
   g_autoptr (GSocketConnectable) identity = g_network_address_new ("127.0.0.1", port);
   g_autoptr (GError) error = NULL;
   g_autoptr (GSocketConnection) conn

@@ -138,6 +138,10 @@ test_escapes_and_overflow (void)
   expect_named ("{\"body\":\"\\udc00\"}", "body", "surrogate");
   expect_named ("{\"body\":\"\\ud800\\u0041\"}", "body", "surrogate");
   expect_named ("{\"o\":{\"inner\":\"\\u0000\"},\"k\":1}", "inner", "NUL");
+  /* json-glib would read the first byte of "é" as a hex digit and store invalid UTF-8. */
+  expect_named ("{\"body\":\"\\u12\xc3\xa9\"}", "body", "four hex digits");
+  expect_named ("{\"body\":\"\\u\"}", "body", "four hex digits");
+  expect_named ("{\"a\\u00zz\":1}", NULL, "four hex digits");
   expect_named ("{\"before\":-9223372036854775809}", "before", "64 bits");
   expect_named ("{\"up_to\":18446744073709551616}", "up_to", "64 bits");
   expect_named ("{\"after\":99999999999999999999999}", "after", "64 bits");
