@@ -143,8 +143,9 @@ test_scrape (void)
   gint64 deadline = g_get_monotonic_time () + DEADLINE_S * G_USEC_PER_SEC;
   guint16 metrics_base, web_port;
   gboolean scraped = FALSE;
+  g_autofree char *program = g_find_program_in_path ("prometheus");
 
-  if (g_find_program_in_path ("prometheus") == NULL)
+  if (program == NULL)
     {
       g_test_skip ("prometheus is not installed (scripts/install-deps)");
       return;
