@@ -156,8 +156,8 @@ scan_string (Scan *scan, GError **error)
     return scan_fail (scan, next_is_colon (scan),
                       "contains a lone UTF-16 surrogate (an unpaired \\uD800-\\uDFFF)", error);
   if (bad == ESCAPE_MALFORMED)
-    return scan_fail (scan, next_is_colon (scan),
-                      "contains a \\u escape without four hex digits", error);
+    return scan_fail (scan, next_is_colon (scan), "contains a \\u escape without four hex digits",
+                      error);
   return TRUE;
 }
 

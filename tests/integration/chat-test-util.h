@@ -21,5 +21,9 @@ char *chat_test_signup (ChatTestConn *conn, const char *username, const char *pa
 JsonObject *chat_test_wait_event (ChatTestConn *conn, const char *name, guint timeout_ms);
 /* A user name unique within this test process ("<prefix><n>"). */
 char *chat_test_unique_name (const char *prefix);
+/* For a TAP test program that cannot run on this machine: prints the plan "1..0 # SKIP
+ * reason", which meson reports as one skipped test with that reason, and returns the
+ * exit status for main(). Call after g_test_init() and instead of g_test_run(). */
+int chat_test_skip_all (const char *reason);
 
 G_END_DECLS

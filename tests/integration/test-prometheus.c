@@ -3,7 +3,7 @@
 #include "config.h"
 
 #include "chat-fs.h"
-#include "chat-test-cluster.h"
+#include "chat-test-util.h"
 
 #include <gio/gio.h>
 #include <json-glib/json-glib.h>
@@ -143,13 +143,6 @@ test_scrape (void)
   gint64 deadline = g_get_monotonic_time () + DEADLINE_S * G_USEC_PER_SEC;
   guint16 metrics_base, web_port;
   gboolean scraped = FALSE;
-  g_autofree char *program = g_find_program_in_path ("prometheus");
-
-  if (program == NULL)
-    {
-      g_test_skip ("prometheus is not installed (scripts/install-deps)");
-      return;
-    }
   cluster = chat_test_cluster_new (3, NULL);
   metrics_base = free_ports (3);
   listen = g_strdup_printf ("127.0.0.1:%u", metrics_base);
@@ -180,7 +173,12 @@ test_scrape (void)
 int
 main (int argc, char **argv)
 {
+  g_autofree char *prometheus = NULL;
+
   g_test_init (&argc, &argv, NULL);
+  prometheus = g_find_program_in_path ("prometheus");
+  if (prometheus == NULL)
+    return chat_test_skip_all ("prometheus is not installed (scripts/install-deps)");
   g_test_add_func ("/prometheus/scrape", test_scrape);
   return g_test_run ();
 }
