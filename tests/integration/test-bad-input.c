@@ -179,6 +179,24 @@ assert_fails_naming (ChatTestConn *conn, const char *field, const char *what, Js
   g_assert_nonnull (strstr (message, what));
 }
 
+/* json-glib read "\u12" followed by "é" as one escape and stored invalid UTF-8, which the
+ * server then wrote back to every reader of the conversation. */
+static void
+test_short_unicode_escape (void)
+{
+  g_autoptr (ChatTestConn) conn = connect_leader ();
+  g_autofree char *name = chat_test_unique_name ("short");
+  g_autoptr (JsonObject) refused = NULL, history = NULL;
+
+  g_free (chat_test_signup (conn, name, PASSWORD));
+  refused = chat_test_rq (
+      conn, "{'id':1,'op':'send','to':'%s','body':'\\u12\xc3\xa9','client_msg_id':'u'}", name);
+  assert_fails_naming (conn, "body", "four hex digits", refused);
+  history = chat_test_ok (conn, "{'id':2,'op':'history','with':'%s'}", name);
+  g_assert_cmpuint (json_array_get_length (json_object_get_array_member (history, "messages")), ==,
+                    0);
+}
+
 /* Cases 1 and 4: escaped NULs, lone surrogates and numbers beyond 64 bits are refused
  * naming the field; nothing is stored, no account is made around the username rules. */
 static void
@@ -431,6 +449,7 @@ main (int argc, char **argv)
   g_test_add_func ("/bad-input/bodies", test_bodies);
   g_test_add_func ("/bad-input/unauthenticated", test_unauthenticated);
   g_test_add_func ("/bad-input/escapes-and-ranges", test_escapes_and_ranges);
+  g_test_add_func ("/bad-input/short-unicode-escape", test_short_unicode_escape);
   g_test_add_func ("/bad-input/credentials-rate-limit", test_credentials_and_rate_limit);
   g_test_add_func ("/bad-input/guesser-does-not-lock-out-owner",
                    test_guesser_does_not_lock_out_owner);
