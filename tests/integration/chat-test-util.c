@@ -133,3 +133,32 @@ chat_test_skip_all (const char *reason)
   g_print ("1..0 # SKIP %s\n", reason);
   return 0;
 }
+
+void
+chat_test_run_free (ChatTestRun *run)
+{
+  g_free (run->out);
+  g_free (run->err);
+  g_free (run);
+}
+
+ChatTestRun *
+chat_test_run (GSubprocessLauncher *launcher, const char *const *argv, const char *input)
+{
+  g_autoptr (GSubprocessLauncher) own = NULL;
+  g_autoptr (GSubprocess) process = NULL;
+  g_autoptr (GError) error = NULL;
+  ChatTestRun *run = g_new0 (ChatTestRun, 1);
+
+  if (launcher == NULL)
+    launcher = own
+        = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDOUT_PIPE
+                                     | G_SUBPROCESS_FLAGS_STDERR_PIPE);
+  process = g_subprocess_launcher_spawnv (launcher, argv, &error);
+  g_assert_no_error (error);
+  g_subprocess_communicate_utf8 (process, input != NULL ? input : "", NULL, &run->out, &run->err,
+                                 &error);
+  g_assert_no_error (error);
+  run->status = g_subprocess_get_exit_status (process);
+  return run;
+}

@@ -26,4 +26,19 @@ char *chat_test_unique_name (const char *prefix);
  * exit status for main(). Call after g_test_init() and instead of g_test_run(). */
 int chat_test_skip_all (const char *reason);
 
+/* A program run to its end: exit status and what it wrote. */
+typedef struct
+{
+  int status;
+  char *out;
+  char *err;
+} ChatTestRun;
+
+void chat_test_run_free (ChatTestRun *run);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (ChatTestRun, chat_test_run_free)
+/* Runs argv with input on its stdin (NULL: nothing) and collects its status and output.
+ * launcher must pipe stdin, stdout and stderr; NULL makes one that does. */
+ChatTestRun *chat_test_run (GSubprocessLauncher *launcher, const char *const *argv,
+                            const char *input);
+
 G_END_DECLS

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* chat-cli end to end against a real chatd: every command, --json, passwords, exit codes. */
-#include "chat-test-cluster.h"
+#include "chat-test-util.h"
 
 #include <glib/gstdio.h>
 #include <signal.h>
@@ -14,23 +14,6 @@ static char *tmp_dir;
 static char *password_file;
 static char *server_arg;
 static char *alice, *bob;
-
-typedef struct
-{
-  int status;
-  char *out;
-  char *err;
-} Run;
-
-static void
-run_free (Run *run)
-{
-  g_free (run->out);
-  g_free (run->err);
-  g_free (run);
-}
-
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (Run, run_free)
 
 static char *
 cli_path (void)
@@ -53,16 +36,14 @@ launcher_new (gboolean with_password, GSubprocessFlags flags)
 }
 
 /* Runs chat-cli --server S ARGS... with input on stdin; env password if asked. */
-static Run *
+static ChatTestRun *
 run_cli_full (gboolean with_password, const char *input, const char *const *args)
 {
   g_autoptr (GSubprocessLauncher) launcher
       = launcher_new (with_password, G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDOUT_PIPE
                                          | G_SUBPROCESS_FLAGS_STDERR_PIPE);
   g_autoptr (GPtrArray) argv = g_ptr_array_new_with_free_func (g_free);
-  g_autoptr (GSubprocess) process = NULL;
-  g_autoptr (GError) error = NULL;
-  Run *run = g_new0 (Run, 1);
+  ChatTestRun *run = NULL;
 
   g_ptr_array_add (argv, cli_path ());
   /* The test cluster, unless the test names servers itself. */
@@ -71,12 +52,7 @@ run_cli_full (gboolean with_password, const char *input, const char *const *args
   for (guint i = 0; args[i] != NULL; i++)
     g_ptr_array_add (argv, g_strdup (args[i]));
   g_ptr_array_add (argv, NULL);
-  process = g_subprocess_launcher_spawnv (launcher, (const char *const *)argv->pdata, &error);
-  g_assert_no_error (error);
-  g_subprocess_communicate_utf8 (process, input != NULL ? input : "", NULL, &run->out, &run->err,
-                                 &error);
-  g_assert_no_error (error);
-  run->status = g_subprocess_get_exit_status (process);
+  run = chat_test_run (launcher, (const char *const *)argv->pdata, input);
   if (run->status != 0)
     g_test_message ("chat-cli exited %d: %s", run->status, run->err);
   return run;
@@ -111,7 +87,7 @@ count_lines (const char *text)
 }
 
 static void
-assert_ok (Run *run)
+assert_ok (ChatTestRun *run)
 {
   g_assert_cmpint (run->status, ==, 0);
 }
@@ -119,9 +95,9 @@ assert_ok (Run *run)
 static void
 test_signup (void)
 {
-  g_autoptr (Run) a = RUN ("--user", alice, "--password-file", password_file, "signup");
-  g_autoptr (Run) b = RUN_ENV ("--user", bob, "signup", "--json");
-  g_autoptr (Run) none = RUN ("--user", "nopassword", "signup");
+  g_autoptr (ChatTestRun) a = RUN ("--user", alice, "--password-file", password_file, "signup");
+  g_autoptr (ChatTestRun) b = RUN_ENV ("--user", bob, "signup", "--json");
+  g_autoptr (ChatTestRun) none = RUN ("--user", "nopassword", "signup");
   g_autoptr (JsonObject) object = NULL;
   g_autofree char *key = g_ascii_strdown (alice, -1);
   g_autofree char *name = g_strdup_printf ("cli-session-%s", key);
@@ -142,8 +118,8 @@ test_signup (void)
 static void
 test_status (void)
 {
-  g_autoptr (Run) human = RUN ("status");
-  g_autoptr (Run) json = RUN ("status", "--json");
+  g_autoptr (ChatTestRun) human = RUN ("status");
+  g_autoptr (ChatTestRun) json = RUN ("status", "--json");
   g_autoptr (JsonObject) object = NULL;
 
   assert_ok (human);
@@ -158,11 +134,12 @@ static void
 test_send_and_read (void)
 {
   /* The stored sessions make passwords unnecessary from here on. */
-  g_autoptr (Run) send = RUN ("--user", alice, "send", bob, "hello", "there");
-  g_autoptr (Run) piped = RUN_IN ("from stdin\n", "--user", alice, "--json", "send", bob, "-");
-  g_autoptr (Run) count = RUN ("--user", bob, "--json", "count");
-  g_autoptr (Run) unread = RUN ("--user", bob, "unread", "--json");
-  g_autoptr (Run) after = RUN ("--user", bob, "count");
+  g_autoptr (ChatTestRun) send = RUN ("--user", alice, "send", bob, "hello", "there");
+  g_autoptr (ChatTestRun) piped
+      = RUN_IN ("from stdin\n", "--user", alice, "--json", "send", bob, "-");
+  g_autoptr (ChatTestRun) count = RUN ("--user", bob, "--json", "count");
+  g_autoptr (ChatTestRun) unread = RUN ("--user", bob, "unread", "--json");
+  g_autoptr (ChatTestRun) after = RUN ("--user", bob, "count");
   g_autoptr (JsonObject) message = NULL;
   g_autoptr (JsonObject) counted = NULL;
   g_autoptr (JsonObject) first = NULL;
@@ -186,11 +163,11 @@ test_send_and_read (void)
 static void
 test_history_and_lists (void)
 {
-  g_autoptr (Run) history = RUN ("--user", alice, "--json", "history", bob, "--limit", "1");
-  g_autoptr (Run) full = RUN ("--user", alice, "history", bob);
-  g_autoptr (Run) conversations = RUN ("--user", bob, "--json", "conversations");
-  g_autoptr (Run) users = RUN ("--user", bob, "--json", "users", alice);
-  g_autoptr (Run) sync = RUN ("--user", bob, "--json", "sync");
+  g_autoptr (ChatTestRun) history = RUN ("--user", alice, "--json", "history", bob, "--limit", "1");
+  g_autoptr (ChatTestRun) full = RUN ("--user", alice, "history", bob);
+  g_autoptr (ChatTestRun) conversations = RUN ("--user", bob, "--json", "conversations");
+  g_autoptr (ChatTestRun) users = RUN ("--user", bob, "--json", "users", alice);
+  g_autoptr (ChatTestRun) sync = RUN ("--user", bob, "--json", "sync");
   g_autoptr (JsonObject) more = NULL;
   g_autoptr (JsonObject) conversation = NULL;
   g_autoptr (JsonObject) user = NULL;
@@ -214,7 +191,7 @@ test_history_and_lists (void)
 static gint64
 send_id (const char *from, const char *to, const char *body)
 {
-  g_autoptr (Run) send = RUN ("--user", from, "--json", "send", to, body);
+  g_autoptr (ChatTestRun) send = RUN ("--user", from, "--json", "send", to, body);
   g_autoptr (JsonObject) message = NULL;
 
   assert_ok (send);
@@ -228,12 +205,14 @@ test_mark_read_and_delete (void)
   gint64 id = send_id (alice, bob, "mark me");
   g_autofree char *up_to = g_strdup_printf ("%" G_GINT64_FORMAT, id);
   g_autofree char *hash_id = g_strdup_printf ("#%" G_GINT64_FORMAT, id);
-  g_autoptr (Run) mark = RUN ("--user", bob, "--json", "mark-read", alice, up_to);
-  g_autoptr (Run) forbidden = RUN ("--user", bob, "delete", "--for-everyone", hash_id);
-  g_autoptr (Run) both = RUN ("--user", bob, "delete", "--for-me", "--for-everyone", hash_id);
-  g_autoptr (Run) del = RUN ("--user", bob, "--json", "delete", hash_id);
-  g_autoptr (Run) mine = RUN ("--user", alice, "--json", "delete", "--for-everyone", hash_id);
-  g_autoptr (Run) bad_id = RUN ("--user", bob, "delete", "abc");
+  g_autoptr (ChatTestRun) mark = RUN ("--user", bob, "--json", "mark-read", alice, up_to);
+  g_autoptr (ChatTestRun) forbidden = RUN ("--user", bob, "delete", "--for-everyone", hash_id);
+  g_autoptr (ChatTestRun) both
+      = RUN ("--user", bob, "delete", "--for-me", "--for-everyone", hash_id);
+  g_autoptr (ChatTestRun) del = RUN ("--user", bob, "--json", "delete", hash_id);
+  g_autoptr (ChatTestRun) mine
+      = RUN ("--user", alice, "--json", "delete", "--for-everyone", hash_id);
+  g_autoptr (ChatTestRun) bad_id = RUN ("--user", bob, "delete", "abc");
   g_autoptr (JsonObject) marked = NULL;
   g_autoptr (JsonObject) hidden = NULL, deleted = NULL;
 
@@ -294,13 +273,13 @@ test_watch (void)
 static void
 test_exit_codes (void)
 {
-  g_autoptr (Run) no_user = RUN ("--user", alice, "send", "nobody-here", "x");
+  g_autoptr (ChatTestRun) no_user = RUN ("--user", alice, "send", "nobody-here", "x");
   g_autofree char *wrong_file = g_build_filename (tmp_dir, "wrong", NULL);
-  g_autoptr (Run) wrong = NULL;
-  g_autoptr (Run) unknown = RUN ("frobnicate");
-  g_autoptr (Run) missing = RUN ("--user", alice, "history");
-  g_autoptr (Run) help = RUN ("send", "--help");
-  g_autoptr (Run) down = run_cli_full (
+  g_autoptr (ChatTestRun) wrong = NULL;
+  g_autoptr (ChatTestRun) unknown = RUN ("frobnicate");
+  g_autoptr (ChatTestRun) missing = RUN ("--user", alice, "history");
+  g_autoptr (ChatTestRun) help = RUN ("send", "--help");
+  g_autoptr (ChatTestRun) down = run_cli_full (
       FALSE, NULL,
       (const char *const[]){ "--server", "127.0.0.1:1", "--timeout", "1", "status", NULL });
 
@@ -321,12 +300,13 @@ test_exit_codes (void)
 static void
 test_logout_and_delete_account (void)
 {
-  g_autoptr (Run) logout = RUN ("--user", bob, "logout");
-  g_autoptr (Run) again = RUN ("--user", bob, "count");
-  g_autoptr (Run) login = RUN_ENV ("--user", bob, "login");
-  g_autoptr (Run) refuse = RUN_IN ("", "--user", bob, "delete-account");
-  g_autoptr (Run) gone = RUN ("--user", bob, "--password-file", password_file, "delete-account");
-  g_autoptr (Run) after = RUN_ENV ("--user", bob, "login");
+  g_autoptr (ChatTestRun) logout = RUN ("--user", bob, "logout");
+  g_autoptr (ChatTestRun) again = RUN ("--user", bob, "count");
+  g_autoptr (ChatTestRun) login = RUN_ENV ("--user", bob, "login");
+  g_autoptr (ChatTestRun) refuse = RUN_IN ("", "--user", bob, "delete-account");
+  g_autoptr (ChatTestRun) gone
+      = RUN ("--user", bob, "--password-file", password_file, "delete-account");
+  g_autoptr (ChatTestRun) after = RUN_ENV ("--user", bob, "login");
 
   assert_ok (logout);
   /* The session file is gone and there is no password: usage error. */

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* chatctl transfer-leadership against three real servers on a private D-Bus session bus. */
-#include "chat-test-cluster.h"
+#include "chat-test-util.h"
 
 #include <gio/gio.h>
 #include <string.h>
@@ -9,34 +9,15 @@
 
 static ChatTestCluster *cluster;
 
-typedef struct
-{
-  int status;
-  char *out;
-  char *err;
-} Run;
-
-static void
-run_free (Run *run)
-{
-  g_free (run->out);
-  g_free (run->err);
-  g_free (run);
-}
-
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (Run, run_free)
-
 /* chatctl --session --port PORT ARGS... */
-static Run *
+static ChatTestRun *
 run_chatctl (guint16 port, const char *const *args)
 {
   g_autofree char *chatctl
       = g_build_filename (g_getenv ("CHATD_BUILD_ROOT"), "cli", "chatctl", "chatctl", NULL);
   g_autofree char *port_text = g_strdup_printf ("%u", port);
   g_autoptr (GPtrArray) argv = g_ptr_array_new ();
-  g_autoptr (GSubprocess) process = NULL;
-  g_autoptr (GError) error = NULL;
-  Run *run = g_new0 (Run, 1);
+  ChatTestRun *run = NULL;
 
   g_ptr_array_add (argv, chatctl);
   g_ptr_array_add (argv, "--session");
@@ -45,13 +26,7 @@ run_chatctl (guint16 port, const char *const *args)
   for (guint i = 0; args[i] != NULL; i++)
     g_ptr_array_add (argv, (gpointer)args[i]);
   g_ptr_array_add (argv, NULL);
-  process
-      = g_subprocess_newv ((const char *const *)argv->pdata,
-                           G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE, &error);
-  g_assert_no_error (error);
-  g_subprocess_communicate_utf8 (process, NULL, NULL, &run->out, &run->err, &error);
-  g_assert_no_error (error);
-  run->status = g_subprocess_get_exit_status (process);
+  run = chat_test_run (NULL, (const char *const *)argv->pdata, NULL);
   g_test_message ("chatctl %s: %d\n%s%s", args[0], run->status, run->out, run->err);
   return run;
 }
@@ -67,7 +42,7 @@ wait_on_bus (void)
 
       for (;;)
         {
-          g_autoptr (Run) run = run_chatctl (chat_test_cluster_port (cluster, node), args);
+          g_autoptr (ChatTestRun) run = run_chatctl (chat_test_cluster_port (cluster, node), args);
 
           if (run->status == 0 || ++tries > 100)
             break;
@@ -85,7 +60,7 @@ test_hand_over_to_named_server (void)
   g_autofree char *to = g_strdup_printf ("127.0.0.1:%u", chat_test_cluster_port (cluster, target));
   g_autofree char *expected = g_strdup_printf ("handed leadership to %s", to);
   const char *args[] = { "transfer-leadership", "--to", to, NULL };
-  g_autoptr (Run) run = NULL;
+  g_autoptr (ChatTestRun) run = NULL;
 
   g_assert_cmpuint (leader, !=, 0);
   run = run_chatctl (chat_test_cluster_port (cluster, leader), args);
@@ -99,7 +74,7 @@ test_closest_follower (void)
 {
   guint leader = chat_test_cluster_wait_leader (cluster, LEADER_WAIT_MS);
   const char *args[] = { "--json", "transfer-leadership", NULL };
-  g_autoptr (Run) run = run_chatctl (chat_test_cluster_port (cluster, leader), args);
+  g_autoptr (ChatTestRun) run = run_chatctl (chat_test_cluster_port (cluster, leader), args);
   guint now = 0;
 
   g_assert_cmpint (run->status, ==, 0);
@@ -117,8 +92,10 @@ test_refusals (void)
   guint follower = leader % 3 + 1;
   const char *plain[] = { "transfer-leadership", NULL };
   const char *stranger[] = { "transfer-leadership", "--to", "127.0.0.1:1", NULL };
-  g_autoptr (Run) on_follower = run_chatctl (chat_test_cluster_port (cluster, follower), plain);
-  g_autoptr (Run) outside = run_chatctl (chat_test_cluster_port (cluster, leader), stranger);
+  g_autoptr (ChatTestRun) on_follower
+      = run_chatctl (chat_test_cluster_port (cluster, follower), plain);
+  g_autoptr (ChatTestRun) outside
+      = run_chatctl (chat_test_cluster_port (cluster, leader), stranger);
 
   g_assert_cmpint (on_follower->status, ==, 1);
   g_assert_nonnull (strstr (on_follower->err, "not the leader"));
