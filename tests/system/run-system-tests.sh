@@ -9,9 +9,12 @@ set -u
 
 BUILD_DIR=${1:-${CHATD_BUILD_ROOT:-}}
 HERE=$(cd "$(dirname "$0")" && pwd)
+SOURCE_DIR=$(cd "$HERE/../.." && pwd)
 # debootstrap takes no alternative dependencies: dbus-user-session is the session bus that
-# libsoup-3.0-0 (glib-networking, dconf) needs.
-CT_INCLUDE=systemd,dbus,systemd-sysv,libglib2.0-0,libjson-glib-1.0-0,libsqlite3-0,libsodium23,libsystemd0,libsoup-3.0-0,dbus-user-session
+# libsoup-3.0-0 (glib-networking, dconf) needs. glib-networking is GIO's TLS backend, which
+# the units run over; it is named, not left to libsoup's dependencies. The rootfs cache is
+# keyed on this list, so a change to it builds a new one.
+CT_INCLUDE=systemd,dbus,systemd-sysv,libglib2.0-0,glib-networking,libjson-glib-1.0-0,libsqlite3-0,libsodium23,libsystemd0,libsoup-3.0-0,dbus-user-session
 CT_RUN_PREFIX="chatd-system"
 PORTS=(5555 5556 5557)
 CLI_PASSWORD=system-test-password
@@ -28,7 +31,7 @@ quiet() {
 preflight() {
   [ "$(id -u)" -eq 0 ] || skip_all "needs root (debootstrap and systemd-nspawn)"
   local tool
-  for tool in debootstrap systemd-nspawn nsenter flock meson; do
+  for tool in debootstrap systemd-nspawn nsenter flock meson openssl; do
     command -v "$tool" >/dev/null || skip_all "$tool is not installed (scripts/install-deps)"
   done
   [ -n "$BUILD_DIR" ] && [ -f "$BUILD_DIR/build.ninja" ] || skip_all "no meson build directory given"
@@ -58,6 +61,84 @@ install_build() {
     "$(grep '^ExecStart=' "$(find "$root/usr" -name 'chatd@.service' | head -1)")" \
     >"$root/etc/systemd/system/chatd@5555.service.d/60-primary.conf"
   echo chatd-test >"$root/etc/hostname"
+  install_tls "$root" "$(dirname "$config")"
+}
+
+# --- TLS ---------------------------------------------------------------------
+
+# install_tls ROOT CONFIG_DIR: the units run over TLS (docs/operations.md, "TLS"). A CA made
+# now by scripts/make-certificates, outside the rootfs, so its key never enters it; the
+# server's certificate and its root-only key reach chatd as systemd credentials
+# (LoadCredential= in a drop-in, relative names in config.ini); the CA is a file that
+# chatd and chat-cli both read. A second CA serves the check that chat-cli refuses it.
+install_tls() {
+  local root=$1 config_dir=$2
+  local tls=$root/etc/chatd/tls
+  quiet "$SOURCE_DIR/scripts/make-certificates" "$CT_RUN_DIR/tls" 127.0.0.1 || return 1
+  quiet "$SOURCE_DIR/scripts/make-certificates" "$CT_RUN_DIR/other-ca" 127.0.0.1 || return 1
+  install -d -m 0755 "$tls"
+  install -m 0644 "$CT_RUN_DIR/tls/ca.pem" "$tls/ca.pem"
+  install -m 0644 "$CT_RUN_DIR/other-ca/ca.pem" "$tls/other-ca.pem"
+  install -m 0644 "$CT_RUN_DIR/tls/127.0.0.1.pem" "$tls/server.pem"
+  install -m 0600 "$CT_RUN_DIR/tls/127.0.0.1.key" "$tls/server.key"
+  printf '[Service]\nLoadCredential=server.pem:/etc/chatd/tls/server.pem\nLoadCredential=server.key:/etc/chatd/tls/server.key\n' \
+    >"$root/etc/systemd/system/chatd@.service.d/55-tls.conf"
+  printf '\n[tls]\ncertificate = server.pem\nkey = server.key\nca = /etc/chatd/tls/ca.pem\n' \
+    >>"$config_dir/config.ini"
+  sed 's|^ca = /etc/chatd/tls/ca.pem$|ca = /etc/chatd/tls/other-ca.pem|' "$config_dir/config.ini" \
+    >"$config_dir/other-ca.ini"
+}
+
+# ct_openssl ARGS...: the host's openssl on the container's loopback (the rootfs has none).
+ct_openssl() {
+  nsenter -t "$CT_PID" -n -- openssl "$@"
+}
+
+# A plaintext hello to PORT, answered by at most what arrives in 5 s; no JSON may come back.
+plaintext_answer() {
+  nsenter -t "$CT_PID" -n -- timeout 5 bash -c \
+    'exec 3<>"/dev/tcp/127.0.0.1/$1" && printf "%s\n" "$2" >&3 && cat <&3' _ "$1" \
+    '{"id": 1, "op": "hello", "client": "system-test", "proto": 1}' 2>/dev/null | tr -d '\0'
+}
+
+check_tls() {
+  local port good=1 answer out
+  key_is_credential() {
+    [ "$(ct stat -c %a:%U /etc/chatd/tls/server.key)" = 600:root ] &&
+      ct test -s /run/credentials/chatd@5555.service/server.key
+  }
+  check "tls: the key is root-only (0600) and reaches chatd as a credential" key_is_credential
+  for port in "${PORTS[@]}"; do
+    ct_openssl s_client -connect "127.0.0.1:$port" -CAfile "$CT_RUN_DIR/tls/ca.pem" \
+      -verify_ip 127.0.0.1 -verify_return_error -brief </dev/null >/dev/null 2>&1 || good=0
+  done
+  [ $good = 1 ] && ok "tls: every port presents a certificate that verifies against the CA" ||
+    not_ok "tls: every port presents a certificate that verifies against the CA"
+  answer=$(plaintext_answer 5555)
+  echo "plaintext hello answered with ${#answer} bytes" | diag
+  no_json() { ! grep -q '"id"' <<<"$answer"; }
+  check "tls: a plaintext hello gets no JSON answer" no_json
+  out=$(ct env CHAT_PASSWORD="$CLI_PASSWORD" chat-cli --config "${CONFIG%/*}/other-ca.ini" \
+    --timeout 10 --session-file /root/session-other-ca --user carol signup 2>&1)
+  local rc=$?
+  echo "$out" | tail -2 | diag
+  check "tls: chat-cli refuses a server certificate from another CA" \
+    test $rc -ne 0 -a -n "$(grep -i certificate <<<"$out")"
+  check_tls_reload
+}
+
+# Both ways to re-read the certificates, and the server keeps serving after them.
+check_tls_reload() {
+  local since
+  since=$(ct date +%s.%N)
+  check "tls: systemctl reload chatd@5556 (SIGHUP)" ct systemctl reload chatd@5556.service
+  check "tls: chatctl reload-certificates" quiet ct chatctl --system reload-certificates
+  reloaded() {
+    test "$(ct journalctl -q -o cat --since "@$since" -u 'chatd@*' | grep -c 'Certificates reloaded')" -ge 4
+  }
+  check "tls: the journal shows every reload (SIGHUP on one server, chatctl on three)" \
+    wait_for 10 reloaded
+  check "tls: chat-cli still works after the reloads" quiet cli alice send bob "after the reload"
 }
 
 # --- helpers on chatd inside the container -----------------------------------
@@ -215,6 +296,7 @@ main() {
   check_start
   check_chatctl
   check_chat
+  check_tls
   check_failover
   check_watchdog
   check_stop
