@@ -23,13 +23,16 @@ struct _PartNet
 {
   char *prefix;
   guint n;
-  char **namespaces; /* [0] the switch, [1..n] the servers */
-  char **addresses;  /* [1..n] */
+  char **namespaces;    /* [0] the switch, [1..n] the servers */
+  char **addresses;     /* [1..n] */
+  GTlsDatabase *tls_ca; /* NULL: connections speak plaintext */
 };
 
 struct _PartConn
 {
   int fd;
+  GSocket *socket; /* over TLS only; it owns fd */
+  GIOStream *tls;  /* NULL: plaintext */
   GString *buffer;
 };
 
@@ -128,6 +131,12 @@ part_net_address (PartNet *net, guint node)
 }
 
 void
+part_net_set_tls (PartNet *net, GTlsDatabase *ca)
+{
+  g_set_object (&net->tls_ca, ca);
+}
+
+void
 part_net_isolate (PartNet *net, guint node, gboolean isolated)
 {
   g_autofree char *port = g_strdup_printf ("v%u", node);
@@ -182,6 +191,7 @@ part_net_free (PartNet *net)
   for (guint node = 0; node <= net->n; node++)
     g_free (net->addresses[node]);
   g_free (net->addresses);
+  g_clear_object (&net->tls_ca);
   g_free (net->prefix);
   g_free (net);
 }
@@ -227,6 +237,32 @@ wait_fd (int fd, short events, gint64 deadline)
     }
 }
 
+/* A TLS client over the connected fd that verifies the server's certificate for node's
+ * address against the test CA; the handshake is bounded by the connect timeout (rounded
+ * up to whole seconds, the unit of GSocket's timeout). */
+static gboolean
+conn_start_tls (PartConn *conn, PartNet *net, guint node, guint timeout_ms)
+{
+  g_autoptr (GSocketConnectable) identity = g_network_address_new (part_net_address (net, node), 0);
+  g_autoptr (GSocketConnection) base = NULL;
+  g_autoptr (GError) error = NULL;
+
+  conn->socket = g_socket_new_from_fd (conn->fd, &error);
+  g_assert_no_error (error);
+  g_socket_set_timeout (conn->socket, MAX (1, (timeout_ms + 999) / 1000));
+  base = g_socket_connection_factory_create_connection (conn->socket);
+  conn->tls = g_tls_client_connection_new (G_IO_STREAM (base), identity, &error);
+  g_assert_no_error (error);
+  g_tls_connection_set_database (G_TLS_CONNECTION (conn->tls), net->tls_ca);
+  if (g_tls_connection_handshake (G_TLS_CONNECTION (conn->tls), NULL, &error))
+    return TRUE;
+  /* A certificate that does not verify is a failure, not a server that is slow. */
+  if (error->domain == G_TLS_ERROR && error->code == G_TLS_ERROR_BAD_CERTIFICATE)
+    g_error ("TLS handshake with %s: %s", part_net_address (net, node), error->message);
+  g_debug ("TLS handshake with %s: %s", part_net_address (net, node), error->message);
+  return FALSE;
+}
+
 PartConn *
 part_conn_new (PartNet *net, guint node, guint16 port, guint timeout_ms)
 {
@@ -253,6 +289,8 @@ part_conn_new (PartNet *net, guint node, guint16 port, guint timeout_ms)
   conn = g_new0 (PartConn, 1);
   conn->fd = fd;
   conn->buffer = g_string_new (NULL);
+  if (net->tls_ca != NULL && !conn_start_tls (conn, net, node, timeout_ms))
+    g_clear_pointer (&conn, part_conn_free);
   return conn;
 }
 
@@ -261,9 +299,42 @@ part_conn_free (PartConn *conn)
 {
   if (conn == NULL)
     return;
-  close (conn->fd);
+  g_clear_object (&conn->tls);
+  if (conn->socket != NULL)
+    g_object_unref (conn->socket); /* closes fd */
+  else
+    close (conn->fd);
   g_string_free (conn->buffer, TRUE);
   g_free (conn);
+}
+
+/* recv() on the fd or through TLS, never blocking: bytes read, 0 at the end, or -1 with
+ * errno (EAGAIN: nothing yet). TLS may hold decrypted bytes the fd no longer shows, so
+ * the caller reads before it polls. */
+static gssize
+conn_recv (PartConn *conn, char *buffer, gsize size)
+{
+  g_autoptr (GError) error = NULL;
+  GInputStream *input = NULL;
+  gssize n = 0;
+
+  if (conn->tls == NULL)
+    return recv (conn->fd, buffer, size, 0);
+  input = g_io_stream_get_input_stream (conn->tls);
+  n = g_pollable_input_stream_read_nonblocking (G_POLLABLE_INPUT_STREAM (input), buffer, size, NULL,
+                                                &error);
+  if (n < 0)
+    errno = g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK) ? EAGAIN : EIO;
+  return n;
+}
+
+static gboolean
+conn_send (PartConn *conn, const char *data, gsize size)
+{
+  if (conn->tls == NULL)
+    return send (conn->fd, data, size, MSG_NOSIGNAL) == (ssize_t)size;
+  return g_output_stream_write_all (g_io_stream_get_output_stream (conn->tls), data, size, NULL,
+                                    NULL, NULL);
 }
 
 static char *
@@ -273,7 +344,7 @@ read_line (PartConn *conn, gint64 deadline)
     {
       char *newline = memchr (conn->buffer->str, '\n', conn->buffer->len);
       char chunk[8192];
-      ssize_t n = 0;
+      gssize n = 0;
 
       if (newline != NULL)
         {
@@ -283,12 +354,12 @@ read_line (PartConn *conn, gint64 deadline)
           g_string_erase (conn->buffer, 0, (gssize)len + 1);
           return line;
         }
-      if (!wait_fd (conn->fd, POLLIN, deadline))
-        return NULL;
-      n = recv (conn->fd, chunk, sizeof chunk, 0);
+      n = conn_recv (conn, chunk, sizeof chunk);
       if (n > 0)
         g_string_append_len (conn->buffer, chunk, n);
       else if (n == 0 || (errno != EAGAIN && errno != EINTR))
+        return NULL;
+      else if (!wait_fd (conn->fd, POLLIN, deadline))
         return NULL;
     }
 }
@@ -299,7 +370,7 @@ part_conn_request (PartConn *conn, const char *line, guint timeout_ms)
   gint64 deadline = g_get_monotonic_time () + (gint64)timeout_ms * 1000;
   g_autofree char *data = g_strconcat (line, "\n", NULL);
 
-  if (send (conn->fd, data, strlen (data), MSG_NOSIGNAL) != (ssize_t)strlen (data))
+  if (!conn_send (conn, data, strlen (data)))
     return NULL;
   for (;;)
     {

@@ -3,6 +3,7 @@
  * its own namespace; a server is cut off by taking its bridge port down. */
 #pragma once
 
+#include <gio/gio.h>
 #include <json-glib/json-glib.h>
 
 G_BEGIN_DECLS
@@ -18,6 +19,9 @@ const char *part_net_namespace (PartNet *net, guint node);
 const char *part_net_address (PartNet *net, guint node);
 /* Takes node's bridge port down (isolated) or up again. */
 void part_net_isolate (PartNet *net, guint node, gboolean isolated);
+/* Connections made through net from now on speak TLS and verify each server's certificate
+ * for its address against ca. */
+void part_net_set_tls (PartNet *net, GTlsDatabase *ca);
 /* Kills every process in the namespaces and deletes them. */
 void part_net_free (PartNet *net);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PartNet, part_net_free)

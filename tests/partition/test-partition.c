@@ -27,6 +27,8 @@
 #define EXIT_SKIP 77
 
 static char *prefix;
+/* CHATD_TEST_TLS set: every server, peer link and raw client speaks TLS. */
+static gboolean use_tls;
 
 typedef struct
 {
@@ -45,6 +47,60 @@ typedef struct
 
 /* --- servers ------------------------------------------------------------------------ */
 
+static char *
+credentials_dir (Fixture *fixture, guint node)
+{
+  g_autofree char *name = g_strdup_printf ("credentials-%u", node);
+
+  return g_build_filename (fixture->dir, name, NULL);
+}
+
+/* A CA made now by scripts/make-certificates and one certificate per server address,
+ * handed to each server as systemd would: $CREDENTIALS_DIRECTORY/server.pem and
+ * server.key, named relatively in [tls] (docs/operations.md, "TLS"). */
+static void
+make_certificates (Fixture *fixture, GString *tls_section)
+{
+  g_autofree char *tls = g_build_filename (fixture->dir, "tls", NULL);
+  g_autofree char *ca = g_build_filename (tls, "ca.pem", NULL);
+  g_autofree char *script
+      = g_build_filename (g_getenv ("CHATD_SOURCE_ROOT"), "scripts", "make-certificates", NULL);
+  g_autoptr (GPtrArray) argv = g_ptr_array_new ();
+  g_autoptr (GTlsDatabase) database = NULL;
+  g_autoptr (GError) error = NULL;
+  int status = 0;
+
+  g_ptr_array_add (argv, script);
+  g_ptr_array_add (argv, tls);
+  for (guint node = 1; node <= N_SERVERS; node++)
+    g_ptr_array_add (argv, (char *)part_net_address (fixture->net, node));
+  g_ptr_array_add (argv, NULL);
+  g_spawn_sync (NULL, (char **)argv->pdata, NULL, G_SPAWN_DEFAULT, NULL, NULL, NULL, NULL, &status,
+                &error);
+  g_assert_no_error (error);
+  g_spawn_check_wait_status (status, &error);
+  g_assert_no_error (error);
+  for (guint node = 1; node <= N_SERVERS; node++)
+    {
+      g_autofree char *dir = credentials_dir (fixture, node);
+      g_autofree char *pem
+          = g_strdup_printf ("%s/%s.pem", tls, part_net_address (fixture->net, node));
+      g_autofree char *key
+          = g_strdup_printf ("%s/%s.key", tls, part_net_address (fixture->net, node));
+      g_autofree char *pem_link = g_build_filename (dir, "server.pem", NULL);
+      g_autofree char *key_link = g_build_filename (dir, "server.key", NULL);
+
+      g_assert_cmpint (g_mkdir_with_parents (dir, 0700), ==, 0);
+      g_assert_cmpint (symlink (pem, pem_link), ==, 0);
+      g_assert_cmpint (symlink (key, key_link), ==, 0);
+    }
+  g_string_append_printf (tls_section,
+                          "[tls]\ncertificate = server.pem\nkey = server.key\nca = %s\n", ca);
+  database = g_tls_file_database_new (ca, &error);
+  g_assert_no_error (error);
+  part_net_set_tls (fixture->net, database);
+}
+
 static void
 write_config (Fixture *fixture, const char *mode)
 {
@@ -55,8 +111,13 @@ write_config (Fixture *fixture, const char *mode)
   for (guint node = 1; node <= N_SERVERS; node++)
     g_string_append_printf (text, "host%u = %s\nport%u = %u\n", node,
                             part_net_address (fixture->net, node), node, PORT);
-  /* The namespaces' addresses are not loopback: plaintext must be allowed explicitly. */
-  g_string_append_printf (text, "[tls]\nrequired = false\n[cluster]\nmode = %s\n", mode);
+  /* The namespaces' addresses are not loopback: without TLS, plaintext must be allowed
+   * explicitly. */
+  if (use_tls)
+    make_certificates (fixture, text);
+  else
+    g_string_append (text, "[tls]\nrequired = false\n");
+  g_string_append_printf (text, "[cluster]\nmode = %s\n", mode);
   if (fixture->snapshot_interval > 0)
     g_string_append_printf (text, "snapshot_interval = %u\n", fixture->snapshot_interval);
   g_file_set_contents (fixture->config, text->str, -1, &error);
@@ -97,8 +158,12 @@ start_server (Fixture *fixture, guint node, gboolean primary)
                          primary ? "--primary" : NULL,
                          NULL };
   g_auto (GStrv) env = g_environ_setenv (g_get_environ (), "CHATD_DBUS", "none", TRUE);
+  g_autofree char *credentials = credentials_dir (fixture, node);
   g_autoptr (GError) error = NULL;
   int fd = open (log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+
+  if (use_tls)
+    env = g_environ_setenv (env, "CREDENTIALS_DIRECTORY", credentials, TRUE);
 
   g_spawn_async_with_pipes_and_fds (
       NULL, argv, (const char *const *)env, G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_SEARCH_PATH,
@@ -887,6 +952,7 @@ main (int argc, char **argv)
       return EXIT_SKIP;
     }
   prefix = g_strdup_printf ("chp%d-", (int)getpid ());
+  use_tls = g_getenv ("CHATD_TEST_TLS") != NULL;
   pid = fork ();
   if (pid == 0)
     _exit (run_tests (argc, argv));
