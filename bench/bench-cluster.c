@@ -37,6 +37,8 @@ struct _BenchCluster
   char *config_path;
   BenchServer *servers;
   guint n;
+  char *metrics_host;
+  guint16 metrics_port; /* node i's endpoint is metrics_port + i - 1; 0: none */
 };
 
 static char *chatd_path_override;
@@ -97,6 +99,40 @@ pick_unused_port (const BenchServer *servers, guint n)
     }
 }
 
+static gboolean
+port_free (guint16 port)
+{
+  struct sockaddr_in address = { .sin_family = AF_INET, .sin_port = htons (port) };
+  int fd = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  gboolean free_port = FALSE;
+
+  address.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+  free_port = fd >= 0 && bind (fd, (struct sockaddr *)&address, sizeof address) == 0;
+  if (fd >= 0)
+    close (fd);
+  return free_port;
+}
+
+/* n consecutive free ports that no server uses, for the servers' metrics endpoints. */
+static guint16
+pick_metrics_ports (const BenchServer *servers, guint n)
+{
+  for (guint attempt = 0; attempt < 100; attempt++)
+    {
+      guint16 first = pick_unused_port (servers, n);
+      gboolean ok = first > 0 && first < 65535 - n;
+
+      for (guint i = 0; ok && i < n; i++)
+        for (guint s = 0; ok && s < n; s++)
+          ok = servers[s].port != first + i;
+      for (guint i = 1; ok && i < n; i++)
+        ok = port_free ((guint16)(first + i));
+      if (ok)
+        return first;
+    }
+  return 0;
+}
+
 /* chatd reads the cluster key from cluster.key beside config.ini. */
 static gboolean
 write_cluster_key (BenchCluster *cluster, GError **error)
@@ -106,6 +142,21 @@ write_cluster_key (BenchCluster *cluster, GError **error)
 
   return g_file_set_contents_full (path, "chatd-bench-cluster-key-0123456789abcdef\n", -1,
                                    G_FILE_SET_CONTENTS_NONE, 0600, error);
+}
+
+/* --set metrics.listen=HOST:PORT replaces the ports picked for the metrics endpoints. */
+static void
+use_metrics_listen (BenchCluster *cluster, const char *listen)
+{
+  const char *colon = strrchr (listen, ':');
+  guint64 port = 0;
+
+  cluster->metrics_port = 0;
+  if (colon == NULL || !g_ascii_string_to_unsigned (colon + 1, 10, 1, 65535, &port, NULL))
+    return;
+  g_free (cluster->metrics_host);
+  cluster->metrics_host = g_strndup (listen, (gsize)(colon - listen));
+  cluster->metrics_port = (guint16)port;
 }
 
 static gboolean
@@ -122,6 +173,12 @@ write_config (BenchCluster *cluster, const char *mode, const char *const *settin
       g_key_file_set_integer (file, "server", port_key, cluster->servers[i].port);
     }
   g_key_file_set_string (file, "cluster", "mode", mode ? mode : "available");
+  if (cluster->metrics_port != 0)
+    {
+      g_autofree char *listen = g_strdup_printf ("127.0.0.1:%u", cluster->metrics_port);
+
+      g_key_file_set_string (file, "metrics", "listen", listen);
+    }
   for (guint i = 0; settings != NULL && settings[i] != NULL; i++)
     {
       const char *dot = strchr (settings[i], '.'), *eq = strchr (settings[i], '=');
@@ -136,6 +193,8 @@ write_config (BenchCluster *cluster, const char *mode, const char *const *settin
       group = g_strndup (settings[i], (gsize)(dot - settings[i]));
       key = g_strndup (dot + 1, (gsize)(eq - dot - 1));
       g_key_file_set_value (file, group, key, eq + 1);
+      if (g_str_equal (group, "metrics") && g_str_equal (key, "listen"))
+        use_metrics_listen (cluster, eq + 1);
     }
   return g_key_file_save_to_file (file, cluster->config_path, error)
          && write_cluster_key (cluster, error);
@@ -164,6 +223,8 @@ bench_cluster_new_local (guint n, const char *mode, const char *const *settings,
       cluster->servers[i].log_path = g_build_filename (cluster->dir, log, NULL);
       g_mkdir_with_parents (cluster->servers[i].state_dir, 0700);
     }
+  cluster->metrics_host = g_strdup ("127.0.0.1");
+  cluster->metrics_port = pick_metrics_ports (cluster->servers, n);
   if (!write_config (cluster, mode, settings, error))
     return NULL;
   return g_steal_pointer (&cluster);
@@ -217,6 +278,7 @@ bench_cluster_free (BenchCluster *cluster)
   else if (cluster->dir != NULL)
     g_printerr ("kept %s\n", cluster->dir);
   g_free (cluster->servers);
+  g_free (cluster->metrics_host);
   g_free (cluster->config_path);
   g_free (cluster->dir);
   g_free (cluster);
@@ -409,6 +471,24 @@ guint
 bench_cluster_n_servers (BenchCluster *cluster)
 {
   return cluster->n;
+}
+
+void
+bench_cluster_set_metrics (BenchCluster *cluster, const char *host, guint16 first_port)
+{
+  g_free (cluster->metrics_host);
+  cluster->metrics_host = g_strdup (host);
+  cluster->metrics_port = first_port;
+}
+
+gboolean
+bench_cluster_metrics_address (BenchCluster *cluster, guint node, char **host, guint16 *port)
+{
+  if (cluster->metrics_port == 0 || cluster->metrics_host == NULL || node < 1 || node > cluster->n)
+    return FALSE;
+  *host = g_strdup (cluster->metrics_host);
+  *port = (guint16)(cluster->metrics_port + node - 1);
+  return TRUE;
 }
 
 gboolean

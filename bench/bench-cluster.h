@@ -36,6 +36,11 @@ guint bench_cluster_wait_leader (BenchCluster *cluster, guint timeout_ms);
 gboolean bench_cluster_wait_in_sync (BenchCluster *cluster, guint timeout_ms);
 
 guint bench_cluster_n_servers (BenchCluster *cluster);
+/* The Prometheus endpoint of node: local servers get one ([metrics] listen, ports counting
+ * up from a free one); running servers when bench_cluster_set_metrics named the first. */
+void bench_cluster_set_metrics (BenchCluster *cluster, const char *host, guint16 first_port);
+gboolean bench_cluster_metrics_address (BenchCluster *cluster, guint node, char **host,
+                                        guint16 *port);
 gboolean bench_cluster_is_local (BenchCluster *cluster);
 const char *bench_cluster_host (BenchCluster *cluster, guint node);
 guint16 bench_cluster_port (BenchCluster *cluster, guint node);

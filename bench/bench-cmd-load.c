@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* chatd-bench load: closed-loop sends at one or more client counts, each point R times. */
 #include "bench-common.h"
+#include "bench-monitor.h"
 
 #include <string.h>
 
@@ -71,11 +72,22 @@ parse (LoadOptions *options, int argc, char **argv, GError **error)
   return TRUE;
 }
 
+static void
+print_run (guint run, guint clients, const BenchSummary *summary, guint64 errors,
+           const BenchHealth *health)
+{
+  g_autofree char *line = bench_summary_to_string (summary);
+  g_autofree char *cluster = bench_health_to_string (health);
+
+  g_print ("run %u  %4u clients  %s  errors %" G_GUINT64_FORMAT "\n", run, clients, line, errors);
+  g_print ("run %u  %4u clients  cluster: %s\n", run, clients, cluster);
+}
+
 /* One point: fresh servers (or the given ones), accounts signed up once, then R runs
- * that resume them. Prints each run as it ends. */
+ * that resume them, each watched by a monitor from its sign-up to its end. */
 static gboolean
 measure_point (LoadOptions *options, guint clients, BenchSummary *summaries, guint64 *errors,
-               GError **error)
+               BenchHealth *healths, GError **error)
 {
   g_autoptr (BenchCluster) cluster = bench_common_cluster (&options->common, error);
   g_autoptr (BenchAccounts) accounts = NULL;
@@ -102,22 +114,21 @@ measure_point (LoadOptions *options, guint clients, BenchSummary *summaries, gui
   load.port = bench_cluster_port (cluster, leader);
   for (guint r = 0; r < (guint)options->common.runs; r++)
     {
+      g_autoptr (BenchMonitor) monitor = bench_monitor_start (cluster);
+
       if (!bench_load_run_with (&load, &accounts, options->warmup, options->duration,
                                 (guint64)options->count, &summaries[r], &errors[r], error))
         return FALSE;
+      bench_monitor_stop (monitor, &healths[r]);
       if (!options->common.json)
-        {
-          g_autofree char *line = bench_summary_to_string (&summaries[r]);
-
-          g_print ("run %u  %4u clients  %s  errors %" G_GUINT64_FORMAT "\n", r + 1, clients, line,
-                   errors[r]);
-        }
+        print_run (r + 1, clients, &summaries[r], errors[r], &healths[r]);
     }
   return TRUE;
 }
 
 static JsonObject *
-point_to_json (guint clients, const BenchSummary *runs, guint n_runs, const guint64 *errors)
+point_to_json (guint clients, const BenchSummary *runs, guint n_runs, const guint64 *errors,
+               const BenchHealth *healths)
 {
   JsonObject *point = json_object_new ();
   JsonArray *array = json_array_new ();
@@ -128,6 +139,7 @@ point_to_json (guint clients, const BenchSummary *runs, guint n_runs, const guin
       JsonObject *run = bench_summary_to_json (&runs[r]);
 
       json_object_set_int_member (run, "errors", (gint64)errors[r]);
+      json_object_set_object_member (run, "cluster", bench_health_to_json (&healths[r]));
       json_array_add_object_element (array, run);
     }
   bench_summary_median (&median, runs, n_runs);
@@ -145,6 +157,7 @@ bench_load_main (int argc, char **argv)
   g_autoptr (GArray) clients = NULL;
   g_autofree BenchSummary *summaries = NULL;
   g_autofree guint64 *errors = NULL;
+  g_autofree BenchHealth *healths = NULL;
   guint runs = 0;
 
   if (!parse (&options, argc, argv, &error)
@@ -157,11 +170,12 @@ bench_load_main (int argc, char **argv)
   runs = (guint)options.common.runs;
   summaries = g_new0 (BenchSummary, clients->len * runs);
   errors = g_new0 (guint64, clients->len * runs);
+  healths = g_new0 (BenchHealth, clients->len * runs);
   if (!options.common.json)
     bench_print_host_info ();
   for (guint c = 0; c < clients->len; c++)
     if (!measure_point (&options, g_array_index (clients, guint, c), &summaries[c * runs],
-                        &errors[c * runs], &error))
+                        &errors[c * runs], &healths[c * runs], &error))
       {
         g_printerr ("chatd-bench load: %s\n", error->message);
         return 1;
@@ -179,9 +193,9 @@ bench_load_main (int argc, char **argv)
       json_object_set_string_member (out, "recipient",
                                      options.recipient ? options.recipient : "sink");
       for (guint c = 0; c < clients->len; c++)
-        json_array_add_object_element (points, point_to_json (g_array_index (clients, guint, c),
-                                                              &summaries[c * runs], runs,
-                                                              &errors[c * runs]));
+        json_array_add_object_element (
+            points, point_to_json (g_array_index (clients, guint, c), &summaries[c * runs], runs,
+                                   &errors[c * runs], &healths[c * runs]));
       json_object_set_array_member (out, "points", points);
       bench_print_json (out);
       return 0;
@@ -189,12 +203,19 @@ bench_load_main (int argc, char **argv)
   for (guint c = 0; c < clients->len && runs > 1; c++)
     {
       BenchSummary median;
+      BenchHealth all = { 0 };
       g_autofree char *line = NULL;
+      g_autofree char *cluster = NULL;
 
       bench_summary_median (&median, &summaries[c * runs], runs);
+      for (guint r = 0; r < runs; r++)
+        bench_health_merge (&all, &healths[c * runs + r]);
       line = bench_summary_to_string (&median);
+      cluster = bench_health_to_string (&all);
       g_print ("median of %u runs  %4u clients  %s\n", runs, g_array_index (clients, guint, c),
                line);
+      g_print ("all %u runs  %4u clients  cluster: %s\n", runs, g_array_index (clients, guint, c),
+               cluster);
     }
   return 0;
 }

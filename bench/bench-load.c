@@ -41,6 +41,8 @@ typedef struct
   guint hops;   /* redirects followed for the current request */
   gboolean waiting;
   gboolean signed_up;
+  gboolean login; /* a retried sign-up found its name taken: log in instead */
+  guint signup_retries;
   gboolean closed;
 } Client;
 
@@ -497,44 +499,93 @@ worker_main (gpointer data)
 
 /* --- preparing: sign every client up, pipelined ----------------------------------- */
 
-static gboolean
-signup_sink (BenchLoad *load, GError **error)
+/* The code of an error answer ("" for none). Parsed only on this rare path. */
+static char *
+reply_error_code (const char *line)
 {
-  g_autoptr (BenchConn) conn = bench_conn_new (load->options.host, load->options.port, 5000, error);
-  g_autofree char *line = NULL;
-  g_autoptr (JsonObject) reply = NULL;
-  const char *code = NULL;
+  g_autoptr (JsonNode) node = json_from_string (line, NULL);
+  JsonObject *object = node && JSON_NODE_HOLDS_OBJECT (node) ? json_node_get_object (node) : NULL;
+  JsonObject *error = object ? json_object_get_object_member (object, "error") : NULL;
 
-  if (conn == NULL)
+  return g_strdup (error ? json_object_get_string_member_with_default (error, "code", "") : "");
+}
+
+/* "host:port" into its parts; FALSE when it is not one. */
+static gboolean
+split_address (const char *address, char **host, guint16 *port)
+{
+  const char *colon = strrchr (address, ':');
+  guint64 value = 0;
+
+  if (colon == NULL || !g_ascii_string_to_unsigned (colon + 1, 10, 1, 65535, &value, NULL))
     return FALSE;
-  line = g_strdup_printf (
-      "{\"id\":1,\"op\":\"signup\",\"username\":\"%s\",\"password\":\"" PASSWORD "\"}", load->sink);
-  reply = bench_conn_request (conn, line, 60000, error);
-  if (reply == NULL)
-    return FALSE;
-  if (!bench_reply_ok (reply, &code))
-    {
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "signup of %s: %s", load->sink, code);
-      return FALSE;
-    }
+  *host = g_strndup (address, (gsize)(colon - address));
+  *port = (guint16)value;
   return TRUE;
 }
 
 static char *
+signup_line_for (const char *user, const char *op)
+{
+  return g_strdup_printf (
+      "{\"id\":1,\"op\":\"%s\",\"username\":\"%s\",\"password\":\"" PASSWORD "\"}", op, user);
+}
+
+/* The sink's sign-up, on whichever server leads: a not_leader answer names where to ask,
+ * and a name found taken after a retry was our own earlier attempt, committed before the
+ * leader changed. */
+static gboolean
+signup_sink (BenchLoad *load, GError **error)
+{
+  g_autofree char *host = g_strdup (load->options.host);
+  guint16 port = load->options.port;
+
+  for (guint attempt = 0; attempt <= MAX_REDIRECTS; attempt++)
+    {
+      g_autoptr (BenchConn) conn = bench_conn_new (host, port, 5000, error);
+      g_autofree char *line = signup_line_for (load->sink, "signup");
+      g_autoptr (JsonObject) reply = NULL;
+      JsonObject *details = NULL;
+      const char *code = NULL, *leader = NULL;
+
+      if (conn == NULL || (reply = bench_conn_request (conn, line, 60000, error)) == NULL)
+        return FALSE;
+      if (bench_reply_ok (reply, &code) || (attempt > 0 && g_strcmp0 (code, "username_taken") == 0))
+        return TRUE;
+      details = json_object_get_object_member (reply, "error");
+      leader
+          = details ? json_object_get_string_member_with_default (details, "leader", NULL) : NULL;
+      if (g_strcmp0 (code, "not_leader") == 0 && leader != NULL)
+        {
+          g_clear_pointer (&host, g_free);
+          if (!split_address (leader, &host, &port))
+            break;
+        }
+      else if (g_strcmp0 (code, "not_leader") != 0 && g_strcmp0 (code, "unavailable") != 0)
+        break;
+      g_usleep (100000);
+    }
+  g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "signup of %s failed", load->sink);
+  return FALSE;
+}
+
+/* resume for accounts of an earlier load, login once a retried sign-up found the name
+ * taken (the earlier attempt was committed), else signup. */
+static char *
 signup_line (Client *client)
 {
+  g_autofree char *line = NULL;
+
   if (client->session != NULL)
     return g_strdup_printf ("{\"id\":1,\"op\":\"resume\",\"session\":\"%s\"}\n", client->session);
-  return g_strdup_printf ("{\"id\":1,\"op\":\"signup\",\"username\":\"%s\",\"password\":\"" PASSWORD
-                          "\"}\n",
-                          client->user);
+  line = signup_line_for (client->user, client->login ? "login" : "signup");
+  return g_strdup_printf ("%s\n", line);
 }
 
 static gboolean
-connect_client (BenchLoad *load, Client *client, GError **error)
+connect_client_to (Client *client, const char *host, guint16 port, GError **error)
 {
-  g_autoptr (BenchConn) conn
-      = bench_conn_new (load->options.host, load->options.port, 10000, error);
+  g_autoptr (BenchConn) conn = bench_conn_new (host, port, 10000, error);
   g_autofree char *line = NULL;
   g_autoptr (GString) pending = NULL;
 
@@ -548,15 +599,45 @@ connect_client (BenchLoad *load, Client *client, GError **error)
   return TRUE;
 }
 
-/* The cluster may be briefly unable to commit (a server just stopped): ask again. */
 static gboolean
-resend_signup (Client *client, guint *attempts)
+connect_client (BenchLoad *load, Client *client, GError **error)
 {
-  g_autofree char *line = signup_line (client);
+  return connect_client_to (client, load->options.host, load->options.port, error);
+}
 
-  if (++*attempts > 100)
+/* The cluster may be briefly unable to commit (a server just stopped, a leader changed):
+ * ask again, on the leader a not_leader answer names. FALSE when it is hopeless. */
+static gboolean
+resend_signup (Client *client, const char *answer, int epfd, guint *attempts)
+{
+  g_autofree char *code = reply_error_code (answer);
+  g_autofree char *leader = g_strdup (client->leader);
+  g_autofree char *line = NULL;
+  g_autofree char *host = NULL;
+  guint16 port = 0;
+
+  if (++*attempts > 100 * MAX (1, MAX_REDIRECTS))
     return FALSE;
+  if (g_str_equal (code, "username_taken") && client->signup_retries > 0 && !client->login)
+    client->login = TRUE;
+  else if (!g_str_equal (code, "not_leader") && !g_str_equal (code, "unavailable")
+           && !g_str_equal (code, "internal"))
+    return FALSE;
+  client->signup_retries++;
+  if (leader != NULL && leader[0] != '\0' && split_address (leader, &host, &port))
+    {
+      struct epoll_event event = { .events = EPOLLIN, .data.ptr = client };
+
+      epoll_ctl (epfd, EPOLL_CTL_DEL, client->fd, NULL);
+      bench_io_close (client->fd);
+      client->fd = -1;
+      client->rlen = 0;
+      if (!connect_client_to (client, host, port, NULL))
+        return FALSE;
+      return epoll_ctl (epfd, EPOLL_CTL_ADD, client->fd, &event) == 0;
+    }
   g_usleep (100000);
+  line = signup_line (client);
   return bench_io_send (client->fd, line, strlen (line)) == (gssize)strlen (line);
 }
 
@@ -599,11 +680,11 @@ await_signups (BenchLoad *load, GError **error)
             continue;
           if (!client_fill (client)
               || (client_take_responses_full (client, &ok, &line) > 0 && !ok
-                  && !resend_signup (client, &attempts)))
+                  && !resend_signup (client, line, epfd, &attempts)))
             {
               close (epfd);
-              g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "signup of %s failed",
-                           client->user);
+              g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "signup of %s failed: %s",
+                           client->user, line ? line : "connection closed");
               return FALSE;
             }
           if (ok)

@@ -138,6 +138,16 @@ servers_from_config (const char *path, GError **error)
   return g_string_free (g_steal_pointer (&servers), FALSE);
 }
 
+/* The running servers' metrics endpoints, when their config.ini has [metrics] listen. */
+static void
+metrics_from_config (BenchCluster *cluster, const char *path)
+{
+  g_autoptr (ChatConfig) config = chat_config_load (path, NULL);
+
+  if (config != NULL && config->metrics_listen != NULL)
+    bench_cluster_set_metrics (cluster, config->metrics_listen->host, config->metrics_listen->port);
+}
+
 BenchCluster *
 bench_common_cluster (BenchCommon *common, GError **error)
 {
@@ -152,7 +162,12 @@ bench_common_cluster (BenchCommon *common, GError **error)
         return NULL;
     }
   if (common->servers != NULL)
-    return bench_cluster_new_external (common->servers, error);
+    {
+      cluster = bench_cluster_new_external (common->servers, error);
+      if (cluster != NULL && common->config != NULL)
+        metrics_from_config (cluster, common->config);
+      return g_steal_pointer (&cluster);
+    }
   if (common->tls && common->tls_dir == NULL && !setup_tls (common, error))
     return NULL;
   cluster = bench_cluster_new_local ((guint)CLAMP (common->nodes, 1, 9), common->mode,
