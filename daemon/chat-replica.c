@@ -14,6 +14,8 @@
 
 /* Rounds of (persist, send, apply) one flush may run before yielding to the main loop. */
 #define MAX_FLUSH_ROUNDS 8
+/* A slice of main-loop work longer than this is logged (debug) with what it was. */
+#define SLOW_SLICE_US (20 * 1000)
 /* status-changed for a moving commit index alone is sent at most this often. */
 #define STATUS_INTERVAL_MS 1000
 
@@ -93,6 +95,16 @@ fail_stop (const char *what, const GError *error)
   g_printerr ("chatd: %s: %s; stopping so that a restart recovers from the disk\n", what,
               error->message);
   exit (EXIT_FAILURE);
+}
+
+/* Where the main loop's time goes under load (G_MESSAGES_DEBUG=chatd-node shows it). */
+static void
+note_slice (const char *what, gint64 start_us, guint count)
+{
+  gint64 took = g_get_monotonic_time () - start_us;
+
+  if (took >= SLOW_SLICE_US)
+    g_debug ("Main loop held %" G_GINT64_FORMAT " ms by %s (%u)", took / 1000, what, count);
 }
 
 /* --- the timer ------------------------------------------------------------------------- */
@@ -483,19 +495,24 @@ handle_update (ChatReplica *self)
   g_auto (ChatReplUpdate) u = self->update;
   g_autoptr (GError) error = NULL;
   gboolean changed = u.role_changed || u.notices->len > 0 || u.hard_state_changed;
+  gint64 start = 0;
 
   chat_repl_update_init (&self->update);
   if (messages_may_lead_disk (&u))
     send_messages (self, u.messages);
+  start = g_get_monotonic_time ();
   if (!persist_timed (self, &u, &error))
     fail_stop ("Cannot persist the replication state", error);
+  note_slice (u.snapshot ? "persisting a snapshot" : "persisting entries", start, u.entries->len);
   if (u.role_changed && self->serving)
     self->serving = FALSE;
   if (!messages_may_lead_disk (&u))
     send_messages (self, u.messages);
   report_persisted (self, &u);
   send_acknowledgements (self);
+  start = g_get_monotonic_time ();
   apply_and_answer (self, &u);
+  note_slice ("applying and answering", start, u.committed->len);
   chat_replica_journal_update (self, &u, now_ms ());
   if (changed)
     emit_status_changed (self);
@@ -512,8 +529,11 @@ flush (ChatReplica *self)
     }
   if (self->started)
     {
+      gint64 start = g_get_monotonic_time ();
+
       chat_replica_replay_pump (self);
       maybe_snapshot (self);
+      note_slice ("a snapshot", start, 0);
       maybe_emit_progress (self);
     }
 }
