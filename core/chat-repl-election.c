@@ -18,12 +18,14 @@ self_id (ChatRepl *repl)
  * recovering server; one that is not a member (it may hold entries the members lack, but
  * only their votes can show that it holds everything they acknowledged); and a member whose
  * membership is not settled (A5: neither known to be committed nor anchored on the disks of
- * the other members, so a server may still lead under the set from before it joined). */
+ * the other members, so a server may still lead under the set from before it joined).
+ * An empty server founding a cluster needs every configured server's vote, --primary or
+ * not (A8): a silent server may hold a cluster's data, and a lost disk is empty too. */
 gboolean
 chat_repl_needs_every_vote (ChatRepl *repl)
 {
   if (chat_repl_bootstrapping (repl))
-    return !repl->config.primary;
+    return TRUE;
   return repl->recovering || !chat_repl_isr_membership_settled (repl);
 }
 
@@ -34,6 +36,13 @@ log_empty (ChatRepl *repl)
   return chat_repl_last_index (repl) == 0;
 }
 
+/* The set whose members a candidate needs (or may count as silent). */
+static ChatReplNodeSet
+electorate_of (ChatRepl *repl)
+{
+  return !is_quorum (repl) && log_empty (repl) ? chat_repl_all_nodes (repl) : repl->isr;
+}
+
 /* Available mode, an empty log: this server may only found a new cluster, with the votes
  * of other empty servers (A8). Its "latest set" is then every configured server. */
 gboolean
@@ -42,11 +51,75 @@ chat_repl_bootstrapping (ChatRepl *repl)
   return !is_quorum (repl) && log_empty (repl);
 }
 
-/* The set whose members a candidate needs (or may count as silent). */
-static ChatReplNodeSet
-electorate (ChatRepl *repl)
+/* The founder of a cluster (available mode, an empty log) makes its id as it first leads;
+ * the others adopt it from its messages before they hold any of its entries (A8). So every
+ * server with a history of that cluster has its id. 63 bits, never 0. An id kept from a
+ * founding whose entries never reached a disk is founded again. */
+void
+chat_repl_found_cluster (ChatRepl *repl)
 {
-  return chat_repl_bootstrapping (repl) ? chat_repl_all_nodes (repl) : repl->isr;
+  if (repl->cluster_id != 0 || !chat_repl_bootstrapping (repl))
+    return;
+  repl->cluster_id = chat_repl_random_range (repl, 1, G_MAXINT64);
+  repl->cluster_known = TRUE;
+  repl->hard_state_pending = TRUE;
+  repl->u->hard_state_changed = TRUE;
+  repl->u->term = repl->term;
+  repl->u->vote = repl->vote;
+}
+
+/* Silent for the failure timeout (or since we started). */
+static ChatReplNodeSet
+silent_servers (ChatRepl *repl, ChatReplNodeSet among)
+{
+  ChatReplNodeSet silent = 0;
+
+  for (guint id = 1; id <= repl->config.n_nodes; id++)
+    {
+      if (id != self_id (repl) && CHAT_REPL_NODE_SET_HAS (among, id)
+          && repl->now >= repl->peer_heard[id] + repl->config.failure_timeout_ms)
+        silent |= CHAT_REPL_NODE_BIT (id);
+    }
+  return silent;
+}
+
+/* Why this server can neither lead nor follow yet: it has no leader, and it needs a vote
+ * that a silent server would have to give (or it is empty in an existing cluster). */
+ChatReplWait
+chat_repl_waiting (ChatRepl *repl, ChatReplNodeSet *silent)
+{
+  *silent = 0;
+  if (is_quorum (repl) || repl->role == CHAT_REPL_ROLE_LEADER || chat_repl_heard_from_leader (repl)
+      || repl->config.n_nodes == 1)
+    return CHAT_REPL_WAIT_NONE;
+  if (log_empty (repl) && repl->cluster_known)
+    {
+      *silent = silent_servers (repl, chat_repl_all_nodes (repl));
+      return CHAT_REPL_WAIT_CLUSTER;
+    }
+  if (!chat_repl_needs_every_vote (repl))
+    return CHAT_REPL_WAIT_NONE;
+  *silent = silent_servers (repl, electorate_of (repl));
+  if (*silent == 0)
+    return CHAT_REPL_WAIT_NONE;
+  return chat_repl_bootstrapping (repl) ? CHAT_REPL_WAIT_FOUND : CHAT_REPL_WAIT_IN_SYNC;
+}
+
+/* Says in the journal why this server waits, once per reason and set of silent servers. */
+void
+chat_repl_notice_waiting (ChatRepl *repl)
+{
+  ChatReplNodeSet silent = 0;
+  ChatReplWait wait = chat_repl_waiting (repl, &silent);
+
+  if (wait == repl->wait_noticed && silent == repl->wait_noticed_set)
+    return;
+  repl->wait_noticed = wait;
+  repl->wait_noticed_set = silent;
+  if (wait == CHAT_REPL_WAIT_FOUND)
+    chat_repl_notice (repl, CHAT_REPL_NOTICE_WAITING_TO_FOUND, 0, 0, silent);
+  else if (wait == CHAT_REPL_WAIT_IN_SYNC)
+    chat_repl_notice (repl, CHAT_REPL_NOTICE_WAITING_FOR_IN_SYNC, 0, 0, silent);
 }
 
 /* Available mode: a server with an empty log runs only to found a new cluster, and only
@@ -165,7 +238,7 @@ won_available (ChatRepl *repl, ChatReplNodeSet *down)
     {
       ChatReplPeer *p = &repl->peers[id];
 
-      if (id == self_id (repl) || !CHAT_REPL_NODE_SET_HAS (electorate (repl), id)
+      if (id == self_id (repl) || !CHAT_REPL_NODE_SET_HAS (electorate_of (repl), id)
           || p->vote_granted)
         continue;
       if (p->vote_answered || strict || !waited)
@@ -195,6 +268,7 @@ chat_repl_become_leader (ChatRepl *repl, ChatReplNodeSet down)
   gboolean forced = repl->campaign_forced;
   guint64 last;
 
+  chat_repl_found_cluster (repl);
   repl->role = CHAT_REPL_ROLE_LEADER;
   repl->leader = self_id (repl);
   repl->leader_since = repl->now;
@@ -245,7 +319,8 @@ answer_vote (ChatRepl *repl, const ChatReplMessage *msg, gboolean granted)
       = chat_repl_message_new (CHAT_REPL_MSG_VOTE_RESPONSE, self_id (repl), msg->from, repl->term);
 
   m->granted = granted;
-  /* Tells an empty candidate whether this server already belongs to a cluster. */
+  /* Tells an empty candidate whether this server already belongs to a cluster (so does
+   * the cluster id every message carries). */
   m->last_index = chat_repl_last_index (repl);
   chat_repl_send (repl, m);
 }
@@ -264,6 +339,13 @@ chat_repl_handle_vote_request (ChatRepl *repl, const ChatReplMessage *msg)
     }
   if (CHAT_REPL_TERM_NODE (msg->term) != msg->from)
     return;
+  /* Founding a cluster needs empty servers; a server that belongs to one is not, even
+   * before its first entry is on its disk (it only helps found that one again). */
+  if (msg->last_index == 0 && repl->cluster_id != 0 && msg->cluster != repl->cluster_id)
+    {
+      answer_vote (repl, msg, FALSE);
+      return;
+    }
   if (msg->term > repl->term)
     chat_repl_become_follower (repl, msg->term, 0);
   if ((repl->vote == 0 || repl->vote == msg->from)
@@ -286,8 +368,12 @@ chat_repl_handle_vote_response (ChatRepl *repl, const ChatReplMessage *msg)
   ChatReplPeer *p = &repl->peers[msg->from];
 
   /* A voter with a history: a cluster exists, an empty server waits for its leader. */
-  if (!msg->granted && msg->last_index > 0 && chat_repl_bootstrapping (repl))
+  if (!msg->granted
+      && (msg->last_index > 0 || (msg->cluster != 0 && msg->cluster != repl->cluster_id))
+      && chat_repl_bootstrapping (repl))
     {
+      if (!repl->cluster_known)
+        chat_repl_notice (repl, CHAT_REPL_NOTICE_CLUSTER_EXISTS, msg->from, msg->last_index, 0);
       repl->cluster_known = TRUE;
       if (repl->role == CHAT_REPL_ROLE_CANDIDATE)
         chat_repl_become_follower (repl, MAX (msg->term, repl->term), 0);

@@ -71,6 +71,14 @@ struct _ChatRepl
    * it no longer runs for the bootstrap of a new one. */
   gboolean cluster_known;
   guint64 vote_resend_due; /* bootstrap campaign: ask the silent servers again */
+  guint64 cluster_id;      /* hard state: the cluster this store belongs to (0: none) */
+
+  /* When each peer was last heard from (any message), for the reason a server waits;
+   * what was last said about that in a notice; peers of another cluster already named. */
+  guint64 peer_heard[CHAT_REPL_MAX_NODES + 1];
+  ChatReplWait wait_noticed;
+  ChatReplNodeSet wait_noticed_set;
+  guint64 foreign_noticed[CHAT_REPL_MAX_NODES + 1];
 
   /* log: entry i (index) is log->pdata[i - snapshot_index - 1] */
   GPtrArray *log;
@@ -138,6 +146,7 @@ void chat_repl_notice (ChatRepl *repl, ChatReplNoticeType type, guint node, guin
                        ChatReplNodeSet set);
 void chat_repl_send (ChatRepl *repl, ChatReplMessage *message);
 void chat_repl_set_hard_state (ChatRepl *repl, guint64 term, guint vote);
+void chat_repl_adopt_cluster (ChatRepl *repl, const ChatReplMessage *msg);
 void chat_repl_reset_election_timer (ChatRepl *repl);
 void chat_repl_become_follower (ChatRepl *repl, guint64 term, guint leader);
 void chat_repl_fail_pending (ChatRepl *repl);
@@ -171,6 +180,9 @@ void chat_repl_handle_vote_response (ChatRepl *repl, const ChatReplMessage *msg)
 void chat_repl_handle_timeout_now (ChatRepl *repl, const ChatReplMessage *msg);
 gboolean chat_repl_heard_from_leader (ChatRepl *repl);
 gboolean chat_repl_needs_every_vote (ChatRepl *repl);
+void chat_repl_found_cluster (ChatRepl *repl);
+ChatReplWait chat_repl_waiting (ChatRepl *repl, ChatReplNodeSet *silent);
+void chat_repl_notice_waiting (ChatRepl *repl);
 void chat_repl_admin (ChatRepl *repl, const ChatReplEvent *event);
 
 /* chat-repl-prevote.c */

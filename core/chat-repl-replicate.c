@@ -162,6 +162,7 @@ follow (ChatRepl *repl, const ChatReplMessage *msg)
   repl->leader_contact = repl->now;
   chat_repl_pre_vote_cancel (repl);
   repl->cluster_known = TRUE;
+  chat_repl_adopt_cluster (repl, msg);
   chat_repl_reset_election_timer (repl);
 }
 

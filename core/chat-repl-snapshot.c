@@ -146,6 +146,8 @@ chat_repl_handle_snapshot (ChatRepl *repl, const ChatReplMessage *msg)
   if (msg->term > repl->term || repl->role != CHAT_REPL_ROLE_FOLLOWER || repl->leader != msg->from)
     chat_repl_become_follower (repl, msg->term, msg->from);
   repl->leader_contact = repl->now;
+  repl->cluster_known = TRUE;
+  chat_repl_adopt_cluster (repl, msg);
   chat_repl_reset_election_timer (repl);
   /* Already there: our log holds that entry durably, so it holds the whole prefix; or our own
    * snapshot covers it, and we compact only what a majority holds (chat-repl-heal.c). */

@@ -101,6 +101,7 @@ typedef struct
   GBytes *data; /* snapshot chunk, or NULL */
   gboolean done;
   guint64 incarnation; /* the sender's store (every type; 0: unknown) */
+  guint64 cluster;     /* the sender's cluster (every type; 0: none yet, A8) */
   /* Every type: the sender's latest in-sync set (0: not known, e.g. an older peer); after a
    * partition in available mode it decides which side wins (docs/partitions.md). */
   ChatReplNodeSet isr;

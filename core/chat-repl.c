@@ -87,6 +87,7 @@ load_state (ChatRepl *repl, const ChatReplPersistedState *state)
         break;
       g_ptr_array_add (repl->log, chat_repl_entry_ref (e));
     }
+  repl->cluster_id = state->cluster_id;
   repl->persisted = chat_repl_last_index (repl);
   repl->applied = MAX (state->snapshot_index, MIN (state->applied_index, repl->persisted));
   repl->commit = repl->applied;
@@ -182,6 +183,7 @@ void
 chat_repl_send (ChatRepl *repl, ChatReplMessage *message)
 {
   message->incarnation = repl->config.incarnation;
+  message->cluster = repl->cluster_id;
   /* A restarted server's set is from before its crash: not a side to weigh (chat-repl-heal.c). */
   message->isr = repl->recovering ? 0 : repl->isr;
   g_ptr_array_add (repl->u->messages, message);
@@ -198,6 +200,22 @@ chat_repl_set_hard_state (ChatRepl *repl, guint64 term, guint vote)
   repl->u->hard_state_changed = TRUE;
   repl->u->term = term;
   repl->u->vote = vote;
+}
+
+/* A server that belongs to no cluster yet joins the one of the first leader it follows
+ * (an append or a snapshot it accepts). The id is hard state: durable before the answer
+ * leaves, so that a crash cannot make it forget the cluster it acknowledged entries of. */
+void
+chat_repl_adopt_cluster (ChatRepl *repl, const ChatReplMessage *msg)
+{
+  if (repl->cluster_id != 0 || msg->cluster == 0)
+    return;
+  repl->cluster_id = msg->cluster;
+  repl->cluster_known = TRUE;
+  repl->hard_state_pending = TRUE;
+  repl->u->hard_state_changed = TRUE;
+  repl->u->term = repl->term;
+  repl->u->vote = repl->vote;
 }
 
 void
@@ -257,6 +275,8 @@ start (ChatRepl *repl)
 {
   repl->started = TRUE;
   chat_repl_reset_election_timer (repl);
+  for (guint id = 1; id <= repl->config.n_nodes; id++)
+    repl->peer_heard[id] = repl->now;
   if (repl->recovering)
     chat_repl_notice (repl, CHAT_REPL_NOTICE_REJOIN_STARTED, 0, chat_repl_last_index (repl),
                       repl->isr);
@@ -281,6 +301,7 @@ tick (ChatRepl *repl)
       chat_repl_check_election (repl);
       chat_repl_candidate_tick (repl);
     }
+  chat_repl_notice_waiting (repl);
   chat_repl_pre_vote_check (repl);
   if (repl->role != CHAT_REPL_ROLE_LEADER && repl->now >= repl->election_deadline)
     {
@@ -295,12 +316,30 @@ tick (ChatRepl *repl)
     }
 }
 
+/* A server of another cluster (its store was made by another bootstrap) is not a peer:
+ * nothing it says counts. Named once per peer and cluster. */
+static gboolean
+foreign (ChatRepl *repl, const ChatReplMessage *msg)
+{
+  if (msg->cluster == 0 || repl->cluster_id == 0 || msg->cluster == repl->cluster_id)
+    return FALSE;
+  if (repl->foreign_noticed[msg->from] != msg->cluster)
+    {
+      repl->foreign_noticed[msg->from] = msg->cluster;
+      chat_repl_notice (repl, CHAT_REPL_NOTICE_FOREIGN_CLUSTER, msg->from, msg->cluster, 0);
+    }
+  return TRUE;
+}
+
 static void
 handle_message (ChatRepl *repl, const ChatReplMessage *msg)
 {
   if (msg->from < 1 || msg->from > repl->config.n_nodes || msg->from == repl->config.node_id
       || msg->to != repl->config.node_id)
     return;
+  if (foreign (repl, msg))
+    return;
+  repl->peer_heard[msg->from] = repl->now;
   if (!chat_repl_isr_check_incarnation (repl, msg))
     return;
   if (chat_repl_heal_outranks (repl, msg))
@@ -357,6 +396,7 @@ absorb_stall (ChatRepl *repl, guint64 stall)
       ChatReplPeer *p = &repl->peers[id];
 
       p->last_ack_ms = MIN (p->last_ack_ms + stall, repl->now);
+      repl->peer_heard[id] = MIN (repl->peer_heard[id] + stall, repl->now);
     }
   repl->leader_contact = MIN (repl->leader_contact + stall, repl->now);
   repl->campaign_start = MIN (repl->campaign_start + stall, repl->now);
@@ -454,6 +494,7 @@ chat_repl_step (ChatRepl *repl, const ChatReplEvent *event, ChatReplUpdate *upda
   update->leader = repl->leader;
   update->term = repl->term;
   update->vote = repl->vote;
+  update->cluster_id = repl->cluster_id;
   update->next_wakeup_ms = next_wakeup (repl);
   repl->wakeup_due = update->next_wakeup_ms;
   repl->u = NULL;
@@ -498,6 +539,9 @@ chat_repl_get_status (ChatRepl *repl, ChatReplStatus *status)
   status->snapshot_index = repl->snapshot_index;
   status->in_sync = repl->isr;
   status->recovering = repl->recovering;
+  status->cluster_id = repl->cluster_id;
+  if (repl->started)
+    status->waiting = chat_repl_waiting (repl, &status->waiting_for);
   for (guint id = 1; id <= repl->config.n_nodes; id++)
     {
       if (id != repl->config.node_id)
@@ -570,6 +614,9 @@ chat_repl_notice_to_string (ChatReplNoticeType type)
     [CHAT_REPL_NOTICE_WAITING_FOR_IN_SYNC] = "waiting-for-in-sync",
     [CHAT_REPL_NOTICE_DIVERGED] = "diverged",
     [CHAT_REPL_NOTICE_PEER_EMPTIED] = "peer-emptied",
+    [CHAT_REPL_NOTICE_WAITING_TO_FOUND] = "waiting-to-found",
+    [CHAT_REPL_NOTICE_CLUSTER_EXISTS] = "cluster-exists",
+    [CHAT_REPL_NOTICE_FOREIGN_CLUSTER] = "foreign-cluster",
   };
 
   if ((guint)type >= G_N_ELEMENTS (names))

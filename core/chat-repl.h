@@ -67,6 +67,9 @@ typedef struct
   GBytes *snapshot_data;
   GPtrArray *entries;    /* ChatReplEntry *, may be NULL */
   guint64 applied_index; /* durable applied index of the host's state machine */
+  /* The cluster this store belongs to: made by the server that founded it, learned from
+   * the first leader a server follows, kept with the hard state (0: none yet, A8). */
+  guint64 cluster_id;
 } ChatReplPersistedState;
 
 typedef enum
@@ -142,6 +145,9 @@ typedef enum
   CHAT_REPL_NOTICE_WAITING_FOR_IN_SYNC,
   CHAT_REPL_NOTICE_DIVERGED,
   CHAT_REPL_NOTICE_PEER_EMPTIED,
+  CHAT_REPL_NOTICE_WAITING_TO_FOUND,
+  CHAT_REPL_NOTICE_CLUSTER_EXISTS,
+  CHAT_REPL_NOTICE_FOREIGN_CLUSTER,
 } ChatReplNoticeType;
 
 /* A cluster event for the host's log (journal fields CHATD_EVENT, CHATD_TERM, CHATD_PEER). */
@@ -151,7 +157,7 @@ typedef struct
   guint64 term;
   guint node;          /* the peer concerned, or the leader */
   guint64 index;       /* snapshot index, ... */
-  ChatReplNodeSet set; /* IN_SYNC_CHANGED, WAITING_FOR_IN_SYNC */
+  ChatReplNodeSet set; /* IN_SYNC_CHANGED, WAITING_FOR_IN_SYNC, WAITING_TO_FOUND */
 } ChatReplNotice;
 
 /* install with index 0 and empty data: reset the state machine and the log to empty (see
@@ -183,6 +189,7 @@ typedef struct
   gboolean hard_state_changed;
   guint64 term;
   guint vote;
+  guint64 cluster_id; /* part of the hard state: persist it with term and vote */
   guint64 truncate_from;
   GPtrArray *entries; /* ChatReplEntry * */
   ChatReplSnapshot *snapshot;
@@ -200,6 +207,14 @@ typedef struct
 void chat_repl_update_init (ChatReplUpdate *update);
 void chat_repl_update_clear (ChatReplUpdate *update);
 gboolean chat_repl_update_is_empty (const ChatReplUpdate *update);
+
+typedef enum
+{
+  CHAT_REPL_WAIT_NONE,
+  CHAT_REPL_WAIT_FOUND,   /* empty: a new cluster needs every server up, linked and empty */
+  CHAT_REPL_WAIT_CLUSTER, /* empty: the others belong to a cluster; waiting for its leader */
+  CHAT_REPL_WAIT_IN_SYNC, /* needs the vote of every member of its in-sync set (A6) */
+} ChatReplWait;
 
 typedef struct
 {
@@ -227,6 +242,11 @@ typedef struct
   guint64 snapshot_index;
   ChatReplNodeSet in_sync;
   gboolean recovering;
+  guint64 cluster_id; /* 0: this server belongs to no cluster yet */
+  /* Why this server can neither lead nor follow anyone yet, and for whom it waits
+   * (servers silent for the failure timeout). */
+  ChatReplWait waiting;
+  ChatReplNodeSet waiting_for;
   guint n_peers;
   ChatReplPeerStatus peers[CHAT_REPL_MAX_NODES]; /* every other node, by id */
 } ChatReplStatus;

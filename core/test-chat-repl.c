@@ -591,14 +591,25 @@ test_addition_leaves_from_disk (void)
   leader_step (repl, &ev, &u);
   ev = (ChatReplEvent){ CHAT_REPL_EVENT_PERSISTED, 2 };
   leader_step (repl, &ev, &u);
-  /* A8: s2 never answers the bootstrap vote; after the failure timeout s1 leads alone. */
+  /* A8: s2 never answers the bootstrap vote, so s1 cannot found the cluster, even after
+   * the failure timeout; an operator forces it to lead alone (A9). */
   g_assert_cmpint (chat_repl_get_role (repl), ==, CHAT_REPL_ROLE_CANDIDATE);
   /* Ticks at every heartbeat, as a host that is not starved sends them (C13). */
-  for (guint64 t = 51; t <= 1001 && chat_repl_get_role (repl) != CHAT_REPL_ROLE_LEADER; t += 50)
+  for (guint64 t = 51; t <= 1001; t += 50)
     {
       ev = (ChatReplEvent){ CHAT_REPL_EVENT_TICK, t };
       leader_step (repl, &ev, &u);
+      g_assert_cmpint (chat_repl_get_role (repl), !=, CHAT_REPL_ROLE_LEADER);
+      if (u.hard_state_changed)
+        {
+          ev = (ChatReplEvent){ CHAT_REPL_EVENT_PERSISTED, t };
+          leader_step (repl, &ev, &u);
+        }
     }
+  ev = (ChatReplEvent){ CHAT_REPL_EVENT_ADMIN, 1001, .admin = CHAT_REPL_ADMIN_FORCE_LEADER };
+  leader_step (repl, &ev, &u);
+  ev = (ChatReplEvent){ CHAT_REPL_EVENT_PERSISTED, 1002 };
+  leader_step (repl, &ev, &u);
   g_assert_cmpint (chat_repl_get_role (repl), ==, CHAT_REPL_ROLE_LEADER);
   term = chat_repl_get_term (repl);
   ev = (ChatReplEvent){ CHAT_REPL_EVENT_PERSISTED, 1003, .index = 2, .term = term };

@@ -56,6 +56,7 @@ fill_status (ChatStatus *status, ChatStatusWant want, gpointer user_data)
   status->role = g_strdup (chat_node_role_to_string (chat_node_get_role (self->node)));
   status->term = chat_node_get_term (self->node);
   status->leader = g_strdup (chat_node_leader_address (self->node));
+  status->waiting = chat_node_describe_waiting (self->node);
   status->commit_index = chat_node_get_commit_index (self->node);
   status->applied_index = chat_node_get_applied_index (self->node);
   status->mode = g_strdup (chat_cluster_mode_to_string (self->config->mode));

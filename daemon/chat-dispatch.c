@@ -244,6 +244,7 @@ dispatch_hello (ChatDispatch *self, ChatRequest *request)
   const char *client = NULL;
   guint64 proto = 0;
   const char *leader = chat_node_leader_address (self->node);
+  g_autofree char *waiting = chat_node_describe_waiting (self->node);
 
   if (!chat_json_get_string (params, "client", FALSE, 256, &client, &error)
       || !chat_json_get_uint (params, "proto", FALSE, G_MAXUINT32, &proto, &error))
@@ -262,6 +263,8 @@ dispatch_hello (ChatDispatch *self, ChatRequest *request)
     json_object_set_null_member (reply, "leader");
   json_object_set_int_member (reply, "term", (gint64)chat_node_get_term (self->node));
   json_object_set_array_member (reply, "servers", servers_to_json (self));
+  if (waiting != NULL)
+    json_object_set_string_member (reply, "waiting", waiting);
   if (!add_state_hash (self, params, reply, &error))
     {
       chat_dispatch_fail (request, error);

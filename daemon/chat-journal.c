@@ -181,6 +181,34 @@ describe_diverged (GString *out, const ChatJournalEntry *e, const char *node)
                           node, e->index, named (e->server != NULL ? e->server : e->leader));
 }
 
+static void
+describe_waiting_to_found (GString *out, const ChatJournalEntry *e, const char *node)
+{
+  g_string_append_printf (out,
+                          "%s has an empty store and founds a new cluster only with every "
+                          "configured server up, linked and empty: waiting for %s, which may "
+                          "hold data",
+                          node, e->in_sync != NULL ? e->in_sync : "the others");
+}
+
+static void
+describe_cluster_exists (GString *out, const ChatJournalEntry *e, const char *node)
+{
+  g_string_append_printf (out,
+                          "%s has an empty store and will not found or lead a new cluster: %s "
+                          "already belongs to one; it waits to join it as an empty follower",
+                          node, named (e->server));
+}
+
+static void
+describe_foreign_cluster (GString *out, const ChatJournalEntry *e, const char *node)
+{
+  g_string_append_printf (out,
+                          "%s refuses %s: that server belongs to another cluster (its store was "
+                          "made by another bootstrap); nothing it sends is used",
+                          node, named (e->server));
+}
+
 static const EventKind kinds[] = {
   { CHAT_EVENT_ELECTION_STARTED, G_LOG_LEVEL_MESSAGE, describe_election_started },
   { CHAT_EVENT_LEADER_ELECTED, G_LOG_LEVEL_MESSAGE, describe_leader_elected },
@@ -197,6 +225,9 @@ static const EventKind kinds[] = {
   { CHAT_EVENT_FORCE_LEADER, G_LOG_LEVEL_WARNING, describe_force_leader },
   { CHAT_EVENT_TRANSFER_STARTED, G_LOG_LEVEL_MESSAGE, describe_transfer_started },
   { CHAT_EVENT_DIVERGED, G_LOG_LEVEL_WARNING, describe_diverged },
+  { CHAT_EVENT_WAITING_TO_FOUND, G_LOG_LEVEL_MESSAGE, describe_waiting_to_found },
+  { CHAT_EVENT_CLUSTER_EXISTS, G_LOG_LEVEL_WARNING, describe_cluster_exists },
+  { CHAT_EVENT_FOREIGN_CLUSTER, G_LOG_LEVEL_WARNING, describe_foreign_cluster },
 };
 
 static const EventKind *

@@ -22,6 +22,9 @@ G_BEGIN_DECLS
 #define CHAT_EVENT_FORCE_LEADER "force-leader"
 #define CHAT_EVENT_TRANSFER_STARTED "transfer-started"
 #define CHAT_EVENT_DIVERGED "diverged"
+#define CHAT_EVENT_WAITING_TO_FOUND "waiting-to-found"
+#define CHAT_EVENT_CLUSTER_EXISTS "cluster-exists"
+#define CHAT_EVENT_FOREIGN_CLUSTER "foreign-cluster"
 #define CHAT_EVENT_LOGIN_THROTTLED "login-throttled"
 #define CHAT_EVENT_DISK_FULL "disk-full"
 #define CHAT_EVENT_DISK_SPACE_BACK "disk-space-back"
@@ -39,7 +42,8 @@ typedef struct
   const char *leader;  /* CHATD_LEADER: who leads now, NULL when nobody or unknown */
   const char *server;  /* CHATD_SERVER: the other server the event is about, or NULL */
   guint64 index;       /* CHATD_INDEX: a log index the event names, 0 when none */
-  const char *in_sync; /* the in-sync set, "a, b, c" (in-sync-changed, waiting-for-in-sync) */
+  const char *in_sync; /* a set of servers, "a, b, c" (in-sync-changed, waiting-for-in-sync,
+                          waiting-to-found) */
   gint64 downtime_ms;  /* CHATD_DOWNTIME_MS: how long writes were refused, -1 when unknown */
   gint64 silence_ms;   /* how long the old leader had been silent, -1 when unknown */
   gboolean alive;      /* failover: the old leader still answers (it stepped down) */

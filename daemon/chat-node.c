@@ -215,6 +215,49 @@ address_of (ChatNode *self, guint node)
   return self->addresses[node - 1];
 }
 
+/* "127.0.0.1:5556, 127.0.0.1:5557", or NULL for an empty set. */
+static char *
+describe_servers (ChatNode *self, ChatReplNodeSet set)
+{
+  g_autoptr (GString) text = g_string_new (NULL);
+
+  for (guint id = 1; id <= self->config->servers->len; id++)
+    {
+      if (CHAT_REPL_NODE_SET_HAS (set, id))
+        g_string_append_printf (text, "%s%s", text->len > 0 ? ", " : "", address_of (self, id));
+    }
+  return text->len > 0 ? g_strdup (text->str) : NULL;
+}
+
+char *
+chat_node_describe_waiting (ChatNode *self)
+{
+  ChatReplStatus status;
+  g_autofree char *who = NULL;
+
+  chat_replica_get_status (self->replica, &status);
+  who = describe_servers (self, status.waiting_for);
+  switch (status.waiting)
+    {
+      case CHAT_REPL_WAIT_FOUND:
+        return g_strdup_printf ("cannot found a new cluster: waiting for %s, which may hold data",
+                                who != NULL ? who : "every configured server");
+      case CHAT_REPL_WAIT_CLUSTER:
+        if (who == NULL)
+          return g_strdup ("empty store: the other servers belong to a cluster; waiting for "
+                           "its leader");
+        return g_strdup_printf ("empty store: the other servers belong to a cluster; waiting "
+                                "for its leader (silent: %s)",
+                                who);
+      case CHAT_REPL_WAIT_IN_SYNC:
+        return g_strdup_printf ("waiting for %s of its in-sync set, which may hold newer data",
+                                who != NULL ? who : "a server");
+      case CHAT_REPL_WAIT_NONE:
+      default:
+        return NULL;
+    }
+}
+
 gboolean
 chat_node_is_leader (ChatNode *self)
 {

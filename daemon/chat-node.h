@@ -73,6 +73,9 @@ void chat_node_propose (ChatNode *self, JsonObject *op, ChatNodeProposeFunc call
 gboolean chat_node_is_leader (ChatNode *self);
 /* "host:port" of the leader, or NULL while none is known. */
 const char *chat_node_leader_address (ChatNode *self);
+/* Why this server can neither lead nor follow a leader yet ("cannot found a new cluster:
+ * waiting for 127.0.0.1:5557, which may hold data"), or NULL when it does not wait. */
+char *chat_node_describe_waiting (ChatNode *self);
 ChatNodeRole chat_node_get_role (ChatNode *self);
 const char *chat_node_role_to_string (ChatNodeRole role);
 guint chat_node_get_id (ChatNode *self);

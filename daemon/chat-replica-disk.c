@@ -115,8 +115,10 @@ chat_replica_disk_load (ChatReplica *self, ChatReplPersistedState *state, GError
 
   *state = (ChatReplPersistedState){ 0 };
   if (!load_known_numbers (self, CHAT_REPLICA_META_HARD_STATE, hard, 2, error)
-      || !load_known_numbers (self, CHAT_REPLICA_META_SNAPSHOT, snap, 3, error))
+      || !load_known_numbers (self, CHAT_REPLICA_META_SNAPSHOT, snap, 3, error)
+      || !load_known_numbers (self, CHAT_REPLICA_META_CLUSTER, &self->cluster_id, 1, error))
     return FALSE;
+  state->cluster_id = self->cluster_id;
   state->term = hard[0];
   state->vote = (guint)MIN (hard[1], CHAT_REPL_MAX_NODES);
   state->snapshot_index = snap[0];
@@ -249,6 +251,15 @@ chat_replica_disk_persist (ChatReplica *self, ChatReplUpdate *update, GError **e
     {
       g_prefix_error (error, "Saving the term: ");
       return FALSE;
+    }
+  if (update->hard_state_changed && update->cluster_id != self->cluster_id)
+    {
+      if (!save_numbers (self, CHAT_REPLICA_META_CLUSTER, &update->cluster_id, 1, error))
+        {
+          g_prefix_error (error, "Saving the cluster id: ");
+          return FALSE;
+        }
+      self->cluster_id = update->cluster_id;
     }
   if ((update->truncate_from != 0 || update->entries->len > 0)
       && !persist_entries (self, update, error))

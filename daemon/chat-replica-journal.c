@@ -51,6 +51,9 @@ event_for (ChatReplNoticeType type)
     [CHAT_REPL_NOTICE_TRANSFER_STARTED] = CHAT_EVENT_TRANSFER_STARTED,
     [CHAT_REPL_NOTICE_WAITING_FOR_IN_SYNC] = CHAT_EVENT_WAITING_FOR_IN_SYNC,
     [CHAT_REPL_NOTICE_DIVERGED] = CHAT_EVENT_DIVERGED,
+    [CHAT_REPL_NOTICE_WAITING_TO_FOUND] = CHAT_EVENT_WAITING_TO_FOUND,
+    [CHAT_REPL_NOTICE_CLUSTER_EXISTS] = CHAT_EVENT_CLUSTER_EXISTS,
+    [CHAT_REPL_NOTICE_FOREIGN_CLUSTER] = CHAT_EVENT_FOREIGN_CLUSTER,
   };
 
   if ((guint)type < G_N_ELEMENTS (events) && events[type] != NULL)
@@ -71,7 +74,8 @@ notice_names_server (ChatReplNoticeType type)
 {
   return type == CHAT_REPL_NOTICE_PEER_DOWN || type == CHAT_REPL_NOTICE_PEER_UP
          || type == CHAT_REPL_NOTICE_SNAPSHOT_SENT || type == CHAT_REPL_NOTICE_SNAPSHOT_INSTALLED
-         || type == CHAT_REPL_NOTICE_TRANSFER_STARTED || type == CHAT_REPL_NOTICE_DIVERGED;
+         || type == CHAT_REPL_NOTICE_TRANSFER_STARTED || type == CHAT_REPL_NOTICE_DIVERGED
+         || type == CHAT_REPL_NOTICE_CLUSTER_EXISTS || type == CHAT_REPL_NOTICE_FOREIGN_CLUSTER;
 }
 
 static void
@@ -107,9 +111,12 @@ log_notice (ChatReplica *self, const ChatReplNotice *n)
   entry.leader = leader;
   entry.server = server;
   entry.index = n->index;
-  if (n->type == CHAT_REPL_NOTICE_IN_SYNC_CHANGED
-      || n->type == CHAT_REPL_NOTICE_WAITING_FOR_IN_SYNC)
+  if (n->type == CHAT_REPL_NOTICE_IN_SYNC_CHANGED || n->type == CHAT_REPL_NOTICE_WAITING_FOR_IN_SYNC
+      || n->type == CHAT_REPL_NOTICE_WAITING_TO_FOUND)
     entry.in_sync = in_sync;
+  /* Their index field holds a cluster id or a peer's last index, not a log index of ours. */
+  if (n->type == CHAT_REPL_NOTICE_FOREIGN_CLUSTER || n->type == CHAT_REPL_NOTICE_CLUSTER_EXISTS)
+    entry.index = 0;
   chat_journal_log (&entry);
 }
 

@@ -15,6 +15,7 @@ G_BEGIN_DECLS
 #define CHAT_REPLICA_META_SNAPSHOT "repl.snapshot"     /* "index term isr" */
 #define CHAT_REPLICA_META_SNAPSHOT_DATA "repl.snapshot_data"
 #define CHAT_REPLICA_META_INCARNATION "repl.incarnation" /* made once per store */
+#define CHAT_REPLICA_META_CLUSTER "repl.cluster" /* made by the founder, adopted by the rest */
 
 typedef struct _ChatReplicaReplay ChatReplicaReplay;
 
@@ -44,6 +45,7 @@ struct _ChatReplica
   gboolean started;
   gboolean serving; /* leader with an entry of its own term applied */
   guint64 snapshot_index;
+  guint64 cluster_id;    /* as saved in the store (0: none yet) */
   guint64 status_commit; /* commit index at the last status-changed */
   guint64 status_ms;     /* when status-changed was last emitted */
   ChatFailover failover; /* who led before: each leader change is logged once */

@@ -46,6 +46,7 @@ chat_status_free (ChatStatus *status)
   g_free (status->leader);
   g_free (status->mode);
   g_free (status->state_hash);
+  g_free (status->waiting);
   g_ptr_array_unref (status->in_sync);
   g_ptr_array_unref (status->peers);
   g_free (status);
@@ -89,6 +90,9 @@ chat_status_describe (const ChatStatus *status)
   g_return_val_if_fail (status != NULL, NULL);
 
   role = has_text (status->role) ? status->role : "starting";
+  if (has_text (status->waiting))
+    return g_strdup_printf ("%s, term %" G_GUINT64_FORMAT ": %s", role, status->term,
+                            status->waiting);
   if (g_str_equal (role, "leader"))
     return g_strdup_printf ("leader, term %" G_GUINT64_FORMAT ", %u/%u in sync", status->term,
                             status->in_sync->len, status->peers->len + 1);

@@ -37,6 +37,7 @@ typedef struct
   guint64 accounts;
   guint64 messages;
   char *state_hash; /* only filled when CHAT_STATUS_WANT_STATE_HASH is asked */
+  char *waiting;    /* why it neither leads nor follows yet (chat_node_describe_waiting), or NULL */
 } ChatStatus;
 
 /* Fields that cost real work to fill; the daemon fills them only when asked. */
@@ -61,7 +62,7 @@ void chat_status_add_peer (ChatStatus *status, const char *address, const char *
 
 /* A one-line human summary, as used for the sd_notify STATUS= text:
  * "leader, term 12, 3/3 in sync", "follower of 127.0.0.1:5555, term 12",
- * "recovering: waiting for peers". */
+ * "recovering: waiting for peers"; with a waiting reason, the role and that reason. */
 char *chat_status_describe (const ChatStatus *status);
 
 G_END_DECLS

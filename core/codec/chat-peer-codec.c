@@ -137,6 +137,8 @@ chat_peer_codec_encode (const ChatReplMessage *message, gsize *length)
   add_uint (b, "term", message->term);
   if (message->incarnation != 0)
     add_uint (b, "incarnation", MIN (message->incarnation, (guint64)G_MAXINT64));
+  if (message->cluster != 0)
+    add_uint (b, "cluster", MIN (message->cluster, (guint64)G_MAXINT64));
   if (message->isr != 0)
     add_node_set (b, "isr", message->isr);
   add_fields (b, message);
@@ -456,7 +458,8 @@ chat_peer_codec_decode (const char *line, gssize length, GError **error)
   /* Optional: a peer that predates it sends none. */
   if (json_object_has_member (o, "isr") && !decode_node_set (o, "isr", &m->isr, error))
     return NULL;
-  if (!get_optional_uint (o, "incarnation", &m->incarnation, error) || !decode_fields (o, m, error))
+  if (!get_optional_uint (o, "incarnation", &m->incarnation, error)
+      || !get_optional_uint (o, "cluster", &m->cluster, error) || !decode_fields (o, m, error))
     return NULL;
   return g_steal_pointer (&m);
 }

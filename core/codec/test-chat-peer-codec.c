@@ -78,8 +78,10 @@ test_other_types (void)
       m->data = g_bytes_new ("abc", 3);
       m->done = TRUE;
       m->incarnation = G_GUINT64_CONSTANT (0x1234567890abcdef);
+      m->cluster = G_GUINT64_CONSTANT (0x0fedcba987654321);
       back = roundtrip (m);
       g_assert_cmpuint (back->incarnation, ==, m->incarnation);
+      g_assert_cmpuint (back->cluster, ==, m->cluster);
       if (t == CHAT_REPL_MSG_VOTE_RESPONSE)
         g_assert_true (back->granted && back->last_index == 4);
       if (t == CHAT_REPL_MSG_VOTE_REQUEST)
@@ -113,6 +115,7 @@ test_bad_input (void)
     "{\"type\":\"timeout_now\",\"from\":1,\"to\":2,\"term\":\"3\"}",
     "{\"type\":\"timeout_now\",\"from\":1,\"to\":999,\"term\":3}",
     "{\"type\":\"timeout_now\",\"from\":1,\"to\":2,\"term\":3,\"incarnation\":-5}",
+    "{\"type\":\"timeout_now\",\"from\":1,\"to\":2,\"term\":3,\"cluster\":\"a\"}",
     "{\"type\":\"timeout_now\",\"from\":1,\"to\":2,\"term\":1e30}",
     "{\"type\":\"timeout_now\",\"from\":1,\"to\":2,\"term\":99999999999999999999999}",
     "{\"type\":\"vote_response\",\"from\":1,\"to\":2,\"term\":3}",

@@ -5,6 +5,8 @@
 
 #include "chat-fs.h"
 
+#include <glib/gstdio.h>
+
 #include <string.h>
 
 #define CONVERGE_MS 30000
@@ -190,6 +192,140 @@ test_primary_disk_loss (Fixture *f, gconstpointer data)
     }
 }
 
+static gboolean log_mentions (ChatTestCluster *cluster, guint node, const char *text);
+
+/* hello's "waiting" of a running server, or NULL. */
+static char *
+waiting_of (ChatTestCluster *cluster, guint node)
+{
+  g_autoptr (JsonObject) hello = chat_test_hello (cluster, node);
+
+  if (hello == NULL || !json_object_has_member (hello, "waiting"))
+    return NULL;
+  return g_strdup (json_object_get_string_member (hello, "waiting"));
+}
+
+/* The --primary server loses its disk while both others are down and starts again with
+ * --primary. An empty server founds a cluster only with every configured server up, linked
+ * and empty: it waits, and hello and the log say for whom. Once the others are back, their
+ * history makes it give up founding (its own journal event), it joins as an empty follower
+ * and every acknowledged message keeps its seq. */
+static void
+test_primary_disk_loss_alone (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GHashTable) seqs = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  g_autoptr (GPtrArray) history = NULL;
+  g_autofree char *waiting = NULL;
+  g_autofree char *address = NULL;
+  guint leader = 0;
+
+  for (guint i = 0; i < 10; i++)
+    {
+      g_autofree char *body = g_strdup_printf ("before %u", i);
+      gint64 seq = chat_test_client_send (f->alice, "bob", body);
+
+      g_ptr_array_add (f->sent, g_strdup (body));
+      g_hash_table_insert (seqs, g_steal_pointer (&body), GINT_TO_POINTER ((gint)seq));
+    }
+  chat_test_wait_converged (f->cluster, CONVERGE_MS);
+  chat_test_cluster_kill (f->cluster, 2);
+  chat_test_cluster_kill (f->cluster, 3);
+  chat_test_cluster_kill (f->cluster, 1);
+  chat_fs_remove_tree (chat_test_cluster_state_dir (f->cluster, 1));
+  chat_test_cluster_start (f->cluster, 1, TRUE);
+  /* Well past the failure timeout (400 ms) and an election timeout. */
+  g_assert_cmpuint (chat_test_cluster_wait_leader (f->cluster, 3000), ==, 0);
+  waiting = waiting_of (f->cluster, 1);
+  g_test_message ("s1 waiting: %s", waiting != NULL ? waiting : "(nothing)");
+  g_assert_nonnull (waiting);
+  address = g_strdup_printf ("127.0.0.1:%u", chat_test_cluster_port (f->cluster, 3));
+  g_assert_nonnull (strstr (waiting, address));
+  g_assert_nonnull (strstr (waiting, "which may hold data"));
+  g_assert_true (log_mentions (f->cluster, 1, "which may hold data"));
+
+  chat_test_cluster_start (f->cluster, 2, FALSE);
+  chat_test_cluster_start (f->cluster, 3, FALSE);
+  leader = chat_test_pair_wait_leader (f, LEADER_MS);
+  g_assert_cmpuint (leader, !=, 0);
+  g_assert_cmpuint (leader, !=, 1);
+  chat_test_pair_send_some (f, 5);
+  chat_test_wait_converged (f->cluster, CONVERGE_MS);
+  g_assert_true (log_mentions (f->cluster, 1, "will not found or lead a new cluster"));
+  g_assert_null (waiting_of (f->cluster, 1));
+  chat_test_pair_assert_all_once (f);
+  history = chat_test_client_history_all (f->bob, "alice");
+  for (guint i = 0; i < history->len; i++)
+    {
+      ChatMessage *m = g_ptr_array_index (history, i);
+      gpointer seq = g_hash_table_lookup (seqs, chat_message_get_body (m));
+
+      if (seq != NULL)
+        g_assert_cmpint (chat_message_get_seq (m), ==, GPOINTER_TO_INT (seq));
+    }
+}
+
+static gboolean
+log_mentions (ChatTestCluster *cluster, guint node, const char *text)
+{
+  g_autofree char *path = chat_test_cluster_log_path (cluster, node);
+  g_autofree char *contents = NULL;
+
+  return g_file_get_contents (path, &contents, NULL, NULL) && strstr (contents, text) != NULL;
+}
+
+static gboolean in_sync_at (ChatTestCluster *cluster, guint leader, guint node);
+
+/* A server whose state directory holds the store of another cluster (here a one-server
+ * cluster that has a user of its own) is refused by the others: its messages are dropped
+ * with a clear line in their log, it never enters the in-sync set, and nothing of its
+ * history reaches this cluster, which goes on serving. */
+static void
+test_foreign_cluster (Fixture *f, gconstpointer data)
+{
+  g_autoptr (ChatTestCluster) other = chat_test_cluster_new (1, NULL);
+  g_autoptr (ChatClient) mallory = NULL;
+  g_autoptr (ChatTestConn) conn = NULL;
+  g_autoptr (JsonObject) found = NULL;
+  guint leader = 0, victim = 0;
+  gint64 deadline = 0;
+
+  chat_test_cluster_start (other, 1, TRUE);
+  mallory = chat_test_client_new (other);
+  chat_test_client_signup (mallory, "mallory", CHAT_TEST_PAIR_PASSWORD);
+  chat_test_cluster_kill (other, 1);
+
+  chat_test_pair_send_some (f, 5);
+  chat_test_wait_converged (f->cluster, CONVERGE_MS);
+  leader = chat_test_pair_wait_leader (f, LEADER_MS);
+  victim = chat_test_cluster_other (f->cluster, leader);
+  chat_test_cluster_kill (f->cluster, victim);
+  chat_fs_remove_tree (chat_test_cluster_state_dir (f->cluster, victim));
+  g_assert_cmpint (g_rename (chat_test_cluster_state_dir (other, 1),
+                             chat_test_cluster_state_dir (f->cluster, victim)),
+                   ==, 0);
+  chat_test_cluster_start (f->cluster, victim, FALSE);
+  /* The leader drops the killed server from the set after the failure timeout ... */
+  deadline = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
+  while (in_sync_at (f->cluster, leader, victim) && g_get_monotonic_time () < deadline)
+    g_usleep (50 * 1000);
+  g_assert_false (in_sync_at (f->cluster, leader, victim));
+  /* ... and never adds it back: a caught-up server would be back within a second. */
+  deadline = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
+  while (g_get_monotonic_time () < deadline)
+    {
+      leader = chat_test_pair_wait_leader (f, LEADER_MS);
+      g_assert_false (in_sync_at (f->cluster, leader, victim));
+      g_usleep (200 * 1000);
+    }
+  g_assert_true (log_mentions (f->cluster, leader, "belongs to another cluster"));
+  chat_test_pair_send_some (f, 5);
+  chat_test_pair_assert_all_once (f);
+  conn = chat_test_conn_new (chat_test_cluster_port (f->cluster, leader));
+  g_free (chat_test_signup (conn, "carol", CHAT_TEST_PAIR_PASSWORD));
+  found = chat_test_ok (conn, "{\"id\":9,\"op\":\"list_users\",\"pattern\":\"mallory\"}");
+  g_assert_cmpuint (json_array_get_length (json_object_get_array_member (found, "users")), ==, 0);
+}
+
 #define FLOOD_LINKS 64
 
 /* FLOOD_LINKS connections to node that say a valid peer hello (as `as`) and never prove
@@ -294,6 +430,10 @@ main (int argc, char **argv)
   g_test_add_func ("/cluster/fresh/without-primary", test_fresh_without_primary);
   g_test_add ("/cluster/disk-loss/primary", Fixture, NULL, fixture_set_up, test_primary_disk_loss,
               chat_test_pair_tear_down);
+  g_test_add ("/cluster/disk-loss/primary-alone", Fixture, NULL, fixture_set_up,
+              test_primary_disk_loss_alone, chat_test_pair_tear_down);
+  g_test_add ("/cluster/identity/foreign-cluster", Fixture, NULL, fixture_set_up,
+              test_foreign_cluster, chat_test_pair_tear_down);
   g_test_add ("/cluster/peer-flood", Fixture, NULL, fixture_set_up, test_peer_flood,
               chat_test_pair_tear_down);
   return g_test_run ();

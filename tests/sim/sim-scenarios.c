@@ -40,15 +40,17 @@ sc_start (Sc *sc, gboolean trace, ChatReplMode mode)
   sc_start_seeded (sc, trace, mode, 42);
 }
 
-/* A fresh cluster that grows: s2 and s3 are not up when s1 starts, so s1 leads alone once
- * the failure timeout has passed without their votes (A8), and adds them one at a time
- * once they are started and have caught up (A3). */
+/* A fresh cluster that grows: s2 and s3 are not up when s1 starts, so s1 cannot found the
+ * cluster (A8) until an operator forces it to lead (A9) with the set {1}; it adds them one
+ * at a time once they are started and have caught up (A3). */
 static void
 sc_start_growing (Sc *sc, gboolean trace, guint64 seed)
 {
   sc_start_seeded (sc, trace, CHAT_REPL_MODE_AVAILABLE, seed);
   sim_crash (sc->w, 2);
   sim_crash (sc->w, 3);
+  sim_run_until (sc->w, 1000);
+  sim_admin (sc->w, 1, CHAT_REPL_ADMIN_FORCE_LEADER, 0);
   sim_run_until (sc->w, 1100);
   sim_restart (sc->w, 2);
   sim_restart (sc->w, 3);
@@ -267,6 +269,38 @@ fresh_without_primary_waits (gboolean trace)
   sc_run (&sc, 3000);
   leader = sc_leader (&sc);
   sc_expect (&sc, "s%u: in-sync set -> {1,2,3}", leader);
+  return sc_finish (&sc);
+}
+
+/* s1, the --primary server, loses its disk while s2 and s3 are down and starts again with
+ * --primary. An empty server founds a cluster only when every configured server is up,
+ * linked and empty (A8): s1 waits and says for whom; once s2 and s3 are back, their
+ * history makes it give up founding, and it joins as an empty follower. Before, s1 founded
+ * a second history alone after the failure timeout (and led term 1.1 a second time). */
+static gboolean
+primary_disk_loss_alone (gboolean trace)
+{
+  Sc sc;
+  guint leader;
+
+  sc_init (&sc, trace, CHAT_REPL_MODE_AVAILABLE);
+  sim_crash (sc.w, 2);
+  sim_crash (sc.w, 3);
+  sc_run (&sc, 50);
+  sim_wipe (sc.w, 1);
+  sim_restart_as (sc.w, 1, TRUE);
+  sc_mark (&sc);
+  sc_run (&sc, 5000);
+  sc_no_leader (&sc);
+  sc_expect (&sc, "s1: waiting-to-found (term 1.1, in-sync {2,3})");
+  sc_absent (&sc, "leader of term");
+  sim_restart (sc.w, 2);
+  sim_restart (sc.w, 3);
+  sc_run (&sc, 4000);
+  leader = sc_leader (&sc);
+  if (leader == 1)
+    sc_fail (&sc, "the emptied server leads");
+  sc_expect (&sc, "s1: cluster-exists s");
   return sc_finish (&sc);
 }
 
@@ -1053,7 +1087,7 @@ missed_addition_race (gboolean trace)
   sim_crash (sc.w, 1);
   sim_heal (sc.w);
   sc_run (&sc, 4000);
-  sc_expect (&sc, "s2: leader of term 2.2");
+  sc_expect (&sc, "s2: leader of term 3.2");
   sc_absent (&sc, "s3: election timeout");
   sc_absent (&sc, "s2: stepped-down");
   if (sim_leader (sc.w) != 2)
@@ -1067,6 +1101,8 @@ static const SimScenario scenarios[] = {
     fresh_without_primary },
   { "fresh-without-primary-waits", "no --primary, s3 not started: nobody leads until it is",
     fresh_without_primary_waits },
+  { "primary-disk-loss-alone", "s1 (--primary) loses its disk while s2, s3 are down: it waits",
+    primary_disk_loss_alone },
   { "follower-disk-loss-fast", "s3 loses its disk, back within the failure timeout",
     follower_disk_loss_fast },
   { "follower-disk-loss-slow", "s3 loses its disk, back after the failure timeout",

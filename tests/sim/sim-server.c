@@ -38,6 +38,7 @@ queue_write (SimWorld *w, SimServer *s, const ChatReplUpdate *u)
   wr->hard_state = u->hard_state_changed;
   wr->term = u->term;
   wr->vote = u->vote;
+  wr->cluster = u->cluster_id;
   wr->truncate_from = u->truncate_from;
   wr->entries = g_ptr_array_ref (u->entries);
   wr->messages = g_ptr_array_new_with_free_func ((GDestroyNotify)chat_repl_message_unref);
@@ -89,6 +90,7 @@ disk_apply (SimWorld *w, SimServer *s, SimWrite *wr)
     {
       s->d_term = wr->term;
       s->d_vote = wr->vote;
+      s->d_cluster = wr->cluster;
     }
   if (wr->truncate_from > s->d_snap_index)
     g_ptr_array_set_size (s->d_entries,
@@ -288,6 +290,7 @@ trace_notice (SimWorld *w, SimServer *s, const ChatReplNotice *n)
       case CHAT_REPL_NOTICE_SNAPSHOT_INSTALLED:
       case CHAT_REPL_NOTICE_TRANSFER_STARTED:
       case CHAT_REPL_NOTICE_PEER_EMPTIED:
+      case CHAT_REPL_NOTICE_CLUSTER_EXISTS:
         sim_trace (w, s->id, "%s s%u (index %" G_GUINT64_FORMAT ")",
                    chat_repl_notice_to_string (n->type), n->node, n->index);
         break;
@@ -427,6 +430,7 @@ sim_server_boot (SimWorld *w, SimServer *s, gboolean primary)
   st.snapshot_data = s->d_snap_data;
   st.entries = s->d_entries;
   st.applied_index = s->d_snap_index;
+  st.cluster_id = s->d_cluster;
   s->repl = chat_repl_new (&c, &st);
   s->up = TRUE;
   s->tick_at = 0;
@@ -475,6 +479,7 @@ sim_wipe (SimWorld *w, guint id)
   sim_trace (w, id, "disk lost");
   s->d_term = 0;
   s->d_vote = 0;
+  s->d_cluster = 0;
   s->d_snap_index = 0;
   s->d_snap_term = 0;
   s->d_snap_isr = 0;
@@ -509,6 +514,12 @@ sim_count_emptied (SimWorld *w)
 void
 sim_restart (SimWorld *w, guint id)
 {
+  sim_restart_as (w, id, FALSE);
+}
+
+void
+sim_restart_as (SimWorld *w, guint id, gboolean primary)
+{
   SimServer *s = &w->servers[id];
   char term[32];
 
@@ -519,7 +530,7 @@ sim_restart (SimWorld *w, guint id)
   sim_trace (w, id, "restart (term %s, last index %" G_GUINT64_FORMAT ")",
              chat_repl_term_format (s->d_term, term, sizeof term),
              s->d_snap_index + s->d_entries->len);
-  sim_server_boot (w, s, FALSE);
+  sim_server_boot (w, s, primary);
   sim_replay_resume (w, s);
 }
 

@@ -18,6 +18,7 @@ typedef struct
   gboolean hard_state;
   guint64 term;
   guint vote;
+  guint64 cluster;
   ChatReplSnapshot *snapshot; /* copy, or NULL */
   guint64 truncate_from;
   GPtrArray *entries;  /* ChatReplEntry * */
@@ -41,6 +42,7 @@ typedef struct
   /* what survives a crash */
   guint64 d_term;
   guint d_vote;
+  guint64 d_cluster;
   guint64 d_snap_index;
   guint64 d_snap_term;
   ChatReplNodeSet d_snap_isr;
@@ -155,6 +157,8 @@ void sim_wipe (SimWorld *w, guint id);
  * returns how many are still emptied. */
 guint sim_count_emptied (SimWorld *w);
 void sim_restart (SimWorld *w, guint id);
+/* primary: started again with --primary (as an operator's drop-in would). */
+void sim_restart_as (SimWorld *w, guint id, gboolean primary);
 /* Starves a running server: none of its events (ticks, messages, fsync completions,
  * proposals) is handled for ms; then they all run, in their order, as a busy main loop
  * would catch up. */

@@ -219,15 +219,32 @@ test_follower_without_leader (Fixture *f, gconstpointer data)
   g_assert_cmpuint (chat_store_last_log_index (f->store), ==, 0);
 }
 
-/* --primary leads the first term of a fresh cluster once the others have stayed silent
- * for the failure timeout. */
+/* --primary does not found a cluster while another configured server is silent (its disk
+ * may hold a cluster's data, A8): the node says for whom it waits. An operator's
+ * force-leader makes it lead the first term alone. */
 static void
-test_primary_leads (Fixture *f, gconstpointer data)
+test_primary_waits (Fixture *f, gconstpointer data)
 {
   g_autoptr (ChatNode) primary = start_node (f, 2, TRUE);
   g_autoptr (GPtrArray) servers = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *waiting = NULL;
+  gboolean expired = FALSE;
 
+  /* Past the failure timeout and an election timeout of the defaults. */
+  g_timeout_add (2500, on_deadline, &expired);
+  while (!expired)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_false (chat_node_is_leader (primary));
+  waiting = chat_node_describe_waiting (primary);
+  g_assert_nonnull (waiting);
+  g_assert_nonnull (strstr (waiting, "waiting for 127.0.0.1:7001, which may hold data"));
+  /* The journal warns about the forced leader (warnings are fatal in tests otherwise). */
+  g_log_set_always_fatal (G_LOG_FATAL_MASK | G_LOG_LEVEL_CRITICAL);
+  g_assert_true (chat_node_admin_force_leader (primary, &error));
+  g_assert_no_error (error);
   run_until_leader (primary);
+  g_assert_null (chat_node_describe_waiting (primary));
   g_assert_cmpstr (chat_node_leader_address (primary), ==, "127.0.0.1:7002");
   servers = chat_node_list_servers (primary);
   g_assert_cmpstr (((ChatNodeServer *)g_ptr_array_index (servers, 1))->state, ==, "leader");
@@ -261,7 +278,7 @@ main (int argc, char **argv)
   g_test_add ("/node/restart", Fixture, NULL, set_up, test_restart, tear_down);
   g_test_add ("/node/follower-without-leader", Fixture, TWO_SERVERS, set_up,
               test_follower_without_leader, tear_down);
-  g_test_add ("/node/primary-leads", Fixture, TWO_SERVERS, set_up, test_primary_leads, tear_down);
+  g_test_add ("/node/primary-waits", Fixture, TWO_SERVERS, set_up, test_primary_waits, tear_down);
   g_test_add ("/node/stop-answers-pending", Fixture, NULL, set_up, test_stop_answers_pending,
               tear_down);
   return g_test_run ();

@@ -211,6 +211,23 @@ test_describe (void)
     }
 }
 
+/* A server that can neither lead nor follow says why in STATUS=. */
+static void
+test_describe_waiting (void)
+{
+  g_autoptr (ChatStatus) status = chat_status_new ();
+  g_autofree char *text = NULL;
+
+  status->role = g_strdup ("follower");
+  status->term = 257;
+  status->waiting
+      = g_strdup ("cannot found a new cluster: waiting for 127.0.0.1:5557, which may hold data");
+  text = chat_status_describe (status);
+  g_assert_cmpstr (text, ==,
+                   "follower, term 257: cannot found a new cluster: waiting for 127.0.0.1:5557, "
+                   "which may hold data");
+}
+
 int
 main (int argc, char **argv)
 {
@@ -222,5 +239,6 @@ main (int argc, char **argv)
               test_watchdog_gated_by_health, fixture_tear_down);
   g_test_add_func ("/chat-systemd/unsupervised", test_unsupervised);
   g_test_add_func ("/chat-systemd/describe", test_describe);
+  g_test_add_func ("/chat-systemd/describe-waiting", test_describe_waiting);
   return g_test_run ();
 }
