@@ -7,6 +7,10 @@
 #include <glib/gi18n.h>
 
 #include "chat-account.h"
+#include "chat-account-cache.h"
+
+/* Changes are written to the cache this long after the last one, in one write. */
+#define CACHE_SAVE_DELAY_S 2
 
 struct _ChatAccount
 {
@@ -20,6 +24,10 @@ struct _ChatAccount
   GCancellable *cancellable;
   guint unread;
   guint first_page_size;
+  gboolean offline;            /* shows the cache until the cluster answers; sends nothing */
+  GHashTable *cached_messages; /* offline: username key -> GPtrArray of ChatMessage */
+  char *cache_path;            /* live: where what is shown is kept for an offline start */
+  guint save_source;
 };
 
 G_DEFINE_FINAL_TYPE (ChatAccount, chat_account, G_TYPE_OBJECT)
@@ -32,6 +40,7 @@ enum
   PROP_UNREAD,
   PROP_N_PENDING,
   PROP_ACTIVE_PEER,
+  PROP_OFFLINE,
   N_PROPS
 };
 
@@ -48,7 +57,7 @@ enum
 static GParamSpec *properties[N_PROPS];
 static guint signals[N_SIGNALS];
 
-static void send_item (ChatAccount *self, ChatMessageItem *item);
+static void schedule_save (ChatAccount *self);
 
 static char *
 peer_key (const char *peer)
@@ -103,6 +112,7 @@ static void
 add_conversation (ChatAccount *self, ChatConversationItem *item, guint position)
 {
   g_signal_connect_object (item, "notify::unread", G_CALLBACK (item_unread_cb), self, 0);
+  g_signal_connect_object (item, "notify", G_CALLBACK (schedule_save), self, G_CONNECT_SWAPPED);
   g_list_store_insert (self->conversations, position, item);
   update_unread (self);
 }
@@ -227,38 +237,17 @@ session_ended_cb (ChatClient *client, const char *reason, ChatAccount *self)
 }
 
 static void
-flush_outbox (ChatAccount *self)
-{
-  g_autoptr (GPtrArray) waiting = g_ptr_array_new_with_free_func (g_object_unref);
-
-  for (guint i = 0; i < self->outbox->len; i++)
-    g_ptr_array_add (waiting, g_object_ref (g_ptr_array_index (self->outbox, i)));
-  for (guint i = 0; i < waiting->len; i++)
-    {
-      ChatMessageItem *item = g_ptr_array_index (waiting, i);
-
-      /* Items still in flight are being retried by libchat with their client_msg_id. */
-      if (g_object_get_data (G_OBJECT (item), "chat-in-flight") == NULL)
-        send_item (self, item);
-    }
-}
-
-static void
 connection_state_cb (ChatClient *client, ChatConnectionState state, ChatAccount *self)
 {
-  if (state != CHAT_CONNECTION_STATE_CONNECTED)
-    return;
-  flush_outbox (self);
-  chat_account_refresh (self);
+  /* Pending sends are libchat's: it sends them again on the new connection by itself. */
+  if (state == CHAT_CONNECTION_STATE_CONNECTED)
+    chat_account_refresh (self);
 }
 
+/* A live account follows the client: the cached one shown offline does not. */
 static void
-chat_account_constructed (GObject *object)
+follow_client (ChatAccount *self)
 {
-  ChatAccount *self = CHAT_ACCOUNT (object);
-
-  G_OBJECT_CLASS (chat_account_parent_class)->constructed (object);
-  self->username = g_strdup (chat_client_get_username (self->client));
   g_signal_connect_object (self->client, "message-received", G_CALLBACK (message_received_cb), self,
                            0);
   g_signal_connect_object (self->client, "messages-deleted", G_CALLBACK (messages_deleted_cb), self,
@@ -269,6 +258,8 @@ chat_account_constructed (GObject *object)
   g_signal_connect_object (self->client, "session-ended", G_CALLBACK (session_ended_cb), self, 0);
   g_signal_connect_object (self->client, "connection-state-changed",
                            G_CALLBACK (connection_state_cb), self, 0);
+  g_signal_connect_object (self->conversations, "items-changed", G_CALLBACK (schedule_save), self,
+                           G_CONNECT_SWAPPED);
   chat_account_refresh (self);
 }
 
@@ -293,6 +284,9 @@ chat_account_get_property (GObject *object, guint prop_id, GValue *value, GParam
         break;
       case PROP_ACTIVE_PEER:
         g_value_set_string (value, self->active_peer);
+        break;
+      case PROP_OFFLINE:
+        g_value_set_boolean (value, self->offline);
         break;
       default:
         G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -322,10 +316,14 @@ chat_account_dispose (GObject *object)
 {
   ChatAccount *self = CHAT_ACCOUNT (object);
 
+  /* What changed last is not lost when the window closes within the save delay. */
+  if (self->save_source != 0)
+    chat_account_save_cache (self);
   g_cancellable_cancel (self->cancellable);
   g_clear_object (&self->cancellable);
   g_clear_object (&self->client);
   g_clear_pointer (&self->lists, g_hash_table_unref);
+  g_clear_pointer (&self->cached_messages, g_hash_table_unref);
   g_clear_object (&self->conversations);
   G_OBJECT_CLASS (chat_account_parent_class)->dispose (object);
 }
@@ -338,6 +336,7 @@ chat_account_finalize (GObject *object)
   g_ptr_array_unref (self->outbox);
   g_free (self->username);
   g_free (self->active_peer);
+  g_free (self->cache_path);
   G_OBJECT_CLASS (chat_account_parent_class)->finalize (object);
 }
 
@@ -367,7 +366,6 @@ chat_account_class_init (ChatAccountClass *klass)
   GObjectClass *object_class = G_OBJECT_CLASS (klass);
   GParamFlags ro = G_PARAM_READABLE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY;
 
-  object_class->constructed = chat_account_constructed;
   object_class->get_property = chat_account_get_property;
   object_class->set_property = chat_account_set_property;
   object_class->dispose = chat_account_dispose;
@@ -382,6 +380,7 @@ chat_account_class_init (ChatAccountClass *klass)
   properties[PROP_ACTIVE_PEER]
       = g_param_spec_string ("active-peer", NULL, NULL, NULL,
                              G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
+  properties[PROP_OFFLINE] = g_param_spec_boolean ("offline", NULL, NULL, FALSE, ro);
   g_object_class_install_properties (object_class, N_PROPS, properties);
   install_signals (object_class);
 }
@@ -399,8 +398,43 @@ chat_account_init (ChatAccount *self)
 ChatAccount *
 chat_account_new (ChatClient *client)
 {
+  ChatAccount *self;
+
   g_return_val_if_fail (CHAT_IS_CLIENT (client), NULL);
-  return g_object_new (CHAT_TYPE_ACCOUNT, "client", client, NULL);
+
+  self = g_object_new (CHAT_TYPE_ACCOUNT, "client", client, NULL);
+  self->username = g_strdup (chat_client_get_username (client));
+  follow_client (self);
+  return self;
+}
+
+ChatAccount *
+chat_account_new_from_cache (ChatClient *client, const char *username, JsonObject *cache,
+                             GError **error)
+{
+  g_autoptr (ChatAccount) self = NULL;
+  g_autoptr (GPtrArray) conversations = NULL;
+  g_autoptr (GHashTable) messages = NULL;
+
+  g_return_val_if_fail (CHAT_IS_CLIENT (client), NULL);
+  g_return_val_if_fail (username != NULL && cache != NULL, NULL);
+
+  if (!chat_account_cache_parse (cache, &conversations, &messages, error))
+    return NULL;
+  self = g_object_new (CHAT_TYPE_ACCOUNT, "client", client, NULL);
+  self->username = g_strdup (username);
+  self->offline = TRUE;
+  self->cached_messages = g_steal_pointer (&messages);
+  for (guint i = 0; i < conversations->len; i++)
+    add_conversation (self, conversations->pdata[i], i);
+  return g_steal_pointer (&self);
+}
+
+gboolean
+chat_account_get_offline (ChatAccount *self)
+{
+  g_return_val_if_fail (CHAT_IS_ACCOUNT (self), FALSE);
+  return self->offline;
 }
 
 ChatClient *
@@ -452,9 +486,16 @@ chat_account_get_messages (ChatAccount *self, const char *peer)
   if (list != NULL)
     return list;
   list = chat_message_list_new (self->client, self->username, peer);
-  g_hash_table_insert (self->lists, g_steal_pointer (&key), list);
   chat_message_list_set_first_page_size (list, self->first_page_size);
-  chat_message_list_load_older (list);
+  if (self->offline)
+    chat_message_list_add_cached (list, g_hash_table_lookup (self->cached_messages, key));
+  else
+    {
+      g_signal_connect_object (list, "items-changed", G_CALLBACK (schedule_save), self,
+                               G_CONNECT_SWAPPED);
+      chat_message_list_load_older (list);
+    }
+  g_hash_table_insert (self->lists, g_steal_pointer (&key), list);
   return list;
 }
 
@@ -540,6 +581,8 @@ void
 chat_account_refresh (ChatAccount *self)
 {
   g_return_if_fail (CHAT_IS_ACCOUNT (self));
+  if (self->offline)
+    return;
   chat_client_conversations_async (self->client, self->cancellable, conversations_cb, self);
 }
 
@@ -548,26 +591,6 @@ set_outbox_removed (ChatAccount *self, ChatMessageItem *item)
 {
   if (g_ptr_array_remove (self->outbox, item))
     g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_N_PENDING]);
-}
-
-static gboolean
-is_transient (const GError *error)
-{
-  return g_error_matches (error, CHAT_ERROR, CHAT_ERROR_UNAVAILABLE)
-         || g_error_matches (error, CHAT_ERROR, CHAT_ERROR_NOT_LEADER)
-         || g_error_matches (error, CHAT_ERROR, CHAT_ERROR_INTERNAL)
-         || (error->domain == G_IO_ERROR && error->code != G_IO_ERROR_CANCELLED);
-}
-
-/* Sends what waits in the outbox again, once a second while the cluster has no leader. */
-static gboolean
-retry_cb (gpointer user_data)
-{
-  ChatAccount *self = user_data;
-
-  if (self->cancellable != NULL && !g_cancellable_is_cancelled (self->cancellable))
-    flush_outbox (self);
-  return G_SOURCE_REMOVE;
 }
 
 static void
@@ -579,18 +602,13 @@ send_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   ChatAccount *self;
   const char *peer = chat_message_item_get_to (item);
 
+  /* libchat kept it queued across outages: an error here is the cluster's refusal, or the
+   * account going away (cancelled, or the client disconnected at log out). */
   message = chat_client_send_finish (CHAT_CLIENT (source), result, &error);
-  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED)
+      || g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CLOSED))
     return;
   self = g_object_get_data (G_OBJECT (item), "chat-account");
-  g_object_set_data (G_OBJECT (item), "chat-in-flight", NULL);
-  if (message == NULL && is_transient (error))
-    {
-      g_debug ("Send queued until a leader answers: %s", error->message);
-      g_timeout_add_seconds_full (G_PRIORITY_DEFAULT, 1, retry_cb, g_object_ref (self),
-                                  g_object_unref);
-      return;
-    }
   set_outbox_removed (self, item);
   if (message == NULL)
     {
@@ -610,9 +628,8 @@ send_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 static void
 send_item (ChatAccount *self, ChatMessageItem *item)
 {
-  g_object_set_data (G_OBJECT (item), "chat-in-flight", GINT_TO_POINTER (1));
   g_object_set_data (G_OBJECT (item), "chat-account", self);
-  chat_client_send_with_id_async (
+  chat_client_send_queued_async (
       self->client, chat_message_item_get_to (item), chat_message_item_get_body (item),
       chat_message_item_get_client_msg_id (item), self->cancellable, send_cb, g_object_ref (item));
 }
@@ -627,6 +644,8 @@ chat_account_send (ChatAccount *self, const char *peer, const char *body)
   g_return_val_if_fail (CHAT_IS_ACCOUNT (self), NULL);
   g_return_val_if_fail (peer != NULL && body != NULL, NULL);
 
+  if (self->offline)
+    return NULL; /* the composer is read-only until the cluster answers */
   client_msg_id = chat_client_new_client_msg_id (self->client);
   item = chat_message_item_new_pending (peer, body, client_msg_id);
   chat_message_list_add_pending (chat_account_get_messages (self, peer), item);
@@ -687,6 +706,8 @@ chat_account_read_conversation (ChatAccount *self, const char *peer)
   g_return_if_fail (CHAT_IS_ACCOUNT (self));
   g_return_if_fail (peer != NULL);
 
+  if (self->offline)
+    return;
   data = g_new0 (MarkReadData, 1);
   data->self = g_object_ref (self);
   data->peer = g_strdup (peer);
@@ -826,4 +847,52 @@ chat_account_read_unread_finish (ChatAccount *self, GAsyncResult *result, GError
 {
   g_return_val_if_fail (g_task_is_valid (result, self), NULL);
   return g_task_propagate_pointer (G_TASK (result), error);
+}
+
+void
+chat_account_save_cache (ChatAccount *self)
+{
+  g_autoptr (JsonObject) root = NULL;
+  g_autoptr (GError) error = NULL;
+
+  g_return_if_fail (CHAT_IS_ACCOUNT (self));
+
+  g_clear_handle_id (&self->save_source, g_source_remove);
+  if (self->cache_path == NULL || self->offline || self->conversations == NULL)
+    return;
+  root = chat_account_cache_build (self->username, G_LIST_MODEL (self->conversations), self->lists);
+  if (!chat_account_cache_write (self->cache_path, root, &error))
+    g_warning ("Cannot keep the conversations for an offline start: %s", error->message);
+}
+
+static gboolean
+save_cb (gpointer user_data)
+{
+  ChatAccount *self = user_data;
+
+  self->save_source = 0;
+  chat_account_save_cache (self);
+  return G_SOURCE_REMOVE;
+}
+
+/* Many changes come in bursts (a history page, a sync after a reconnect): one write each. */
+static void
+schedule_save (ChatAccount *self)
+{
+  if (self->cache_path == NULL || self->offline || self->save_source != 0)
+    return;
+  self->save_source = g_timeout_add_seconds (CACHE_SAVE_DELAY_S, save_cb, self);
+}
+
+void
+chat_account_set_cache_path (ChatAccount *self, const char *path)
+{
+  g_return_if_fail (CHAT_IS_ACCOUNT (self));
+
+  if (g_strcmp0 (self->cache_path, path) == 0)
+    return;
+  g_clear_handle_id (&self->save_source, g_source_remove);
+  g_free (self->cache_path);
+  self->cache_path = g_strdup (path);
+  schedule_save (self);
 }

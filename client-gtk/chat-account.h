@@ -2,6 +2,8 @@
 /* ChatAccount: what the window shows of a logged-in user, kept live from libchat's signals. */
 #pragma once
 
+#include <json-glib/json-glib.h>
+
 #include "chat-client.h"
 #include "chat-conversation-item.h"
 #include "chat-message-list.h"
@@ -19,6 +21,8 @@ G_DECLARE_FINAL_TYPE (ChatAccount, chat_account, CHAT, ACCOUNT, GObject)
  *   "n-pending"     guint        own messages not yet committed (read-only)
  *   "active-peer"   string       the conversation on screen while the window has focus:
  *                                its incoming messages are marked read at once
+ *   "offline"       gboolean     built from the cache while no server answers: read-only,
+ *                                it sends and fetches nothing (read-only)
  * Signals:
  *   "message-arrived"    (ChatMessage *message)  a message from someone else, left unread
  *   "conversation-read"  (const char *peer)      nothing unread from peer any more
@@ -27,6 +31,16 @@ G_DECLARE_FINAL_TYPE (ChatAccount, chat_account, CHAT, ACCOUNT, GObject)
  *   "session-ended"      (const char *reason)
  */
 ChatAccount *chat_account_new (ChatClient *client);
+/* What username saw last time, from the cache file's object (chat-account-cache.h), shown
+ * while client resumes the session. NULL with an error when the object has another shape. */
+ChatAccount *chat_account_new_from_cache (ChatClient *client, const char *username,
+                                          JsonObject *cache, GError **error);
+gboolean chat_account_get_offline (ChatAccount *self);
+/* Keeps the conversations and the newest messages of the loaded lists at path (NULL: not at
+ * all), written a moment after each change and when the account goes. */
+void chat_account_set_cache_path (ChatAccount *self, const char *path);
+/* Writes the cache now (nothing offline or without a path). */
+void chat_account_save_cache (ChatAccount *self);
 
 ChatClient *chat_account_get_client (ChatAccount *self);
 const char *chat_account_get_username (ChatAccount *self);

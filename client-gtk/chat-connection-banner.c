@@ -2,6 +2,10 @@
 /* ChatConnectionBanner: tells, without blocking anything, that a failover is under way. */
 #define G_LOG_DOMAIN "chat-gtk"
 
+#include "config.h"
+
+#include <glib/gi18n.h>
+
 #include "chat-connection-banner.h"
 
 struct _ChatConnectionBanner
@@ -9,6 +13,8 @@ struct _ChatConnectionBanner
   AdwBin parent_instance;
   GtkRevealer *revealer;
   GtkSpinner *spinner;
+  GtkLabel *label;
+  gboolean offline;
 };
 
 G_DEFINE_FINAL_TYPE (ChatConnectionBanner, chat_connection_banner, ADW_TYPE_BIN)
@@ -17,6 +23,7 @@ enum
 {
   PROP_0,
   PROP_REVEALED,
+  PROP_OFFLINE,
   N_PROPS
 };
 
@@ -32,6 +39,9 @@ chat_connection_banner_get_property (GObject *object, guint prop_id, GValue *val
         g_value_set_boolean (value,
                              chat_connection_banner_get_revealed (CHAT_CONNECTION_BANNER (object)));
         break;
+      case PROP_OFFLINE:
+        g_value_set_boolean (value, CHAT_CONNECTION_BANNER (object)->offline);
+        break;
       default:
         G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -46,6 +56,10 @@ chat_connection_banner_set_property (GObject *object, guint prop_id, const GValu
       case PROP_REVEALED:
         chat_connection_banner_set_revealed (CHAT_CONNECTION_BANNER (object),
                                              g_value_get_boolean (value));
+        break;
+      case PROP_OFFLINE:
+        chat_connection_banner_set_offline (CHAT_CONNECTION_BANNER (object),
+                                            g_value_get_boolean (value));
         break;
       default:
         G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -64,12 +78,16 @@ chat_connection_banner_class_init (ChatConnectionBannerClass *klass)
   properties[PROP_REVEALED]
       = g_param_spec_boolean ("revealed", NULL, NULL, FALSE,
                               G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
+  properties[PROP_OFFLINE]
+      = g_param_spec_boolean ("offline", NULL, NULL, FALSE,
+                              G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | G_PARAM_EXPLICIT_NOTIFY);
   g_object_class_install_properties (object_class, N_PROPS, properties);
 
   gtk_widget_class_set_template_from_resource (widget_class,
                                                "/io/github/chatd/Chat/chat-connection-banner.ui");
   gtk_widget_class_bind_template_child (widget_class, ChatConnectionBanner, revealer);
   gtk_widget_class_bind_template_child (widget_class, ChatConnectionBanner, spinner);
+  gtk_widget_class_bind_template_child (widget_class, ChatConnectionBanner, label);
 }
 
 static void
@@ -95,4 +113,31 @@ chat_connection_banner_set_revealed (ChatConnectionBanner *self, gboolean reveal
   gtk_revealer_set_reveal_child (self->revealer, revealed);
   gtk_spinner_set_spinning (self->spinner, revealed);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_REVEALED]);
+}
+
+gboolean
+chat_connection_banner_get_offline (ChatConnectionBanner *self)
+{
+  g_return_val_if_fail (CHAT_IS_CONNECTION_BANNER (self), FALSE);
+  return self->offline;
+}
+
+void
+chat_connection_banner_set_offline (ChatConnectionBanner *self, gboolean offline)
+{
+  g_return_if_fail (CHAT_IS_CONNECTION_BANNER (self));
+
+  offline = !!offline;
+  if (self->offline == offline)
+    return;
+  self->offline = offline;
+  gtk_label_set_label (self->label,
+                       offline ? _ ("Offline — waiting for the servers") : _ ("Reconnecting…"));
+  gtk_accessible_update_property (
+      GTK_ACCESSIBLE (self->label), GTK_ACCESSIBLE_PROPERTY_LABEL,
+      offline ? _ ("Offline: showing the conversations kept on this computer until the servers "
+                   "answer")
+              : _ ("Connection lost, reconnecting to the cluster"),
+      -1);
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_OFFLINE]);
 }

@@ -12,5 +12,9 @@ G_DECLARE_FINAL_TYPE (ChatConnectionBanner, chat_connection_banner, CHAT, CONNEC
 /* Property "revealed" (gboolean): slides the banner in or out. */
 gboolean chat_connection_banner_get_revealed (ChatConnectionBanner *self);
 void chat_connection_banner_set_revealed (ChatConnectionBanner *self, gboolean revealed);
+/* Property "offline" (gboolean): says "Offline — waiting for the servers" (the window shows
+ * its cache) instead of "Reconnecting…". */
+gboolean chat_connection_banner_get_offline (ChatConnectionBanner *self);
+void chat_connection_banner_set_offline (ChatConnectionBanner *self, gboolean offline);
 
 G_END_DECLS

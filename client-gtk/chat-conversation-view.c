@@ -43,6 +43,7 @@ struct _ChatConversationView
   double last_page_size;
   guint n_new_below; /* messages that arrived while scrolled up */
   gboolean stick_to_bottom;
+  gboolean read_only; /* the offline cache: nothing can be sent */
 };
 
 G_DEFINE_FINAL_TYPE (ChatConversationView, chat_conversation_view, GTK_TYPE_WIDGET)
@@ -452,10 +453,24 @@ first_page_size (ChatConversationView *self, const char *peer)
 static void
 update_placeholder (ChatConversationView *self)
 {
-  /* Translators: the placeholder of the message box, %s is the other user's name */
-  g_autofree char *text = self->peer ? g_strdup_printf (_ ("Message %s"), self->peer) : NULL;
+  g_autofree char *text = NULL;
 
+  if (self->read_only)
+    text = g_strdup (_ ("Offline — waiting for the servers"));
+  else if (self->peer != NULL)
+    /* Translators: the placeholder of the message box, %s is the other user's name */
+    text = g_strdup_printf (_ ("Message %s"), self->peer);
   chat_composer_set_placeholder (self->composer, text);
+}
+
+void
+chat_conversation_view_set_read_only (ChatConversationView *self, gboolean read_only)
+{
+  g_return_if_fail (CHAT_IS_CONVERSATION_VIEW (self));
+
+  self->read_only = !!read_only;
+  gtk_widget_set_sensitive (GTK_WIDGET (self->composer), !self->read_only);
+  update_placeholder (self);
 }
 
 void
@@ -550,5 +565,7 @@ void
 chat_conversation_view_focus_composer (ChatConversationView *self)
 {
   g_return_if_fail (CHAT_IS_CONVERSATION_VIEW (self));
-  chat_composer_focus (self->composer);
+  /* Read-only, the focus stays where it is: on a message it would select the text. */
+  if (!self->read_only)
+    chat_composer_focus (self->composer);
 }

@@ -28,6 +28,8 @@ void chat_conversation_view_select (ChatConversationView *self, guint position);
 ChatMessageList *chat_conversation_view_get_messages (ChatConversationView *self);
 ChatComposer *chat_conversation_view_get_composer (ChatConversationView *self);
 GtkScrolledWindow *chat_conversation_view_get_scrolled_window (ChatConversationView *self);
+/* Read-only: the composer is insensitive and says it waits for the servers (offline start). */
+void chat_conversation_view_set_read_only (ChatConversationView *self, gboolean read_only);
 /* Sends what the composer holds. */
 void chat_conversation_view_send (ChatConversationView *self);
 void chat_conversation_view_focus_composer (ChatConversationView *self);

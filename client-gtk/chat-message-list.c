@@ -22,6 +22,7 @@ struct _ChatMessageList
   gboolean loading;
   gboolean loaded;
   gboolean complete;
+  gboolean cached; /* shows the offline cache: nothing to fetch */
 };
 
 /* The item at a model position (0 = oldest). */
@@ -445,7 +446,7 @@ chat_message_list_load_older (ChatMessageList *self)
 
   g_return_if_fail (CHAT_IS_MESSAGE_LIST (self));
 
-  if (self->loading || self->complete)
+  if (self->loading || self->complete || self->cached)
     return;
   for (guint i = 0; i < self->items->len && before == 0; i++)
     before = chat_message_item_get_seq (item_at (self, i));
@@ -625,4 +626,48 @@ chat_message_list_dup_last (ChatMessageList *self)
   if (self->items->len == 0)
     return NULL;
   return g_object_ref (item_at (self, self->items->len - 1));
+}
+
+void
+chat_message_list_add_cached (ChatMessageList *self, GPtrArray *messages)
+{
+  g_return_if_fail (CHAT_IS_MESSAGE_LIST (self));
+
+  self->cached = TRUE;
+  if (messages != NULL)
+    prepend_page (self, messages);
+  if (self->marker_pending)
+    place_marker (self);
+  set_flag (self, &self->loaded, TRUE, PROP_LOADED);
+}
+
+/* An own message the peer read is kept with "read" set, as the server would send it. */
+static JsonObject *
+item_to_json (ChatMessageItem *item)
+{
+  JsonObject *object = chat_message_to_json (chat_message_item_get_message (item));
+
+  if (chat_message_item_get_state (item) == CHAT_DELIVERY_READ)
+    json_object_set_boolean_member (object, "read", TRUE);
+  return object;
+}
+
+JsonArray *
+chat_message_list_to_json (ChatMessageList *self, guint max)
+{
+  JsonArray *array = NULL;
+  guint first = 0;
+  guint count = 0;
+
+  g_return_val_if_fail (CHAT_IS_MESSAGE_LIST (self), NULL);
+
+  /* The newest committed messages, oldest first; pending ones are libchat's to send. */
+  for (first = self->items->len; first > 0 && count < max; first--)
+    if (chat_message_item_get_id (item_at (self, first - 1)) != 0)
+      count++;
+  array = json_array_sized_new (count);
+  for (guint i = first; i < self->items->len; i++)
+    if (chat_message_item_get_id (item_at (self, i)) != 0)
+      json_array_add_object_element (array, item_to_json (item_at (self, i)));
+  return array;
 }

@@ -66,6 +66,12 @@ void chat_message_list_set_first_unread_id (ChatMessageList *self, gint64 id);
 /* Places the divider from the read flags, unless an explicit one waits for the first page. */
 void chat_message_list_place_unread_marker (ChatMessageList *self);
 ChatMessageItem *chat_message_list_get_unread_marker (ChatMessageList *self);
+/* Fills a list that shows the offline cache: messages (ascending, may be NULL), marked loaded;
+ * it never fetches history. */
+void chat_message_list_add_cached (ChatMessageList *self, GPtrArray *messages);
+/* The newest max committed messages as protocol objects, oldest first (for the cache). */
+JsonArray *chat_message_list_to_json (ChatMessageList *self, guint max);
+
 /* Incoming messages up to seq up_to were marked read on the server. */
 void chat_message_list_set_incoming_read (ChatMessageList *self, gint64 up_to);
 

@@ -116,6 +116,8 @@ confirm_delete_for_everyone (ChatWindow *self, ChatMessageItem *item)
 static void
 delete_item (ChatWindow *self, ChatMessageItem *item, ChatDeleteScope scope)
 {
+  if (chat_window_get_offline (self))
+    return; /* the cache is read-only */
   if (scope == CHAT_DELETE_SCOPE_DEFAULT)
     scope
         = chat_message_item_get_outgoing (item) ? CHAT_DELETE_SCOPE_EVERYONE : CHAT_DELETE_SCOPE_ME;
@@ -189,6 +191,12 @@ logout_activated (GtkWidget *widget, const char *name, GVariant *param)
 {
   ChatWindow *self = CHAT_WINDOW (widget);
 
+  if (chat_window_get_offline (self))
+    {
+      /* No server to tell: forget the session and the cache here, as after a log out. */
+      chat_window_log_out_done (self, NULL);
+      return;
+    }
   if (self->account != NULL)
     g_signal_handlers_disconnect_by_data (self->account, self);
   chat_client_logout_async (self->client, NULL, logout_cb, g_object_ref (self));
@@ -246,18 +254,20 @@ chat_window_install_actions (ChatWindowClass *klass)
   gtk_widget_class_install_action (widget_class, "win.insert-emoji", NULL, insert_emoji_activated);
 }
 
-/* Account actions are enabled only while logged in; message actions need a selection. */
+/* Account actions are enabled only while logged in, those that ask the cluster only while
+ * live (not on the cache of an offline start); message actions need a selection. */
 void
 chat_window_update_actions (ChatWindow *self)
 {
   GtkWidget *widget = GTK_WIDGET (self);
   gboolean in = self->account != NULL;
-  gboolean peer = in && chat_conversation_view_get_peer (self->conversation_view) != NULL;
+  gboolean live = in && !chat_window_get_offline (self);
+  gboolean peer = live && chat_conversation_view_get_peer (self->conversation_view) != NULL;
 
-  gtk_widget_action_set_enabled (widget, "win.search", in);
-  gtk_widget_action_set_enabled (widget, "win.read-all", in);
-  gtk_widget_action_set_enabled (widget, "win.read-unread", in);
-  gtk_widget_action_set_enabled (widget, "win.delete-account", in);
+  gtk_widget_action_set_enabled (widget, "win.search", live);
+  gtk_widget_action_set_enabled (widget, "win.read-all", live);
+  gtk_widget_action_set_enabled (widget, "win.read-unread", live);
+  gtk_widget_action_set_enabled (widget, "win.delete-account", live);
   gtk_widget_action_set_enabled (widget, "win.logout", in);
   gtk_widget_action_set_enabled (widget, "win.open-conversation", in);
   gtk_widget_action_set_enabled (widget, "win.send", peer);

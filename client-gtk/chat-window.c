@@ -6,6 +6,7 @@
 
 #include <glib/gi18n.h>
 
+#include "chat-account-cache.h"
 #include "chat-session-store.h"
 #include "chat-window-private.h"
 
@@ -86,12 +87,28 @@ update_health (ChatWindow *self)
   gtk_label_set_label (self->health_label, text);
 }
 
+/* The strip under the header bars: a failover under way, or the cache shown offline. */
+static void
+update_banners (ChatWindow *self)
+{
+  gboolean offline = chat_window_get_offline (self);
+  ChatConnectionBanner *banners[] = { self->sidebar_banner, self->conversation_banner };
+
+  for (guint i = 0; i < G_N_ELEMENTS (banners); i++)
+    {
+      chat_connection_banner_set_offline (banners[i], offline);
+      chat_connection_banner_set_revealed (banners[i], offline || self->reconnecting);
+    }
+  chat_conversation_view_set_read_only (self->conversation_view, offline);
+}
+
 static void
 set_reconnecting (ChatWindow *self, gboolean reconnecting)
 {
   if (self->reconnecting == reconnecting)
     return;
   self->reconnecting = reconnecting;
+  update_banners (self);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_RECONNECTING]);
 }
 
@@ -240,6 +257,12 @@ update_active_peer (ChatWindow *self)
 static void
 set_account (ChatWindow *self, ChatAccount *account)
 {
+  GtkWidget *focus = gtk_root_get_focus (GTK_ROOT (self));
+
+  /* The rows of the old account's lists go: none may keep the focus (GTK 4.8 would keep a
+   * pointer to a row it disposed). */
+  if (focus != NULL && gtk_widget_is_ancestor (focus, GTK_WIDGET (self->leaflet)))
+    gtk_root_set_focus (GTK_ROOT (self), NULL);
   if (self->account != NULL)
     g_signal_handlers_disconnect_by_data (self->account, self);
   g_set_object (&self->account, account);
@@ -261,6 +284,7 @@ set_account (ChatWindow *self, ChatAccount *account)
   adw_window_title_set_title (self->conversation_title, "");
   update_title (self);
   update_health (self);
+  update_banners (self);
   chat_window_update_actions (self);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_ACCOUNT]);
 }
@@ -299,11 +323,32 @@ dup_session_key (ChatWindow *self)
   return g_strjoinv (",", servers);
 }
 
+/* Where the conversations of username are kept for an offline start: only with a kept
+ * session (the cache is what that session shows), NULL otherwise. */
+static char *
+dup_cache_path (ChatWindow *self, const char *username)
+{
+  g_autofree char *key = dup_session_key (self);
+
+  if (key == NULL || username == NULL)
+    return NULL;
+  return chat_account_cache_path (key, username);
+}
+
 void
 chat_window_log_out_done (ChatWindow *self, const char *message)
 {
   g_autofree char *key = dup_session_key (self);
+  g_autofree char *cache = NULL;
 
+  if (self->account != NULL)
+    {
+      /* Nothing of the account stays on this computer after it logs out. */
+      cache = dup_cache_path (self, chat_account_get_username (self->account));
+      chat_account_set_cache_path (self->account, NULL);
+    }
+  if (cache != NULL)
+    chat_account_cache_remove (cache);
   if (key != NULL)
     chat_session_store_clear (key);
   set_account (self, NULL);
@@ -314,20 +359,47 @@ chat_window_log_out_done (ChatWindow *self, const char *message)
     chat_window_show_toast (self, message);
 }
 
+/* Shows peer's conversation again in a new account, where the user left the old one. */
+static void
+restore_conversation (ChatWindow *self, const char *peer)
+{
+  if (peer == NULL)
+    return;
+  chat_account_ensure_conversation (self->account, peer);
+  chat_conversation_list_select (self->conversation_list, peer);
+  chat_conversation_view_set_peer (self->conversation_view, peer);
+  adw_window_title_set_title (self->conversation_title, peer);
+  update_active_peer (self);
+  chat_window_update_actions (self);
+}
+
 static void
 logged_in (ChatWindow *self)
 {
   g_autoptr (ChatAccount) account = chat_account_new (self->client);
   g_autofree char *key = dup_session_key (self);
+  g_autofree char *cache = dup_cache_path (self, chat_client_get_username (self->client));
+  /* Going live after an offline start: the user stays in the conversation they opened. */
+  g_autofree char *peer = g_strdup (chat_conversation_view_get_peer (self->conversation_view));
+  gboolean was_offline = chat_window_get_offline (self);
 
   if (key != NULL && chat_client_get_session (self->client) != NULL)
     chat_session_store_save (key, chat_client_get_username (self->client),
                              chat_client_get_session (self->client));
 
   self->was_connected = TRUE;
+  chat_account_set_cache_path (account, cache);
   set_account (self, account);
   chat_login_page_set_busy (self->login_page, FALSE);
   gtk_stack_set_visible_child_name (self->main_stack, "chats");
+  if (was_offline)
+    {
+      restore_conversation (self, peer);
+      if (peer != NULL)
+        chat_conversation_view_focus_composer (self->conversation_view);
+      chat_window_show_toast (self, _ ("Connected"));
+      return;
+    }
   gtk_widget_grab_focus (GTK_WIDGET (self->conversation_list));
 }
 
@@ -515,10 +587,6 @@ chat_window_init (ChatWindow *self)
   popover = gtk_menu_button_get_popover (self->account_button);
   gtk_popover_menu_add_child (GTK_POPOVER_MENU (popover), self->account_box, "account");
   g_signal_connect_object (popover, "show", G_CALLBACK (refresh_health), self, G_CONNECT_SWAPPED);
-  g_object_bind_property (self, "reconnecting", self->sidebar_banner, "revealed",
-                          G_BINDING_SYNC_CREATE);
-  g_object_bind_property (self, "reconnecting", self->conversation_banner, "revealed",
-                          G_BINDING_SYNC_CREATE);
   g_signal_connect_swapped (self, "notify::is-active", G_CALLBACK (update_active_peer), self);
   chat_login_page_focus (self->login_page);
   update_title (self);
@@ -542,6 +610,9 @@ resume_cb (GObject *source, GAsyncResult *result, gpointer user_data)
       || self->client != CHAT_CLIENT (source))
     return;
   g_debug ("Kept session not resumed: %s", error->message);
+  if (chat_window_get_offline (self)
+      && !g_error_matches (error, CHAT_ERROR, CHAT_ERROR_UNAUTHENTICATED))
+    return; /* a queued resume fails only when refused; keep showing the cache */
   /* Expired or unknown: forget it. The cluster out of reach: keep it for the next start. */
   if (g_error_matches (error, CHAT_ERROR, CHAT_ERROR_UNAUTHENTICATED))
     chat_window_log_out_done (self, NULL);
@@ -550,6 +621,32 @@ resume_cb (GObject *source, GAsyncResult *result, gpointer user_data)
       set_client (self, NULL);
       chat_login_page_set_busy (self->login_page, FALSE);
     }
+}
+
+/* An offline start: the conversations kept last time, read-only until the session resumes.
+ * FALSE when there is no usable cache (the login page waits for the resume instead). */
+static gboolean
+show_cache (ChatWindow *self, const char *username)
+{
+  g_autofree char *path = dup_cache_path (self, username);
+  g_autoptr (JsonObject) cache = NULL;
+  g_autoptr (ChatAccount) account = NULL;
+  g_autoptr (GError) error = NULL;
+
+  if (path == NULL)
+    return FALSE;
+  cache = chat_account_cache_read (path, &error);
+  if (cache != NULL)
+    account = chat_account_new_from_cache (self->client, username, cache, &error);
+  if (account == NULL)
+    {
+      if (!g_error_matches (error, G_FILE_ERROR, G_FILE_ERROR_NOENT))
+        g_debug ("Offline cache not used: %s", error->message);
+      return FALSE;
+    }
+  set_account (self, account);
+  gtk_stack_set_visible_child_name (self->main_stack, "chats");
+  return TRUE;
 }
 
 static void
@@ -573,8 +670,16 @@ session_found_cb (GObject *source, GAsyncResult *result, gpointer user_data)
     return; /* the user logs in by hand meanwhile */
   servers = chat_application_dup_servers (app);
   client = chat_client_new ((const char *const *)servers);
+  chat_client_set_tls_database (client, chat_application_get_tls_database (app));
   set_client (self, client);
   chat_login_page_set_credentials (self->login_page, username, "");
+  if (show_cache (self, username))
+    {
+      /* Live by itself once a server answers, however long that takes. */
+      chat_client_resume_queued_async (client, session, self->cancellable, resume_cb,
+                                       g_object_ref (self));
+      return;
+    }
   chat_login_page_set_busy (self->login_page, TRUE);
   chat_client_resume_async (client, session, self->cancellable, resume_cb, g_object_ref (self));
 }
@@ -596,6 +701,13 @@ chat_window_get_account (ChatWindow *self)
 {
   g_return_val_if_fail (CHAT_IS_WINDOW (self), NULL);
   return self->account;
+}
+
+gboolean
+chat_window_get_offline (ChatWindow *self)
+{
+  g_return_val_if_fail (CHAT_IS_WINDOW (self), FALSE);
+  return self->account != NULL && chat_account_get_offline (self->account);
 }
 
 gboolean

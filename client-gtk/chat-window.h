@@ -20,6 +20,9 @@ G_DECLARE_FINAL_TYPE (ChatWindow, chat_window, CHAT, WINDOW, AdwApplicationWindo
 ChatWindow *chat_window_new (ChatApplication *app);
 ChatAccount *chat_window_get_account (ChatWindow *self);
 gboolean chat_window_get_reconnecting (ChatWindow *self);
+/* The conversations kept on disk are shown, read-only, while the kept session waits for a
+ * server (an offline start); FALSE once live. */
+gboolean chat_window_get_offline (ChatWindow *self);
 /* Shows the conversation with peer (creating an empty one). */
 void chat_window_open_conversation (ChatWindow *self, const char *peer);
 /* e.g. "2 of 3 servers up · leader 127.0.0.1:5555" */

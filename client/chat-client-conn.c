@@ -561,16 +561,18 @@ on_request_cancelled (GCancellable *cancellable, gpointer user_data)
 }
 
 static ChatRequest *
-request_new (ChatClient *self, JsonObject *args, GCancellable *cancellable,
+request_new (ChatClient *self, JsonObject *args, ChatRequestFlags flags, GCancellable *cancellable,
              GAsyncReadyCallback callback, gpointer user_data, gpointer source_tag)
 {
   ChatRequest *req = g_new0 (ChatRequest, 1);
 
   req->args = args;
+  req->flags = flags;
   req->task = g_task_new (self, cancellable, callback, user_data);
   g_task_set_source_tag (req->task, source_tag);
   g_task_set_check_cancellable (req->task, FALSE);
-  req->timeout_source = attach_timeout (self, self->request_timeout_ms, on_request_deadline, req);
+  if (!(flags & CHAT_REQUEST_NO_DEADLINE))
+    req->timeout_source = attach_timeout (self, self->request_timeout_ms, on_request_deadline, req);
   if (cancellable != NULL)
     {
       req->cancel_source = g_cancellable_source_new (cancellable);
@@ -585,10 +587,9 @@ chat_client_request_async (ChatClient *self, JsonObject *args, ChatRequestHook o
                            ChatRequestFlags flags, GCancellable *cancellable,
                            GAsyncReadyCallback callback, gpointer user_data, gpointer source_tag)
 {
-  ChatRequest *req = request_new (self, args, cancellable, callback, user_data, source_tag);
+  ChatRequest *req = request_new (self, args, flags, cancellable, callback, user_data, source_tag);
 
   req->on_success = on_success;
-  req->flags = flags;
   g_queue_push_tail (&self->pending, req);
   if (!self->ready)
     chat_client_ensure_connecting (self);

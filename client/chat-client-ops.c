@@ -212,19 +212,35 @@ chat_client_login_finish (ChatClient *self, GAsyncResult *result, guint *unread,
   return finish_unread (response, unread, error);
 }
 
+static void
+resume_request (ChatClient *self, const char *session, ChatRequestFlags flags,
+                GCancellable *cancellable, GAsyncReadyCallback callback, gpointer user_data)
+{
+  JsonObject *args = op_args ("resume");
+
+  if (session != NULL)
+    chat_client_set_session (self, session);
+  json_object_set_string_member (args, "session", self->session);
+  chat_client_request_async (self, args, session_hook, flags, cancellable, callback, user_data,
+                             chat_client_resume_async);
+}
+
 void
 chat_client_resume_async (ChatClient *self, const char *session, GCancellable *cancellable,
                           GAsyncReadyCallback callback, gpointer user_data)
 {
-  JsonObject *args = op_args ("resume");
-
   g_return_if_fail (CHAT_IS_CLIENT (self));
   g_return_if_fail (session != NULL || self->session != NULL);
-  if (session != NULL)
-    chat_client_set_session (self, session);
-  json_object_set_string_member (args, "session", self->session);
-  chat_client_request_async (self, args, session_hook, CHAT_REQUEST_NONE, cancellable, callback,
-                             user_data, chat_client_resume_async);
+  resume_request (self, session, CHAT_REQUEST_NONE, cancellable, callback, user_data);
+}
+
+void
+chat_client_resume_queued_async (ChatClient *self, const char *session, GCancellable *cancellable,
+                                 GAsyncReadyCallback callback, gpointer user_data)
+{
+  g_return_if_fail (CHAT_IS_CLIENT (self));
+  g_return_if_fail (session != NULL || self->session != NULL);
+  resume_request (self, session, CHAT_REQUEST_NO_DEADLINE, cancellable, callback, user_data);
 }
 
 gboolean
@@ -346,20 +362,39 @@ send_hook (ChatClient *self, JsonObject *response, GError **error)
   return TRUE;
 }
 
+static void
+send_request (ChatClient *self, const char *to, const char *body, const char *client_msg_id,
+              ChatRequestFlags flags, GCancellable *cancellable, GAsyncReadyCallback callback,
+              gpointer user_data)
+{
+  JsonObject *args = op_args ("send");
+
+  json_object_set_string_member (args, "to", to);
+  json_object_set_string_member (args, "body", body);
+  json_object_set_string_member (args, "client_msg_id", client_msg_id);
+  chat_client_request_async (self, args, send_hook, flags, cancellable, callback, user_data,
+                             chat_client_send_async);
+}
+
 void
 chat_client_send_with_id_async (ChatClient *self, const char *to, const char *body,
                                 const char *client_msg_id, GCancellable *cancellable,
                                 GAsyncReadyCallback callback, gpointer user_data)
 {
-  JsonObject *args = op_args ("send");
-
   g_return_if_fail (CHAT_IS_CLIENT (self));
   g_return_if_fail (to != NULL && body != NULL && client_msg_id != NULL);
-  json_object_set_string_member (args, "to", to);
-  json_object_set_string_member (args, "body", body);
-  json_object_set_string_member (args, "client_msg_id", client_msg_id);
-  chat_client_request_async (self, args, send_hook, CHAT_REQUEST_NONE, cancellable, callback,
-                             user_data, chat_client_send_async);
+  send_request (self, to, body, client_msg_id, CHAT_REQUEST_NONE, cancellable, callback, user_data);
+}
+
+void
+chat_client_send_queued_async (ChatClient *self, const char *to, const char *body,
+                               const char *client_msg_id, GCancellable *cancellable,
+                               GAsyncReadyCallback callback, gpointer user_data)
+{
+  g_return_if_fail (CHAT_IS_CLIENT (self));
+  g_return_if_fail (to != NULL && body != NULL && client_msg_id != NULL);
+  send_request (self, to, body, client_msg_id, CHAT_REQUEST_NO_DEADLINE, cancellable, callback,
+                user_data);
 }
 
 void

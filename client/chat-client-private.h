@@ -23,6 +23,8 @@ typedef enum
   CHAT_REQUEST_UNAUTH_MEANS_DONE = 1 << 0,
   /* A retried signup that finds the name taken logs in with the same password. */
   CHAT_REQUEST_SIGNUP = 1 << 1,
+  /* No "request-timeout": it waits across outages until answered or cancelled. */
+  CHAT_REQUEST_NO_DEADLINE = 1 << 2,
 } ChatRequestFlags;
 
 typedef struct _ChatRequest ChatRequest;

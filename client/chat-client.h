@@ -138,6 +138,12 @@ void chat_client_resume_async (ChatClient *self, const char *session, GCancellab
                                GAsyncReadyCallback callback, gpointer user_data);
 gboolean chat_client_resume_finish (ChatClient *self, GAsyncResult *result, guint *unread,
                                     GError **error);
+/* The same without "request-timeout": it waits while no server answers (an application
+ * that starts offline with a kept session) until resumed, refused or cancelled. Finish it
+ * with chat_client_resume_finish(). */
+void chat_client_resume_queued_async (ChatClient *self, const char *session,
+                                      GCancellable *cancellable, GAsyncReadyCallback callback,
+                                      gpointer user_data);
 /* Ends the session on every server; "username" and "session" become NULL. */
 void chat_client_logout_async (ChatClient *self, GCancellable *cancellable,
                                GAsyncReadyCallback callback, gpointer user_data);
@@ -159,6 +165,13 @@ void chat_client_send_async (ChatClient *self, const char *to, const char *body,
 void chat_client_send_with_id_async (ChatClient *self, const char *to, const char *body,
                                      const char *client_msg_id, GCancellable *cancellable,
                                      GAsyncReadyCallback callback, gpointer user_data);
+/* The same without "request-timeout": the message stays queued across outages, sent again
+ * on every new connection with its client_msg_id, until the cluster commits it (stored
+ * once) or refuses it, or cancellable is cancelled. The one retry loop an outbox needs.
+ * Finish it with chat_client_send_finish(). */
+void chat_client_send_queued_async (ChatClient *self, const char *to, const char *body,
+                                    const char *client_msg_id, GCancellable *cancellable,
+                                    GAsyncReadyCallback callback, gpointer user_data);
 ChatMessage *chat_client_send_finish (ChatClient *self, GAsyncResult *result, GError **error);
 
 /* Oldest unread first; marks them read. limit 0: the server's default.

@@ -2,7 +2,13 @@
 /* Helpers for the gui suite: main loop waits, the application, screenshots. */
 #include "config.h"
 
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <glib/gi18n.h>
+
+#include "chat-fs.h"
 
 #include "gui-util.h"
 
@@ -227,4 +233,37 @@ const char *
 gui_notification_get (const char *id)
 {
   return notifications ? g_hash_table_lookup (notifications, id) : NULL;
+}
+
+GPid
+gui_keyring_start (char **data_dir)
+{
+  g_autoptr (GError) error = NULL;
+  g_auto (GStrv) env = g_get_environ ();
+  const char *argv[]
+      = { "gnome-keyring-daemon", "--foreground", "--unlock", "--components=secrets", NULL };
+  GPid pid = 0;
+  int in_fd = -1;
+
+  *data_dir = g_dir_make_tmp ("chat-gtk-keyring-XXXXXX", &error);
+  g_assert_no_error (error);
+  env = g_environ_setenv (env, "XDG_DATA_HOME", *data_dir, TRUE);
+  g_assert_true (g_spawn_async_with_pipes (NULL, (char **)argv, env,
+                                           /* It prints its environment, which is not TAP. */
+                                           G_SPAWN_SEARCH_PATH | G_SPAWN_STDOUT_TO_DEV_NULL, NULL,
+                                           NULL, &pid, &in_fd, NULL, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (write (in_fd, "test-password\n", 14), ==, 14);
+  close (in_fd);
+  gui_spin (1500);
+  return pid;
+}
+
+void
+gui_keyring_stop (GPid pid, const char *data_dir)
+{
+  kill (pid, SIGTERM);
+  waitpid (pid, NULL, 0);
+  g_spawn_close_pid (pid);
+  chat_fs_remove_tree (data_dir);
 }

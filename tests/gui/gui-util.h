@@ -49,4 +49,11 @@ void gui_notifications_start (void);
 /* The title of the notification shown under id, or NULL once withdrawn (or never shown). */
 const char *gui_notification_get (const char *id);
 
+/* gnome-keyring-daemon on the test's session bus, with an unlocked login keyring in a new
+ * temporary data directory (*data_dir): no prompt, and the user's own keyring is never
+ * touched. */
+GPid gui_keyring_start (char **data_dir);
+/* Stops it and removes data_dir. */
+void gui_keyring_stop (GPid pid, const char *data_dir);
+
 G_END_DECLS

@@ -452,32 +452,6 @@ test_narrow (void)
   gui_spin (300);
 }
 
-/* gnome-keyring-daemon on the test's session bus, with an unlocked login keyring in a
- * temporary data directory: no prompt, and the user's own keyring is never touched. */
-static GPid
-start_keyring (char **data_dir)
-{
-  g_autoptr (GError) error = NULL;
-  g_auto (GStrv) env = g_get_environ ();
-  const char *argv[]
-      = { "gnome-keyring-daemon", "--foreground", "--unlock", "--components=secrets", NULL };
-  GPid pid = 0;
-  int in_fd = -1;
-
-  *data_dir = g_dir_make_tmp ("chat-gtk-keyring-XXXXXX", &error);
-  g_assert_no_error (error);
-  env = g_environ_setenv (env, "XDG_DATA_HOME", *data_dir, TRUE);
-  g_assert_true (g_spawn_async_with_pipes (NULL, (char **)argv, env,
-                                           /* It prints its environment, which is not TAP. */
-                                           G_SPAWN_SEARCH_PATH | G_SPAWN_STDOUT_TO_DEV_NULL, NULL,
-                                           NULL, &pid, &in_fd, NULL, NULL, &error));
-  g_assert_no_error (error);
-  g_assert_cmpint (write (in_fd, "test-password\n", 14), ==, 14);
-  close (in_fd);
-  gui_spin (1500);
-  return pid;
-}
-
 /* 9: the session kept in the keyring logs a new window in; Log Out forgets it. */
 static void
 test_stay_logged_in (void)
@@ -489,7 +463,7 @@ test_stay_logged_in (void)
   ChatWindow *second;
   ChatWindow *third;
 
-  keyring = start_keyring (&data_dir);
+  keyring = gui_keyring_start (&data_dir);
   ensure_user ("kate");
   g_settings_set_boolean (settings, "remember-session", TRUE);
   first = gui_window_new (app);
@@ -512,10 +486,7 @@ test_stay_logged_in (void)
   gtk_window_destroy (GTK_WINDOW (first));
   gtk_window_destroy (GTK_WINDOW (second));
   gtk_window_destroy (GTK_WINDOW (third));
-  kill (keyring, SIGTERM);
-  waitpid (keyring, NULL, 0);
-  g_spawn_close_pid (keyring);
-  chat_fs_remove_tree (data_dir);
+  gui_keyring_stop (keyring, data_dir);
 }
 
 static void

@@ -540,6 +540,66 @@ test_restart_resume (void)
   wait_count (&bob->messages->len, 1);
 }
 
+/* A queued send and a queued resume outlive "request-timeout" while the server is down, and
+ * complete once it is back: the message stored once, the session attached. */
+static void
+test_queued_outlives_deadline (void)
+{
+  g_autofree char *a_name = NULL, *b_name = NULL;
+  g_autoptr (Peer) alice = new_user ("alice", &a_name);
+  g_autoptr (Peer) bob = new_user ("bob", &b_name);
+  g_autoptr (Peer) again = peer_new ();
+  g_autoptr (GAsyncResult) plain = NULL;
+  g_autoptr (GAsyncResult) queued = NULL;
+  g_autoptr (GAsyncResult) resumed = NULL;
+  g_autoptr (ChatMessage) message = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *msg_id = chat_client_new_client_msg_id (bob->client);
+
+  chat_test_cluster_kill (cluster, 1);
+  chat_client_set_request_timeout (bob->client, 300);
+  chat_client_set_request_timeout (again->client, 300);
+  chat_client_send_async (bob->client, a_name, "plain", NULL, capture, NULL);
+  plain = await ();
+  g_assert_null (chat_client_send_finish (bob->client, plain, &error));
+  g_assert_error (error, CHAT_ERROR, CHAT_ERROR_UNAVAILABLE);
+  g_clear_error (&error);
+
+  chat_client_send_queued_async (bob->client, a_name, "queued", msg_id, NULL, capture, NULL);
+  settle (1000); /* three deadlines */
+  queued = g_steal_pointer (&last_result);
+  g_assert_null (queued);
+  chat_client_resume_queued_async (again->client, chat_client_get_session (bob->client), NULL,
+                                   capture, NULL);
+  settle (1000);
+  g_assert_null (last_result);
+
+  chat_test_cluster_start (cluster, 1, TRUE);
+  queued = await ();
+  /* Either may finish first; each is told apart by its source object. */
+  if (g_async_result_get_source_object (queued) == G_OBJECT (again->client))
+    {
+      g_object_unref (g_async_result_get_source_object (queued));
+      resumed = g_steal_pointer (&queued);
+      queued = await ();
+    }
+  else
+    {
+      g_object_unref (g_async_result_get_source_object (queued));
+      resumed = await ();
+    }
+  message = chat_client_send_finish (bob->client, queued, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (chat_message_get_body (message), ==, "queued");
+  g_assert_true (chat_client_resume_finish (again->client, resumed, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpstr (chat_client_get_username (again->client), ==, b_name);
+  wait_count (&alice->messages->len, 1);
+  settle (300);
+  g_assert_cmpuint (alice->messages->len, ==, 1);
+  g_assert_cmpstr (chat_message_get_body (alice->messages->pdata[0]), ==, "queued");
+}
+
 int
 main (int argc, char **argv)
 {
@@ -557,6 +617,7 @@ main (int argc, char **argv)
   g_test_add_func ("/libchat/delete-and-sync", test_delete_and_sync);
   g_test_add_func ("/libchat/delete-account", test_delete_account);
   g_test_add_func ("/libchat/restart-resume", test_restart_resume);
+  g_test_add_func ("/libchat/queued-outlives-deadline", test_queued_outlives_deadline);
   status = g_test_run ();
   chat_test_cluster_free (cluster);
   return status;
