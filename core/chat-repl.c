@@ -391,6 +391,18 @@ absorb_stall (ChatRepl *repl, guint64 stall)
    * of a later term may have committed since. Start over (with a pre-vote). */
   if (repl->role == CHAT_REPL_ROLE_CANDIDATE)
     chat_repl_become_follower (repl, repl->term, 0);
+  /* Silent for a failure timeout, we were crashed for the others: a leader may have
+   * removed us from the set (A2) and committed without us since. As after a restart,
+   * we may not lead on our own before we have synced (A7). */
+  if (repl->config.mode == CHAT_REPL_MODE_AVAILABLE && repl->role != CHAT_REPL_ROLE_LEADER
+      && stall >= repl->config.failure_timeout_ms && !repl->recovering
+      && chat_repl_last_index (repl) > 0)
+    {
+      repl->recovering = TRUE;
+      /* node: ourselves, for "starved", where a restart names nobody */
+      chat_repl_notice (repl, CHAT_REPL_NOTICE_REJOIN_STARTED, repl->config.node_id,
+                        chat_repl_last_index (repl), repl->isr);
+    }
   for (guint id = 1; id <= repl->config.n_nodes; id++)
     {
       ChatReplPeer *p = &repl->peers[id];

@@ -119,6 +119,16 @@ describe_waiting_for_in_sync (GString *out, const ChatJournalEntry *e, const cha
 static void
 describe_rejoin_started (GString *out, const ChatJournalEntry *e, const char *node)
 {
+  if (e->silence_ms >= 0)
+    {
+      g_string_append_printf (
+          out,
+          "%s was starved for longer than the failure timeout and the others "
+          "may have gone on without it: with its log up to index %" G_GUINT64_FORMAT
+          " it may not lead until it has caught up with a live server",
+          node, e->index);
+      return;
+    }
   g_string_append_printf (out,
                           "%s restarted with its log up to index %" G_GUINT64_FORMAT
                           "; it may not lead until it has caught up with a live server",

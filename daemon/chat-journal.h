@@ -45,7 +45,8 @@ typedef struct
   const char *in_sync; /* a set of servers, "a, b, c" (in-sync-changed, waiting-for-in-sync,
                           waiting-to-found) */
   gint64 downtime_ms;  /* CHATD_DOWNTIME_MS: how long writes were refused, -1 when unknown */
-  gint64 silence_ms;   /* how long the old leader had been silent, -1 when unknown */
+  gint64 silence_ms;   /* how long the old leader had been silent, -1 when unknown;
+                          rejoin-started: 0 when the server was starved, not restarted */
   gboolean alive;      /* failover: the old leader still answers (it stepped down) */
   const char *detail;  /* appended after the sentence, or NULL; never bodies or secrets */
 } ChatJournalEntry;

@@ -101,6 +101,9 @@ log_notice (ChatReplica *self, const ChatReplNotice *n)
   leader = address_of (self, leader_id);
   if (notice_names_server (n->type))
     server = address_of (self, n->node);
+  /* A rejoin that names this server: its main loop was starved, it did not restart. */
+  if (n->type == CHAT_REPL_NOTICE_REJOIN_STARTED && n->node != 0)
+    entry.silence_ms = 0;
   if (n->type == CHAT_REPL_NOTICE_ELECTION_STARTED
       && chat_failover_get_loss (&self->failover, &lost, &silence_ms))
     {

@@ -393,7 +393,9 @@ run_event (SimWorld *w, SimEvent *ev)
 void
 sim_stall (SimWorld *w, guint id, guint64 ms)
 {
-  w->servers[id].stalled_until = w->now + ms;
+  /* A stall never shortens one under way: what the first deferred would otherwise run
+   * after newer events, and a starved host still handles its queue in order. */
+  w->servers[id].stalled_until = MAX (w->servers[id].stalled_until, w->now + ms);
   sim_trace (w, id, "stalled for %" G_GUINT64_FORMAT " ms", ms);
 }
 
