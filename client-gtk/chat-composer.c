@@ -3,6 +3,7 @@
 #define G_LOG_DOMAIN "chat-gtk"
 
 #include "chat-composer.h"
+#include "chat-message-markup.h"
 
 struct _ChatComposer
 {
@@ -81,6 +82,10 @@ buffer_changed_cb (ChatComposer *self)
   g_autofree char *text = g_strstrip (chat_composer_dup_text (self));
 
   gtk_widget_set_sensitive (GTK_WIDGET (self->send_button), *text != '\0');
+  /* A pasted run of thousands of characters would stall word wrapping (see the header). */
+  gtk_text_view_set_wrap_mode (self->text_view, chat_message_markup_has_long_word (text)
+                                                    ? GTK_WRAP_CHAR
+                                                    : GTK_WRAP_WORD_CHAR);
   gtk_widget_set_visible (GTK_WIDGET (self->placeholder_label),
                           gtk_text_buffer_get_char_count (buffer) == 0);
 }

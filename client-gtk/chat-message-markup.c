@@ -73,3 +73,19 @@ chat_message_markup_new (const char *body)
   append_escaped (markup, body + done, -1);
   return g_string_free (markup, FALSE);
 }
+
+gboolean
+chat_message_markup_has_long_word (const char *text)
+{
+  guint run = 0;
+
+  for (const char *p = text; p != NULL && *p != '\0'; p = g_utf8_next_char (p))
+    {
+      gunichar c = g_utf8_get_char (p);
+
+      run = g_unichar_isspace (c) ? 0 : run + 1;
+      if (run > CHAT_MESSAGE_LONG_WORD)
+        return TRUE;
+    }
+  return FALSE;
+}

@@ -10,4 +10,12 @@ G_BEGIN_DECLS
  * the body has none (show it as plain text then: no markup is parsed at all). */
 char *chat_message_markup_new (const char *body);
 
+/* The longest run of characters without a space (or other break) that is still wrapped at
+ * word boundaries; a longer one is wrapped at any character (see below). */
+#define CHAT_MESSAGE_LONG_WORD 200
+/* TRUE when text holds a run longer than CHAT_MESSAGE_LONG_WORD: Pango's word-or-character
+ * wrapping (PANGO_WRAP_WORD_CHAR) takes time quadratic in such a run (seconds for 5,000
+ * characters), its character wrapping does not, so such a text is wrapped by character. */
+gboolean chat_message_markup_has_long_word (const char *text);
+
 G_END_DECLS

@@ -184,12 +184,16 @@ static void
 update (ChatMessageRow *self)
 {
   gboolean outgoing = chat_message_item_get_outgoing (self->item);
-  g_autofree char *markup = chat_message_markup_new (chat_message_item_get_body (self->item));
+  const char *body = chat_message_item_get_body (self->item);
+  g_autofree char *markup = chat_message_markup_new (body);
 
+  gtk_label_set_wrap_mode (self->body_label, chat_message_markup_has_long_word (body)
+                                                 ? PANGO_WRAP_CHAR
+                                                 : PANGO_WRAP_WORD_CHAR);
   if (markup != NULL)
     gtk_label_set_markup (self->body_label, markup);
   else
-    gtk_label_set_text (self->body_label, chat_message_item_get_body (self->item));
+    gtk_label_set_text (self->body_label, body);
   gtk_widget_set_halign (self->bubble, outgoing ? GTK_ALIGN_END : GTK_ALIGN_START);
   gtk_widget_set_halign (self->meta_box, outgoing ? GTK_ALIGN_END : GTK_ALIGN_START);
   set_css_class (self->bubble, "outgoing", outgoing);

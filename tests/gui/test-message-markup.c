@@ -41,6 +41,24 @@ test_hostile (void)
          "javascript:alert(1) <a href=\"https://ok.example\">https://ok.example</a>");
 }
 
+/* Only a run longer than CHAT_MESSAGE_LONG_WORD without a space counts as a long word. */
+static void
+test_long_word (void)
+{
+  g_autofree char *limit = g_strnfill (CHAT_MESSAGE_LONG_WORD, 'a');
+  g_autofree char *over = g_strnfill (CHAT_MESSAGE_LONG_WORD + 1, 'a');
+  g_autofree char *huge = g_strnfill (5000, 'x');
+  g_autoptr (GString) words = g_string_new (NULL);
+
+  for (guint i = 0; i < 200; i++)
+    g_string_append (words, "twenty-five characters.. ");
+  g_assert_false (chat_message_markup_has_long_word (""));
+  g_assert_false (chat_message_markup_has_long_word (limit));
+  g_assert_true (chat_message_markup_has_long_word (over));
+  g_assert_true (chat_message_markup_has_long_word (huge));
+  g_assert_false (chat_message_markup_has_long_word (words->str));
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -48,5 +66,6 @@ main (int argc, char *argv[])
   g_test_add_func ("/message-markup/plain", test_plain);
   g_test_add_func ("/message-markup/links", test_links);
   g_test_add_func ("/message-markup/hostile", test_hostile);
+  g_test_add_func ("/message-markup/long-word", test_long_word);
   return g_test_run ();
 }

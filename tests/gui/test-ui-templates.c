@@ -53,6 +53,82 @@ test_servers_parse (void)
   g_assert_nonnull (error);
 }
 
+static GtkWidget *
+find_descendant (GtkWidget *widget, GType type)
+{
+  for (GtkWidget *child = gtk_widget_get_first_child (widget); child != NULL;
+       child = gtk_widget_get_next_sibling (child))
+    {
+      GtkWidget *found
+          = G_TYPE_CHECK_INSTANCE_TYPE (child, type) ? child : find_descendant (child, type);
+
+      if (found != NULL)
+        return found;
+    }
+  return NULL;
+}
+
+static GtkLabel *
+find_label (GtkWidget *widget, const char *text)
+{
+  for (GtkWidget *child = gtk_widget_get_first_child (widget); child != NULL;
+       child = gtk_widget_get_next_sibling (child))
+    {
+      GtkLabel *found
+          = GTK_IS_LABEL (child) && g_strcmp0 (gtk_label_get_text (GTK_LABEL (child)), text) == 0
+                ? GTK_LABEL (child)
+                : find_label (child, text);
+
+      if (found != NULL)
+        return found;
+    }
+  return NULL;
+}
+
+/* The label of a message row that shows body. */
+static GtkLabel *
+body_label_of (const char *body, GtkWidget **row_out)
+{
+  g_autoptr (ChatMessage) message = chat_message_new (1, 1, "alice", "bob", body, 0, FALSE);
+  g_autoptr (ChatMessageItem) item = chat_message_item_new (message, FALSE);
+  ChatMessageRow *row = g_object_ref_sink (chat_message_row_new ());
+  GtkLabel *label;
+
+  chat_message_row_set_item (row, item);
+  *row_out = GTK_WIDGET (row);
+  label = find_label (GTK_WIDGET (row), body);
+  g_assert_nonnull (label);
+  return label;
+}
+
+/* A 5,000-character word wraps by character (word wrapping of it takes seconds in Pango),
+ * to a narrow bubble; text with spaces keeps wrapping at words. Nothing is timed. */
+static void
+test_long_word_wraps (void)
+{
+  g_autofree char *word = g_strnfill (5000, 'w');
+  GtkWidget *row = NULL;
+  GtkLabel *label = body_label_of (word, &row);
+  ChatComposer *composer = g_object_ref_sink (g_object_new (CHAT_TYPE_COMPOSER, NULL));
+  GtkTextView *text_view
+      = GTK_TEXT_VIEW (find_descendant (GTK_WIDGET (composer), GTK_TYPE_TEXT_VIEW));
+  int minimum = 0;
+
+  g_assert_cmpint (gtk_label_get_wrap_mode (label), ==, PANGO_WRAP_CHAR);
+  gtk_widget_measure (row, GTK_ORIENTATION_HORIZONTAL, -1, &minimum, NULL, NULL, NULL);
+  g_assert_cmpint (minimum, <=, 360);
+  g_object_unref (row);
+  label = body_label_of ("a short message with words", &row);
+  g_assert_cmpint (gtk_label_get_wrap_mode (label), ==, PANGO_WRAP_WORD_CHAR);
+  g_object_unref (row);
+
+  chat_composer_set_text (composer, word);
+  g_assert_cmpint (gtk_text_view_get_wrap_mode (text_view), ==, GTK_WRAP_CHAR);
+  chat_composer_set_text (composer, "words again");
+  g_assert_cmpint (gtk_text_view_get_wrap_mode (text_view), ==, GTK_WRAP_WORD_CHAR);
+  g_object_unref (composer);
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -86,5 +162,6 @@ main (int argc, char *argv[])
     }
   g_test_add_func ("/ui/help-overlay", test_help_overlay);
   g_test_add_func ("/ui/servers-parse", test_servers_parse);
+  g_test_add_func ("/ui/long-word-wraps", test_long_word_wraps);
   return g_test_run ();
 }
