@@ -16,11 +16,8 @@
 
 /* Far above what the bounds let a cache grow to (100 × 50 messages of a few KiB). */
 #define MAX_CACHE_BYTES (32 * 1024 * 1024)
-/* Generous bounds for the cache's own fields, as libchat has for the protocol's. */
-#define MAX_NAME_BYTES 256
-#define MAX_BODY_BYTES (1024 * 1024)
 /* Bumped when the form changes: an older file is ignored (it is only a cache). */
-#define CACHE_VERSION 1
+#define CACHE_VERSION 2
 
 char *
 chat_account_cache_path (const char *key, const char *username)
@@ -88,21 +85,6 @@ chat_account_cache_remove (const char *path)
     g_debug ("Cannot remove %s: %s", path, g_strerror (errno));
 }
 
-/* The cache's form of a sidebar entry: what the row shows, not the protocol's object. */
-static JsonObject *
-conversation_to_json (ChatConversationItem *item)
-{
-  JsonObject *object = json_object_new ();
-  const char *preview = chat_conversation_item_get_preview (item);
-
-  json_object_set_string_member (object, "user", chat_conversation_item_get_user (item));
-  if (preview != NULL)
-    json_object_set_string_member (object, "preview", preview);
-  json_object_set_int_member (object, "time", chat_conversation_item_get_time (item));
-  json_object_set_int_member (object, "unread", chat_conversation_item_get_unread (item));
-  return object;
-}
-
 JsonObject *
 chat_account_cache_build (const char *username, GListModel *conversations, GHashTable *lists)
 {
@@ -115,14 +97,14 @@ chat_account_cache_build (const char *username, GListModel *conversations, GHash
   json_object_set_string_member (root, "username", username);
   for (guint i = 0; i < n; i++)
     {
-      g_autoptr (ChatConversationItem) item = g_list_model_get_item (conversations, i);
-      g_autofree char *key = chat_username_key (chat_conversation_item_get_user (item));
+      g_autoptr (ChatConversation) item = g_list_model_get_item (conversations, i);
+      g_autofree char *key = chat_username_key (chat_conversation_get_user (item));
       ChatMessageList *list = g_hash_table_lookup (lists, key);
 
-      json_array_add_object_element (array, conversation_to_json (item));
+      json_array_add_object_element (array, chat_conversation_to_json (item));
       if (list != NULL && chat_message_list_get_loaded (list))
         json_object_set_array_member (
-            messages, chat_conversation_item_get_user (item),
+            messages, chat_conversation_get_user (item),
             chat_message_list_to_json (list, CHAT_ACCOUNT_CACHE_MESSAGES));
     }
   json_object_set_array_member (root, "conversations", array);
@@ -130,29 +112,16 @@ chat_account_cache_build (const char *username, GListModel *conversations, GHash
   return root;
 }
 
-static ChatConversationItem *
+static ChatConversation *
 conversation_from_json (JsonNode *node, GError **error)
 {
-  JsonObject *object = JSON_NODE_HOLDS_OBJECT (node) ? json_node_get_object (node) : NULL;
-  const char *user = NULL, *preview = NULL;
-  guint64 time = 0, unread = 0;
-  ChatConversationItem *item;
-
-  if (object == NULL)
+  if (!JSON_NODE_HOLDS_OBJECT (node))
     {
       g_set_error_literal (error, CHAT_ERROR, CHAT_ERROR_BAD_REQUEST,
                            "A conversation is not an object");
       return NULL;
     }
-  if (!chat_json_get_string (object, "user", TRUE, MAX_NAME_BYTES, &user, error)
-      || !chat_json_get_string (object, "preview", FALSE, MAX_BODY_BYTES, &preview, error)
-      || !chat_json_get_uint (object, "time", FALSE, G_MAXINT64, &time, error)
-      || !chat_json_get_uint (object, "unread", FALSE, G_MAXUINT, &unread, error))
-    return NULL;
-  item = chat_conversation_item_new (user);
-  chat_conversation_item_set_last (item, preview, (gint64)time);
-  chat_conversation_item_set_unread (item, (guint)unread);
-  return item;
+  return chat_conversation_new_from_json (json_node_get_object (node), error);
 }
 
 static GPtrArray *
@@ -222,8 +191,7 @@ chat_account_cache_parse (JsonObject *root, GPtrArray **conversations, GHashTabl
     return FALSE;
   for (guint i = 0; i < json_array_get_length (array); i++)
     {
-      ChatConversationItem *item
-          = conversation_from_json (json_array_get_element (array, i), error);
+      ChatConversation *item = conversation_from_json (json_array_get_element (array, i), error);
 
       if (item == NULL)
         return FALSE;

@@ -4,7 +4,7 @@
 
 #include <json-glib/json-glib.h>
 
-#include "chat-conversation-item.h"
+#include "chat-conversation.h"
 #include "chat-message-list.h"
 
 G_BEGIN_DECLS
@@ -23,11 +23,11 @@ gboolean chat_account_cache_write (const char *path, JsonObject *root, GError **
 JsonObject *chat_account_cache_read (const char *path, GError **error);
 void chat_account_cache_remove (const char *path);
 
-/* The cache of username: conversations (ChatConversationItem, most recent first) and the
+/* The cache of username: conversations (ChatConversation, most recent first) and the
  * loaded lists (username key -> ChatMessageList), each list's newest messages. */
 JsonObject *chat_account_cache_build (const char *username, GListModel *conversations,
                                       GHashTable *lists);
-/* Back: *conversations gets ChatConversationItem *, *messages username key -> GPtrArray of
+/* Back: *conversations gets ChatConversation *, *messages username key -> GPtrArray of
  * ChatMessage (ascending). FALSE with CHAT_ERROR_BAD_REQUEST on a file of another shape. */
 gboolean chat_account_cache_parse (JsonObject *root, GPtrArray **conversations,
                                    GHashTable **messages, GError **error);

@@ -18,7 +18,7 @@ struct _ChatAccount
   ChatClient *client;
   char *username;
   char *active_peer;
-  GListStore *conversations; /* ChatConversationItem */
+  GListStore *conversations; /* ChatConversation */
   GHashTable *lists;         /* username key -> ChatMessageList */
   GPtrArray *outbox;         /* ChatMessageItem * waiting for the cluster */
   GCancellable *cancellable;
@@ -73,9 +73,9 @@ update_unread (ChatAccount *self)
 
   for (guint i = 0; i < n; i++)
     {
-      g_autoptr (ChatConversationItem) item
+      g_autoptr (ChatConversation) item
           = g_list_model_get_item (G_LIST_MODEL (self->conversations), i);
-      total += chat_conversation_item_get_unread (item);
+      total += chat_conversation_get_unread (item);
     }
   if (total == self->unread)
     return;
@@ -84,12 +84,12 @@ update_unread (ChatAccount *self)
 }
 
 static void
-item_unread_cb (ChatConversationItem *item, GParamSpec *pspec, ChatAccount *self)
+item_unread_cb (ChatConversation *item, GParamSpec *pspec, ChatAccount *self)
 {
   update_unread (self);
 }
 
-ChatConversationItem *
+ChatConversation *
 chat_account_find_conversation (ChatAccount *self, const char *peer)
 {
   guint n;
@@ -99,17 +99,17 @@ chat_account_find_conversation (ChatAccount *self, const char *peer)
   n = g_list_model_get_n_items (G_LIST_MODEL (self->conversations));
   for (guint i = 0; i < n; i++)
     {
-      g_autoptr (ChatConversationItem) item
+      g_autoptr (ChatConversation) item
           = g_list_model_get_item (G_LIST_MODEL (self->conversations), i);
 
-      if (g_ascii_strcasecmp (chat_conversation_item_get_user (item), peer) == 0)
+      if (g_ascii_strcasecmp (chat_conversation_get_user (item), peer) == 0)
         return item; /* the store keeps its reference */
     }
   return NULL;
 }
 
 static void
-add_conversation (ChatAccount *self, ChatConversationItem *item, guint position)
+add_conversation (ChatAccount *self, ChatConversation *item, guint position)
 {
   g_signal_connect_object (item, "notify::unread", G_CALLBACK (item_unread_cb), self, 0);
   g_signal_connect_object (item, "notify", G_CALLBACK (schedule_save), self, G_CONNECT_SWAPPED);
@@ -117,18 +117,18 @@ add_conversation (ChatAccount *self, ChatConversationItem *item, guint position)
   update_unread (self);
 }
 
-ChatConversationItem *
+ChatConversation *
 chat_account_ensure_conversation (ChatAccount *self, const char *peer)
 {
-  ChatConversationItem *item;
-  g_autoptr (ChatConversationItem) created = NULL;
+  ChatConversation *item;
+  g_autoptr (ChatConversation) created = NULL;
 
   g_return_val_if_fail (CHAT_IS_ACCOUNT (self), NULL);
 
   item = chat_account_find_conversation (self, peer);
   if (item != NULL)
     return item;
-  created = chat_conversation_item_new (peer);
+  created = chat_conversation_new (peer, NULL, 0);
   add_conversation (self, created, 0);
   return created;
 }
@@ -136,7 +136,7 @@ chat_account_ensure_conversation (ChatAccount *self, const char *peer)
 static void
 remove_conversation (ChatAccount *self, const char *peer)
 {
-  ChatConversationItem *item = chat_account_find_conversation (self, peer);
+  ChatConversation *item = chat_account_find_conversation (self, peer);
   g_autofree char *key = peer_key (peer);
   guint position;
 
@@ -153,12 +153,12 @@ remove_conversation (ChatAccount *self, const char *peer)
  * remove and an insert would unselect it (and re-selecting it from inside that emission is
  * what crashed GTK). */
 static void
-touch_conversation (ChatAccount *self, ChatConversationItem *item, const char *body, gint64 time)
+touch_conversation (ChatAccount *self, ChatConversation *item, ChatMessage *last)
 {
   g_autoptr (GPtrArray) moved = NULL;
   guint position;
 
-  chat_conversation_item_set_last (item, body, time);
+  chat_conversation_set_last_message (item, last);
   if (!g_list_store_find (self->conversations, item, &position) || position == 0)
     return;
   moved = g_ptr_array_new_full (position + 1, g_object_unref);
@@ -178,14 +178,13 @@ static void
 message_received_cb (ChatClient *client, ChatMessage *message, ChatAccount *self)
 {
   const char *peer = chat_message_get_peer (message, self->username);
-  ChatConversationItem *item = chat_account_ensure_conversation (self, peer);
+  ChatConversation *item = chat_account_ensure_conversation (self, peer);
   g_autofree char *key = peer_key (peer);
   ChatMessageList *list = g_hash_table_lookup (self->lists, key);
 
   if (list != NULL && !chat_message_list_add_message (list, message))
     return; /* already shown (our own send, answered after a failover) */
-  touch_conversation (self, item, chat_message_get_body (message),
-                      chat_message_get_sent_at (message));
+  touch_conversation (self, item, message);
   if (is_outgoing (self, message) || chat_message_get_read (message))
     return;
   if (self->active_peer != NULL && g_ascii_strcasecmp (self->active_peer, peer) == 0)
@@ -194,7 +193,7 @@ message_received_cb (ChatClient *client, ChatMessage *message, ChatAccount *self
       chat_account_read_conversation (self, peer);
       return;
     }
-  chat_conversation_item_set_unread (item, chat_conversation_item_get_unread (item) + 1);
+  chat_conversation_set_unread (item, chat_conversation_get_unread (item) + 1);
   g_signal_emit (self, signals[SIGNAL_MESSAGE_ARRIVED], 0, message);
 }
 
@@ -388,7 +387,7 @@ chat_account_class_init (ChatAccountClass *klass)
 static void
 chat_account_init (ChatAccount *self)
 {
-  self->conversations = g_list_store_new (CHAT_TYPE_CONVERSATION_ITEM);
+  self->conversations = g_list_store_new (CHAT_TYPE_CONVERSATION);
   self->lists = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_object_unref);
   self->outbox = g_ptr_array_new_with_free_func (g_object_unref);
   self->cancellable = g_cancellable_new ();
@@ -535,23 +534,17 @@ merge_conversations (ChatAccount *self, GPtrArray *conversations)
     {
       ChatConversation *conv = g_ptr_array_index (conversations, i);
       const char *user = chat_conversation_get_user (conv);
-      ChatConversationItem *item = chat_account_find_conversation (self, user);
-      ChatMessage *last = chat_conversation_get_last_message (conv);
+      ChatConversation *item = chat_account_find_conversation (self, user);
 
       if (item == NULL)
         {
-          g_autoptr (ChatConversationItem) created
-              = chat_conversation_item_new_from_conversation (conv);
-          add_conversation (self, created,
+          add_conversation (self, conv,
                             MIN (i, g_list_model_get_n_items (G_LIST_MODEL (self->conversations))));
           continue;
         }
-      if (last != NULL)
-        chat_conversation_item_set_last (item, chat_message_get_body (last),
-                                         chat_message_get_sent_at (last));
-      else
-        chat_conversation_item_set_last (item, NULL, 0);
-      chat_conversation_item_set_unread (item, chat_conversation_get_unread (conv));
+      /* The listed object stays (rows and the selection hold it); its state follows. */
+      chat_conversation_set_last_message (item, chat_conversation_get_last_message (conv));
+      chat_conversation_set_unread (item, chat_conversation_get_unread (conv));
     }
   /* What arrived while the conversation was on screen is read, whatever the server thought. */
   if (self->active_peer != NULL)
@@ -621,8 +614,7 @@ send_cb (GObject *source, GAsyncResult *result, gpointer user_data)
       return;
     }
   chat_message_list_commit_pending (chat_account_get_messages (self, peer), item, message);
-  touch_conversation (self, chat_account_ensure_conversation (self, peer),
-                      chat_message_get_body (message), chat_message_get_sent_at (message));
+  touch_conversation (self, chat_account_ensure_conversation (self, peer), message);
 }
 
 static void
@@ -639,7 +631,7 @@ chat_account_send (ChatAccount *self, const char *peer, const char *body)
 {
   g_autofree char *client_msg_id = NULL;
   g_autoptr (ChatMessageItem) item = NULL;
-  g_autoptr (GDateTime) now = g_date_time_new_now_utc ();
+  g_autoptr (ChatMessage) typed = NULL;
 
   g_return_val_if_fail (CHAT_IS_ACCOUNT (self), NULL);
   g_return_val_if_fail (peer != NULL && body != NULL, NULL);
@@ -649,8 +641,9 @@ chat_account_send (ChatAccount *self, const char *peer, const char *body)
   client_msg_id = chat_client_new_client_msg_id (self->client);
   item = chat_message_item_new_pending (peer, body, client_msg_id);
   chat_message_list_add_pending (chat_account_get_messages (self, peer), item);
-  touch_conversation (self, chat_account_ensure_conversation (self, peer), body,
-                      g_date_time_to_unix (now) * 1000);
+  /* The sidebar shows it at once, as a message not committed yet (id 0, the time typed). */
+  typed = chat_message_new (0, 0, self->username, peer, body, g_get_real_time () / 1000, FALSE);
+  touch_conversation (self, chat_account_ensure_conversation (self, peer), typed);
   g_ptr_array_add (self->outbox, g_object_ref (item));
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_N_PENDING]);
   send_item (self, item);
@@ -680,7 +673,7 @@ mark_read_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   g_autoptr (MarkReadData) data = user_data;
   g_autoptr (GError) error = NULL;
   g_autofree char *key = peer_key (data->peer);
-  ChatConversationItem *item;
+  ChatConversation *item;
   ChatMessageList *list;
 
   if (!chat_client_mark_read_finish (CHAT_CLIENT (source), result, NULL, &error))
@@ -691,7 +684,7 @@ mark_read_cb (GObject *source, GAsyncResult *result, gpointer user_data)
     }
   item = chat_account_find_conversation (data->self, data->peer);
   if (item != NULL)
-    chat_conversation_item_set_unread (item, 0);
+    chat_conversation_set_unread (item, 0);
   list = g_hash_table_lookup (data->self->lists, key);
   if (list != NULL)
     chat_message_list_set_incoming_read (list, data->up_to);
@@ -720,12 +713,12 @@ chat_account_read_conversation (ChatAccount *self, const char *peer)
 void
 chat_account_mark_read (ChatAccount *self, const char *peer)
 {
-  ChatConversationItem *item;
+  ChatConversation *item;
 
   g_return_if_fail (CHAT_IS_ACCOUNT (self));
 
   item = chat_account_find_conversation (self, peer);
-  if (item == NULL || chat_conversation_item_get_unread (item) == 0)
+  if (item == NULL || chat_conversation_get_unread (item) == 0)
     return;
   chat_account_read_conversation (self, peer);
 }
@@ -740,10 +733,10 @@ chat_account_mark_all_read (ChatAccount *self)
   n = g_list_model_get_n_items (G_LIST_MODEL (self->conversations));
   for (guint i = 0; i < n; i++)
     {
-      g_autoptr (ChatConversationItem) item
+      g_autoptr (ChatConversation) item
           = g_list_model_get_item (G_LIST_MODEL (self->conversations), i);
 
-      chat_account_mark_read (self, chat_conversation_item_get_user (item));
+      chat_account_mark_read (self, chat_conversation_get_user (item));
     }
 }
 

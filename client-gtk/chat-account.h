@@ -5,7 +5,6 @@
 #include <json-glib/json-glib.h>
 
 #include "chat-client.h"
-#include "chat-conversation-item.h"
 #include "chat-message-list.h"
 
 G_BEGIN_DECLS
@@ -46,11 +45,11 @@ ChatClient *chat_account_get_client (ChatAccount *self);
 const char *chat_account_get_username (ChatAccount *self);
 guint chat_account_get_unread (ChatAccount *self);
 guint chat_account_get_n_pending (ChatAccount *self);
-/* ChatConversationItem, most recent first. */
+/* ChatConversation, most recent first. */
 GListModel *chat_account_get_conversations (ChatAccount *self);
-ChatConversationItem *chat_account_find_conversation (ChatAccount *self, const char *peer);
+ChatConversation *chat_account_find_conversation (ChatAccount *self, const char *peer);
 /* Adds an empty conversation with peer if there is none; returns it (transfer none). */
-ChatConversationItem *chat_account_ensure_conversation (ChatAccount *self, const char *peer);
+ChatConversation *chat_account_ensure_conversation (ChatAccount *self, const char *peer);
 /* The message list of peer, created (and its newest page requested) on first use. */
 ChatMessageList *chat_account_get_messages (ChatAccount *self, const char *peer);
 /* The size of the newest page requested for lists created from now on: what fits on screen

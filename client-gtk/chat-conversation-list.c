@@ -125,7 +125,7 @@ user_activated_cb (ChatConversationList *self, const char *user)
 static void
 selection_changed_cb (ChatConversationList *self)
 {
-  g_autoptr (ChatConversationItem) item = NULL;
+  g_autoptr (ChatConversation) item = NULL;
   const char *peer;
 
   if (self->selecting)
@@ -134,7 +134,7 @@ selection_changed_cb (ChatConversationList *self)
   if (item == NULL)
     return;
   g_object_ref (item);
-  peer = chat_conversation_item_get_user (item);
+  peer = chat_conversation_get_user (item);
   if (g_strcmp0 (peer, self->selected_peer) == 0)
     return;
   g_signal_emit (self, signals[SIGNAL_CONVERSATION_ACTIVATED], 0, peer);
@@ -143,23 +143,23 @@ selection_changed_cb (ChatConversationList *self)
 static void
 activate_cb (ChatConversationList *self, guint position)
 {
-  g_autoptr (ChatConversationItem) item
+  g_autoptr (ChatConversation) item
       = g_list_model_get_item (G_LIST_MODEL (self->selection), position);
 
   if (item != NULL)
     g_signal_emit (self, signals[SIGNAL_CONVERSATION_ACTIVATED], 0,
-                   chat_conversation_item_get_user (item));
+                   chat_conversation_get_user (item));
 }
 
 static gboolean
 selection_matches (ChatConversationList *self)
 {
-  ChatConversationItem *item = gtk_single_selection_get_selected_item (self->selection);
+  ChatConversation *item = gtk_single_selection_get_selected_item (self->selection);
 
   if (self->selected_peer == NULL)
     return item == NULL;
   return item != NULL
-         && g_ascii_strcasecmp (chat_conversation_item_get_user (item), self->selected_peer) == 0;
+         && g_ascii_strcasecmp (chat_conversation_get_user (item), self->selected_peer) == 0;
 }
 
 static gboolean
@@ -310,9 +310,9 @@ chat_conversation_list_select (ChatConversationList *self, const char *peer)
   gtk_single_selection_set_selected (self->selection, GTK_INVALID_LIST_POSITION);
   for (guint i = 0; peer != NULL && i < n; i++)
     {
-      g_autoptr (ChatConversationItem) item = g_list_model_get_item (model, i);
+      g_autoptr (ChatConversation) item = g_list_model_get_item (model, i);
 
-      if (g_ascii_strcasecmp (chat_conversation_item_get_user (item), peer) == 0)
+      if (g_ascii_strcasecmp (chat_conversation_get_user (item), peer) == 0)
         gtk_single_selection_set_selected (self->selection, i);
     }
   self->selecting = FALSE;

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* ChatConversationRow: renders a ChatConversationItem and follows its notifications. */
+/* ChatConversationRow: renders libchat's ChatConversation and follows its notifications. */
 #define G_LOG_DOMAIN "chat-gtk"
 
 #include "config.h"
@@ -17,17 +17,49 @@ struct _ChatConversationRow
   GtkLabel *time_label;
   GtkLabel *preview_label;
   GtkLabel *badge;
-  ChatConversationItem *item;
+  ChatConversation *item;
 };
 
 G_DEFINE_FINAL_TYPE (ChatConversationRow, chat_conversation_row, GTK_TYPE_WIDGET)
+
+/* The last message's text, or NULL. */
+static const char *
+get_preview (ChatConversation *item)
+{
+  ChatMessage *last = chat_conversation_get_last_message (item);
+
+  return last != NULL ? chat_message_get_body (last) : NULL;
+}
+
+/* The last message's time as a short label: "14:05" today, "Mon" this week, "3 Mar" before. */
+static char *
+format_time (ChatConversation *item)
+{
+  ChatMessage *last = chat_conversation_get_last_message (item);
+  g_autoptr (GDateTime) now = g_date_time_new_now_local ();
+  g_autoptr (GDateTime) local = NULL;
+  GTimeSpan age;
+
+  if (last == NULL || (local = chat_message_dup_sent_at_local (last)) == NULL)
+    return g_strdup ("");
+  age = g_date_time_difference (now, local);
+  if (g_date_time_get_day_of_year (now) == g_date_time_get_day_of_year (local)
+      && g_date_time_get_year (now) == g_date_time_get_year (local))
+    /* Translators: the time of today's last message, see g_date_time_format() */
+    return g_date_time_format (local, _ ("%H:%M"));
+  if (age < 6 * G_TIME_SPAN_DAY)
+    /* Translators: the weekday of this week's last message */
+    return g_date_time_format (local, _ ("%a"));
+  /* Translators: the date of an older last message */
+  return g_date_time_format (local, _ ("%-d %b"));
+}
 
 /* What a screen reader says for the row: the name, the unread count, the last message. */
 static void
 update_accessible_label (ChatConversationRow *self, guint unread)
 {
-  const char *user = chat_conversation_item_get_user (self->item);
-  const char *preview = chat_conversation_item_get_preview (self->item);
+  const char *user = chat_conversation_get_user (self->item);
+  const char *preview = get_preview (self->item);
   g_autofree char *label = NULL;
 
   if (unread > 0)
@@ -52,12 +84,12 @@ update (ChatConversationRow *self)
 
   if (self->item == NULL)
     return;
-  time = chat_conversation_item_format_time (self->item);
-  preview = chat_conversation_item_get_preview (self->item);
-  n = chat_conversation_item_get_unread (self->item);
+  time = format_time (self->item);
+  preview = get_preview (self->item);
+  n = chat_conversation_get_unread (self->item);
   unread = g_strdup_printf ("%u", n);
-  adw_avatar_set_text (self->avatar, chat_conversation_item_get_user (self->item));
-  gtk_label_set_label (self->name_label, chat_conversation_item_get_user (self->item));
+  adw_avatar_set_text (self->avatar, chat_conversation_get_user (self->item));
+  gtk_label_set_label (self->name_label, chat_conversation_get_user (self->item));
   gtk_label_set_label (self->time_label, time);
   if (preview != NULL)
     {
@@ -117,7 +149,7 @@ chat_conversation_row_new (void)
 }
 
 void
-chat_conversation_row_set_item (ChatConversationRow *self, ChatConversationItem *item)
+chat_conversation_row_set_item (ChatConversationRow *self, ChatConversation *item)
 {
   g_return_if_fail (CHAT_IS_CONVERSATION_ROW (self));
 

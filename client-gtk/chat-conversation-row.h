@@ -4,7 +4,7 @@
 
 #include <adwaita.h>
 
-#include "chat-conversation-item.h"
+#include "chat-conversation.h"
 
 G_BEGIN_DECLS
 
@@ -13,6 +13,6 @@ G_DECLARE_FINAL_TYPE (ChatConversationRow, chat_conversation_row, CHAT, CONVERSA
 
 ChatConversationRow *chat_conversation_row_new (void);
 /* Shows item (NULL: nothing), following its changes. */
-void chat_conversation_row_set_item (ChatConversationRow *self, ChatConversationItem *item);
+void chat_conversation_row_set_item (ChatConversationRow *self, ChatConversation *item);
 
 G_END_DECLS

@@ -441,8 +441,8 @@ rows_that_fit (ChatConversationView *self)
 static guint
 first_page_size (ChatConversationView *self, const char *peer)
 {
-  ChatConversationItem *item = chat_account_find_conversation (self->account, peer);
-  guint unread = item != NULL ? chat_conversation_item_get_unread (item) : 0;
+  ChatConversation *item = chat_account_find_conversation (self->account, peer);
+  guint unread = item != NULL ? chat_conversation_get_unread (item) : 0;
   guint fit = rows_that_fit (self);
 
   if (unread + EXTRA_FIRST_ROWS > MAX_UNREAD_FIRST_PAGE)

@@ -51,6 +51,25 @@ chat_conversation_get_property (GObject *object, guint prop_id, GValue *value, G
 }
 
 static void
+chat_conversation_set_property (GObject *object, guint prop_id, const GValue *value,
+                                GParamSpec *pspec)
+{
+  ChatConversation *self = CHAT_CONVERSATION (object);
+
+  switch (prop_id)
+    {
+      case PROP_LAST_MESSAGE:
+        chat_conversation_set_last_message (self, g_value_get_object (value));
+        break;
+      case PROP_UNREAD:
+        chat_conversation_set_unread (self, g_value_get_uint (value));
+        break;
+      default:
+        G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
 chat_conversation_finalize (GObject *object)
 {
   ChatConversation *self = CHAT_CONVERSATION (object);
@@ -66,14 +85,17 @@ chat_conversation_class_init (ChatConversationClass *klass)
   GObjectClass *object_class = G_OBJECT_CLASS (klass);
 
   object_class->get_property = chat_conversation_get_property;
+  object_class->set_property = chat_conversation_set_property;
   object_class->finalize = chat_conversation_finalize;
 
   properties[PROP_USER]
       = g_param_spec_string ("user", NULL, NULL, NULL, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
-  properties[PROP_LAST_MESSAGE] = g_param_spec_object (
-      "last-message", NULL, NULL, CHAT_TYPE_MESSAGE, G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
-  properties[PROP_UNREAD] = g_param_spec_uint ("unread", NULL, NULL, 0, G_MAXUINT, 0,
-                                               G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
+  properties[PROP_LAST_MESSAGE]
+      = g_param_spec_object ("last-message", NULL, NULL, CHAT_TYPE_MESSAGE,
+                             G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  properties[PROP_UNREAD]
+      = g_param_spec_uint ("unread", NULL, NULL, 0, G_MAXUINT, 0,
+                           G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
   g_object_class_install_properties (object_class, N_PROPS, properties);
 }
 
@@ -135,4 +157,41 @@ chat_conversation_get_unread (ChatConversation *self)
 {
   g_return_val_if_fail (CHAT_IS_CONVERSATION (self), 0);
   return self->unread;
+}
+
+void
+chat_conversation_set_last_message (ChatConversation *self, ChatMessage *last_message)
+{
+  g_return_if_fail (CHAT_IS_CONVERSATION (self));
+  g_return_if_fail (last_message == NULL || CHAT_IS_MESSAGE (last_message));
+
+  if (g_set_object (&self->last_message, last_message))
+    g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_LAST_MESSAGE]);
+}
+
+void
+chat_conversation_set_unread (ChatConversation *self, guint unread)
+{
+  g_return_if_fail (CHAT_IS_CONVERSATION (self));
+
+  if (self->unread == unread)
+    return;
+  self->unread = unread;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_UNREAD]);
+}
+
+JsonObject *
+chat_conversation_to_json (ChatConversation *self)
+{
+  JsonObject *object = NULL;
+
+  g_return_val_if_fail (CHAT_IS_CONVERSATION (self), NULL);
+
+  object = json_object_new ();
+  json_object_set_string_member (object, "user", self->user);
+  if (self->last_message != NULL)
+    json_object_set_object_member (object, "last_message",
+                                   chat_message_to_json (self->last_message));
+  json_object_set_int_member (object, "unread", self->unread);
+  return object;
 }

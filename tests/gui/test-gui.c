@@ -19,7 +19,7 @@ messages_of (ChatWindow *window, const char *peer)
   return chat_account_get_messages (chat_window_get_account (window), peer);
 }
 
-static ChatConversationItem *
+static ChatConversation *
 conversation_of (ChatWindow *window, const char *peer)
 {
   return chat_account_find_conversation (chat_window_get_account (window), peer);
@@ -110,7 +110,7 @@ test_exchange (void)
 
   /* Bob sees an unread badge, opens the conversation, and Alice sees "Read". */
   GUI_WAIT_UNTIL (conversation_of (bob, "alice") != NULL
-                      && chat_conversation_item_get_unread (conversation_of (bob, "alice")) == 1,
+                      && chat_conversation_get_unread (conversation_of (bob, "alice")) == 1,
                   TIMEOUT_MS);
   g_assert_cmpuint (chat_account_get_unread (chat_window_get_account (bob)), ==, 1);
   /* Bob's window is not focused: a notification, withdrawn once the conversation is read. */

@@ -118,6 +118,35 @@ test_conversation_from_json (void)
   g_assert_error (error, CHAT_ERROR, CHAT_ERROR_BAD_REQUEST);
 }
 
+/* A list model binds the conversation itself: its last message and count notify once per
+ * change, and it goes back to its protocol form (the offline cache of chat-gtk). */
+static void
+test_conversation_notify (void)
+{
+  g_autoptr (ChatConversation) conversation = chat_conversation_new ("bob", NULL, 0);
+  g_autoptr (ChatMessage) last = chat_message_new (7, 9, "bob", "alice", "hi", 1000, FALSE);
+  g_autoptr (JsonObject) object = NULL;
+  g_autoptr (ChatConversation) again = NULL;
+  g_autoptr (GError) error = NULL;
+  guint n_last = 0, n_unread = 0;
+
+  g_signal_connect (conversation, "notify::last-message", G_CALLBACK (on_notify), &n_last);
+  g_signal_connect (conversation, "notify::unread", G_CALLBACK (on_notify), &n_unread);
+  chat_conversation_set_last_message (conversation, last);
+  chat_conversation_set_last_message (conversation, last);
+  chat_conversation_set_unread (conversation, 2);
+  g_object_set (conversation, "unread", 2, NULL);
+  g_assert_cmpuint (n_last, ==, 1);
+  g_assert_cmpuint (n_unread, ==, 1);
+
+  object = chat_conversation_to_json (conversation);
+  again = chat_conversation_new_from_json (object, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (chat_conversation_get_user (again), ==, "bob");
+  g_assert_cmpuint (chat_conversation_get_unread (again), ==, 2);
+  g_assert_cmpint (chat_message_get_id (chat_conversation_get_last_message (again)), ==, 7);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -127,5 +156,6 @@ main (int argc, char **argv)
   g_test_add_func ("/message/read-notify", test_message_read_notify);
   g_test_add_func ("/message/peer", test_message_peer);
   g_test_add_func ("/conversation/from-json", test_conversation_from_json);
+  g_test_add_func ("/conversation/notify", test_conversation_notify);
   return g_test_run ();
 }
