@@ -20,7 +20,7 @@ struct _ChatAccount
   char *active_peer;
   GListStore *conversations; /* ChatConversation */
   GHashTable *lists;         /* username key -> ChatMessageList */
-  GPtrArray *outbox;         /* ChatMessageItem * waiting for the cluster */
+  GPtrArray *outbox;         /* pending ChatMessage * waiting for the cluster */
   GCancellable *cancellable;
   guint unread;
   guint first_page_size;
@@ -580,7 +580,7 @@ chat_account_refresh (ChatAccount *self)
 }
 
 static void
-set_outbox_removed (ChatAccount *self, ChatMessageItem *item)
+set_outbox_removed (ChatAccount *self, ChatMessage *item)
 {
   if (g_ptr_array_remove (self->outbox, item))
     g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_N_PENDING]);
@@ -589,11 +589,11 @@ set_outbox_removed (ChatAccount *self, ChatMessageItem *item)
 static void
 send_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 {
-  g_autoptr (ChatMessageItem) item = user_data;
+  g_autoptr (ChatMessage) item = user_data;
   g_autoptr (GError) error = NULL;
   g_autoptr (ChatMessage) message = NULL;
   ChatAccount *self;
-  const char *peer = chat_message_item_get_to (item);
+  const char *peer = chat_message_get_to (item);
 
   /* libchat kept it queued across outages: an error here is the cluster's refusal, or the
    * account going away (cancelled, or the client disconnected at log out). */
@@ -609,7 +609,7 @@ send_cb (GObject *source, GAsyncResult *result, gpointer user_data)
        * it, not into a bubble that only looks sent; the sidebar shows the server's last. */
       chat_message_list_remove_item (chat_account_get_messages (self, peer), item);
       chat_account_refresh (self);
-      g_signal_emit (self, signals[SIGNAL_SEND_FAILED], 0, peer, chat_message_item_get_body (item),
+      g_signal_emit (self, signals[SIGNAL_SEND_FAILED], 0, peer, chat_message_get_body (item),
                      error);
       return;
     }
@@ -618,20 +618,19 @@ send_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 }
 
 static void
-send_item (ChatAccount *self, ChatMessageItem *item)
+send_item (ChatAccount *self, ChatMessage *item)
 {
   g_object_set_data (G_OBJECT (item), "chat-account", self);
   chat_client_send_queued_async (
-      self->client, chat_message_item_get_to (item), chat_message_item_get_body (item),
-      chat_message_item_get_client_msg_id (item), self->cancellable, send_cb, g_object_ref (item));
+      self->client, chat_message_get_to (item), chat_message_get_body (item),
+      chat_message_get_client_msg_id (item), self->cancellable, send_cb, g_object_ref (item));
 }
 
-ChatMessageItem *
+ChatMessage *
 chat_account_send (ChatAccount *self, const char *peer, const char *body)
 {
   g_autofree char *client_msg_id = NULL;
-  g_autoptr (ChatMessageItem) item = NULL;
-  g_autoptr (ChatMessage) typed = NULL;
+  g_autoptr (ChatMessage) item = NULL;
 
   g_return_val_if_fail (CHAT_IS_ACCOUNT (self), NULL);
   g_return_val_if_fail (peer != NULL && body != NULL, NULL);
@@ -639,11 +638,11 @@ chat_account_send (ChatAccount *self, const char *peer, const char *body)
   if (self->offline)
     return NULL; /* the composer is read-only until the cluster answers */
   client_msg_id = chat_client_new_client_msg_id (self->client);
-  item = chat_message_item_new_pending (peer, body, client_msg_id);
+  /* Shown at once, in the conversation and the sidebar, as one object that becomes the
+   * committed message (id 0 and the time typed until then). */
+  item = chat_message_new_pending (self->username, peer, body, client_msg_id);
   chat_message_list_add_pending (chat_account_get_messages (self, peer), item);
-  /* The sidebar shows it at once, as a message not committed yet (id 0, the time typed). */
-  typed = chat_message_new (0, 0, self->username, peer, body, g_get_real_time () / 1000, FALSE);
-  touch_conversation (self, chat_account_ensure_conversation (self, peer), typed);
+  touch_conversation (self, chat_account_ensure_conversation (self, peer), item);
   g_ptr_array_add (self->outbox, g_object_ref (item));
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_N_PENDING]);
   send_item (self, item);
@@ -746,7 +745,7 @@ delete_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   g_autoptr (GTask) task = user_data;
   g_autoptr (GError) error = NULL;
   ChatAccount *self = g_task_get_source_object (task);
-  ChatMessageItem *item = g_task_get_task_data (task);
+  ChatMessage *item = g_task_get_task_data (task);
 
   if (!chat_client_delete_messages_finish (CHAT_CLIENT (source), result, NULL, NULL, &error))
     {
@@ -754,32 +753,30 @@ delete_cb (GObject *source, GAsyncResult *result, gpointer user_data)
       return;
     }
   chat_message_list_remove_item (
-      chat_account_get_messages (
-          self, chat_message_get_peer (chat_message_item_get_message (item), self->username)),
-      item);
+      chat_account_get_messages (self, chat_message_get_peer (item, self->username)), item);
   chat_account_refresh (self);
   g_task_return_boolean (task, TRUE);
 }
 
 void
-chat_account_delete_item (ChatAccount *self, ChatMessageItem *item, ChatDeleteScope scope,
+chat_account_delete_item (ChatAccount *self, ChatMessage *item, ChatDeleteScope scope,
                           GAsyncReadyCallback callback, gpointer user_data)
 {
   g_autoptr (GTask) task = NULL;
   gint64 id;
 
   g_return_if_fail (CHAT_IS_ACCOUNT (self));
-  g_return_if_fail (CHAT_IS_MESSAGE_ITEM (item));
+  g_return_if_fail (CHAT_IS_MESSAGE (item));
 
   task = g_task_new (self, self->cancellable, callback, user_data);
   g_task_set_task_data (task, g_object_ref (item), g_object_unref);
-  id = chat_message_item_get_id (item);
+  id = chat_message_get_id (item);
   if (id == 0)
     {
       /* Not committed (failed): only this window knows it. */
       set_outbox_removed (self, item);
-      chat_message_list_remove_item (
-          chat_account_get_messages (self, chat_message_item_get_to (item)), item);
+      chat_message_list_remove_item (chat_account_get_messages (self, chat_message_get_to (item)),
+                                     item);
       g_task_return_boolean (task, TRUE);
       return;
     }

@@ -62,14 +62,14 @@ void chat_account_set_active_peer (ChatAccount *self, const char *peer);
 void chat_account_refresh (ChatAccount *self);
 /* Queues body for peer: shown at once as pending, sent (and retried after reconnects with
  * the same client_msg_id) until the cluster commits it. */
-ChatMessageItem *chat_account_send (ChatAccount *self, const char *peer, const char *body);
+ChatMessage *chat_account_send (ChatAccount *self, const char *peer, const char *body);
 /* Marks peer's messages read on the server when the sidebar counts some unread. */
 void chat_account_mark_read (ChatAccount *self, const char *peer);
 /* Marks peer's messages read on the server up to the last one seen, whatever the count. */
 void chat_account_read_conversation (ChatAccount *self, const char *peer);
 void chat_account_mark_all_read (ChatAccount *self);
 /* Deletes item for everyone or only from the user's own view (scope as libchat's). */
-void chat_account_delete_item (ChatAccount *self, ChatMessageItem *item, ChatDeleteScope scope,
+void chat_account_delete_item (ChatAccount *self, ChatMessage *item, ChatDeleteScope scope,
                                GAsyncReadyCallback callback, gpointer user_data);
 gboolean chat_account_delete_item_finish (ChatAccount *self, GAsyncResult *result, GError **error);
 /* The oldest unread message (at most one ChatMessage *), marked read. */

@@ -35,7 +35,7 @@ struct _ChatConversationView
   ChatMessageList *messages;
   GtkSingleSelection *selection;
   char *peer;
-  ChatMessageItem *align_target; /* the divider's row, scrolled to the top once laid out */
+  ChatMessage *align_target; /* the divider's row, scrolled to the top once laid out */
   guint align_tick_id;
   guint bottom_tick_id;
   guint align_frames;
@@ -207,16 +207,16 @@ setup_cb (GtkListItemFactory *factory, GtkListItem *list_item)
 }
 
 static void
-bind_cb (GtkListItemFactory *factory, GtkListItem *list_item)
+bind_cb (GtkListItemFactory *factory, GtkListItem *list_item, ChatConversationView *self)
 {
-  chat_message_row_set_item (CHAT_MESSAGE_ROW (gtk_list_item_get_child (list_item)),
-                             gtk_list_item_get_item (list_item));
+  chat_message_row_set_message (CHAT_MESSAGE_ROW (gtk_list_item_get_child (list_item)),
+                                self->messages, gtk_list_item_get_item (list_item));
 }
 
 static void
-unbind_cb (GtkListItemFactory *factory, GtkListItem *list_item)
+unbind_cb (GtkListItemFactory *factory, GtkListItem *list_item, ChatConversationView *self)
 {
-  chat_message_row_set_item (CHAT_MESSAGE_ROW (gtk_list_item_get_child (list_item)), NULL);
+  chat_message_row_set_message (CHAT_MESSAGE_ROW (gtk_list_item_get_child (list_item)), NULL, NULL);
 }
 
 static void
@@ -271,7 +271,7 @@ chat_conversation_view_class_init (ChatConversationViewClass *klass)
   object_class->finalize = chat_conversation_view_finalize;
   properties[PROP_PEER] = g_param_spec_string ("peer", NULL, NULL, NULL, flags);
   properties[PROP_SELECTED]
-      = g_param_spec_object ("selected", NULL, NULL, CHAT_TYPE_MESSAGE_ITEM, flags);
+      = g_param_spec_object ("selected", NULL, NULL, CHAT_TYPE_MESSAGE, flags);
   g_object_class_install_properties (object_class, N_PROPS, properties);
 
   g_type_ensure (CHAT_TYPE_COMPOSER);
@@ -341,14 +341,15 @@ find_item (GListModel *model, gpointer item, guint *position)
 }
 
 static GtkWidget *
-find_row (ChatConversationView *self, ChatMessageItem *item)
+find_row (ChatConversationView *self, ChatMessage *item)
 {
   for (GtkWidget *cell = gtk_widget_get_first_child (GTK_WIDGET (self->list_view)); cell != NULL;
        cell = gtk_widget_get_next_sibling (cell))
     {
       GtkWidget *row = gtk_widget_get_first_child (cell);
 
-      if (CHAT_IS_MESSAGE_ROW (row) && chat_message_row_get_item (CHAT_MESSAGE_ROW (row)) == item)
+      if (CHAT_IS_MESSAGE_ROW (row)
+          && chat_message_row_get_message (CHAT_MESSAGE_ROW (row)) == item)
         return row;
     }
   return NULL;
@@ -397,7 +398,7 @@ stop_aligning (ChatConversationView *self)
 static void
 scroll_to_start (ChatConversationView *self)
 {
-  ChatMessageItem *marker = chat_message_list_get_unread_marker (self->messages);
+  ChatMessage *marker = chat_message_list_get_unread_marker (self->messages);
   guint position;
 
   stop_aligning (self);
@@ -516,7 +517,7 @@ chat_conversation_view_get_peer (ChatConversationView *self)
   return self->peer;
 }
 
-ChatMessageItem *
+ChatMessage *
 chat_conversation_view_get_selected (ChatConversationView *self)
 {
   g_return_val_if_fail (CHAT_IS_CONVERSATION_VIEW (self), NULL);

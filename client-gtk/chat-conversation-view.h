@@ -16,12 +16,12 @@ G_DECLARE_FINAL_TYPE (ChatConversationView, chat_conversation_view, CHAT, CONVER
 /*
  * Properties:
  *   "peer"      string           the conversation shown, or NULL (read-only)
- *   "selected"  ChatMessageItem  the selected message, or NULL (read-only)
+ *   "selected"  ChatMessage      the selected message, or NULL (read-only)
  */
 void chat_conversation_view_set_account (ChatConversationView *self, ChatAccount *account);
 void chat_conversation_view_set_peer (ChatConversationView *self, const char *peer);
 const char *chat_conversation_view_get_peer (ChatConversationView *self);
-ChatMessageItem *chat_conversation_view_get_selected (ChatConversationView *self);
+ChatMessage *chat_conversation_view_get_selected (ChatConversationView *self);
 /* Selects the message at position in the list (GTK_INVALID_LIST_POSITION: none). */
 void chat_conversation_view_select (ChatConversationView *self, guint position);
 /* The list shown, or NULL. */

@@ -10,12 +10,13 @@ struct _ChatMessageList
   ChatClient *client;
   char *me;
   char *peer;
-  /* ChatMessageItem *, owned, newest first: a history page, older than everything listed,
-   * is appended in O(page) instead of shifting every listed item. Use item_at(). */
+  /* ChatMessage *, owned, newest first: a history page, older than everything listed,
+   * is appended in O(page) instead of shifting every listed message. Use item_at(). */
   GPtrArray *items;
-  GHashTable *by_id; /* gint64 * -> ChatMessageItem * (borrowed) */
+  GHashTable *by_id; /* gint64 * -> ChatMessage * (borrowed) */
+  GHashTable *flags; /* ChatMessage * (borrowed) -> ChatMessageFlags, when not the default */
   GCancellable *cancellable;
-  ChatMessageItem *marker; /* borrowed: the item under the "New messages" divider */
+  ChatMessage *marker;     /* borrowed: the message under the "New messages" divider */
   gint64 marker_id;        /* the divider's message chosen by id, 0: from the read flags */
   gboolean marker_pending; /* placed once the first page is in */
   guint first_page_size;
@@ -25,8 +26,8 @@ struct _ChatMessageList
   gboolean cached; /* shows the offline cache: nothing to fetch */
 };
 
-/* The item at a model position (0 = oldest). */
-static ChatMessageItem *
+/* The message at a model position (0 = oldest). */
+static ChatMessage *
 item_at (ChatMessageList *self, guint position)
 {
   return g_ptr_array_index (self->items, self->items->len - 1 - position);
@@ -50,10 +51,21 @@ enum
 
 static GParamSpec *properties[N_PROPS];
 
+enum
+{
+  SIGNAL_FLAGS_CHANGED,
+  N_SIGNALS
+};
+
+static guint signals[N_SIGNALS];
+
+/* A message's flags unless set otherwise: the last of its group, no separators. */
+#define DEFAULT_FLAGS CHAT_MESSAGE_FLAG_GROUP_END
+
 static GType
 chat_message_list_get_item_type (GListModel *model)
 {
-  return CHAT_TYPE_MESSAGE_ITEM;
+  return CHAT_TYPE_MESSAGE;
 }
 
 static guint
@@ -121,6 +133,7 @@ chat_message_list_finalize (GObject *object)
   ChatMessageList *self = CHAT_MESSAGE_LIST (object);
 
   g_hash_table_unref (self->by_id);
+  g_hash_table_unref (self->flags);
   g_ptr_array_unref (self->items);
   g_free (self->me);
   g_free (self->peer);
@@ -142,6 +155,9 @@ chat_message_list_class_init (ChatMessageListClass *klass)
   properties[PROP_LOADED] = g_param_spec_boolean ("loaded", NULL, NULL, FALSE, flags);
   properties[PROP_COMPLETE] = g_param_spec_boolean ("complete", NULL, NULL, FALSE, flags);
   g_object_class_install_properties (object_class, N_PROPS, properties);
+  signals[SIGNAL_FLAGS_CHANGED]
+      = g_signal_new ("flags-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+                      NULL, G_TYPE_NONE, 1, CHAT_TYPE_MESSAGE);
 }
 
 static void
@@ -149,6 +165,7 @@ chat_message_list_init (ChatMessageList *self)
 {
   self->items = g_ptr_array_new_with_free_func (g_object_unref);
   self->by_id = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
+  self->flags = g_hash_table_new (NULL, NULL);
   self->cancellable = g_cancellable_new ();
   self->first_page_size = CHAT_MESSAGE_LIST_FIRST_PAGE;
 }
@@ -204,11 +221,73 @@ chat_message_list_set_first_page_size (ChatMessageList *self, guint size)
       = CLAMP (size, CHAT_MESSAGE_LIST_MIN_FIRST_PAGE, CHAT_MESSAGE_LIST_MAX_FIRST_PAGE);
 }
 
-static gboolean
-same_day (ChatMessageItem *a, ChatMessageItem *b)
+/* Loaded once: GLib 2.74's g_time_zone_new_local() reads the zone from disk again on every
+ * call when $TZ is unset, and each day separator of a history page converts two times. */
+static GTimeZone *
+local_time_zone (void)
 {
-  g_autoptr (GDateTime) ta = chat_message_item_dup_time (a);
-  g_autoptr (GDateTime) tb = chat_message_item_dup_time (b);
+  static gsize zone;
+
+  if (g_once_init_enter (&zone))
+    g_once_init_leave (&zone, (gsize)g_time_zone_new_local ());
+  return (GTimeZone *)zone;
+}
+
+GDateTime *
+chat_message_list_dup_time (ChatMessage *message)
+{
+  g_autoptr (GDateTime) utc = NULL;
+
+  g_return_val_if_fail (CHAT_IS_MESSAGE (message), NULL);
+  utc = g_date_time_new_from_unix_utc (chat_message_get_sent_at (message) / 1000);
+  return utc != NULL ? g_date_time_to_timezone (utc, local_time_zone ()) : NULL;
+}
+
+gboolean
+chat_message_list_is_outgoing (ChatMessageList *self, ChatMessage *message)
+{
+  g_return_val_if_fail (CHAT_IS_MESSAGE_LIST (self), FALSE);
+  return g_ascii_strcasecmp (chat_message_get_from (message), self->me) == 0;
+}
+
+ChatMessageFlags
+chat_message_list_get_flags (ChatMessageList *self, ChatMessage *message)
+{
+  gpointer value = NULL;
+
+  g_return_val_if_fail (CHAT_IS_MESSAGE_LIST (self), DEFAULT_FLAGS);
+  if (!g_hash_table_lookup_extended (self->flags, message, NULL, &value))
+    return DEFAULT_FLAGS;
+  return GPOINTER_TO_UINT (value);
+}
+
+static gboolean
+has_flag (ChatMessageList *self, ChatMessage *message, ChatMessageFlags flag)
+{
+  return (chat_message_list_get_flags (self, message) & flag) != 0;
+}
+
+static void
+set_message_flag (ChatMessageList *self, ChatMessage *message, ChatMessageFlags flag,
+                  gboolean value)
+{
+  ChatMessageFlags old = chat_message_list_get_flags (self, message);
+  ChatMessageFlags now = value ? (old | flag) : (old & ~flag);
+
+  if (now == old)
+    return;
+  if (now == DEFAULT_FLAGS)
+    g_hash_table_remove (self->flags, message);
+  else
+    g_hash_table_insert (self->flags, message, GUINT_TO_POINTER (now));
+  g_signal_emit (self, signals[SIGNAL_FLAGS_CHANGED], 0, message);
+}
+
+static gboolean
+same_day (ChatMessage *a, ChatMessage *b)
+{
+  g_autoptr (GDateTime) ta = chat_message_list_dup_time (a);
+  g_autoptr (GDateTime) tb = chat_message_list_dup_time (b);
 
   return g_date_time_get_year (ta) == g_date_time_get_year (tb)
          && g_date_time_get_day_of_year (ta) == g_date_time_get_day_of_year (tb);
@@ -218,16 +297,17 @@ same_day (ChatMessageItem *a, ChatMessageItem *b)
 #define GROUP_SECONDS (5 * 60)
 
 static gboolean
-same_group (ChatMessageItem *a, ChatMessageItem *b)
+same_group (ChatMessageList *self, ChatMessage *a, ChatMessage *b)
 {
   g_autoptr (GDateTime) ta = NULL;
   g_autoptr (GDateTime) tb = NULL;
 
-  if (chat_message_item_get_outgoing (a) != chat_message_item_get_outgoing (b)
-      || chat_message_item_get_show_day (b) || chat_message_item_get_first_unread (b))
+  if (chat_message_list_is_outgoing (self, a) != chat_message_list_is_outgoing (self, b)
+      || has_flag (self, b, CHAT_MESSAGE_FLAG_SHOW_DAY)
+      || has_flag (self, b, CHAT_MESSAGE_FLAG_FIRST_UNREAD))
     return FALSE;
-  ta = chat_message_item_dup_time (a);
-  tb = chat_message_item_dup_time (b);
+  ta = chat_message_list_dup_time (a);
+  tb = chat_message_list_dup_time (b);
   return g_date_time_difference (tb, ta) < GROUP_SECONDS * G_TIME_SPAN_SECOND;
 }
 
@@ -236,25 +316,23 @@ same_group (ChatMessageItem *a, ChatMessageItem *b)
 static void
 update_show_day (ChatMessageList *self, guint position)
 {
-  ChatMessageItem *item;
+  ChatMessage *item;
 
   if (position >= self->items->len)
     return;
   item = item_at (self, position);
-  if (position == 0)
-    chat_message_item_set_show_day (item, TRUE);
-  else
-    chat_message_item_set_show_day (item, !same_day (item_at (self, position - 1), item));
+  set_message_flag (self, item, CHAT_MESSAGE_FLAG_SHOW_DAY,
+                    position == 0 || !same_day (item_at (self, position - 1), item));
   if (position > 0)
-    chat_message_item_set_group_end (item_at (self, position - 1),
-                                     !same_group (item_at (self, position - 1), item));
+    set_message_flag (self, item_at (self, position - 1), CHAT_MESSAGE_FLAG_GROUP_END,
+                      !same_group (self, item_at (self, position - 1), item));
   if (position + 1 == self->items->len)
-    chat_message_item_set_group_end (item, TRUE);
+    set_message_flag (self, item, CHAT_MESSAGE_FLAG_GROUP_END, TRUE);
 }
 
 /* Searches from the newest end, where items being sent, committed or deleted usually are. */
 static gboolean
-find_position (ChatMessageList *self, ChatMessageItem *item, guint *position)
+find_position (ChatMessageList *self, ChatMessage *item, guint *position)
 {
   guint index;
 
@@ -265,18 +343,12 @@ find_position (ChatMessageList *self, ChatMessageItem *item, guint *position)
 }
 
 static void
-remember_id (ChatMessageList *self, ChatMessageItem *item)
+remember_id (ChatMessageList *self, ChatMessage *item)
 {
-  gint64 id = chat_message_item_get_id (item);
+  gint64 id = chat_message_get_id (item);
 
   if (id != 0)
     g_hash_table_insert (self->by_id, g_memdup2 (&id, sizeof id), item);
-}
-
-static gboolean
-is_outgoing (ChatMessageList *self, ChatMessage *message)
-{
-  return g_ascii_strcasecmp (chat_message_get_from (message), self->me) == 0;
 }
 
 static void
@@ -300,13 +372,11 @@ prepend_page (ChatMessageList *self, GPtrArray *messages)
     {
       ChatMessage *message = g_ptr_array_index (messages, i - 1);
       gint64 id = chat_message_get_id (message);
-      ChatMessageItem *item;
 
       if (g_hash_table_contains (self->by_id, &id))
         continue;
-      item = chat_message_item_new (message, is_outgoing (self, message));
-      g_ptr_array_add (self->items, item);
-      remember_id (self, item);
+      g_ptr_array_add (self->items, g_object_ref (message));
+      remember_id (self, message);
     }
   added = self->items->len - before;
   for (guint i = 0; i <= added; i++)
@@ -316,21 +386,21 @@ prepend_page (ChatMessageList *self, GPtrArray *messages)
 }
 
 static void
-set_marker (ChatMessageList *self, ChatMessageItem *item)
+set_marker (ChatMessageList *self, ChatMessage *item)
 {
-  ChatMessageItem *old = self->marker;
+  ChatMessage *old = self->marker;
   guint position;
 
   self->marker = item;
   if (old != NULL && old != item)
     {
-      chat_message_item_set_first_unread (old, FALSE);
+      set_message_flag (self, old, CHAT_MESSAGE_FLAG_FIRST_UNREAD, FALSE);
       if (find_position (self, old, &position))
         update_show_day (self, position);
     }
   if (item != NULL)
     {
-      chat_message_item_set_first_unread (item, TRUE);
+      set_message_flag (self, item, CHAT_MESSAGE_FLAG_FIRST_UNREAD, TRUE);
       if (find_position (self, item, &position))
         update_show_day (self, position);
     }
@@ -339,18 +409,18 @@ set_marker (ChatMessageList *self, ChatMessageItem *item)
 /* The oldest incoming message of the unread run at the end (the user's own replies do not
  * end the run: they are read). NULL when the run reaches past what is loaded: the divider
  * would not be above the first unread message. */
-static ChatMessageItem *
+static ChatMessage *
 find_first_unread (ChatMessageList *self)
 {
-  ChatMessageItem *found = NULL;
+  ChatMessage *found = NULL;
 
   for (guint i = self->items->len; i > 0; i--)
     {
-      ChatMessageItem *item = item_at (self, i - 1);
+      ChatMessage *item = item_at (self, i - 1);
 
-      if (chat_message_item_get_outgoing (item))
+      if (chat_message_list_is_outgoing (self, item))
         continue;
-      if (chat_message_item_get_read (item))
+      if (chat_message_get_id (item) != 0 && chat_message_get_read (item))
         return found;
       found = item;
     }
@@ -389,7 +459,7 @@ chat_message_list_place_unread_marker (ChatMessageList *self)
   chat_message_list_set_first_unread_id (self, 0);
 }
 
-ChatMessageItem *
+ChatMessage *
 chat_message_list_get_unread_marker (ChatMessageList *self)
 {
   g_return_val_if_fail (CHAT_IS_MESSAGE_LIST (self), NULL);
@@ -403,11 +473,9 @@ chat_message_list_set_incoming_read (ChatMessageList *self, gint64 up_to)
 
   for (guint i = self->items->len; i > 0; i--)
     {
-      ChatMessageItem *item = item_at (self, i - 1);
-      ChatMessage *message = chat_message_item_get_message (item);
+      ChatMessage *message = item_at (self, i - 1);
 
-      if (chat_message_item_get_outgoing (item) || message == NULL
-          || chat_message_get_seq (message) > up_to)
+      if (chat_message_list_is_outgoing (self, message) || chat_message_get_seq (message) > up_to)
         continue;
       if (chat_message_get_read (message))
         break;
@@ -449,7 +517,7 @@ chat_message_list_load_older (ChatMessageList *self)
   if (self->loading || self->complete || self->cached)
     return;
   for (guint i = 0; i < self->items->len && before == 0; i++)
-    before = chat_message_item_get_seq (item_at (self, i));
+    before = chat_message_get_seq (item_at (self, i));
   if (before == 0 && self->loaded && self->items->len > 0)
     return;
   set_flag (self, &self->loading, TRUE, PROP_LOADING);
@@ -467,8 +535,7 @@ insert_position (ChatMessageList *self, gint64 seq)
 
   while (position > 0)
     {
-      ChatMessageItem *prev = item_at (self, position - 1);
-      gint64 prev_seq = chat_message_item_get_seq (prev);
+      gint64 prev_seq = chat_message_get_seq (item_at (self, position - 1));
 
       if (prev_seq != 0 && prev_seq < seq)
         break;
@@ -478,7 +545,7 @@ insert_position (ChatMessageList *self, gint64 seq)
 }
 
 static void
-insert_item (ChatMessageList *self, ChatMessageItem *item, guint position)
+insert_item (ChatMessageList *self, ChatMessage *item, guint position)
 {
   g_ptr_array_insert (self->items, self->items->len - position, g_object_ref (item));
   remember_id (self, item);
@@ -490,7 +557,6 @@ insert_item (ChatMessageList *self, ChatMessageItem *item, guint position)
 gboolean
 chat_message_list_add_message (ChatMessageList *self, ChatMessage *message)
 {
-  g_autoptr (ChatMessageItem) item = NULL;
   gint64 id;
 
   g_return_val_if_fail (CHAT_IS_MESSAGE_LIST (self), FALSE);
@@ -498,20 +564,19 @@ chat_message_list_add_message (ChatMessageList *self, ChatMessage *message)
   id = chat_message_get_id (message);
   if (g_hash_table_contains (self->by_id, &id))
     return FALSE;
-  item = chat_message_item_new (message, is_outgoing (self, message));
-  insert_item (self, item, insert_position (self, chat_message_get_seq (message)));
+  insert_item (self, message, insert_position (self, chat_message_get_seq (message)));
   return TRUE;
 }
 
 void
-chat_message_list_add_pending (ChatMessageList *self, ChatMessageItem *item)
+chat_message_list_add_pending (ChatMessageList *self, ChatMessage *item)
 {
   g_return_if_fail (CHAT_IS_MESSAGE_LIST (self));
   insert_item (self, item, self->items->len);
 }
 
 void
-chat_message_list_remove_item (ChatMessageList *self, ChatMessageItem *item)
+chat_message_list_remove_item (ChatMessageList *self, ChatMessage *item)
 {
   guint position;
   gint64 id;
@@ -520,23 +585,23 @@ chat_message_list_remove_item (ChatMessageList *self, ChatMessageItem *item)
 
   if (!find_position (self, item, &position))
     return;
-  id = chat_message_item_get_id (item);
-  if (id != 0)
+  id = chat_message_get_id (item);
+  if (id != 0 && g_hash_table_lookup (self->by_id, &id) == item)
     g_hash_table_remove (self->by_id, &id);
   if (item == self->marker)
     self->marker = NULL;
+  g_hash_table_remove (self->flags, item);
   g_ptr_array_remove_index (self->items, self->items->len - 1 - position);
   update_show_day (self, position);
   if (position > 0 && position == self->items->len)
-    chat_message_item_set_group_end (item_at (self, position - 1), TRUE);
+    set_message_flag (self, item_at (self, position - 1), CHAT_MESSAGE_FLAG_GROUP_END, TRUE);
   g_list_model_items_changed (G_LIST_MODEL (self), position, 1, 0);
 }
 
 void
-chat_message_list_commit_pending (ChatMessageList *self, ChatMessageItem *item,
-                                  ChatMessage *message)
+chat_message_list_commit_pending (ChatMessageList *self, ChatMessage *item, ChatMessage *message)
 {
-  ChatMessageItem *existing;
+  ChatMessage *existing;
   gint64 id;
   guint position;
 
@@ -548,7 +613,7 @@ chat_message_list_commit_pending (ChatMessageList *self, ChatMessageItem *item,
   existing = chat_message_list_find (self, id);
   if (existing != NULL && existing != item)
     chat_message_list_remove_item (self, existing);
-  chat_message_item_set_message (item, message);
+  chat_message_commit (item, message);
   remember_id (self, item);
   /* Keep seq order: a message received meanwhile may have a higher seq. */
   if (!find_position (self, item, &position))
@@ -568,7 +633,7 @@ chat_message_list_remove_ids (ChatMessageList *self, const GArray *ids)
 
   for (guint i = 0; i < ids->len; i++)
     {
-      ChatMessageItem *item = chat_message_list_find (self, g_array_index (ids, gint64, i));
+      ChatMessage *item = chat_message_list_find (self, g_array_index (ids, gint64, i));
 
       if (item == NULL)
         continue;
@@ -585,14 +650,14 @@ chat_message_list_mark_read_up_to (ChatMessageList *self, gint64 up_to)
 
   for (guint i = self->items->len; i > 0; i--)
     {
-      ChatMessageItem *item = item_at (self, i - 1);
-      gint64 seq = chat_message_item_get_seq (item);
+      ChatMessage *item = item_at (self, i - 1);
+      gint64 seq = chat_message_get_seq (item);
 
-      if (!chat_message_item_get_outgoing (item) || seq == 0 || seq > up_to)
+      if (!chat_message_list_is_outgoing (self, item) || seq == 0 || seq > up_to)
         continue;
-      if (chat_message_item_get_state (item) == CHAT_DELIVERY_READ)
+      if (chat_message_get_state (item) == CHAT_DELIVERY_READ)
         break; /* everything older was marked before */
-      chat_message_item_set_state (item, CHAT_DELIVERY_READ);
+      chat_message_set_read (item, TRUE);
     }
 }
 
@@ -603,22 +668,22 @@ chat_message_list_get_last_incoming_seq (ChatMessageList *self)
 
   for (guint i = self->items->len; i > 0; i--)
     {
-      ChatMessageItem *item = item_at (self, i - 1);
+      ChatMessage *item = item_at (self, i - 1);
 
-      if (!chat_message_item_get_outgoing (item) && chat_message_item_get_seq (item) > 0)
-        return chat_message_item_get_seq (item);
+      if (!chat_message_list_is_outgoing (self, item) && chat_message_get_seq (item) > 0)
+        return chat_message_get_seq (item);
     }
   return 0;
 }
 
-ChatMessageItem *
+ChatMessage *
 chat_message_list_find (ChatMessageList *self, gint64 id)
 {
   g_return_val_if_fail (CHAT_IS_MESSAGE_LIST (self), NULL);
   return g_hash_table_lookup (self->by_id, &id);
 }
 
-ChatMessageItem *
+ChatMessage *
 chat_message_list_dup_last (ChatMessageList *self)
 {
   g_return_val_if_fail (CHAT_IS_MESSAGE_LIST (self), NULL);
@@ -641,17 +706,6 @@ chat_message_list_add_cached (ChatMessageList *self, GPtrArray *messages)
   set_flag (self, &self->loaded, TRUE, PROP_LOADED);
 }
 
-/* An own message the peer read is kept with "read" set, as the server would send it. */
-static JsonObject *
-item_to_json (ChatMessageItem *item)
-{
-  JsonObject *object = chat_message_to_json (chat_message_item_get_message (item));
-
-  if (chat_message_item_get_state (item) == CHAT_DELIVERY_READ)
-    json_object_set_boolean_member (object, "read", TRUE);
-  return object;
-}
-
 JsonArray *
 chat_message_list_to_json (ChatMessageList *self, guint max)
 {
@@ -663,11 +717,11 @@ chat_message_list_to_json (ChatMessageList *self, guint max)
 
   /* The newest committed messages, oldest first; pending ones are libchat's to send. */
   for (first = self->items->len; first > 0 && count < max; first--)
-    if (chat_message_item_get_id (item_at (self, first - 1)) != 0)
+    if (chat_message_get_id (item_at (self, first - 1)) != 0)
       count++;
   array = json_array_sized_new (count);
   for (guint i = first; i < self->items->len; i++)
-    if (chat_message_item_get_id (item_at (self, i)) != 0)
-      json_array_add_object_element (array, item_to_json (item_at (self, i)));
+    if (chat_message_get_id (item_at (self, i)) != 0)
+      json_array_add_object_element (array, chat_message_to_json (item_at (self, i)));
   return array;
 }

@@ -5,7 +5,6 @@
 #include <gio/gio.h>
 
 #include "chat-client.h"
-#include "chat-message-item.h"
 
 G_BEGIN_DECLS
 
@@ -19,11 +18,21 @@ G_BEGIN_DECLS
 #define CHAT_MESSAGE_LIST_MIN_FIRST_PAGE 10
 #define CHAT_MESSAGE_LIST_MAX_FIRST_PAGE CHAT_MESSAGE_LIST_PAGE
 
+/* How the conversation view draws a message, from its place in the list. */
+typedef enum
+{
+  CHAT_MESSAGE_FLAG_SHOW_DAY = 1 << 0,     /* first of its day: a day separator above it */
+  CHAT_MESSAGE_FLAG_FIRST_UNREAD = 1 << 1, /* the oldest unread: "New messages" above it */
+  CHAT_MESSAGE_FLAG_GROUP_END = 1 << 2,    /* last of a run from one sender: it shows the time */
+} ChatMessageFlags;
+
 #define CHAT_TYPE_MESSAGE_LIST (chat_message_list_get_type ())
 G_DECLARE_FINAL_TYPE (ChatMessageList, chat_message_list, CHAT, MESSAGE_LIST, GObject)
 
 /*
- * A GListModel of ChatMessageItem in ascending seq, pending own messages last.
+ * A GListModel of libchat's ChatMessage in ascending seq, pending own messages last (their
+ * "state" follows delivery). The list keeps each message's ChatMessageFlags.
+ * Signal "flags-changed" (ChatMessage *message): its flags changed.
  * Properties:
  *   "peer"      string    the other participant (construct-only)
  *   "loading"   gboolean  a history page is being fetched
@@ -44,28 +53,35 @@ void chat_message_list_set_first_page_size (ChatMessageList *self, guint size);
 void chat_message_list_load_older (ChatMessageList *self);
 /* Appends a message from the server; FALSE when its id is already listed. */
 gboolean chat_message_list_add_message (ChatMessageList *self, ChatMessage *message);
-void chat_message_list_add_pending (ChatMessageList *self, ChatMessageItem *item);
-/* A pending item was committed as message. If that message already arrived by another
- * path (a sync after a failover), the pending item is dropped so it shows once. */
-void chat_message_list_commit_pending (ChatMessageList *self, ChatMessageItem *item,
+/* An own message from chat_message_new_pending(), listed last. */
+void chat_message_list_add_pending (ChatMessageList *self, ChatMessage *pending);
+/* The pending message was committed as message: it takes message's id, seq and time (see
+ * chat_message_commit()). If that message already arrived by another path (a sync after a
+ * failover), the copy is dropped so it shows once, as the bubble the user watched. */
+void chat_message_list_commit_pending (ChatMessageList *self, ChatMessage *pending,
                                        ChatMessage *message);
-void chat_message_list_remove_item (ChatMessageList *self, ChatMessageItem *item);
+void chat_message_list_remove_item (ChatMessageList *self, ChatMessage *message);
 /* Removes the listed ids (gint64); returns how many were here. */
 guint chat_message_list_remove_ids (ChatMessageList *self, const GArray *ids);
 /* Own messages with seq <= up_to become READ. */
 void chat_message_list_mark_read_up_to (ChatMessageList *self, gint64 up_to);
 /* The highest seq of a message received from the peer, or 0. */
 gint64 chat_message_list_get_last_incoming_seq (ChatMessageList *self);
-ChatMessageItem *chat_message_list_find (ChatMessageList *self, gint64 id);
-/* The newest item (a new reference), or NULL when empty. */
-ChatMessageItem *chat_message_list_dup_last (ChatMessageList *self);
+ChatMessage *chat_message_list_find (ChatMessageList *self, gint64 id);
+/* The newest message (a new reference), or NULL when empty. */
+ChatMessage *chat_message_list_dup_last (ChatMessageList *self);
+ChatMessageFlags chat_message_list_get_flags (ChatMessageList *self, ChatMessage *message);
+/* Sent by the list's user. */
+gboolean chat_message_list_is_outgoing (ChatMessageList *self, ChatMessage *message);
+/* "sent-at" in the local time zone (a new reference). */
+GDateTime *chat_message_list_dup_time (ChatMessage *message);
 
 /* The "New messages" divider: above the message id once it is listed (Ctrl+U has just marked
  * it read), or, with 0, above the oldest of the unread messages at the end. */
 void chat_message_list_set_first_unread_id (ChatMessageList *self, gint64 id);
 /* Places the divider from the read flags, unless an explicit one waits for the first page. */
 void chat_message_list_place_unread_marker (ChatMessageList *self);
-ChatMessageItem *chat_message_list_get_unread_marker (ChatMessageList *self);
+ChatMessage *chat_message_list_get_unread_marker (ChatMessageList *self);
 /* Fills a list that shows the offline cache: messages (ascending, may be NULL), marked loaded;
  * it never fetches history. */
 void chat_message_list_add_cached (ChatMessageList *self, GPtrArray *messages);

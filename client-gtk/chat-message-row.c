@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* ChatMessageRow: renders one ChatMessageItem as a chat bubble. Built in code, not from a
- * template: GtkListView in GTK 4.8 keeps up to 200 rows alive, and parsing a template for
+/* ChatMessageRow: renders one ChatMessage of a ChatMessageList as a chat bubble. Built in code, not
+ * from a template: GtkListView in GTK 4.8 keeps up to 200 rows alive, and parsing a template for
  * each costs more than the whole first paint may take. */
 #define G_LOG_DOMAIN "chat-gtk"
 
@@ -22,29 +22,11 @@ struct _ChatMessageRow
   GtkWidget *meta_box;
   GtkLabel *time_label;
   GtkImage *state_image;
-  ChatMessageItem *item;
+  ChatMessage *message;
+  ChatMessageList *list; /* where message is: its flags and whether it is the user's own */
 };
 
 G_DEFINE_FINAL_TYPE (ChatMessageRow, chat_message_row, GTK_TYPE_WIDGET)
-
-const char *
-chat_message_row_describe_state (ChatMessageItem *item)
-{
-  if (!chat_message_item_get_outgoing (item))
-    return "";
-  switch (chat_message_item_get_state (item))
-    {
-      case CHAT_DELIVERY_PENDING:
-        return _ ("Sending…");
-      case CHAT_DELIVERY_SENT:
-        return _ ("Sent");
-      case CHAT_DELIVERY_READ:
-        return _ ("Read");
-      case CHAT_DELIVERY_FAILED:
-      default:
-        return _ ("Not sent");
-    }
-}
 
 /* The state's icon and its spoken and tooltip text: "committed" is stored by every in-sync
  * server of the cluster, which is what the one tick promises. */
@@ -94,17 +76,23 @@ set_css_class (GtkWidget *widget, const char *css_class, gboolean set)
 
 /* The time shows once per group (the last message of a run from one sender); an own
  * message always shows its delivery state. */
+static gboolean
+has_flag (ChatMessageRow *self, ChatMessageFlags flag)
+{
+  return (chat_message_list_get_flags (self->list, self->message) & flag) != 0;
+}
+
 static void
 update_state (ChatMessageRow *self)
 {
-  ChatDeliveryState state = chat_message_item_get_state (self->item);
-  gboolean outgoing = chat_message_item_get_outgoing (self->item);
-  gboolean group_end = chat_message_item_get_group_end (self->item);
+  ChatDeliveryState state = chat_message_get_state (self->message);
+  gboolean outgoing = chat_message_list_is_outgoing (self->list, self->message);
+  gboolean group_end = has_flag (self, CHAT_MESSAGE_FLAG_GROUP_END);
   const char *text = NULL;
 
   if (group_end)
     {
-      g_autoptr (GDateTime) time = chat_message_item_dup_time (self->item);
+      g_autoptr (GDateTime) time = chat_message_list_dup_time (self->message);
       g_autofree char *clock = g_date_time_format (time, "%H:%M");
 
       gtk_label_set_label (self->time_label, clock);
@@ -128,11 +116,11 @@ update_state (ChatMessageRow *self)
 static void
 update_day (ChatMessageRow *self)
 {
-  gboolean show_day = chat_message_item_get_show_day (self->item);
+  gboolean show_day = has_flag (self, CHAT_MESSAGE_FLAG_SHOW_DAY);
 
   if (show_day)
     {
-      g_autoptr (GDateTime) time = chat_message_item_dup_time (self->item);
+      g_autoptr (GDateTime) time = chat_message_list_dup_time (self->message);
       g_autofree char *day = format_day (time);
 
       gtk_label_set_label (self->day_label, day);
@@ -143,16 +131,16 @@ update_day (ChatMessageRow *self)
 static void
 update_divider (ChatMessageRow *self)
 {
-  gtk_widget_set_visible (self->unread_divider, chat_message_item_get_first_unread (self->item));
+  gtk_widget_set_visible (self->unread_divider, has_flag (self, CHAT_MESSAGE_FLAG_FIRST_UNREAD));
 }
 
 /* Copy and the deletions this message allows, added to the label's own menu (which has
  * Copy for a selection and Select All). */
 static GMenuModel *
-build_menu (ChatMessageItem *item)
+build_menu (ChatMessageRow *self)
 {
   GMenu *menu = g_menu_new ();
-  gint64 id = chat_message_item_get_id (item);
+  gint64 id = chat_message_get_id (self->message);
   g_autoptr (GMenuItem) entry = NULL;
 
   g_menu_append (menu, _ ("_Copy Message"), "message.copy");
@@ -161,7 +149,7 @@ build_menu (ChatMessageItem *item)
   entry = g_menu_item_new (_ ("Delete for _Me"), NULL);
   g_menu_item_set_action_and_target (entry, "win.delete-message-for", "(xs)", id, "me");
   g_menu_append_item (menu, entry);
-  if (chat_message_item_get_outgoing (item))
+  if (chat_message_list_is_outgoing (self->list, self->message))
     {
       g_autoptr (GMenuItem) everyone = g_menu_item_new (_ ("Delete for _Everyone"), NULL);
 
@@ -175,7 +163,7 @@ build_menu (ChatMessageItem *item)
 static void
 update_menu (ChatMessageRow *self)
 {
-  g_autoptr (GMenuModel) menu = build_menu (self->item);
+  g_autoptr (GMenuModel) menu = build_menu (self);
 
   gtk_label_set_extra_menu (self->body_label, menu);
 }
@@ -183,8 +171,8 @@ update_menu (ChatMessageRow *self)
 static void
 update (ChatMessageRow *self)
 {
-  gboolean outgoing = chat_message_item_get_outgoing (self->item);
-  const char *body = chat_message_item_get_body (self->item);
+  gboolean outgoing = chat_message_list_is_outgoing (self->list, self->message);
+  const char *body = chat_message_get_body (self->message);
   g_autofree char *markup = chat_message_markup_new (body);
 
   gtk_label_set_wrap_mode (self->body_label, chat_message_markup_has_long_word (body)
@@ -209,9 +197,9 @@ copy_activated (GtkWidget *widget, const char *name, GVariant *param)
 {
   ChatMessageRow *self = CHAT_MESSAGE_ROW (widget);
 
-  if (self->item != NULL)
+  if (self->message != NULL)
     gdk_clipboard_set_text (gtk_widget_get_clipboard (widget),
-                            chat_message_item_get_body (self->item));
+                            chat_message_get_body (self->message));
 }
 
 static void
@@ -219,7 +207,7 @@ chat_message_row_dispose (GObject *object)
 {
   GtkWidget *child;
 
-  chat_message_row_set_item (CHAT_MESSAGE_ROW (object), NULL);
+  chat_message_row_set_message (CHAT_MESSAGE_ROW (object), NULL, NULL);
   while ((child = gtk_widget_get_first_child (GTK_WIDGET (object))) != NULL)
     gtk_widget_unparent (child);
   G_OBJECT_CLASS (chat_message_row_parent_class)->dispose (object);
@@ -326,25 +314,42 @@ chat_message_row_new (void)
   return g_object_new (CHAT_TYPE_MESSAGE_ROW, NULL);
 }
 
+/* The list changed how a message is drawn (a separator, the divider, its group). */
+static void
+flags_changed_cb (ChatMessageList *list, ChatMessage *message, ChatMessageRow *self)
+{
+  if (message != self->message)
+    return;
+  update_state (self);
+  update_day (self);
+  update_divider (self);
+}
+
 void
-chat_message_row_set_item (ChatMessageRow *self, ChatMessageItem *item)
+chat_message_row_set_message (ChatMessageRow *self, ChatMessageList *list, ChatMessage *message)
 {
   g_return_if_fail (CHAT_IS_MESSAGE_ROW (self));
+  g_return_if_fail (message == NULL || CHAT_IS_MESSAGE_LIST (list));
 
-  if (!chat_row_item_swap (self, (GObject **)&self->item, item))
+  if (self->list != list)
+    {
+      if (self->list != NULL)
+        g_signal_handlers_disconnect_by_data (self->list, self);
+      g_set_object (&self->list, list);
+      if (list != NULL)
+        g_signal_connect (list, "flags-changed", G_CALLBACK (flags_changed_cb), self);
+    }
+  if (!chat_row_item_swap (self, (GObject **)&self->message, message))
     return;
-  g_signal_connect_swapped (item, "notify::state", G_CALLBACK (update_state), self);
-  g_signal_connect_swapped (item, "notify::group-end", G_CALLBACK (update_state), self);
-  g_signal_connect_swapped (item, "notify::show-day", G_CALLBACK (update_day), self);
-  g_signal_connect_swapped (item, "notify::first-unread", G_CALLBACK (update_divider), self);
+  g_signal_connect_swapped (message, "notify::state", G_CALLBACK (update_state), self);
   /* Committed: it can be deleted now. */
-  g_signal_connect_swapped (item, "notify::message", G_CALLBACK (update_menu), self);
+  g_signal_connect_swapped (message, "notify::id", G_CALLBACK (update_menu), self);
   update (self);
 }
 
-ChatMessageItem *
-chat_message_row_get_item (ChatMessageRow *self)
+ChatMessage *
+chat_message_row_get_message (ChatMessageRow *self)
 {
   g_return_val_if_fail (CHAT_IS_MESSAGE_ROW (self), NULL);
-  return self->item;
+  return self->message;
 }

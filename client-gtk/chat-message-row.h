@@ -4,7 +4,7 @@
 
 #include <adwaita.h>
 
-#include "chat-message-item.h"
+#include "chat-message-list.h"
 
 G_BEGIN_DECLS
 
@@ -12,10 +12,10 @@ G_BEGIN_DECLS
 G_DECLARE_FINAL_TYPE (ChatMessageRow, chat_message_row, CHAT, MESSAGE_ROW, GtkWidget)
 
 ChatMessageRow *chat_message_row_new (void);
-/* Shows item (NULL: nothing) and follows its delivery state. */
-void chat_message_row_set_item (ChatMessageRow *self, ChatMessageItem *item);
-ChatMessageItem *chat_message_row_get_item (ChatMessageRow *self);
-/* "Sending…", "Sent", "Read" or "Not sent" for own messages, "" otherwise. */
-const char *chat_message_row_describe_state (ChatMessageItem *item);
+/* Shows message of list (NULL: nothing), following its delivery state and the flags the
+ * list keeps for it. */
+void chat_message_row_set_message (ChatMessageRow *self, ChatMessageList *list,
+                                   ChatMessage *message);
+ChatMessage *chat_message_row_get_message (ChatMessageRow *self);
 
 G_END_DECLS

@@ -85,7 +85,7 @@ delete_done_cb (GObject *source, GAsyncResult *result, gpointer user_data)
 static void
 delete_response_cb (AdwMessageDialog *dialog, const char *response, ChatWindow *self)
 {
-  ChatMessageItem *item = g_object_get_data (G_OBJECT (dialog), "chat-item");
+  ChatMessage *item = g_object_get_data (G_OBJECT (dialog), "chat-item");
 
   if (g_strcmp0 (response, "delete") != 0 || self->account == NULL)
     return;
@@ -94,7 +94,7 @@ delete_response_cb (AdwMessageDialog *dialog, const char *response, ChatWindow *
 }
 
 static void
-confirm_delete_for_everyone (ChatWindow *self, ChatMessageItem *item)
+confirm_delete_for_everyone (ChatWindow *self, ChatMessage *item)
 {
   GtkWidget *dialog;
 
@@ -114,13 +114,16 @@ confirm_delete_for_everyone (ChatWindow *self, ChatMessageItem *item)
 /* Deleting a message for everyone asks first; hiding one from the user's own view does not
  * touch the other side, so it goes at once. */
 static void
-delete_item (ChatWindow *self, ChatMessageItem *item, ChatDeleteScope scope)
+delete_item (ChatWindow *self, ChatMessage *item, ChatDeleteScope scope)
 {
   if (chat_window_get_offline (self))
     return; /* the cache is read-only */
   if (scope == CHAT_DELETE_SCOPE_DEFAULT)
-    scope
-        = chat_message_item_get_outgoing (item) ? CHAT_DELETE_SCOPE_EVERYONE : CHAT_DELETE_SCOPE_ME;
+    scope = g_ascii_strcasecmp (chat_message_get_from (item),
+                                chat_account_get_username (self->account))
+                    == 0
+                ? CHAT_DELETE_SCOPE_EVERYONE
+                : CHAT_DELETE_SCOPE_ME;
   if (scope == CHAT_DELETE_SCOPE_EVERYONE)
     confirm_delete_for_everyone (self, item);
   else
@@ -133,7 +136,7 @@ delete_message_for_activated (GtkWidget *widget, const char *name, GVariant *par
 {
   ChatWindow *self = CHAT_WINDOW (widget);
   ChatMessageList *messages = chat_conversation_view_get_messages (self->conversation_view);
-  ChatMessageItem *item;
+  ChatMessage *item;
   const char *scope = NULL;
   gint64 id = 0;
 
@@ -149,7 +152,7 @@ static void
 delete_message_activated (GtkWidget *widget, const char *name, GVariant *param)
 {
   ChatWindow *self = CHAT_WINDOW (widget);
-  ChatMessageItem *item = chat_conversation_view_get_selected (self->conversation_view);
+  ChatMessage *item = chat_conversation_view_get_selected (self->conversation_view);
 
   if (item != NULL && self->account != NULL)
     delete_item (self, item, CHAT_DELETE_SCOPE_DEFAULT);

@@ -21,9 +21,17 @@ struct _ChatMessage
   char *body;
   gint64 sent_at;
   gboolean read;
+  ChatDeliveryState state;
+  char *client_msg_id;
 };
 
 G_DEFINE_FINAL_TYPE (ChatMessage, chat_message, G_TYPE_OBJECT)
+
+G_DEFINE_ENUM_TYPE (ChatDeliveryState, chat_delivery_state,
+                    G_DEFINE_ENUM_VALUE (CHAT_DELIVERY_PENDING, "pending"),
+                    G_DEFINE_ENUM_VALUE (CHAT_DELIVERY_SENT, "sent"),
+                    G_DEFINE_ENUM_VALUE (CHAT_DELIVERY_READ, "read"),
+                    G_DEFINE_ENUM_VALUE (CHAT_DELIVERY_FAILED, "failed"))
 
 enum
 {
@@ -35,6 +43,8 @@ enum
   PROP_BODY,
   PROP_SENT_AT,
   PROP_READ,
+  PROP_STATE,
+  PROP_CLIENT_MSG_ID,
   N_PROPS
 };
 
@@ -68,6 +78,12 @@ chat_message_get_property (GObject *object, guint prop_id, GValue *value, GParam
       case PROP_READ:
         g_value_set_boolean (value, self->read);
         break;
+      case PROP_STATE:
+        g_value_set_enum (value, self->state);
+        break;
+      case PROP_CLIENT_MSG_ID:
+        g_value_set_string (value, self->client_msg_id);
+        break;
       default:
         G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -83,6 +99,9 @@ chat_message_set_property (GObject *object, guint prop_id, const GValue *value, 
       case PROP_READ:
         chat_message_set_read (self, g_value_get_boolean (value));
         break;
+      case PROP_STATE:
+        chat_message_set_state (self, g_value_get_enum (value));
+        break;
       default:
         G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -96,6 +115,7 @@ chat_message_finalize (GObject *object)
   g_free (self->from);
   g_free (self->to);
   g_free (self->body);
+  g_free (self->client_msg_id);
   G_OBJECT_CLASS (chat_message_parent_class)->finalize (object);
 }
 
@@ -103,7 +123,7 @@ static GParamSpec *
 int64_param (const char *name)
 {
   return g_param_spec_int64 (name, NULL, NULL, 0, G_MAXINT64, 0,
-                             G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
+                             G_PARAM_READABLE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
 }
 
 static GParamSpec *
@@ -130,12 +150,17 @@ chat_message_class_init (ChatMessageClass *klass)
   properties[PROP_READ]
       = g_param_spec_boolean ("read", NULL, NULL, FALSE,
                               G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  properties[PROP_STATE]
+      = g_param_spec_enum ("state", NULL, NULL, CHAT_TYPE_DELIVERY_STATE, CHAT_DELIVERY_SENT,
+                           G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS);
+  properties[PROP_CLIENT_MSG_ID] = string_param ("client-msg-id");
   g_object_class_install_properties (object_class, N_PROPS, properties);
 }
 
 static void
 chat_message_init (ChatMessage *self)
 {
+  self->state = CHAT_DELIVERY_SENT;
 }
 
 ChatMessage *
@@ -151,7 +176,43 @@ chat_message_new (gint64 id, gint64 seq, const char *from, const char *to, const
   self->body = g_strdup (body != NULL ? body : "");
   self->sent_at = sent_at;
   self->read = read;
+  self->state = read ? CHAT_DELIVERY_READ : CHAT_DELIVERY_SENT;
   return self;
+}
+
+ChatMessage *
+chat_message_new_pending (const char *from, const char *to, const char *body,
+                          const char *client_msg_id)
+{
+  ChatMessage *self = chat_message_new (0, 0, from, to, body, g_get_real_time () / 1000, FALSE);
+
+  self->state = CHAT_DELIVERY_PENDING;
+  self->client_msg_id = g_strdup (client_msg_id);
+  return self;
+}
+
+static void
+set_int64 (ChatMessage *self, gint64 *field, gint64 value, guint prop)
+{
+  if (*field == value)
+    return;
+  *field = value;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[prop]);
+}
+
+void
+chat_message_commit (ChatMessage *self, ChatMessage *committed)
+{
+  g_return_if_fail (CHAT_IS_MESSAGE (self));
+  g_return_if_fail (CHAT_IS_MESSAGE (committed));
+
+  g_object_freeze_notify (G_OBJECT (self));
+  set_int64 (self, &self->id, committed->id, PROP_ID);
+  set_int64 (self, &self->seq, committed->seq, PROP_SEQ);
+  set_int64 (self, &self->sent_at, committed->sent_at, PROP_SENT_AT);
+  chat_message_set_state (self, committed->read ? CHAT_DELIVERY_READ : CHAT_DELIVERY_SENT);
+  chat_message_set_read (self, committed->read);
+  g_object_thaw_notify (G_OBJECT (self));
 }
 
 ChatMessage *
@@ -257,10 +318,37 @@ chat_message_set_read (ChatMessage *self, gboolean read)
   g_return_if_fail (CHAT_IS_MESSAGE (self));
 
   read = !!read;
+  if (read && self->state == CHAT_DELIVERY_SENT)
+    chat_message_set_state (self, CHAT_DELIVERY_READ);
   if (self->read == read)
     return;
   self->read = read;
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_READ]);
+}
+
+ChatDeliveryState
+chat_message_get_state (ChatMessage *self)
+{
+  g_return_val_if_fail (CHAT_IS_MESSAGE (self), CHAT_DELIVERY_SENT);
+  return self->state;
+}
+
+void
+chat_message_set_state (ChatMessage *self, ChatDeliveryState state)
+{
+  g_return_if_fail (CHAT_IS_MESSAGE (self));
+
+  if (self->state == state)
+    return;
+  self->state = state;
+  g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_STATE]);
+}
+
+const char *
+chat_message_get_client_msg_id (ChatMessage *self)
+{
+  g_return_val_if_fail (CHAT_IS_MESSAGE (self), NULL);
+  return self->client_msg_id;
 }
 
 const char *

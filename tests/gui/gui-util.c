@@ -127,16 +127,16 @@ gui_save_screenshot (GtkWidget *widget, const char *name)
   g_test_message ("screenshot: %s", path);
 }
 
-ChatMessageItem *
+ChatMessage *
 gui_find_body (ChatMessageList *list, const char *body)
 {
   guint n = g_list_model_get_n_items (G_LIST_MODEL (list));
 
   for (guint i = 0; i < n; i++)
     {
-      g_autoptr (ChatMessageItem) item = g_list_model_get_item (G_LIST_MODEL (list), i);
+      g_autoptr (ChatMessage) item = g_list_model_get_item (G_LIST_MODEL (list), i);
 
-      if (g_strcmp0 (chat_message_item_get_body (item), body) == 0)
+      if (g_strcmp0 (chat_message_get_body (item), body) == 0)
         return item; /* the list keeps it alive */
     }
   return NULL;
@@ -150,9 +150,9 @@ gui_count_body (ChatMessageList *list, const char *body)
 
   for (guint i = 0; i < n; i++)
     {
-      g_autoptr (ChatMessageItem) item = g_list_model_get_item (G_LIST_MODEL (list), i);
+      g_autoptr (ChatMessage) item = g_list_model_get_item (G_LIST_MODEL (list), i);
 
-      if (g_strcmp0 (chat_message_item_get_body (item), body) == 0)
+      if (g_strcmp0 (chat_message_get_body (item), body) == 0)
         count++;
     }
   return count;

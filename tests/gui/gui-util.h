@@ -40,7 +40,7 @@ void gui_save_screenshot (GtkWidget *widget, const char *name);
 /* The count of items in list whose body is body. */
 guint gui_count_body (ChatMessageList *list, const char *body);
 /* The first item in list whose body is body, or NULL. */
-ChatMessageItem *gui_find_body (ChatMessageList *list, const char *body);
+ChatMessage *gui_find_body (ChatMessageList *list, const char *body);
 /* The first open window of type type transient for parent, or NULL. */
 GtkWindow *gui_find_dialog (GtkWindow *parent, GType type);
 

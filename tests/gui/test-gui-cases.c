@@ -219,7 +219,7 @@ test_read_unread_one_at_a_time (void)
 
 /* The item's row lies wholly inside the visible part of the conversation. */
 static gboolean
-item_visible (ChatMessageItem *item)
+item_visible (ChatMessage *item)
 {
   GtkScrolledWindow *sw = chat_conversation_view_get_scrolled_window (bob->conversation_view);
   GtkWidget *list = gtk_scrolled_window_get_child (sw);
@@ -231,7 +231,8 @@ item_visible (ChatMessageItem *item)
     {
       GtkWidget *row = gtk_widget_get_first_child (cell);
 
-      if (!CHAT_IS_MESSAGE_ROW (row) || chat_message_row_get_item (CHAT_MESSAGE_ROW (row)) != item)
+      if (!CHAT_IS_MESSAGE_ROW (row)
+          || chat_message_row_get_message (CHAT_MESSAGE_ROW (row)) != item)
         continue;
       if (!gtk_widget_get_mapped (row))
         break;
@@ -248,11 +249,11 @@ item_visible (ChatMessageItem *item)
   return FALSE;
 }
 
-static ChatMessageItem *
+static ChatMessage *
 open_long_conversation (const char *peer)
 {
   ChatMessageList *list;
-  g_autoptr (ChatMessageItem) last = NULL;
+  g_autoptr (ChatMessage) last = NULL;
 
   g_assert_true (gtk_widget_activate_action (GTK_WIDGET (bob), "win.open-conversation", "s", peer));
   list = messages_of (peer);
@@ -267,7 +268,7 @@ open_long_conversation (const char *peer)
 static void
 test_open_at_newest (void)
 {
-  ChatMessageItem *item;
+  ChatMessage *item;
 
   ensure_bob ();
   chat_account_set_active_peer (chat_window_get_account (bob), NULL);
@@ -282,7 +283,7 @@ test_open_at_newest (void)
   server_mark_all_read ();
   /* All read: the newest message is on screen. */
   item = open_long_conversation ("ivan");
-  g_assert_cmpstr (chat_message_item_get_body (item), ==, "ivan 40");
+  g_assert_cmpstr (chat_message_get_body (item), ==, "ivan 40");
   g_assert_true (item_visible (item));
   g_assert_true (item_visible (gui_find_body (messages_of ("ivan"), "ivan 39")));
 
@@ -296,7 +297,8 @@ test_open_at_newest (void)
   GUI_WAIT_UNTIL (gui_find_body (messages_of ("heidi"), "heidi late 10") != NULL, TIMEOUT_MS);
   open_long_conversation ("heidi");
   item = gui_find_body (messages_of ("heidi"), "heidi late 1");
-  g_assert_true (chat_message_item_get_first_unread (item));
+  g_assert_true (
+      (chat_message_list_get_flags (messages_of ("heidi"), item) & CHAT_MESSAGE_FLAG_FIRST_UNREAD));
   g_assert_true (item_visible (item));
   gui_save_screenshot (GTK_WIDGET (bob), "new-messages.png");
   server_mark_all_read ();

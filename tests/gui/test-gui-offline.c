@@ -107,7 +107,7 @@ first_session (void)
   GUI_WAIT_UNTIL (gui_find_body (list, "hello olga") != NULL, TIMEOUT_MS);
   type_and_send (window, "hi pete");
   GUI_WAIT_UNTIL (gui_find_body (list, "hi pete") != NULL
-                      && chat_message_item_get_state (gui_find_body (list, "hi pete"))
+                      && chat_message_get_state (gui_find_body (list, "hi pete"))
                              != CHAT_DELIVERY_PENDING,
                   TIMEOUT_MS);
   GUI_WAIT_UNTIL (file_contains (path, "hi pete"), TIMEOUT_MS);
@@ -164,7 +164,7 @@ test_offline_start (void)
   GUI_WAIT_UNTIL (gui_find_body (list, "hello olga") != NULL, TIMEOUT_MS);
   type_and_send (window, "back online");
   GUI_WAIT_UNTIL (gui_find_body (list, "back online") != NULL
-                      && chat_message_item_get_state (gui_find_body (list, "back online"))
+                      && chat_message_get_state (gui_find_body (list, "back online"))
                              != CHAT_DELIVERY_PENDING,
                   TIMEOUT_MS);
   pete = pete_connect (FALSE);

@@ -95,7 +95,7 @@ static void
 test_exchange (void)
 {
   ChatMessageList *to_bob = messages_of (alice, "bob");
-  ChatMessageItem *item;
+  ChatMessage *item;
   gboolean bob_focused;
 
   GUI_WAIT_UNTIL (chat_message_list_get_loaded (to_bob), TIMEOUT_MS);
@@ -105,8 +105,8 @@ test_exchange (void)
   send_text (alice, "Hi Bob! The cluster kept our chat alive.");
   item = gui_find_body (to_bob, "Hi Bob! The cluster kept our chat alive.");
   g_assert_nonnull (item);
-  GUI_WAIT_UNTIL (chat_message_item_get_state (item) != CHAT_DELIVERY_PENDING, TIMEOUT_MS);
-  g_assert_cmpint (chat_message_item_get_state (item), ==, CHAT_DELIVERY_SENT);
+  GUI_WAIT_UNTIL (chat_message_get_state (item) != CHAT_DELIVERY_PENDING, TIMEOUT_MS);
+  g_assert_cmpint (chat_message_get_state (item), ==, CHAT_DELIVERY_SENT);
 
   /* Bob sees an unread badge, opens the conversation, and Alice sees "Read". */
   GUI_WAIT_UNTIL (conversation_of (bob, "alice") != NULL
@@ -131,7 +131,7 @@ test_exchange (void)
   g_assert_true (gtk_widget_activate_action (GTK_WIDGET (bob), "win.read-all", NULL));
   GUI_WAIT_UNTIL (chat_account_get_unread (chat_window_get_account (bob)) == 0, TIMEOUT_MS);
   GUI_WAIT_UNTIL (gui_notification_get ("conversation-alice") == NULL, TIMEOUT_MS);
-  GUI_WAIT_UNTIL (chat_message_item_get_state (item) == CHAT_DELIVERY_READ, TIMEOUT_MS);
+  GUI_WAIT_UNTIL (chat_message_get_state (item) == CHAT_DELIVERY_READ, TIMEOUT_MS);
 
   send_text (bob, "Hello Alice, good to see you here.");
   send_text (bob, "Shall we meet at noon?");
@@ -158,13 +158,13 @@ dialog_open (GtkWindow *parent)
 }
 
 static guint
-position_of (ChatMessageList *list, ChatMessageItem *item)
+position_of (ChatMessageList *list, ChatMessage *item)
 {
   guint position;
 
   for (position = 0; position < g_list_model_get_n_items (G_LIST_MODEL (list)); position++)
     {
-      g_autoptr (ChatMessageItem) at = g_list_model_get_item (G_LIST_MODEL (list), position);
+      g_autoptr (ChatMessage) at = g_list_model_get_item (G_LIST_MODEL (list), position);
 
       if (at == item)
         break;
@@ -179,7 +179,7 @@ test_delete_message (void)
 {
   ChatMessageList *to_bob = messages_of (alice, "bob");
   const char *own = "Noon works.\nSee you at the usual place.";
-  ChatMessageItem *item = gui_find_body (to_bob, own);
+  ChatMessage *item = gui_find_body (to_bob, own);
   AdwMessageDialog *dialog;
   gint64 id;
 
@@ -197,7 +197,7 @@ test_delete_message (void)
 
   item = gui_find_body (to_bob, "Shall we meet at noon?");
   g_assert_nonnull (item);
-  id = chat_message_item_get_id (item);
+  id = chat_message_get_id (item);
   g_assert_true (
       gtk_widget_activate_action (GTK_WIDGET (alice), "win.delete-message-for", "(xs)", id, "me"));
   GUI_WAIT_UNTIL (gui_find_body (to_bob, "Shall we meet at noon?") == NULL, TIMEOUT_MS);
@@ -213,20 +213,20 @@ test_reconnect (void)
 {
   ChatMessageList *to_bob = messages_of (alice, "bob");
   const char *text = "Typed while the server was down";
-  ChatMessageItem *item;
+  ChatMessage *item;
 
   chat_test_cluster_kill (cluster, 1);
   GUI_WAIT_UNTIL (chat_window_get_reconnecting (alice), TIMEOUT_MS);
   send_text (alice, text);
   item = gui_find_body (to_bob, text);
   g_assert_nonnull (item);
-  g_assert_cmpint (chat_message_item_get_state (item), ==, CHAT_DELIVERY_PENDING);
+  g_assert_cmpint (chat_message_get_state (item), ==, CHAT_DELIVERY_PENDING);
   gui_save_screenshot (GTK_WIDGET (alice), "reconnecting.png");
 
   chat_test_cluster_start (cluster, 1, TRUE);
   GUI_WAIT_UNTIL (!chat_window_get_reconnecting (alice), FAILOVER_TIMEOUT_MS);
-  GUI_WAIT_UNTIL (chat_message_item_get_state (item) == CHAT_DELIVERY_SENT
-                      || chat_message_item_get_state (item) == CHAT_DELIVERY_READ,
+  GUI_WAIT_UNTIL (chat_message_get_state (item) == CHAT_DELIVERY_SENT
+                      || chat_message_get_state (item) == CHAT_DELIVERY_READ,
                   FAILOVER_TIMEOUT_MS);
   GUI_WAIT_UNTIL (gui_find_body (messages_of (bob, "alice"), text) != NULL, FAILOVER_TIMEOUT_MS);
   gui_spin (500);
@@ -241,7 +241,7 @@ test_failover (void)
 {
   ChatMessageList *to_bob;
   const char *text = "Sent while the leader died";
-  ChatMessageItem *item;
+  ChatMessage *item;
   guint leader;
 
   to_bob = messages_of (alice, "bob");
@@ -250,8 +250,8 @@ test_failover (void)
   send_text (alice, text);
   item = gui_find_body (to_bob, text);
   chat_test_cluster_kill (cluster, leader);
-  GUI_WAIT_UNTIL (chat_message_item_get_state (item) == CHAT_DELIVERY_SENT
-                      || chat_message_item_get_state (item) == CHAT_DELIVERY_READ,
+  GUI_WAIT_UNTIL (chat_message_get_state (item) == CHAT_DELIVERY_SENT
+                      || chat_message_get_state (item) == CHAT_DELIVERY_READ,
                   FAILOVER_TIMEOUT_MS);
   GUI_WAIT_UNTIL (!chat_window_get_reconnecting (alice), FAILOVER_TIMEOUT_MS);
   GUI_WAIT_UNTIL (gui_find_body (messages_of (bob, "alice"), text) != NULL, FAILOVER_TIMEOUT_MS);

@@ -49,20 +49,20 @@ populate (void)
 }
 
 /* Borrowed: the list keeps its own reference. */
-static ChatMessageItem *
+static ChatMessage *
 item_at (ChatMessageList *list, guint position)
 {
-  ChatMessageItem *item = g_list_model_get_item (G_LIST_MODEL (list), position);
+  ChatMessage *item = g_list_model_get_item (G_LIST_MODEL (list), position);
 
   g_object_unref (item);
   return item;
 }
 
 static gboolean
-same_day (ChatMessageItem *a, ChatMessageItem *b)
+same_day (ChatMessage *a, ChatMessage *b)
 {
-  g_autoptr (GDateTime) ta = chat_message_item_dup_time (a);
-  g_autoptr (GDateTime) tb = chat_message_item_dup_time (b);
+  g_autoptr (GDateTime) ta = chat_message_list_dup_time (a);
+  g_autoptr (GDateTime) tb = chat_message_list_dup_time (b);
 
   return g_date_time_get_year (ta) == g_date_time_get_year (tb)
          && g_date_time_get_day_of_year (ta) == g_date_time_get_day_of_year (tb);
@@ -77,25 +77,25 @@ assert_ordered (ChatMessageList *list)
 
   for (guint i = 0; i < n; i++)
     {
-      ChatMessageItem *item = item_at (list, i);
-      gint64 seq = chat_message_item_get_seq (item);
+      ChatMessage *item = item_at (list, i);
+      gint64 seq = chat_message_get_seq (item);
 
       if (seq != 0)
         {
           g_assert_cmpint (seq, >, last_seq);
           last_seq = seq;
         }
-      g_assert_true (chat_message_list_find (list, chat_message_item_get_id (item)) == item
-                     || chat_message_item_get_id (item) == 0);
-      g_assert_cmpint (chat_message_item_get_show_day (item), ==,
-                       i == 0 || !same_day (item_at (list, i - 1), item));
+      g_assert_true (chat_message_list_find (list, chat_message_get_id (item)) == item
+                     || chat_message_get_id (item) == 0);
+      g_assert_cmpint (!!(chat_message_list_get_flags (list, item) & CHAT_MESSAGE_FLAG_SHOW_DAY),
+                       ==, i == 0 || !same_day (item_at (list, i - 1), item));
     }
 }
 
 static void
 assert_body_at (ChatMessageList *list, guint position, const char *body)
 {
-  g_assert_cmpstr (chat_message_item_get_body (item_at (list, position)), ==, body);
+  g_assert_cmpstr (chat_message_get_body (item_at (list, position)), ==, body);
 }
 
 static ChatMessageList *
@@ -144,8 +144,8 @@ test_live_changes (gconstpointer data)
   ChatMessageList *list = open_list ();
   ChatAccount *account = chat_window_get_account (bob);
   g_autofree char *live = g_strdup_printf ("Message %u", N_MESSAGES);
-  ChatMessageItem *pending;
-  ChatMessageItem *middle;
+  ChatMessage *pending;
+  ChatMessage *middle;
 
   send_message (alice, N_MESSAGES);
   GUI_WAIT_UNTIL (g_list_model_get_n_items (G_LIST_MODEL (list)) == N_MESSAGES + 1, TIMEOUT_MS);
@@ -153,7 +153,7 @@ test_live_changes (gconstpointer data)
 
   pending = chat_account_send (account, "alice", "A reply from bob");
   assert_body_at (list, N_MESSAGES + 1, "A reply from bob");
-  GUI_WAIT_UNTIL (chat_message_item_get_state (pending) != CHAT_DELIVERY_PENDING, TIMEOUT_MS);
+  GUI_WAIT_UNTIL (chat_message_get_state (pending) != CHAT_DELIVERY_PENDING, TIMEOUT_MS);
   assert_body_at (list, N_MESSAGES + 1, "A reply from bob");
   assert_ordered (list);
 

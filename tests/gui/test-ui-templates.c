@@ -90,11 +90,14 @@ static GtkLabel *
 body_label_of (const char *body, GtkWidget **row_out)
 {
   g_autoptr (ChatMessage) message = chat_message_new (1, 1, "alice", "bob", body, 0, FALSE);
-  g_autoptr (ChatMessageItem) item = chat_message_item_new (message, FALSE);
+  g_autoptr (ChatClient) client = chat_client_new ((const char *const[]){ "127.0.0.1:1", NULL });
+  g_autoptr (ChatMessageList) list = NULL;
   ChatMessageRow *row = g_object_ref_sink (chat_message_row_new ());
   GtkLabel *label;
 
-  chat_message_row_set_item (row, item);
+  list = chat_message_list_new (client, "bob", "alice");
+  chat_message_list_add_message (list, message);
+  chat_message_row_set_message (row, list, message);
   *row_out = GTK_WIDGET (row);
   label = find_label (GTK_WIDGET (row), body);
   g_assert_nonnull (label);

@@ -147,6 +147,33 @@ test_conversation_notify (void)
   g_assert_cmpint (chat_message_get_id (chat_conversation_get_last_message (again)), ==, 7);
 }
 
+/* A pending message becomes the committed one in place: id, seq, time and state notify. */
+static void
+test_message_pending_commit (void)
+{
+  g_autoptr (ChatMessage) pending = chat_message_new_pending ("alice", "bob", "hi", "c-1");
+  g_autoptr (ChatMessage) committed = chat_message_new (5, 8, "alice", "bob", "hi", 1000, FALSE);
+  guint n_state = 0, n_id = 0;
+
+  g_assert_cmpint (chat_message_get_state (pending), ==, CHAT_DELIVERY_PENDING);
+  g_assert_cmpint (chat_message_get_id (pending), ==, 0);
+  g_assert_cmpstr (chat_message_get_client_msg_id (pending), ==, "c-1");
+  g_signal_connect (pending, "notify::state", G_CALLBACK (on_notify), &n_state);
+  g_signal_connect (pending, "notify::id", G_CALLBACK (on_notify), &n_id);
+  chat_message_commit (pending, committed);
+  g_assert_cmpint (chat_message_get_state (pending), ==, CHAT_DELIVERY_SENT);
+  g_assert_cmpint (chat_message_get_id (pending), ==, 5);
+  g_assert_cmpint (chat_message_get_seq (pending), ==, 8);
+  g_assert_cmpint (chat_message_get_sent_at (pending), ==, 1000);
+  g_assert_cmpuint (n_state, ==, 1);
+  g_assert_cmpuint (n_id, ==, 1);
+  /* Read by the recipient: one more state change. */
+  chat_message_set_read (pending, TRUE);
+  g_assert_cmpint (chat_message_get_state (pending), ==, CHAT_DELIVERY_READ);
+  g_assert_cmpuint (n_state, ==, 2);
+  g_assert_cmpint (chat_message_get_state (committed), ==, CHAT_DELIVERY_SENT);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -155,6 +182,7 @@ main (int argc, char **argv)
   g_test_add_func ("/message/bad-fields", test_message_bad_fields);
   g_test_add_func ("/message/read-notify", test_message_read_notify);
   g_test_add_func ("/message/peer", test_message_peer);
+  g_test_add_func ("/message/pending-commit", test_message_pending_commit);
   g_test_add_func ("/conversation/from-json", test_conversation_from_json);
   g_test_add_func ("/conversation/notify", test_conversation_notify);
   return g_test_run ();
