@@ -84,16 +84,26 @@ chat_session_store_lookup_finish (GAsyncResult *result, char **username, char **
   return TRUE;
 }
 
-/* In a thread, with the blocking call: libsecret 0.20.5's asynchronous clear returns its task
- * twice (a critical) once the item is gone. */
+/* In a thread, item by item: libsecret 0.20.5's password clear (the asynchronous one, and the
+ * blocking one, which runs it in a main loop of its own) returns its task twice (a critical)
+ * when it deletes more than one item, as two windows that stored the session at once leave. */
 static void
 clear_thread (GTask *task, gpointer source, gpointer task_data, GCancellable *cancellable)
 {
   g_autoptr (GError) error = NULL;
+  GList *items = secret_password_search_sync (session_schema (), SECRET_SEARCH_ALL, NULL, &error,
+                                              "servers", task_data, NULL);
 
-  if (!secret_password_clear_sync (session_schema (), NULL, &error, "servers", task_data, NULL)
-      && error != NULL)
+  if (error != NULL)
     g_debug ("Session not removed from the keyring: %s", error->message);
+  for (GList *l = items; l != NULL; l = l->next)
+    {
+      g_autoptr (GError) item_error = NULL;
+
+      if (SECRET_IS_ITEM (l->data) && !secret_item_delete_sync (l->data, NULL, &item_error))
+        g_debug ("Session not removed from the keyring: %s", item_error->message);
+    }
+  g_list_free_full (items, g_object_unref);
   g_task_return_boolean (task, TRUE);
 }
 
