@@ -68,16 +68,19 @@ chat_repl_found_cluster (ChatRepl *repl)
   repl->u->vote = repl->vote;
 }
 
-/* Silent for the failure timeout (or since we started). */
+/* Silent (or since we started) for longer than a whole round of elections: servers that
+ * are up but have no leader either speak only in their own rounds (a pre-vote every
+ * election timeout plus failure timeout), and naming them would make the reason flicker. */
 static ChatReplNodeSet
 silent_servers (ChatRepl *repl, ChatReplNodeSet among)
 {
   ChatReplNodeSet silent = 0;
+  guint64 window = repl->config.election_timeout_max_ms + 2 * repl->config.failure_timeout_ms;
 
   for (guint id = 1; id <= repl->config.n_nodes; id++)
     {
       if (id != self_id (repl) && CHAT_REPL_NODE_SET_HAS (among, id)
-          && repl->now >= repl->peer_heard[id] + repl->config.failure_timeout_ms)
+          && repl->now >= repl->peer_heard[id] + window)
         silent |= CHAT_REPL_NODE_BIT (id);
     }
   return silent;
@@ -193,9 +196,11 @@ chat_repl_campaign (ChatRepl *repl, gboolean transfer, gboolean forced)
   chat_repl_check_election (repl);
 }
 
-/* A bootstrap candidate asks the servers that have not answered again at every heartbeat:
- * at a cluster's first start the links come up one by one, and a request sent before a
- * link was up is lost. Whoever answers in time is in the first in-sync set. */
+/* A bootstrap candidate asks again at every heartbeat: at a cluster's first start the
+ * links come up one by one, and a request sent before a link was up is lost. It asks
+ * those that granted too: the repeated request keeps their timers from firing while it
+ * waits for a late server (a voter's own bootstrap campaign in a higher term would depose
+ * it the moment it wins), and their answers show that they are still there. */
 void
 chat_repl_candidate_tick (ChatRepl *repl)
 {
@@ -205,7 +210,7 @@ chat_repl_candidate_tick (ChatRepl *repl)
   repl->vote_resend_due = repl->now + repl->config.heartbeat_ms;
   for (guint id = 1; id <= repl->config.n_nodes; id++)
     {
-      if (id != self_id (repl) && !repl->peers[id].vote_answered)
+      if (id != self_id (repl))
         request_vote (repl, id, FALSE);
     }
 }

@@ -636,6 +636,55 @@ test_addition_leaves_from_disk (void)
   g_assert_cmpuint (highest_sent (&u), ==, 3);
 }
 
+/* A8: the founder makes the cluster id and every follower adopts it (status and the hard
+ * state of its update); a message that names another cluster is dropped, and named once in
+ * a foreign-cluster notice. */
+static void
+test_cluster_id (void)
+{
+  Cluster c;
+  ChatReplStatus status;
+  guint64 id = 0;
+  ChatReplMessage *stranger = NULL;
+  ChatReplEvent ev = { CHAT_REPL_EVENT_MESSAGE, 0 };
+  guint foreign = 0;
+
+  cluster_init (&c, 3, CHAT_REPL_MODE_AVAILABLE);
+  cluster_tick (&c, 500);
+  chat_repl_get_status (c.nodes[1], &status);
+  g_assert_cmpint (status.role, ==, CHAT_REPL_ROLE_LEADER);
+  id = status.cluster_id;
+  g_assert_cmpuint (id, !=, 0);
+  g_assert_cmpuint (id, <=, (guint64)G_MAXINT64);
+  for (guint node = 2; node <= 3; node++)
+    {
+      chat_repl_get_status (c.nodes[node], &status);
+      g_assert_cmpuint (status.cluster_id, ==, id);
+    }
+  /* s2 hears a "leader" of another cluster, twice: it ignores it and says so once. */
+  for (guint i = 0; i < 2; i++)
+    {
+      g_auto (ChatReplUpdate) u;
+
+      stranger = chat_repl_message_new (CHAT_REPL_MSG_APPEND, 3, 2, G_MAXUINT32);
+      stranger->cluster = id + 1;
+      ev.now_ms = c.now;
+      ev.message = stranger;
+      chat_repl_update_init (&u);
+      chat_repl_step (c.nodes[2], &ev, &u);
+      for (guint n = 0; n < u.notices->len; n++)
+        foreign += g_array_index (u.notices, ChatReplNotice, n).type
+                   == CHAT_REPL_NOTICE_FOREIGN_CLUSTER;
+      g_assert_cmpuint (u.messages->len, ==, 0);
+      chat_repl_message_unref (stranger);
+    }
+  g_assert_cmpuint (foreign, ==, 1);
+  chat_repl_get_status (c.nodes[2], &status);
+  g_assert_cmpuint (status.leader, ==, 1);
+  g_assert_cmpuint (status.term, <, G_MAXUINT32);
+  cluster_clear (&c);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -649,6 +698,7 @@ main (int argc, char **argv)
   g_test_add_func ("/repl/vote-restriction", test_vote_restriction);
   g_test_add_func ("/repl/bad-messages", test_bad_messages);
   g_test_add_func ("/repl/single-node", test_single_node);
+  g_test_add_func ("/repl/available/cluster-id", test_cluster_id);
   g_test_add_func ("/repl/available/stalled-leader", test_stalled_leader);
   g_test_add_data_func ("/repl/pre-vote/available", GUINT_TO_POINTER (CHAT_REPL_MODE_AVAILABLE),
                         test_pre_vote);

@@ -272,6 +272,38 @@ fresh_without_primary_waits (gboolean trace)
   return sc_finish (&sc);
 }
 
+/* A fresh cluster whose s3 starts late: the bootstrap campaign waits for it, and the first
+ * leader keeps leading (no election in a higher term deposes it). */
+static gboolean
+fresh_late_server_at (gboolean trace, guint64 late_ms, guint64 seed)
+{
+  Sc sc;
+  guint leader;
+
+  sc_start_seeded (&sc, trace, CHAT_REPL_MODE_AVAILABLE, seed);
+  sim_crash (sc.w, 3);
+  sim_run_until (sc.w, late_ms);
+  sim_restart (sc.w, 3);
+  sc_run (&sc, 3000);
+  leader = sc_leader (&sc);
+  sc_expect (&sc, "leader of term");
+  sc_absent (&sc, "stepped-down");
+  sc_absent (&sc, "election timeout");
+  if (leader == 0)
+    sc_fail (&sc, "no leader");
+  return sc_finish (&sc);
+}
+
+/* s3 started 1.65 s after the others (seed 17): s2 granted s1's bootstrap vote long before
+ * and, with nothing more from s1, its own timer fired just as s1 won: s2's campaign in term
+ * 2.2 deposed s1 (term 1.1) within a millisecond of its first leadership. Now s1 asks every
+ * server again at each heartbeat, and a repeated request keeps s2's timer from firing. */
+static gboolean
+fresh_late_server (gboolean trace)
+{
+  return fresh_late_server_at (trace, 1650, 17);
+}
+
 /* s1, the --primary server, loses its disk while s2 and s3 are down and starts again with
  * --primary. An empty server founds a cluster only when every configured server is up,
  * linked and empty (A8): s1 waits and says for whom; once s2 and s3 are back, their
@@ -292,7 +324,7 @@ primary_disk_loss_alone (gboolean trace)
   sc_mark (&sc);
   sc_run (&sc, 5000);
   sc_no_leader (&sc);
-  sc_expect (&sc, "s1: waiting-to-found (term 1.1, in-sync {2,3})");
+  sc_expect (&sc, "s1: waiting-to-found (term 2.1, in-sync {2,3})");
   sc_absent (&sc, "leader of term");
   sim_restart (sc.w, 2);
   sim_restart (sc.w, 3);
@@ -1101,6 +1133,7 @@ static const SimScenario scenarios[] = {
     fresh_without_primary },
   { "fresh-without-primary-waits", "no --primary, s3 not started: nobody leads until it is",
     fresh_without_primary_waits },
+  { "fresh-late-server", "s3 starts late: the first leader is not deposed", fresh_late_server },
   { "primary-disk-loss-alone", "s1 (--primary) loses its disk while s2, s3 are down: it waits",
     primary_disk_loss_alone },
   { "follower-disk-loss-fast", "s3 loses its disk, back within the failure timeout",
