@@ -1,8 +1,13 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Chaos test nemesis: SIGKILLs and restarts random servers, never too many down at once. */
+/* Chaos test nemesis: SIGKILLs and restarts random servers, never too many down at once,
+ * and (with --wipe) empties one server's disk at a time. */
 #define G_LOG_DOMAIN "chaos"
 
 #include "chaos.h"
+
+#include "chat-fs.h"
+
+#include <json-glib/json-glib.h>
 
 #define MIN_PAUSE_MS 200
 #define MAX_PAUSE_MS 1500
@@ -15,6 +20,9 @@ struct _ChaosNemesis
   GThread *thread;
   guint seconds;
   guint max_down;
+  gboolean wipe; /* some kills also empty the state directory */
+  guint wiped;   /* a wiped server not yet back in the in-sync set (counts as down), or 0 */
+  guint wipes;
   guint last_leader; /* 0 after the leader was killed */
   guint leader_changes;
   guint kills;
@@ -71,6 +79,65 @@ kill_one (ChaosNemesis *nemesis, GArray *up)
     nemesis->last_leader = 0;
 }
 
+/* Whether the leader reports every server up and in its in-sync set. */
+static gboolean
+all_in_sync (ChaosNemesis *nemesis)
+{
+  guint leader = chat_test_cluster_wait_leader (nemesis->cluster, LEADER_WAIT_MS);
+  g_autoptr (ChatTestConn) conn = NULL;
+  g_autoptr (JsonObject) hello = NULL;
+  JsonArray *servers = NULL;
+
+  if (leader == 0)
+    return FALSE;
+  conn = chat_test_conn_new (chat_test_cluster_port (nemesis->cluster, leader));
+  chat_test_conn_send_line (conn, "{\"id\":1,\"op\":\"hello\",\"client\":\"chaos\",\"proto\":1}");
+  hello = chat_test_conn_read (conn, LEADER_WAIT_MS);
+  if (hello == NULL || !json_object_has_member (hello, "servers"))
+    return FALSE;
+  servers = json_object_get_array_member (hello, "servers");
+  for (guint i = 0; i < json_array_get_length (servers); i++)
+    {
+      JsonObject *server = json_array_get_object_element (servers, i);
+
+      if (!json_object_get_boolean_member_with_default (server, "in_sync", FALSE)
+          || g_strcmp0 (json_object_get_string_member_with_default (server, "state", ""), "down")
+                 == 0)
+        return FALSE;
+    }
+  return json_array_get_length (servers) == chat_test_cluster_n_servers (nemesis->cluster);
+}
+
+/* A lost disk: kill, empty the state directory, start again at once. Only while every
+ * server is up and in the in-sync set (two others hold everything), and the wiped one
+ * counts as down until it is back in the set: never more failures than the cluster
+ * tolerates, as in the simulator's --disk-loss. */
+static void
+wipe_one (ChaosNemesis *nemesis, GArray *up)
+{
+  guint node = pick (up);
+
+  g_printerr ("# [nemesis] wipe node %u (kill -9, empty its state directory, restart)\n", node);
+  chat_test_cluster_kill (nemesis->cluster, node);
+  chat_fs_remove_tree (chat_test_cluster_state_dir (nemesis->cluster, node));
+  chat_test_cluster_start (nemesis->cluster, node, FALSE);
+  nemesis->kills++;
+  nemesis->wipes++;
+  nemesis->wiped = node;
+  if (node == nemesis->last_leader)
+    nemesis->last_leader = 0;
+}
+
+static void
+check_wiped_back (ChaosNemesis *nemesis)
+{
+  if (nemesis->wiped != 0 && all_in_sync (nemesis))
+    {
+      g_printerr ("# [nemesis] node %u is back in the in-sync set\n", nemesis->wiped);
+      nemesis->wiped = 0;
+    }
+}
+
 static void
 restart_one (ChaosNemesis *nemesis, guint node)
 {
@@ -86,9 +153,14 @@ step (ChaosNemesis *nemesis)
 {
   g_autoptr (GArray) up = nodes_where (nemesis->cluster, TRUE);
   g_autoptr (GArray) down = nodes_where (nemesis->cluster, FALSE);
-  gboolean may_kill = down->len < nemesis->max_down && up->len > 0;
+  guint n_down = down->len + (nemesis->wiped != 0);
+  gboolean may_kill = n_down < nemesis->max_down && up->len > 0;
 
-  if (may_kill && (down->len == 0 || g_random_double () < 0.5))
+  check_wiped_back (nemesis);
+  if (nemesis->wipe && nemesis->wiped == 0 && down->len == 0 && g_random_double () < 0.4
+      && all_in_sync (nemesis))
+    wipe_one (nemesis, up);
+  else if (may_kill && (n_down == 0 || g_random_double () < 0.5))
     kill_one (nemesis, up);
   else if (down->len > 0)
     restart_one (nemesis, pick (down));
@@ -117,11 +189,13 @@ nemesis_main (gpointer data)
 }
 
 ChaosNemesis *
-chaos_nemesis_start (ChatTestCluster *cluster, guint seconds, guint max_down, GMainLoop *loop)
+chaos_nemesis_start (ChatTestCluster *cluster, guint seconds, guint max_down, gboolean wipe,
+                     GMainLoop *loop)
 {
   ChaosNemesis *nemesis = g_new0 (ChaosNemesis, 1);
 
   nemesis->cluster = cluster;
+  nemesis->wipe = wipe;
   nemesis->loop = loop;
   nemesis->seconds = seconds;
   nemesis->max_down = max_down;
@@ -130,7 +204,7 @@ chaos_nemesis_start (ChatTestCluster *cluster, guint seconds, guint max_down, GM
 }
 
 guint
-chaos_nemesis_finish (ChaosNemesis *nemesis, guint *kills)
+chaos_nemesis_finish (ChaosNemesis *nemesis, guint *kills, guint *wipes)
 {
   guint changes = 0;
 
@@ -138,6 +212,8 @@ chaos_nemesis_finish (ChaosNemesis *nemesis, guint *kills)
   changes = nemesis->leader_changes;
   if (kills != NULL)
     *kills = nemesis->kills;
+  if (wipes != NULL)
+    *wipes = nemesis->wipes;
   g_free (nemesis);
   return changes;
 }

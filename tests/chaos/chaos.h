@@ -45,17 +45,20 @@ guint chaos_writers_drain (ChaosWorld *world, guint timeout_ms);
 /* --- nemesis (chaos-nemesis.c) --- */
 typedef struct _ChaosNemesis ChaosNemesis;
 /* Kills and restarts random servers for seconds, in a thread, never more than
- * max_down at once; quits loop when done (after restarting every server). */
+ * max_down at once (a wiped server counts as down until it is back in the in-sync set);
+ * with wipe, some kills also empty the server's state directory, one server at a time;
+ * quits loop when done (after restarting every server). */
 ChaosNemesis *chaos_nemesis_start (ChatTestCluster *cluster, guint seconds, guint max_down,
-                                   GMainLoop *loop);
+                                   gboolean wipe, GMainLoop *loop);
 /* Joins the thread; returns the leader changes it saw. */
-guint chaos_nemesis_finish (ChaosNemesis *nemesis, guint *kills);
+guint chaos_nemesis_finish (ChaosNemesis *nemesis, guint *kills, guint *wipes);
 
 /* --- checker (chaos-checker.c) --- */
 typedef struct
 {
   guint64 acknowledged;
   guint64 lost;       /* acked messages missing (or changed) on some server */
+  guint64 renumbered; /* acked messages stored whole, but under another id than acknowledged */
   guint64 duplicated; /* extra copies of one message on some server */
   guint64 phantom;    /* stored messages nobody sent */
   gboolean hashes_match;

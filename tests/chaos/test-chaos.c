@@ -2,7 +2,7 @@
 /* Chaos test: writers send continuously while a nemesis kills and restarts servers; then
  * every acknowledged message must be stored exactly once on every server.
  *
- *   test-chaos [--servers N] [--seconds S] [--writers W]
+ *   test-chaos [--servers N] [--seconds S] [--writers W] [--wipe]
  *   CHAOS_SECONDS=600 meson test -C build chaos --timeout-multiplier 0
  */
 #define G_LOG_DOMAIN "chaos"
@@ -20,19 +20,22 @@ typedef struct
   int servers;
   int seconds;
   int writers;
+  gboolean wipe;
 } Options;
 
 static gboolean
 parse (Options *options, int *argc, char ***argv)
 {
   const char *env_seconds = g_getenv ("CHAOS_SECONDS");
-  GOptionEntry entries[]
-      = { { "servers", 0, 0, G_OPTION_ARG_INT, &options->servers, "Servers (default 3)", "N" },
-          { "seconds", 0, 0, G_OPTION_ARG_INT, &options->seconds,
-            "Seconds of chaos (default $CHAOS_SECONDS, else 40)", "S" },
-          { "writers", 0, 0, G_OPTION_ARG_INT, &options->writers, "Writing clients (default 4)",
-            "W" },
-          { NULL } };
+  GOptionEntry entries[] = {
+    { "servers", 0, 0, G_OPTION_ARG_INT, &options->servers, "Servers (default 3)", "N" },
+    { "seconds", 0, 0, G_OPTION_ARG_INT, &options->seconds,
+      "Seconds of chaos (default $CHAOS_SECONDS, else 40)", "S" },
+    { "writers", 0, 0, G_OPTION_ARG_INT, &options->writers, "Writing clients (default 4)", "W" },
+    { "wipe", 0, 0, G_OPTION_ARG_NONE, &options->wipe,
+      "Some kills also empty the server's state directory (a lost disk), one at a time", NULL },
+    { NULL }
+  };
   g_autoptr (GOptionContext) context = g_option_context_new ("- chaos test");
   g_autoptr (GError) error = NULL;
 
@@ -69,7 +72,7 @@ main (int argc, char **argv)
   ChaosWorld *world = NULL;
   ChaosNemesis *nemesis = NULL;
   ChaosVerdict verdict;
-  guint changes = 0, kills = 0, unsettled = 0;
+  guint changes = 0, kills = 0, wipes = 0, unsettled = 0;
   gboolean ok = FALSE;
 
   setlocale (LC_ALL, "");
@@ -80,17 +83,19 @@ main (int argc, char **argv)
   world = chaos_world_new (cluster);
   if (!chaos_writers_signup (world, (guint)options.writers))
     g_error ("Writers could not sign up");
-  g_printerr ("# %d servers, %d writers, %d s of chaos\n", options.servers, options.writers,
-              options.seconds);
+  g_printerr ("# %d servers, %d writers, %d s of chaos%s\n", options.servers, options.writers,
+              options.seconds, options.wipe ? ", disks wiped too" : "");
   chaos_writers_start (world);
   /* At most two down at once, and never all of them. */
   nemesis = chaos_nemesis_start (cluster, (guint)options.seconds,
-                                 (guint)MIN (2, MAX (options.servers - 1, 1)), world->loop);
+                                 (guint)MIN (2, MAX (options.servers - 1, 1)),
+                                 options.wipe && options.servers > 1, world->loop);
   g_main_loop_run (world->loop);
-  changes = chaos_nemesis_finish (nemesis, &kills);
+  changes = chaos_nemesis_finish (nemesis, &kills, &wipes);
   unsettled = chaos_writers_drain (world, DRAIN_TIMEOUT_MS);
-  g_printerr ("# %u kills; %" G_GUINT64_FORMAT " retries; %u messages never acknowledged\n", kills,
-              world->retries, unsettled);
+  g_printerr ("# %u kills (%u with a wiped disk); %" G_GUINT64_FORMAT
+              " retries; %u messages never acknowledged\n",
+              kills, wipes, world->retries, unsettled);
   if (chat_test_cluster_wait_leader (cluster, 30000) == 0)
     g_error ("No leader after the chaos");
   if (!chaos_wait_converged (cluster, CONVERGE_TIMEOUT_MS))
@@ -98,10 +103,14 @@ main (int argc, char **argv)
   stop_all (cluster);
   chaos_check (cluster, world->sends, &verdict);
   g_print ("chaos: %" G_GUINT64_FORMAT " acknowledged, %" G_GUINT64_FORMAT " lost, "
-           "%" G_GUINT64_FORMAT " duplicated, %u leader changes\n",
-           verdict.acknowledged, verdict.lost, verdict.duplicated, changes);
-  ok = verdict.lost == 0 && verdict.duplicated == 0 && verdict.phantom == 0 && verdict.hashes_match
-       && verdict.applied_match && verdict.acknowledged > 0 && kills > 0;
+           "%" G_GUINT64_FORMAT " duplicated, %" G_GUINT64_FORMAT
+           " renumbered, %u leader changes\n",
+           verdict.acknowledged, verdict.lost, verdict.duplicated, verdict.renumbered, changes);
+  ok = verdict.lost == 0 && verdict.duplicated == 0 && verdict.renumbered == 0
+       && verdict.phantom == 0 && verdict.hashes_match && verdict.applied_match
+       && verdict.acknowledged > 0 && kills > 0 && (!options.wipe || wipes > 0);
+  if (options.wipe && wipes == 0)
+    g_printerr ("# FAIL: no disk was wiped\n");
   if (!verdict.hashes_match || !verdict.applied_match)
     g_printerr ("# FAIL: the servers' states differ\n");
   if (verdict.phantom > 0)
