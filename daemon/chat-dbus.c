@@ -114,6 +114,12 @@ get_messages (const ChatStatus *s)
 }
 
 static GVariant *
+get_waiting (const ChatStatus *s)
+{
+  return g_variant_new_string (text_or_empty (s->waiting));
+}
+
+static GVariant *
 get_state_hash (const ChatStatus *s)
 {
   return g_variant_new_string (text_or_empty (s->state_hash));
@@ -133,6 +139,7 @@ static const ChatProperty properties_table[] = {
   { "ConnectedClients", get_connected_clients },
   { "Accounts", get_accounts },
   { "Messages", get_messages },
+  { "Waiting", get_waiting },
 };
 #define N_TABLE G_N_ELEMENTS (properties_table)
 #define APPLIED_INDEX_SLOT 5

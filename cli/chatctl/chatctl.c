@@ -415,6 +415,14 @@ command_status (GDBusConnection *bus, GPtrArray *instances)
   for (guint i = 0; i < instances->len; i++)
     add_status_row (table, instances->pdata[i]);
   table_print_and_free (table);
+  /* A server that can neither lead nor follow says why, under the table. */
+  for (guint i = 0; i < instances->len; i++)
+    {
+      const char *waiting = prop_string (instances->pdata[i], "Waiting");
+
+      if (g_strcmp0 (waiting, "-") != 0)
+        g_print ("%s: %s\n", prop_string (instances->pdata[i], "Node"), waiting);
+    }
   return EXIT_OK;
 }
 

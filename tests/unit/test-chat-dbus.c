@@ -11,6 +11,7 @@ typedef struct
   const char *role;
   guint64 term;
   const char *leader;
+  const char *waiting;
   guint64 applied;
   guint clients;
   guint status_calls;
@@ -44,6 +45,7 @@ fake_status (ChatStatus *status, ChatStatusWant want, gpointer user_data)
   status->connected_clients = node->clients;
   status->accounts = 3;
   status->messages = 40;
+  status->waiting = g_strdup (node->waiting);
   chat_status_add_in_sync (status, "127.0.0.1:5555");
   chat_status_add_in_sync (status, "127.0.0.1:5556");
   chat_status_add_peer (status, "127.0.0.1:5556", "in-sync", 0, 20);
@@ -209,6 +211,7 @@ test_properties (Fixture *f, gconstpointer data)
   g_autoptr (GVariant) in_sync = cached (f, "InSync");
   g_autoptr (GVariant) peers = cached (f, "Peers");
   g_autoptr (GVariant) clients = cached (f, "ConnectedClients");
+  g_autoptr (GVariant) waiting = cached (f, "Waiting");
   g_autoptr (GVariant) peer = NULL;
   const char *address, *state;
   guint64 lag;
@@ -219,6 +222,7 @@ test_properties (Fixture *f, gconstpointer data)
   g_assert_cmpstr (g_variant_get_string (node, NULL), ==, "127.0.0.1:5555");
   g_assert_cmpuint (g_variant_n_children (in_sync), ==, 2);
   g_assert_cmpuint (g_variant_get_uint32 (clients), ==, 0);
+  g_assert_cmpstr (g_variant_get_string (waiting, NULL), ==, "");
   g_assert_cmpuint (g_variant_n_children (peers), ==, 2);
   peer = g_variant_get_child_value (peers, 1);
   g_variant_get (peer, "(&s&stx)", &address, &state, &lag, &contact);
