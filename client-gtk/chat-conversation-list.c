@@ -354,3 +354,10 @@ chat_conversation_list_get_search_done (ChatConversationList *self)
   g_return_val_if_fail (CHAT_IS_CONVERSATION_LIST (self), FALSE);
   return self->search_done;
 }
+
+void
+chat_conversation_list_focus (ChatConversationList *self)
+{
+  g_return_if_fail (CHAT_IS_CONVERSATION_LIST (self));
+  gtk_widget_grab_focus (GTK_WIDGET (self->list_view));
+}

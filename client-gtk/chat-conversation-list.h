@@ -19,6 +19,8 @@ void chat_conversation_list_set_account (ChatConversationList *self, ChatAccount
 void chat_conversation_list_select (ChatConversationList *self, const char *peer);
 /* Focuses the search field. */
 void chat_conversation_list_start_search (ChatConversationList *self);
+/* Puts the keyboard focus on the conversations (the selected row). */
+void chat_conversation_list_focus (ChatConversationList *self);
 /* Searches users as if typed (empty: back to the conversations). */
 GtkWidget *chat_conversation_list_get_search_entry (ChatConversationList *self);
 void chat_conversation_list_set_search_text (ChatConversationList *self, const char *text);

@@ -476,7 +476,12 @@ chat_window_open_conversation (ChatWindow *self, const char *peer)
   adw_window_title_set_title (self->conversation_title, peer);
   adw_leaflet_set_visible_child (self->leaflet, self->content_box);
   update_active_peer (self);
-  chat_conversation_view_focus_composer (self->conversation_view);
+  /* Offline the message box is read-only: the focus stays in the sidebar, not on a message
+   * (a focused label selects its whole text). */
+  if (chat_window_get_offline (self))
+    chat_conversation_list_focus (self->conversation_list);
+  else
+    chat_conversation_view_focus_composer (self->conversation_view);
   chat_window_update_actions (self);
 }
 
@@ -646,6 +651,7 @@ show_cache (ChatWindow *self, const char *username)
     }
   set_account (self, account);
   gtk_stack_set_visible_child_name (self->main_stack, "chats");
+  chat_conversation_list_focus (self->conversation_list);
   return TRUE;
 }
 

@@ -457,7 +457,7 @@ test_narrow (void)
   g_assert_cmpint (minimum, <=, 360);
   gtk_window_set_default_size (GTK_WINDOW (bob), 360, 640);
   gui_spin (500);
-  gui_save_screenshot (GTK_WIDGET (bob), "narrow.png");
+  gui_save_screenshot (GTK_WIDGET (bob), "narrow-cases.png");
   gtk_window_set_default_size (GTK_WINDOW (bob), 900, 600);
   gui_spin (300);
 }

@@ -137,6 +137,7 @@ test_offline_start (void)
   g_assert_nonnull (chat_account_find_conversation (account, "pete"));
   g_assert_true (
       gtk_widget_activate_action (GTK_WIDGET (window), "win.open-conversation", "s", "pete"));
+
   list = chat_account_get_messages (account, "pete");
   g_assert_true (chat_message_list_get_loaded (list));
   g_assert_nonnull (gui_find_body (list, "hello olga"));
