@@ -192,3 +192,25 @@ chat_repl_heal_truncating (ChatRepl *repl, guint64 from)
   if (n > 0)
     chat_repl_notice (repl, CHAT_REPL_NOTICE_DIVERGED, repl->leader, from, 0);
 }
+
+/* Where a follower whose entry at prev conflicts with its leader's asks the leader to go on
+ * from (always below prev). Committed entries match any leader's in quorum mode, so the
+ * follower's commit index is a safe point to jump to. In available mode the losing side of a
+ * partition committed entries of its own, thousands of them, and stepping back one index
+ * per round trip took minutes: the follower skips the whole run of its conflicting term
+ * (a leader that holds one entry of that run holds its start too), down to what every
+ * server held at most. Resending entries that match costs bandwidth only. */
+guint64
+chat_repl_heal_reject_hint (ChatRepl *repl, guint64 prev)
+{
+  guint64 hint = MIN (prev > 0 ? prev - 1 : 0, repl->commit);
+  guint64 term, first;
+
+  if (!is_available (repl) || prev <= repl->snapshot_index)
+    return hint;
+  term = chat_repl_term_at (repl, prev);
+  first = prev;
+  while (first - 1 > repl->snapshot_index && chat_repl_term_at (repl, first - 1) == term)
+    first--;
+  return MIN (hint, MAX (chat_repl_heal_everywhere_index (repl), first - 1));
+}

@@ -232,5 +232,6 @@ gboolean chat_repl_heal_yields (ChatRepl *repl, const ChatReplMessage *msg);
 gboolean chat_repl_heal_must_wait (ChatRepl *repl);
 void chat_repl_heal_follow_leader (ChatRepl *repl, const ChatReplMessage *append);
 guint64 chat_repl_heal_everywhere_index (ChatRepl *repl);
+guint64 chat_repl_heal_reject_hint (ChatRepl *repl, guint64 prev);
 
 G_END_DECLS

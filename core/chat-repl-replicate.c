@@ -197,7 +197,7 @@ chat_repl_handle_append (ChatRepl *repl, const ChatReplMessage *msg)
     }
   if (prev >= repl->snapshot_index && chat_repl_term_at (repl, prev) != msg->prev_term)
     {
-      answer_append (repl, msg->from, FALSE, MIN (prev > 0 ? prev - 1 : 0, repl->commit));
+      answer_append (repl, msg->from, FALSE, chat_repl_heal_reject_hint (repl, prev));
       return;
     }
   if (!store_entries (repl, msg))

@@ -22,6 +22,11 @@
 #define CONNECT_TIMEOUT_S 2
 #define BACKOFF_MIN_MS 50
 #define BACKOFF_MAX_MS 1000
+/* A link whose sent data stays unacknowledged this long is closed and dialled again. Without
+ * it, a link that lost its peer in a partition keeps its TCP retransmission backoff after the
+ * heal (up to minutes, 13 s measured after a 15 s partition), and nothing this server sends
+ * reaches the peer that long: heartbeats carry data, so a live peer acknowledges well within. */
+#define UNACKED_TIMEOUT_MS 2000
 /* Handshakes in progress at once, in all and per remote address. A new one beyond either
  * bound replaces the oldest (of that address, or of all): a real peer's handshake takes a
  * round trip, so a flood of hellos that never authenticate cannot keep it out. */
@@ -533,6 +538,7 @@ tune (GSocketConnection *connection)
   /* The connect timeout stays on the socket through a TLS handshake; open_link clears
    * it, as a link may be quiet. */
   g_socket_set_option (socket, IPPROTO_TCP, TCP_NODELAY, 1, NULL);
+  g_socket_set_option (socket, IPPROTO_TCP, TCP_USER_TIMEOUT, UNACKED_TIMEOUT_MS, NULL);
   g_socket_set_keepalive (socket, TRUE);
 }
 
