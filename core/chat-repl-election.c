@@ -394,6 +394,11 @@ chat_repl_handle_vote_response (ChatRepl *repl, const ChatReplMessage *msg)
   if (chat_repl_heal_yields (repl, msg))
     {
       chat_repl_become_follower (repl, repl->term, 0);
+      /* The majority's side is alive: let it elect. Its servers may have granted our vote
+       * (they cannot see our set while we recover), which holds their own campaigns back;
+       * running again at our next timeout would do so forever. */
+      repl->suppress_until
+          = repl->now + repl->config.failure_timeout_ms + 2 * repl->config.election_timeout_max_ms;
       return;
     }
   p->vote_answered = TRUE;

@@ -31,13 +31,29 @@ own_side (ChatRepl *repl, const ChatReplMessage *msg)
                                    | CHAT_REPL_NODE_BIT (repl->config.node_id));
 }
 
+/* Whether this server's side still has a leader: it leads, or heard its leader lately. A side
+ * without one may be a view that is stale (its members went over to another leader while
+ * this server was away or down) and must not hold anybody back. */
+static gboolean
+side_has_leader (ChatRepl *repl)
+{
+  guint patience = MAX (repl->config.failure_timeout_ms, repl->config.election_timeout_max_ms);
+
+  if (repl->role == CHAT_REPL_ROLE_LEADER)
+    return TRUE;
+  return repl->leader != 0 && repl->now < repl->leader_contact + patience;
+}
+
 /* A server whose latest in-sync set is a majority ignores a higher term from a server outside
  * that set with fewer servers behind it: that server led a minority through a partition, and its
  * side is the one that replays. A vote request is refused (the candidate gives up, see
  * chat_repl_heal_yields()); when the other server leads or answers with its higher term, a
  * leader takes a term above it (an election among its own set), so that it hears a higher
- * term and steps down; anyone else just drops the message. Returns TRUE when msg must not be
- * handled. */
+ * term and steps down; anyone else just drops the message, but only while its side has a
+ * leader: a server whose set names servers that have gone over to the other leader (it was
+ * cut off or down meanwhile) would otherwise ignore the only leader there is, forever, as
+ * its own campaign needs their votes. (Its refusal of a vote stays: its own campaign may
+ * win.) Returns TRUE when msg must not be handled. */
 gboolean
 chat_repl_heal_outranks (ChatRepl *repl, const ChatReplMessage *msg)
 {
@@ -57,6 +73,8 @@ chat_repl_heal_outranks (ChatRepl *repl, const ChatReplMessage *msg)
       chat_repl_send (repl, m);
       return TRUE;
     }
+  if (!side_has_leader (repl))
+    return FALSE;
   if (repl->role == CHAT_REPL_ROLE_LEADER)
     {
       chat_repl_set_hard_state (repl, msg->term, 0);
