@@ -60,7 +60,9 @@ parse_options (Options *options, int *argc, char ***argv, GError **error)
             "$XDG_STATE_HOME/chatd/PORT)",
             "DIR" },
           { "primary", 0, 0, G_OPTION_ARG_NONE, &options->primary,
-            "Lead the very first term without waiting for an election", NULL },
+            "Run for the very first term at once (a new cluster still needs every server up and "
+            "empty)",
+            NULL },
           { "rejoin", 0, 0, G_OPTION_ARG_NONE, &options->rejoin,
             "Accepted for compatibility: a restarted server always rejoins on its own", NULL },
           { "version", 'V', 0, G_OPTION_ARG_NONE, &options->version, "Print the version and exit",
