@@ -45,10 +45,12 @@ struct _ChatReplica
   gboolean started;
   gboolean serving; /* leader with an entry of its own term applied */
   guint64 snapshot_index;
-  guint64 cluster_id;    /* as saved in the store (0: none yet) */
-  guint64 status_commit; /* commit index at the last status-changed */
-  guint64 status_ms;     /* when status-changed was last emitted */
-  ChatFailover failover; /* who led before: each leader change is logged once */
+  gboolean snapshot_running; /* a worker thread is reading the state for a snapshot */
+  guint64 state_generation;  /* bumped when an installed snapshot replaces the state */
+  guint64 cluster_id;        /* as saved in the store (0: none yet) */
+  guint64 status_commit;     /* commit index at the last status-changed */
+  guint64 status_ms;         /* when status-changed was last emitted */
+  ChatFailover failover;     /* who led before: each leader change is logged once */
 
   ChatReplicaReplay *replay; /* operations of a diverged history (chat-replica-replay.c) */
   GHashTable *proposals;     /* id -> ChatReplicaProposal */

@@ -411,18 +411,81 @@ snapshot_now (ChatReplica *self, guint64 *index, GError **error)
   return TRUE;
 }
 
+/* A snapshot read by a worker thread, and the state it was read from. */
+typedef struct
+{
+  char *path;
+  guint64 generation;
+  guint64 applied;
+  GBytes *data;
+} SnapshotJob;
+
+static void
+snapshot_job_free (SnapshotJob *job)
+{
+  g_free (job->path);
+  g_clear_pointer (&job->data, g_bytes_unref);
+  g_free (job);
+}
+
+static void
+read_snapshot_in_thread (GTask *task, gpointer source, gpointer data, GCancellable *cancellable)
+{
+  SnapshotJob *job = data;
+  GError *error = NULL;
+
+  job->data = chat_store_snapshot_file (job->path, &job->applied, &error);
+  if (job->data == NULL)
+    g_task_return_error (task, error);
+  else
+    g_task_return_boolean (task, TRUE);
+}
+
+/* Back on the main loop: the core compacts its log up to the index the state was read at
+ * (older than what is applied by now, which the core accepts), unless an installed
+ * snapshot replaced the state meanwhile (then that state belongs to another history). */
+static void
+snapshot_read (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  ChatReplica *self = CHAT_REPLICA (source);
+  SnapshotJob *job = g_task_get_task_data (G_TASK (result));
+  g_autoptr (GError) error = NULL;
+  ChatReplEvent event = { .type = CHAT_REPL_EVENT_ADMIN, .admin = CHAT_REPL_ADMIN_SNAPSHOT };
+
+  self->snapshot_running = FALSE;
+  if (!g_task_propagate_boolean (G_TASK (result), &error))
+    {
+      g_warning ("Cannot take a snapshot: %s", error->message);
+      return;
+    }
+  if (!self->started || job->generation != self->state_generation)
+    return;
+  event.index = job->applied;
+  event.data = job->data;
+  step (self, &event);
+}
+
+/* Every snapshot_interval applied entries. Reading the whole chat state takes time that
+ * grows with it (hundreds of milliseconds at tens of thousands of messages), so a worker
+ * thread reads it through a connection of its own while the main loop goes on. */
 static void
 maybe_snapshot (ChatReplica *self)
 {
-  g_autoptr (GError) error = NULL;
   guint64 applied = chat_store_applied_index (self->store);
+  g_autoptr (GTask) task = NULL;
+  SnapshotJob *job = NULL;
 
-  if (applied < self->snapshot_index + self->config->snapshot_interval)
+  if (self->snapshot_running || applied < self->snapshot_index + self->config->snapshot_interval)
     return;
-  if (!snapshot_now (self, NULL, &error))
-    g_warning ("Cannot take a snapshot: %s", error->message);
-  /* Not again before the interval passes, even when the core turned this one down. */
+  /* Not again before the interval passes, even when the core turns this one down. */
   self->snapshot_index = MAX (self->snapshot_index, applied);
+  self->snapshot_running = TRUE;
+  job = g_new0 (SnapshotJob, 1);
+  job->path = g_strdup (chat_store_get_path (self->store));
+  job->generation = self->state_generation;
+  task = g_task_new (self, NULL, snapshot_read, NULL);
+  g_task_set_task_data (task, job, (GDestroyNotify)snapshot_job_free);
+  g_task_run_in_thread (task, read_snapshot_in_thread);
 }
 
 /* --- updates ---------------------------------------------------------------------------- */
@@ -498,6 +561,8 @@ handle_update (ChatReplica *self)
   gint64 start = 0;
 
   chat_repl_update_init (&self->update);
+  if (u.snapshot != NULL && u.snapshot->install)
+    self->state_generation++;
   if (messages_may_lead_disk (&u))
     send_messages (self, u.messages);
   start = g_get_monotonic_time ();

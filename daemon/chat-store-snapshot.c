@@ -104,6 +104,94 @@ chat_store_snapshot (ChatStore *self, guint64 *applied_index, GError **error)
   return g_bytes_new_with_free_func (data, (gsize)size, sqlite3_free, data);
 }
 
+/* --- a snapshot read through a connection of its own ----------------------------- */
+
+static gboolean
+exec_on (sqlite3 *db, const char *sql, GError **error)
+{
+  char *message = NULL;
+
+  if (sqlite3_exec (db, sql, NULL, NULL, &message) == SQLITE_OK)
+    return TRUE;
+  g_set_error (error, CHAT_ERROR, CHAT_ERROR_INTERNAL, "%s", message ? message : "SQLite error");
+  sqlite3_free (message);
+  return FALSE;
+}
+
+static gboolean
+read_applied_on (sqlite3 *db, guint64 *applied_index, GError **error)
+{
+  g_autoptr (sqlite3_stmt) stmt = NULL;
+
+  if (sqlite3_prepare_v2 (db,
+                          "SELECT CAST (CAST (value AS TEXT) AS INTEGER) FROM main.meta"
+                          " WHERE key = '" CHAT_STORE_META_APPLIED "'",
+                          -1, &stmt, NULL)
+      != SQLITE_OK)
+    {
+      g_set_error (error, CHAT_ERROR, CHAT_ERROR_INTERNAL, "%s", sqlite3_errmsg (db));
+      return FALSE;
+    }
+  *applied_index = sqlite3_step (stmt) == SQLITE_ROW ? (guint64)sqlite3_column_int64 (stmt, 0) : 0;
+  return TRUE;
+}
+
+/* The copy in one read transaction: in WAL mode it sees one committed state, whatever the
+ * main connection writes meanwhile, and the applied index of that same state. */
+static gboolean
+fill_snapshot_on (sqlite3 *db, guint64 *applied_index, GError **error)
+{
+  g_autofree char *info = NULL;
+
+  if (!exec_on (db, "BEGIN", error))
+    return FALSE;
+  if (!read_applied_on (db, applied_index, error))
+    {
+      sqlite3_exec (db, "ROLLBACK", NULL, NULL, NULL);
+      return FALSE;
+    }
+  info = g_strdup_printf ("INSERT INTO snap.info VALUES (%d, %" G_GUINT64_FORMAT ")",
+                          SNAPSHOT_FORMAT, *applied_index);
+  if (!exec_on (db, snapshot_schema, error) || !exec_on (db, info, error)
+      || !exec_on (db, copy_to_snapshot, error) || !exec_on (db, "COMMIT", error))
+    {
+      sqlite3_exec (db, "ROLLBACK", NULL, NULL, NULL);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+GBytes *
+chat_store_snapshot_file (const char *path, guint64 *applied_index, GError **error)
+{
+  sqlite3 *db = NULL;
+  unsigned char *data = NULL;
+  sqlite3_int64 size = 0;
+  gboolean filled = FALSE;
+
+  g_return_val_if_fail (path != NULL && applied_index != NULL, NULL);
+
+  if (sqlite3_open_v2 (path, &db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK)
+    {
+      g_set_error (error, CHAT_ERROR, CHAT_ERROR_INTERNAL, "Opening %s: %s", path,
+                   db ? sqlite3_errmsg (db) : "out of memory");
+      sqlite3_close (db);
+      return NULL;
+    }
+  sqlite3_busy_timeout (db, 5000);
+  filled = exec_on (db, "ATTACH DATABASE ':memory:' AS snap", error)
+           && fill_snapshot_on (db, applied_index, error);
+  if (filled && (data = sqlite3_serialize (db, "snap", &size, 0)) == NULL)
+    g_set_error_literal (error, CHAT_ERROR, CHAT_ERROR_INTERNAL, "Serializing a snapshot");
+  sqlite3_close (db);
+  if (data == NULL)
+    {
+      g_prefix_error (error, "Taking a snapshot: ");
+      return NULL;
+    }
+  return g_bytes_new_with_free_func (data, (gsize)size, sqlite3_free, data);
+}
+
 /* Loads the snapshot bytes as the attached database "snap" and checks its layout. */
 static gboolean
 load_snapshot (ChatStore *self, GBytes *snapshot, guint64 *applied_index, GError **error)

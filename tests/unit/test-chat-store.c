@@ -525,6 +525,58 @@ test_snapshot_restore (void)
   store_fixture_tear_down (&b, NULL);
 }
 
+typedef struct
+{
+  const char *path;
+  guint64 applied;
+  GBytes *snapshot;
+  GError *error;
+} FileSnapshot;
+
+static gpointer
+snapshot_file_thread (gpointer data)
+{
+  FileSnapshot *job = data;
+
+  job->snapshot = chat_store_snapshot_file (job->path, &job->applied, &job->error);
+  return NULL;
+}
+
+/* A worker thread reads the committed state through its own connection while the store
+ * holds a batch open: it sees the last commit and its applied index, not the batch. */
+static void
+test_snapshot_file_while_writing (void)
+{
+  StoreFixture a = { 0 }, b = { 0 };
+  g_autoptr (GError) error = NULL;
+  g_autoptr (ChatApplyResult) pending = NULL;
+  g_autofree char *committed = NULL, *restored = NULL, *after = NULL;
+  FileSnapshot job = { 0 };
+
+  store_fixture_set_up (&a, NULL);
+  store_fixture_set_up (&b, NULL);
+  run_script (&a, NULL);
+  committed = store_hash (a.store);
+  g_assert_true (chat_store_begin_apply (a.store, &error));
+  pending = apply_op (&a, "{\"op\":\"delete_account\",\"username\":\"bob\"}");
+  job.path = chat_store_get_path (a.store);
+  g_thread_join (g_thread_new ("snapshot", snapshot_file_thread, &job));
+  g_assert_no_error (job.error);
+  g_assert_nonnull (job.snapshot);
+  g_assert_cmpuint (job.applied, ==, G_N_ELEMENTS (script));
+  g_assert_true (chat_store_commit_apply (a.store, &error));
+  after = store_hash (a.store);
+  g_assert_cmpstr (after, !=, committed);
+  g_assert_true (chat_store_restore (b.store, job.snapshot, &error));
+  g_assert_no_error (error);
+  restored = store_hash (b.store);
+  g_assert_cmpstr (restored, ==, committed);
+  g_assert_cmpuint (chat_store_applied_index (b.store), ==, G_N_ELEMENTS (script));
+  g_bytes_unref (job.snapshot);
+  store_fixture_tear_down (&a, NULL);
+  store_fixture_tear_down (&b, NULL);
+}
+
 static void
 test_restore_rejects_garbage (StoreFixture *f, gconstpointer data)
 {
@@ -576,6 +628,7 @@ main (int argc, char **argv)
   g_test_add_func ("/store/determinism", test_determinism);
   ADD ("hash/tracks-changes", test_hash_tracks_changes);
   g_test_add_func ("/store/snapshot/restore", test_snapshot_restore);
+  g_test_add_func ("/store/snapshot/file-while-writing", test_snapshot_file_while_writing);
   ADD ("snapshot/rejects-garbage", test_restore_rejects_garbage);
 #undef ADD
 
