@@ -40,7 +40,8 @@ struct _ChatReplica
   ChatRepl *repl;
   ChatReplUpdate update; /* accumulates the steps of one main-loop iteration */
   ChatPeers *peers;
-  GSource *timer; /* ready time = the core's next wakeup */
+  GSource *timer;         /* ready time = the core's next wakeup */
+  gint64 timer_missed_us; /* a due ready time a step replaced before the timer ran, or 0 */
   guint flush_source;
   gboolean started;
   gboolean serving; /* leader with an entry of its own term applied */

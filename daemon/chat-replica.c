@@ -114,9 +114,12 @@ on_timer (gpointer user_data)
 {
   ChatReplica *self = user_data;
   ChatReplEvent event = { .type = CHAT_REPL_EVENT_TICK };
-  gint64 late_us = g_get_monotonic_time () - g_source_get_ready_time (self->timer);
+  gint64 due = self->timer_missed_us != 0 ? self->timer_missed_us
+                                          : g_source_get_ready_time (self->timer);
+  gint64 late_us = g_get_monotonic_time () - due;
 
   chat_metrics_observe_loop_stall ((double)MAX (late_us, 0) / G_USEC_PER_SEC);
+  self->timer_missed_us = 0;
   g_source_set_ready_time (self->timer, -1);
   step (self, &event);
   return G_SOURCE_CONTINUE;
@@ -130,13 +133,19 @@ timer_dispatch (GSource *source, GSourceFunc callback, gpointer user_data)
 
 static GSourceFuncs timer_funcs = { .dispatch = timer_dispatch };
 
+/* A wakeup that was already due when a step moved it is remembered: the stall metric
+ * counts from it, not from the later time that replaced it. */
 static void
 set_wakeup (ChatReplica *self, guint64 wakeup_ms)
 {
   gint64 ready_us = (gint64)wakeup_ms * 1000;
+  gint64 current = 0;
 
-  if (self->timer != NULL && g_source_get_ready_time (self->timer) != ready_us)
-    g_source_set_ready_time (self->timer, ready_us);
+  if (self->timer == NULL || (current = g_source_get_ready_time (self->timer)) == ready_us)
+    return;
+  if (current >= 0 && self->timer_missed_us == 0 && current < g_get_monotonic_time ())
+    self->timer_missed_us = current;
+  g_source_set_ready_time (self->timer, ready_us);
 }
 
 /* --- peer messages ---------------------------------------------------------------------- */
