@@ -12,6 +12,8 @@ typedef struct
   GPtrArray *inbox; /* ChatReplMessage * */
   guint applied[4];
   GArray *results;
+  guint slow_disk;       /* this node's writes stay unconfirmed until release_disk */
+  ChatReplEvent written; /* the PERSISTED the slow disk owes */
 } Cluster;
 
 static void
@@ -29,9 +31,15 @@ cluster_handle (Cluster *c, guint id, ChatReplUpdate *u)
           = u->entries->len > 0 ? g_ptr_array_index (u->entries, u->entries->len - 1) : NULL;
       g_auto (ChatReplUpdate) u2;
 
+      chat_repl_update_init (&u2);
       ev.index = last != NULL ? last->index : 0;
       ev.term = last != NULL ? last->term : 0;
-      chat_repl_update_init (&u2);
+      if (id == c->slow_disk)
+        {
+          if (last != NULL || c->written.type != CHAT_REPL_EVENT_PERSISTED)
+            c->written = ev;
+          return;
+        }
       chat_repl_step (c->nodes[id], &ev, &u2);
       cluster_handle (c, id, &u2);
     }
@@ -45,6 +53,21 @@ cluster_step (Cluster *c, guint id, const ChatReplEvent *ev)
   chat_repl_update_init (&u);
   chat_repl_step (c->nodes[id], ev, &u);
   cluster_handle (c, id, &u);
+}
+
+/* The slow disk finishes everything it was given. */
+static void
+cluster_release_disk (Cluster *c)
+{
+  ChatReplEvent ev = c->written;
+  guint id = c->slow_disk;
+
+  c->slow_disk = 0;
+  if (ev.type != CHAT_REPL_EVENT_PERSISTED)
+    return;
+  ev.now_ms = c->now;
+  memset (&c->written, 0, sizeof c->written);
+  cluster_step (c, id, &ev);
 }
 
 static void
@@ -550,6 +573,50 @@ test_stalled_leader (void)
   cluster_clear (&c);
 }
 
+/* Lag is not silence (A2): a member whose disk confirms nothing for three failure
+ * timeouts, while its link answers every append, stays in the in-sync set; commits wait
+ * for it, nobody leaves, no election starts; once its disk catches up the write commits. */
+static void
+test_lag_is_not_silence (void)
+{
+  Cluster c;
+  g_autoptr (GBytes) op = g_bytes_new_static ("op", 2);
+  ChatReplEvent propose = { CHAT_REPL_EVENT_PROPOSE, 0 };
+  ChatReplStatus status;
+  guint64 term, commit;
+
+  cluster_init (&c, 3, CHAT_REPL_MODE_AVAILABLE);
+  cluster_tick (&c, 600);
+  chat_repl_get_status (c.nodes[1], &status);
+  g_assert_cmpuint (status.in_sync, ==, SET (1, 2, 3));
+  term = status.term;
+  commit = status.commit_index;
+  c.slow_disk = 3;
+  propose.now_ms = c.now;
+  propose.proposal_id = 7;
+  propose.data = op;
+  cluster_step (&c, 1, &propose);
+  cluster_deliver (&c);
+  cluster_tick (&c, 3000);
+  chat_repl_get_status (c.nodes[1], &status);
+  g_assert_cmpint (status.role, ==, CHAT_REPL_ROLE_LEADER);
+  g_assert_cmpuint (status.term, ==, term);
+  g_assert_cmpuint (status.in_sync, ==, SET (1, 2, 3));
+  g_assert_cmpuint (status.commit_index, ==, commit);
+  g_assert_cmpuint (c.results->len, ==, 0);
+  cluster_release_disk (&c);
+  cluster_deliver (&c);
+  cluster_tick (&c, 200);
+  chat_repl_get_status (c.nodes[1], &status);
+  g_assert_cmpuint (status.term, ==, term);
+  g_assert_cmpuint (status.in_sync, ==, SET (1, 2, 3));
+  g_assert_cmpuint (status.commit_index, >, commit);
+  g_assert_cmpuint (c.results->len, ==, 1);
+  g_assert_cmpint (g_array_index (c.results, ChatReplProposalResult, 0).code, ==,
+                   CHAT_REPL_RESULT_OK);
+  cluster_clear (&c);
+}
+
 static void
 leader_step (ChatRepl *repl, const ChatReplEvent *ev, ChatReplUpdate *u)
 {
@@ -700,6 +767,7 @@ main (int argc, char **argv)
   g_test_add_func ("/repl/single-node", test_single_node);
   g_test_add_func ("/repl/available/cluster-id", test_cluster_id);
   g_test_add_func ("/repl/available/stalled-leader", test_stalled_leader);
+  g_test_add_func ("/repl/available/lag-is-not-silence", test_lag_is_not_silence);
   g_test_add_data_func ("/repl/pre-vote/available", GUINT_TO_POINTER (CHAT_REPL_MODE_AVAILABLE),
                         test_pre_vote);
   g_test_add_data_func ("/repl/pre-vote/quorum", GUINT_TO_POINTER (CHAT_REPL_MODE_QUORUM),
