@@ -285,7 +285,7 @@ render_counters (GString *out)
                  "Time of one durable write of the replication state (an fsynced commit).");
   append_histogram (out, "chatd_fsync_duration_seconds", "", &fsync_latency);
   append_header (out, "chatd_main_loop_stall_seconds", "histogram",
-                 "How late the replication timer ran after it was due (main loop busy).");
+                 "How late a 50 ms main-loop timer ran after it was due (main loop busy).");
   append_histogram (out, "chatd_main_loop_stall_seconds", "", &loop_stall);
 }
 

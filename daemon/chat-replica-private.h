@@ -40,8 +40,9 @@ struct _ChatReplica
   ChatRepl *repl;
   ChatReplUpdate update; /* accumulates the steps of one main-loop iteration */
   ChatPeers *peers;
-  GSource *timer;         /* ready time = the core's next wakeup */
-  gint64 timer_missed_us; /* a due ready time a step replaced before the timer ran, or 0 */
+  GSource *timer;       /* ready time = the core's next wakeup */
+  guint stall_probe;    /* a 50 ms timer whose lateness is the main-loop stall metric */
+  gint64 probe_last_us; /* when it last ran */
   guint flush_source;
   gboolean started;
   gboolean serving; /* leader with an entry of its own term applied */

@@ -14,6 +14,8 @@
 
 /* Rounds of (persist, send, apply) one flush may run before yielding to the main loop. */
 #define MAX_FLUSH_ROUNDS 8
+/* The stall probe's period (chatd_main_loop_stall_seconds). */
+#define STALL_PROBE_MS 50
 /* A slice of main-loop work longer than this is logged (debug) with what it was. */
 #define SLOW_SLICE_US (20 * 1000)
 /* status-changed for a moving commit index alone is sent at most this often. */
@@ -114,14 +116,24 @@ on_timer (gpointer user_data)
 {
   ChatReplica *self = user_data;
   ChatReplEvent event = { .type = CHAT_REPL_EVENT_TICK };
-  gint64 due = self->timer_missed_us != 0 ? self->timer_missed_us
-                                          : g_source_get_ready_time (self->timer);
-  gint64 late_us = g_get_monotonic_time () - due;
 
-  chat_metrics_observe_loop_stall ((double)MAX (late_us, 0) / G_USEC_PER_SEC);
-  self->timer_missed_us = 0;
   g_source_set_ready_time (self->timer, -1);
   step (self, &event);
+  return G_SOURCE_CONTINUE;
+}
+
+/* The stall metric: a timer of its own that asks to run every STALL_PROBE_MS and
+ * observes how late it runs. The replication timer cannot tell: steps move its ready time
+ * all the time, so a late run of it says little about the loop. */
+static gboolean
+on_stall_probe (gpointer user_data)
+{
+  ChatReplica *self = user_data;
+  gint64 now = g_get_monotonic_time ();
+  gint64 late_us = self->probe_last_us != 0 ? now - self->probe_last_us - STALL_PROBE_MS * 1000 : 0;
+
+  chat_metrics_observe_loop_stall ((double)MAX (late_us, 0) / G_USEC_PER_SEC);
+  self->probe_last_us = now;
   return G_SOURCE_CONTINUE;
 }
 
@@ -133,19 +145,13 @@ timer_dispatch (GSource *source, GSourceFunc callback, gpointer user_data)
 
 static GSourceFuncs timer_funcs = { .dispatch = timer_dispatch };
 
-/* A wakeup that was already due when a step moved it is remembered: the stall metric
- * counts from it, not from the later time that replaced it. */
 static void
 set_wakeup (ChatReplica *self, guint64 wakeup_ms)
 {
   gint64 ready_us = (gint64)wakeup_ms * 1000;
-  gint64 current = 0;
 
-  if (self->timer == NULL || (current = g_source_get_ready_time (self->timer)) == ready_us)
-    return;
-  if (current >= 0 && self->timer_missed_us == 0 && current < g_get_monotonic_time ())
-    self->timer_missed_us = current;
-  g_source_set_ready_time (self->timer, ready_us);
+  if (self->timer != NULL && g_source_get_ready_time (self->timer) != ready_us)
+    g_source_set_ready_time (self->timer, ready_us);
 }
 
 /* --- peer messages ---------------------------------------------------------------------- */
@@ -736,6 +742,8 @@ start_timer (ChatReplica *self)
   g_source_set_callback (self->timer, on_timer, self, NULL);
   g_source_set_ready_time (self->timer, -1);
   g_source_attach (self->timer, NULL);
+  self->probe_last_us = 0;
+  self->stall_probe = g_timeout_add (STALL_PROBE_MS, on_stall_probe, self);
 }
 
 gboolean
@@ -788,6 +796,7 @@ chat_replica_stop (ChatReplica *self)
   g_clear_handle_id (&self->flush_source, g_source_remove);
   chat_replica_space_stop (self);
   chat_replica_replay_stop (self);
+  g_clear_handle_id (&self->stall_probe, g_source_remove);
   if (self->timer != NULL)
     {
       g_source_destroy (self->timer);
