@@ -249,6 +249,35 @@ check_failover_journal() {
   ct journalctl -q -u 'chatd@*' --since "@$since" --no-pager | head -40 | diag
 }
 
+# A follower that systemd restarts (SIGKILL, Restart=on-failure) rejoins without any
+# election: pre-vote and leader stickiness (docs/replication.md, C3 and C11). Only a
+# winner logs leader-elected, so none may appear after the kill.
+check_follower_rejoin_keeps_leader() {
+  local leader victim before since term
+  leader=$(leader_port)
+  if [ -z "$leader" ]; then
+    not_ok "follower rejoin: no leader"
+    return
+  fi
+  victim=$(for p in "${PORTS[@]}"; do [ "$p" != "$leader" ] && echo "$p"; done | head -1)
+  term=$(status_text "$leader" | cut -d, -f1-2)
+  before=$(n_restarts "$victim")
+  since=$(ct date +%s.%N)
+  ct systemctl kill -s KILL "chatd@$victim.service"
+  follower_restarted() {
+    [ "$(n_restarts "$victim")" -gt "$before" ] && ct systemctl is-active --quiet "chatd@$victim.service"
+  }
+  check "follower rejoin: systemd restarted the killed follower (:$victim)" wait_for 30 follower_restarted
+  follows_leader() { case $(status_text "$victim") in "follower of 127.0.0.1:$leader, "*) return 0 ;; esac; return 1; }
+  check "follower rejoin: :$victim follows :$leader again" wait_for 60 follows_leader
+  sleep 3
+  ct journalctl -q -o short-monotonic --since "@$since" CHATD_EVENT=leader-elected | diag
+  check "follower rejoin: no leader-elected event since the kill" \
+    test "$(ct journalctl -q -o cat --since "@$since" CHATD_EVENT=leader-elected | wc -l)" -eq 0
+  check "follower rejoin: :$leader still leads in the same term ($term)" \
+    test "$(status_text "$leader" | cut -d, -f1-2)" = "$term"
+}
+
 check_watchdog() {
   local victim before
   victim=$(for p in "${PORTS[@]}"; do [ "$p" != "$(leader_port)" ] && echo "$p"; done | head -1)
@@ -298,6 +327,7 @@ main() {
   check_chat
   check_tls
   check_failover
+  check_follower_rejoin_keeps_leader
   check_watchdog
   check_stop
   if [ "$TAP_FAILED" -gt 0 ]; then
