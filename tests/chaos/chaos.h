@@ -53,6 +53,22 @@ ChaosNemesis *chaos_nemesis_start (ChatTestCluster *cluster, guint seconds, guin
 /* Joins the thread; returns the leader changes it saw. */
 guint chaos_nemesis_finish (ChaosNemesis *nemesis, guint *kills, guint *wipes);
 
+/* --- pauses and CPU hogs instead of kills (chaos-pause.c) --- */
+typedef struct _ChaosPauser ChaosPauser;
+typedef struct
+{
+  guint short_pauses; /* SIGSTOP of one server for under half the failure timeout */
+  guint long_pauses;  /* ... for 2.5-4 failure timeouts */
+  guint hogs;         /* a busy child per core, 0.5-2 s */
+  guint leader_changes;
+  guint unexplained_changes; /* leader changes not after a long pause of the leader */
+} ChaosPauseReport;
+/* Pauses a random server or hogs every core, one at a time, for seconds, in a thread;
+ * quits loop when done. */
+ChaosPauser *chaos_pauser_start (ChatTestCluster *cluster, guint seconds, guint failure_timeout_ms,
+                                 GMainLoop *loop);
+void chaos_pauser_finish (ChaosPauser *pauser, ChaosPauseReport *report);
+
 /* --- checker (chaos-checker.c) --- */
 typedef struct
 {

@@ -2,7 +2,7 @@
 /* Chaos test: writers send continuously while a nemesis kills and restarts servers; then
  * every acknowledged message must be stored exactly once on every server.
  *
- *   test-chaos [--servers N] [--seconds S] [--writers W] [--wipe]
+ *   test-chaos [--servers N] [--seconds S] [--writers W] [--wipe] [--pause]
  *   CHAOS_SECONDS=600 meson test -C build chaos --timeout-multiplier 0
  */
 #define G_LOG_DOMAIN "chaos"
@@ -14,6 +14,8 @@
 
 #define DRAIN_TIMEOUT_MS 90000
 #define CONVERGE_TIMEOUT_MS 120000
+/* chatd's default [cluster] failure_timeout_ms, which the test cluster keeps. */
+#define FAILURE_TIMEOUT_MS 400
 
 typedef struct
 {
@@ -21,6 +23,7 @@ typedef struct
   int seconds;
   int writers;
   gboolean wipe;
+  gboolean pause;
 } Options;
 
 static gboolean
@@ -34,6 +37,9 @@ parse (Options *options, int *argc, char ***argv)
     { "writers", 0, 0, G_OPTION_ARG_INT, &options->writers, "Writing clients (default 4)", "W" },
     { "wipe", 0, 0, G_OPTION_ARG_NONE, &options->wipe,
       "Some kills also empty the server's state directory (a lost disk), one at a time", NULL },
+    { "pause", 0, 0, G_OPTION_ARG_NONE, &options->pause,
+      "No kills: SIGSTOP/SIGCONT pauses and CPU hogs; leader changes only after long pauses",
+      NULL },
     { NULL }
   };
   g_autoptr (GOptionContext) context = g_option_context_new ("- chaos test");
@@ -64,6 +70,24 @@ stop_all (ChatTestCluster *cluster)
     chat_test_cluster_stop (cluster, node);
 }
 
+/* The pause nemesis in place of kills: the same writers and checker, plus its own verdict. */
+static gboolean
+run_pauses (ChatTestCluster *cluster, ChaosWorld *world, guint seconds, guint *changes)
+{
+  ChaosPauser *pauser = chaos_pauser_start (cluster, seconds, FAILURE_TIMEOUT_MS, world->loop);
+  ChaosPauseReport report;
+
+  g_main_loop_run (world->loop);
+  chaos_pauser_finish (pauser, &report);
+  *changes = report.leader_changes;
+  g_printerr ("# %u short pauses, %u long pauses, %u CPU hogs; %u leader changes, %u unexplained\n",
+              report.short_pauses, report.long_pauses, report.hogs, report.leader_changes,
+              report.unexplained_changes);
+  if (report.unexplained_changes > 0)
+    g_printerr ("# FAIL: the leader changed without a long pause of the leader\n");
+  return report.unexplained_changes == 0 && report.short_pauses + report.long_pauses > 0;
+}
+
 int
 main (int argc, char **argv)
 {
@@ -73,7 +97,7 @@ main (int argc, char **argv)
   ChaosNemesis *nemesis = NULL;
   ChaosVerdict verdict;
   guint changes = 0, kills = 0, wipes = 0, unsettled = 0;
-  gboolean ok = FALSE;
+  gboolean ok = FALSE, paused_ok = FALSE;
 
   setlocale (LC_ALL, "");
   if (!parse (&options, &argc, &argv))
@@ -86,12 +110,17 @@ main (int argc, char **argv)
   g_printerr ("# %d servers, %d writers, %d s of chaos%s\n", options.servers, options.writers,
               options.seconds, options.wipe ? ", disks wiped too" : "");
   chaos_writers_start (world);
-  /* At most two down at once, and never all of them. */
-  nemesis = chaos_nemesis_start (cluster, (guint)options.seconds,
-                                 (guint)MIN (2, MAX (options.servers - 1, 1)),
-                                 options.wipe && options.servers > 1, world->loop);
-  g_main_loop_run (world->loop);
-  changes = chaos_nemesis_finish (nemesis, &kills, &wipes);
+  if (options.pause)
+    paused_ok = run_pauses (cluster, world, (guint)options.seconds, &changes);
+  else
+    {
+      /* At most two down at once, and never all of them. */
+      nemesis = chaos_nemesis_start (cluster, (guint)options.seconds,
+                                     (guint)MIN (2, MAX (options.servers - 1, 1)),
+                                     options.wipe && options.servers > 1, world->loop);
+      g_main_loop_run (world->loop);
+      changes = chaos_nemesis_finish (nemesis, &kills, &wipes);
+    }
   unsettled = chaos_writers_drain (world, DRAIN_TIMEOUT_MS);
   g_printerr ("# %u kills (%u with a wiped disk); %" G_GUINT64_FORMAT
               " retries; %u messages never acknowledged\n",
@@ -108,7 +137,8 @@ main (int argc, char **argv)
            verdict.acknowledged, verdict.lost, verdict.duplicated, verdict.renumbered, changes);
   ok = verdict.lost == 0 && verdict.duplicated == 0 && verdict.renumbered == 0
        && verdict.phantom == 0 && verdict.hashes_match && verdict.applied_match
-       && verdict.acknowledged > 0 && kills > 0 && (!options.wipe || wipes > 0);
+       && verdict.acknowledged > 0 && (options.pause ? paused_ok : kills > 0)
+       && (!options.wipe || wipes > 0);
   if (options.wipe && wipes == 0)
     g_printerr ("# FAIL: no disk was wiped\n");
   if (!verdict.hashes_match || !verdict.applied_match)
