@@ -38,7 +38,9 @@ struct _ChatReplica
   gboolean primary;
 
   ChatRepl *repl;
-  ChatReplUpdate update; /* accumulates the steps of one main-loop iteration */
+  ChatReplUpdate update;    /* accumulates the steps of one main-loop iteration */
+  GPtrArray *apply_entries; /* ChatReplEntry *: committed, not applied yet, in log order */
+  GArray *apply_results;    /* ChatReplProposalResult (OK) answered once their entry is */
   ChatPeers *peers;
   GSource *timer;       /* ready time = the core's next wakeup */
   guint stall_probe;    /* a 50 ms timer whose lateness is the main-loop stall metric */
