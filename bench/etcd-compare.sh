@@ -25,10 +25,22 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-# Free loopback ports, picked once: 2 per member.
-base=$(( 24000 + $$ % 4000 * 4 ))
+# Free loopback ports, picked once: 2 per member (a base whose six ports nobody listens on).
 client_port() { echo $(( base + $1 )); }
 peer_port() { echo $(( base + 10 + $1 )); }
+ports_free() {
+  for i in 1 2 3; do
+    for port in $(client_port "$i") $(peer_port "$i"); do
+      ss -Htln "sport = :$port" | grep -q . && return 1
+    done
+  done
+  return 0
+}
+base=$(( 24000 + $$ % 4000 * 4 ))
+for _ in $(seq 1 50); do
+  ports_free && break
+  base=$(( 24000 + $(od -An -N2 -tu2 /dev/urandom) % 4000 * 4 ))
+done
 cluster=""
 for i in 1 2 3; do
   cluster="${cluster:+$cluster,}m$i=http://127.0.0.1:$(peer_port $i)"
@@ -49,7 +61,10 @@ start_etcd() {
     pids="$pids $!"
   done
   for _ in $(seq 1 100); do
-    if ETCDCTL_API=3 etcdctl --endpoints "$endpoints" endpoint health >/dev/null 2>&1; then
+    for pid in $pids; do
+      kill -0 "$pid" 2>/dev/null || { echo "an etcd member exited:" >&2; tail -2 "$work"/m*.log >&2; exit 1; }
+    done
+    if ETCDCTL_API=3 etcdctl --endpoints "$endpoints" --dial-timeout 2s endpoint health >/dev/null 2>&1; then
       return 0
     fi
     sleep 0.2
@@ -70,6 +85,7 @@ limit_of() { case $1 in s) echo 150 ;; m) echo 1000 ;; l) echo 8000 ;; xl) echo 
 echo "# $(date -u +%Y-%m-%dT%H:%M:%SZ)  nproc $(nproc)  cpu $(lscpu | sed -n 's/^Model name: *//p')  load $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "# $(etcd --version | head -1)"
 for load in $loads; do
+  echo "# level $load from $(date -u +%H:%M:%S), load $(cut -d' ' -f1-3 /proc/loadavg)"
   for run in $(seq 1 "$runs"); do
     start_etcd
     echo "etcd  load $load run $run ($(clients_of "$load") clients, limit $(limit_of "$load")/s):"
