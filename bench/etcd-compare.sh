@@ -23,7 +23,8 @@ cleanup() {
   for pid in $pids; do wait "$pid" 2>/dev/null || true; done
   rm -rf "$work"
 }
-trap cleanup EXIT INT TERM
+trap cleanup EXIT
+trap 'exit 130' INT TERM
 
 # Free loopback ports, picked once: 2 per member (a base whose six ports nobody listens on).
 client_port() { echo $(( base + $1 )); }
