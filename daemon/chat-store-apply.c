@@ -392,12 +392,56 @@ message_events (Apply *apply, JsonObject *message, const char *from_key, const c
   add_event (apply, from_key, event, session);
 }
 
+/* A message deleted for everyone leaves a tombstone under a key no user has (':' is never
+ * in a username key): ":sent:" sender key ":" client_msg_id. A send applied again after
+ * the deletion (replayed by a partition's losing side, or retried after a lost answer)
+ * finds it and does not bring the message back. It travels in snapshots and the state
+ * hash with every tombstone, and sync never reads it (no user has that key). */
+#define SENT_TOMBSTONE_SQL "':sent:' || from_key || ':' || client_msg_id"
+
+static gboolean
+add_sent_tombstone (Apply *apply, gint64 id, GError **error)
+{
+  g_autoptr (ChatStmt) stmt = NULL;
+
+  stmt = chat_store_prepare (apply->store,
+                             "INSERT OR IGNORE INTO tombstones (user_key, id, seq)"
+                             " SELECT " SENT_TOMBSTONE_SQL ", id, ?2 FROM messages WHERE id = ?1",
+                             error);
+  if (stmt == NULL)
+    return FALSE;
+  sqlite3_bind_int64 (stmt, 1, id);
+  sqlite3_bind_int64 (stmt, 2, (sqlite3_int64)apply->index);
+  return chat_store_step_done (apply->store, stmt, error);
+}
+
+/* Whether from_key's message with this client_msg_id was deleted for everyone. */
+static gboolean
+sent_was_deleted (Apply *apply, const char *from_key, const char *client_msg_id, gboolean *deleted,
+                  GError **error)
+{
+  g_autofree char *key = g_strconcat (":sent:", from_key, ":", client_msg_id, NULL);
+  g_autoptr (ChatStmt) stmt
+      = chat_store_prepare (apply->store, "SELECT 1 FROM tombstones WHERE user_key = ?1", error);
+  int rc;
+
+  if (stmt == NULL)
+    return FALSE;
+  chat_store_bind_text (stmt, 1, key);
+  rc = sqlite3_step (stmt);
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+    return chat_store_fail (apply->store, error, "Reading the tombstones");
+  *deleted = rc == SQLITE_ROW;
+  return TRUE;
+}
+
 static gboolean
 apply_send (Apply *apply, GError **error)
 {
   const char *from, *to, *body, *client_msg_id;
   g_autofree char *from_key = NULL, *to_key = NULL, *from_name = NULL, *to_name = NULL;
   g_autoptr (JsonObject) message = NULL;
+  gboolean deleted = FALSE;
   guint64 at;
 
   if (!need_string (apply, "from", &from) || !need_string (apply, "to", &to)
@@ -412,6 +456,14 @@ apply_send (Apply *apply, GError **error)
     {
       /* A retry: the original answer, nothing new stored, no new events. */
       json_object_set_object_member (apply->result->reply, "message", g_steal_pointer (&message));
+      return TRUE;
+    }
+  if (!sent_was_deleted (apply, from_key, client_msg_id, &deleted, error))
+    return FALSE;
+  if (deleted)
+    {
+      refuse (apply, CHAT_ERROR_NOT_FOUND, "Message “%s” was sent and deleted since",
+              client_msg_id);
       return TRUE;
     }
   g_clear_pointer (&from_key, g_free);
@@ -745,8 +797,8 @@ static gboolean
 delete_for_everyone (Apply *apply, Deletion *deletion, gint64 id, const char *from_key,
                      const char *to_key, GError **error)
 {
-  if (!remove_message (apply, id, error) || !add_tombstone (apply, from_key, id, error)
-      || !add_tombstone (apply, to_key, id, error))
+  if (!add_sent_tombstone (apply, id, error) || !remove_message (apply, id, error)
+      || !add_tombstone (apply, from_key, id, error) || !add_tombstone (apply, to_key, id, error))
     return FALSE;
   ids_by_user_add (deletion->deleted_by_user, from_key, id);
   ids_by_user_add (deletion->deleted_by_user, to_key, id);
@@ -876,6 +928,8 @@ delete_account_rows (Apply *apply, const char *key, GError **error)
     "INSERT OR REPLACE INTO tombstones (user_key, id, seq)"
     " SELECT from_key, id, ?2 FROM messages WHERE to_key = ?1 AND from_key != ?1",
     "DELETE FROM tombstones WHERE user_key = ?1",
+    "DELETE FROM tombstones WHERE user_key > ':sent:' || ?1 || ':'"
+    " AND user_key < ':sent:' || ?1 || ';'",
     "DELETE FROM messages WHERE from_key = ?1",
     "DELETE FROM messages WHERE to_key = ?1",
     "DELETE FROM sessions WHERE user_key = ?1",

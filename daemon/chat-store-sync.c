@@ -110,6 +110,29 @@ ids_upto (GArray *changes, gint64 upto)
   return ids;
 }
 
+/* The caller's own messages carry their client_msg_id: after a partition in available mode
+ * the losing side's messages are stored again under new ids (docs/partitions.md), and this is
+ * how their sender finds the new id of each. */
+static gboolean
+add_own_client_msg_id (Page *page, JsonObject *message, gint64 id, GError **error)
+{
+  g_autoptr (ChatStmt) stmt = chat_store_prepare (
+      page->store, "SELECT client_msg_id FROM messages WHERE id = ?1 AND from_key = ?2", error);
+  int rc;
+
+  if (stmt == NULL)
+    return FALSE;
+  sqlite3_bind_int64 (stmt, 1, id);
+  chat_store_bind_text (stmt, 2, page->key);
+  rc = sqlite3_step (stmt);
+  if (rc == SQLITE_ROW)
+    json_object_set_string_member (message, "client_msg_id",
+                                   (const char *)sqlite3_column_text (stmt, 0));
+  else if (rc != SQLITE_DONE)
+    return chat_store_fail (page->store, error, "Reading a message's client_msg_id");
+  return TRUE;
+}
+
 static JsonArray *
 messages_upto (Page *page, GArray *changes, GError **error)
 {
@@ -124,8 +147,11 @@ messages_upto (Page *page, GArray *changes, GError **error)
       message = chat_store_message_by_id (page->store, change->id, error);
       if (message == NULL && error != NULL && *error != NULL)
         return NULL;
-      if (message != NULL)
-        json_array_add_object_element (messages, message);
+      if (message == NULL)
+        continue;
+      json_array_add_object_element (messages, message);
+      if (!add_own_client_msg_id (page, message, change->id, error))
+        return NULL;
     }
   return g_steal_pointer (&messages);
 }

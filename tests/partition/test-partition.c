@@ -25,6 +25,8 @@
 #define ELECTION_TIMEOUT_MS 20000
 #define CONVERGE_TIMEOUT_MS 60000
 #define EXIT_SKIP 77
+/* quorum mode: a cut-off server follows the leader again this soon after the heal */
+#define REJOIN_AFTER_HEAL_S 2.0
 
 static char *prefix;
 /* CHATD_TEST_TLS set: every server, peer link and raw client speaks TLS. */
@@ -200,6 +202,51 @@ static const char *
 role_of (JsonObject *reply)
 {
   return reply ? json_object_get_string_member_with_default (reply, "role", "") : "";
+}
+
+/* hello with the state hash: also names the leader and the applied index. */
+static JsonObject *
+hello_state (Fixture *fixture, guint node)
+{
+  g_autoptr (PartConn) conn = part_conn_new (fixture->net, node, PORT, 1000);
+
+  if (conn == NULL)
+    return NULL;
+  return part_conn_request (conn,
+                            "{\"id\":0,\"op\":\"hello\",\"client\":\"partition\",\"proto\":1,"
+                            "\"state_hash\":true}",
+                            1000);
+}
+
+/* Whether node follows leader (which still leads) and has applied all that leader has. */
+static gboolean
+follows_caught_up (Fixture *fixture, guint node, guint leader)
+{
+  g_autofree char *address
+      = g_strdup_printf ("%s:%u", part_net_address (fixture->net, leader), PORT);
+  g_autoptr (JsonObject) mine = hello_state (fixture, node);
+  g_autoptr (JsonObject) theirs = mine != NULL ? hello_state (fixture, leader) : NULL;
+
+  return theirs != NULL && g_str_equal (role_of (mine), "follower")
+         && g_strcmp0 (json_object_get_string_member_with_default (mine, "leader", ""), address)
+                == 0
+         && g_str_equal (role_of (theirs), "leader")
+         && json_object_get_int_member_with_default (mine, "applied_index", -1)
+                == json_object_get_int_member_with_default (theirs, "applied_index", -2);
+}
+
+/* Seconds from healed (monotonic time) until node follows leader with everything applied,
+ * polled every 20 ms while nobody writes; negative if that takes more than timeout_ms. */
+static double
+rejoin_seconds (Fixture *fixture, guint node, guint leader, gint64 healed, guint timeout_ms)
+{
+  while (g_get_monotonic_time () < healed + (gint64)timeout_ms * 1000)
+    {
+      if (follows_caught_up (fixture, node, leader))
+        return (double)(g_get_monotonic_time () - healed) / G_USEC_PER_SEC;
+      g_usleep (20000);
+    }
+  return -1;
 }
 
 /* A node among those in mask (bit per node) that says it leads; 0 if none in time. */
@@ -763,6 +810,8 @@ test_quorum (void)
   static const char *const every_tag[] = { "", NULL };
   Fixture fixture = { 0 };
   guint old_leader = start_cluster (&fixture, "quorum"), new_leader = 0;
+  gint64 healed = 0;
+  double rejoined_s = 0;
 
   part_net_isolate (fixture.net, old_leader, TRUE);
   g_printerr ("# quorum: node %u cut off\n", old_leader);
@@ -774,7 +823,15 @@ test_quorum (void)
   /* Still nothing on the minority side while the majority writes. */
   g_assert_cmpuint (write_for (&fixture, old_leader, "minority", 3, 1), ==, 0);
   part_net_isolate (fixture.net, old_leader, FALSE);
+  healed = g_get_monotonic_time ();
   g_printerr ("# quorum: healed\n");
+  /* Pre-vote: the cut-off server's term did not climb, so it deposes nobody and simply
+   * follows the leader again, as soon as a peer link is back (docs/partitions.md). */
+  rejoined_s = rejoin_seconds (&fixture, old_leader, new_leader, healed, 20000);
+  g_printerr ("# quorum: node %u follows node %u with everything applied %.2f s after the heal\n",
+              old_leader, new_leader, rejoined_s);
+  g_assert_cmpfloat (rejoined_s, >=, 0);
+  g_assert_cmpfloat (rejoined_s, <=, REJOIN_AFTER_HEAL_S);
   g_assert_cmpuint (wait_leader (&fixture, ALL_NODES, ELECTION_TIMEOUT_MS), !=, 0);
   g_assert_cmpuint (write_for (&fixture, 0, "after", 20, 5), ==, 5);
   wait_converged (&fixture);
@@ -802,6 +859,91 @@ split_and_write (Fixture *fixture)
   return old_leader;
 }
 
+/* The highest seq acknowledged before the partition: what a client had seen by then. */
+static gint64
+seq_before_partition (Fixture *fixture)
+{
+  GHashTableIter iter;
+  gpointer key, value;
+  gint64 highest = 0;
+
+  g_hash_table_iter_init (&iter, fixture->acked);
+  while (g_hash_table_iter_next (&iter, &key, &value))
+    if (g_str_has_prefix (key, "before"))
+      highest = MAX (highest, *(gint64 *)value);
+  return highest;
+}
+
+/* client_msg_id -> (gint64 *) id of every message alice sent after seq `after`, as `sync`
+ * on node answers, page by page. NULL when node does not answer. */
+static GHashTable *
+sync_own_ids (Fixture *fixture, guint node, gint64 after)
+{
+  g_autoptr (PartConn) conn = attach (fixture, node);
+  g_autoptr (GHashTable) ids = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  gboolean more = TRUE;
+
+  while (conn != NULL && more)
+    {
+      g_autofree char *line = g_strdup_printf (
+          "{\"id\":3,\"op\":\"sync\",\"after\":%" G_GINT64_FORMAT ",\"limit\":500}", after);
+      g_autoptr (JsonObject) reply = part_conn_request (conn, line, 5000);
+      JsonArray *messages = NULL;
+
+      if (reply == NULL || !json_object_get_boolean_member_with_default (reply, "ok", FALSE))
+        return NULL;
+      messages = json_object_get_array_member (reply, "messages");
+      for (guint i = 0; i < json_array_get_length (messages); i++)
+        {
+          JsonObject *message = json_array_get_object_element (messages, i);
+          const char *client_msg_id
+              = json_object_get_string_member_with_default (message, "client_msg_id", NULL);
+          gint64 id = json_object_get_int_member (message, "id");
+
+          if (client_msg_id != NULL)
+            g_hash_table_replace (ids, g_strdup (client_msg_id), g_memdup2 (&id, sizeof id));
+        }
+      more = json_object_get_boolean_member_with_default (reply, "more", FALSE);
+      after = json_object_get_int_member (reply, "seq");
+    }
+  return conn != NULL ? g_steal_pointer (&ids) : NULL;
+}
+
+/* The client that sent a message the heal renumbered learns its new id with `sync` from the
+ * highest seq it had seen before the partition: every message it sent since is there, named
+ * by its client_msg_id, under the id the leader's database holds. */
+static void
+check_sync_names_new_ids (Fixture *fixture)
+{
+  guint leader = wait_leader (fixture, ALL_NODES, ELECTION_TIMEOUT_MS);
+  guint duplicates = 0, renumbered = 0;
+  g_autoptr (GHashTable) synced = NULL;
+  g_autoptr (GHashTable) stored = NULL;
+  GHashTableIter iter;
+  gpointer key, value;
+
+  g_assert_cmpuint (leader, !=, 0);
+  synced = sync_own_ids (fixture, leader, seq_before_partition (fixture));
+  g_assert_nonnull (synced);
+  stored = stored_messages (fixture, leader, &duplicates);
+  g_hash_table_iter_init (&iter, fixture->acked);
+  while (g_hash_table_iter_next (&iter, &key, &value))
+    {
+      gint64 *synced_id = g_hash_table_lookup (synced, key);
+      gint64 *stored_id = g_hash_table_lookup (stored, key);
+
+      if (g_str_has_prefix (key, "before"))
+        continue;
+      if (synced_id == NULL || stored_id == NULL || *synced_id != *stored_id)
+        g_error ("sync on node %u does not name %s with its id %" G_GINT64_FORMAT " (logs in %s)",
+                 leader, (char *)key, stored_id ? *stored_id : -1, fixture->dir);
+      renumbered += *stored_id != *(gint64 *)value;
+    }
+  g_printerr ("# sync named %u renumbered messages with their new id\n", renumbered);
+  /* One side always loses the heal: its messages must have been among them. */
+  g_assert_cmpuint (renumbered, >, 0);
+}
+
 /* Writes after the heal, waits for the replay and checks every database. */
 static void
 write_after_heal_and_check (Fixture *fixture)
@@ -813,6 +955,7 @@ write_after_heal_and_check (Fixture *fixture)
    * client follows whoever leads, as libchat does. */
   g_assert_cmpuint (write_for (fixture, 0, "after", 20, 5), ==, 5);
   wait_all_present (fixture);
+  check_sync_names_new_ids (fixture);
   /* The higher term wins: normally the majority's new leader, but the old leader, alone
    * in its in-sync set, may also win an election of its own right after the heal. The
    * loser's acknowledged messages are replayed onto the winner with new seqs; the

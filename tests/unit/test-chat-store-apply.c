@@ -422,6 +422,43 @@ test_delete_messages (StoreFixture *f, gconstpointer data)
   }
 }
 
+/* A send applied again after its message was deleted for everyone (a partition's losing side
+ * replays it, or a client retries after a lost answer, docs/partitions.md) must not bring the
+ * message back: it is refused as not_found and nothing changes. */
+static void
+test_delete_then_send_again (StoreFixture *f, gconstpointer data)
+{
+  static const char send[] = "{\"op\":\"send\",\"from\":\"alice\",\"to\":\"bob\","
+                             "\"body\":\"hi\",\"client_msg_id\":\"c1\",\"at\":100}";
+  g_autoptr (ChatApplyResult) first = NULL, deletion = NULL, again = NULL, twice = NULL;
+  g_autofree char *before = NULL;
+  gint64 id;
+
+  signup (f, "alice");
+  signup (f, "bob");
+  first = apply_op (f, send);
+  assert_applied (first);
+  id = json_object_get_int_member (reply_message (first), "id");
+  deletion = apply_printf (f,
+                           "{\"op\":\"delete_messages\",\"user\":\"alice\",\"scope\":"
+                           "\"everyone\",\"ids\":[%" G_GINT64_FORMAT "]}",
+                           id);
+  assert_applied (deletion);
+  g_assert_cmpuint (chat_store_count_messages (f->store), ==, 0);
+  before = store_hash (f->store);
+  again = apply_op (f, send);
+  assert_refused (again, CHAT_ERROR_NOT_FOUND);
+  twice = apply_op (f, send);
+  assert_refused (twice, CHAT_ERROR_NOT_FOUND);
+  g_assert_cmpuint (chat_store_count_messages (f->store), ==, 0);
+  g_assert_cmpuint (again->events->len + twice->events->len, ==, 0);
+  {
+    g_autofree char *after = store_hash (f->store);
+
+    g_assert_cmpstr (before, ==, after);
+  }
+}
+
 /* Case 7: a recipient cannot delete what the sender wrote for both; nothing changes. */
 static void
 test_delete_forbidden (StoreFixture *f, gconstpointer data)
@@ -539,6 +576,7 @@ main (int argc, char **argv)
   ADD ("delete-messages", test_delete_messages);
   ADD ("delete-forbidden", test_delete_forbidden);
   ADD ("delete-account", test_delete_account);
+  ADD ("delete-then-send-again", test_delete_then_send_again);
 #undef ADD
 
   return g_test_run ();
