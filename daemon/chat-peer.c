@@ -395,6 +395,20 @@ link_ready (Link *link)
   remote->was_up = TRUE;
 }
 
+static void dial (Remote *remote, ChatPeers *self);
+
+/* The peer reached us, so our own link to it (down, waiting out its backoff) is dialled now:
+ * after a partition heals, whichever side connects first brings the other direction up. */
+static void
+dial_back (ChatPeers *self, Remote *remote)
+{
+  if (remote->out != NULL || remote->retry_id == 0 || !self->running)
+    return;
+  g_clear_handle_id (&remote->retry_id, g_source_remove);
+  remote->backoff_ms = 0;
+  dial (remote, self);
+}
+
 /* Accepted link: the dialler answers our challenge. */
 static gboolean
 on_auth (Link *link, JsonObject *object)
@@ -415,6 +429,7 @@ on_auth (Link *link, JsonObject *object)
   g_ptr_array_remove_fast (self->unclaimed, link);
   link_send_object (link, ok);
   link_ready (link);
+  dial_back (self, remote);
   return TRUE;
 }
 
