@@ -94,37 +94,57 @@ writer_send (Writer *writer, BenchConn *conn, guint timeout_ms)
   return reply != NULL && bench_reply_ok (reply, NULL);
 }
 
+/* One sign-up on the server that says it leads; FALSE with the error code (or why not). */
 static gboolean
-writer_signup (Writer *writer, GError **error)
+signup_once (Writer *writer, char **code)
 {
-  guint leader = bench_cluster_wait_leader (writer->cluster, 30000);
+  guint leader = bench_cluster_wait_leader (writer->cluster, 1000);
   g_autoptr (BenchConn) conn = NULL;
   g_autoptr (JsonObject) reply = NULL;
   g_autofree char *line = NULL;
+  const char *failure = NULL;
 
   if (leader == 0)
     {
-      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT, "No leader");
+      *code = g_strdup ("no leader");
       return FALSE;
     }
   conn = bench_conn_new (bench_cluster_host (writer->cluster, leader),
-                         bench_cluster_port (writer->cluster, leader), 5000, error);
-  if (conn == NULL)
-    return FALSE;
-  writer->user = g_strdup_printf ("failover%08x", g_random_int ());
+                         bench_cluster_port (writer->cluster, leader), 5000, NULL);
   line = g_strdup_printf ("{\"id\":1,\"op\":\"signup\",\"username\":\"%s\",\"password\":\"" PASSWORD
                           "\"}",
                           writer->user);
-  reply = bench_conn_request (conn, line, 60000, error);
-  if (reply == NULL)
-    return FALSE;
-  if (!bench_reply_ok (reply, NULL))
+  reply = conn != NULL ? bench_conn_request (conn, line, 10000, NULL) : NULL;
+  if (reply != NULL && bench_reply_ok (reply, &failure))
     {
-      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_FAILED, "signup failed");
-      return FALSE;
+      writer->session = g_strdup (json_object_get_string_member (reply, "session"));
+      return TRUE;
     }
-  writer->session = g_strdup (json_object_get_string_member (reply, "session"));
-  return TRUE;
+  *code = g_strdup (reply != NULL ? failure : "no answer");
+  return FALSE;
+}
+
+/* A server reports "leader" from its election on, and serves once its first entry is
+ * applied (it answers "unavailable" in between). So the sign-up is tried again for up to
+ * 30 s. */
+static gboolean
+writer_signup (Writer *writer, GError **error)
+{
+  gint64 deadline = g_get_monotonic_time () + 30 * G_USEC_PER_SEC;
+  g_autofree char *code = NULL;
+
+  while (g_get_monotonic_time () < deadline)
+    {
+      /* A new name each time: an attempt whose answer was lost may have signed up. */
+      g_free (writer->user);
+      writer->user = g_strdup_printf ("failover%08x", g_random_int ());
+      g_clear_pointer (&code, g_free);
+      if (signup_once (writer, &code))
+        return TRUE;
+      g_usleep (20 * 1000);
+    }
+  g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, "signup failed (%s)", code);
+  return FALSE;
 }
 
 /* Tries every running node until one acknowledges the pending message. */
