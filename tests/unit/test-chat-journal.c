@@ -4,6 +4,8 @@
 
 #include "chat-journal.h"
 
+#include <string.h>
+
 /* One captured record: field name -> value. */
 typedef struct
 {
@@ -172,6 +174,42 @@ test_rejoin_without_leader (void)
                    "it has caught up with a live server");
 }
 
+/* A server starved for a failure timeout recovers as after a restart, and says so. */
+static void
+test_rejoin_after_stall (void)
+{
+  ChatJournalEntry entry = CHAT_JOURNAL_ENTRY_INIT (CHAT_EVENT_REJOIN_STARTED);
+  g_autofree char *text = NULL;
+
+  entry.index = 40;
+  entry.silence_ms = 0;
+  text = chat_journal_describe_entry (&entry, "127.0.0.1:5555");
+  g_assert_cmpstr (text, ==,
+                   "127.0.0.1:5555 was starved for longer than the failure timeout and the others "
+                   "may have gone on without it: with its log up to index 40 it may not lead "
+                   "until it has caught up with a live server");
+}
+
+/* The reasons an empty server gives for not founding or leading a cluster. */
+static void
+test_identity_events (void)
+{
+  ChatJournalEntry waiting = CHAT_JOURNAL_ENTRY_INIT (CHAT_EVENT_WAITING_TO_FOUND);
+  ChatJournalEntry exists = CHAT_JOURNAL_ENTRY_INIT (CHAT_EVENT_CLUSTER_EXISTS);
+  ChatJournalEntry foreign = CHAT_JOURNAL_ENTRY_INIT (CHAT_EVENT_FOREIGN_CLUSTER);
+  g_autofree char *text1 = NULL, *text2 = NULL, *text3 = NULL;
+
+  waiting.in_sync = "127.0.0.1:5557";
+  exists.server = "127.0.0.1:5556";
+  foreign.server = "127.0.0.1:5557";
+  text1 = chat_journal_describe_entry (&waiting, "127.0.0.1:5555");
+  text2 = chat_journal_describe_entry (&exists, "127.0.0.1:5555");
+  text3 = chat_journal_describe_entry (&foreign, "127.0.0.1:5555");
+  g_assert_nonnull (strstr (text1, "waiting for 127.0.0.1:5557, which may hold data"));
+  g_assert_nonnull (strstr (text2, "will not found or lead a new cluster: 127.0.0.1:5556 already"));
+  g_assert_nonnull (strstr (text3, "refuses 127.0.0.1:5557: that server belongs to another"));
+}
+
 static void
 test_in_sync_set (void)
 {
@@ -306,6 +344,8 @@ main (int argc, char **argv)
   g_test_add_func ("/chat-journal/election-names-silent-leader", test_election_names_silent_leader);
   g_test_add_func ("/chat-journal/peer-down-detail", test_peer_down_detail);
   g_test_add_func ("/chat-journal/rejoin-without-leader", test_rejoin_without_leader);
+  g_test_add_func ("/chat-journal/rejoin-after-stall", test_rejoin_after_stall);
+  g_test_add_func ("/chat-journal/identity-events", test_identity_events);
   g_test_add_func ("/chat-journal/in-sync-set", test_in_sync_set);
   g_test_add_func ("/chat-journal/no-term", test_no_term);
   g_test_add_func ("/chat-journal/every-event-readable", test_every_event_readable);
