@@ -148,6 +148,15 @@ restart_one (ChaosNemesis *nemesis, guint node)
   chat_test_cluster_start (nemesis->cluster, node, primary);
 }
 
+/* Every run wipes at least once: the first chance is always taken, later ones often. */
+static gboolean
+wipe_wanted (ChaosNemesis *nemesis, GArray *down)
+{
+  if (!nemesis->wipe || nemesis->wiped != 0 || down->len > 0)
+    return FALSE;
+  return nemesis->wipes == 0 || g_random_double () < 0.4;
+}
+
 static void
 step (ChaosNemesis *nemesis)
 {
@@ -157,9 +166,13 @@ step (ChaosNemesis *nemesis)
   gboolean may_kill = n_down < nemesis->max_down && up->len > 0;
 
   check_wiped_back (nemesis);
-  if (nemesis->wipe && nemesis->wiped == 0 && down->len == 0 && g_random_double () < 0.4
-      && all_in_sync (nemesis))
-    wipe_one (nemesis, up);
+  if (wipe_wanted (nemesis, down))
+    {
+      /* Until the cluster is whole again nothing else happens: a slow build (the
+       * sanitizers) must not keep every run from wiping a disk. */
+      if (all_in_sync (nemesis))
+        wipe_one (nemesis, up);
+    }
   else if (may_kill && (n_down == 0 || g_random_double () < 0.5))
     kill_one (nemesis, up);
   else if (down->len > 0)
