@@ -150,17 +150,11 @@ test_fresh_without_primary (void)
     g_assert_true (node == leader || in_sync_at (cluster, leader, node));
 }
 
-/* The --primary server loses its disk and starts again with --primary while the others
- * serve: it must not lead (its peers hold a history), it catches up as an empty follower,
- * and every acknowledged message keeps its id and seq. */
+/* Sends n messages from alice to bob, recording each body's seq in seqs. */
 static void
-test_primary_disk_loss (Fixture *f, gconstpointer data)
+send_recording_seqs (Fixture *f, guint n, GHashTable *seqs)
 {
-  g_autoptr (GHashTable) seqs = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
-  g_autoptr (GPtrArray) history = NULL;
-  guint leader = 0;
-
-  for (guint i = 0; i < 20; i++)
+  for (guint i = 0; i < n; i++)
     {
       g_autofree char *body = g_strdup_printf ("before %u", i);
       gint64 seq = chat_test_client_send (f->alice, "bob", body);
@@ -168,6 +162,34 @@ test_primary_disk_loss (Fixture *f, gconstpointer data)
       g_ptr_array_add (f->sent, g_strdup (body));
       g_hash_table_insert (seqs, g_steal_pointer (&body), GINT_TO_POINTER ((gint)seq));
     }
+}
+
+/* Every message recorded in seqs still has the seq its sender was given. */
+static void
+assert_seqs_kept (Fixture *f, GHashTable *seqs)
+{
+  g_autoptr (GPtrArray) history = chat_test_client_history_all (f->bob, "alice");
+
+  for (guint i = 0; i < history->len; i++)
+    {
+      ChatMessage *m = g_ptr_array_index (history, i);
+      gpointer seq = g_hash_table_lookup (seqs, chat_message_get_body (m));
+
+      if (seq != NULL)
+        g_assert_cmpint (chat_message_get_seq (m), ==, GPOINTER_TO_INT (seq));
+    }
+}
+
+/* The --primary server loses its disk and starts again with --primary while the others
+ * serve: it must not lead (its peers hold a history), it catches up as an empty follower,
+ * and every acknowledged message keeps its id and seq. */
+static void
+test_primary_disk_loss (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GHashTable) seqs = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  guint leader = 0;
+
+  send_recording_seqs (f, 20, seqs);
   chat_test_wait_converged (f->cluster, CONVERGE_MS);
   chat_test_cluster_kill (f->cluster, 1);
   chat_fs_remove_tree (chat_test_cluster_state_dir (f->cluster, 1));
@@ -181,15 +203,7 @@ test_primary_disk_loss (Fixture *f, gconstpointer data)
   leader = chat_test_pair_wait_leader (f, LEADER_MS);
   g_assert_cmpuint (leader, !=, 1);
   chat_test_pair_assert_all_once (f);
-  history = chat_test_client_history_all (f->bob, "alice");
-  for (guint i = 0; i < history->len; i++)
-    {
-      ChatMessage *m = g_ptr_array_index (history, i);
-      gpointer seq = g_hash_table_lookup (seqs, chat_message_get_body (m));
-
-      if (seq != NULL)
-        g_assert_cmpint (chat_message_get_seq (m), ==, GPOINTER_TO_INT (seq));
-    }
+  assert_seqs_kept (f, seqs);
 }
 
 static gboolean log_mentions (ChatTestCluster *cluster, guint node, const char *text);
@@ -214,19 +228,11 @@ static void
 test_primary_disk_loss_alone (Fixture *f, gconstpointer data)
 {
   g_autoptr (GHashTable) seqs = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
-  g_autoptr (GPtrArray) history = NULL;
   g_autofree char *waiting = NULL;
   g_autofree char *address = NULL;
   guint leader = 0;
 
-  for (guint i = 0; i < 10; i++)
-    {
-      g_autofree char *body = g_strdup_printf ("before %u", i);
-      gint64 seq = chat_test_client_send (f->alice, "bob", body);
-
-      g_ptr_array_add (f->sent, g_strdup (body));
-      g_hash_table_insert (seqs, g_steal_pointer (&body), GINT_TO_POINTER ((gint)seq));
-    }
+  send_recording_seqs (f, 10, seqs);
   chat_test_wait_converged (f->cluster, CONVERGE_MS);
   chat_test_cluster_kill (f->cluster, 2);
   chat_test_cluster_kill (f->cluster, 3);
@@ -253,15 +259,7 @@ test_primary_disk_loss_alone (Fixture *f, gconstpointer data)
   g_assert_true (log_mentions (f->cluster, 1, "will not found or lead a new cluster"));
   g_assert_null (waiting_of (f->cluster, 1));
   chat_test_pair_assert_all_once (f);
-  history = chat_test_client_history_all (f->bob, "alice");
-  for (guint i = 0; i < history->len; i++)
-    {
-      ChatMessage *m = g_ptr_array_index (history, i);
-      gpointer seq = g_hash_table_lookup (seqs, chat_message_get_body (m));
-
-      if (seq != NULL)
-        g_assert_cmpint (chat_message_get_seq (m), ==, GPOINTER_TO_INT (seq));
-    }
+  assert_seqs_kept (f, seqs);
 }
 
 static gboolean
