@@ -5,7 +5,9 @@
 #include "chat-replica-private.h"
 
 #include "chat-error.h"
+#include "chat-snapshot-file.h"
 
+#include <errno.h>
 #include <glib/gstdio.h>
 #include <string.h>
 
@@ -107,15 +109,70 @@ catch_up_with_snapshot (ChatReplica *self, ChatReplPersistedState *state, GError
   return chat_store_restore (self->store, state->snapshot_data, error);
 }
 
+char *
+chat_replica_disk_dir (ChatReplica *self)
+{
+  return g_path_get_dirname (chat_store_get_path (self->store));
+}
+
+/* "index term isr serial", where serial names the snapshot file; a store from before
+ * snapshot files has "index term isr" and keeps the image in the meta table. */
+static gboolean
+load_snapshot_meta (ChatReplica *self, guint64 *snap, GError **error)
+{
+  g_autoptr (GBytes) value = chat_store_get_meta (self->store, CHAT_REPLICA_META_SNAPSHOT);
+
+  if (value == NULL || parse_numbers (value, snap, 4) || parse_numbers (value, snap, 3))
+    return TRUE;
+  g_set_error (error, CHAT_ERROR, CHAT_ERROR_INTERNAL, "The stored value of %s is corrupt",
+               CHAT_REPLICA_META_SNAPSHOT);
+  return FALSE;
+}
+
+/* The saved snapshot's image, and no other snapshot file: what a crash left behind (a
+ * temporary file, a file written but never recorded, one recorded over) goes now. */
+static gboolean
+load_snapshot_image (ChatReplica *self, ChatReplPersistedState *state, guint64 serial,
+                     GError **error)
+{
+  g_autofree char *dir = chat_replica_disk_dir (self);
+  g_autoptr (GError) local = NULL;
+
+  chat_snapshot_file_clean (dir, state->snapshot_index, serial);
+  g_clear_pointer (&self->snapshot_file, g_free);
+  if (serial != 0)
+    self->snapshot_file = chat_snapshot_file_name (state->snapshot_index, serial);
+  if (state->snapshot_index == 0)
+    return TRUE;
+  if (serial == 0)
+    {
+      state->snapshot_data = chat_store_get_meta (self->store, CHAT_REPLICA_META_SNAPSHOT_DATA);
+      return TRUE;
+    }
+  state->snapshot_data = chat_snapshot_file_read (dir, state->snapshot_index, serial, &local);
+  if (state->snapshot_data != NULL)
+    return TRUE;
+  /* A database copied without its snapshot file (a backup of chatd.db alone): the chat
+   * state is there, only a lagging follower's install waits for the next snapshot. */
+  if (g_error_matches (local, G_FILE_ERROR, G_FILE_ERROR_NOENT)
+      && chat_store_applied_index (self->store) >= state->snapshot_index)
+    {
+      g_warning ("%s; a follower that needs a snapshot waits for the next one", local->message);
+      return TRUE;
+    }
+  g_propagate_error (error, g_steal_pointer (&local));
+  return FALSE;
+}
+
 gboolean
 chat_replica_disk_load (ChatReplica *self, ChatReplPersistedState *state, GError **error)
 {
   guint64 hard[2] = { 0, 0 };
-  guint64 snap[3] = { 0, 0, 0 };
+  guint64 snap[4] = { 0, 0, 0, 0 };
 
   *state = (ChatReplPersistedState){ 0 };
   if (!load_known_numbers (self, CHAT_REPLICA_META_HARD_STATE, hard, 2, error)
-      || !load_known_numbers (self, CHAT_REPLICA_META_SNAPSHOT, snap, 3, error)
+      || !load_snapshot_meta (self, snap, error)
       || !load_known_numbers (self, CHAT_REPLICA_META_CLUSTER, &self->cluster_id, 1, error))
     return FALSE;
   state->cluster_id = self->cluster_id;
@@ -124,9 +181,8 @@ chat_replica_disk_load (ChatReplica *self, ChatReplPersistedState *state, GError
   state->snapshot_index = snap[0];
   state->snapshot_term = snap[1];
   state->snapshot_isr = snap[2];
-  if (state->snapshot_index > 0)
-    state->snapshot_data = chat_store_get_meta (self->store, CHAT_REPLICA_META_SNAPSHOT_DATA);
-  if (!catch_up_with_snapshot (self, state, error))
+  if (!load_snapshot_image (self, state, snap[3], error)
+      || !catch_up_with_snapshot (self, state, error))
     return FALSE;
   state->entries = load_entries (self, state->snapshot_index + 1, error);
   if (state->entries == NULL)
@@ -187,17 +243,66 @@ restore (ChatReplica *self, const ChatReplSnapshot *snap, GError **error)
   return empty != NULL && chat_store_restore (self->store, empty, error);
 }
 
-/* The snapshot is saved before the state machine or the log change, so a crash at any
- * point leaves either the old snapshot with its log, or the new one (see
- * catch_up_with_snapshot). */
+/* The image a worker wrote already (chat-replica.c, maybe_snapshot), or, for a snapshot
+ * received from the leader, written now. Either way it is complete on disk before the
+ * metadata names it. */
+static gboolean
+write_image (ChatReplica *self, const ChatReplSnapshot *snap, guint64 *serial, GError **error)
+{
+  g_autofree char *dir = NULL;
+
+  if (snap->data == self->written_image && snap->index == self->written_index)
+    {
+      *serial = self->written_serial;
+      return TRUE;
+    }
+  dir = chat_replica_disk_dir (self);
+  return chat_snapshot_file_write (dir, snap->index, snap->data, serial, error);
+}
+
+/* Removes the file of the snapshot just replaced (only that one: a worker may be writing
+ * the next) and remembers the new one. */
+static void
+forget_file (ChatReplica *self, const char *dir, char *new_file)
+{
+  if (self->snapshot_file != NULL && g_strcmp0 (self->snapshot_file, new_file) != 0)
+    {
+      g_autofree char *path = g_build_filename (dir, self->snapshot_file, NULL);
+
+      if (g_unlink (path) != 0 && errno != ENOENT)
+        g_warning ("Cannot remove %s: %s", path, g_strerror (errno));
+    }
+  g_free (self->snapshot_file);
+  self->snapshot_file = new_file;
+}
+
+/* One meta row names the new snapshot file, so a crash leaves either the old snapshot
+ * with its log or the new one (see catch_up_with_snapshot); the file it replaces, and
+ * the image of a store from before snapshot files, go after. */
+static gboolean
+record_snapshot (ChatReplica *self, const ChatReplSnapshot *snap, GError **error)
+{
+  g_autofree char *dir = chat_replica_disk_dir (self);
+  guint64 serial = 0;
+  guint64 meta[4] = { snap->index, snap->term, snap->isr, 0 };
+
+  if (snap->index > 0 && !write_image (self, snap, &serial, error))
+    return FALSE;
+  meta[3] = serial;
+  if (!save_numbers (self, CHAT_REPLICA_META_SNAPSHOT, meta, 4, error))
+    return FALSE;
+  g_clear_pointer (&self->written_image, g_bytes_unref);
+  forget_file (self, dir, serial != 0 ? chat_snapshot_file_name (snap->index, serial) : NULL);
+  return chat_store_delete_meta (self->store, CHAT_REPLICA_META_SNAPSHOT_DATA, error);
+}
+
+/* The snapshot is saved before the state machine or the log change. */
 static gboolean
 persist_snapshot (ChatReplica *self, const ChatReplSnapshot *snap, GError **error)
 {
-  guint64 meta[3] = { snap->index, snap->term, snap->isr };
   g_autoptr (GPtrArray) none = g_ptr_array_new ();
 
-  if (!chat_store_set_meta (self->store, CHAT_REPLICA_META_SNAPSHOT_DATA, snap->data, error)
-      || !save_numbers (self, CHAT_REPLICA_META_SNAPSHOT, meta, 3, error))
+  if (!record_snapshot (self, snap, error))
     return FALSE;
   if (snap->install)
     {

@@ -12,7 +12,8 @@ G_BEGIN_DECLS
 
 /* Meta keys of the replication state (the store's own keys start with "store."). */
 #define CHAT_REPLICA_META_HARD_STATE "repl.hard_state" /* "term vote" */
-#define CHAT_REPLICA_META_SNAPSHOT "repl.snapshot"     /* "index term isr" */
+#define CHAT_REPLICA_META_SNAPSHOT "repl.snapshot"     /* "index term isr serial" */
+/* Before snapshot files (chat-snapshot-file.h): the image itself, with "index term isr". */
 #define CHAT_REPLICA_META_SNAPSHOT_DATA "repl.snapshot_data"
 #define CHAT_REPLICA_META_INCARNATION "repl.incarnation" /* made once per store */
 #define CHAT_REPLICA_META_CLUSTER "repl.cluster" /* made by the founder, adopted by the rest */
@@ -51,6 +52,10 @@ struct _ChatReplica
   guint64 snapshot_index;
   gboolean snapshot_running; /* a worker thread is reading the state for a snapshot */
   guint64 state_generation;  /* bumped when an installed snapshot replaces the state */
+  char *snapshot_file;       /* name of the saved snapshot's file (NULL: none) */
+  GBytes *written_image;     /* a snapshot a worker already wrote to a file ... */
+  guint64 written_index;     /* ... at this index ... */
+  guint64 written_serial;    /* ... named by this serial */
   guint64 cluster_id;        /* as saved in the store (0: none yet) */
   guint64 status_commit;     /* commit index at the last status-changed */
   guint64 status_ms;         /* when status-changed was last emitted */
@@ -77,6 +82,8 @@ gboolean chat_replica_space_refuses_writes (ChatReplica *self);
 /* chat-replica-disk.c */
 gboolean chat_replica_disk_load (ChatReplica *self, ChatReplPersistedState *state, GError **error);
 void chat_replica_disk_state_clear (ChatReplPersistedState *state);
+/* The directory of the store, where the snapshot files live. */
+char *chat_replica_disk_dir (ChatReplica *self);
 /* This store's id (docs/replication.md, A12): made at random, and saved, the first time a
  * store is used, so that an emptied state directory shows as a new store to the peers. */
 gboolean chat_replica_disk_incarnation (ChatReplica *self, guint64 *incarnation, GError **error);

@@ -8,6 +8,7 @@
 #include "chat-json.h"
 #include "chat-metrics.h"
 #include "chat-peer-codec.h"
+#include "chat-snapshot-file.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -490,8 +491,10 @@ snapshot_now (ChatReplica *self, guint64 *index, GError **error)
 typedef struct
 {
   char *path;
+  char *dir;
   guint64 generation;
   guint64 applied;
+  guint64 serial; /* names the file the image was written to */
   GBytes *data;
 } SnapshotJob;
 
@@ -499,6 +502,7 @@ static void
 snapshot_job_free (SnapshotJob *job)
 {
   g_free (job->path);
+  g_free (job->dir);
   g_clear_pointer (&job->data, g_bytes_unref);
   g_free (job);
 }
@@ -509,7 +513,12 @@ read_snapshot_in_thread (GTask *task, gpointer source, gpointer data, GCancellab
   SnapshotJob *job = data;
   GError *error = NULL;
 
+  /* Reading and writing the image both take time that grows with the state (a second
+   * and more at tens of thousands of messages): here, not on the main loop. */
   job->data = chat_store_snapshot_file (job->path, &job->applied, &error);
+  if (job->data != NULL
+      && !chat_snapshot_file_write (job->dir, job->applied, job->data, &job->serial, &error))
+    g_clear_pointer (&job->data, g_bytes_unref);
   if (job->data == NULL)
     g_task_return_error (task, error);
   else
@@ -518,7 +527,9 @@ read_snapshot_in_thread (GTask *task, gpointer source, gpointer data, GCancellab
 
 /* Back on the main loop: the core compacts its log up to the index the state was read at
  * (older than what is applied by now, which the core accepts), unless an installed
- * snapshot replaced the state meanwhile (then that state belongs to another history). */
+ * snapshot replaced the state meanwhile (then that state belongs to another history).
+ * The image is in its file already: saving it only records the metadata
+ * (chat-replica-disk.c, write_image). A file the core turns down goes at the next start. */
 static void
 snapshot_read (GObject *source, GAsyncResult *result, gpointer user_data)
 {
@@ -535,6 +546,10 @@ snapshot_read (GObject *source, GAsyncResult *result, gpointer user_data)
     }
   if (!self->started || job->generation != self->state_generation)
     return;
+  g_clear_pointer (&self->written_image, g_bytes_unref);
+  self->written_image = g_bytes_ref (job->data);
+  self->written_index = job->applied;
+  self->written_serial = job->serial;
   event.index = job->applied;
   event.data = job->data;
   step (self, &event);
@@ -557,6 +572,7 @@ maybe_snapshot (ChatReplica *self)
   self->snapshot_running = TRUE;
   job = g_new0 (SnapshotJob, 1);
   job->path = g_strdup (chat_store_get_path (self->store));
+  job->dir = chat_replica_disk_dir (self);
   job->generation = self->state_generation;
   task = g_task_new (self, NULL, snapshot_read, NULL);
   g_task_set_task_data (task, job, (GDestroyNotify)snapshot_job_free);
@@ -739,6 +755,8 @@ chat_replica_finalize (GObject *object)
   g_clear_object (&self->peers);
   g_hash_table_unref (self->proposals);
   g_clear_pointer (&self->replay, chat_replica_replay_free);
+  g_clear_pointer (&self->written_image, g_bytes_unref);
+  g_free (self->snapshot_file);
   g_clear_object (&self->store);
   G_OBJECT_CLASS (chat_replica_parent_class)->finalize (object);
 }

@@ -231,3 +231,21 @@ chat_store_get_meta (ChatStore *self, const char *key)
     return NULL;
   return g_bytes_new (sqlite3_column_blob (stmt, 0), (gsize)sqlite3_column_bytes (stmt, 0));
 }
+
+gboolean
+chat_store_delete_meta (ChatStore *self, const char *key, GError **error)
+{
+  g_autoptr (ChatStmt) stmt = NULL;
+
+  g_return_val_if_fail (CHAT_IS_STORE (self), FALSE);
+  g_return_val_if_fail (key != NULL, FALSE);
+  g_return_val_if_fail (!self->in_apply, FALSE);
+
+  if (!chat_store_set_durable (self, TRUE, error))
+    return FALSE;
+  stmt = chat_store_prepare (self, "DELETE FROM meta WHERE key = ?1", error);
+  if (stmt == NULL)
+    return FALSE;
+  sqlite3_bind_text (stmt, 1, key, -1, SQLITE_TRANSIENT);
+  return chat_store_step_done (self, stmt, error);
+}

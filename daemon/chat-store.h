@@ -65,6 +65,7 @@ guint64 chat_store_last_log_index (ChatStore *self);
 /* Small durable key/value blobs: hard state, snapshot metadata, node identity. */
 gboolean chat_store_set_meta (ChatStore *self, const char *key, GBytes *value, GError **error);
 GBytes *chat_store_get_meta (ChatStore *self, const char *key);
+gboolean chat_store_delete_meta (ChatStore *self, const char *key, GError **error);
 
 /* --- applying committed operations ----------------------------------------- */
 

@@ -1,0 +1,170 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Snapshot images as files beside the database: written whole, then named (crash safe). */
+#define G_LOG_DOMAIN "chatd-node"
+
+#include "config.h"
+
+#include "chat-snapshot-file.h"
+#include "chat-error.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <glib/gstdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#define SNAPSHOT_PREFIX "snapshot-"
+#define SNAPSHOT_SUFFIX ".img"
+#define TEMP_SUFFIX ".tmp"
+
+char *
+chat_snapshot_file_name (guint64 index, guint64 serial)
+{
+  return g_strdup_printf (
+      SNAPSHOT_PREFIX "%" G_GUINT64_FORMAT "-%" G_GUINT64_FORMAT SNAPSHOT_SUFFIX, index, serial);
+}
+
+static gboolean
+fail_errno (GError **error, const char *what, const char *path)
+{
+  int saved = errno;
+
+  g_set_error (error, CHAT_ERROR, CHAT_ERROR_INTERNAL, "%s %s: %s", what, path, g_strerror (saved));
+  return FALSE;
+}
+
+static gboolean
+write_all (int fd, const guint8 *data, gsize size)
+{
+  while (size > 0)
+    {
+      ssize_t n = write (fd, data, size);
+
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n <= 0)
+        return FALSE;
+      data += n;
+      size -= (gsize)n;
+    }
+  return TRUE;
+}
+
+/* The bytes reach the disk before the rename names them. */
+static gboolean
+write_synced (const char *path, GBytes *data, GError **error)
+{
+  gsize size = 0;
+  const guint8 *bytes = g_bytes_get_data (data, &size);
+  int fd = g_open (path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  gboolean ok;
+
+  if (fd < 0)
+    return fail_errno (error, "Creating", path);
+  ok = write_all (fd, bytes, size) && fsync (fd) == 0;
+  if (!ok)
+    fail_errno (error, "Writing", path);
+  close (fd);
+  return ok;
+}
+
+static gboolean
+sync_dir (const char *dir, GError **error)
+{
+  int fd = g_open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+  gboolean ok;
+
+  if (fd < 0)
+    return fail_errno (error, "Opening", dir);
+  ok = fsync (fd) == 0;
+  if (!ok)
+    fail_errno (error, "Syncing", dir);
+  close (fd);
+  return ok;
+}
+
+/* A serial no earlier file in dir uses: the clock, moved on past any taken name. */
+static guint64
+free_serial (const char *dir, guint64 index)
+{
+  guint64 serial = (guint64)MAX (g_get_real_time (), 1);
+
+  for (;; serial++)
+    {
+      g_autofree char *name = chat_snapshot_file_name (index, serial);
+      g_autofree char *path = g_build_filename (dir, name, NULL);
+
+      if (!g_file_test (path, G_FILE_TEST_EXISTS))
+        return serial;
+    }
+}
+
+gboolean
+chat_snapshot_file_write (const char *dir, guint64 index, GBytes *data, guint64 *serial,
+                          GError **error)
+{
+  guint64 chosen = free_serial (dir, index);
+  g_autofree char *name = chat_snapshot_file_name (index, chosen);
+  g_autofree char *path = g_build_filename (dir, name, NULL);
+  g_autofree char *temp = g_strconcat (path, TEMP_SUFFIX, NULL);
+
+  if (!write_synced (temp, data, error))
+    {
+      g_unlink (temp);
+      return FALSE;
+    }
+  if (g_rename (temp, path) != 0)
+    {
+      fail_errno (error, "Renaming", temp);
+      g_unlink (temp);
+      return FALSE;
+    }
+  if (!sync_dir (dir, error))
+    return FALSE;
+  *serial = chosen;
+  return TRUE;
+}
+
+GBytes *
+chat_snapshot_file_read (const char *dir, guint64 index, guint64 serial, GError **error)
+{
+  g_autofree char *name = chat_snapshot_file_name (index, serial);
+  g_autofree char *path = g_build_filename (dir, name, NULL);
+  g_autoptr (GMappedFile) file = g_mapped_file_new (path, FALSE, error);
+
+  if (file == NULL)
+    {
+      g_prefix_error (error, "Reading the snapshot: ");
+      return NULL;
+    }
+  return g_mapped_file_get_bytes (file);
+}
+
+static gboolean
+is_snapshot_file (const char *name)
+{
+  return g_str_has_prefix (name, SNAPSHOT_PREFIX)
+         && (g_str_has_suffix (name, SNAPSHOT_SUFFIX)
+             || g_str_has_suffix (name, SNAPSHOT_SUFFIX TEMP_SUFFIX));
+}
+
+void
+chat_snapshot_file_clean (const char *dir, guint64 index, guint64 serial)
+{
+  g_autoptr (GDir) listing = g_dir_open (dir, 0, NULL);
+  g_autofree char *keep = serial != 0 ? chat_snapshot_file_name (index, serial) : NULL;
+  const char *name;
+
+  if (listing == NULL)
+    return;
+  while ((name = g_dir_read_name (listing)) != NULL)
+    {
+      g_autofree char *path = NULL;
+
+      if (!is_snapshot_file (name) || g_strcmp0 (name, keep) == 0)
+        continue;
+      path = g_build_filename (dir, name, NULL);
+      if (g_unlink (path) != 0)
+        g_warning ("Cannot remove %s: %s", path, g_strerror (errno));
+    }
+}
