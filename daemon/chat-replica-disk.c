@@ -243,6 +243,23 @@ restore (ChatReplica *self, const ChatReplSnapshot *snap, GError **error)
   return empty != NULL && chat_store_restore (self->store, empty, error);
 }
 
+void
+chat_replica_disk_drop_written (ChatReplica *self)
+{
+  g_autofree char *dir = NULL;
+  g_autofree char *name = NULL;
+  g_autofree char *path = NULL;
+
+  if (self->written_image == NULL)
+    return;
+  dir = chat_replica_disk_dir (self);
+  name = chat_snapshot_file_name (self->written_index, self->written_serial);
+  path = g_build_filename (dir, name, NULL);
+  if (g_unlink (path) != 0 && errno != ENOENT)
+    g_warning ("Cannot remove %s: %s", path, g_strerror (errno));
+  g_clear_pointer (&self->written_image, g_bytes_unref);
+}
+
 /* The image a worker wrote already (chat-replica.c, maybe_snapshot), or, for a snapshot
  * received from the leader, written now. Either way it is complete on disk before the
  * metadata names it. */
@@ -254,8 +271,10 @@ write_image (ChatReplica *self, const ChatReplSnapshot *snap, guint64 *serial, G
   if (snap->data == self->written_image && snap->index == self->written_index)
     {
       *serial = self->written_serial;
+      g_clear_pointer (&self->written_image, g_bytes_unref);
       return TRUE;
     }
+  chat_replica_disk_drop_written (self);
   dir = chat_replica_disk_dir (self);
   return chat_snapshot_file_write (dir, snap->index, snap->data, serial, error);
 }
@@ -291,7 +310,6 @@ record_snapshot (ChatReplica *self, const ChatReplSnapshot *snap, GError **error
   meta[3] = serial;
   if (!save_numbers (self, CHAT_REPLICA_META_SNAPSHOT, meta, 4, error))
     return FALSE;
-  g_clear_pointer (&self->written_image, g_bytes_unref);
   forget_file (self, dir, serial != 0 ? chat_snapshot_file_name (snap->index, serial) : NULL);
   return chat_store_delete_meta (self->store, CHAT_REPLICA_META_SNAPSHOT_DATA, error);
 }

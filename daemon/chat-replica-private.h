@@ -84,6 +84,9 @@ gboolean chat_replica_disk_load (ChatReplica *self, ChatReplPersistedState *stat
 void chat_replica_disk_state_clear (ChatReplPersistedState *state);
 /* The directory of the store, where the snapshot files live. */
 char *chat_replica_disk_dir (ChatReplica *self);
+/* Removes the file of the image a worker wrote (written_image) that no saved snapshot
+ * uses: the core turned it down, or an install replaced it. */
+void chat_replica_disk_drop_written (ChatReplica *self);
 /* This store's id (docs/replication.md, A12): made at random, and saved, the first time a
  * store is used, so that an emptied state directory shows as a new store to the peers. */
 gboolean chat_replica_disk_incarnation (ChatReplica *self, guint64 *incarnation, GError **error);

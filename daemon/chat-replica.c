@@ -544,15 +544,20 @@ snapshot_read (GObject *source, GAsyncResult *result, gpointer user_data)
       g_warning ("Cannot take a snapshot: %s", error->message);
       return;
     }
-  if (!self->started || job->generation != self->state_generation)
-    return;
-  g_clear_pointer (&self->written_image, g_bytes_unref);
+  chat_replica_disk_drop_written (self);
   self->written_image = g_bytes_ref (job->data);
   self->written_index = job->applied;
   self->written_serial = job->serial;
+  if (!self->started || job->generation != self->state_generation)
+    {
+      chat_replica_disk_drop_written (self);
+      return;
+    }
   event.index = job->applied;
   event.data = job->data;
   step (self, &event);
+  if (self->update.snapshot == NULL || self->update.snapshot->data != job->data)
+    chat_replica_disk_drop_written (self);
 }
 
 /* Every snapshot_interval applied entries. Reading the whole chat state takes time that
@@ -755,7 +760,7 @@ chat_replica_finalize (GObject *object)
   g_clear_object (&self->peers);
   g_hash_table_unref (self->proposals);
   g_clear_pointer (&self->replay, chat_replica_replay_free);
-  g_clear_pointer (&self->written_image, g_bytes_unref);
+  g_clear_pointer (&self->written_image, g_bytes_unref); /* its file goes at the next start */
   g_free (self->snapshot_file);
   g_clear_object (&self->store);
   G_OBJECT_CLASS (chat_replica_parent_class)->finalize (object);
