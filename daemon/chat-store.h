@@ -36,11 +36,11 @@ typedef struct
  * by a signup committed just before) and error_message explains it. */
 typedef struct
 {
-  JsonObject *reply;          /* fields of the success response, never NULL */
+  JsonObject *reply; /* fields of the success response, never NULL */
   int error_code;
   char *error_message;
-  GPtrArray *events;          /* ChatApplyEvent * */
-  GPtrArray *ended_sessions;  /* char * session hashes whose connections must be told */
+  GPtrArray *events;         /* ChatApplyEvent * */
+  GPtrArray *ended_sessions; /* char * session hashes whose connections must be told */
 } ChatApplyResult;
 
 ChatApplyResult *chat_apply_result_new (void);
@@ -75,8 +75,7 @@ gboolean chat_store_delete_meta (ChatStore *self, const char *key, GError **erro
 gboolean chat_store_begin_apply (ChatStore *self, GError **error);
 /* The one deterministic function from (state, index, op) to the next state. Only
  * storage faults fail here; a refused operation is a result with error_code set. */
-ChatApplyResult *chat_store_apply (ChatStore *self, guint64 index, JsonObject *op,
-                                   GError **error);
+ChatApplyResult *chat_store_apply (ChatStore *self, guint64 index, JsonObject *op, GError **error);
 gboolean chat_store_commit_apply (ChatStore *self, GError **error);
 void chat_store_rollback_apply (ChatStore *self);
 guint64 chat_store_applied_index (ChatStore *self);
@@ -108,8 +107,8 @@ JsonObject *chat_store_find_sent (ChatStore *self, const char *from, const char 
 
 JsonArray *chat_store_list_users (ChatStore *self, const char *pattern, const char *after,
                                   guint limit, gboolean *more, GError **error);
-JsonArray *chat_store_history (ChatStore *self, const char *user, const char *with,
-                               guint64 before, guint limit, gboolean *more, GError **error);
+JsonArray *chat_store_history (ChatStore *self, const char *user, const char *with, guint64 before,
+                               guint limit, gboolean *more, GError **error);
 JsonArray *chat_store_conversations (ChatStore *self, const char *user, GError **error);
 JsonArray *chat_store_unread (ChatStore *self, const char *user, guint limit, GError **error);
 /* {total, by_user: {name: n}} */
