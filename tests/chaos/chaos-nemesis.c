@@ -84,15 +84,12 @@ static gboolean
 all_in_sync (ChaosNemesis *nemesis)
 {
   guint leader = chat_test_cluster_wait_leader (nemesis->cluster, LEADER_WAIT_MS);
-  g_autoptr (ChatTestConn) conn = NULL;
   g_autoptr (JsonObject) hello = NULL;
   JsonArray *servers = NULL;
 
   if (leader == 0)
     return FALSE;
-  conn = chat_test_conn_new (chat_test_cluster_port (nemesis->cluster, leader));
-  chat_test_conn_send_line (conn, "{\"id\":1,\"op\":\"hello\",\"client\":\"chaos\",\"proto\":1}");
-  hello = chat_test_conn_read (conn, LEADER_WAIT_MS);
+  hello = chat_test_hello (nemesis->cluster, leader);
   if (hello == NULL || !json_object_has_member (hello, "servers"))
     return FALSE;
   servers = json_object_get_array_member (hello, "servers");

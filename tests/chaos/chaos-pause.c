@@ -44,15 +44,12 @@ quit_loop (gpointer user_data)
 static guint64
 leader_term (ChatTestCluster *cluster, guint *leader)
 {
-  g_autoptr (ChatTestConn) conn = NULL;
   g_autoptr (JsonObject) reply = NULL;
 
   *leader = chat_test_cluster_wait_leader (cluster, LEADER_WAIT_MS);
   if (*leader == 0)
     return 0;
-  conn = chat_test_conn_new (chat_test_cluster_port (cluster, *leader));
-  reply = chat_test_conn_request (conn,
-                                  "{\"id\":1,\"op\":\"hello\",\"client\":\"chaos\",\"proto\":1}");
+  reply = chat_test_hello (cluster, *leader);
   return reply != NULL ? (guint64)json_object_get_int_member_with_default (reply, "term", 0) : 0;
 }
 

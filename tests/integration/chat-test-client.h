@@ -67,11 +67,6 @@ void chat_test_pair_wait_sent (ChatTestPair *pair);
 /* chat_test_assert_all_once() on bob's conversation with alice. */
 void chat_test_pair_assert_all_once (ChatTestPair *pair);
 
-/* hello with "state_hash": true on one server: its state hash and applied index, or
- * NULL when it does not answer. */
-char *chat_test_state_hash (ChatTestCluster *cluster, guint node, guint64 *applied);
-/* The hello reply of one server (NULL when it does not answer). */
-JsonObject *chat_test_hello (ChatTestCluster *cluster, guint node);
 /* Waits until every running server reports the same state hash and applied index, and
  * the leader reports every running server in sync; fails the test after timeout_ms. */
 void chat_test_wait_converged (ChatTestCluster *cluster, guint timeout_ms);

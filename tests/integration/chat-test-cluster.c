@@ -715,3 +715,41 @@ chat_test_cluster_free (ChatTestCluster *cluster)
   g_free (cluster->dir);
   g_free (cluster);
 }
+
+/* How long a server has to answer a hello. */
+#define HELLO_TIMEOUT_MS 2000
+
+static JsonObject *
+hello_with (ChatTestCluster *cluster, guint node, gboolean want_hash)
+{
+  g_autoptr (ChatTestConn) conn = NULL;
+  JsonObject *reply = NULL;
+
+  if (!chat_test_cluster_is_running (cluster, node))
+    return NULL;
+  conn = chat_test_conn_new (chat_test_cluster_port (cluster, node));
+  chat_test_conn_send_line (conn, want_hash ? "{\"id\":1,\"op\":\"hello\",\"state_hash\":true}"
+                                            : "{\"id\":1,\"op\":\"hello\"}");
+  reply = chat_test_conn_read (conn, HELLO_TIMEOUT_MS);
+  if (reply != NULL && !json_object_get_boolean_member_with_default (reply, "ok", FALSE))
+    g_clear_pointer (&reply, json_object_unref);
+  return reply;
+}
+
+JsonObject *
+chat_test_hello (ChatTestCluster *cluster, guint node)
+{
+  return hello_with (cluster, node, FALSE);
+}
+
+char *
+chat_test_state_hash (ChatTestCluster *cluster, guint node, guint64 *applied)
+{
+  g_autoptr (JsonObject) reply = hello_with (cluster, node, TRUE);
+
+  if (reply == NULL || !json_object_has_member (reply, "state_hash"))
+    return NULL;
+  if (applied != NULL)
+    *applied = (guint64)json_object_get_int_member_with_default (reply, "applied_index", 0);
+  return g_strdup (json_object_get_string_member (reply, "state_hash"));
+}

@@ -63,4 +63,10 @@ gboolean chat_test_conn_wait_closed (ChatTestConn *conn, guint timeout_ms);
 void chat_test_conn_free (ChatTestConn *conn);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (ChatTestConn, chat_test_conn_free)
 
+/* hello with "state_hash": true on one server: its state hash and applied index, or
+ * NULL when it does not answer. */
+char *chat_test_state_hash (ChatTestCluster *cluster, guint node, guint64 *applied);
+/* The hello reply of one server (NULL when it does not answer). */
+JsonObject *chat_test_hello (ChatTestCluster *cluster, guint node);
+
 G_END_DECLS
