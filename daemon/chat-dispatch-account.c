@@ -25,6 +25,7 @@ typedef struct
   char *password; /* wiped when freed */
   char *token;    /* handed to the client once committed */
   char *session_hash;
+  gint64 account_since; /* the account whose hash was verified (login, delete_account) */
 } AuthCall;
 
 static void
@@ -52,6 +53,7 @@ auth_call_new (ChatDispatch *self, ChatRequest *request, const char *username, c
   call->request = chat_request_ref (request);
   call->username = g_strdup (username);
   call->password = g_strdup (password);
+  call->account_since = -1;
   return call;
 }
 
@@ -97,6 +99,16 @@ on_session_committed (ChatDispatch *self, ChatRequest *request, ChatApplyResult 
   chat_request_reply (request, reply);
 }
 
+/* The account whose password was verified, not the one the connection is logged in as
+ * (a logged-in client may log in as somebody else). None (gone meanwhile): 0, which no
+ * signup's time matches, so the op is refused rather than acting for a later account. */
+static void
+stamp_verified_account (JsonObject *op, const AuthCall *call)
+{
+  json_object_set_int_member (op, "account_since", MAX (call->account_since, 0));
+}
+
+/* A signup (password_hash set) acts for no account yet; a login for the verified one. */
 static void
 propose_session (AuthCall *call, const char *op_name, const char *password_hash)
 {
@@ -108,6 +120,10 @@ propose_session (AuthCall *call, const char *op_name, const char *password_hash)
   json_object_set_string_member (op, "username", call->username);
   if (password_hash != NULL)
     json_object_set_string_member (op, "password_hash", password_hash);
+  if (password_hash != NULL)
+    json_object_remove_member (op, "account_since");
+  else
+    stamp_verified_account (op, call);
   json_object_set_string_member (op, "session", call->session_hash);
   json_object_set_int_member (op, "at", chat_dispatch_now_ms ());
   chat_dispatch_propose (self, request, op, on_session_committed, call,
@@ -292,6 +308,7 @@ chat_dispatch_login (ChatDispatch *self, ChatRequest *request)
   if (chat_username_validate (username, NULL))
     hash = chat_store_password_hash (self->store, username);
   call = auth_call_new (self, request, username, password);
+  call->account_since = chat_store_account_since (self->store, username, NULL);
   chat_auth_verify_password_async (self->auth, hash, password, NULL, on_login_verified, call);
 }
 
@@ -365,6 +382,7 @@ on_delete_verified (GObject *source, GAsyncResult *res, gpointer user_data)
   forgive_attempt (call->dispatch, call->request, call->username);
   op = chat_dispatch_new_op (call->dispatch, call->request, "delete_account");
   json_object_set_string_member (op, "username", call->username);
+  stamp_verified_account (op, call);
   chat_dispatch_propose (call->dispatch, call->request, op, reply_empty, NULL, NULL);
 }
 
@@ -387,6 +405,7 @@ chat_dispatch_delete_account (ChatDispatch *self, ChatRequest *request)
     return;
   hash = chat_store_password_hash (self->store, username);
   call = auth_call_new (self, request, username, password);
+  call->account_since = chat_store_account_since (self->store, username, NULL);
   chat_auth_verify_password_async (self->auth, hash, password, NULL, on_delete_verified, call);
 }
 

@@ -33,6 +33,8 @@ typedef void (*ChatCommitFunc) (ChatDispatch *self, ChatRequest *request, ChatAp
 
 /* A new op {"op": name, "origin": {session, request_id, node}}. */
 JsonObject *chat_dispatch_new_op (ChatDispatch *self, ChatRequest *request, const char *name);
+/* Names the account an op acts for by when it was created (`account_since`). */
+void chat_dispatch_stamp_account (ChatDispatch *self, JsonObject *op, const char *username);
 /* Proposes op for request. Failures and refusals answer the request; a commit calls
  * on_commit, or answers result->reply when on_commit is NULL. */
 void chat_dispatch_propose (ChatDispatch *self, ChatRequest *request, JsonObject *op,

@@ -336,7 +336,23 @@ chat_dispatch_new_op (ChatDispatch *self, ChatRequest *request, const char *name
     json_object_set_null_member (origin, "request_id");
   json_object_set_int_member (origin, "node", chat_node_get_id (self->node));
   json_object_set_object_member (op, "origin", origin);
+  if (chat_request_get_username (request) != NULL)
+    chat_dispatch_stamp_account (self, op, chat_request_get_username (request));
   return op;
+}
+
+/* The apply refuses a stamped op whose account was deleted and its name signed up again
+ * before the op committed (a replay after a partition; docs/storage.md). */
+void
+chat_dispatch_stamp_account (ChatDispatch *self, JsonObject *op, const char *username)
+{
+  g_autoptr (GError) error = NULL;
+  gint64 since = chat_store_account_since (self->store, username, &error);
+
+  if (error != NULL)
+    g_warning ("Reading the account of “%s” failed: %s", username, error->message);
+  /* No account (deleted meanwhile): 0, which no signup's time matches, so it is refused. */
+  json_object_set_int_member (op, "account_since", MAX (since, 0));
 }
 
 typedef struct

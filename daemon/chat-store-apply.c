@@ -982,19 +982,49 @@ apply_delete_account (Apply *apply, GError **error)
 
 /* --- dispatch ------------------------------------------------------------------ */
 
+/* actor: the member naming the account an op acts for, checked against its stamp. */
 static const struct
 {
   const char *name;
   ApplyFunc func;
+  const char *actor;
 } apply_ops[] = {
-  { "signup", apply_signup },
-  { "login", apply_login },
-  { "logout", apply_logout },
-  { "send", apply_send },
-  { "mark_read", apply_mark_read },
-  { "delete_messages", apply_delete_messages },
-  { "delete_account", apply_delete_account },
+  { "signup", apply_signup, NULL },
+  { "login", apply_login, "username" },
+  { "logout", apply_logout, NULL },
+  { "send", apply_send, "from" },
+  { "mark_read", apply_mark_read, "user" },
+  { "delete_messages", apply_delete_messages, "user" },
+  { "delete_account", apply_delete_account, "username" },
 };
+
+/* FALSE: the op must not run (refused, or *error set by a storage fault).
+ * An op stamped with `account_since` acts for the account of that name created then.
+ * After a partition the losing side's ops are replayed on the winner (docs/partitions.md),
+ * where the account may have been deleted and its name signed up again since: a login,
+ * send or deletion of the old account must not land in the new one. Ops written before
+ * the stamp existed carry none and are not checked. */
+static gboolean
+actor_is_current (Apply *apply, const char *actor_member, GError **error)
+{
+  const char *username = NULL;
+  guint64 stamped = 0;
+  gint64 since;
+
+  if (actor_member == NULL || !json_object_has_member (apply->op, "account_since"))
+    return TRUE;
+  if (!need_uint (apply, "account_since", &stamped))
+    return FALSE;
+  if (!chat_json_get_string (apply->op, actor_member, TRUE, G_MAXSIZE, &username, NULL))
+    return TRUE; /* the op's own check refuses it */
+  since = chat_store_account_since (apply->store, username, error);
+  if (since >= 0 && (guint64)since == stamped)
+    return TRUE;
+  if (*error == NULL)
+    refuse (apply, CHAT_ERROR_NO_SUCH_USER,
+            "The account “%s” this request was made for no longer exists", username);
+  return FALSE;
+}
 
 static gboolean
 dispatch (Apply *apply, GError **error)
@@ -1010,8 +1040,11 @@ dispatch (Apply *apply, GError **error)
     }
   for (guint i = 0; i < G_N_ELEMENTS (apply_ops); i++)
     {
-      if (g_str_equal (name, apply_ops[i].name))
-        return apply_ops[i].func (apply, error);
+      if (!g_str_equal (name, apply_ops[i].name))
+        continue;
+      if (!actor_is_current (apply, apply_ops[i].actor, error))
+        return *error == NULL;
+      return apply_ops[i].func (apply, error);
     }
   refuse (apply, CHAT_ERROR_BAD_REQUEST, "Unknown operation “%s”", name);
   return TRUE;

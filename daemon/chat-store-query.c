@@ -153,6 +153,32 @@ chat_store_password_hash (ChatStore *self, const char *username)
   return text_by_text (self, "SELECT password_hash FROM accounts WHERE key = ?1", key, NULL);
 }
 
+gint64
+chat_store_account_since (ChatStore *self, const char *username, GError **error)
+{
+  g_autofree char *key = NULL;
+  g_autoptr (ChatStmt) stmt = NULL;
+
+  g_return_val_if_fail (CHAT_IS_STORE (self), -1);
+  g_return_val_if_fail (username != NULL, -1);
+
+  key = chat_username_key (username);
+  stmt = chat_store_prepare (self, "SELECT created_at FROM accounts WHERE key = ?1", error);
+  if (stmt == NULL)
+    return -1;
+  chat_store_bind_text (stmt, 1, key);
+  switch (sqlite3_step (stmt))
+    {
+      case SQLITE_ROW:
+        return sqlite3_column_int64 (stmt, 0);
+      case SQLITE_DONE:
+        return -1;
+      default:
+        chat_store_fail (self, error, "Reading the database");
+        return -1;
+    }
+}
+
 JsonObject *
 chat_store_find_sent (ChatStore *self, const char *from, const char *client_msg_id)
 {

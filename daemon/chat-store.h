@@ -102,6 +102,10 @@ char *chat_store_session_user (ChatStore *self, const char *session_hash);
 char *chat_store_user_name (ChatStore *self, const char *username);
 /* The stored Argon2id hash of an account, or NULL. */
 char *chat_store_password_hash (ChatStore *self, const char *username);
+/* When the account now holding this name was created (its signup's `at`), or -1 when
+ * there is none: an op stamped with it acts on that account and no later one of the
+ * same name (docs/storage.md, "The account an op acts for"). */
+gint64 chat_store_account_since (ChatStore *self, const char *username, GError **error);
 /* A message already sent by from with this client_msg_id, or NULL (idempotent send). */
 JsonObject *chat_store_find_sent (ChatStore *self, const char *from, const char *client_msg_id);
 

@@ -1069,6 +1069,114 @@ test_volume (gconstpointer data)
   fixture_tear_down (&fixture);
 }
 
+/* --- an account deleted and signed up again on one side ------------------------------ */
+
+#define NEW_PASSWORD "partition-password-2"
+#define REBORN_SENDS 50
+
+/* One request on a fresh connection to node; the reply if it said ok, else NULL. */
+static JsonObject *
+request_ok (Fixture *fixture, guint node, const char *line)
+{
+  g_autoptr (PartConn) conn = part_conn_new (fixture->net, node, PORT, 5000);
+  g_autoptr (JsonObject) reply = conn ? part_conn_request (conn, line, 30000) : NULL;
+
+  if (reply == NULL || !json_object_get_boolean_member_with_default (reply, "ok", FALSE))
+    return NULL;
+  return g_steal_pointer (&reply);
+}
+
+/* The majority deletes alice and signs the name up again. */
+static void
+rebirth_on_majority (Fixture *fixture, guint new_leader)
+{
+  g_autoptr (PartConn) conn = attach (fixture, new_leader);
+  g_autoptr (JsonObject) deleted = NULL, signed_up = NULL;
+
+  g_assert_nonnull (conn);
+  deleted = part_conn_request (
+      conn, "{\"id\":3,\"op\":\"delete_account\",\"password\":\"" PASSWORD "\"}", 30000);
+  g_assert_nonnull (deleted);
+  g_assert_true (json_object_get_boolean_member_with_default (deleted, "ok", FALSE));
+  signed_up = request_ok (fixture, new_leader,
+                          "{\"id\":1,\"op\":\"signup\",\"username\":\"alice\","
+                          "\"password\":\"" NEW_PASSWORD "\"}");
+  g_assert_nonnull (signed_up);
+}
+
+/* The old account, cut off with the old leader, logs in there and writes; returns the
+ * session token of that login. */
+static char *
+old_account_writes (Fixture *fixture, guint old_leader)
+{
+  g_autoptr (PartConn) conn = part_conn_new (fixture->net, old_leader, PORT, 5000);
+  g_autoptr (JsonObject) login = NULL;
+  guint acks = 0;
+
+  g_assert_nonnull (conn);
+  login = part_conn_request (conn,
+                             "{\"id\":1,\"op\":\"login\",\"username\":\"alice\","
+                             "\"password\":\"" PASSWORD "\"}",
+                             30000);
+  g_assert_nonnull (login);
+  g_assert_true (json_object_get_boolean_member_with_default (login, "ok", FALSE));
+  for (guint i = 0; i < REBORN_SENDS; i++)
+    {
+      g_autofree char *id = g_strdup_printf ("old-%u", i);
+
+      acks += send_one (conn, id, 10000) > 0;
+    }
+  g_assert_cmpuint (acks, ==, REBORN_SENDS);
+  return g_strdup (json_object_get_string_member (login, "session"));
+}
+
+/* After a partition the losing side's operations are replayed on the winner. Here the
+ * majority deleted alice and signed the name up again while alice, on the old leader's
+ * side, logged in and wrote: none of that may land in the new account, whichever side
+ * wins (docs/storage.md, "The account an op acts for"). */
+static void
+test_account_reborn (void)
+{
+  Fixture fixture = { 0 };
+  guint old_leader = start_cluster (&fixture, "available"), new_leader = 0;
+  g_autofree char *old_session = NULL;
+  g_autofree char *resume = NULL;
+  g_autoptr (JsonObject) resumed = NULL, old_login = NULL, new_login = NULL;
+  guint leader = 0;
+
+  part_net_isolate (fixture.net, old_leader, TRUE);
+  g_printerr ("# account-reborn: node %u cut off\n", old_leader);
+  new_leader = wait_leader (&fixture, others_mask (old_leader), ELECTION_TIMEOUT_MS);
+  g_assert_cmpuint (new_leader, !=, 0);
+  rebirth_on_majority (&fixture, new_leader);
+  old_session = old_account_writes (&fixture, old_leader);
+  part_net_isolate (fixture.net, old_leader, FALSE);
+  g_printerr ("# account-reborn: healed\n");
+  wait_converged (&fixture);
+  for (guint node = 1; node <= N_SERVERS; node++)
+    {
+      gint64 from_alice = query_int (fixture.state_dirs[node],
+                                     "SELECT count (*) FROM messages WHERE from_key = 'alice'");
+
+      g_printerr ("# node %u: %" G_GINT64_FORMAT " messages from alice\n", node, from_alice);
+      g_assert_cmpint (from_alice, ==, 0);
+    }
+  leader = wait_leader (&fixture, ALL_NODES, ELECTION_TIMEOUT_MS);
+  g_assert_cmpuint (leader, !=, 0);
+  resume = g_strdup_printf ("{\"id\":1,\"op\":\"resume\",\"session\":\"%s\"}", old_session);
+  resumed = request_ok (&fixture, leader, resume);
+  g_assert_null (resumed);
+  old_login = request_ok (&fixture, leader,
+                          "{\"id\":1,\"op\":\"login\",\"username\":\"alice\","
+                          "\"password\":\"" PASSWORD "\"}");
+  g_assert_null (old_login);
+  new_login = request_ok (&fixture, leader,
+                          "{\"id\":1,\"op\":\"login\",\"username\":\"alice\","
+                          "\"password\":\"" NEW_PASSWORD "\"}");
+  g_assert_nonnull (new_login);
+  fixture_tear_down (&fixture);
+}
+
 /* --- the process around the tests: cleans up namespaces whatever happens ---------- */
 
 static volatile sig_atomic_t child_pid;
@@ -1093,6 +1201,7 @@ run_tests (int argc, char **argv)
   g_test_add_func ("/partition/quorum", test_quorum);
   g_test_add_func ("/partition/available", test_available);
   g_test_add_func ("/partition/available-crash", test_available_crash);
+  g_test_add_func ("/partition/account-reborn", test_account_reborn);
   g_test_add_data_func ("/partition/volume-available", &volume_cases[0], test_volume);
   g_test_add_data_func ("/partition/volume-available-snapshots", &volume_cases[1], test_volume);
   g_test_add_data_func ("/partition/volume-quorum", &volume_cases[2], test_volume);

@@ -555,6 +555,73 @@ test_delete_account (StoreFixture *f, gconstpointer data)
   g_assert_cmpuint (json_array_get_length (bob_history), ==, 0);
 }
 
+/* After a partition the losing side's ops are replayed on the winner, where the account
+ * may have been deleted and its name signed up again: what the old account did there (a
+ * login, a send, a deletion) must not act for the new one. Ops are stamped with the
+ * account's signup time; unstamped ops (older logs) keep working. */
+static void
+test_replay_for_deleted_account (StoreFixture *f, gconstpointer data)
+{
+  static const char *old_ops[] = {
+    "{\"op\":\"login\",\"username\":\"alice\",\"session\":\"s-old\",\"at\":1500,"
+    "\"account_since\":1000}",
+    "{\"op\":\"send\",\"from\":\"alice\",\"to\":\"bob\",\"body\":\"old\","
+    "\"client_msg_id\":\"c-old\",\"at\":1600,\"account_since\":1000}",
+    "{\"op\":\"mark_read\",\"user\":\"alice\",\"with\":\"bob\",\"account_since\":1000}",
+    "{\"op\":\"delete_account\",\"username\":\"alice\",\"account_since\":1000}",
+  };
+  g_autoptr (ChatApplyResult) gone = NULL, again = NULL, current = NULL, unstamped = NULL;
+  g_autofree char *before = NULL, *after = NULL, *owner = NULL;
+
+  signup (f, "alice");
+  signup (f, "bob");
+  gone = apply_op (f, "{\"op\":\"delete_account\",\"username\":\"alice\","
+                      "\"account_since\":1000}");
+  assert_applied (gone);
+  again = apply_op (f, "{\"op\":\"signup\",\"username\":\"alice\",\"password_hash\":\"h2\","
+                       "\"session\":\"s-new\",\"at\":2000}");
+  assert_applied (again);
+  g_assert_cmpint (chat_store_account_since (f->store, "ALICE", NULL), ==, 2000);
+  g_assert_cmpint (chat_store_account_since (f->store, "carol", NULL), ==, -1);
+  before = store_hash (f->store);
+  for (guint i = 0; i < G_N_ELEMENTS (old_ops); i++)
+    {
+      g_autoptr (ChatApplyResult) result = apply_op (f, old_ops[i]);
+
+      assert_refused (result, CHAT_ERROR_NO_SUCH_USER);
+    }
+  after = store_hash (f->store);
+  g_assert_cmpstr (before, ==, after);
+  owner = chat_store_session_user (f->store, "s-old");
+  g_assert_null (owner);
+  g_assert_cmpuint (chat_store_count_accounts (f->store), ==, 2);
+  /* The new account's own ops, and ops without a stamp, go through. */
+  current = apply_op (f, "{\"op\":\"send\",\"from\":\"alice\",\"to\":\"bob\",\"body\":\"new\","
+                         "\"client_msg_id\":\"c-new\",\"at\":2100,\"account_since\":2000}");
+  assert_applied (current);
+  unstamped = apply_op (f, "{\"op\":\"send\",\"from\":\"alice\",\"to\":\"bob\",\"body\":\"n\","
+                           "\"client_msg_id\":\"c-n\",\"at\":2200}");
+  assert_applied (unstamped);
+  g_assert_cmpuint (chat_store_count_messages (f->store), ==, 2);
+}
+
+/* A stamp that is not a time is refused like any malformed field. */
+static void
+test_bad_account_stamp (StoreFixture *f, gconstpointer data)
+{
+  g_autoptr (ChatApplyResult) text = NULL, negative = NULL;
+
+  signup (f, "alice");
+  signup (f, "bob");
+  text = apply_op (f, "{\"op\":\"send\",\"from\":\"alice\",\"to\":\"bob\",\"body\":\"x\","
+                      "\"client_msg_id\":\"c1\",\"at\":1,\"account_since\":\"1000\"}");
+  assert_refused (text, CHAT_ERROR_BAD_REQUEST);
+  negative = apply_op (f, "{\"op\":\"send\",\"from\":\"alice\",\"to\":\"bob\",\"body\":\"x\","
+                          "\"client_msg_id\":\"c1\",\"at\":1,\"account_since\":-1}");
+  assert_refused (negative, CHAT_ERROR_BAD_REQUEST);
+  g_assert_cmpuint (chat_store_count_messages (f->store), ==, 0);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -577,6 +644,8 @@ main (int argc, char **argv)
   ADD ("delete-forbidden", test_delete_forbidden);
   ADD ("delete-account", test_delete_account);
   ADD ("delete-then-send-again", test_delete_then_send_again);
+  ADD ("replay-for-deleted-account", test_replay_for_deleted_account);
+  ADD ("bad-account-stamp", test_bad_account_stamp);
 #undef ADD
 
   return g_test_run ();
