@@ -228,8 +228,17 @@ won_quorum (ChatRepl *repl)
   return votes * 2 > repl->config.n_nodes;
 }
 
+/* Whether a peer said nothing at all since `since`: no message of any kind, in any term.
+ * A refusal in a lower term (a leader's, or a server that still hears one, C3) is not an
+ * answer to our vote request, but it shows that the peer is alive (A5). */
+gboolean
+chat_repl_silent_since (ChatRepl *repl, guint id, guint64 since)
+{
+  return repl->peer_heard[id] < since;
+}
+
 /* Every other member of our latest in-sync set granted, or (when we are a live member)
- * stayed silent for the failure timeout, which under fail-stop means it is down. */
+ * said nothing at all for the failure timeout, which under fail-stop means it is down. */
 static gboolean
 won_available (ChatRepl *repl, ChatReplNodeSet *down)
 {
@@ -246,7 +255,8 @@ won_available (ChatRepl *repl, ChatReplNodeSet *down)
       if (id == self_id (repl) || !CHAT_REPL_NODE_SET_HAS (electorate_of (repl), id)
           || p->vote_granted)
         continue;
-      if (p->vote_answered || strict || !waited)
+      if (p->vote_answered || strict || !waited
+          || !chat_repl_silent_since (repl, id, repl->campaign_start))
         return FALSE;
       *down |= CHAT_REPL_NODE_BIT (id);
     }

@@ -53,6 +53,8 @@ pre_vote_passed_available (ChatRepl *repl)
         continue;
       if (p->prevote_answered || strict || !(waited || majority))
         return FALSE;
+      if (!majority && !chat_repl_silent_since (repl, id, repl->prevote_start))
+        return FALSE;
     }
   return TRUE;
 }

@@ -180,6 +180,7 @@ void chat_repl_handle_vote_response (ChatRepl *repl, const ChatReplMessage *msg)
 void chat_repl_handle_timeout_now (ChatRepl *repl, const ChatReplMessage *msg);
 gboolean chat_repl_heard_from_leader (ChatRepl *repl);
 gboolean chat_repl_needs_every_vote (ChatRepl *repl);
+gboolean chat_repl_silent_since (ChatRepl *repl, guint id, guint64 since);
 void chat_repl_found_cluster (ChatRepl *repl);
 ChatReplWait chat_repl_waiting (ChatRepl *repl, ChatReplNodeSet *silent);
 void chat_repl_notice_waiting (ChatRepl *repl);

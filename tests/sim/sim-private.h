@@ -23,6 +23,7 @@ typedef enum
 struct _SimEvent
 {
   guint64 time;
+  guint64 first_due; /* the time it was due before any stall deferred it */
   guint64 seq;
   SimEventKind kind;
   guint server;

@@ -84,24 +84,24 @@ sim_violation (SimWorld *w, const char *fmt, ...)
 
 /* ---- event heap ---- */
 
+/* By time, then by when the event was first due (a starved server's deferred events keep
+ * the order in which they reached it, however often its stall grew), then by creation. */
 static gboolean
 ev_before (const SimEvent *a, const SimEvent *b)
 {
-  return a->time < b->time || (a->time == b->time && a->seq < b->seq);
+  if (a->time != b->time)
+    return a->time < b->time;
+  if (a->first_due != b->first_due)
+    return a->first_due < b->first_due;
+  return a->seq < b->seq;
 }
 
-SimEvent *
-sim_event_new (SimWorld *w, guint64 time, SimEventKind kind, guint server)
+static void
+ev_push (SimWorld *w, SimEvent *ev)
 {
-  SimEvent *ev = g_new0 (SimEvent, 1);
   GPtrArray *h = w->heap;
   guint i;
 
-  ev->time = time;
-  ev->seq = w->seq++;
-  ev->kind = kind;
-  ev->server = server;
-  ev->incarnation = server > 0 ? w->servers[server].incarnation : 0;
   g_ptr_array_add (h, ev);
   for (i = h->len - 1; i > 0; i = (i - 1) / 2)
     {
@@ -112,6 +112,20 @@ sim_event_new (SimWorld *w, guint64 time, SimEventKind kind, guint server)
       h->pdata[i] = parent;
       h->pdata[(i - 1) / 2] = ev;
     }
+}
+
+SimEvent *
+sim_event_new (SimWorld *w, guint64 time, SimEventKind kind, guint server)
+{
+  SimEvent *ev = g_new0 (SimEvent, 1);
+
+  ev->time = time;
+  ev->first_due = time;
+  ev->seq = w->seq++;
+  ev->kind = kind;
+  ev->server = server;
+  ev->incarnation = server > 0 ? w->servers[server].incarnation : 0;
+  ev_push (w, ev);
   return ev;
 }
 
@@ -399,8 +413,8 @@ sim_stall (SimWorld *w, guint id, guint64 ms)
   sim_trace (w, id, "stalled for %" G_GUINT64_FORMAT " ms", ms);
 }
 
-/* An event of a starved server waits for the end of the stall, behind the events that
- * were already waiting (a fresh sequence number keeps their order). Its timer runs first
+/* An event of a starved server waits for the end of the stall, in the order in which the
+ * events reached it (also when the stall grew while they waited). Its timer runs first
  * and the rest 1 ms later, the worst order for it: the timer finds its deadline long
  * past before the queued messages can show that the others are alive. */
 static gboolean
@@ -412,12 +426,11 @@ defer_if_stalled (SimWorld *w, SimEvent *ev)
   if (ev->kind == EV_RESULT || ev->kind >= EV_CLIENT_RETRY || ev->server == 0
       || s->stalled_until <= ev->time)
     return FALSE;
-  later = sim_event_new (w, s->stalled_until + (ev->kind != EV_TICK), ev->kind, ev->server);
-  later->incarnation = ev->incarnation;
-  later->msg = g_steal_pointer (&ev->msg);
-  later->client = ev->client;
-  later->pid = ev->pid;
-  later->result = ev->result;
+  later = g_new0 (SimEvent, 1);
+  *later = *ev;
+  later->time = s->stalled_until + (ev->kind != EV_TICK);
+  ev->msg = NULL;
+  ev_push (w, later);
   if (ev->kind == EV_TICK && ev->time == s->tick_at)
     s->tick_at = s->stalled_until;
   return TRUE;
