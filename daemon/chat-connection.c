@@ -5,6 +5,7 @@
 #include "chat-connection.h"
 
 #include "chat-dispatch.h"
+#include "chat-slice.h"
 #include "chat-error.h"
 #include "chat-json.h"
 #include "chat-line.h"
@@ -565,6 +566,8 @@ static void
 process_lines (ChatConnection *self)
 {
   g_autoptr (ChatConnection) keep G_GNUC_UNUSED = g_object_ref (self);
+  gint64 start = g_get_monotonic_time ();
+  guint64 taken = self->lines_taken;
 
   if (self->processing || self->closed)
     return;
@@ -572,6 +575,7 @@ process_lines (ChatConnection *self)
   while (!self->closed && !self->closing && start_deferred (self) && next_request (self))
     ;
   self->processing = FALSE;
+  chat_slice_note ("a client's lines", start, (guint)(self->lines_taken - taken));
   if (self->closed)
     return;
   if (self->lines != NULL && chat_line_buffer_pending (self->lines) == 0)

@@ -5,6 +5,7 @@
 #include "chat-replica-private.h"
 
 #include "chat-error.h"
+#include "chat-slice.h"
 #include "chat-snapshot-file.h"
 
 #include <errno.h>
@@ -319,9 +320,12 @@ static gboolean
 persist_snapshot (ChatReplica *self, const ChatReplSnapshot *snap, GError **error)
 {
   g_autoptr (GPtrArray) none = g_ptr_array_new ();
+  gint64 start = g_get_monotonic_time ();
 
   if (!record_snapshot (self, snap, error))
     return FALSE;
+  chat_slice_note ("recording a snapshot", start, 0);
+  start = g_get_monotonic_time ();
   if (snap->install)
     {
       if (!restore (self, snap, error))
@@ -330,8 +334,11 @@ persist_snapshot (ChatReplica *self, const ChatReplSnapshot *snap, GError **erro
       if (!chat_store_append_log (self->store, 1, none, error))
         return FALSE;
     }
+  chat_slice_note ("installing a snapshot", start, snap->install);
+  start = g_get_monotonic_time ();
   if (!chat_store_compact_log (self->store, snap->index, error))
     return FALSE;
+  chat_slice_note ("compacting the log", start, 0);
   self->snapshot_index = snap->index;
   return TRUE;
 }
@@ -355,6 +362,7 @@ gboolean
 chat_replica_disk_persist (ChatReplica *self, ChatReplUpdate *update, GError **error)
 {
   guint64 hard[2] = { update->term, update->vote };
+  gint64 start = 0;
 
   /* The diverged operations are durable before the install of index 0 below throws away
    * the history that acknowledged them: a crash in between leaves both, and the same
@@ -384,11 +392,13 @@ chat_replica_disk_persist (ChatReplica *self, ChatReplUpdate *update, GError **e
         }
       self->cluster_id = update->cluster_id;
     }
+  start = g_get_monotonic_time ();
   if ((update->truncate_from != 0 || update->entries->len > 0)
       && !persist_entries (self, update, error))
     {
       g_prefix_error (error, "Appending to the log: ");
       return FALSE;
     }
+  chat_slice_note ("appending to the log", start, update->entries->len);
   return TRUE;
 }

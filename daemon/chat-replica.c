@@ -8,6 +8,7 @@
 #include "chat-json.h"
 #include "chat-metrics.h"
 #include "chat-peer-codec.h"
+#include "chat-slice.h"
 #include "chat-snapshot-file.h"
 
 #include <stdlib.h>
@@ -15,12 +16,16 @@
 
 /* Rounds of (persist, send, apply) one flush may run before yielding to the main loop. */
 #define MAX_FLUSH_ROUNDS 8
+/* Time after which a flush persists no further update (it always persists one). */
+#define FLUSH_SLICE_US (30 * 1000)
 /* The stall probe's period (chatd_main_loop_stall_seconds). */
 #define STALL_PROBE_MS 50
-/* Committed entries applied in one slice of the main loop at most. */
+/* A stall probe this late is logged (debug). */
+#define STALL_LOG_US (100 * 1000)
+/* Committed entries applied in one slice of the main loop at most, and the time after
+ * which a slice applies no further entry (the commit and the answers come after it). */
 #define MAX_APPLY_PER_SLICE 128
-/* A slice of main-loop work longer than this is logged (debug) with what it was. */
-#define SLOW_SLICE_US (20 * 1000)
+#define APPLY_SLICE_US (40 * 1000)
 /* status-changed for a moving commit index alone is sent at most this often. */
 #define STATUS_INTERVAL_MS 1000
 
@@ -103,16 +108,6 @@ fail_stop (const char *what, const GError *error)
   exit (EXIT_FAILURE);
 }
 
-/* Where the main loop's time goes under load (G_MESSAGES_DEBUG=chatd-node shows it). */
-static void
-note_slice (const char *what, gint64 start_us, guint count)
-{
-  gint64 took = g_get_monotonic_time () - start_us;
-
-  if (took >= SLOW_SLICE_US)
-    g_debug ("Main loop held %" G_GINT64_FORMAT " ms by %s (%u)", took / 1000, what, count);
-}
-
 /* --- the timer ------------------------------------------------------------------------- */
 
 static gboolean
@@ -137,6 +132,9 @@ on_stall_probe (gpointer user_data)
   gint64 late_us = self->probe_last_us != 0 ? now - self->probe_last_us - STALL_PROBE_MS * 1000 : 0;
 
   chat_metrics_observe_loop_stall ((double)MAX (late_us, 0) / G_USEC_PER_SEC);
+  /* The slices logged just before this line add up to it. */
+  if (late_us >= STALL_LOG_US)
+    g_debug ("Main loop late %" G_GINT64_FORMAT " ms", late_us / 1000);
   self->probe_last_us = now;
   return G_SOURCE_CONTINUE;
 }
@@ -322,25 +320,32 @@ note_own_term (ChatReplica *self, const ChatReplEntry *entry)
     }
 }
 
-/* Applies committed entries in one transaction; returns the Applied records. */
+/* Applies committed entries in one transaction, until deadline_us (0: all of them, and at
+ * least one entry in any case); returns the Applied records and how many entries it
+ * took. */
 static GArray *
-apply_committed (ChatReplica *self, GPtrArray *committed, GArray *results)
+apply_committed (ChatReplica *self, GPtrArray *committed, GArray *results, gint64 deadline_us,
+                 guint *taken)
 {
   GArray *batch = g_array_new (FALSE, TRUE, sizeof (Applied));
   guint64 done = chat_store_applied_index (self->store);
   g_autoptr (GError) error = NULL;
   guint next_result = 0;
+  gint64 start = g_get_monotonic_time (), commit_start = 0;
 
+  *taken = 0;
   g_array_set_clear_func (batch, (GDestroyNotify)applied_clear);
   if (committed->len == 0)
     return batch;
   if (!chat_store_begin_apply (self->store, &error))
     fail_stop ("Cannot apply committed entries", error);
-  for (guint i = 0; i < committed->len; i++)
+  for (*taken = 0; *taken < committed->len; (*taken)++)
     {
-      ChatReplEntry *entry = g_ptr_array_index (committed, i);
+      ChatReplEntry *entry = g_ptr_array_index (committed, *taken);
       Applied applied = { .index = entry->index };
 
+      if (*taken > 0 && deadline_us != 0 && g_get_monotonic_time () >= deadline_us)
+        break;
       if (entry->index <= done)
         continue; /* already in the chat state (a snapshot or an earlier run) */
       applied.op = entry_op (self, entry, results, &next_result);
@@ -352,8 +357,11 @@ apply_committed (ChatReplica *self, GPtrArray *committed, GArray *results)
         }
       g_array_append_val (batch, applied);
     }
+  commit_start = g_get_monotonic_time ();
+  chat_slice_note ("applying entries to the chat state", start, batch->len);
   if (!chat_store_commit_apply (self->store, &error))
     fail_stop ("Cannot apply committed entries", error);
+  chat_slice_note ("committing applied entries", commit_start, batch->len);
   return batch;
 }
 
@@ -388,17 +396,42 @@ take_result (ChatReplica *self, const ChatReplProposalResult *r, GArray *batch)
     applied->proposal = proposal;
 }
 
-/* Step 4 and 5: apply, then answer each proposal and announce each applied operation, in
- * log order. */
+/* Puts the entries from index from of committed on, and the results that follow them, back
+ * at the head of the queues, for the next slice. */
 static void
-apply_and_answer (ChatReplica *self, GPtrArray *committed, GArray *results)
+requeue_rest (ChatReplica *self, GPtrArray *committed, GArray *results, guint from)
 {
-  g_autoptr (GArray) batch = apply_committed (self, committed, results);
+  guint64 last = ((ChatReplEntry *)g_ptr_array_index (committed, from - 1))->index;
+  guint r = 0;
+
+  for (guint i = committed->len; i > from; i--)
+    g_ptr_array_insert (self->apply_entries, 0,
+                        chat_repl_entry_ref (g_ptr_array_index (committed, i - 1)));
+  g_ptr_array_set_size (committed, from);
+  while (r < results->len && g_array_index (results, ChatReplProposalResult, r).index <= last)
+    r++;
+  g_array_prepend_vals (self->apply_results, &g_array_index (results, ChatReplProposalResult, r),
+                        results->len - r);
+  g_array_set_size (results, r);
+}
+
+/* Step 4 and 5: apply, then answer each proposal and announce each applied operation, in
+ * log order. What the deadline left over goes back to the queue. */
+static void
+apply_and_answer (ChatReplica *self, GPtrArray *committed, GArray *results, gint64 deadline_us)
+{
+  guint taken = 0;
+  g_autoptr (GArray) batch = apply_committed (self, committed, results, deadline_us, &taken);
+  gint64 answer_start = 0;
+
+  if (taken < committed->len)
+    requeue_rest (self, committed, results, taken);
 
   for (guint i = 0; i < committed->len; i++)
     note_own_term (self, g_ptr_array_index (committed, i));
   for (guint i = 0; i < results->len; i++)
     take_result (self, &g_array_index (results, ChatReplProposalResult, i), batch);
+  answer_start = g_get_monotonic_time ();
   for (guint i = 0; i < batch->len; i++)
     {
       Applied *applied = &g_array_index (batch, Applied, i);
@@ -409,6 +442,7 @@ apply_and_answer (ChatReplica *self, GPtrArray *committed, GArray *results)
       if (applied->op != NULL && self->applied != NULL)
         self->applied (applied->index, applied->op, applied->result, self->user_data);
     }
+  chat_slice_note ("answering and announcing applied entries", answer_start, batch->len);
 }
 
 /* Committed entries wait in a queue and are applied at most MAX_APPLY_PER_SLICE at a time,
@@ -457,8 +491,8 @@ apply_slice (ChatReplica *self, guint max_entries)
     r++;
   g_array_append_vals (results, self->apply_results->data, r);
   g_array_remove_range (self->apply_results, 0, r);
-  apply_and_answer (self, entries, results);
-  note_slice ("applying and answering", start, n);
+  apply_and_answer (self, entries, results, max_entries == G_MAXUINT ? 0 : start + APPLY_SLICE_US);
+  chat_slice_note ("applying and answering", start, entries->len);
 }
 
 static void
@@ -668,7 +702,8 @@ handle_update (ChatReplica *self)
   start = g_get_monotonic_time ();
   if (!persist_timed (self, &u, &error))
     fail_stop ("Cannot persist the replication state", error);
-  note_slice (u.snapshot ? "persisting a snapshot" : "persisting entries", start, u.entries->len);
+  chat_slice_note (u.snapshot ? "persisting a snapshot" : "persisting entries", start,
+                   u.entries->len);
   if (u.role_changed && self->serving)
     self->serving = FALSE;
   if (!messages_may_lead_disk (&u))
@@ -676,18 +711,47 @@ handle_update (ChatReplica *self)
   report_persisted (self, &u);
   send_acknowledgements (self);
   queue_committed (self, &u);
+  start = g_get_monotonic_time ();
   chat_replica_journal_update (self, &u, now_ms ());
+  chat_slice_note ("journaling an update", start, u.notices->len);
   if (changed)
     emit_status_changed (self);
 }
 
+/* What a snapshot's compaction left in the log goes one slice per flush (the deletion of a
+ * whole snapshot interval held the loop for up to 0.4 s). A failure leaves the rest for the
+ * next snapshot: entries below the snapshot are never read again. */
 static void
-flush (ChatReplica *self)
+compact_slice (ChatReplica *self)
 {
-  for (guint round = 0; round < MAX_FLUSH_ROUNDS && self->started; round++)
+  g_autoptr (GError) error = NULL;
+  gint64 start = g_get_monotonic_time ();
+
+  if (!chat_store_compact_more (self->store, &error))
+    g_warning ("%s", error->message);
+  chat_slice_note ("compacting the log", start, 0);
+  if (chat_store_compact_pending (self->store))
+    schedule_flush (self);
+}
+
+/* One flush is one slice of the main loop: updates are persisted for at most budget_us
+ * (at least one), then one apply slice; compaction only when time is left. What is left
+ * over waits for the next flush, which steps have scheduled already. */
+static void
+flush (ChatReplica *self, gint64 budget_us)
+{
+  gint64 start = g_get_monotonic_time ();
+  guint rounds = 0;
+
+  for (; rounds < MAX_FLUSH_ROUNDS && self->started; rounds++)
     {
       if (chat_repl_update_is_empty (&self->update))
         break;
+      if (rounds > 0 && g_get_monotonic_time () - start >= budget_us)
+        {
+          schedule_flush (self);
+          break;
+        }
       handle_update (self);
     }
   if (self->started && (self->apply_entries->len > 0 || self->apply_results->len > 0))
@@ -696,15 +760,23 @@ flush (ChatReplica *self)
       if (self->apply_entries->len > 0)
         schedule_flush (self);
     }
+  if (self->started && chat_store_compact_pending (self->store))
+    {
+      if (g_get_monotonic_time () - start < budget_us)
+        compact_slice (self);
+      else
+        schedule_flush (self);
+    }
   if (self->started)
     {
-      gint64 start = g_get_monotonic_time ();
+      gint64 snapshot_start = g_get_monotonic_time ();
 
       chat_replica_replay_pump (self);
       maybe_snapshot (self);
-      note_slice ("a snapshot", start, 0);
+      chat_slice_note ("a snapshot", snapshot_start, 0);
       maybe_emit_progress (self);
     }
+  chat_slice_note ("a flush", start, rounds);
 }
 
 static gboolean
@@ -713,7 +785,7 @@ on_flush (gpointer user_data)
   ChatReplica *self = g_object_ref (user_data);
 
   self->flush_source = 0;
-  flush (self);
+  flush (self, FLUSH_SLICE_US);
   g_object_unref (self);
   return G_SOURCE_REMOVE;
 }
@@ -886,7 +958,7 @@ chat_replica_stop (ChatReplica *self)
     return;
   /* Whatever the core handed out last is made durable and sent, as on any iteration. */
   g_clear_handle_id (&self->flush_source, g_source_remove);
-  flush (self);
+  flush (self, G_MAXINT64);
   apply_all (self);
   self->started = FALSE;
   g_clear_handle_id (&self->flush_source, g_source_remove);

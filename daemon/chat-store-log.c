@@ -79,6 +79,9 @@ append_entries (ChatStore *self, guint64 truncate_from, GPtrArray *entries, GErr
 {
   if (truncate_from > 0 && !truncate_log (self, truncate_from, error))
     return FALSE;
+  /* Entries written again from here on are not the ones a snapshot covered. */
+  if (truncate_from > 0 && self->compact_target >= truncate_from)
+    self->compact_target = truncate_from - 1;
   for (guint i = 0; entries != NULL && i < entries->len; i++)
     {
       if (!insert_entry (self, g_ptr_array_index (entries, i), error))
@@ -140,20 +143,83 @@ chat_store_load_log (ChatStore *self, guint64 from, GError **error)
   return g_steal_pointer (&entries);
 }
 
+/* One compaction slice deletes entries a hundred at a time until this much time has
+ * passed: a snapshot covers ~10,000 entries (10 MB at 1 KiB, overwritten with zeros by
+ * SQLite's secure delete), which took 0.3 s in one go on a busy disk. */
+#define COMPACT_ROWS_PER_STEP 100
+#define COMPACT_SLICE_US (20 * 1000)
+
+/* The lowest index still in the log at or below the compaction target, or 0. */
 static gboolean
-compact_entries (ChatStore *self, guint64 up_to, GError **error)
+lowest_compactable (ChatStore *self, guint64 *lowest, GError **error)
+{
+  g_autoptr (ChatStmt) stmt
+      = chat_store_prepare (self, "SELECT min (idx) FROM log WHERE idx <= ?1", error);
+
+  if (stmt == NULL)
+    return FALSE;
+  sqlite3_bind_int64 (stmt, 1, (sqlite3_int64)MIN (self->compact_target, (guint64)G_MAXINT64));
+  if (sqlite3_step (stmt) != SQLITE_ROW)
+    return chat_store_fail (self, error, "Reading the log");
+  *lowest = (guint64)sqlite3_column_int64 (stmt, 0);
+  return TRUE;
+}
+
+static gboolean
+delete_up_to (ChatStore *self, guint64 up_to, GError **error)
 {
   g_autoptr (ChatStmt) stmt = chat_store_prepare (self, "DELETE FROM log WHERE idx <= ?1", error);
 
   if (stmt == NULL)
     return FALSE;
-  sqlite3_bind_int64 (stmt, 1, (sqlite3_int64)up_to);
-  if (!chat_store_step_done (self, stmt, error))
+  sqlite3_bind_int64 (stmt, 1, (sqlite3_int64)MIN (up_to, (guint64)G_MAXINT64));
+  return chat_store_step_done (self, stmt, error);
+}
+
+/* Deletes covered entries for one slice of time, inside the caller's transaction. */
+static gboolean
+compact_slice (ChatStore *self, GError **error)
+{
+  gint64 start = g_get_monotonic_time ();
+  guint64 lowest = 0;
+
+  do
+    {
+      if (!lowest_compactable (self, &lowest, error))
+        return FALSE;
+      if (lowest == 0)
+        {
+          self->compact_target = 0;
+          return TRUE;
+        }
+      if (!delete_up_to (self, MIN (self->compact_target, lowest + COMPACT_ROWS_PER_STEP - 1),
+                         error))
+        return FALSE;
+    }
+  while (g_get_monotonic_time () - start < COMPACT_SLICE_US);
+  return TRUE;
+}
+
+/* Not fsynced (synchronous NORMAL): the snapshot that covers these entries was saved with
+ * an fsync first (docs/storage.md), and a power cut keeps a prefix of the WAL's commits,
+ * so a deletion that survives comes with every apply commit before it; one that is lost
+ * leaves entries the next compaction removes. */
+static gboolean
+run_compaction (ChatStore *self, gboolean record, guint64 up_to, GError **error)
+{
+  if (!chat_store_set_durable (self, FALSE, error)
+      || !chat_store_exec (self, "BEGIN IMMEDIATE", error))
     return FALSE;
-  if (!chat_store_put_meta_uint (self, CHAT_STORE_META_COMPACTED,
-                                 MAX (up_to, self->compacted_index), error))
-    return FALSE;
-  return chat_store_exec (self, "COMMIT", error);
+  if ((record
+       && !chat_store_put_meta_uint (self, CHAT_STORE_META_COMPACTED,
+                                     MAX (up_to, self->compacted_index), error))
+      || !compact_slice (self, error) || !chat_store_exec (self, "COMMIT", error))
+    {
+      sqlite3_exec (self->db, "ROLLBACK", NULL, NULL, NULL);
+      self->compact_target = 0;
+      return FALSE;
+    }
+  return TRUE;
 }
 
 gboolean
@@ -162,22 +228,39 @@ chat_store_compact_log (ChatStore *self, guint64 up_to, GError **error)
   g_return_val_if_fail (CHAT_IS_STORE (self), FALSE);
   g_return_val_if_fail (!self->in_apply, FALSE);
 
-  /* Durable: this commit also makes every earlier (NORMAL) apply commit durable,
-   * so applied state never falls behind entries that are gone from the log. */
-  if (!chat_store_set_durable (self, TRUE, error)
-      || !chat_store_exec (self, "BEGIN IMMEDIATE", error))
+  /* The target is this snapshot's index, not the highest one seen: after an install of
+   * index 0 (docs/replication.md §8) the log starts again from 1. */
+  self->compact_target = up_to;
+  if (!run_compaction (self, TRUE, up_to, error))
     {
-      g_prefix_error (error, "Compacting the log: ");
-      return FALSE;
-    }
-  if (!compact_entries (self, up_to, error))
-    {
-      sqlite3_exec (self->db, "ROLLBACK", NULL, NULL, NULL);
       g_prefix_error (error, "Compacting the log: ");
       return FALSE;
     }
   self->compacted_index = MAX (up_to, self->compacted_index);
   return refresh_last_index (self, error);
+}
+
+gboolean
+chat_store_compact_pending (ChatStore *self)
+{
+  g_return_val_if_fail (CHAT_IS_STORE (self), FALSE);
+  return self->compact_target != 0;
+}
+
+gboolean
+chat_store_compact_more (ChatStore *self, GError **error)
+{
+  g_return_val_if_fail (CHAT_IS_STORE (self), FALSE);
+  g_return_val_if_fail (!self->in_apply, FALSE);
+
+  if (self->compact_target == 0)
+    return TRUE;
+  if (!run_compaction (self, FALSE, 0, error))
+    {
+      g_prefix_error (error, "Compacting the log: ");
+      return FALSE;
+    }
+  return TRUE;
 }
 
 guint64

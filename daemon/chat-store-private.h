@@ -15,6 +15,14 @@ G_BEGIN_DECLS
 #define CHAT_STORE_META_APPLIED "store.applied_index"
 #define CHAT_STORE_META_COMPACTED "store.compacted_index"
 
+/* The WAL's checkpoints, run by a thread of their own (chat-store-checkpoint.c). */
+typedef struct _ChatCheckpointer ChatCheckpointer;
+ChatCheckpointer *chat_checkpointer_start (const char *path, GError **error);
+/* Asks for a checkpoint soon; requests while one runs fold into the next. */
+void chat_checkpointer_request (ChatCheckpointer *self);
+guint64 chat_checkpointer_done (ChatCheckpointer *self);
+void chat_checkpointer_stop (ChatCheckpointer *self);
+
 struct _ChatStore
 {
   GObject parent_instance;
@@ -29,6 +37,10 @@ struct _ChatStore
   guint64 applied_at_begin; /* value to restore on rollback */
   guint64 last_log_index;
   guint64 compacted_index;
+  guint64 compact_target; /* entries up to here go, a slice at a time */
+  ChatCheckpointer *checkpointer;
+  int wal_frames;             /* frames in the WAL after the last commit */
+  guint64 inline_checkpoints; /* run by the main connection (the WAL past its bound) */
 };
 
 /* One-off statements are finalized on scope exit. */

@@ -6,6 +6,7 @@
 
 #include "chat-store-private.h"
 #include "chat-error.h"
+#include "chat-slice.h"
 
 #include <errno.h>
 #include <string.h>
@@ -16,11 +17,18 @@ G_DEFINE_TYPE (ChatStore, chat_store, G_TYPE_OBJECT)
 /* Page cache per connection, in KiB (a negative cache_size): the indexes that every send
  * touches stay in memory instead of being read back with pread at each batch. */
 #define CHAT_STORE_CACHE_KIB -65536
-/* WAL pages before an automatic checkpoint (SQLite's default is 1,000). Each apply batch
- * rewrites the same index pages; a longer WAL copies each of them to the database once
- * per checkpoint instead of once per thousand pages, and checkpoints (which stall the
- * commit that triggers them) run a quarter as often. */
+/* WAL pages after which a commit asks the checkpoint thread for a checkpoint (SQLite's
+ * automatic checkpoint is 1,000 pages). Each apply batch rewrites the same index pages; a
+ * longer WAL copies each of them to the database once per checkpoint instead of once per
+ * thousand pages. */
 #define CHAT_STORE_CHECKPOINT_PAGES 4000
+/* The WAL's bound (256 MiB of 4 KiB pages): past it, the main connection checkpoints at
+ * every commit itself, as SQLite's automatic checkpoint would, which slows the writer to
+ * the pace of the disk. Only a disk slower than the writes or a reader that pins the WAL
+ * for long gets there. */
+#define CHAT_STORE_WAL_MAX_PAGES (16 * CHAT_STORE_CHECKPOINT_PAGES)
+/* The WAL file is cut back to this size when it restarts (bytes). */
+#define CHAT_STORE_WAL_KEEP_BYTES 67108864 /* 64 MiB */
 
 /* --- schema -------------------------------------------------------------------- */
 
@@ -280,6 +288,7 @@ chat_store_finalize (GObject *object)
 
   if (self->in_apply)
     g_warning ("Store closed inside an apply batch; the batch is rolled back");
+  g_clear_pointer (&self->checkpointer, chat_checkpointer_stop);
   g_clear_pointer (&self->stmts, g_hash_table_unref);
   if (self->db != NULL)
     sqlite3_close_v2 (self->db);
@@ -305,6 +314,27 @@ chat_store_init (ChatStore *self)
   self->stmts = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, finalize_stmt);
 }
 
+/* After every commit of the main connection (in place of SQLite's automatic checkpoint,
+ * which would run inside that commit, on the main loop). */
+static int
+on_wal_commit (void *data, sqlite3 *db, const char *name, int frames)
+{
+  ChatStore *self = data;
+  gint64 start = g_get_monotonic_time ();
+
+  self->wal_frames = frames;
+  if (self->checkpointer == NULL)
+    return SQLITE_OK; /* still opening: the migrations' few pages wait */
+  if (frames >= CHAT_STORE_CHECKPOINT_PAGES)
+    chat_checkpointer_request (self->checkpointer);
+  if (frames < CHAT_STORE_WAL_MAX_PAGES)
+    return SQLITE_OK;
+  sqlite3_wal_checkpoint_v2 (db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+  self->inline_checkpoints++;
+  chat_slice_note ("checkpointing the WAL past its bound", start, (guint)frames);
+  return SQLITE_OK;
+}
+
 static gboolean
 configure_connection (ChatStore *self, GError **error)
 {
@@ -325,11 +355,14 @@ configure_connection (ChatStore *self, GError **error)
       return FALSE;
     }
   self->durable = TRUE;
-  return chat_store_exec (self,
-                          "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;"
-                          " PRAGMA cache_size = " G_STRINGIFY (CHAT_STORE_CACHE_KIB) ";"
-                          " PRAGMA wal_autocheckpoint = " G_STRINGIFY (CHAT_STORE_CHECKPOINT_PAGES),
-                          error);
+  if (!chat_store_exec (self,
+                        "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;"
+                        " PRAGMA cache_size = " G_STRINGIFY (CHAT_STORE_CACHE_KIB) ";"
+                        " PRAGMA journal_size_limit = " G_STRINGIFY (CHAT_STORE_WAL_KEEP_BYTES),
+                        error))
+    return FALSE;
+  sqlite3_wal_hook (self->db, on_wal_commit, self);
+  return TRUE;
 }
 
 static gboolean
@@ -372,7 +405,8 @@ chat_store_open (const char *state_dir, GError **error)
       return NULL;
     }
   if (!configure_connection (self, error) || !migrate (self, error)
-      || !load_positions (self, error))
+      || !load_positions (self, error)
+      || (self->checkpointer = chat_checkpointer_start (self->path, error)) == NULL)
     {
       g_prefix_error (error, "%s: ", self->path);
       return NULL;
@@ -380,6 +414,27 @@ chat_store_open (const char *state_dir, GError **error)
   g_debug ("Opened %s: applied %" G_GUINT64_FORMAT ", last log index %" G_GUINT64_FORMAT,
            self->path, self->applied_index, self->last_log_index);
   return g_steal_pointer (&self);
+}
+
+guint64
+chat_store_background_checkpoints (ChatStore *self)
+{
+  g_return_val_if_fail (CHAT_IS_STORE (self), 0);
+  return self->checkpointer != NULL ? chat_checkpointer_done (self->checkpointer) : 0;
+}
+
+guint64
+chat_store_inline_checkpoints (ChatStore *self)
+{
+  g_return_val_if_fail (CHAT_IS_STORE (self), 0);
+  return self->inline_checkpoints;
+}
+
+int
+chat_store_wal_frames (ChatStore *self)
+{
+  g_return_val_if_fail (CHAT_IS_STORE (self), 0);
+  return self->wal_frames;
 }
 
 const char *

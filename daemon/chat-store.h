@@ -50,6 +50,12 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (ChatApplyResult, chat_apply_result_free)
 /* Opens (creating or migrating) state_dir/chatd.db: WAL, schema by PRAGMA user_version. */
 ChatStore *chat_store_open (const char *state_dir, GError **error);
 const char *chat_store_get_path (ChatStore *self);
+/* WAL checkpoints: run by the store's checkpoint thread so far, and run by the main
+ * connection itself because the WAL had passed its bound (docs/storage.md); the WAL's
+ * length in frames after the last commit. */
+guint64 chat_store_background_checkpoints (ChatStore *self);
+guint64 chat_store_inline_checkpoints (ChatStore *self);
+int chat_store_wal_frames (ChatStore *self);
 
 /* --- replication state ------------------------------------------------------ */
 
@@ -59,8 +65,13 @@ gboolean chat_store_append_log (ChatStore *self, guint64 truncate_from, GPtrArra
                                 GError **error);
 /* Entries with index >= from, ascending (ChatLogEntry *). */
 GPtrArray *chat_store_load_log (ChatStore *self, guint64 from, GError **error);
-/* Drops entries with index <= up_to (they are covered by a snapshot). */
+/* Drops entries with index <= up_to (they are covered by a snapshot), durably. One call
+ * records the compaction and deletes for a bounded slice of time (~20 ms); while
+ * chat_store_compact_pending, chat_store_compact_more deletes the next slice. Entries left
+ * below a snapshot's index are never loaded (the log is read from after it). */
 gboolean chat_store_compact_log (ChatStore *self, guint64 up_to, GError **error);
+gboolean chat_store_compact_pending (ChatStore *self);
+gboolean chat_store_compact_more (ChatStore *self, GError **error);
 guint64 chat_store_last_log_index (ChatStore *self);
 /* Small durable key/value blobs: hard state, snapshot metadata, node identity. */
 gboolean chat_store_set_meta (ChatStore *self, const char *key, GBytes *value, GError **error);

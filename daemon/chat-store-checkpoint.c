@@ -1,0 +1,130 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* ChatStore: WAL checkpoints on a thread and a connection of their own, off the main loop. */
+#define G_LOG_DOMAIN "chatd-store"
+
+#include "config.h"
+
+#include "chat-store-private.h"
+#include "chat-error.h"
+
+struct _ChatCheckpointer
+{
+  sqlite3 *db; /* used by the thread only, once started */
+  GThread *thread;
+  GMutex lock;
+  GCond wake;
+  gboolean wanted;
+  gboolean stopping;
+  guint64 done; /* checkpoints run, for tests and the log */
+};
+
+/* A PASSIVE checkpoint copies what it can from the WAL into the database (fsyncing the WAL
+ * before and the database after) without taking the write lock, so the main connection
+ * commits while it runs. The WAL restarts at the next commit once everything is copied. */
+static void
+checkpoint_once (ChatCheckpointer *self)
+{
+  int log_frames = 0, copied = 0;
+  gint64 start = g_get_monotonic_time ();
+  int rc
+      = sqlite3_wal_checkpoint_v2 (self->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log_frames, &copied);
+
+  if (rc != SQLITE_OK && rc != SQLITE_BUSY)
+    g_warning ("Checkpointing the WAL: %s (SQLite code %d)", sqlite3_errmsg (self->db), rc);
+  g_debug ("Checkpointed %d of %d WAL frames in %" G_GINT64_FORMAT " ms", copied, log_frames,
+           (g_get_monotonic_time () - start) / 1000);
+}
+
+static gpointer
+checkpoint_thread (gpointer data)
+{
+  ChatCheckpointer *self = data;
+
+  g_mutex_lock (&self->lock);
+  while (!self->stopping)
+    {
+      if (!self->wanted)
+        {
+          g_cond_wait (&self->wake, &self->lock);
+          continue;
+        }
+      self->wanted = FALSE;
+      g_mutex_unlock (&self->lock);
+      checkpoint_once (self);
+      g_mutex_lock (&self->lock);
+      self->done++;
+    }
+  g_mutex_unlock (&self->lock);
+  return NULL;
+}
+
+ChatCheckpointer *
+chat_checkpointer_start (const char *path, GError **error)
+{
+  ChatCheckpointer *self = g_new0 (ChatCheckpointer, 1);
+
+  if (sqlite3_open_v2 (path, &self->db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK)
+    {
+      g_set_error (error, CHAT_ERROR, CHAT_ERROR_INTERNAL, "Opening %s for checkpoints: %s", path,
+                   self->db != NULL ? sqlite3_errmsg (self->db) : "out of memory");
+      sqlite3_close (self->db);
+      g_free (self);
+      return NULL;
+    }
+  /* Never a checkpoint of its own accord (it writes nothing), and FULL: the database is
+   * fsynced after the copy, before the WAL may be reused. */
+  sqlite3_wal_autocheckpoint (self->db, 0);
+  /* A first read opens the WAL, which a checkpoint needs. */
+  if (sqlite3_exec (self->db, "PRAGMA synchronous = FULL; SELECT count(*) FROM sqlite_master", NULL,
+                    NULL, NULL)
+      != SQLITE_OK)
+    {
+      g_set_error (error, CHAT_ERROR, CHAT_ERROR_INTERNAL, "Preparing %s for checkpoints: %s", path,
+                   sqlite3_errmsg (self->db));
+      sqlite3_close (self->db);
+      g_free (self);
+      return NULL;
+    }
+  g_mutex_init (&self->lock);
+  g_cond_init (&self->wake);
+  self->thread = g_thread_new ("chatd-checkpoint", checkpoint_thread, self);
+  return self;
+}
+
+void
+chat_checkpointer_request (ChatCheckpointer *self)
+{
+  g_mutex_lock (&self->lock);
+  self->wanted = TRUE;
+  g_cond_signal (&self->wake);
+  g_mutex_unlock (&self->lock);
+}
+
+guint64
+chat_checkpointer_done (ChatCheckpointer *self)
+{
+  guint64 done = 0;
+
+  g_mutex_lock (&self->lock);
+  done = self->done;
+  g_mutex_unlock (&self->lock);
+  return done;
+}
+
+/* Waits for a checkpoint under way (a crash at any point of one is safe: SQLite recovers
+ * from the WAL at the next open), then closes the connection. */
+void
+chat_checkpointer_stop (ChatCheckpointer *self)
+{
+  if (self == NULL)
+    return;
+  g_mutex_lock (&self->lock);
+  self->stopping = TRUE;
+  g_cond_signal (&self->wake);
+  g_mutex_unlock (&self->lock);
+  g_thread_join (self->thread);
+  sqlite3_close (self->db);
+  g_mutex_clear (&self->lock);
+  g_cond_clear (&self->wake);
+  g_free (self);
+}

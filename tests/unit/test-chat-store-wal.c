@@ -1,0 +1,107 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* ChatStore off the main loop's path: WAL checkpoints on their own thread, compaction in slices. */
+#include "chat-store-test-util.h"
+
+/* count entries of size bytes each from index first, in one append. */
+static void
+append_sized (StoreFixture *f, guint64 truncate_from, guint64 first, guint count, gsize size)
+{
+  g_autoptr (GPtrArray) entries
+      = g_ptr_array_new_with_free_func ((GDestroyNotify)chat_log_entry_free);
+  g_autoptr (GError) error = NULL;
+
+  for (guint i = 0; i < count; i++)
+    {
+      char *body = g_malloc (size);
+      g_autoptr (GBytes) data = NULL;
+
+      memset (body, 'a' + (int)((first + i) % 26), size);
+      data = g_bytes_new_take (body, size);
+      g_ptr_array_add (entries, chat_log_entry_new (1, first + i, 0, data));
+    }
+  g_assert_true (chat_store_append_log (f->store, truncate_from, entries, &error));
+  g_assert_no_error (error);
+}
+
+static guint64
+count_entries (StoreFixture *f, guint64 from)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GPtrArray) entries = chat_store_load_log (f->store, from, &error);
+
+  g_assert_no_error (error);
+  return entries->len;
+}
+
+/* Commits past the checkpoint threshold (4,000 pages) are checkpointed by the store's
+ * thread, never inside a commit of the main connection, and the WAL then starts over. */
+static void
+test_checkpoint_in_background (StoreFixture *f, gconstpointer data)
+{
+  guint64 next = 1;
+  gboolean restarted = FALSE;
+
+  /* 24 MiB in 64 KiB entries: about 6,000 WAL pages. */
+  for (guint i = 0; i < 24; i++, next += 16)
+    append_sized (f, 0, next, 16, 64 * 1024);
+  g_assert_cmpint (chat_store_wal_frames (f->store), >=, 4000);
+  /* A small commit now and then, until a checkpoint has copied everything and the next
+   * commit restarts the WAL from its beginning. */
+  for (guint i = 0; i < 200 && !restarted; i++, next++)
+    {
+      append_sized (f, 0, next, 1, 100);
+      restarted = chat_store_wal_frames (f->store) < 4000;
+      if (!restarted)
+        g_usleep (50 * 1000);
+    }
+  g_assert_true (restarted);
+  g_assert_cmpuint (chat_store_background_checkpoints (f->store), >=, 1);
+  g_assert_cmpuint (chat_store_inline_checkpoints (f->store), ==, 0);
+  store_fixture_reopen (f);
+  g_assert_cmpuint (count_entries (f, 1), ==, next - 1);
+}
+
+/* A large compaction is recorded at once and finishes over several calls; entries written
+ * again after a truncation (a snapshot installed) are never compacted by an older target. */
+static void
+test_compact_in_slices (StoreFixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  guint calls = 0;
+
+  append_sized (f, 0, 1, 30000, 1024);
+  g_assert_true (chat_store_compact_log (f->store, 29000, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (chat_store_last_log_index (f->store), ==, 30000);
+  g_assert_true (chat_store_compact_pending (f->store));
+  /* Whatever is still below the compaction is never loaded: the log is read after it. */
+  g_assert_cmpuint (count_entries (f, 29001), ==, 1000);
+  while (chat_store_compact_pending (f->store) && calls++ < 10000)
+    {
+      g_assert_true (chat_store_compact_more (f->store, &error));
+      g_assert_no_error (error);
+    }
+  g_assert_false (chat_store_compact_pending (f->store));
+  g_assert_cmpuint (count_entries (f, 0), ==, 1000);
+
+  /* A new compaction under way, then the whole log replaced from index 1. */
+  append_sized (f, 0, 30001, 30000, 1024);
+  g_assert_true (chat_store_compact_log (f->store, 59000, &error));
+  g_assert_true (chat_store_compact_pending (f->store));
+  append_sized (f, 1, 1, 5, 10);
+  while (chat_store_compact_pending (f->store) && calls++ < 20000)
+    g_assert_true (chat_store_compact_more (f->store, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (count_entries (f, 0), ==, 5);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add ("/store/wal/checkpoint-in-background", StoreFixture, NULL, store_fixture_set_up,
+              test_checkpoint_in_background, store_fixture_tear_down);
+  g_test_add ("/store/log/compact-in-slices", StoreFixture, NULL, store_fixture_set_up,
+              test_compact_in_slices, store_fixture_tear_down);
+  return g_test_run ();
+}
