@@ -385,18 +385,24 @@ handle_message (ChatRepl *repl, const ChatReplMessage *msg)
  * Only liveness timers move, and only later; the rules that rely on a failure timeout of
  * silence (A5) then wait longer, never less. */
 static void
-absorb_stall (ChatRepl *repl, guint64 stall)
+absorb_stall (ChatRepl *repl, guint64 stall, guint64 silent)
 {
+  gboolean was_leader = repl->role == CHAT_REPL_ROLE_LEADER;
+  gboolean crashed
+      = repl->config.mode == CHAT_REPL_MODE_AVAILABLE && silent >= repl->config.failure_timeout_ms;
+
   /* Votes for a campaign that old may answer a question nobody asks any more: a leader
    * of a later term may have committed since. Start over (with a pre-vote). */
   if (repl->role == CHAT_REPL_ROLE_CANDIDATE)
     chat_repl_become_follower (repl, repl->term, 0);
   /* Silent for a failure timeout, we were crashed for the others: a leader may have
-   * removed us from the set (A2) and committed without us since. As after a restart,
-   * we may not lead on our own before we have synced (A7). */
-  if (repl->config.mode == CHAT_REPL_MODE_AVAILABLE && repl->role != CHAT_REPL_ROLE_LEADER
-      && stall >= repl->config.failure_timeout_ms && !repl->recovering
-      && chat_repl_last_index (repl) > 0)
+   * removed us from the set (A2) and committed without us since; a leader may have
+   * been replaced by a server that counted it as silent (A5), which may have committed
+   * and crashed since, and would then remove its members for a silence that was its
+   * own. As after a restart, we may not lead on our own before we have synced (A7). */
+  if (crashed && was_leader)
+    chat_repl_become_follower (repl, repl->term, 0);
+  if (crashed && !repl->recovering && chat_repl_last_index (repl) > 0)
     {
       repl->recovering = TRUE;
       /* node: ourselves, for "starved", where a restart names nobody */
@@ -413,6 +419,12 @@ absorb_stall (ChatRepl *repl, guint64 stall)
   repl->leader_contact = MIN (repl->leader_contact + stall, repl->now);
   repl->campaign_start = MIN (repl->campaign_start + stall, repl->now);
   repl->prevote_start = MIN (repl->prevote_start + stall, repl->now);
+  if (was_leader && repl->role != CHAT_REPL_ROLE_LEADER)
+    {
+      /* Nobody else may have noticed: ask at once (with every vote, A6) to lead again. */
+      repl->election_deadline = repl->now;
+      return;
+    }
   if (repl->role != CHAT_REPL_ROLE_LEADER)
     {
       guint64 shifted = repl->election_deadline + stall;
@@ -422,14 +434,17 @@ absorb_stall (ChatRepl *repl, guint64 stall)
     }
 }
 
-/* How late the host is with the TICK it owes us; a heartbeat of lateness is jitter. */
+/* How late the host is with the TICK it owes us; a heartbeat of lateness is jitter. We
+ * ask for a TICK at least every heartbeat (next_wakeup()), so any stall longer than two
+ * shows here at the first step after it, whatever that step is. How long we said nothing
+ * to anybody is the time since our previous step. */
 static void
-check_stall (ChatRepl *repl)
+check_stall (ChatRepl *repl, guint64 previous_step)
 {
   if (!repl->started || repl->wakeup_due == 0
       || repl->now <= repl->wakeup_due + repl->config.heartbeat_ms)
     return;
-  absorb_stall (repl, repl->now - repl->wakeup_due);
+  absorb_stall (repl, repl->now - repl->wakeup_due, repl->now - previous_step);
   repl->wakeup_due = repl->now;
 }
 
@@ -477,6 +492,9 @@ next_wakeup (ChatRepl *repl)
     }
   if (repl->prevote_term != 0 && repl->config.mode == CHAT_REPL_MODE_AVAILABLE)
     next = MIN (next, repl->prevote_start + repl->config.failure_timeout_ms);
+  /* At least once a heartbeat, so that a starved host shows in the first step after the
+   * stall, whichever it is (C13), and not only when a timer was due during it. */
+  next = MIN (next, repl->now + repl->config.heartbeat_ms);
   return MAX (next, repl->now + 1);
 }
 
@@ -485,18 +503,20 @@ chat_repl_step (ChatRepl *repl, const ChatReplEvent *event, ChatReplUpdate *upda
 {
   ChatReplRole old_role;
   guint old_leader;
+  guint64 previous_step;
 
   g_return_val_if_fail (repl != NULL && event != NULL && update != NULL, FALSE);
   g_return_val_if_fail (update->entries != NULL, FALSE);
 
   repl->u = update;
+  previous_step = repl->now;
   /* Time never goes backwards inside the core, whatever the host passes. */
   repl->now = MAX (repl->now, event->now_ms);
   old_role = repl->role;
   old_leader = repl->leader;
   if (!repl->started)
     start (repl);
-  check_stall (repl);
+  check_stall (repl, previous_step);
   dispatch (repl, event);
   chat_repl_apply_committed (repl);
 

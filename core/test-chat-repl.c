@@ -139,14 +139,14 @@ cluster_tick_without (Cluster *c, guint64 ms, guint dead)
           if (id != dead)
             cluster_step (c, id, &ev);
         }
-      for (guint i = c->inbox->len; i > 0; i--)
+      while (c->inbox->len > 0)
         {
-          ChatReplMessage *m = g_ptr_array_index (c->inbox, i - 1);
+          g_autoptr (ChatReplMessage) m = g_ptr_array_steal_index (c->inbox, 0);
+          ChatReplEvent ev = { CHAT_REPL_EVENT_MESSAGE, c->now, m };
 
-          if (m->to == dead || m->from == dead)
-            g_ptr_array_remove_index (c->inbox, i - 1);
+          if (m->to != dead && m->from != dead)
+            cluster_step (c, m->to, &ev);
         }
-      cluster_deliver (c);
     }
 }
 
@@ -523,8 +523,14 @@ test_pre_vote (gconstpointer data)
   log_add (log, T11, CHAT_REPL_ENTRY_IN_SYNC_SET, SET (1, 2, 3));
   lone_append (repl, now, T11, log, 1, 2);
   g_assert_false (pre_vote_granted (repl, now + 100, log));
-  /* Past the minimum election timeout, not yet a failure timeout late for its timer (a
-   * host starved that long recovers instead, C13). */
+  /* Past the minimum election timeout, with the TICKs it asked for (a host that was
+   * starved instead would move its leader contact on, C13). */
+  for (guint64 t = now + 110; t < now + 600; t += 10)
+    {
+      ChatReplEvent tick = { CHAT_REPL_EVENT_TICK, t };
+
+      lone_step (repl, &tick);
+    }
   g_assert_true (pre_vote_granted (repl, now + 600, log));
   g_assert_cmpuint (chat_repl_get_term (repl), ==, T11);
   now += 600;
@@ -541,8 +547,10 @@ test_pre_vote (gconstpointer data)
 }
 
 /* A main loop starved for 1.5 s (longer than the failure and election timeouts) runs
- * its timer first: the leader keeps its in-sync set and its followers keep it, since the
- * silence was its own. A member that then really stays silent still leaves the set. */
+ * its timer first. A leader silent that long may have been replaced by a server that
+ * counted it as silent (A5), so it steps down and recovers (C13) at once. Here the whole
+ * cluster stalled and all three recover: one of them leads the next term with every vote
+ * and the set is still {1,2,3}. A member that then really stays silent still leaves it. */
 static void
 test_stalled_leader (void)
 {
@@ -550,6 +558,7 @@ test_stalled_leader (void)
   ChatReplEvent tick = { CHAT_REPL_EVENT_TICK, 0 };
   ChatReplStatus status;
   guint64 term;
+  guint leader, silent;
 
   cluster_init (&c, 3, CHAT_REPL_MODE_AVAILABLE);
   cluster_tick (&c, 600);
@@ -560,16 +569,60 @@ test_stalled_leader (void)
   tick.now_ms = c.now;
   cluster_step (&c, 1, &tick);
   chat_repl_get_status (c.nodes[1], &status);
+  g_assert_cmpint (status.role, !=, CHAT_REPL_ROLE_LEADER);
+  g_assert_true (status.recovering);
   g_assert_cmpuint (status.in_sync, ==, SET (1, 2, 3));
   cluster_deliver (&c);
-  cluster_tick (&c, 500);
+  cluster_tick (&c, 2000);
+  leader = chat_repl_get_leader (c.nodes[1]);
+  g_assert_cmpuint (leader, >=, 1);
+  for (guint id = 1; id <= 3; id++)
+    {
+      chat_repl_get_status (c.nodes[id], &status);
+      g_assert_cmpuint (status.leader, ==, leader);
+      g_assert_cmpuint (status.term, >, term);
+      g_assert_false (status.recovering);
+      g_assert_cmpuint (status.in_sync, ==, SET (1, 2, 3));
+    }
+  silent = leader % 3 + 1;
+  cluster_tick_without (&c, 1500, silent);
+  chat_repl_get_status (c.nodes[leader], &status);
+  g_assert_cmpuint (status.in_sync, ==, SET (1, 2, 3) & ~CHAT_REPL_NODE_BIT (silent));
+  cluster_clear (&c);
+}
+
+/* The leader alone is starved for 3 s; the others elect node 2 or 3 without it. When it
+ * runs again it does not go on leading its old term (it would remove the others for a
+ * silence that was its own, C13): it steps down, recovers, and follows the new leader. */
+static void
+test_stalled_leader_replaced (void)
+{
+  Cluster c;
+  ChatReplEvent tick = { CHAT_REPL_EVENT_TICK, 0 };
+  ChatReplStatus status;
+  guint64 term;
+  guint leader;
+
+  cluster_init (&c, 3, CHAT_REPL_MODE_AVAILABLE);
+  cluster_tick (&c, 600);
+  term = chat_repl_get_term (c.nodes[1]);
+  g_assert_cmpint (chat_repl_get_role (c.nodes[1]), ==, CHAT_REPL_ROLE_LEADER);
+  cluster_tick_without (&c, 3000, 1);
+  leader = chat_repl_get_leader (c.nodes[2]);
+  g_assert_true (leader == 2 || leader == 3);
+  g_assert_cmpuint (chat_repl_get_term (c.nodes[2]), >, term);
+  tick.now_ms = c.now;
+  cluster_step (&c, 1, &tick);
   chat_repl_get_status (c.nodes[1], &status);
-  g_assert_cmpint (status.role, ==, CHAT_REPL_ROLE_LEADER);
-  g_assert_cmpuint (status.term, ==, term);
+  g_assert_cmpint (status.role, !=, CHAT_REPL_ROLE_LEADER);
+  g_assert_true (status.recovering);
   g_assert_cmpuint (status.in_sync, ==, SET (1, 2, 3));
-  cluster_tick_without (&c, 1500, 3);
+  cluster_deliver (&c);
+  cluster_tick (&c, 1500);
   chat_repl_get_status (c.nodes[1], &status);
-  g_assert_cmpuint (status.in_sync, ==, SET (1, 2, 0));
+  g_assert_cmpint (status.role, ==, CHAT_REPL_ROLE_FOLLOWER);
+  g_assert_cmpuint (status.leader, ==, leader);
+  g_assert_false (status.recovering);
   cluster_clear (&c);
 }
 
@@ -767,6 +820,7 @@ main (int argc, char **argv)
   g_test_add_func ("/repl/single-node", test_single_node);
   g_test_add_func ("/repl/available/cluster-id", test_cluster_id);
   g_test_add_func ("/repl/available/stalled-leader", test_stalled_leader);
+  g_test_add_func ("/repl/available/stalled-leader-replaced", test_stalled_leader_replaced);
   g_test_add_func ("/repl/available/lag-is-not-silence", test_lag_is_not_silence);
   g_test_add_data_func ("/repl/pre-vote/available", GUINT_TO_POINTER (CHAT_REPL_MODE_AVAILABLE),
                         test_pre_vote);

@@ -1181,6 +1181,39 @@ starved_voter_refuses (gboolean trace)
   return sc_finish (&sc);
 }
 
+/* The leader s1 is starved for 4 s. s2 or s3 wins without it (A5: s1 is silent), commits
+ * with {2,3} and then both crash, before s1 runs again. s1 must not go on leading its old
+ * term: it would remove s2 and s3 for a silence that was its own and acknowledge writes
+ * alone at the indexes of their commits. It steps down and recovers (C13), and waits for
+ * them: their commits are not on its disk. The rule must not rest on the new term reaching
+ * s1, so s1 is also cut off while it is starved: nothing of term 2.2 waits in its queue
+ * (without the rule it leads alone with {1} and acknowledges writes the others lack). */
+static gboolean
+starved_leader_replaced (gboolean trace)
+{
+  Sc sc;
+  guint leader;
+
+  sc_init (&sc, trace, CHAT_REPL_MODE_AVAILABLE);
+  sc_mark (&sc);
+  sim_stall (sc.w, 1, 4000);
+  sim_partition (sc.w, 1); /* s1 alone */
+  sc_run (&sc, 3000);
+  leader = sim_leader (sc.w);
+  if (leader != 2 && leader != 3)
+    sc_fail (&sc, "nobody took over from the starved leader");
+  sc_expect (&sc, "ok at index");
+  sim_crash (sc.w, 2);
+  sim_crash (sc.w, 3);
+  sim_heal (sc.w);
+  sc_run (&sc, 4000);
+  sc_expect (&sc, "s1: stepped-down");
+  sc_expect (&sc, "s1: rejoin-started");
+  sc_absent (&sc, "s1: in-sync set -> {1}");
+  sc_no_leader (&sc);
+  return sc_finish (&sc);
+}
+
 static const SimScenario scenarios[] = {
   { "fresh-kill-leader", "a fresh cluster used at once loses its first leader", fresh_kill_leader },
   { "fresh-without-primary", "no --primary: the cluster forms once all are up and empty",
@@ -1219,6 +1252,8 @@ static const SimScenario scenarios[] = {
     missed_addition_race },
   { "starved-voter-refuses", "a starved member refuses in its older term: it is not silent",
     starved_voter_refuses },
+  { "starved-leader-replaced", "the leader is starved; its successors commit and crash: it waits",
+    starved_leader_replaced },
   { "stop-all-restart-123", "all at once, back as s1 s2 s3", stop_all_0 },
   { "stop-all-restart-132", "all at once, back as s1 s3 s2", stop_all_1 },
   { "stop-all-restart-213", "all at once, back as s2 s1 s3", stop_all_2 },
