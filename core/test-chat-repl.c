@@ -546,6 +546,55 @@ test_pre_vote (gconstpointer data)
   g_assert_cmpuint (in_sync, ==, SET (3, 0, 0));
 }
 
+/* Quorum mode, s3 a follower of s1 that runs for term 2.3 once s1's pre-vote grant
+ * arrives; s1's vote then arrives `delay` ms later, with no TICK in between (the host is
+ * starved for that long when the delay is long). Returns s3's role after that vote. */
+static ChatReplRole
+candidate_after_vote_delay (guint64 delay)
+{
+  g_autoptr (GPtrArray) log
+      = g_ptr_array_new_with_free_func ((GDestroyNotify)chat_repl_entry_unref);
+  g_autoptr (ChatRepl) repl = NULL;
+  g_autoptr (ChatReplMessage) pre_vote = NULL;
+  g_autoptr (ChatReplMessage) vote = NULL;
+  ChatReplEvent ev;
+  ChatReplConfig config;
+  guint64 now = 10;
+
+  chat_repl_config_init (&config, 3, 3);
+  config.mode = CHAT_REPL_MODE_QUORUM;
+  repl = chat_repl_new (&config, NULL);
+  log_add (log, T11, CHAT_REPL_ENTRY_NOOP, 0);
+  lone_append (repl, now, T11, log, 1, 1);
+  while (now < 2000)
+    {
+      ev = (ChatReplEvent){ CHAT_REPL_EVENT_TICK, now += 10 };
+      lone_step (repl, &ev);
+    }
+  pre_vote = chat_repl_message_new (CHAT_REPL_MSG_PRE_VOTE_RESPONSE, 1, 3, T23);
+  pre_vote->granted = TRUE;
+  ev = (ChatReplEvent){ CHAT_REPL_EVENT_MESSAGE, now += 5, pre_vote };
+  lone_step (repl, &ev);
+  g_assert_cmpint (chat_repl_get_role (repl), ==, CHAT_REPL_ROLE_CANDIDATE);
+  g_assert_cmpuint (chat_repl_get_term (repl), ==, T23);
+  vote = chat_repl_message_new (CHAT_REPL_MSG_VOTE_RESPONSE, 1, 3, T23);
+  vote->granted = TRUE;
+  ev = (ChatReplEvent){ CHAT_REPL_EVENT_MESSAGE, now += delay, vote };
+  lone_step (repl, &ev);
+  return chat_repl_get_role (repl);
+}
+
+/* C13: a candidate whose host was starved drops its campaign at the first step after the
+ * stall, whatever that step is: a vote that waited in its queue may have been given long
+ * before a later term committed. Its election timer was still ahead (500-1000 ms), so the
+ * stall shows only because the core asks for a TICK every heartbeat. */
+static void
+test_stalled_candidate (void)
+{
+  g_assert_cmpint (candidate_after_vote_delay (5), ==, CHAT_REPL_ROLE_LEADER);
+  g_assert_cmpint (candidate_after_vote_delay (451), ==, CHAT_REPL_ROLE_FOLLOWER);
+}
+
 /* A main loop starved for 1.5 s (longer than the failure and election timeouts) runs
  * its timer first. A leader silent that long may have been replaced by a server that
  * counted it as silent (A5), so it steps down and recovers (C13) at once. Here the whole
@@ -820,6 +869,7 @@ main (int argc, char **argv)
   g_test_add_func ("/repl/single-node", test_single_node);
   g_test_add_func ("/repl/available/cluster-id", test_cluster_id);
   g_test_add_func ("/repl/available/stalled-leader", test_stalled_leader);
+  g_test_add_func ("/repl/quorum/stalled-candidate", test_stalled_candidate);
   g_test_add_func ("/repl/available/stalled-leader-replaced", test_stalled_leader_replaced);
   g_test_add_func ("/repl/available/lag-is-not-silence", test_lag_is_not_silence);
   g_test_add_data_func ("/repl/pre-vote/available", GUINT_TO_POINTER (CHAT_REPL_MODE_AVAILABLE),

@@ -189,8 +189,9 @@ sim_net_send (SimWorld *w, ChatReplMessage *m)
       SimEvent *ev = sim_event_new (w, w->now + sim_random (w, w->delay_min, w->delay_max),
                                     EV_DELIVER, m->to);
 
+      /* For the process that runs there now: on real servers a link dies with its
+       * process, so a restarted one never reads what was sent to its predecessor. */
       ev->msg = chat_repl_message_ref (m);
-      ev->incarnation = 0; /* delivered to whoever runs there then */
     }
 }
 
@@ -352,7 +353,8 @@ run_event (SimWorld *w, SimEvent *ev)
           sim_server_step (w, s, &cev);
         break;
       case EV_DELIVER:
-        if (s->up && sim_link_ok (w, ev->msg->from, ev->msg->to))
+        if (s->up && ev->incarnation == s->incarnation
+            && sim_link_ok (w, ev->msg->from, ev->msg->to))
           {
             cev.type = CHAT_REPL_EVENT_MESSAGE;
             cev.message = ev->msg;
