@@ -30,7 +30,9 @@ count_down (SimWorld *w)
 
 /* A disk may go when one more failure is allowed and another disk holds everything: the
  * leader's set has at least two members and is committed (every member has every
- * acknowledged write). Returns a member of that set, or 0. */
+ * acknowledged write), and two of them still have the disk that set counted (a starved
+ * leader may not have seen yet that a member lost its own). Returns one of those two or
+ * more, or 0. */
 static guint
 disk_to_lose (SimWorld *w, guint leader)
 {
@@ -45,10 +47,10 @@ disk_to_lose (SimWorld *w, guint leader)
     return 0;
   for (guint id = 1; id <= w->opt.n_servers; id++)
     {
-      if (CHAT_REPL_NODE_SET_HAS (st.in_sync, id))
+      if (CHAT_REPL_NODE_SET_HAS (st.in_sync, id) && !w->servers[id].emptied)
         members[n++] = id;
     }
-  return members[sim_random (w, 0, n - 1)];
+  return n < 2 ? 0 : members[sim_random (w, 0, n - 1)];
 }
 
 static gboolean
