@@ -13,6 +13,8 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 /* Rounds of (persist, send, apply) one flush may run before yielding to the main loop. */
 #define MAX_FLUSH_ROUNDS 8
@@ -25,6 +27,8 @@
 /* Committed entries applied in one slice of the main loop at most, and the time after
  * which a slice applies no further entry (the commit and the answers come after it). */
 #define MAX_APPLY_PER_SLICE 128
+/* The snapshot worker's nice value. */
+#define SNAPSHOT_NICE 10
 #define APPLY_SLICE_US (40 * 1000)
 /* status-changed for a moving commit index alone is sent at most this often. */
 #define STATUS_INTERVAL_MS 1000
@@ -547,6 +551,10 @@ read_snapshot_in_thread (GTask *task, gpointer source, gpointer data, GCancellab
   SnapshotJob *job = data;
   GError *error = NULL;
 
+  /* Behind the main loops of the machine (nice 10; the pool thread keeps it, and only
+   * these tasks run on it). */
+  setpriority (PRIO_PROCESS, (id_t)gettid (), SNAPSHOT_NICE);
+
   /* Reading and writing the image both take time that grows with the state (a second
    * and more at tens of thousands of messages): here, not on the main loop. */
   job->data = chat_store_snapshot_file (job->path, &job->applied, &error);
@@ -730,43 +738,84 @@ compact_slice (ChatReplica *self)
   if (!chat_store_compact_more (self->store, &error))
     g_warning ("%s", error->message);
   chat_slice_note ("compacting the log", start, 0);
-  if (chat_store_compact_pending (self->store))
-    schedule_flush (self);
 }
 
-/* One flush is one slice of the main loop: updates are persisted for at most budget_us
- * (at least one), then one apply slice; compaction only when time is left. What is left
- * over waits for the next flush, which steps have scheduled already. */
+/* One flush is one slice of the main loop, and does one kind of work: persisting updates
+ * (rounds until 30 ms have passed, at least one), applying one slice of committed
+ * entries, or one slice of log compaction. When more than one is pending they take turns,
+ * one per flush, with the rest of the main loop (peer lines, the timer, clients) in
+ * between: a persist with a slow fsync followed by an apply held the loop for 0.4 s. */
+typedef enum
+{
+  FLUSH_PERSIST,
+  FLUSH_APPLY,
+  FLUSH_COMPACT,
+  FLUSH_KINDS
+} FlushKind;
+
+static gboolean
+flush_pending (ChatReplica *self, FlushKind kind)
+{
+  switch (kind)
+    {
+      case FLUSH_PERSIST:
+        return !chat_repl_update_is_empty (&self->update);
+      case FLUSH_APPLY:
+        return self->apply_entries->len > 0 || self->apply_results->len > 0;
+      case FLUSH_COMPACT:
+        return chat_store_compact_pending (self->store);
+      default:
+        return FALSE;
+    }
+}
+
+static void
+persist_rounds (ChatReplica *self, gint64 budget_us)
+{
+  gint64 start = g_get_monotonic_time ();
+
+  for (guint round = 0; round < MAX_FLUSH_ROUNDS && self->started; round++)
+    {
+      if (chat_repl_update_is_empty (&self->update))
+        break;
+      if (round > 0 && g_get_monotonic_time () - start >= budget_us)
+        break;
+      handle_update (self);
+    }
+}
+
+static void
+flush_one (ChatReplica *self, FlushKind kind, gint64 budget_us)
+{
+  if (kind == FLUSH_PERSIST)
+    persist_rounds (self, budget_us);
+  else if (kind == FLUSH_APPLY)
+    apply_slice (self, MAX_APPLY_PER_SLICE);
+  else
+    compact_slice (self);
+}
+
 static void
 flush (ChatReplica *self, gint64 budget_us)
 {
   gint64 start = g_get_monotonic_time ();
-  guint rounds = 0;
+  FlushKind kind = FLUSH_KINDS;
 
-  for (; rounds < MAX_FLUSH_ROUNDS && self->started; rounds++)
+  for (guint i = 0; i < FLUSH_KINDS && kind == FLUSH_KINDS; i++)
     {
-      if (chat_repl_update_is_empty (&self->update))
-        break;
-      if (rounds > 0 && g_get_monotonic_time () - start >= budget_us)
-        {
-          schedule_flush (self);
-          break;
-        }
-      handle_update (self);
+      FlushKind candidate = (self->flush_turn + i) % FLUSH_KINDS;
+
+      if (flush_pending (self, candidate))
+        kind = candidate;
     }
-  if (self->started && (self->apply_entries->len > 0 || self->apply_results->len > 0))
+  if (self->started && kind != FLUSH_KINDS)
     {
-      apply_slice (self, MAX_APPLY_PER_SLICE);
-      if (self->apply_entries->len > 0)
-        schedule_flush (self);
+      flush_one (self, kind, budget_us);
+      self->flush_turn = (kind + 1) % FLUSH_KINDS;
     }
-  if (self->started && chat_store_compact_pending (self->store))
-    {
-      if (g_get_monotonic_time () - start < budget_us)
-        compact_slice (self);
-      else
-        schedule_flush (self);
-    }
+  for (guint k = 0; k < FLUSH_KINDS && self->started; k++)
+    if (flush_pending (self, k))
+      schedule_flush (self);
   if (self->started)
     {
       gint64 snapshot_start = g_get_monotonic_time ();
@@ -776,7 +825,7 @@ flush (ChatReplica *self, gint64 budget_us)
       chat_slice_note ("a snapshot", snapshot_start, 0);
       maybe_emit_progress (self);
     }
-  chat_slice_note ("a flush", start, rounds);
+  chat_slice_note ("a flush", start, kind);
 }
 
 static gboolean
@@ -958,7 +1007,7 @@ chat_replica_stop (ChatReplica *self)
     return;
   /* Whatever the core handed out last is made durable and sent, as on any iteration. */
   g_clear_handle_id (&self->flush_source, g_source_remove);
-  flush (self, G_MAXINT64);
+  persist_rounds (self, G_MAXINT64);
   apply_all (self);
   self->started = FALSE;
   g_clear_handle_id (&self->flush_source, g_source_remove);

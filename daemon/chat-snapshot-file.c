@@ -33,8 +33,15 @@ fail_errno (GError **error, const char *what, const char *path)
   return FALSE;
 }
 
+/* The image goes out 4 MiB at a time: each chunk's writeback starts at once and the one
+ * before it is waited for (sync_file_range), so the page cache never holds more than
+ * two chunks of it. Written in one go, the image (hundreds of MB at a large state) sat
+ * dirty until the final fsync, and every fsync of the servers' logs on the same file
+ * system waited behind its writeback in the meantime. */
+#define WRITE_CHUNK (4 * 1024 * 1024)
+
 static gboolean
-write_all (int fd, const guint8 *data, gsize size)
+write_chunk (int fd, const guint8 *data, gsize size)
 {
   while (size > 0)
     {
@@ -46,6 +53,27 @@ write_all (int fd, const guint8 *data, gsize size)
         return FALSE;
       data += n;
       size -= (gsize)n;
+    }
+  return TRUE;
+}
+
+static gboolean
+write_all (int fd, const guint8 *data, gsize size)
+{
+  for (gsize offset = 0; offset < size; offset += WRITE_CHUNK)
+    {
+      gsize len = MIN (WRITE_CHUNK, size - offset);
+
+      if (!write_chunk (fd, data + offset, len))
+        return FALSE;
+#ifdef SYNC_FILE_RANGE_WRITE
+      /* Only a pacing hint: the fsync after the last chunk is what makes it durable. */
+      sync_file_range (fd, (off_t)offset, (off_t)len, SYNC_FILE_RANGE_WRITE);
+      if (offset >= WRITE_CHUNK)
+        sync_file_range (fd, (off_t)(offset - WRITE_CHUNK), WRITE_CHUNK,
+                         SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE
+                             | SYNC_FILE_RANGE_WAIT_AFTER);
+#endif
     }
   return TRUE;
 }

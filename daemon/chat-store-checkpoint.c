@@ -7,6 +7,13 @@
 #include "chat-store-private.h"
 #include "chat-error.h"
 
+#include <sys/resource.h>
+#include <unistd.h>
+
+/* The thread yields the processor to the main loops of the machine (nice 10): a checkpoint
+ * may wait, a server's answers to its peers may not. */
+#define CHECKPOINT_NICE 10
+
 struct _ChatCheckpointer
 {
   sqlite3 *db; /* used by the thread only, once started */
@@ -40,6 +47,7 @@ checkpoint_thread (gpointer data)
 {
   ChatCheckpointer *self = data;
 
+  setpriority (PRIO_PROCESS, (id_t)gettid (), CHECKPOINT_NICE);
   g_mutex_lock (&self->lock);
   while (!self->stopping)
     {
