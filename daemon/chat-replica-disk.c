@@ -32,7 +32,8 @@ parse_numbers (GBytes *value, guint64 *out, guint n)
 }
 
 static gboolean
-save_numbers (ChatReplica *self, const char *key, const guint64 *values, guint n, GError **error)
+save_numbers_as (ChatReplica *self, const char *key, const guint64 *values, guint n,
+                 gboolean synced, GError **error)
 {
   g_autoptr (GString) text = g_string_new (NULL);
   g_autoptr (GBytes) value = NULL;
@@ -40,7 +41,15 @@ save_numbers (ChatReplica *self, const char *key, const guint64 *values, guint n
   for (guint i = 0; i < n; i++)
     g_string_append_printf (text, "%s%" G_GUINT64_FORMAT, i > 0 ? " " : "", values[i]);
   value = g_bytes_new (text->str, text->len);
+  if (!synced)
+    return chat_store_set_meta_unsynced (self->store, key, value, error);
   return chat_store_set_meta (self->store, key, value, error);
+}
+
+static gboolean
+save_numbers (ChatReplica *self, const char *key, const guint64 *values, guint n, GError **error)
+{
+  return save_numbers_as (self, key, values, n, TRUE, error);
 }
 
 static gboolean
@@ -297,48 +306,56 @@ forget_file (ChatReplica *self, const char *dir, char *new_file)
 }
 
 /* One meta row names the new snapshot file, so a crash leaves either the old snapshot
- * with its log or the new one (see catch_up_with_snapshot); the file it replaces, and
- * the image of a store from before snapshot files, go after. */
+ * with its log or the new one (see catch_up_with_snapshot). synced: the row is fsynced
+ * now; otherwise the fsynced commit that follows in the same update makes it durable. */
 static gboolean
-record_snapshot (ChatReplica *self, const ChatReplSnapshot *snap, GError **error)
+record_snapshot (ChatReplica *self, const ChatReplSnapshot *snap, gboolean synced, GError **error)
 {
-  g_autofree char *dir = chat_replica_disk_dir (self);
   guint64 serial = 0;
   guint64 meta[4] = { snap->index, snap->term, snap->isr, 0 };
 
   if (snap->index > 0 && !write_image (self, snap, &serial, error))
     return FALSE;
   meta[3] = serial;
-  if (!save_numbers (self, CHAT_REPLICA_META_SNAPSHOT, meta, 4, error))
-    return FALSE;
+  self->recorded_serial = serial;
+  return save_numbers_as (self, CHAT_REPLICA_META_SNAPSHOT, meta, 4, synced, error);
+}
+
+/* Once the row is durable: the file it replaces, and the image of a store from before
+ * snapshot files, go (a power cut before that keeps them, and the old row may need them). */
+static gboolean
+forget_replaced (ChatReplica *self, const ChatReplSnapshot *snap, GError **error)
+{
+  g_autofree char *dir = chat_replica_disk_dir (self);
+  guint64 serial = self->recorded_serial;
+
   forget_file (self, dir, serial != 0 ? chat_snapshot_file_name (snap->index, serial) : NULL);
   return chat_store_delete_meta (self->store, CHAT_REPLICA_META_SNAPSHOT_DATA, error);
 }
 
 /* The snapshot is saved before the state machine or the log change. */
 static gboolean
-persist_snapshot (ChatReplica *self, const ChatReplSnapshot *snap, GError **error)
+persist_snapshot (ChatReplica *self, const ChatReplSnapshot *snap, gboolean synced, GError **error)
 {
   g_autoptr (GPtrArray) none = g_ptr_array_new ();
   gint64 start = g_get_monotonic_time ();
 
-  if (!record_snapshot (self, snap, error))
+  if (!record_snapshot (self, snap, synced, error))
     return FALSE;
-  chat_slice_note ("recording a snapshot", start, 0);
-  start = g_get_monotonic_time ();
+  chat_slice_note ("recording a snapshot", start, synced);
   if (snap->install)
     {
+      start = g_get_monotonic_time ();
       if (!restore (self, snap, error))
         return FALSE;
       /* Installing replaces the whole log. */
       if (!chat_store_append_log (self->store, 1, none, error))
         return FALSE;
+      chat_slice_note ("installing a snapshot", start, 0);
     }
-  chat_slice_note ("installing a snapshot", start, snap->install);
-  start = g_get_monotonic_time ();
+  /* Recorded here, deleted a slice per flush from now on (chat_store_compact_more). */
   if (!chat_store_compact_log (self->store, snap->index, error))
     return FALSE;
-  chat_slice_note ("compacting the log", start, 0);
   self->snapshot_index = snap->index;
   return TRUE;
 }
@@ -363,6 +380,12 @@ chat_replica_disk_persist (ChatReplica *self, ChatReplUpdate *update, GError **e
 {
   guint64 hard[2] = { update->term, update->vote };
   gint64 start = 0;
+  /* An fsynced commit follows the snapshot in this update (an install restores the state
+   * and empties the log with fsynced commits of its own): the snapshot's row waits for it
+   * instead of an fsync of its own. */
+  gboolean synced_after = update->hard_state_changed || update->truncate_from != 0
+                          || update->entries->len > 0
+                          || (update->snapshot != NULL && update->snapshot->install);
 
   /* The diverged operations are durable before the install of index 0 below throws away
    * the history that acknowledged them: a crash in between leaves both, and the same
@@ -372,7 +395,7 @@ chat_replica_disk_persist (ChatReplica *self, ChatReplUpdate *update, GError **e
       g_prefix_error (error, "Queueing the diverged operations: ");
       return FALSE;
     }
-  if (update->snapshot != NULL && !persist_snapshot (self, update->snapshot, error))
+  if (update->snapshot != NULL && !persist_snapshot (self, update->snapshot, !synced_after, error))
     {
       g_prefix_error (error, "Saving the snapshot: ");
       return FALSE;
@@ -400,5 +423,10 @@ chat_replica_disk_persist (ChatReplica *self, ChatReplUpdate *update, GError **e
       return FALSE;
     }
   chat_slice_note ("appending to the log", start, update->entries->len);
+  if (update->snapshot != NULL && !forget_replaced (self, update->snapshot, error))
+    {
+      g_prefix_error (error, "Saving the snapshot: ");
+      return FALSE;
+    }
   return TRUE;
 }

@@ -47,6 +47,7 @@ struct _ChatReplica
   guint stall_probe;    /* a 50 ms timer whose lateness is the main-loop stall metric */
   gint64 probe_last_us; /* when it last ran */
   guint flush_source;
+  guint64 recorded_serial; /* file serial of the snapshot row just written (0: none) */
   guint flush_turn; /* the kind of work the next flush looks at first (chat-replica.c) */
   gboolean started;
   gboolean serving; /* leader with an entry of its own term applied */

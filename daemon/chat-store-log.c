@@ -205,7 +205,7 @@ compact_slice (ChatStore *self, GError **error)
  * so a deletion that survives comes with every apply commit before it; one that is lost
  * leaves entries the next compaction removes. */
 static gboolean
-run_compaction (ChatStore *self, gboolean record, guint64 up_to, GError **error)
+run_compaction (ChatStore *self, gboolean record, guint64 up_to, gboolean delete, GError **error)
 {
   if (!chat_store_set_durable (self, FALSE, error)
       || !chat_store_exec (self, "BEGIN IMMEDIATE", error))
@@ -213,7 +213,7 @@ run_compaction (ChatStore *self, gboolean record, guint64 up_to, GError **error)
   if ((record
        && !chat_store_put_meta_uint (self, CHAT_STORE_META_COMPACTED,
                                      MAX (up_to, self->compacted_index), error))
-      || !compact_slice (self, error) || !chat_store_exec (self, "COMMIT", error))
+      || (delete &&!compact_slice (self, error)) || !chat_store_exec (self, "COMMIT", error))
     {
       sqlite3_exec (self->db, "ROLLBACK", NULL, NULL, NULL);
       self->compact_target = 0;
@@ -231,7 +231,7 @@ chat_store_compact_log (ChatStore *self, guint64 up_to, GError **error)
   /* The target is this snapshot's index, not the highest one seen: after an install of
    * index 0 (docs/replication.md §8) the log starts again from 1. */
   self->compact_target = up_to;
-  if (!run_compaction (self, TRUE, up_to, error))
+  if (!run_compaction (self, TRUE, up_to, FALSE, error))
     {
       g_prefix_error (error, "Compacting the log: ");
       return FALSE;
@@ -255,7 +255,7 @@ chat_store_compact_more (ChatStore *self, GError **error)
 
   if (self->compact_target == 0)
     return TRUE;
-  if (!run_compaction (self, FALSE, 0, error))
+  if (!run_compaction (self, FALSE, 0, TRUE, error))
     {
       g_prefix_error (error, "Compacting the log: ");
       return FALSE;
@@ -270,8 +270,8 @@ chat_store_last_log_index (ChatStore *self)
   return self->last_log_index;
 }
 
-gboolean
-chat_store_set_meta (ChatStore *self, const char *key, GBytes *value, GError **error)
+static gboolean
+put_meta (ChatStore *self, const char *key, GBytes *value, gboolean durable, GError **error)
 {
   g_autoptr (ChatStmt) stmt = NULL;
   gsize len = 0;
@@ -281,7 +281,7 @@ chat_store_set_meta (ChatStore *self, const char *key, GBytes *value, GError **e
   g_return_val_if_fail (key != NULL && value != NULL, FALSE);
   g_return_val_if_fail (!self->in_apply, FALSE);
 
-  if (!chat_store_set_durable (self, TRUE, error))
+  if (!chat_store_set_durable (self, durable, error))
     return FALSE;
   stmt = chat_store_prepare (self, "INSERT OR REPLACE INTO meta (key, value) VALUES (?1, ?2)",
                              error);
@@ -296,6 +296,18 @@ chat_store_set_meta (ChatStore *self, const char *key, GBytes *value, GError **e
       return FALSE;
     }
   return TRUE;
+}
+
+gboolean
+chat_store_set_meta (ChatStore *self, const char *key, GBytes *value, GError **error)
+{
+  return put_meta (self, key, value, TRUE, error);
+}
+
+gboolean
+chat_store_set_meta_unsynced (ChatStore *self, const char *key, GBytes *value, GError **error)
+{
+  return put_meta (self, key, value, FALSE, error);
 }
 
 GBytes *

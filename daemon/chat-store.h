@@ -65,16 +65,20 @@ gboolean chat_store_append_log (ChatStore *self, guint64 truncate_from, GPtrArra
                                 GError **error);
 /* Entries with index >= from, ascending (ChatLogEntry *). */
 GPtrArray *chat_store_load_log (ChatStore *self, guint64 from, GError **error);
-/* Drops entries with index <= up_to (they are covered by a snapshot), durably. One call
- * records the compaction and deletes for a bounded slice of time (~20 ms); while
- * chat_store_compact_pending, chat_store_compact_more deletes the next slice. Entries left
- * below a snapshot's index are never loaded (the log is read from after it). */
+/* Drops entries with index <= up_to (they are covered by a snapshot): this call records
+ * the compaction, and while chat_store_compact_pending, each chat_store_compact_more
+ * deletes for a bounded slice of time (~20 ms). Not fsynced (docs/storage.md). Entries
+ * left below a snapshot's index are never loaded (the log is read from after it). */
 gboolean chat_store_compact_log (ChatStore *self, guint64 up_to, GError **error);
 gboolean chat_store_compact_pending (ChatStore *self);
 gboolean chat_store_compact_more (ChatStore *self, GError **error);
 guint64 chat_store_last_log_index (ChatStore *self);
 /* Small durable key/value blobs: hard state, snapshot metadata, node identity. */
 gboolean chat_store_set_meta (ChatStore *self, const char *key, GBytes *value, GError **error);
+/* The same without an fsync: durable with the next fsynced commit (a log append), and a
+ * power cut before it keeps the old value or the new one. */
+gboolean chat_store_set_meta_unsynced (ChatStore *self, const char *key, GBytes *value,
+                                       GError **error);
 GBytes *chat_store_get_meta (ChatStore *self, const char *key);
 gboolean chat_store_delete_meta (ChatStore *self, const char *key, GError **error);
 
