@@ -22,11 +22,13 @@ G_DEFINE_TYPE (ChatStore, chat_store, G_TYPE_OBJECT)
  * longer WAL copies each of them to the database once per checkpoint instead of once per
  * thousand pages. */
 #define CHAT_STORE_CHECKPOINT_PAGES 4000
-/* The WAL's bound (256 MiB of 4 KiB pages): past it, the main connection checkpoints at
+/* The WAL's bound (1 GiB of 4 KiB pages): past it, the main connection checkpoints at
  * every commit itself, as SQLite's automatic checkpoint would, which slows the writer to
- * the pace of the disk. Only a disk slower than the writes or a reader that pins the WAL
- * for long gets there. */
-#define CHAT_STORE_WAL_MAX_PAGES (16 * CHAT_STORE_CHECKPOINT_PAGES)
+ * the pace of the disk. A checkpoint cannot copy past the oldest reader, so the WAL grows
+ * while the snapshot worker reads the state (seconds at a large state: 79,400 pages were
+ * seen at etcd's l load, where a 64,000-page bound stalled the loop 0.2 s per commit);
+ * only a disk slower than the writes for long gets to the bound. */
+#define CHAT_STORE_WAL_MAX_PAGES (64 * CHAT_STORE_CHECKPOINT_PAGES)
 /* The WAL file is cut back to this size when it restarts (bytes). */
 #define CHAT_STORE_WAL_KEEP_BYTES 67108864 /* 64 MiB */
 
