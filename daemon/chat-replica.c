@@ -9,12 +9,11 @@
 #include "chat-metrics.h"
 #include "chat-peer-codec.h"
 #include "chat-slice.h"
+#include "chat-thread-priority.h"
 #include "chat-snapshot-file.h"
 
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
-#include <unistd.h>
 
 /* Rounds of (persist, send, apply) one flush may run before yielding to the main loop. */
 #define MAX_FLUSH_ROUNDS 8
@@ -27,8 +26,9 @@
 /* Committed entries applied in one slice of the main loop at most, and the time after
  * which a slice applies no further entry (the commit and the answers come after it). */
 #define MAX_APPLY_PER_SLICE 128
-/* The snapshot worker's nice value. */
-#define SNAPSHOT_NICE 10
+/* Images below this size are written every snapshot_interval entries whatever the log's
+ * growth (log_outgrew_image). */
+#define SNAPSHOT_RATIO_FLOOR (64 * 1024 * 1024)
 #define APPLY_SLICE_US (40 * 1000)
 /* status-changed for a moving commit index alone is sent at most this often. */
 #define STATUS_INTERVAL_MS 1000
@@ -352,6 +352,7 @@ apply_committed (ChatReplica *self, GPtrArray *committed, GArray *results, gint6
         break;
       if (entry->index <= done)
         continue; /* already in the chat state (a snapshot or an earlier run) */
+      self->applied_bytes += g_bytes_get_size (entry->data);
       applied.op = entry_op (self, entry, results, &next_result);
       applied.result = chat_store_apply (self->store, entry->index, applied.op, &error);
       if (applied.result == NULL)
@@ -551,9 +552,9 @@ read_snapshot_in_thread (GTask *task, gpointer source, gpointer data, GCancellab
   SnapshotJob *job = data;
   GError *error = NULL;
 
-  /* Behind the main loops of the machine (nice 10; the pool thread keeps it, and only
-   * these tasks run on it). */
-  setpriority (PRIO_PROCESS, (id_t)gettid (), SNAPSHOT_NICE);
+  /* Behind the main loops of the machine (the pool thread keeps it; only these tasks run
+   * on it). */
+  chat_thread_yield_priority ();
 
   /* Reading and writing the image both take time that grows with the state (a second
    * and more at tens of thousands of messages): here, not on the main loop. */
@@ -588,6 +589,7 @@ snapshot_read (GObject *source, GAsyncResult *result, gpointer user_data)
     }
   chat_replica_disk_drop_written (self);
   self->written_image = g_bytes_ref (job->data);
+  self->last_image_bytes = g_bytes_get_size (job->data);
   self->written_index = job->applied;
   self->written_serial = job->serial;
   if (!self->started || job->generation != self->state_generation)
@@ -602,6 +604,18 @@ snapshot_read (GObject *source, GAsyncResult *result, gpointer user_data)
     chat_replica_disk_drop_written (self);
 }
 
+/* A large image is written again only once the log has grown by half its size since the
+ * last snapshot: every snapshot_interval entries alone, a state of hundreds of MB meant
+ * writing it every few seconds on every server at etcd's l load, and the log's fsyncs
+ * waited up to 0.5 s behind those writes on the shared disk. The log kept meanwhile is
+ * then at most half the state's size. */
+static gboolean
+log_outgrew_image (ChatReplica *self)
+{
+  return self->last_image_bytes < SNAPSHOT_RATIO_FLOOR
+         || self->applied_bytes >= self->last_image_bytes / 2;
+}
+
 /* Every snapshot_interval applied entries. Reading the whole chat state takes time that
  * grows with it (hundreds of milliseconds at tens of thousands of messages), so a worker
  * thread reads it through a connection of its own while the main loop goes on. */
@@ -612,10 +626,12 @@ maybe_snapshot (ChatReplica *self)
   g_autoptr (GTask) task = NULL;
   SnapshotJob *job = NULL;
 
-  if (self->snapshot_running || applied < self->snapshot_index + self->config->snapshot_interval)
+  if (self->snapshot_running || applied < self->snapshot_index + self->config->snapshot_interval
+      || !log_outgrew_image (self))
     return;
   /* Not again before the interval passes, even when the core turns this one down. */
   self->snapshot_index = MAX (self->snapshot_index, applied);
+  self->applied_bytes = 0;
   self->snapshot_running = TRUE;
   job = g_new0 (SnapshotJob, 1);
   job->path = g_strdup (chat_store_get_path (self->store));

@@ -6,13 +6,7 @@
 
 #include "chat-store-private.h"
 #include "chat-error.h"
-
-#include <sys/resource.h>
-#include <unistd.h>
-
-/* The thread yields the processor to the main loops of the machine (nice 10): a checkpoint
- * may wait, a server's answers to its peers may not. */
-#define CHECKPOINT_NICE 10
+#include "chat-thread-priority.h"
 
 struct _ChatCheckpointer
 {
@@ -47,7 +41,7 @@ checkpoint_thread (gpointer data)
 {
   ChatCheckpointer *self = data;
 
-  setpriority (PRIO_PROCESS, (id_t)gettid (), CHECKPOINT_NICE);
+  chat_thread_yield_priority ();
   g_mutex_lock (&self->lock);
   while (!self->stopping)
     {
