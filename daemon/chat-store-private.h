@@ -39,8 +39,9 @@ struct _ChatStore
   guint64 compacted_index;
   guint64 compact_target; /* entries up to here go, a slice at a time */
   ChatCheckpointer *checkpointer;
-  int wal_frames;             /* frames in the WAL after the last commit */
-  guint64 inline_checkpoints; /* run by the main connection (the WAL past its bound) */
+  int wal_frames;              /* frames in the WAL after the last commit */
+  gint64 inline_checkpoint_us; /* when the main connection last checkpointed itself */
+  guint64 inline_checkpoints;  /* run by the main connection (the WAL past its bound) */
 };
 
 /* One-off statements are finalized on scope exit. */

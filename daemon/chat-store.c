@@ -22,13 +22,14 @@ G_DEFINE_TYPE (ChatStore, chat_store, G_TYPE_OBJECT)
  * longer WAL copies each of them to the database once per checkpoint instead of once per
  * thousand pages. */
 #define CHAT_STORE_CHECKPOINT_PAGES 4000
-/* The WAL's bound (1 GiB of 4 KiB pages): past it, the main connection checkpoints at
- * every commit itself, as SQLite's automatic checkpoint would, which slows the writer to
- * the pace of the disk. A checkpoint cannot copy past the oldest reader, so the WAL grows
- * while the snapshot worker reads the state (seconds at a large state: 79,400 pages were
- * seen at etcd's l load, where a 64,000-page bound stalled the loop 0.2 s per commit);
- * only a disk slower than the writes for long gets to the bound. */
-#define CHAT_STORE_WAL_MAX_PAGES (64 * CHAT_STORE_CHECKPOINT_PAGES)
+/* The WAL's bound (64 MiB of 4 KiB pages). A checkpoint that runs beside a busy writer
+ * copies what was committed when it began, and the WAL starts over only when a commit
+ * finds everything copied: under a steady load the writer always comes first, and at
+ * etcd's l load the WAL grew to 1 GiB. Past the bound the main connection checkpoints
+ * once itself (copying what the thread left, usually little), at most once a second,
+ * after which the next commit starts the WAL over (unless a reader still pins it). */
+#define CHAT_STORE_WAL_MAX_PAGES (4 * CHAT_STORE_CHECKPOINT_PAGES)
+#define CHAT_STORE_INLINE_INTERVAL_US G_USEC_PER_SEC
 /* The WAL file is cut back to this size when it restarts (bytes). */
 #define CHAT_STORE_WAL_KEEP_BYTES 67108864 /* 64 MiB */
 
@@ -329,9 +330,11 @@ on_wal_commit (void *data, sqlite3 *db, const char *name, int frames)
     return SQLITE_OK; /* still opening: the migrations' few pages wait */
   if (frames >= CHAT_STORE_CHECKPOINT_PAGES)
     chat_checkpointer_request (self->checkpointer);
-  if (frames < CHAT_STORE_WAL_MAX_PAGES)
+  if (frames < CHAT_STORE_WAL_MAX_PAGES
+      || start - self->inline_checkpoint_us < CHAT_STORE_INLINE_INTERVAL_US)
     return SQLITE_OK;
   sqlite3_wal_checkpoint_v2 (db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+  self->inline_checkpoint_us = g_get_monotonic_time ();
   self->inline_checkpoints++;
   chat_slice_note ("checkpointing the WAL past its bound", start, (guint)frames);
   return SQLITE_OK;
