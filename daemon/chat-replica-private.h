@@ -48,12 +48,9 @@ struct _ChatReplica
   gint64 probe_last_us; /* when it last ran */
   guint flush_source;
   guint64 recorded_serial; /* file serial of the snapshot row just written (0: none) */
-  guint flush_turn;
-  gsize last_image_bytes; /* size of the last snapshot image this server wrote */
-  guint64 applied_bytes;
-      /* bytes of entries applied since the last snapshot began */ /* the kind of work the next
-                                                                      flush looks at first
-                                                                      (chat-replica.c) */
+  guint flush_turn;        /* the kind of work the next flush looks at first (chat-replica.c) */
+  gsize last_image_bytes;  /* size of the last snapshot image this server wrote */
+  guint64 applied_bytes;   /* bytes of entries applied since the last snapshot began */
   gboolean started;
   gboolean serving; /* leader with an entry of its own term applied */
   guint64 snapshot_index;
