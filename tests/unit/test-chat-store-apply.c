@@ -555,6 +555,16 @@ test_delete_account (StoreFixture *f, gconstpointer data)
   g_assert_cmpuint (json_array_get_length (bob_history), ==, 0);
 }
 
+/* A send from alice to bob; stamp is what follows the fields ("" or ",\"account_since\":N"). */
+static ChatApplyResult *
+send_stamped (StoreFixture *f, const char *client_msg_id, const char *stamp)
+{
+  return apply_printf (f,
+                       "{\"op\":\"send\",\"from\":\"alice\",\"to\":\"bob\",\"body\":\"x\","
+                       "\"client_msg_id\":\"%s\",\"at\":2100%s}",
+                       client_msg_id, stamp);
+}
+
 /* After a partition the losing side's ops are replayed on the winner, where the account
  * may have been deleted and its name signed up again: what the old account did there (a
  * login, a send, a deletion) must not act for the new one. Ops are stamped with the
@@ -596,11 +606,9 @@ test_replay_for_deleted_account (StoreFixture *f, gconstpointer data)
   g_assert_null (owner);
   g_assert_cmpuint (chat_store_count_accounts (f->store), ==, 2);
   /* The new account's own ops, and ops without a stamp, go through. */
-  current = apply_op (f, "{\"op\":\"send\",\"from\":\"alice\",\"to\":\"bob\",\"body\":\"new\","
-                         "\"client_msg_id\":\"c-new\",\"at\":2100,\"account_since\":2000}");
+  current = send_stamped (f, "c-new", ",\"account_since\":2000");
   assert_applied (current);
-  unstamped = apply_op (f, "{\"op\":\"send\",\"from\":\"alice\",\"to\":\"bob\",\"body\":\"n\","
-                           "\"client_msg_id\":\"c-n\",\"at\":2200}");
+  unstamped = send_stamped (f, "c-n", "");
   assert_applied (unstamped);
   g_assert_cmpuint (chat_store_count_messages (f->store), ==, 2);
 }
@@ -613,11 +621,9 @@ test_bad_account_stamp (StoreFixture *f, gconstpointer data)
 
   signup (f, "alice");
   signup (f, "bob");
-  text = apply_op (f, "{\"op\":\"send\",\"from\":\"alice\",\"to\":\"bob\",\"body\":\"x\","
-                      "\"client_msg_id\":\"c1\",\"at\":1,\"account_since\":\"1000\"}");
+  text = send_stamped (f, "c1", ",\"account_since\":\"1000\"");
   assert_refused (text, CHAT_ERROR_BAD_REQUEST);
-  negative = apply_op (f, "{\"op\":\"send\",\"from\":\"alice\",\"to\":\"bob\",\"body\":\"x\","
-                          "\"client_msg_id\":\"c1\",\"at\":1,\"account_since\":-1}");
+  negative = send_stamped (f, "c1", ",\"account_since\":-1");
   assert_refused (negative, CHAT_ERROR_BAD_REQUEST);
   g_assert_cmpuint (chat_store_count_messages (f->store), ==, 0);
 }
