@@ -415,6 +415,9 @@ requeue_rest (ChatReplica *self, GPtrArray *committed, GArray *results, guint fr
   g_ptr_array_set_size (committed, from);
   while (r < results->len && g_array_index (results, ChatReplProposalResult, r).index <= last)
     r++;
+  /* Nothing left (results->data may then be NULL: no pointer into it may be formed). */
+  if (r == results->len)
+    return;
   g_array_prepend_vals (self->apply_results, &g_array_index (results, ChatReplProposalResult, r),
                         results->len - r);
   g_array_set_size (results, r);
