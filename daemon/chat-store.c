@@ -16,7 +16,7 @@ G_DEFINE_TYPE (ChatStore, chat_store, G_TYPE_OBJECT)
 
 /* Page cache per connection, in KiB (a negative cache_size): the indexes that every send
  * touches stay in memory instead of being read back with pread at each batch. */
-#define CHAT_STORE_CACHE_KIB -65536
+#define CHAT_STORE_CACHE_KIB "-65536"
 /* WAL pages after which a commit asks the checkpoint thread for a checkpoint (SQLite's
  * automatic checkpoint is 1,000 pages). Each apply batch rewrites the same index pages; a
  * longer WAL copies each of them to the database once per checkpoint instead of once per
@@ -31,7 +31,14 @@ G_DEFINE_TYPE (ChatStore, chat_store, G_TYPE_OBJECT)
 #define CHAT_STORE_WAL_MAX_PAGES (4 * CHAT_STORE_CHECKPOINT_PAGES)
 #define CHAT_STORE_INLINE_INTERVAL_US G_USEC_PER_SEC
 /* The WAL file is cut back to this size when it restarts (bytes). */
-#define CHAT_STORE_WAL_KEEP_BYTES 67108864 /* 64 MiB */
+#define CHAT_STORE_WAL_KEEP_BYTES "67108864" /* 64 MiB */
+
+/* Every connection's settings; automatic checkpoints stay off (the WAL hook asks the
+ * checkpoint thread instead). */
+#define CONNECTION_PRAGMAS                                                                         \
+  "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;"                                           \
+  " PRAGMA cache_size = " CHAT_STORE_CACHE_KIB ";"                                                 \
+  " PRAGMA journal_size_limit = " CHAT_STORE_WAL_KEEP_BYTES
 
 /* --- schema -------------------------------------------------------------------- */
 
@@ -90,16 +97,15 @@ static const char schema_v1[]
  * index, every batch) no longer walks the overflow pages of the snapshot blob stored
  * beside it in a WITHOUT ROWID b-tree; replay keeps the operations of a diverged
  * history (docs/partitions.md) until the cluster's leader has committed them. */
-static const char schema_v2[]
-    = "CREATE TABLE meta_v2 ("
-      "  key TEXT PRIMARY KEY,"
-      "  value BLOB NOT NULL);"
-      "INSERT INTO meta_v2 (key, value) SELECT key, value FROM meta;"
-      "DROP TABLE meta;"
-      "ALTER TABLE meta_v2 RENAME TO meta;"
-      "CREATE TABLE replay ("
-      "  id INTEGER PRIMARY KEY,"
-      "  op BLOB NOT NULL);";
+static const char schema_v2[] = "CREATE TABLE meta_v2 ("
+                                "  key TEXT PRIMARY KEY,"
+                                "  value BLOB NOT NULL);"
+                                "INSERT INTO meta_v2 (key, value) SELECT key, value FROM meta;"
+                                "DROP TABLE meta;"
+                                "ALTER TABLE meta_v2 RENAME TO meta;"
+                                "CREATE TABLE replay ("
+                                "  id INTEGER PRIMARY KEY,"
+                                "  op BLOB NOT NULL);";
 
 typedef gboolean (*MigrateFunc) (ChatStore *self, GError **error);
 
@@ -360,11 +366,7 @@ configure_connection (ChatStore *self, GError **error)
       return FALSE;
     }
   self->durable = TRUE;
-  if (!chat_store_exec (self,
-                        "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;"
-                        " PRAGMA cache_size = " G_STRINGIFY (CHAT_STORE_CACHE_KIB) ";"
-                        " PRAGMA journal_size_limit = " G_STRINGIFY (CHAT_STORE_WAL_KEEP_BYTES),
-                        error))
+  if (!chat_store_exec (self, CONNECTION_PRAGMAS, error))
     return FALSE;
   sqlite3_wal_hook (self->db, on_wal_commit, self);
   return TRUE;
@@ -409,8 +411,7 @@ chat_store_open (const char *state_dir, GError **error)
       g_prefix_error (error, "%s: ", self->path);
       return NULL;
     }
-  if (!configure_connection (self, error) || !migrate (self, error)
-      || !load_positions (self, error)
+  if (!configure_connection (self, error) || !migrate (self, error) || !load_positions (self, error)
       || (self->checkpointer = chat_checkpointer_start (self->path, error)) == NULL)
     {
       g_prefix_error (error, "%s: ", self->path);
