@@ -438,6 +438,17 @@ test_anchored_by_adder_alone (void)
   g_assert_cmpuint (in_sync, ==, SET (3, 0, 0));
 }
 
+/* s1 grants s3's pre-vote or vote (type) in term, at time at. */
+static void
+lone_grant (ChatRepl *repl, ChatReplMessageType type, guint64 term, guint64 at)
+{
+  g_autoptr (ChatReplMessage) grant = chat_repl_message_new (type, 1, 3, term);
+  ChatReplEvent ev = { CHAT_REPL_EVENT_MESSAGE, at, grant };
+
+  grant->granted = TRUE;
+  lone_step (repl, &ev);
+}
+
 /* s3, not a member of {1}, is elected with s1's vote (A6) and adds itself ({1,3}); s1
  * dies before that is committed. s3's membership rests on s1 having that entry on disk,
  * which nobody knows: s3 steps down (A4) and does not lead again without s1. */
@@ -447,8 +458,6 @@ test_self_added_member_waits (void)
   g_autoptr (GPtrArray) log
       = g_ptr_array_new_with_free_func ((GDestroyNotify)chat_repl_entry_unref);
   g_autoptr (ChatRepl) repl = NULL;
-  g_autoptr (ChatReplMessage) vote = NULL;
-  g_autoptr (ChatReplMessage) pre_vote = NULL;
   ChatReplEvent ev = { CHAT_REPL_EVENT_TICK, 10 };
   ChatReplConfig config;
   ChatReplNodeSet in_sync = 0;
@@ -467,16 +476,10 @@ test_self_added_member_waits (void)
     }
   g_assert_cmpint (chat_repl_get_role (repl), ==, CHAT_REPL_ROLE_FOLLOWER);
   g_assert_cmpuint (chat_repl_get_term (repl), ==, T11);
-  pre_vote = chat_repl_message_new (CHAT_REPL_MSG_PRE_VOTE_RESPONSE, 1, 3, T23);
-  pre_vote->granted = TRUE;
-  ev = (ChatReplEvent){ CHAT_REPL_EVENT_MESSAGE, now += 5, pre_vote };
-  lone_step (repl, &ev);
+  lone_grant (repl, CHAT_REPL_MSG_PRE_VOTE_RESPONSE, T23, now += 5);
   g_assert_cmpint (chat_repl_get_role (repl), ==, CHAT_REPL_ROLE_CANDIDATE);
   g_assert_cmpuint (chat_repl_get_term (repl), ==, T23);
-  vote = chat_repl_message_new (CHAT_REPL_MSG_VOTE_RESPONSE, 1, 3, chat_repl_get_term (repl));
-  vote->granted = TRUE;
-  ev = (ChatReplEvent){ CHAT_REPL_EVENT_MESSAGE, now += 5, vote };
-  lone_step (repl, &ev);
+  lone_grant (repl, CHAT_REPL_MSG_VOTE_RESPONSE, chat_repl_get_term (repl), now += 5);
   g_assert_cmpint (chat_repl_get_role (repl), ==, CHAT_REPL_ROLE_LEADER);
   g_assert_cmpint (lone_wait (repl, &now, &in_sync), !=, CHAT_REPL_ROLE_LEADER);
   g_assert_cmpuint (in_sync, ==, SET (1, 3, 0));
@@ -555,8 +558,6 @@ candidate_after_vote_delay (guint64 delay)
   g_autoptr (GPtrArray) log
       = g_ptr_array_new_with_free_func ((GDestroyNotify)chat_repl_entry_unref);
   g_autoptr (ChatRepl) repl = NULL;
-  g_autoptr (ChatReplMessage) pre_vote = NULL;
-  g_autoptr (ChatReplMessage) vote = NULL;
   ChatReplEvent ev;
   ChatReplConfig config;
   guint64 now = 10;
@@ -571,16 +572,10 @@ candidate_after_vote_delay (guint64 delay)
       ev = (ChatReplEvent){ CHAT_REPL_EVENT_TICK, now += 10 };
       lone_step (repl, &ev);
     }
-  pre_vote = chat_repl_message_new (CHAT_REPL_MSG_PRE_VOTE_RESPONSE, 1, 3, T23);
-  pre_vote->granted = TRUE;
-  ev = (ChatReplEvent){ CHAT_REPL_EVENT_MESSAGE, now += 5, pre_vote };
-  lone_step (repl, &ev);
+  lone_grant (repl, CHAT_REPL_MSG_PRE_VOTE_RESPONSE, T23, now += 5);
   g_assert_cmpint (chat_repl_get_role (repl), ==, CHAT_REPL_ROLE_CANDIDATE);
   g_assert_cmpuint (chat_repl_get_term (repl), ==, T23);
-  vote = chat_repl_message_new (CHAT_REPL_MSG_VOTE_RESPONSE, 1, 3, T23);
-  vote->granted = TRUE;
-  ev = (ChatReplEvent){ CHAT_REPL_EVENT_MESSAGE, now += delay, vote };
-  lone_step (repl, &ev);
+  lone_grant (repl, CHAT_REPL_MSG_VOTE_RESPONSE, T23, now += delay);
   return chat_repl_get_role (repl);
 }
 
