@@ -438,6 +438,18 @@ test_anchored_by_adder_alone (void)
   g_assert_cmpuint (in_sync, ==, SET (3, 0, 0));
 }
 
+/* A TICK every 10 ms until *now reaches until. */
+static void
+lone_tick_until (ChatRepl *repl, guint64 *now, guint64 until)
+{
+  while (*now < until)
+    {
+      ChatReplEvent ev = { CHAT_REPL_EVENT_TICK, *now += 10 };
+
+      lone_step (repl, &ev);
+    }
+}
+
 /* s1 grants s3's pre-vote or vote (type) in term, at time at. */
 static void
 lone_grant (ChatRepl *repl, ChatReplMessageType type, guint64 term, guint64 at)
@@ -458,7 +470,6 @@ test_self_added_member_waits (void)
   g_autoptr (GPtrArray) log
       = g_ptr_array_new_with_free_func ((GDestroyNotify)chat_repl_entry_unref);
   g_autoptr (ChatRepl) repl = NULL;
-  ChatReplEvent ev = { CHAT_REPL_EVENT_TICK, 10 };
   ChatReplConfig config;
   ChatReplNodeSet in_sync = 0;
   guint64 now = 10;
@@ -469,11 +480,7 @@ test_self_added_member_waits (void)
   log_add (log, T11, CHAT_REPL_ENTRY_IN_SYNC_SET, SET (1, 0, 0));
   lone_append (repl, now, T11, log, 1, 2);
   /* Not a member, it needs s1's vote: its pre-vote waits for s1's grant (C11). */
-  while (now < 2000)
-    {
-      ev = (ChatReplEvent){ CHAT_REPL_EVENT_TICK, now += 10 };
-      lone_step (repl, &ev);
-    }
+  lone_tick_until (repl, &now, 2000);
   g_assert_cmpint (chat_repl_get_role (repl), ==, CHAT_REPL_ROLE_FOLLOWER);
   g_assert_cmpuint (chat_repl_get_term (repl), ==, T11);
   lone_grant (repl, CHAT_REPL_MSG_PRE_VOTE_RESPONSE, T23, now += 5);
@@ -558,7 +565,6 @@ candidate_after_vote_delay (guint64 delay)
   g_autoptr (GPtrArray) log
       = g_ptr_array_new_with_free_func ((GDestroyNotify)chat_repl_entry_unref);
   g_autoptr (ChatRepl) repl = NULL;
-  ChatReplEvent ev;
   ChatReplConfig config;
   guint64 now = 10;
 
@@ -567,11 +573,7 @@ candidate_after_vote_delay (guint64 delay)
   repl = chat_repl_new (&config, NULL);
   log_add (log, T11, CHAT_REPL_ENTRY_NOOP, 0);
   lone_append (repl, now, T11, log, 1, 1);
-  while (now < 2000)
-    {
-      ev = (ChatReplEvent){ CHAT_REPL_EVENT_TICK, now += 10 };
-      lone_step (repl, &ev);
-    }
+  lone_tick_until (repl, &now, 2000);
   lone_grant (repl, CHAT_REPL_MSG_PRE_VOTE_RESPONSE, T23, now += 5);
   g_assert_cmpint (chat_repl_get_role (repl), ==, CHAT_REPL_ROLE_CANDIDATE);
   g_assert_cmpuint (chat_repl_get_term (repl), ==, T23);
