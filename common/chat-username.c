@@ -51,9 +51,8 @@ chat_password_validate (const char *password, GError **error)
 
   if (len < CHAT_PASSWORD_MIN_BYTES || len > CHAT_PASSWORD_MAX_BYTES)
     {
-      g_set_error (error, CHAT_ERROR, CHAT_ERROR_BAD_REQUEST,
-                   "A password has %d to %d bytes", CHAT_PASSWORD_MIN_BYTES,
-                   CHAT_PASSWORD_MAX_BYTES);
+      g_set_error (error, CHAT_ERROR, CHAT_ERROR_BAD_REQUEST, "A password has %d to %d bytes",
+                   CHAT_PASSWORD_MIN_BYTES, CHAT_PASSWORD_MAX_BYTES);
       return FALSE;
     }
   if (!g_utf8_validate (password, len, NULL))

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* One GSource owning an epoll descriptor: a main loop iteration costs what is ready, not what is open. */
+/* One GSource over an epoll descriptor: an iteration costs what is ready, not what is open. */
 #define G_LOG_DOMAIN "chatd-server"
 
 #include "chat-poll-source.h"

@@ -21,7 +21,7 @@ main (int argc, char **argv)
           g_printerr ("fuzz-replay: %s\n", error->message);
           return 1;
         }
-      LLVMFuzzerTestOneInput ((const uint8_t *) contents, len);
+      LLVMFuzzerTestOneInput ((const uint8_t *)contents, len);
       replayed++;
     }
   g_print ("fuzz-replay: %d inputs replayed without a fault\n", replayed);

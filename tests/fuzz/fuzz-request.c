@@ -8,27 +8,36 @@
 
 int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
 
+/* Reads the string fields NAMES, checking each value as a username too. */
+static void
+touch_strings (JsonObject *request, const char *const *names, gsize n_names)
+{
+  const char *text = NULL;
+
+  for (gsize i = 0; i < n_names; i++)
+    {
+      if (chat_json_get_string (request, names[i], FALSE, 65536, &text, NULL) && text != NULL)
+        (void)chat_username_validate (text, NULL);
+    }
+}
+
 /* Reads every field a request can carry, the way the dispatcher does. */
 static void
 touch_fields (JsonObject *request)
 {
-  const char *text = NULL;
   guint64 number = 0;
   gboolean flag = FALSE;
   JsonArray *array = NULL;
-  const char *strings[] = { "op", "username", "password", "session", "pattern", "after",
-                            "to", "body", "client_msg_id", "with" };
+  const char *account_fields[] = { "op", "username", "password", "session", "with" };
+  const char *message_fields[] = { "pattern", "after", "to", "body", "client_msg_id" };
   const char *numbers[] = { "limit", "before", "up_to" };
 
-  for (guint i = 0; i < G_N_ELEMENTS (strings); i++)
-    {
-      if (chat_json_get_string (request, strings[i], FALSE, 65536, &text, NULL) && text != NULL)
-        (void) chat_username_validate (text, NULL);
-    }
+  touch_strings (request, account_fields, G_N_ELEMENTS (account_fields));
+  touch_strings (request, message_fields, G_N_ELEMENTS (message_fields));
   for (guint i = 0; i < G_N_ELEMENTS (numbers); i++)
-    (void) chat_json_get_uint (request, numbers[i], FALSE, G_MAXINT64, &number, NULL);
-  (void) chat_json_get_bool (request, "read", FALSE, &flag, NULL);
-  (void) chat_json_get_array (request, "ids", FALSE, 500, &array, NULL);
+    (void)chat_json_get_uint (request, numbers[i], FALSE, G_MAXINT64, &number, NULL);
+  (void)chat_json_get_bool (request, "read", FALSE, &flag, NULL);
+  (void)chat_json_get_array (request, "ids", FALSE, 500, &array, NULL);
 }
 
 int

@@ -3,22 +3,36 @@
 #include "chat-error.h"
 #include "chat-username.h"
 
+#include <string.h>
+
+/* CHAT_USERNAME_MAX_CHARS characters. */
+#define LONGEST_USERNAME "abcdefghijklmnopqrstuvwxyz012345"
+
+static void
+assert_invalid (const char *const *names, gsize n_names)
+{
+  for (gsize i = 0; i < n_names; i++)
+    {
+      g_autoptr (GError) error = NULL;
+      g_assert_false (chat_username_validate (names[i], &error));
+      g_assert_error (error, CHAT_ERROR, CHAT_ERROR_INVALID_USERNAME);
+    }
+}
+
 static void
 test_usernames (void)
 {
-  const char *good[] = { "bob", "Alice", "a.b-c_d", "x12", "0zero",
-                         "abcdefghijklmnopqrstuvwxyz012345" };
-  const char *bad[] = { "", "ab", "_bob", ".bob", "-bob", "bo b", "bob!", "böb", "a*b",
-                        "abcdefghijklmnopqrstuvwxyz0123456", "bob\n" };
+  const char *good[] = { "bob", "Alice", "a.b-c_d", "x12", "0zero", LONGEST_USERNAME };
+  const char *bad_length[] = { "", "ab", LONGEST_USERNAME "6" };
+  const char *bad_first_char[] = { "_bob", ".bob", "-bob" };
+  const char *bad_chars[] = { "bo b", "bob!", "böb", "a*b", "bob\n" };
 
+  g_assert_cmpuint (strlen (LONGEST_USERNAME), ==, CHAT_USERNAME_MAX_CHARS);
   for (guint i = 0; i < G_N_ELEMENTS (good); i++)
     g_assert_true (chat_username_validate (good[i], NULL));
-  for (guint i = 0; i < G_N_ELEMENTS (bad); i++)
-    {
-      g_autoptr (GError) error = NULL;
-      g_assert_false (chat_username_validate (bad[i], &error));
-      g_assert_error (error, CHAT_ERROR, CHAT_ERROR_INVALID_USERNAME);
-    }
+  assert_invalid (bad_length, G_N_ELEMENTS (bad_length));
+  assert_invalid (bad_first_char, G_N_ELEMENTS (bad_first_char));
+  assert_invalid (bad_chars, G_N_ELEMENTS (bad_chars));
   g_assert_false (chat_username_validate (NULL, NULL));
 }
 
