@@ -26,7 +26,7 @@ struct _ChatAdmin
   gulong status_handler;
 };
 
-G_DEFINE_TYPE (ChatAdmin, chat_admin, G_TYPE_OBJECT)
+G_DEFINE_FINAL_TYPE (ChatAdmin, chat_admin, G_TYPE_OBJECT)
 
 static void
 add_servers (ChatStatus *status, ChatNode *node)

@@ -167,7 +167,7 @@ struct _ChatDbus
   guint flush_source;
 };
 
-G_DEFINE_TYPE (ChatDbus, chat_dbus, G_TYPE_OBJECT)
+G_DEFINE_FINAL_TYPE (ChatDbus, chat_dbus, G_TYPE_OBJECT)
 
 enum
 {

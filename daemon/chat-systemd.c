@@ -32,7 +32,7 @@ struct _ChatSystemd
   gboolean stopping;
 };
 
-G_DEFINE_TYPE (ChatSystemd, chat_systemd, G_TYPE_OBJECT)
+G_DEFINE_FINAL_TYPE (ChatSystemd, chat_systemd, G_TYPE_OBJECT)
 
 static void
 notify_manager (const char *state)
