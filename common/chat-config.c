@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include "chat-config.h"
+#include "chat-defaults.h"
 #include "chat-error.h"
 
 #include <string.h>
@@ -92,17 +93,17 @@ chat_config_new_default (void)
   for (guint i = 0; i < 3; i++)
     g_ptr_array_add (config->servers, chat_server_address_new ("127.0.0.1", 5555 + i));
   config->mode = CHAT_CLUSTER_MODE_AVAILABLE;
-  config->heartbeat_ms = 100;
-  config->election_timeout_min_ms = 300;
-  config->election_timeout_max_ms = 600;
-  config->failure_timeout_ms = 400;
-  config->snapshot_interval = 10000;
-  config->max_line_bytes = 64 * 1024;
-  config->max_body_bytes = 16 * 1024;
-  config->max_connections = 20000;
-  config->idle_line_timeout_s = 30;
-  config->partial_lines_budget_bytes = 64 * 1024 * 1024;
-  config->disk_reserve_bytes = 16 * 1024 * 1024;
+  config->heartbeat_ms = CHAT_DEFAULT_HEARTBEAT_MS;
+  config->election_timeout_min_ms = CHAT_DEFAULT_ELECTION_TIMEOUT_MIN_MS;
+  config->election_timeout_max_ms = CHAT_DEFAULT_ELECTION_TIMEOUT_MAX_MS;
+  config->failure_timeout_ms = CHAT_DEFAULT_FAILURE_TIMEOUT_MS;
+  config->snapshot_interval = CHAT_DEFAULT_SNAPSHOT_INTERVAL;
+  config->max_line_bytes = CHAT_DEFAULT_MAX_LINE_BYTES;
+  config->max_body_bytes = CHAT_DEFAULT_MAX_BODY_BYTES;
+  config->max_connections = CHAT_DEFAULT_MAX_CONNECTIONS;
+  config->idle_line_timeout_s = CHAT_DEFAULT_IDLE_LINE_TIMEOUT_S;
+  config->partial_lines_budget_bytes = CHAT_DEFAULT_PARTIAL_LINES_BUDGET_BYTES;
+  config->disk_reserve_bytes = CHAT_DEFAULT_DISK_RESERVE_BYTES;
   config->tls_required = TRUE;
   return config;
 }

@@ -2,6 +2,8 @@
 /* The replication core's entry point: construction, chat_repl_step() dispatch and status. */
 #include "chat-repl-private.h"
 
+#include "chat-defaults.h"
+
 #ifdef CHAT_REPL_ENABLE_BREAK_RULES
 ChatReplBreakRule chat_repl_break_rule = CHAT_REPL_BREAK_NONE;
 #endif
@@ -13,10 +15,10 @@ chat_repl_config_init (ChatReplConfig *config, guint node_id, guint n_nodes)
     .node_id = node_id,
     .n_nodes = n_nodes,
     .mode = CHAT_REPL_MODE_AVAILABLE,
-    .heartbeat_ms = 100,
-    .election_timeout_min_ms = 500,
-    .election_timeout_max_ms = 1000,
-    .failure_timeout_ms = 1000,
+    .heartbeat_ms = CHAT_DEFAULT_HEARTBEAT_MS,
+    .election_timeout_min_ms = CHAT_DEFAULT_ELECTION_TIMEOUT_MIN_MS,
+    .election_timeout_max_ms = CHAT_DEFAULT_ELECTION_TIMEOUT_MAX_MS,
+    .failure_timeout_ms = CHAT_DEFAULT_FAILURE_TIMEOUT_MS,
     .snapshot_chunk_bytes = 256 * 1024,
     .max_append_entries = 256,
     .max_append_bytes = 256 * 1024,

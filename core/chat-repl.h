@@ -51,9 +51,10 @@ typedef struct
   guint64 seed; /* the only source of randomness (election timeouts) */
 } ChatReplConfig;
 
-/* Defaults: available mode, heartbeat 100 ms, election 500-1000 ms, failure 1000 ms,
- * snapshot chunks of 256 KiB, appends of at most 256 entries and 256 KiB; catching up,
- * appends of at most 2048 entries and 1 MiB, 4 in flight; 100,000 retained entries. */
+/* Defaults: available mode, the timeouts of common/chat-defaults.h (heartbeat 100 ms,
+ * election 300-600 ms, failure 400 ms, as config.ini), snapshot chunks of 256 KiB, appends
+ * of at most 256 entries and 256 KiB; catching up, appends of at most 1024 entries and
+ * 512 KiB, 2 in flight; 100,000 retained entries. */
 void chat_repl_config_init (ChatReplConfig *config, guint node_id, guint n_nodes);
 
 /* What the host loaded from its disk at start. entries follow the snapshot, in order. */

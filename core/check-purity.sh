@@ -8,7 +8,16 @@ lib="$2"
 nm="$3"
 status=0
 
-allowed='^#include (<glib\.h>|<string\.h>|"chat-repl[a-z-]*\.h")$'
+# chat-defaults.h (common/): the built-in defaults, #defines that include nothing.
+allowed='^#include (<glib\.h>|<string\.h>|"chat-repl[a-z-]*\.h"|"chat-defaults\.h")$'
+defaults="$src/../common/chat-defaults.h"
+if [ ! -f "$defaults" ]; then
+  echo "FAIL: $defaults is missing"
+  status=1
+elif grep -Eq '^[[:space:]]*#[[:space:]]*include' "$defaults"; then
+  echo "FAIL: chat-defaults.h includes: $(grep -E '^[[:space:]]*#[[:space:]]*include' "$defaults")"
+  status=1
+fi
 for f in "$src"/chat-repl*.c "$src"/chat-repl*.h; do
   bad=$(grep -E '^[[:space:]]*#[[:space:]]*include' "$f" | grep -Ev "$allowed" || true)
   if [ -n "$bad" ]; then

@@ -1,8 +1,22 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Unit tests of the replication core, driven by hand (the simulator covers the rest). */
+#include "chat-defaults.h"
 #include "chat-repl.h"
 
 #include <string.h>
+
+/* The core's defaults with the timeouts these tests were written for (heartbeat 100 ms,
+ * election 500-1000 ms, failure 1000 ms): their timings stay as they were when the core's
+ * defaults became config.ini's shorter ones. */
+static void
+story_config_init (ChatReplConfig *config, guint node_id, guint n_nodes)
+{
+  chat_repl_config_init (config, node_id, n_nodes);
+  config->heartbeat_ms = 100;
+  config->election_timeout_min_ms = 500;
+  config->election_timeout_max_ms = 1000;
+  config->failure_timeout_ms = 1000;
+}
 
 typedef struct
 {
@@ -109,7 +123,7 @@ cluster_init (Cluster *c, guint n, ChatReplMode mode)
     {
       ChatReplConfig config;
 
-      chat_repl_config_init (&config, id, n);
+      story_config_init (&config, id, n);
       config.mode = mode;
       config.primary = id == 1;
       c->nodes[id] = chat_repl_new (&config, NULL);
@@ -163,14 +177,29 @@ test_term_encoding (void)
   g_assert_cmpstr (chat_repl_term_format (a, buf, sizeof buf), ==, "3.2");
 }
 
+/* The core's timeouts are config.ini's (common/chat-defaults.h). */
+static void
+test_config_defaults (void)
+{
+  ChatReplConfig config;
+
+  chat_repl_config_init (&config, 2, 3);
+  g_assert_cmpuint (config.heartbeat_ms, ==, CHAT_DEFAULT_HEARTBEAT_MS);
+  g_assert_cmpuint (config.election_timeout_min_ms, ==, CHAT_DEFAULT_ELECTION_TIMEOUT_MIN_MS);
+  g_assert_cmpuint (config.election_timeout_max_ms, ==, CHAT_DEFAULT_ELECTION_TIMEOUT_MAX_MS);
+  g_assert_cmpuint (config.failure_timeout_ms, ==, CHAT_DEFAULT_FAILURE_TIMEOUT_MS);
+  g_assert_cmpuint (config.node_id, ==, 2);
+  g_assert_cmpuint (config.n_nodes, ==, 3);
+}
+
 static void
 test_config_invalid (void)
 {
   ChatReplConfig config;
 
-  chat_repl_config_init (&config, 4, 3);
+  story_config_init (&config, 4, 3);
   g_assert_null (chat_repl_new (&config, NULL));
-  chat_repl_config_init (&config, 1, 3);
+  story_config_init (&config, 1, 3);
   config.election_timeout_max_ms = 10;
   g_assert_null (chat_repl_new (&config, NULL));
 }
@@ -228,7 +257,7 @@ test_vote_restriction (void)
   g_auto (ChatReplUpdate) u;
   ChatReplMessage *answer;
 
-  chat_repl_config_init (&config, 1, 3);
+  story_config_init (&config, 1, 3);
   config.mode = CHAT_REPL_MODE_QUORUM;
   g_ptr_array_add (entries,
                    chat_repl_entry_new (CHAT_REPL_TERM_MAKE (1, 1), 1, CHAT_REPL_ENTRY_NOOP, NULL));
@@ -256,7 +285,7 @@ test_bad_messages (void)
   g_autoptr (ChatRepl) repl = NULL;
   g_autoptr (GBytes) junk = g_bytes_new_static ("xyz", 3);
 
-  chat_repl_config_init (&config, 2, 3);
+  story_config_init (&config, 2, 3);
   repl = chat_repl_new (&config, NULL);
   for (guint type = 0; type < 10; type++)
     for (guint from = 0; from < 5; from++)
@@ -287,7 +316,7 @@ test_single_node (void)
   ChatReplEvent persisted = { CHAT_REPL_EVENT_PERSISTED, 6 };
   g_auto (ChatReplUpdate) u;
 
-  chat_repl_config_init (&config, 1, 1);
+  story_config_init (&config, 1, 1);
   repl = chat_repl_new (&config, NULL);
   chat_repl_update_init (&u);
   chat_repl_step (repl, &tick, &u);
@@ -391,7 +420,7 @@ test_anchored_member (gconstpointer data)
   ChatReplNodeSet in_sync = 0;
   guint64 now = 10;
 
-  chat_repl_config_init (&config, 3, 3);
+  story_config_init (&config, 3, 3);
   repl = chat_repl_new (&config, NULL);
   log_add (log, T11, CHAT_REPL_ENTRY_NOOP, 0);
   log_add (log, T11, CHAT_REPL_ENTRY_IN_SYNC_SET, SET (1, 0, 0));
@@ -428,7 +457,7 @@ test_anchored_by_adder_alone (void)
   ChatReplNodeSet in_sync = 0;
   guint64 now = 10;
 
-  chat_repl_config_init (&config, 3, 3);
+  story_config_init (&config, 3, 3);
   repl = chat_repl_new (&config, NULL);
   log_add (log, T11, CHAT_REPL_ENTRY_NOOP, 0);
   log_add (log, T11, CHAT_REPL_ENTRY_IN_SYNC_SET, SET (1, 0, 0));
@@ -474,7 +503,7 @@ test_self_added_member_waits (void)
   ChatReplNodeSet in_sync = 0;
   guint64 now = 10;
 
-  chat_repl_config_init (&config, 3, 3);
+  story_config_init (&config, 3, 3);
   repl = chat_repl_new (&config, NULL);
   log_add (log, T11, CHAT_REPL_ENTRY_NOOP, 0);
   log_add (log, T11, CHAT_REPL_ENTRY_IN_SYNC_SET, SET (1, 0, 0));
@@ -526,7 +555,7 @@ test_pre_vote (gconstpointer data)
   ChatReplNodeSet in_sync = 0;
   guint64 now = 10;
 
-  chat_repl_config_init (&config, 3, 3);
+  story_config_init (&config, 3, 3);
   config.mode = GPOINTER_TO_UINT (data);
   repl = chat_repl_new (&config, NULL);
   log_add (log, T11, CHAT_REPL_ENTRY_NOOP, 0);
@@ -568,7 +597,7 @@ candidate_after_vote_delay (guint64 delay)
   ChatReplConfig config;
   guint64 now = 10;
 
-  chat_repl_config_init (&config, 3, 3);
+  story_config_init (&config, 3, 3);
   config.mode = CHAT_REPL_MODE_QUORUM;
   repl = chat_repl_new (&config, NULL);
   log_add (log, T11, CHAT_REPL_ENTRY_NOOP, 0);
@@ -752,7 +781,7 @@ test_addition_leaves_from_disk (void)
   ChatReplEvent ev = { CHAT_REPL_EVENT_TICK, 1 };
   guint64 term;
 
-  chat_repl_config_init (&config, 1, 2);
+  story_config_init (&config, 1, 2);
   config.primary = TRUE;
   repl = chat_repl_new (&config, NULL);
   chat_repl_update_init (&u);
@@ -856,6 +885,7 @@ main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/repl/term-encoding", test_term_encoding);
+  g_test_add_func ("/repl/config-defaults", test_config_defaults);
   g_test_add_func ("/repl/config-invalid", test_config_invalid);
   g_test_add_data_func ("/repl/replicate/available", GUINT_TO_POINTER (CHAT_REPL_MODE_AVAILABLE),
                         test_replicate);

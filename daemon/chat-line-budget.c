@@ -4,6 +4,7 @@
 
 #include "config.h"
 
+#include "chat-defaults.h"
 #include "chat-line-budget.h"
 
 #ifdef __GLIBC__
@@ -15,7 +16,7 @@
  * dropped far below its peak. */
 #define TRIM_MIN_PEAK_BYTES (8 * 1024 * 1024)
 
-static gsize limit_bytes = CHAT_LINE_BUDGET_DEFAULT_BYTES;
+static gsize limit_bytes = CHAT_DEFAULT_PARTIAL_LINES_BUDGET_BYTES;
 static gsize total_bytes;
 static gsize peak_bytes;
 static guint trim_idle;

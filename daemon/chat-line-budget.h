@@ -6,9 +6,6 @@
 
 G_BEGIN_DECLS
 
-/* The default of [limits] partial_lines_budget_bytes. */
-#define CHAT_LINE_BUDGET_DEFAULT_BYTES (64 * 1024 * 1024)
-
 /* Sets the budget (main thread, before serving). */
 void chat_line_budget_set_limit (gsize bytes);
 

@@ -400,6 +400,12 @@ server_config (SimWorld *w, SimServer *s, gboolean primary)
   ChatReplConfig c;
 
   chat_repl_config_init (&c, s->id, w->opt.n_servers);
+  /* The timeouts the schedules were made with (heartbeat 100 ms, election 500-1000 ms,
+   * failure 1000 ms), kept so that a seed replays as it always did. */
+  c.heartbeat_ms = 100;
+  c.election_timeout_min_ms = 500;
+  c.election_timeout_max_ms = 1000;
+  c.failure_timeout_ms = 1000;
   c.mode = w->opt.mode;
   c.primary = primary;
   c.seed = w->opt.seed * 7919 + s->id * 131 + s->incarnation;
