@@ -9,6 +9,8 @@
 #define PASSWORD "chatd-bench-password"
 #define ATTEMPT_TIMEOUT_MS 200
 #define FAILOVER_TIMEOUT_US (30 * G_USEC_PER_SEC)
+#define REJOIN_TIMEOUT_MS 120000
+#define MAX_REPEAT 10000
 
 typedef struct
 {
@@ -45,10 +47,10 @@ parse (FailoverOptions *options, int argc, char **argv, GError **error)
                            "failover starts its own servers (it kills them)");
       return FALSE;
     }
-  if (options->repeat < 1 || options->repeat > 10000 || options->common.nodes < 2)
+  if (options->repeat < 1 || options->repeat > MAX_REPEAT || options->common.nodes < 2)
     {
-      g_set_error_literal (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-                           "--repeat 1-10000 and at least 2 --nodes");
+      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                   "--repeat 1-%d and at least 2 --nodes", MAX_REPEAT);
       return FALSE;
     }
   return TRUE;
@@ -197,8 +199,9 @@ measure_once (Writer *writer, guint *killed, double *ms, GError **error)
   g_clear_pointer (&conn, bench_conn_free);
   if (!writer_retry_until_acked (writer, t0 + FAILOVER_TIMEOUT_US, &acked_by))
     {
-      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
-                           "No write was acknowledged within 30 s of the kill");
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
+                   "No write was acknowledged within %d s of the kill",
+                   (int)(FAILOVER_TIMEOUT_US / G_USEC_PER_SEC));
       return FALSE;
     }
   *ms = (g_get_monotonic_time () - t0) / 1000.0;
@@ -212,10 +215,10 @@ restart (Writer *writer, guint node, GError **error)
 {
   if (!bench_cluster_start (writer->cluster, node, FALSE, error))
     return FALSE;
-  if (!bench_cluster_wait_in_sync (writer->cluster, 120000))
+  if (!bench_cluster_wait_in_sync (writer->cluster, REJOIN_TIMEOUT_MS))
     {
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
-                   "Node %u did not get back in sync within 120 s", node);
+                   "Node %u did not get back in sync within %d s", node, REJOIN_TIMEOUT_MS / 1000);
       return FALSE;
     }
   return TRUE;

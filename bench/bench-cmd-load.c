@@ -2,8 +2,12 @@
 /* chatd-bench load: closed-loop sends at one or more client counts, each point R times. */
 #include "bench-common.h"
 #include "bench-monitor.h"
+#include "chat-defaults.h"
 
 #include <string.h>
+
+/* The longest measured point; --size is bounded by the servers' default max_body_bytes. */
+#define MAX_DURATION_S 3600
 
 typedef struct
 {
@@ -62,11 +66,12 @@ parse (LoadOptions *options, int argc, char **argv, GError **error)
   g_option_context_add_group (context, bench_common_option_group (&options->common));
   if (!g_option_context_parse (context, &argc, &argv, error))
     return FALSE;
-  if (options->size < 1 || options->size > 16384 || options->duration <= 0
-      || options->duration > 3600 || options->warmup < 0 || options->common.runs < 1)
+  if (options->size < 1 || options->size > CHAT_DEFAULT_MAX_BODY_BYTES || options->duration <= 0
+      || options->duration > MAX_DURATION_S || options->warmup < 0 || options->common.runs < 1)
     {
-      g_set_error_literal (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-                           "--size 1-16384, --duration 0-3600 s, --runs at least 1");
+      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                   "--size 1-%d, --duration 0-%d s, --runs at least 1", CHAT_DEFAULT_MAX_BODY_BYTES,
+                   MAX_DURATION_S);
       return FALSE;
     }
   return TRUE;

@@ -152,8 +152,8 @@ measure (RejoinOptions *options, RejoinRun *run, GError **error)
     return FALSE;
   if (!wait_caught_up (cluster, follower, start, target, &first_at, &first_index, &done_at))
     {
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT, "Node %u did not catch up within 300 s",
-                   follower);
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT, "Node %u did not catch up within %d s",
+                   follower, (int)(CATCH_UP_TIMEOUT_US / G_USEC_PER_SEC));
       return FALSE;
     }
   bench_load_stop (live);

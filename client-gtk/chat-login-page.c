@@ -68,13 +68,16 @@ validate (ChatLoginPage *self)
   const char *password = gtk_editable_get_text (GTK_EDITABLE (self->password_row));
   gboolean name_ok = chat_username_validate (username, NULL);
   gboolean password_ok = chat_password_validate (password, NULL);
-  const char *hint = NULL;
+  g_autofree char *hint = NULL;
 
   if (*username != '\0' && !name_ok)
-    hint = _ ("Usernames have 3 to 32 letters, digits, “_”, “-” or “.”, and start with a letter "
-              "or digit.");
+    /* Translators: the shortest and the longest username */
+    hint = g_strdup_printf (_ ("Usernames have %d to %d letters, digits, “_”, “-” or “.”, and "
+                               "start with a letter or digit."),
+                            CHAT_USERNAME_MIN_CHARS, CHAT_USERNAME_MAX_CHARS);
   else if (*password != '\0' && !password_ok)
-    hint = _ ("Passwords have at least 8 characters.");
+    /* Translators: the shortest password */
+    hint = g_strdup_printf (_ ("Passwords have at least %d characters."), CHAT_PASSWORD_MIN_BYTES);
   gtk_label_set_label (self->hint_label, hint ? hint : "");
   gtk_widget_set_visible (GTK_WIDGET (self->hint_label), hint != NULL);
   if (*username != '\0' && !name_ok)

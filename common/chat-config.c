@@ -9,6 +9,8 @@
 #include <string.h>
 
 #define MAX_SERVERS 64
+/* What a request line needs beside its message body (the JSON around it). */
+#define LINE_BYTES_BESIDE_BODY 1024
 
 ChatServerAddress *
 chat_server_address_new (const char *host, guint16 port)
@@ -40,10 +42,10 @@ static gboolean
 parse_port (const char *text, guint16 *port, GError **error)
 {
   guint64 value = 0;
-  if (!g_ascii_string_to_unsigned (text, 10, 1, 65535, &value, NULL))
+  if (!g_ascii_string_to_unsigned (text, 10, 1, G_MAXUINT16, &value, NULL))
     {
-      g_set_error (error, CHAT_ERROR, CHAT_ERROR_BAD_REQUEST, "“%s” is not a port number (1–65535)",
-                   text);
+      g_set_error (error, CHAT_ERROR, CHAT_ERROR_BAD_REQUEST, "“%s” is not a port number (1–%d)",
+                   text, G_MAXUINT16);
       return FALSE;
     }
   *port = (guint16)value;
@@ -243,10 +245,11 @@ read_limits (GKeyFile *file, ChatConfig *config, GError **error)
                      error)
       || !read_uint (file, "limits", "disk_reserve_bytes", 0, G_MAXINT64, &reserve, error))
     return FALSE;
-  if (body + 1024 > line)
+  if (body + LINE_BYTES_BESIDE_BODY > line)
     {
-      g_set_error_literal (error, CHAT_ERROR, CHAT_ERROR_BAD_REQUEST,
-                           "[limits] max_body_bytes must leave 1024 bytes of max_line_bytes");
+      g_set_error (error, CHAT_ERROR, CHAT_ERROR_BAD_REQUEST,
+                   "[limits] max_body_bytes must leave %d bytes of max_line_bytes",
+                   LINE_BYTES_BESIDE_BODY);
       return FALSE;
     }
   config->max_line_bytes = line;

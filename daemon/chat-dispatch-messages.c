@@ -47,8 +47,9 @@ read_send (ChatDispatch *self, JsonObject *params, const char **to, const char *
     return FALSE;
   if (**client_msg_id == '\0')
     {
-      g_set_error_literal (error, CHAT_ERROR, CHAT_ERROR_BAD_REQUEST,
-                           "Field “client_msg_id” must have 1 to 64 bytes");
+      g_set_error (error, CHAT_ERROR, CHAT_ERROR_BAD_REQUEST,
+                   "Field “client_msg_id” must have 1 to %d bytes",
+                   CHAT_DISPATCH_MAX_CLIENT_MSG_ID_BYTES);
       return FALSE;
     }
   return TRUE;

@@ -14,7 +14,8 @@
 #include <string.h>
 
 #define MAX_ID_BYTES 64
-#define MAX_ID_NUMBER (G_GINT64_CONSTANT (1) << 53)
+#define MAX_ID_NUMBER_BITS 53 /* every whole number a double holds exactly */
+#define MAX_ID_NUMBER (G_GINT64_CONSTANT (1) << MAX_ID_NUMBER_BITS)
 #define MAX_OP_BYTES 32
 #define PROTO_VERSION 1
 
@@ -109,9 +110,9 @@ check_id (JsonNode *id, GError **error)
     return TRUE;
   if (type == G_TYPE_STRING && strlen (json_node_get_string (id)) <= MAX_ID_BYTES)
     return TRUE;
-  g_set_error_literal (error, CHAT_ERROR, CHAT_ERROR_BAD_REQUEST,
-                       "Field “id” must be a whole number from 0 to 2^53 or a string of at "
-                       "most 64 bytes");
+  g_set_error (error, CHAT_ERROR, CHAT_ERROR_BAD_REQUEST,
+               "Field “id” must be a whole number from 0 to 2^%d or a string of at most %d bytes",
+               MAX_ID_NUMBER_BITS, MAX_ID_BYTES);
   return FALSE;
 }
 

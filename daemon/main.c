@@ -81,10 +81,10 @@ parse_options (Options *options, int *argc, char ***argv, GError **error)
     return FALSE;
   if (options->version)
     return TRUE;
-  if (options->port <= 0 || options->port > 65535)
+  if (options->port <= 0 || options->port > G_MAXUINT16)
     {
-      g_set_error_literal (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-                           "--port (1-65535) is required");
+      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE, "--port (1-%d) is required",
+                   G_MAXUINT16);
       return FALSE;
     }
   return TRUE;

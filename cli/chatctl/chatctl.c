@@ -14,6 +14,8 @@
 #define CALL_TIMEOUT_MS 30000
 /* How long transfer-leadership waits for the old leader to see the new one. */
 #define HANDOVER_WAIT_MS 10000
+/* The longest health --wait: a day. */
+#define MAX_WAIT_S 86400
 
 /* Exit codes (documented in chatctl(1)). */
 typedef enum
@@ -833,14 +835,14 @@ parse_args (int *argc, char ***argv, CommandFunc *func)
       g_printerr ("chatctl: --system and --session exclude each other\n");
       return FALSE;
     }
-  if (opts.wait_s < 0 || opts.wait_s > 86400)
+  if (opts.wait_s < 0 || opts.wait_s > MAX_WAIT_S)
     {
-      g_printerr ("chatctl: --wait takes 0 to 86400 seconds\n");
+      g_printerr ("chatctl: --wait takes 0 to %d seconds\n", MAX_WAIT_S);
       return FALSE;
     }
-  if (opts.port < 0 || opts.port > 65535)
+  if (opts.port < 0 || opts.port > G_MAXUINT16)
     {
-      g_printerr ("chatctl: --port must be between 1 and 65535\n");
+      g_printerr ("chatctl: --port must be between 1 and %d\n", G_MAXUINT16);
       return FALSE;
     }
   return TRUE;
