@@ -515,12 +515,6 @@ bench_cluster_pid (BenchCluster *cluster, guint node)
   return server_of (cluster, node)->pid;
 }
 
-const char *
-bench_cluster_state_dir (BenchCluster *cluster, guint node)
-{
-  return server_of (cluster, node)->state_dir;
-}
-
 static guint64
 query_uint (BenchCluster *cluster, guint node, const char *sql)
 {

@@ -45,7 +45,6 @@ gboolean bench_cluster_is_local (BenchCluster *cluster);
 const char *bench_cluster_host (BenchCluster *cluster, guint node);
 guint16 bench_cluster_port (BenchCluster *cluster, guint node);
 GPid bench_cluster_pid (BenchCluster *cluster, guint node); /* 0 when not running */
-const char *bench_cluster_state_dir (BenchCluster *cluster, guint node);
 /* Read from the node's database (read-only, while it runs): applied index and last
  * log index; 0 when unknown. */
 guint64 bench_cluster_applied_index (BenchCluster *cluster, guint node);

@@ -228,12 +228,6 @@ bench_conn_free (BenchConn *conn)
 }
 
 int
-bench_conn_get_fd (BenchConn *conn)
-{
-  return conn->fd;
-}
-
-int
 bench_conn_steal_fd (BenchConn *conn, GString **pending)
 {
   int fd = conn->fd;

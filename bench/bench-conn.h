@@ -24,7 +24,6 @@ BenchConn *bench_conn_new (const char *host, guint16 port, guint timeout_ms, GEr
 void bench_conn_free (BenchConn *conn);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (BenchConn, bench_conn_free)
 
-int bench_conn_get_fd (BenchConn *conn);
 /* Takes the socket out of the connection (non-blocking from then on), with any bytes
  * already read but not consumed left in *pending (may be empty). */
 int bench_conn_steal_fd (BenchConn *conn, GString **pending);

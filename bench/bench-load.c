@@ -54,7 +54,6 @@ typedef struct
   guint n_clients;
   GArray *samples; /* BenchSample */
   guint64 errors;
-  guint closed;
   double rate_per_us; /* this thread's share of --rate, 0: unlimited */
   guint64 issued;
   GQueue waiting; /* clients with their ack, waiting for the rate to allow a send */
@@ -74,7 +73,6 @@ struct _BenchLoad
   int stopping;    /* atomic */
   GArray *samples; /* merged after stop */
   guint64 errors;
-  guint closed;
   guint64 redirects;
 };
 
@@ -163,7 +161,6 @@ client_close (Worker *worker, Client *client, int epfd)
   if (client->waiting)
     worker->errors++;
   client->waiting = FALSE;
-  worker->closed++;
 }
 
 static void
@@ -826,7 +823,6 @@ bench_load_stop (BenchLoad *load)
       g_thread_join (worker->thread);
       g_array_append_vals (load->samples, worker->samples->data, worker->samples->len);
       load->errors += worker->errors;
-      load->closed += worker->closed;
       load->redirects += worker->redirects;
     }
 }
@@ -841,12 +837,6 @@ guint64
 bench_load_errors (BenchLoad *load)
 {
   return load->errors;
-}
-
-guint
-bench_load_closed (BenchLoad *load)
-{
-  return load->closed;
 }
 
 guint64

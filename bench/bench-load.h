@@ -60,8 +60,6 @@ void bench_load_stop (BenchLoad *load);
 const GArray *bench_load_samples (BenchLoad *load);
 /* Requests answered with an error, or lost to a closed connection. */
 guint64 bench_load_errors (BenchLoad *load);
-/* Connections the server closed during the run. */
-guint bench_load_closed (BenchLoad *load);
 /* not_leader answers followed to the leader they named (the request was then sent again
  * there, not counted as an error). */
 guint64 bench_load_redirects (BenchLoad *load);

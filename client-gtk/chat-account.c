@@ -457,13 +457,6 @@ chat_account_get_unread (ChatAccount *self)
   return self->unread;
 }
 
-guint
-chat_account_get_n_pending (ChatAccount *self)
-{
-  g_return_val_if_fail (CHAT_IS_ACCOUNT (self), 0);
-  return self->outbox->len;
-}
-
 GListModel *
 chat_account_get_conversations (ChatAccount *self)
 {
@@ -503,13 +496,6 @@ chat_account_set_first_page_size (ChatAccount *self, guint size)
 {
   g_return_if_fail (CHAT_IS_ACCOUNT (self));
   self->first_page_size = size;
-}
-
-const char *
-chat_account_get_active_peer (ChatAccount *self)
-{
-  g_return_val_if_fail (CHAT_IS_ACCOUNT (self), NULL);
-  return self->active_peer;
 }
 
 void

@@ -44,7 +44,6 @@ void chat_account_save_cache (ChatAccount *self);
 ChatClient *chat_account_get_client (ChatAccount *self);
 const char *chat_account_get_username (ChatAccount *self);
 guint chat_account_get_unread (ChatAccount *self);
-guint chat_account_get_n_pending (ChatAccount *self);
 /* ChatConversation, most recent first. */
 GListModel *chat_account_get_conversations (ChatAccount *self);
 ChatConversation *chat_account_find_conversation (ChatAccount *self, const char *peer);
@@ -55,7 +54,6 @@ ChatMessageList *chat_account_get_messages (ChatAccount *self, const char *peer)
 /* The size of the newest page requested for lists created from now on: what fits on screen
  * (see chat_message_list_set_first_page_size()). */
 void chat_account_set_first_page_size (ChatAccount *self, guint size);
-const char *chat_account_get_active_peer (ChatAccount *self);
 void chat_account_set_active_peer (ChatAccount *self, const char *peer);
 
 /* Reloads the conversation list (previews and unread counts). */

@@ -185,13 +185,6 @@ chat_message_list_new (ChatClient *client, const char *me, const char *peer)
   return self;
 }
 
-const char *
-chat_message_list_get_peer (ChatMessageList *self)
-{
-  g_return_val_if_fail (CHAT_IS_MESSAGE_LIST (self), NULL);
-  return self->peer;
-}
-
 gboolean
 chat_message_list_get_loading (ChatMessageList *self)
 {
@@ -659,21 +652,6 @@ chat_message_list_mark_read_up_to (ChatMessageList *self, gint64 up_to)
         break; /* everything older was marked before */
       chat_message_set_read (item, TRUE);
     }
-}
-
-gint64
-chat_message_list_get_last_incoming_seq (ChatMessageList *self)
-{
-  g_return_val_if_fail (CHAT_IS_MESSAGE_LIST (self), 0);
-
-  for (guint i = self->items->len; i > 0; i--)
-    {
-      ChatMessage *item = item_at (self, i - 1);
-
-      if (!chat_message_list_is_outgoing (self, item) && chat_message_get_seq (item) > 0)
-        return chat_message_get_seq (item);
-    }
-  return 0;
 }
 
 ChatMessage *

@@ -41,7 +41,6 @@ G_DECLARE_FINAL_TYPE (ChatMessageList, chat_message_list, CHAT, MESSAGE_LIST, GO
  */
 ChatMessageList *chat_message_list_new (ChatClient *client, const char *me, const char *peer);
 
-const char *chat_message_list_get_peer (ChatMessageList *self);
 gboolean chat_message_list_get_loading (ChatMessageList *self);
 gboolean chat_message_list_get_loaded (ChatMessageList *self);
 gboolean chat_message_list_get_complete (ChatMessageList *self);
@@ -65,8 +64,6 @@ void chat_message_list_remove_item (ChatMessageList *self, ChatMessage *message)
 guint chat_message_list_remove_ids (ChatMessageList *self, const GArray *ids);
 /* Own messages with seq <= up_to become READ. */
 void chat_message_list_mark_read_up_to (ChatMessageList *self, gint64 up_to);
-/* The highest seq of a message received from the peer, or 0. */
-gint64 chat_message_list_get_last_incoming_seq (ChatMessageList *self);
 ChatMessage *chat_message_list_find (ChatMessageList *self, gint64 id);
 /* The newest message (a new reference), or NULL when empty. */
 ChatMessage *chat_message_list_dup_last (ChatMessageList *self);

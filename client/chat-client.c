@@ -379,13 +379,6 @@ chat_client_set_request_timeout (ChatClient *self, guint timeout_ms)
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_REQUEST_TIMEOUT]);
 }
 
-const char *
-chat_client_get_client_name (ChatClient *self)
-{
-  g_return_val_if_fail (CHAT_IS_CLIENT (self), NULL);
-  return self->client_name;
-}
-
 void
 chat_client_set_client_name (ChatClient *self, const char *name)
 {
@@ -395,13 +388,6 @@ chat_client_set_client_name (ChatClient *self, const char *name)
   g_free (self->client_name);
   self->client_name = g_strdup (name);
   g_object_notify_by_pspec (G_OBJECT (self), properties[PROP_CLIENT_NAME]);
-}
-
-GPtrArray *
-chat_client_get_cluster_health (ChatClient *self)
-{
-  g_return_val_if_fail (CHAT_IS_CLIENT (self), NULL);
-  return self->cluster_health;
 }
 
 guint

@@ -99,10 +99,7 @@ gint64 chat_client_get_last_seq (ChatClient *self);
 void chat_client_set_last_seq (ChatClient *self, gint64 last_seq);
 guint chat_client_get_request_timeout (ChatClient *self);
 void chat_client_set_request_timeout (ChatClient *self, guint timeout_ms);
-const char *chat_client_get_client_name (ChatClient *self);
 void chat_client_set_client_name (ChatClient *self, const char *name);
-/* ChatServerStatus * from the latest hello (transfer none; empty before the first). */
-GPtrArray *chat_client_get_cluster_health (ChatClient *self);
 /* Servers reported up by the latest hello; *n_total (optional) gets the number known.
  * For a line such as "2 of 3 servers up". */
 guint chat_client_count_servers_up (ChatClient *self, guint *n_total);

@@ -608,22 +608,6 @@ chat_repl_get_entry (ChatRepl *repl, guint64 index)
 }
 
 const char *
-chat_repl_role_to_string (ChatReplRole role)
-{
-  switch (role)
-    {
-      case CHAT_REPL_ROLE_FOLLOWER:
-        return "follower";
-      case CHAT_REPL_ROLE_CANDIDATE:
-        return "candidate";
-      case CHAT_REPL_ROLE_LEADER:
-        return "leader";
-      default:
-        return "unknown";
-    }
-}
-
-const char *
 chat_repl_mode_to_string (ChatReplMode mode)
 {
   return mode == CHAT_REPL_MODE_QUORUM ? "quorum" : "available";
@@ -656,22 +640,6 @@ chat_repl_notice_to_string (ChatReplNoticeType type)
   if ((guint)type >= G_N_ELEMENTS (names))
     return "unknown";
   return names[type];
-}
-
-const char *
-chat_repl_result_to_string (ChatReplResultCode code)
-{
-  switch (code)
-    {
-      case CHAT_REPL_RESULT_OK:
-        return "ok";
-      case CHAT_REPL_RESULT_NOT_LEADER:
-        return "not_leader";
-      case CHAT_REPL_RESULT_UNAVAILABLE:
-        return "unavailable";
-      default:
-        return "unknown";
-    }
 }
 
 char *

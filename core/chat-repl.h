@@ -269,10 +269,8 @@ guint chat_repl_get_leader (ChatRepl *repl);
 /* An entry still in the in-memory log, or NULL (compacted, or past the end). */
 const ChatReplEntry *chat_repl_get_entry (ChatRepl *repl, guint64 index);
 
-const char *chat_repl_role_to_string (ChatReplRole role);
 const char *chat_repl_mode_to_string (ChatReplMode mode);
 const char *chat_repl_notice_to_string (ChatReplNoticeType type);
-const char *chat_repl_result_to_string (ChatReplResultCode code);
 /* "counter.node", e.g. "3.2"; returns buf. */
 char *chat_repl_term_format (guint64 term, char *buf, gsize size);
 

@@ -353,12 +353,6 @@ chat_connection_send_event (ChatConnection *self, JsonObject *event)
   enqueue (self, line);
 }
 
-gsize
-chat_connection_get_queued_bytes (ChatConnection *self)
-{
-  return self->queued_bytes;
-}
-
 /* --- ordered responses --------------------------------------------------------- */
 
 static void
@@ -734,12 +728,6 @@ const char *
 chat_connection_get_session_hash (ChatConnection *self)
 {
   return self->session_hash;
-}
-
-const char *
-chat_connection_get_username (ChatConnection *self)
-{
-  return self->username;
 }
 
 const char *

@@ -40,13 +40,9 @@ void chat_connection_complete (ChatConnection *self, guint64 ticket, gboolean pi
 
 /* The session logged in on this connection (ChatSessions keeps the index). */
 const char *chat_connection_get_session_hash (ChatConnection *self);
-const char *chat_connection_get_username (ChatConnection *self);
 const char *chat_connection_get_user_key (ChatConnection *self);
 void chat_connection_set_session (ChatConnection *self, const char *session_hash,
                                   const char *username);
-
-/* Bytes waiting in the write queue. */
-gsize chat_connection_get_queued_bytes (ChatConnection *self);
 
 /* A connection whose first line opens a peer handshake (chat_peers_is_hello()) is handed
  * to func with its stream and that line; the connection then emits "closed" without

@@ -562,20 +562,6 @@ chat_dbus_start (ChatDbus *self, ChatDbusBus bus)
 }
 
 void
-chat_dbus_start_on_connection (ChatDbus *self, GDBusConnection *connection)
-{
-  g_return_if_fail (CHAT_IS_DBUS (self));
-  g_return_if_fail (G_IS_DBUS_CONNECTION (connection));
-  g_return_if_fail (self->owner_id == 0);
-
-  if (!export_object (self, connection))
-    return;
-  self->owner_id = g_bus_own_name_on_connection (connection, self->bus_name,
-                                                 G_BUS_NAME_OWNER_FLAGS_DO_NOT_QUEUE,
-                                                 on_name_acquired, on_name_lost, self, NULL);
-}
-
-void
 chat_dbus_stop (ChatDbus *self)
 {
   g_return_if_fail (CHAT_IS_DBUS (self));

@@ -68,8 +68,6 @@ void chat_dbus_set_admin_ops (ChatDbus *self, const ChatDbusAdminOps *ops, gpoin
 /* Exports the object and requests the bus name, asynchronously; failures are
  * logged and never fatal (the server works without D-Bus). */
 void chat_dbus_start (ChatDbus *self, ChatDbusBus bus);
-/* Same on an existing connection (tests, or a bus chosen by the caller). */
-void chat_dbus_start_on_connection (ChatDbus *self, GDBusConnection *connection);
 /* Releases the name and unexports the object (also done on dispose). */
 void chat_dbus_stop (ChatDbus *self);
 /* TRUE once the bus name is owned (property "name-owned", notified). */

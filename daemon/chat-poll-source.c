@@ -18,7 +18,6 @@ typedef struct
   GSource source;
   int epfd;
   gpointer tag;
-  guint n_watched;
   gboolean dispatching;
   GPtrArray *doomed; /* watches freed during a dispatch, released after it */
 } ChatPollSource;
@@ -152,7 +151,6 @@ unregister (ChatPollWatch *watch)
   if (epoll_ctl (watch->poll->epfd, EPOLL_CTL_DEL, watch->fd, NULL) != 0)
     g_debug ("epoll_ctl (DEL, %d): %s", watch->fd, g_strerror (errno));
   watch->registered = FALSE;
-  watch->poll->n_watched--;
 }
 
 void
@@ -177,15 +175,7 @@ chat_poll_watch_set_condition (ChatPollWatch *watch, GIOCondition condition)
       g_warning ("Cannot watch socket %d: %s", watch->fd, g_strerror (errno));
       return;
     }
-  if (!watch->registered)
-    watch->poll->n_watched++;
   watch->registered = TRUE;
-}
-
-GIOCondition
-chat_poll_watch_get_condition (ChatPollWatch *watch)
-{
-  return watch->condition;
 }
 
 void
@@ -199,10 +189,4 @@ chat_poll_watch_free (ChatPollWatch *watch)
     g_ptr_array_add (watch->poll->doomed, watch);
   else
     g_free (watch);
-}
-
-guint
-chat_poll_n_watched (void)
-{
-  return poll_source_get ()->n_watched;
 }

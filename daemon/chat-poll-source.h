@@ -17,12 +17,8 @@ typedef void (*ChatPollFunc) (ChatPollWatch *watch, GIOCondition ready, gpointer
 ChatPollWatch *chat_poll_watch_new (int fd, ChatPollFunc func, gpointer user_data);
 /* G_IO_IN, G_IO_OUT, both, or 0 to stop watching for now. */
 void chat_poll_watch_set_condition (ChatPollWatch *watch, GIOCondition condition);
-GIOCondition chat_poll_watch_get_condition (ChatPollWatch *watch);
 /* Stops watching the fd (before it is closed); safe inside any watch's callback. */
 void chat_poll_watch_free (ChatPollWatch *watch);
-
-/* Sockets currently registered with the epoll descriptor, for tests. */
-guint chat_poll_n_watched (void);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (ChatPollWatch, chat_poll_watch_free)
 

@@ -113,12 +113,6 @@ chat_request_set_pipelined (ChatRequest *request, gboolean pipelined)
   request->pipelined = pipelined;
 }
 
-guint64
-chat_request_get_ticket (ChatRequest *request)
-{
-  return request->ticket;
-}
-
 void
 chat_request_set_ticket (ChatRequest *request, guint64 ticket)
 {
@@ -144,12 +138,6 @@ chat_request_set_session (ChatRequest *request, const char *session_hash, const 
   g_free (request->username);
   request->session_hash = g_strdup (session_hash);
   request->username = g_strdup (username);
-}
-
-gboolean
-chat_request_is_answered (ChatRequest *request)
-{
-  return request->answered;
 }
 
 static JsonObject *

@@ -29,7 +29,6 @@ const GError *chat_request_get_error (ChatRequest *request);
  * any other request waits for every earlier request and holds back later ones. */
 gboolean chat_request_get_pipelined (ChatRequest *request);
 void chat_request_set_pipelined (ChatRequest *request, gboolean pipelined);
-guint64 chat_request_get_ticket (ChatRequest *request);
 void chat_request_set_ticket (ChatRequest *request, guint64 ticket);
 
 /* The session the connection had when the request started (NULL if none). */
@@ -44,7 +43,6 @@ void chat_request_reply (ChatRequest *request, JsonObject *fields);
 void chat_request_fail (ChatRequest *request, const GError *error);
 void chat_request_fail_with (ChatRequest *request, const GError *error, JsonObject *extra);
 void chat_request_fail_literal (ChatRequest *request, int code, const char *message);
-gboolean chat_request_is_answered (ChatRequest *request);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (ChatRequest, chat_request_unref)
 

@@ -148,11 +148,3 @@ chat_sessions_deliver_result (ChatSessions *self, JsonObject *op, const ChatAppl
   for (guint i = 0; result->ended_sessions != NULL && i < result->ended_sessions->len; i++)
     chat_sessions_end (self, g_ptr_array_index (result->ended_sessions, i), reason);
 }
-
-guint
-chat_sessions_count_connections (ChatSessions *self, const char *user_key)
-{
-  GPtrArray *conns = g_hash_table_lookup (self->by_user, user_key);
-
-  return conns ? conns->len : 0;
-}

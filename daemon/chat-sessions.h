@@ -27,6 +27,5 @@ void chat_sessions_end (ChatSessions *self, const char *session_hash, const char
 /* Delivers what applying one operation produced. */
 void chat_sessions_deliver_result (ChatSessions *self, JsonObject *op,
                                    const ChatApplyResult *result);
-guint chat_sessions_count_connections (ChatSessions *self, const char *user_key);
 
 G_END_DECLS

@@ -216,14 +216,6 @@ current_status_text (ChatSystemd *self)
 }
 
 void
-chat_systemd_set_status_text (ChatSystemd *self, const char *text)
-{
-  g_return_if_fail (CHAT_IS_SYSTEMD (self));
-  g_return_if_fail (text != NULL);
-  send_status (self, NULL, text);
-}
-
-void
 chat_systemd_ready (ChatSystemd *self)
 {
   g_autofree char *text = NULL;
@@ -257,15 +249,6 @@ chat_systemd_status_changed (ChatSystemd *self)
     return;
   self->status_source = g_timeout_add (STATUS_COALESCE_MS, on_status_timeout, self);
   g_source_set_name_by_id (self->status_source, "[chatd] sd_notify status");
-}
-
-void
-chat_systemd_watchdog_ping (ChatSystemd *self)
-{
-  g_return_if_fail (CHAT_IS_SYSTEMD (self));
-
-  if (self->watchdog_interval_usec > 0)
-    notify_manager ("WATCHDOG=1");
 }
 
 void

@@ -29,15 +29,11 @@ void chat_systemd_set_status_func (ChatSystemd *self, ChatStatusFunc func, gpoin
 void chat_systemd_set_health_func (ChatSystemd *self, ChatHealthFunc func, gpointer user_data,
                                    GDestroyNotify notify);
 
-/* STATUS=text now, e.g. "loading state" during start-up. */
-void chat_systemd_set_status_text (ChatSystemd *self, const char *text);
 /* READY=1 with the current STATUS= (call once state is loaded and the port is bound). */
 void chat_systemd_ready (ChatSystemd *self);
 /* Re-reads the status through the status func and sends STATUS= if the text
  * changed; coalesced, so it is cheap to call on every cluster change. */
 void chat_systemd_status_changed (ChatSystemd *self);
-/* WATCHDOG=1 right now, for long synchronous start-up work (e.g. replaying the log). */
-void chat_systemd_watchdog_ping (ChatSystemd *self);
 /* STOPPING=1 (on SIGTERM, before the clean shutdown). STATUS= updates stop; the
  * keepalive goes on while the main loop runs, so a slow shutdown is not killed. */
 void chat_systemd_stopping (ChatSystemd *self);
