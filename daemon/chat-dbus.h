@@ -4,13 +4,10 @@
 
 #include <gio/gio.h>
 
+#include "chat-dbus-names.h"
 #include "chat-status.h"
 
 G_BEGIN_DECLS
-
-#define CHAT_DBUS_NAME_PREFIX "io.github.chatd.Server"
-#define CHAT_DBUS_OBJECT_PATH "/io/github/chatd/Server"
-#define CHAT_DBUS_INTERFACE "io.github.chatd.Server1"
 
 #define CHAT_DBUS_ERROR (chat_dbus_error_quark ())
 

@@ -4,51 +4,39 @@
 
 #include "chatctl-health.h"
 
+/* A server's properties, with what stands in for those it does not have. */
 typedef struct
 {
   const char *node;
   const char *role;
   const char *leader;
   guint64 term;
-  GVariant *in_sync; /* as */
-  GVariant *peers;   /* a(sstx) */
+  const char *const *in_sync;
+  GVariant *peers; /* a(sstx) */
 } Server;
 
-static void
-server_clear (Server *s)
+static const char *
+or_default (const char *value, const char *fallback)
 {
-  g_clear_pointer (&s->in_sync, g_variant_unref);
-  g_clear_pointer (&s->peers, g_variant_unref);
+  return value != NULL ? value : fallback;
 }
 
-G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Server, server_clear)
-
+/* Borrows from server, which outlives s. */
 static void
-server_read (Server *s, GVariant *properties)
+server_read (Server *s, ChatctlServer1 *server)
 {
-  g_autoptr (GVariantDict) dict = g_variant_dict_new (properties);
-
-  /* The strings stay valid as long as properties does. */
-  if (!g_variant_lookup (properties, "Node", "&s", &s->node))
-    s->node = "this server";
-  if (!g_variant_lookup (properties, "Role", "&s", &s->role))
-    s->role = "unknown";
-  if (!g_variant_lookup (properties, "Leader", "&s", &s->leader))
-    s->leader = "";
-  g_variant_lookup (properties, "Term", "t", &s->term);
-  s->in_sync = g_variant_dict_lookup_value (dict, "InSync", G_VARIANT_TYPE ("as"));
-  s->peers = g_variant_dict_lookup_value (dict, "Peers", G_VARIANT_TYPE ("a(sstx)"));
+  s->node = or_default (chatctl_server1_get_node (server), "this server");
+  s->role = or_default (chatctl_server1_get_role (server), "unknown");
+  s->leader = or_default (chatctl_server1_get_leader (server), "");
+  s->term = chatctl_server1_get_term (server);
+  s->in_sync = chatctl_server1_get_in_sync (server);
+  s->peers = chatctl_server1_get_peers (server);
 }
 
 static gboolean
 in_sync_has (const Server *s, const char *address)
 {
-  g_autofree const char **members = NULL;
-
-  if (s->in_sync == NULL)
-    return FALSE;
-  members = g_variant_get_strv (s->in_sync, NULL);
-  return g_strv_contains (members, address);
+  return s->in_sync != NULL && g_strv_contains (s->in_sync, address);
 }
 
 /* The first peer that is down or out of the in-sync set, described; NULL when none. */
@@ -77,21 +65,21 @@ describe_missing_peer (const Server *s)
 static char *
 sync_summary (const Server *s)
 {
-  gsize members = s->in_sync != NULL ? g_variant_n_children (s->in_sync) : 0;
+  gsize members = s->in_sync != NULL ? g_strv_length ((char **)s->in_sync) : 0;
   gsize servers = (s->peers != NULL ? g_variant_n_children (s->peers) : 0) + 1;
 
   return g_strdup_printf ("%zu/%zu in sync", members, servers);
 }
 
 ChatctlHealth
-chatctl_health_judge (GVariant *properties, char **reason)
+chatctl_health_judge (ChatctlServer1 *server, char **reason)
 {
-  g_auto (Server) s = { 0 };
+  Server s = { 0 };
   g_autofree char *summary = NULL;
   g_autofree char *missing = NULL;
   gboolean leads = FALSE;
 
-  server_read (&s, properties);
+  server_read (&s, server);
   leads = g_str_equal (s.role, "leader");
   summary = sync_summary (&s);
   if (!leads && *s.leader == '\0')
@@ -124,20 +112,20 @@ chatctl_health_judge (GVariant *properties, char **reason)
 }
 
 ChatctlHealth
-chatctl_health_judge_all (GPtrArray *properties, char **reason)
+chatctl_health_judge_all (GPtrArray *servers, char **reason)
 {
   ChatctlHealth worst = CHATCTL_HEALTHY;
 
   *reason = NULL;
-  if (properties->len == 0)
+  if (servers->len == 0)
     {
       *reason = g_strdup ("no chatd server found on the bus");
       return CHATCTL_UNAVAILABLE;
     }
-  for (guint i = 0; i < properties->len; i++)
+  for (guint i = 0; i < servers->len; i++)
     {
       g_autofree char *text = NULL;
-      ChatctlHealth health = chatctl_health_judge (properties->pdata[i], &text);
+      ChatctlHealth health = chatctl_health_judge (servers->pdata[i], &text);
 
       if (*reason == NULL || health > worst)
         {

@@ -2,7 +2,7 @@
 /* chatctl health: one verdict (healthy, degraded, unavailable) from the servers' properties. */
 #pragma once
 
-#include <glib.h>
+#include "chatctl-server1.h"
 
 G_BEGIN_DECLS
 
@@ -14,17 +14,17 @@ typedef enum
   CHATCTL_UNAVAILABLE = 2,
 } ChatctlHealth;
 
-/* The verdict on one server from its io.github.chatd.Server1 properties (a{sv}), with a
- * one-line reason in *reason:
+/* The verdict on one server from its io.github.chatd.Server1 properties, with a one-line
+ * reason in *reason:
  *   unavailable  it knows no leader: writes are refused;
  *   degraded     it is recovering or outside the in-sync set, a server of the cluster is
  *                down or not in sync: a further failure may stop writes;
  *   healthy      a leader, and every server in sync. */
-ChatctlHealth chatctl_health_judge (GVariant *properties, char **reason);
+ChatctlHealth chatctl_health_judge (ChatctlServer1 *server, char **reason);
 
-/* The worst verdict of several servers; *reason is the worst server's (the first of them).
- * No server at all is unavailable. */
-ChatctlHealth chatctl_health_judge_all (GPtrArray *properties, char **reason);
+/* The worst verdict of several servers (ChatctlServer1 *); *reason is the worst server's (the
+ * first of them). No server at all is unavailable. */
+ChatctlHealth chatctl_health_judge_all (GPtrArray *servers, char **reason);
 
 const char *chatctl_health_to_string (ChatctlHealth health);
 

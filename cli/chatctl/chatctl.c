@@ -2,15 +2,14 @@
 /* chatctl: status and administration of the local chatd servers over D-Bus. */
 #include "config.h"
 
+#include "chat-dbus-names.h"
 #include "chatctl-health.h"
+#include "chatctl-server1.h"
 
 #include <gio/gio.h>
 #include <json-glib/json-glib.h>
 #include <stdio.h>
 
-#define NAME_PREFIX "io.github.chatd.Server"
-#define OBJECT_PATH "/io/github/chatd/Server"
-#define INTERFACE "io.github.chatd.Server1"
 #define CALL_TIMEOUT_MS 30000
 /* How long transfer-leadership waits for the old leader to see the new one. */
 #define HANDOVER_WAIT_MS 10000
@@ -43,8 +42,7 @@ typedef struct
 {
   char *name;
   guint port;
-  GVariant *all;       /* a{sv} of every property, NULL until read */
-  GVariantDict *props; /* the same, for lookups */
+  ChatctlServer1 *server; /* its properties read, NULL until then */
 } Instance;
 
 static Options opts;
@@ -53,8 +51,7 @@ static void
 instance_free (Instance *instance)
 {
   g_free (instance->name);
-  g_clear_pointer (&instance->props, g_variant_dict_unref);
-  g_clear_pointer (&instance->all, g_variant_unref);
+  g_clear_object (&instance->server);
   g_free (instance);
 }
 
@@ -95,9 +92,10 @@ port_of_name (const char *name)
 {
   guint64 port = 0;
 
-  if (!g_str_has_prefix (name, NAME_PREFIX))
+  if (!g_str_has_prefix (name, CHAT_DBUS_NAME_PREFIX))
     return 0;
-  if (!g_ascii_string_to_unsigned (name + strlen (NAME_PREFIX), 10, 1, 65535, &port, NULL))
+  if (!g_ascii_string_to_unsigned (name + strlen (CHAT_DBUS_NAME_PREFIX), 10, 1, G_MAXUINT16, &port,
+                                   NULL))
     return 0;
   return (guint)port;
 }
@@ -193,42 +191,68 @@ connect_and_list (GPtrArray **instances, GError **error)
   return NULL;
 }
 
+/* A server's properties in one GetAll, called here rather than left to GDBusProxy, which
+ * would drop its error (a denied or vanished server must be reported). */
+static GVariant *
+get_all_properties (GDBusConnection *bus, Instance *instance, GError **error)
+{
+  g_autoptr (GVariant) reply = g_dbus_connection_call_sync (
+      bus, instance->name, CHAT_DBUS_OBJECT_PATH, "org.freedesktop.DBus.Properties", "GetAll",
+      g_variant_new ("(s)", chatctl_server1_interface_info ()->name), G_VARIANT_TYPE ("(a{sv})"),
+      G_DBUS_CALL_FLAGS_NONE, CALL_TIMEOUT_MS, NULL, error);
+
+  return reply != NULL ? g_variant_get_child_value (reply, 0) : NULL;
+}
+
+/* instance->server: a proxy whose property cache holds the GetAll answer, which the typed
+ * getters read; the previous one stays when the server cannot be read. */
 static gboolean
 read_properties (GDBusConnection *bus, Instance *instance, GError **error)
 {
-  g_autoptr (GVariant) reply = NULL;
+  g_autoptr (GVariant) all = get_all_properties (bus, instance, error);
+  g_autoptr (ChatctlServer1) server = NULL;
+  GVariantIter iter;
+  const char *name;
+  GVariant *value;
 
-  reply = g_dbus_connection_call_sync (bus, instance->name, OBJECT_PATH,
-                                       "org.freedesktop.DBus.Properties", "GetAll",
-                                       g_variant_new ("(s)", INTERFACE), G_VARIANT_TYPE ("(a{sv})"),
-                                       G_DBUS_CALL_FLAGS_NONE, CALL_TIMEOUT_MS, NULL, error);
-  if (reply == NULL)
+  if (all != NULL)
+    server = chatctl_server1_proxy_new_sync (
+        bus, G_DBUS_PROXY_FLAGS_DO_NOT_LOAD_PROPERTIES | G_DBUS_PROXY_FLAGS_DO_NOT_CONNECT_SIGNALS,
+        instance->name, CHAT_DBUS_OBJECT_PATH, NULL, error);
+  if (server == NULL)
     {
       g_prefix_error (error, "%s: ", instance->name);
       return FALSE;
     }
-  instance->all = g_variant_get_child_value (reply, 0);
-  instance->props = g_variant_dict_new (instance->all);
+  g_dbus_proxy_set_default_timeout (G_DBUS_PROXY (server), CALL_TIMEOUT_MS);
+  g_variant_iter_init (&iter, all);
+  while (g_variant_iter_next (&iter, "{&sv}", &name, &value))
+    {
+      g_dbus_proxy_set_cached_property (G_DBUS_PROXY (server), name, value);
+      g_variant_unref (value);
+    }
+  g_clear_object (&instance->server);
+  instance->server = g_steal_pointer (&server);
   return TRUE;
 }
 
+/* How the tables show a string property: "-" when the server has none or it is empty. */
 static const char *
-prop_string (Instance *instance, const char *name)
+text_or_dash (const char *value)
 {
-  const char *value = NULL;
-
-  if (!g_variant_dict_lookup (instance->props, name, "&s", &value) || *value == '\0')
-    return "-";
-  return value;
+  return value != NULL && *value != '\0' ? value : "-";
 }
 
-static guint64
-prop_uint64 (Instance *instance, const char *name)
+static const char *
+node_of (Instance *instance)
 {
-  guint64 value = 0;
+  return text_or_dash (chatctl_server1_get_node (instance->server));
+}
 
-  g_variant_dict_lookup (instance->props, name, "t", &value);
-  return value;
+static gboolean
+is_leader (Instance *instance)
+{
+  return g_strcmp0 (chatctl_server1_get_role (instance->server), "leader") == 0;
 }
 
 /* --- output ---------------------------------------------------------------- */
@@ -333,26 +357,28 @@ peers_to_json (GVariant *peers)
   return node;
 }
 
+/* Every property, in the order of the interface (which is GetAll's). */
 static JsonObject *
 instance_to_json (Instance *instance)
 {
+  GDBusInterfaceInfo *info = chatctl_server1_interface_info ();
   JsonObject *object = json_object_new ();
-  GVariantIter iter;
-  const char *name;
-  GVariant *value;
 
   json_object_set_string_member (object, "bus_name", instance->name);
   json_object_set_int_member (object, "port", instance->port);
-  g_variant_iter_init (&iter, instance->all);
-  while (g_variant_iter_next (&iter, "{&sv}", &name, &value))
+  for (guint i = 0; info->properties[i] != NULL; i++)
     {
+      const char *name = info->properties[i]->name;
+      g_autoptr (GVariant) value
+          = g_dbus_proxy_get_cached_property (G_DBUS_PROXY (instance->server), name);
       g_autofree char *key = snake_case (name);
 
+      if (value == NULL)
+        continue;
       if (g_str_equal (name, "Peers"))
         json_object_set_member (object, key, peers_to_json (value));
       else
         json_object_set_member (object, key, json_gvariant_serialize (value));
-      g_variant_unref (value);
     }
   return object;
 }
@@ -374,30 +400,29 @@ print_instances_json (GPtrArray *instances)
 static char *
 in_sync_text (Instance *instance)
 {
-  g_autoptr (GVariant) in_sync
-      = g_variant_dict_lookup_value (instance->props, "InSync", G_VARIANT_TYPE ("as"));
-  g_autoptr (GVariant) peers
-      = g_variant_dict_lookup_value (instance->props, "Peers", G_VARIANT_TYPE ("a(sstx)"));
+  const char *const *in_sync = chatctl_server1_get_in_sync (instance->server);
+  GVariant *peers = chatctl_server1_get_peers (instance->server);
 
-  return g_strdup_printf ("%zu/%zu", in_sync != NULL ? g_variant_n_children (in_sync) : 0,
+  return g_strdup_printf ("%u/%zu", in_sync != NULL ? g_strv_length ((char **)in_sync) : 0,
                           (peers != NULL ? g_variant_n_children (peers) : 0) + 1);
 }
 
 static void
 add_status_row (Table *table, Instance *instance)
 {
-  const char *hash = prop_string (instance, "StateHash");
-  guint32 clients = 0;
+  ChatctlServer1 *server = instance->server;
+  const char *hash = text_or_dash (chatctl_server1_get_state_hash (server));
 
-  g_variant_dict_lookup (instance->props, "ConnectedClients", "u", &clients);
-  table_add (table, g_strdup (prop_string (instance, "Node")));
-  table_add (table, g_strdup (prop_string (instance, "Role")));
-  table_add (table, g_strdup_printf ("%" G_GUINT64_FORMAT, prop_uint64 (instance, "Term")));
-  table_add (table, g_strdup (prop_string (instance, "Leader")));
-  table_add (table, g_strdup_printf ("%" G_GUINT64_FORMAT, prop_uint64 (instance, "CommitIndex")));
-  table_add (table, g_strdup_printf ("%" G_GUINT64_FORMAT, prop_uint64 (instance, "AppliedIndex")));
+  table_add (table, g_strdup (node_of (instance)));
+  table_add (table, g_strdup (text_or_dash (chatctl_server1_get_role (server))));
+  table_add (table, g_strdup_printf ("%" G_GUINT64_FORMAT, chatctl_server1_get_term (server)));
+  table_add (table, g_strdup (text_or_dash (chatctl_server1_get_leader (server))));
+  table_add (table,
+             g_strdup_printf ("%" G_GUINT64_FORMAT, chatctl_server1_get_commit_index (server)));
+  table_add (table,
+             g_strdup_printf ("%" G_GUINT64_FORMAT, chatctl_server1_get_applied_index (server)));
   table_add (table, in_sync_text (instance));
-  table_add (table, g_strdup_printf ("%u", clients));
+  table_add (table, g_strdup_printf ("%u", chatctl_server1_get_connected_clients (server)));
   table_add (table, g_strndup (hash, 12));
 }
 
@@ -420,10 +445,11 @@ command_status (GDBusConnection *bus, GPtrArray *instances)
   /* A server that can neither lead nor follow says why, under the table. */
   for (guint i = 0; i < instances->len; i++)
     {
-      const char *waiting = prop_string (instances->pdata[i], "Waiting");
+      Instance *instance = instances->pdata[i];
+      const char *waiting = text_or_dash (chatctl_server1_get_waiting (instance->server));
 
       if (g_strcmp0 (waiting, "-") != 0)
-        g_print ("%s: %s\n", prop_string (instances->pdata[i], "Node"), waiting);
+        g_print ("%s: %s\n", node_of (instance), waiting);
     }
   return EXIT_OK;
 }
@@ -441,8 +467,7 @@ contact_text (gint64 ms)
 static void
 add_peer_rows (Table *table, Instance *instance)
 {
-  g_autoptr (GVariant) peers
-      = g_variant_dict_lookup_value (instance->props, "Peers", G_VARIANT_TYPE ("a(sstx)"));
+  GVariant *peers = chatctl_server1_get_peers (instance->server);
   GVariantIter iter;
   const char *address, *state;
   guint64 lag;
@@ -453,7 +478,7 @@ add_peer_rows (Table *table, Instance *instance)
   g_variant_iter_init (&iter, peers);
   while (g_variant_iter_next (&iter, "(&s&stx)", &address, &state, &lag, &contact))
     {
-      table_add (table, g_strdup (prop_string (instance, "Node")));
+      table_add (table, g_strdup (node_of (instance)));
       table_add (table, g_strdup (address));
       table_add (table, g_strdup (state));
       table_add (table, g_strdup_printf ("%" G_GUINT64_FORMAT, lag));
@@ -479,15 +504,6 @@ command_peers (GDBusConnection *bus, GPtrArray *instances)
   return EXIT_OK;
 }
 
-static GVariant *
-call_admin (GDBusConnection *bus, Instance *instance, const char *method, GVariant *args,
-            const char *reply_type, GError **error)
-{
-  return g_dbus_connection_call_sync (bus, instance->name, OBJECT_PATH, INTERFACE, method, args,
-                                      G_VARIANT_TYPE (reply_type), G_DBUS_CALL_FLAGS_NONE,
-                                      CALL_TIMEOUT_MS, NULL, error);
-}
-
 /* The instance a single-target command acts on: --port, else the only instance,
  * else (for step-down) the local leader. */
 static Instance *
@@ -496,7 +512,7 @@ pick_target (GPtrArray *instances, gboolean prefer_leader)
   if (instances->len == 1)
     return instances->pdata[0];
   for (guint i = 0; prefer_leader && i < instances->len; i++)
-    if (g_str_equal (prop_string (instances->pdata[i], "Role"), "leader"))
+    if (is_leader (instances->pdata[i]))
       return instances->pdata[i];
   return NULL;
 }
@@ -509,12 +525,12 @@ print_done (Instance *target, const char *what, JsonObject *extra)
 
   if (!opts.json)
     {
-      g_print ("%s: %s\n", prop_string (target, "Node"), what);
+      g_print ("%s: %s\n", node_of (target), what);
       json_object_unref (object);
       return EXIT_OK;
     }
   json_object_set_string_member (object, "bus_name", target->name);
-  json_object_set_string_member (object, "node", prop_string (target, "Node"));
+  json_object_set_string_member (object, "node", node_of (target));
   json_object_set_string_member (object, "result", what);
   json_node_take_object (root, object);
   print_json (root);
@@ -525,7 +541,6 @@ static int
 command_step_down (GDBusConnection *bus, GPtrArray *instances)
 {
   g_autoptr (GError) error = NULL;
-  g_autoptr (GVariant) reply = NULL;
   Instance *target = pick_target (instances, TRUE);
 
   if (target == NULL)
@@ -533,8 +548,7 @@ command_step_down (GDBusConnection *bus, GPtrArray *instances)
       g_printerr ("chatctl: step-down: no local leader found; name one with --port\n");
       return EXIT_NO_INSTANCE;
     }
-  reply = call_admin (bus, target, "StepDown", NULL, "()", &error);
-  if (reply == NULL)
+  if (!chatctl_server1_call_step_down_sync (target->server, NULL, &error))
     return report_error ("step-down", error);
   return print_done (target, "stepped down", NULL);
 }
@@ -543,7 +557,6 @@ static int
 command_snapshot (GDBusConnection *bus, GPtrArray *instances)
 {
   g_autoptr (GError) error = NULL;
-  g_autoptr (GVariant) reply = NULL;
   Instance *target = pick_target (instances, FALSE);
   g_autofree char *text = NULL;
   JsonObject *extra;
@@ -554,10 +567,8 @@ command_snapshot (GDBusConnection *bus, GPtrArray *instances)
       g_printerr ("chatctl: snapshot: several servers run here; choose one with --port\n");
       return EXIT_USAGE;
     }
-  reply = call_admin (bus, target, "Snapshot", NULL, "(t)", &error);
-  if (reply == NULL)
+  if (!chatctl_server1_call_snapshot_sync (target->server, &index, NULL, &error))
     return report_error ("snapshot", error);
-  g_variant_get (reply, "(t)", &index);
   text = g_strdup_printf ("snapshot written up to index %" G_GUINT64_FORMAT, index);
   extra = json_object_new ();
   json_object_set_int_member (extra, "index", (gint64)index);
@@ -568,7 +579,7 @@ static int
 command_force_leader (GDBusConnection *bus, GPtrArray *instances)
 {
   g_autoptr (GError) error = NULL;
-  g_autoptr (GVariant) reply = NULL;
+  Instance *target = instances->pdata[0];
 
   if (opts.port == 0 || !opts.yes_i_know)
     {
@@ -577,11 +588,9 @@ command_force_leader (GDBusConnection *bus, GPtrArray *instances)
                   "  chatctl force-leader --port PORT --yes-i-know\n");
       return EXIT_USAGE;
     }
-  reply = call_admin (bus, instances->pdata[0], "ForceLeader", g_variant_new ("(b)", TRUE), "()",
-                      &error);
-  if (reply == NULL)
+  if (!chatctl_server1_call_force_leader_sync (target->server, TRUE, NULL, &error))
     return report_error ("force-leader", error);
-  return print_done (instances->pdata[0], "forced to lead", NULL);
+  return print_done (target, "forced to lead", NULL);
 }
 
 /* Every server found (or --port): re-read the [tls] files, as SIGHUP does. */
@@ -592,14 +601,13 @@ command_reload_certificates (GDBusConnection *bus, GPtrArray *instances)
 
   for (guint i = 0; i < instances->len; i++)
     {
+      Instance *instance = instances->pdata[i];
       g_autoptr (GError) error = NULL;
-      g_autoptr (GVariant) reply
-          = call_admin (bus, instances->pdata[i], "ReloadCertificates", NULL, "()", &error);
 
-      if (reply == NULL)
+      if (!chatctl_server1_call_reload_certificates_sync (instance->server, NULL, &error))
         code = report_error ("reload-certificates", error);
       else
-        print_done (instances->pdata[i], "certificates reloaded", NULL);
+        print_done (instance, "certificates reloaded", NULL);
     }
   return code;
 }
@@ -633,21 +641,22 @@ make_certificates (int argc, char **argv)
 
 #define HEALTH_POLL_MS 250
 
-/* Lists and reads the servers again; one that cannot be read counts as absent. */
+/* Lists and reads the servers again (ChatctlServer1 *); one that cannot be read counts as
+ * absent. */
 static GPtrArray *
-read_health_properties (GDBusConnection *bus)
+read_health_servers (GDBusConnection *bus)
 {
   g_autoptr (GPtrArray) instances = list_instances (bus, NULL);
-  GPtrArray *properties = g_ptr_array_new_with_free_func ((GDestroyNotify)g_variant_unref);
+  GPtrArray *servers = g_ptr_array_new_with_free_func (g_object_unref);
 
   for (guint i = 0; instances != NULL && i < instances->len; i++)
     {
       Instance *instance = instances->pdata[i];
 
       if (read_properties (bus, instance, NULL))
-        g_ptr_array_add (properties, g_variant_ref (instance->all));
+        g_ptr_array_add (servers, g_object_ref (instance->server));
     }
-  return properties;
+  return servers;
 }
 
 static void
@@ -681,10 +690,10 @@ command_health (GDBusConnection *bus, GPtrArray *instances)
 
   for (;;)
     {
-      g_autoptr (GPtrArray) properties = read_health_properties (bus);
+      g_autoptr (GPtrArray) servers = read_health_servers (bus);
 
       g_clear_pointer (&reason, g_free);
-      health = chatctl_health_judge_all (properties, &reason);
+      health = chatctl_health_judge_all (servers, &reason);
       if (health == CHATCTL_HEALTHY || g_get_monotonic_time () >= deadline)
         break;
       g_usleep (HEALTH_POLL_MS * 1000);
@@ -699,17 +708,12 @@ wait_for_handover (GDBusConnection *bus, Instance *old_leader)
 {
   for (guint waited = 0; waited <= HANDOVER_WAIT_MS; waited += 100)
     {
-      g_autoptr (GError) error = NULL;
-      const char *role, *leader;
-
-      g_clear_pointer (&old_leader->props, g_variant_dict_unref);
-      g_clear_pointer (&old_leader->all, g_variant_unref);
-      if (read_properties (bus, old_leader, &error))
+      if (read_properties (bus, old_leader, NULL))
         {
-          role = prop_string (old_leader, "Role");
-          leader = prop_string (old_leader, "Leader");
-          if (!g_str_equal (role, "leader") && !g_str_equal (leader, "-")
-              && !g_str_equal (leader, prop_string (old_leader, "Node")))
+          const char *leader = text_or_dash (chatctl_server1_get_leader (old_leader->server));
+
+          if (!is_leader (old_leader) && !g_str_equal (leader, "-")
+              && !g_str_equal (leader, node_of (old_leader)))
             return g_strdup (leader);
         }
       g_usleep (100 * G_TIME_SPAN_MILLISECOND);
@@ -721,10 +725,8 @@ static int
 command_transfer_leadership (GDBusConnection *bus, GPtrArray *instances)
 {
   g_autoptr (GError) error = NULL;
-  g_autoptr (GVariant) reply = NULL;
-  g_autofree char *new_leader = NULL, *text = NULL;
+  g_autofree char *new_leader = NULL, *text = NULL, *chosen = NULL;
   Instance *target = pick_target (instances, TRUE);
-  const char *chosen = NULL;
   JsonObject *extra;
 
   if (target == NULL)
@@ -732,17 +734,15 @@ command_transfer_leadership (GDBusConnection *bus, GPtrArray *instances)
       g_printerr ("chatctl: transfer-leadership: no local leader found; name one with --port\n");
       return EXIT_NO_INSTANCE;
     }
-  reply = call_admin (bus, target, "TransferLeadership",
-                      g_variant_new ("(s)", opts.to ? opts.to : ""), "(s)", &error);
-  if (reply == NULL)
+  if (!chatctl_server1_call_transfer_leadership_sync (target->server, opts.to ? opts.to : "",
+                                                      &chosen, NULL, &error))
     return report_error ("transfer-leadership", error);
-  g_variant_get (reply, "(&s)", &chosen);
   new_leader = wait_for_handover (bus, target);
   if (new_leader == NULL)
     {
       g_printerr ("chatctl: transfer-leadership: %s asked %s to take over, but still leads or "
                   "knows no leader after %d s\n",
-                  prop_string (target, "Node"), chosen, HANDOVER_WAIT_MS / 1000);
+                  node_of (target), chosen, HANDOVER_WAIT_MS / 1000);
       return EXIT_DAEMON_ERROR;
     }
   text = g_strdup_printf ("handed leadership to %s", new_leader);

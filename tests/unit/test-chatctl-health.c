@@ -4,13 +4,14 @@
 
 #include "chatctl-health.h"
 
-/* The a{sv} GetAll returns, for a server of the default three-server cluster. peers is
- * "address=state" words; in_sync the addresses of the set. */
-static GVariant *
-properties (const char *node, const char *role, const char *leader, const char *in_sync,
-            const char *peers)
+/* A server of the default three-server cluster as chatctl reads it (a skeleton holds the
+ * properties a proxy would have). peers is "address=state" words; in_sync the addresses of
+ * the set. */
+static ChatctlServer1 *
+make_server (const char *node, const char *role, const char *leader, const char *in_sync,
+             const char *peers)
 {
-  g_auto (GVariantBuilder) dict = G_VARIANT_BUILDER_INIT (G_VARIANT_TYPE ("a{sv}"));
+  ChatctlServer1 *server = chatctl_server1_skeleton_new ();
   g_auto (GVariantBuilder) peer_list = G_VARIANT_BUILDER_INIT (G_VARIANT_TYPE ("a(sstx)"));
   g_auto (GStrv) members = g_strsplit (in_sync, " ", -1);
   g_auto (GStrv) peer_words = g_strsplit (peers, " ", -1);
@@ -21,15 +22,13 @@ properties (const char *node, const char *role, const char *leader, const char *
 
       g_variant_builder_add (&peer_list, "(sstx)", parts[0], parts[1], (guint64)3, (gint64)20);
     }
-  g_variant_builder_add (&dict, "{sv}", "Node", g_variant_new_string (node));
-  g_variant_builder_add (&dict, "{sv}", "Role", g_variant_new_string (role));
-  g_variant_builder_add (&dict, "{sv}", "Term", g_variant_new_uint64 (514));
-  g_variant_builder_add (&dict, "{sv}", "Leader", g_variant_new_string (leader));
-  g_variant_builder_add (
-      &dict, "{sv}", "InSync",
-      g_variant_new_strv ((const char *const *)members, *in_sync != '\0' ? -1 : 0));
-  g_variant_builder_add (&dict, "{sv}", "Peers", g_variant_builder_end (&peer_list));
-  return g_variant_ref_sink (g_variant_builder_end (&dict));
+  chatctl_server1_set_node (server, node);
+  chatctl_server1_set_role (server, role);
+  chatctl_server1_set_term (server, 514);
+  chatctl_server1_set_leader (server, leader);
+  chatctl_server1_set_in_sync (server, (const char *const *)members);
+  chatctl_server1_set_peers (server, g_variant_builder_end (&peer_list));
+  return server;
 }
 
 #define A "127.0.0.1:5555"
@@ -39,10 +38,10 @@ properties (const char *node, const char *role, const char *leader, const char *
 static void
 test_healthy (void)
 {
-  g_autoptr (GVariant) leader
-      = properties (A, "leader", A, A " " B " " C, B "=follower " C "=follower");
-  g_autoptr (GVariant) follower
-      = properties (B, "follower", A, A " " B " " C, A "=leader " C "=follower");
+  g_autoptr (ChatctlServer1) leader
+      = make_server (A, "leader", A, A " " B " " C, B "=follower " C "=follower");
+  g_autoptr (ChatctlServer1) follower
+      = make_server (B, "follower", A, A " " B " " C, A "=leader " C "=follower");
   g_autofree char *reason = NULL;
   g_autofree char *follower_reason = NULL;
 
@@ -55,7 +54,7 @@ test_healthy (void)
 static void
 test_peer_down (void)
 {
-  g_autoptr (GVariant) p = properties (A, "leader", A, A " " B, B "=follower " C "=down");
+  g_autoptr (ChatctlServer1) p = make_server (A, "leader", A, A " " B, B "=follower " C "=down");
   g_autofree char *reason = NULL;
 
   g_assert_cmpint (chatctl_health_judge (p, &reason), ==, CHATCTL_DEGRADED);
@@ -66,7 +65,8 @@ test_peer_down (void)
 static void
 test_peer_catching_up (void)
 {
-  g_autoptr (GVariant) p = properties (A, "leader", A, A " " B, B "=follower " C "=recovering");
+  g_autoptr (ChatctlServer1) p
+      = make_server (A, "leader", A, A " " B, B "=follower " C "=recovering");
   g_autofree char *reason = NULL;
 
   g_assert_cmpint (chatctl_health_judge (p, &reason), ==, CHATCTL_DEGRADED);
@@ -76,7 +76,8 @@ test_peer_catching_up (void)
 static void
 test_self_recovering (void)
 {
-  g_autoptr (GVariant) p = properties (C, "recovering", A, A " " B, A "=leader " B "=follower");
+  g_autoptr (ChatctlServer1) p
+      = make_server (C, "recovering", A, A " " B, A "=leader " B "=follower");
   g_autofree char *reason = NULL;
 
   g_assert_cmpint (chatctl_health_judge (p, &reason), ==, CHATCTL_DEGRADED);
@@ -87,7 +88,8 @@ test_self_recovering (void)
 static void
 test_no_leader (void)
 {
-  g_autoptr (GVariant) p = properties (B, "candidate", "", A " " B " " C, A "=down " C "=follower");
+  g_autoptr (ChatctlServer1) p
+      = make_server (B, "candidate", "", A " " B " " C, A "=down " C "=follower");
   g_autofree char *reason = NULL;
 
   g_assert_cmpint (chatctl_health_judge (p, &reason), ==, CHATCTL_UNAVAILABLE);
@@ -97,14 +99,14 @@ test_no_leader (void)
 static void
 test_worst_of_all (void)
 {
-  g_autoptr (GPtrArray) all = g_ptr_array_new_with_free_func ((GDestroyNotify)g_variant_unref);
+  g_autoptr (GPtrArray) all = g_ptr_array_new_with_free_func (g_object_unref);
   g_autoptr (GPtrArray) none = g_ptr_array_new ();
   g_autofree char *reason = NULL;
   g_autofree char *none_reason = NULL;
 
-  g_ptr_array_add (all, properties (A, "leader", A, A " " B, B "=follower " C "=down"));
-  g_ptr_array_add (all, properties (B, "follower", A, A " " B, A "=leader " C "=down"));
-  g_ptr_array_add (all, properties (C, "follower", "", "", A "=unknown " B "=unknown"));
+  g_ptr_array_add (all, make_server (A, "leader", A, A " " B, B "=follower " C "=down"));
+  g_ptr_array_add (all, make_server (B, "follower", A, A " " B, A "=leader " C "=down"));
+  g_ptr_array_add (all, make_server (C, "follower", "", "", A "=unknown " B "=unknown"));
   g_assert_cmpint (chatctl_health_judge_all (all, &reason), ==, CHATCTL_UNAVAILABLE);
   g_assert_true (g_str_has_prefix (reason, C " knows no leader"));
   g_assert_cmpint (chatctl_health_judge_all (none, &none_reason), ==, CHATCTL_UNAVAILABLE);
