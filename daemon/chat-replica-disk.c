@@ -360,8 +360,11 @@ persist_snapshot (ChatReplica *self, const ChatReplSnapshot *snap, gboolean sync
   return TRUE;
 }
 
-static gboolean
-persist_entries (ChatReplica *self, ChatReplUpdate *update, GError **error)
+/* The update's truncation and entries, in one commit; synced: fsynced before it returns,
+ * otherwise made durable by the store's sync thread (chat-replica-sync.c). */
+gboolean
+chat_replica_disk_append (ChatReplica *self, ChatReplUpdate *update, gboolean synced,
+                          GError **error)
 {
   g_autoptr (GPtrArray) entries
       = g_ptr_array_new_full (update->entries->len, (GDestroyNotify)chat_log_entry_free);
@@ -372,6 +375,8 @@ persist_entries (ChatReplica *self, ChatReplUpdate *update, GError **error)
 
       g_ptr_array_add (entries, chat_log_entry_new (e->term, e->index, e->type, e->data));
     }
+  if (!synced)
+    return chat_store_append_log_unsynced (self->store, update->truncate_from, entries, error);
   return chat_store_append_log (self->store, update->truncate_from, entries, error);
 }
 
@@ -417,7 +422,7 @@ chat_replica_disk_persist (ChatReplica *self, ChatReplUpdate *update, GError **e
     }
   start = g_get_monotonic_time ();
   if ((update->truncate_from != 0 || update->entries->len > 0)
-      && !persist_entries (self, update, error))
+      && !chat_replica_disk_append (self, update, TRUE, error))
     {
       g_prefix_error (error, "Appending to the log: ");
       return FALSE;

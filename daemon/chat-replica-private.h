@@ -73,6 +73,7 @@ struct _ChatReplica
   GCallback status_changed;
   gpointer user_data;
 
+  GArray *unsynced; /* appends written but not yet fsynced, oldest first (chat-replica-sync.c) */
   ChatDiskGuard *disk_guard; /* free space of the state directory (chat-replica-space.c) */
 };
 
@@ -97,6 +98,26 @@ gboolean chat_replica_disk_incarnation (ChatReplica *self, guint64 *incarnation,
 /* Step 1 and 2 of an update, durably: the diverged operations (queued first), snapshot,
  * hard state, truncation and entries. */
 gboolean chat_replica_disk_persist (ChatReplica *self, ChatReplUpdate *update, GError **error);
+/* Step 2 for truncation and entries alone; synced: fsynced before it returns. */
+gboolean chat_replica_disk_append (ChatReplica *self, ChatReplUpdate *update, gboolean synced,
+                                   GError **error);
+
+/* chat-replica-sync.c: appends that the store's sync thread makes durable, so that the
+ * main loop does not wait for the log's fsync (docs/server.md, "The log's fsync"). */
+void chat_replica_sync_init (ChatReplica *self);
+void chat_replica_sync_clear (ChatReplica *self);
+/* Writes the update's truncation and entries unsynced and asks for a sync of them. */
+gboolean chat_replica_sync_append (ChatReplica *self, ChatReplUpdate *update, GError **error);
+/* Forgets the appends a sync made durable, up to its ticket (every one, for G_MAXUINT64:
+ * after a durable write, which makes the whole WAL durable); TRUE with the newest of them
+ * in index and term when they included entries. */
+gboolean chat_replica_sync_take (ChatReplica *self, guint64 ticket, guint64 *index, guint64 *term);
+/* Some append is still waiting for its sync. */
+gboolean chat_replica_sync_waiting (ChatReplica *self);
+
+/* Stops the server: what it wrote or is about to write to the disk is unknown, and a
+ * restart recovers from what the disk holds. */
+G_NORETURN void chat_replica_fail_stop (const char *what, const GError *error);
 
 /* chat-replica-journal.c: the core's notices of an update, and the leader tracking behind
  * the failover event, which the new leader logs once it serves (or a plain message when

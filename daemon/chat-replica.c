@@ -104,8 +104,8 @@ maybe_emit_progress (ChatReplica *self)
 
 /* A storage fault after the core moved on cannot be undone in memory: stop here and let
  * the restart replay from what is durable (fail-stop keeps every server consistent). */
-G_NORETURN static void
-fail_stop (const char *what, const GError *error)
+G_NORETURN void
+chat_replica_fail_stop (const char *what, const GError *error)
 {
   g_printerr ("chatd: %s: %s; stopping so that a restart recovers from the disk\n", what,
               error->message);
@@ -342,7 +342,7 @@ apply_committed (ChatReplica *self, GPtrArray *committed, GArray *results, gint6
   if (committed->len == 0)
     return batch;
   if (!chat_store_begin_apply (self->store, &error))
-    fail_stop ("Cannot apply committed entries", error);
+    chat_replica_fail_stop ("Cannot apply committed entries", error);
   for (*taken = 0; *taken < committed->len; (*taken)++)
     {
       ChatReplEntry *entry = g_ptr_array_index (committed, *taken);
@@ -358,14 +358,14 @@ apply_committed (ChatReplica *self, GPtrArray *committed, GArray *results, gint6
       if (applied.result == NULL)
         {
           chat_store_rollback_apply (self->store);
-          fail_stop ("Cannot apply a committed entry", error);
+          chat_replica_fail_stop ("Cannot apply a committed entry", error);
         }
       g_array_append_val (batch, applied);
     }
   commit_start = g_get_monotonic_time ();
   chat_slice_note ("applying entries to the chat state", start, batch->len);
   if (!chat_store_commit_apply (self->store, &error))
-    fail_stop ("Cannot apply committed entries", error);
+    chat_replica_fail_stop ("Cannot apply committed entries", error);
   chat_slice_note ("committing applied entries", commit_start, batch->len);
   return batch;
 }
@@ -647,10 +647,12 @@ maybe_snapshot (ChatReplica *self)
 
 /* --- updates ---------------------------------------------------------------------------- */
 
+/* After a durable write, which makes every unsynced append before it durable too. */
 static void
 report_persisted (ChatReplica *self, ChatReplUpdate *u)
 {
   ChatReplEvent event = { .type = CHAT_REPL_EVENT_PERSISTED };
+  gboolean earlier = chat_replica_sync_waiting (self);
 
   if (u->snapshot != NULL)
     {
@@ -658,7 +660,8 @@ report_persisted (ChatReplica *self, ChatReplUpdate *u)
           = { .type = CHAT_REPL_EVENT_SNAPSHOT_PERSISTED, .index = u->snapshot->index };
       step (self, &snap);
     }
-  if (!u->hard_state_changed && u->truncate_from == 0 && u->entries->len == 0)
+  chat_replica_sync_take (self, G_MAXUINT64, &event.index, &event.term);
+  if (!earlier && !u->hard_state_changed && u->truncate_from == 0 && u->entries->len == 0)
     return;
   if (u->entries->len > 0)
     {
@@ -667,6 +670,8 @@ report_persisted (ChatReplica *self, ChatReplUpdate *u)
       event.index = last->index;
       event.term = last->term;
     }
+  else if (u->truncate_from != 0 && event.index >= u->truncate_from)
+    event.index = event.term = 0;
   step (self, &event);
 }
 
@@ -691,6 +696,25 @@ send_acknowledgements (ChatReplica *self)
     return;
   send_messages (self, self->update.messages);
   g_ptr_array_set_size (self->update.messages, 0);
+}
+
+/* The store's sync thread made the appends up to ticket durable. A hard state handed out
+ * since then still waits in the update, and PERSISTED would tell the core that it is
+ * durable too: the durable write that handles it reports these appends instead. */
+static void
+on_synced (guint64 ticket, gint64 duration_us, const GError *error, gpointer user_data)
+{
+  ChatReplica *self = user_data;
+  ChatReplEvent event = { .type = CHAT_REPL_EVENT_PERSISTED };
+
+  if (error != NULL)
+    chat_replica_fail_stop ("Cannot make the log durable", error);
+  chat_metrics_observe_fsync ((double)duration_us / G_USEC_PER_SEC);
+  if (!self->started || self->update.hard_state_changed
+      || !chat_replica_sync_take (self, ticket, &event.index, &event.term))
+    return;
+  step (self, &event);
+  send_acknowledgements (self);
 }
 
 /* Step 1 and 2, with the time of each durable write for the fsync metric. */
@@ -724,19 +748,27 @@ handle_update (ChatReplica *self)
       apply_all (self);
       self->state_generation++;
     }
-  if (messages_may_lead_disk (&u))
-    send_messages (self, u.messages);
   start = g_get_monotonic_time ();
-  if (!persist_timed (self, &u, &error))
-    fail_stop ("Cannot persist the replication state", error);
-  chat_slice_note (u.snapshot ? "persisting a snapshot" : "persisting entries", start,
-                   u.entries->len);
+  if (messages_may_lead_disk (&u))
+    {
+      /* Entries alone: the sync thread fsyncs them and PERSISTED follows (on_synced). */
+      send_messages (self, u.messages);
+      if (!chat_replica_sync_append (self, &u, &error))
+        chat_replica_fail_stop ("Cannot append to the log", error);
+      chat_slice_note ("appending entries", start, u.entries->len);
+    }
+  else
+    {
+      if (!persist_timed (self, &u, &error))
+        chat_replica_fail_stop ("Cannot persist the replication state", error);
+      chat_slice_note (u.snapshot ? "persisting a snapshot" : "persisting the hard state", start,
+                       u.entries->len);
+      send_messages (self, u.messages);
+      report_persisted (self, &u);
+      send_acknowledgements (self);
+    }
   if (u.role_changed && self->serving)
     self->serving = FALSE;
-  if (!messages_may_lead_disk (&u))
-    send_messages (self, u.messages);
-  report_persisted (self, &u);
-  send_acknowledgements (self);
   queue_committed (self, &u);
   start = g_get_monotonic_time ();
   chat_replica_journal_update (self, &u, now_ms ());
@@ -894,6 +926,7 @@ chat_replica_finalize (GObject *object)
   ChatReplica *self = CHAT_REPLICA (object);
 
   chat_repl_update_clear (&self->update);
+  chat_replica_sync_clear (self);
   g_ptr_array_unref (self->apply_entries);
   g_array_unref (self->apply_results);
   g_clear_pointer (&self->repl, chat_repl_free);
@@ -925,6 +958,7 @@ chat_replica_init (ChatReplica *self)
   self->apply_entries = g_ptr_array_new_with_free_func ((GDestroyNotify)chat_repl_entry_unref);
   self->apply_results = g_array_new (FALSE, FALSE, sizeof (ChatReplProposalResult));
   chat_repl_update_init (&self->update);
+  chat_replica_sync_init (self);
 }
 
 ChatReplica *
@@ -1003,6 +1037,7 @@ chat_replica_start (ChatReplica *self, GError **error)
       return FALSE;
     }
   self->started = TRUE;
+  chat_store_set_synced_func (self->store, on_synced, self);
   chat_replica_space_start (self);
   start_timer (self);
   chat_peers_start (self->peers);
@@ -1029,6 +1064,7 @@ chat_replica_stop (ChatReplica *self)
   persist_rounds (self, G_MAXINT64);
   apply_all (self);
   self->started = FALSE;
+  chat_store_set_synced_func (self->store, NULL, NULL);
   g_clear_handle_id (&self->flush_source, g_source_remove);
   chat_replica_space_stop (self);
   chat_replica_replay_stop (self);

@@ -90,13 +90,14 @@ append_entries (ChatStore *self, guint64 truncate_from, GPtrArray *entries, GErr
   return chat_store_exec (self, "COMMIT", error);
 }
 
-gboolean
-chat_store_append_log (ChatStore *self, guint64 truncate_from, GPtrArray *entries, GError **error)
+static gboolean
+append_log (ChatStore *self, guint64 truncate_from, GPtrArray *entries, gboolean durable,
+            GError **error)
 {
   g_return_val_if_fail (CHAT_IS_STORE (self), FALSE);
   g_return_val_if_fail (!self->in_apply, FALSE);
 
-  if (!chat_store_set_durable (self, TRUE, error)
+  if (!chat_store_set_durable (self, durable, error)
       || !chat_store_exec (self, "BEGIN IMMEDIATE", error))
     {
       g_prefix_error (error, "Appending to the log: ");
@@ -110,6 +111,21 @@ chat_store_append_log (ChatStore *self, guint64 truncate_from, GPtrArray *entrie
       return FALSE;
     }
   return refresh_last_index (self, error);
+}
+
+gboolean
+chat_store_append_log (ChatStore *self, guint64 truncate_from, GPtrArray *entries, GError **error)
+{
+  return append_log (self, truncate_from, entries, TRUE, error);
+}
+
+/* synchronous NORMAL: the commit writes its WAL frames and returns; the store's sync
+ * thread makes them durable (chat-store-wal-sync.c). */
+gboolean
+chat_store_append_log_unsynced (ChatStore *self, guint64 truncate_from, GPtrArray *entries,
+                                GError **error)
+{
+  return append_log (self, truncate_from, entries, FALSE, error);
 }
 
 GPtrArray *

@@ -23,6 +23,16 @@ void chat_checkpointer_request (ChatCheckpointer *self);
 guint64 chat_checkpointer_done (ChatCheckpointer *self);
 void chat_checkpointer_stop (ChatCheckpointer *self);
 
+/* fsyncs of the WAL on a thread (chat-store-wal-sync.c). */
+typedef struct _ChatWalSyncer ChatWalSyncer;
+ChatWalSyncer *chat_wal_syncer_start (const char *db_path, GError **error);
+void chat_wal_syncer_set_func (ChatWalSyncer *self, ChatStoreSyncedFunc func, gpointer user_data);
+/* A ticket that completes once everything committed before this call is durable. */
+guint64 chat_wal_syncer_request (ChatWalSyncer *self);
+/* How long the fsync under way has been running, 0 when none is. */
+gint64 chat_wal_syncer_busy_us (ChatWalSyncer *self);
+void chat_wal_syncer_stop (ChatWalSyncer *self);
+
 struct _ChatStore
 {
   GObject parent_instance;
@@ -39,6 +49,7 @@ struct _ChatStore
   guint64 compacted_index;
   guint64 compact_target; /* entries up to here go, a slice at a time */
   ChatCheckpointer *checkpointer;
+  ChatWalSyncer *syncer;
   int wal_frames;              /* frames in the WAL after the last commit */
   gint64 inline_checkpoint_us; /* when the main connection last checkpointed itself */
   guint64 inline_checkpoints;  /* run by the main connection (the WAL past its bound) */

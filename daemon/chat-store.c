@@ -30,6 +30,10 @@ G_DEFINE_TYPE (ChatStore, chat_store, G_TYPE_OBJECT)
  * after which the next commit starts the WAL over (unless a reader still pins it). */
 #define CHAT_STORE_WAL_MAX_PAGES (4 * CHAT_STORE_CHECKPOINT_PAGES)
 #define CHAT_STORE_INLINE_INTERVAL_US G_USEC_PER_SEC
+/* An fsync of the log this long under way fails the health check, so that the service
+ * watchdog (every 5 s of its 10) restarts a server whose disk hangs: the main loop itself
+ * goes on while the sync thread waits. */
+#define CHAT_STORE_SYNC_STALL_US (5 * G_USEC_PER_SEC)
 /* The WAL file is cut back to this size when it restarts (bytes). */
 #define CHAT_STORE_WAL_KEEP_BYTES "67108864" /* 64 MiB */
 
@@ -297,6 +301,7 @@ chat_store_finalize (GObject *object)
 
   if (self->in_apply)
     g_warning ("Store closed inside an apply batch; the batch is rolled back");
+  g_clear_pointer (&self->syncer, chat_wal_syncer_stop);
   g_clear_pointer (&self->checkpointer, chat_checkpointer_stop);
   g_clear_pointer (&self->stmts, g_hash_table_unref);
   if (self->db != NULL)
@@ -412,7 +417,8 @@ chat_store_open (const char *state_dir, GError **error)
       return NULL;
     }
   if (!configure_connection (self, error) || !migrate (self, error) || !load_positions (self, error)
-      || (self->checkpointer = chat_checkpointer_start (self->path, error)) == NULL)
+      || (self->checkpointer = chat_checkpointer_start (self->path, error)) == NULL
+      || (self->syncer = chat_wal_syncer_start (self->path, error)) == NULL)
     {
       g_prefix_error (error, "%s: ", self->path);
       return NULL;
@@ -441,6 +447,20 @@ chat_store_wal_frames (ChatStore *self)
 {
   g_return_val_if_fail (CHAT_IS_STORE (self), 0);
   return self->wal_frames;
+}
+
+void
+chat_store_set_synced_func (ChatStore *self, ChatStoreSyncedFunc func, gpointer user_data)
+{
+  g_return_if_fail (CHAT_IS_STORE (self));
+  chat_wal_syncer_set_func (self->syncer, func, user_data);
+}
+
+guint64
+chat_store_request_sync (ChatStore *self)
+{
+  g_return_val_if_fail (CHAT_IS_STORE (self), 0);
+  return chat_wal_syncer_request (self->syncer);
 }
 
 const char *
@@ -516,6 +536,13 @@ chat_store_probe (ChatStore *self, GError **error)
 
   g_return_val_if_fail (CHAT_IS_STORE (self), FALSE);
 
+  if (chat_wal_syncer_busy_us (self->syncer) > CHAT_STORE_SYNC_STALL_US)
+    {
+      g_set_error (error, CHAT_ERROR, CHAT_ERROR_INTERNAL,
+                   "An fsync of the write-ahead log has not returned for %d s",
+                   CHAT_STORE_SYNC_STALL_US / G_USEC_PER_SEC);
+      return FALSE;
+    }
   stmt = chat_store_prepare (self, "SELECT count(*) FROM meta", error);
   if (stmt == NULL)
     return FALSE;

@@ -63,6 +63,18 @@ int chat_store_wal_frames (ChatStore *self);
  * (0: none) and appends entries (ChatLogEntry *), in one transaction. */
 gboolean chat_store_append_log (ChatStore *self, guint64 truncate_from, GPtrArray *entries,
                                 GError **error);
+/* The same, without waiting for the disk: the entries are durable once a sync requested
+ * after this call has completed (or once any durable write has returned). */
+gboolean chat_store_append_log_unsynced (ChatStore *self, guint64 truncate_from, GPtrArray *entries,
+                                         GError **error);
+/* Called in the main context of the store's opener when a requested sync is done: every
+ * commit made before the request of `ticket` (and of every earlier ticket) is durable, or
+ * error says why not (the server must stop: a failed fsync leaves the disk unknown). */
+typedef void (*ChatStoreSyncedFunc) (guint64 ticket, gint64 duration_us, const GError *error,
+                                     gpointer user_data);
+void chat_store_set_synced_func (ChatStore *self, ChatStoreSyncedFunc func, gpointer user_data);
+/* Asks the store's sync thread for an fsync of the WAL; returns the ticket it reports. */
+guint64 chat_store_request_sync (ChatStore *self);
 /* Entries with index >= from, ascending (ChatLogEntry *). */
 GPtrArray *chat_store_load_log (ChatStore *self, guint64 from, GError **error);
 /* Drops entries with index <= up_to (they are covered by a snapshot): this call records
