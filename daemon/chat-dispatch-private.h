@@ -23,6 +23,9 @@ struct _ChatDispatch
   ChatNode *node;
   ChatSessions *sessions;
   ChatAuth *auth;
+  GQueue waiting;    /* requests for a leader that does not serve yet (chat-dispatch-ready.c) */
+  guint ready_check; /* times them out */
+  gulong status_handler;
 };
 
 typedef void (*ChatOpHandler) (ChatDispatch *self, ChatRequest *request);
@@ -48,6 +51,12 @@ gboolean chat_dispatch_get_limit (JsonObject *params, guint default_limit, guint
 gboolean chat_dispatch_get_user (ChatDispatch *self, JsonObject *params, const char *field,
                                  char **display, GError **error);
 gint64 chat_dispatch_now_ms (void);
+
+/* chat-dispatch-ready.c */
+void chat_dispatch_ready_start (ChatDispatch *self);
+void chat_dispatch_ready_stop (ChatDispatch *self);
+/* Runs request again (chat_dispatch_run) once this server serves or stops leading. */
+void chat_dispatch_wait_until_ready (ChatDispatch *self, ChatRequest *request);
 
 /* chat-dispatch-account.c */
 void chat_dispatch_signup (ChatDispatch *self, ChatRequest *request);

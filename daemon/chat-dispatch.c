@@ -50,6 +50,16 @@ static const ChatOpInfo ops[] = {
 G_DEFINE_FINAL_TYPE (ChatDispatch, chat_dispatch, G_TYPE_OBJECT)
 
 static void
+chat_dispatch_dispose (GObject *object)
+{
+  ChatDispatch *self = CHAT_DISPATCH (object);
+
+  if (self->node != NULL)
+    chat_dispatch_ready_stop (self);
+  G_OBJECT_CLASS (chat_dispatch_parent_class)->dispose (object);
+}
+
+static void
 chat_dispatch_finalize (GObject *object)
 {
   ChatDispatch *self = CHAT_DISPATCH (object);
@@ -64,6 +74,7 @@ chat_dispatch_finalize (GObject *object)
 static void
 chat_dispatch_class_init (ChatDispatchClass *klass)
 {
+  G_OBJECT_CLASS (klass)->dispose = chat_dispatch_dispose;
   G_OBJECT_CLASS (klass)->finalize = chat_dispatch_finalize;
 }
 
@@ -83,6 +94,7 @@ chat_dispatch_new (const ChatConfig *config, ChatStore *store, ChatNode *node,
   self->node = g_object_ref (node);
   self->sessions = g_object_ref (sessions);
   self->auth = g_object_ref (auth);
+  chat_dispatch_ready_start (self);
   return self;
 }
 
@@ -177,10 +189,9 @@ chat_dispatch_run (ChatDispatch *self, ChatRequest *request)
   if (info->handler != dispatch_hello && !chat_node_is_leader (self->node))
     {
       /* Elected, but nothing of its own term is committed yet: it may not answer reads
-       * from state an earlier leader could still extend. Come back in a moment. */
+       * from state an earlier leader could still extend. The request waits for that. */
       if (chat_node_get_role (self->node) == CHAT_NODE_ROLE_LEADER)
-        chat_request_fail_literal (request, CHAT_ERROR_UNAVAILABLE,
-                                   "The new leader is not ready yet; try again");
+        chat_dispatch_wait_until_ready (self, request);
       else
         fail_not_leader (self, request);
       return;

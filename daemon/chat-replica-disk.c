@@ -381,9 +381,30 @@ chat_replica_disk_append (ChatReplica *self, ChatReplUpdate *update, gboolean sy
 }
 
 gboolean
-chat_replica_disk_persist (ChatReplica *self, ChatReplUpdate *update, GError **error)
+chat_replica_disk_save_hard_state (ChatReplica *self, ChatReplUpdate *update, gboolean synced,
+                                   GError **error)
 {
   guint64 hard[2] = { update->term, update->vote };
+
+  if (!save_numbers_as (self, CHAT_REPLICA_META_HARD_STATE, hard, 2, synced, error))
+    {
+      g_prefix_error (error, "Saving the term: ");
+      return FALSE;
+    }
+  if (update->cluster_id == self->cluster_id)
+    return TRUE;
+  if (!save_numbers_as (self, CHAT_REPLICA_META_CLUSTER, &update->cluster_id, 1, synced, error))
+    {
+      g_prefix_error (error, "Saving the cluster id: ");
+      return FALSE;
+    }
+  self->cluster_id = update->cluster_id;
+  return TRUE;
+}
+
+gboolean
+chat_replica_disk_persist (ChatReplica *self, ChatReplUpdate *update, GError **error)
+{
   gint64 start = 0;
   /* An fsynced commit follows the snapshot in this update (an install restores the state
    * and empties the log with fsynced commits of its own): the snapshot's row waits for it
@@ -405,21 +426,8 @@ chat_replica_disk_persist (ChatReplica *self, ChatReplUpdate *update, GError **e
       g_prefix_error (error, "Saving the snapshot: ");
       return FALSE;
     }
-  if (update->hard_state_changed
-      && !save_numbers (self, CHAT_REPLICA_META_HARD_STATE, hard, 2, error))
-    {
-      g_prefix_error (error, "Saving the term: ");
-      return FALSE;
-    }
-  if (update->hard_state_changed && update->cluster_id != self->cluster_id)
-    {
-      if (!save_numbers (self, CHAT_REPLICA_META_CLUSTER, &update->cluster_id, 1, error))
-        {
-          g_prefix_error (error, "Saving the cluster id: ");
-          return FALSE;
-        }
-      self->cluster_id = update->cluster_id;
-    }
+  if (update->hard_state_changed && !chat_replica_disk_save_hard_state (self, update, TRUE, error))
+    return FALSE;
   start = g_get_monotonic_time ();
   if ((update->truncate_from != 0 || update->entries->len > 0)
       && !chat_replica_disk_append (self, update, TRUE, error))

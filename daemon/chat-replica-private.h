@@ -73,7 +73,8 @@ struct _ChatReplica
   GCallback status_changed;
   gpointer user_data;
 
-  GArray *unsynced; /* appends written but not yet fsynced, oldest first (chat-replica-sync.c) */
+  GArray *unsynced;          /* writes not yet fsynced, oldest first (chat-replica-sync.c) */
+  GArray *held;              /* messages waiting for them, oldest first */
   ChatDiskGuard *disk_guard; /* free space of the state directory (chat-replica-space.c) */
 };
 
@@ -98,21 +99,33 @@ gboolean chat_replica_disk_incarnation (ChatReplica *self, guint64 *incarnation,
 /* Step 1 and 2 of an update, durably: the diverged operations (queued first), snapshot,
  * hard state, truncation and entries. */
 gboolean chat_replica_disk_persist (ChatReplica *self, ChatReplUpdate *update, GError **error);
-/* Step 2 for truncation and entries alone; synced: fsynced before it returns. */
+/* Step 2 for the term, vote and cluster id alone, and for truncation and entries alone;
+ * synced: fsynced before they return. */
+gboolean chat_replica_disk_save_hard_state (ChatReplica *self, ChatReplUpdate *update,
+                                            gboolean synced, GError **error);
 gboolean chat_replica_disk_append (ChatReplica *self, ChatReplUpdate *update, gboolean synced,
                                    GError **error);
 
-/* chat-replica-sync.c: appends that the store's sync thread makes durable, so that the
- * main loop does not wait for the log's fsync (docs/server.md, "The log's fsync"). */
+/* chat-replica-sync.c: step 2 written without waiting for the disk and made durable by the
+ * store's sync thread, with the messages that must not leave before it (docs/server.md,
+ * "The log's fsync"). Tickets are the store's: a sync completes every earlier one. */
 void chat_replica_sync_init (ChatReplica *self);
 void chat_replica_sync_clear (ChatReplica *self);
-/* Writes the update's truncation and entries unsynced and asks for a sync of them. */
-gboolean chat_replica_sync_append (ChatReplica *self, ChatReplUpdate *update, GError **error);
-/* Forgets the appends a sync made durable, up to its ticket (every one, for G_MAXUINT64:
- * after a durable write, which makes the whole WAL durable); TRUE with the newest of them
- * in index and term when they included entries. */
+/* Writes the update's hard state, truncation and entries unsynced; asks for a sync. */
+gboolean chat_replica_sync_write (ChatReplica *self, ChatReplUpdate *update, GError **error);
+/* Keeps messages (taking them) until the writes made before them are durable. */
+void chat_replica_sync_hold (ChatReplica *self, GPtrArray *messages);
+/* Messages are being held: later ones wait behind them, in order. */
+gboolean chat_replica_sync_holding (ChatReplica *self);
+/* The held messages that a sync up to ticket releases, oldest first (G_MAXUINT64: every
+ * one, after a durable write, which makes the whole WAL durable). */
+GPtrArray *chat_replica_sync_release (ChatReplica *self, guint64 ticket);
+/* Forgets the writes a sync up to ticket made durable and returns TRUE when the core is to
+ * hear PERSISTED, with the newest entry among them in index and term (0: none). FALSE, and
+ * nothing forgotten, while a later hard state is not durable yet: PERSISTED says every
+ * hard state handed out is. */
 gboolean chat_replica_sync_take (ChatReplica *self, guint64 ticket, guint64 *index, guint64 *term);
-/* Some append is still waiting for its sync. */
+/* Some write still waits for its sync. */
 gboolean chat_replica_sync_waiting (ChatReplica *self);
 
 /* Stops the server: what it wrote or is about to write to the disk is unknown, and a

@@ -647,7 +647,7 @@ maybe_snapshot (ChatReplica *self)
 
 /* --- updates ---------------------------------------------------------------------------- */
 
-/* After a durable write, which makes every unsynced append before it durable too. */
+/* After a durable write, which makes every unsynced write before it durable too. */
 static void
 report_persisted (ChatReplica *self, ChatReplUpdate *u)
 {
@@ -675,14 +675,15 @@ report_persisted (ChatReplica *self, ChatReplUpdate *u)
   step (self, &event);
 }
 
-/* Every earlier update is durable once handled, so only this one's hard state, snapshot
- * or diverged operations can be waiting for the disk. Without them the messages go out
- * before the entries are fsynced: the followers write in parallel with this server, and the
- * core counts no entry as durable here before PERSISTED. */
+/* Messages go before their update's writes are durable unless they answer for them (a
+ * hard state, a snapshot, diverged operations) or earlier ones wait for the disk, which
+ * they stay behind. The followers write in parallel with this server, and the core counts
+ * no entry as durable here before PERSISTED. */
 static gboolean
-messages_may_lead_disk (const ChatReplUpdate *u)
+messages_may_lead_disk (ChatReplica *self, const ChatReplUpdate *u)
 {
-  return !u->hard_state_changed && u->snapshot == NULL && u->diverged->len == 0;
+  return !u->hard_state_changed && u->snapshot == NULL && u->diverged->len == 0
+         && !chat_replica_sync_holding (self);
 }
 
 /* PERSISTED makes a follower acknowledge what it just wrote. Those answers are what the
@@ -692,29 +693,44 @@ messages_may_lead_disk (const ChatReplUpdate *u)
 static void
 send_acknowledgements (ChatReplica *self)
 {
-  if (self->update.messages->len == 0 || !messages_may_lead_disk (&self->update))
+  if (self->update.messages->len == 0 || !messages_may_lead_disk (self, &self->update))
     return;
   send_messages (self, self->update.messages);
   g_ptr_array_set_size (self->update.messages, 0);
 }
 
-/* The store's sync thread made the appends up to ticket durable. A hard state handed out
- * since then still waits in the update, and PERSISTED would tell the core that it is
- * durable too: the durable write that handles it reports these appends instead. */
+static void
+send_released (ChatReplica *self, guint64 ticket)
+{
+  g_autoptr (GPtrArray) released = chat_replica_sync_release (self, ticket);
+
+  if (released->len > 0)
+    send_messages (self, released);
+}
+
+/* The store's sync thread made the writes up to ticket durable: what waited for them
+ * leaves, and the core hears PERSISTED unless a hard state handed out since is not durable
+ * yet (PERSISTED would tell it that it is); the sync of that one reports these too. */
 static void
 on_synced (guint64 ticket, gint64 duration_us, const GError *error, gpointer user_data)
 {
   ChatReplica *self = user_data;
   ChatReplEvent event = { .type = CHAT_REPL_EVENT_PERSISTED };
+  gint64 start = g_get_monotonic_time ();
 
   if (error != NULL)
-    chat_replica_fail_stop ("Cannot make the log durable", error);
+    chat_replica_fail_stop ("Cannot make the replication state durable", error);
   chat_metrics_observe_fsync ((double)duration_us / G_USEC_PER_SEC);
-  if (!self->started || self->update.hard_state_changed
-      || !chat_replica_sync_take (self, ticket, &event.index, &event.term))
+  if (!self->started)
     return;
-  step (self, &event);
-  send_acknowledgements (self);
+  send_released (self, ticket);
+  if (!self->update.hard_state_changed
+      && chat_replica_sync_take (self, ticket, &event.index, &event.term))
+    {
+      step (self, &event);
+      send_acknowledgements (self);
+    }
+  chat_slice_note ("reporting a sync", start, 0);
 }
 
 /* Step 1 and 2, with the time of each durable write for the fsync metric. */
@@ -732,12 +748,44 @@ persist_timed (ChatReplica *self, ChatReplUpdate *u, GError **error)
   return TRUE;
 }
 
+/* The hard state, truncation and entries go to the disk without waiting for it; the sync
+ * thread makes them durable and PERSISTED follows (on_synced). The messages that may not
+ * lead the disk wait for that sync. */
+static void
+write_unsynced (ChatReplica *self, ChatReplUpdate *u)
+{
+  g_autoptr (GError) error = NULL;
+  gboolean lead = messages_may_lead_disk (self, u);
+
+  if (lead)
+    send_messages (self, u->messages);
+  if (!chat_replica_sync_write (self, u, &error))
+    chat_replica_fail_stop ("Cannot write the replication state", error);
+  if (!lead)
+    chat_replica_sync_hold (self, u->messages);
+}
+
+/* A snapshot, or a history that diverged: files are written and replaced, and the chat
+ * state maybe restored, in an order that needs each step durable before the next. The
+ * durable writes make every earlier unsynced one durable too. */
+static void
+write_durably (ChatReplica *self, ChatReplUpdate *u)
+{
+  g_autoptr (GError) error = NULL;
+
+  if (!persist_timed (self, u, &error))
+    chat_replica_fail_stop ("Cannot persist the replication state", error);
+  send_released (self, G_MAXUINT64);
+  send_messages (self, u->messages);
+  report_persisted (self, u);
+  send_acknowledgements (self);
+}
+
 /* One update, in the order chat-repl.h prescribes. */
 static void
 handle_update (ChatReplica *self)
 {
   g_auto (ChatReplUpdate) u = self->update;
-  g_autoptr (GError) error = NULL;
   gboolean changed = u.role_changed || u.notices->len > 0 || u.hard_state_changed;
   gint64 start = 0;
 
@@ -749,24 +797,11 @@ handle_update (ChatReplica *self)
       self->state_generation++;
     }
   start = g_get_monotonic_time ();
-  if (messages_may_lead_disk (&u))
-    {
-      /* Entries alone: the sync thread fsyncs them and PERSISTED follows (on_synced). */
-      send_messages (self, u.messages);
-      if (!chat_replica_sync_append (self, &u, &error))
-        chat_replica_fail_stop ("Cannot append to the log", error);
-      chat_slice_note ("appending entries", start, u.entries->len);
-    }
+  if (u.snapshot == NULL && u.diverged->len == 0)
+    write_unsynced (self, &u);
   else
-    {
-      if (!persist_timed (self, &u, &error))
-        chat_replica_fail_stop ("Cannot persist the replication state", error);
-      chat_slice_note (u.snapshot ? "persisting a snapshot" : "persisting the hard state", start,
-                       u.entries->len);
-      send_messages (self, u.messages);
-      report_persisted (self, &u);
-      send_acknowledgements (self);
-    }
+    write_durably (self, &u);
+  chat_slice_note (u.snapshot ? "persisting a snapshot" : "writing the log", start, u.entries->len);
   if (u.role_changed && self->serving)
     self->serving = FALSE;
   queue_committed (self, &u);
@@ -1059,7 +1094,8 @@ chat_replica_stop (ChatReplica *self)
 
   if (!self->started)
     return;
-  /* Whatever the core handed out last is made durable and sent, as on any iteration. */
+  /* Whatever the core handed out last is written and sent, as on any iteration; messages
+   * still waiting for the sync thread stay unsent, as after a crash. */
   g_clear_handle_id (&self->flush_source, g_source_remove);
   persist_rounds (self, G_MAXINT64);
   apply_all (self);

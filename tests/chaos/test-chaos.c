@@ -3,6 +3,7 @@
  * every acknowledged message must be stored exactly once on every server.
  *
  *   test-chaos [--servers N] [--seconds S] [--writers W] [--wipe] [--pause]
+ *              [--slow-disk MS [--slow-every N]]
  *   CHAOS_SECONDS=600 meson test -C build chaos --timeout-multiplier 0
  */
 #define G_LOG_DOMAIN "chaos"
@@ -24,6 +25,8 @@ typedef struct
   int writers;
   gboolean wipe;
   gboolean pause;
+  int slow_disk_ms;
+  int slow_every;
 } Options;
 
 static gboolean
@@ -40,6 +43,11 @@ parse (Options *options, int *argc, char ***argv)
     { "pause", 0, 0, G_OPTION_ARG_NONE, &options->pause,
       "No kills: SIGSTOP/SIGCONT pauses and CPU hogs; leader changes only after long pauses",
       NULL },
+    { "slow-disk", 0, 0, G_OPTION_ARG_INT, &options->slow_disk_ms,
+      "Every server's fsyncs take MS longer (the library in $CHATD_TEST_SLOW_FSYNC, preloaded)",
+      "MS" },
+    { "slow-every", 0, 0, G_OPTION_ARG_INT, &options->slow_every,
+      "With --slow-disk: only every N-th fsync of a server is slow (default 1)", "N" },
     { NULL }
   };
   g_autoptr (GOptionContext) context = g_option_context_new ("- chaos test");
@@ -55,12 +63,35 @@ parse (Options *options, int *argc, char ***argv)
       return FALSE;
     }
   if (options->servers < 1 || options->servers > 9 || options->seconds < 1
-      || options->seconds > 24 * 3600 || options->writers < 1 || options->writers > 100)
+      || options->seconds > 24 * 3600 || options->writers < 1 || options->writers > 100
+      || options->slow_disk_ms < 0 || options->slow_disk_ms > 10000 || options->slow_every < 0)
     {
-      g_printerr ("test-chaos: --servers 1-9, --seconds 1-86400, --writers 1-100\n");
+      g_printerr ("test-chaos: --servers 1-9, --seconds 1-86400, --writers 1-100,"
+                  " --slow-disk 0-10000\n");
       return FALSE;
     }
   return TRUE;
+}
+
+/* The servers this process starts from now on inherit a slow disk (tests/chaos/slow-fsync.c). */
+static void
+slow_down_disks (int ms, int every)
+{
+  const char *library = g_getenv ("CHATD_TEST_SLOW_FSYNC");
+  const char *asan = g_getenv ("ASAN_OPTIONS");
+  g_autofree char *delay = g_strdup_printf ("%d", ms);
+  g_autofree char *period = g_strdup_printf ("%d", MAX (every, 1));
+  g_autofree char *asan_options = NULL;
+
+  if (library == NULL)
+    g_error ("--slow-disk needs $CHATD_TEST_SLOW_FSYNC, the library to preload");
+  g_setenv ("LD_PRELOAD", library, TRUE);
+  g_setenv ("CHATD_TEST_FSYNC_DELAY_MS", delay, TRUE);
+  g_setenv ("CHATD_TEST_FSYNC_SLOW_EVERY", period, TRUE);
+  /* A sanitizer build would refuse a library loaded before its runtime. */
+  asan_options = g_strconcat (asan != NULL ? asan : "", asan != NULL ? ":" : "",
+                              "verify_asan_link_order=0", NULL);
+  g_setenv ("ASAN_OPTIONS", asan_options, TRUE);
 }
 
 static void
@@ -102,13 +133,17 @@ main (int argc, char **argv)
   setlocale (LC_ALL, "");
   if (!parse (&options, &argc, &argv))
     return 2;
+  if (options.slow_disk_ms > 0)
+    slow_down_disks (options.slow_disk_ms, options.slow_every);
   cluster = chat_test_cluster_new ((guint)options.servers, "available");
   chat_test_cluster_start_all (cluster);
   world = chaos_world_new (cluster);
   if (!chaos_writers_signup (world, (guint)options.writers))
     g_error ("Writers could not sign up");
-  g_printerr ("# %d servers, %d writers, %d s of chaos%s\n", options.servers, options.writers,
-              options.seconds, options.wipe ? ", disks wiped too" : "");
+  g_printerr ("# %d servers, %d writers, %d s of chaos%s; every %d. fsync %d ms slower\n",
+              options.servers, options.writers, options.seconds,
+              options.wipe ? ", disks wiped too" : "", MAX (options.slow_every, 1),
+              options.slow_disk_ms);
   chaos_writers_start (world);
   if (options.pause)
     paused_ok = run_pauses (cluster, world, (guint)options.seconds, &changes);
