@@ -79,14 +79,20 @@ static void
 post_done (ChatWalSyncer *self, guint64 ticket, gint64 duration_us, GError *error)
 {
   SyncDone *done = g_new0 (SyncDone, 1);
+  g_autoptr (GSource) source = NULL;
 
   g_atomic_int_inc (&self->refs);
   done->syncer = self;
   done->ticket = ticket;
   done->duration_us = duration_us;
   done->error = error;
-  g_main_context_invoke_full (self->context, G_PRIORITY_DEFAULT, deliver_in_loop, done,
-                              (GDestroyNotify)sync_done_free);
+  /* A source, not g_main_context_invoke(): that would run the callback right here, in
+   * this thread, whenever nobody happens to own the context. */
+  source = g_idle_source_new ();
+  g_source_set_priority (source, G_PRIORITY_DEFAULT);
+  g_source_set_name (source, "[chatd] WAL synced");
+  g_source_set_callback (source, deliver_in_loop, done, (GDestroyNotify)sync_done_free);
+  g_source_attach (source, self->context);
 }
 
 /* One fsync, covering every ticket handed out before it began. Called unlocked. */

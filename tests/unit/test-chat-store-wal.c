@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* ChatStore off the main loop's path: WAL checkpoints on their own thread, compaction in slices. */
+/* ChatStore off the main loop's path: WAL checkpoints and fsyncs on their own threads,
+ * compaction in slices. */
 #include "chat-store-test-util.h"
 
-/* count entries of size bytes each from index first, in one append. */
+/* count entries of size bytes each from index first, in one append (fsynced or not). */
 static void
-append_sized (StoreFixture *f, guint64 truncate_from, guint64 first, guint count, gsize size)
+append_entries (StoreFixture *f, guint64 truncate_from, guint64 first, guint count, gsize size,
+                gboolean synced)
 {
   g_autoptr (GPtrArray) entries
       = g_ptr_array_new_with_free_func ((GDestroyNotify)chat_log_entry_free);
@@ -19,8 +21,17 @@ append_sized (StoreFixture *f, guint64 truncate_from, guint64 first, guint count
       data = g_bytes_new_take (body, size);
       g_ptr_array_add (entries, chat_log_entry_new (1, first + i, 0, data));
     }
-  g_assert_true (chat_store_append_log (f->store, truncate_from, entries, &error));
+  if (synced)
+    g_assert_true (chat_store_append_log (f->store, truncate_from, entries, &error));
+  else
+    g_assert_true (chat_store_append_log_unsynced (f->store, truncate_from, entries, &error));
   g_assert_no_error (error);
+}
+
+static void
+append_sized (StoreFixture *f, guint64 truncate_from, guint64 first, guint count, gsize size)
+{
+  append_entries (f, truncate_from, first, count, size, TRUE);
 }
 
 static guint64
@@ -100,12 +111,69 @@ test_compact_in_slices (StoreFixture *f, gconstpointer data)
   g_assert_cmpuint (count_entries (f, 0), ==, 5);
 }
 
+typedef struct
+{
+  guint calls;
+  guint64 last_ticket;
+  gboolean out_of_order;
+  GThread *thread; /* that delivered them */
+} Synced;
+
+static void
+on_synced (guint64 ticket, gint64 duration_us, const GError *error, gpointer user_data)
+{
+  Synced *synced = user_data;
+
+  g_assert_no_error (error);
+  g_assert_cmpint (duration_us, >=, 0);
+  synced->out_of_order |= ticket <= synced->last_ticket;
+  synced->last_ticket = ticket;
+  synced->calls++;
+  synced->thread = g_thread_self ();
+}
+
+/* Unsynced appends are fsynced by the store's sync thread: each request's ticket is
+ * reported, in order, in the main context (never inside the request), several requests
+ * made while one fsync runs are answered by the next one, and what was written is there
+ * after the store is reopened. */
+static void
+test_sync_thread (StoreFixture *f, gconstpointer data)
+{
+  Synced synced = { 0 };
+  guint64 ticket = 0;
+  g_autoptr (GError) error = NULL;
+
+  chat_store_set_synced_func (f->store, on_synced, &synced);
+  for (guint i = 0; i < 50; i++)
+    {
+      guint64 previous = ticket;
+
+      append_entries (f, 0, 1 + i * 10, 10, 1024, FALSE);
+      ticket = chat_store_request_sync (f->store);
+      g_assert_cmpuint (ticket, >, previous);
+    }
+  g_assert_cmpuint (synced.calls, ==, 0);
+  while (synced.last_ticket < ticket)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_false (synced.out_of_order);
+  g_assert_cmpuint (synced.last_ticket, ==, ticket);
+  g_assert_cmpuint (synced.calls, <=, 50);
+  g_assert_true (synced.thread == g_thread_self ());
+  g_assert_true (chat_store_probe (f->store, &error));
+  g_assert_no_error (error);
+  chat_store_set_synced_func (f->store, NULL, NULL);
+  store_fixture_reopen (f);
+  g_assert_cmpuint (count_entries (f, 1), ==, 500);
+}
+
 int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add ("/store/wal/checkpoint-in-background", StoreFixture, NULL, store_fixture_set_up,
               test_checkpoint_in_background, store_fixture_tear_down);
+  g_test_add ("/store/wal/sync-thread", StoreFixture, NULL, store_fixture_set_up, test_sync_thread,
+              store_fixture_tear_down);
   g_test_add ("/store/log/compact-in-slices", StoreFixture, NULL, store_fixture_set_up,
               test_compact_in_slices, store_fixture_tear_down);
   return g_test_run ();
