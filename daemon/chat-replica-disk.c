@@ -265,8 +265,7 @@ chat_replica_disk_drop_written (ChatReplica *self)
   dir = chat_replica_disk_dir (self);
   name = chat_snapshot_file_name (self->written_index, self->written_serial);
   path = g_build_filename (dir, name, NULL);
-  if (g_unlink (path) != 0 && errno != ENOENT)
-    g_warning ("Cannot remove %s: %s", path, g_strerror (errno));
+  chat_snapshot_file_remove_later (path);
   g_clear_pointer (&self->written_image, g_bytes_unref);
 }
 
@@ -298,8 +297,7 @@ forget_file (ChatReplica *self, const char *dir, char *new_file)
     {
       g_autofree char *path = g_build_filename (dir, self->snapshot_file, NULL);
 
-      if (g_unlink (path) != 0 && errno != ENOENT)
-        g_warning ("Cannot remove %s: %s", path, g_strerror (errno));
+      chat_snapshot_file_remove_later (path);
     }
   g_free (self->snapshot_file);
   self->snapshot_file = new_file;

@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <gio/gio.h>
 #include <glib/gstdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -195,4 +196,22 @@ chat_snapshot_file_clean (const char *dir, guint64 index, guint64 serial)
       if (g_unlink (path) != 0)
         g_warning ("Cannot remove %s: %s", path, g_strerror (errno));
     }
+}
+
+static void
+remove_in_thread (GTask *task, gpointer source, gpointer data, GCancellable *cancellable)
+{
+  const char *path = data;
+
+  if (g_unlink (path) != 0 && errno != ENOENT)
+    g_warning ("Cannot remove %s: %s", path, g_strerror (errno));
+}
+
+void
+chat_snapshot_file_remove_later (const char *path)
+{
+  g_autoptr (GTask) task = g_task_new (NULL, NULL, NULL, NULL);
+
+  g_task_set_task_data (task, g_strdup (path), g_free);
+  g_task_run_in_thread (task, remove_in_thread);
 }

@@ -16,6 +16,10 @@ char *chat_snapshot_file_name (guint64 index, guint64 serial);
 
 GBytes *chat_snapshot_file_read (const char *dir, guint64 index, guint64 serial, GError **error);
 
+/* Removes the file at path on a worker thread (a missing file is no error): freeing the
+ * blocks of a large image took tens of milliseconds per range on a file system mounted
+ * with `discard`, too long for the main loop. */
+void chat_snapshot_file_remove_later (const char *path);
 /* Removes every snapshot file and leftover temporary file in dir but the one named by
  * (index, serial); serial 0 keeps none. */
 void chat_snapshot_file_clean (const char *dir, guint64 index, guint64 serial);
