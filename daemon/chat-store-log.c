@@ -119,7 +119,7 @@ chat_store_append_log (ChatStore *self, guint64 truncate_from, GPtrArray *entrie
   return append_log (self, truncate_from, entries, TRUE, error);
 }
 
-/* synchronous NORMAL: the commit writes its WAL frames and returns; the store's sync
+/* synchronous OFF: the commit writes its WAL frames and returns; the store's sync
  * thread makes them durable (chat-store-wal-sync.c). */
 gboolean
 chat_store_append_log_unsynced (ChatStore *self, guint64 truncate_from, GPtrArray *entries,
@@ -216,7 +216,7 @@ compact_slice (ChatStore *self, GError **error)
   return TRUE;
 }
 
-/* Not fsynced (synchronous NORMAL): the snapshot that covers these entries was saved with
+/* Not fsynced (synchronous OFF): the snapshot that covers these entries was saved with
  * an fsync first (docs/storage.md), and a power cut keeps a prefix of the WAL's commits,
  * so a deletion that survives comes with every apply commit before it; one that is lost
  * leaves entries the next compaction removes. */

@@ -39,12 +39,13 @@ struct _ChatStore
 
   char *path;
   sqlite3 *db;
-  GHashTable *stmts;        /* SQL text (static string) -> sqlite3_stmt * */
-  gboolean durable;         /* PRAGMA synchronous currently FULL */
-  gboolean in_apply;        /* between begin_apply and commit/rollback */
-  gboolean batch_implicit;  /* the current batch was opened by chat_store_apply itself */
-  guint64 applied_index;    /* applied index as seen inside the current transaction */
-  guint64 applied_at_begin; /* value to restore on rollback */
+  GHashTable *stmts;            /* SQL text (static string) -> sqlite3_stmt * */
+  gboolean durable;             /* PRAGMA synchronous currently FULL, else OFF */
+  gboolean checkpoint_deferred; /* past the WAL's bound after a commit at OFF */
+  gboolean in_apply;            /* between begin_apply and commit/rollback */
+  gboolean batch_implicit;      /* the current batch was opened by chat_store_apply itself */
+  guint64 applied_index;        /* applied index as seen inside the current transaction */
+  guint64 applied_at_begin;     /* value to restore on rollback */
   guint64 last_log_index;
   guint64 compacted_index;
   guint64 compact_target; /* entries up to here go, a slice at a time */
@@ -71,7 +72,8 @@ gboolean chat_store_exec (ChatStore *self, const char *sql, GError **error);
 gboolean chat_store_fail (ChatStore *self, GError **error, const char *what);
 /* Steps a statement that returns no rows. */
 gboolean chat_store_step_done (ChatStore *self, ChatStmt *stmt, GError **error);
-/* Switches PRAGMA synchronous between FULL (durable) and NORMAL; outside transactions. */
+/* Switches PRAGMA synchronous between FULL (durable) and OFF; outside transactions. Runs
+ * a checkpoint that a commit at OFF left for later first. */
 gboolean chat_store_set_durable (ChatStore *self, gboolean durable, GError **error);
 /* Writes a decimal guint64 under a meta key within the current transaction. */
 gboolean chat_store_put_meta_uint (ChatStore *self, const char *key, guint64 value, GError **error);

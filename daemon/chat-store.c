@@ -249,12 +249,38 @@ chat_store_column_dup (ChatStmt *stmt, int col)
   return g_strdup ((const char *)sqlite3_column_text (stmt, col));
 }
 
+/* The checkpoint past the WAL's bound that a commit made without syncs left for later
+ * (on_wal_commit): a checkpoint copies the WAL into the database and lets it restart, so
+ * it must fsync both, which a connection at synchronous OFF does not. */
+static gboolean
+run_deferred_checkpoint (ChatStore *self, GError **error)
+{
+  gint64 start = g_get_monotonic_time ();
+
+  if (!self->checkpoint_deferred)
+    return TRUE;
+  self->checkpoint_deferred = FALSE;
+  if (!self->durable && !chat_store_exec (self, "PRAGMA synchronous = NORMAL", error))
+    return FALSE;
+  sqlite3_wal_checkpoint_v2 (self->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+  self->inline_checkpoint_us = g_get_monotonic_time ();
+  self->inline_checkpoints++;
+  chat_slice_note ("checkpointing the WAL past its bound", start, (guint)self->wal_frames);
+  return self->durable || chat_store_exec (self, "PRAGMA synchronous = OFF", error);
+}
+
+/* FULL: SQLite fsyncs the WAL before the commit returns. OFF: no fsync at all, not even
+ * of the WAL's header when a commit restarts it (NORMAL would, on the main loop): the
+ * store's sync thread makes these commits durable (chat-store-wal-sync.c), and a power
+ * cut keeps a prefix of the WAL's commits either way (docs/storage.md). */
 gboolean
 chat_store_set_durable (ChatStore *self, gboolean durable, GError **error)
 {
+  if (!run_deferred_checkpoint (self, error))
+    return FALSE;
   if (self->durable == durable)
     return TRUE;
-  if (!chat_store_exec (self, durable ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL",
+  if (!chat_store_exec (self, durable ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = OFF",
                         error))
     return FALSE;
   self->durable = durable;
@@ -303,6 +329,9 @@ chat_store_finalize (GObject *object)
   g_clear_pointer (&self->syncer, chat_wal_syncer_stop);
   g_clear_pointer (&self->checkpointer, chat_checkpointer_stop);
   g_clear_pointer (&self->stmts, g_hash_table_unref);
+  /* The last connection to close checkpoints the whole WAL and deletes it: with fsyncs. */
+  if (self->db != NULL)
+    sqlite3_exec (self->db, "PRAGMA synchronous = FULL", NULL, NULL, NULL);
   if (self->db != NULL)
     sqlite3_close_v2 (self->db);
   g_free (self->path);
@@ -343,6 +372,12 @@ on_wal_commit (void *data, sqlite3 *db, const char *name, int frames)
   if (frames < CHAT_STORE_WAL_MAX_PAGES
       || start - self->inline_checkpoint_us < CHAT_STORE_INLINE_INTERVAL_US)
     return SQLITE_OK;
+  if (!self->durable)
+    {
+      /* Not at synchronous OFF: at the start of the next write (chat_store_set_durable). */
+      self->checkpoint_deferred = TRUE;
+      return SQLITE_OK;
+    }
   sqlite3_wal_checkpoint_v2 (db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
   self->inline_checkpoint_us = g_get_monotonic_time ();
   self->inline_checkpoints++;

@@ -3,6 +3,8 @@
  * compaction in slices. */
 #include "chat-store-test-util.h"
 
+#include <sqlite3.h>
+
 /* count entries of size bytes each from index first, in one append (fsynced or not). */
 static void
 append_entries (StoreFixture *f, guint64 truncate_from, guint64 first, guint count, gsize size,
@@ -111,6 +113,34 @@ test_compact_in_slices (StoreFixture *f, gconstpointer data)
   g_assert_cmpuint (count_entries (f, 0), ==, 5);
 }
 
+/* A commit without syncs that takes the WAL past its bound (64 MiB) leaves the checkpoint
+ * for the start of the next write, which runs it with fsyncs; nothing is lost by it. */
+static void
+test_deferred_checkpoint (StoreFixture *f, gconstpointer data)
+{
+  g_autofree char *path = g_build_filename (f->dir, "chatd.db", NULL);
+  sqlite3 *reader = NULL;
+  guint64 next = 1;
+
+  /* A reader keeps the WAL from starting over, as the snapshot worker's long read does. */
+  g_assert_cmpint (sqlite3_open_v2 (path, &reader, SQLITE_OPEN_READONLY, NULL), ==, SQLITE_OK);
+  g_assert_cmpint (sqlite3_exec (reader, "BEGIN; SELECT count(*) FROM log", NULL, NULL, NULL), ==,
+                   SQLITE_OK);
+  while (chat_store_wal_frames (f->store) < 16000 && next < 100000)
+    {
+      append_entries (f, 0, next, 16, 64 * 1024, FALSE);
+      next += 16;
+    }
+  g_assert_cmpint (chat_store_wal_frames (f->store), >=, 16000);
+  g_assert_cmpuint (chat_store_inline_checkpoints (f->store), ==, 0);
+  sqlite3_exec (reader, "COMMIT", NULL, NULL, NULL);
+  sqlite3_close (reader);
+  append_entries (f, 0, next, 1, 100, FALSE);
+  g_assert_cmpuint (chat_store_inline_checkpoints (f->store), ==, 1);
+  store_fixture_reopen (f);
+  g_assert_cmpuint (count_entries (f, 1), ==, next);
+}
+
 typedef struct
 {
   guint calls;
@@ -174,6 +204,8 @@ main (int argc, char **argv)
               test_checkpoint_in_background, store_fixture_tear_down);
   g_test_add ("/store/wal/sync-thread", StoreFixture, NULL, store_fixture_set_up, test_sync_thread,
               store_fixture_tear_down);
+  g_test_add ("/store/wal/deferred-checkpoint", StoreFixture, NULL, store_fixture_set_up,
+              test_deferred_checkpoint, store_fixture_tear_down);
   g_test_add ("/store/log/compact-in-slices", StoreFixture, NULL, store_fixture_set_up,
               test_compact_in_slices, store_fixture_tear_down);
   return g_test_run ();
