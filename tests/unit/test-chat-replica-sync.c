@@ -5,8 +5,7 @@
 #include "chat-replica-private.h"
 
 #include "chat-error.h"
-
-#include <glib/gstdio.h>
+#include "chat-fs.h"
 
 typedef struct
 {
@@ -33,19 +32,9 @@ set_up (Fixture *f, gconstpointer data)
 static void
 tear_down (Fixture *f, gconstpointer data)
 {
-  g_autoptr (GDir) dir = NULL;
-  const char *name;
-
   g_clear_object (&f->replica);
   g_clear_object (&f->store);
-  dir = g_dir_open (f->dir, 0, NULL);
-  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
-    {
-      g_autofree char *path = g_build_filename (f->dir, name, NULL);
-
-      g_unlink (path);
-    }
-  g_rmdir (f->dir);
+  chat_fs_remove_tree (f->dir);
   g_free (f->dir);
   chat_config_free (f->config);
 }
