@@ -652,7 +652,7 @@ static void
 report_persisted (ChatReplica *self, ChatReplUpdate *u)
 {
   ChatReplEvent event = { .type = CHAT_REPL_EVENT_PERSISTED };
-  gboolean earlier = chat_replica_sync_waiting (self);
+  gboolean earlier = FALSE;
 
   if (u->snapshot != NULL)
     {
@@ -660,7 +660,7 @@ report_persisted (ChatReplica *self, ChatReplUpdate *u)
           = { .type = CHAT_REPL_EVENT_SNAPSHOT_PERSISTED, .index = u->snapshot->index };
       step (self, &snap);
     }
-  chat_replica_sync_take (self, G_MAXUINT64, &event.index, &event.term);
+  earlier = chat_replica_sync_take (self, G_MAXUINT64, &event.index, &event.term);
   if (!earlier && !u->hard_state_changed && u->truncate_from == 0 && u->entries->len == 0)
     return;
   if (u->entries->len > 0)

@@ -41,7 +41,7 @@ struct _ChatStore
   sqlite3 *db;
   GHashTable *stmts;            /* SQL text (static string) -> sqlite3_stmt * */
   gboolean durable;             /* PRAGMA synchronous currently FULL, else OFF */
-  gboolean checkpoint_deferred; /* past the WAL's bound after a commit at OFF */
+  gboolean checkpoint_deferred; /* past the WAL's bound: checkpoint at the next write */
   gboolean in_apply;            /* between begin_apply and commit/rollback */
   gboolean batch_implicit;      /* the current batch was opened by chat_store_apply itself */
   guint64 applied_index;        /* applied index as seen inside the current transaction */

@@ -249,9 +249,9 @@ chat_store_column_dup (ChatStmt *stmt, int col)
   return g_strdup ((const char *)sqlite3_column_text (stmt, col));
 }
 
-/* The checkpoint past the WAL's bound that a commit made without syncs left for later
- * (on_wal_commit): a checkpoint copies the WAL into the database and lets it restart, so
- * it must fsync both, which a connection at synchronous OFF does not. */
+/* The checkpoint past the WAL's bound that a commit asked for (on_wal_commit). It copies
+ * the WAL into the database and lets it restart, so it must fsync both, which a connection
+ * at synchronous OFF does not do: it runs at NORMAL at least. */
 static gboolean
 run_deferred_checkpoint (ChatStore *self, GError **error)
 {
@@ -369,19 +369,11 @@ on_wal_commit (void *data, sqlite3 *db, const char *name, int frames)
     return SQLITE_OK; /* still opening: the migrations' few pages wait */
   if (frames >= CHAT_STORE_CHECKPOINT_PAGES)
     chat_checkpointer_request (self->checkpointer);
-  if (frames < CHAT_STORE_WAL_MAX_PAGES
-      || start - self->inline_checkpoint_us < CHAT_STORE_INLINE_INTERVAL_US)
-    return SQLITE_OK;
-  if (!self->durable)
-    {
-      /* Not at synchronous OFF: at the start of the next write (chat_store_set_durable). */
-      self->checkpoint_deferred = TRUE;
-      return SQLITE_OK;
-    }
-  sqlite3_wal_checkpoint_v2 (db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
-  self->inline_checkpoint_us = g_get_monotonic_time ();
-  self->inline_checkpoints++;
-  chat_slice_note ("checkpointing the WAL past its bound", start, (guint)frames);
+  /* Not here, where the connection may be at synchronous OFF: at the start of the next
+   * write (chat_store_set_durable). */
+  if (frames >= CHAT_STORE_WAL_MAX_PAGES
+      && start - self->inline_checkpoint_us >= CHAT_STORE_INLINE_INTERVAL_US)
+    self->checkpoint_deferred = TRUE;
   return SQLITE_OK;
 }
 
