@@ -94,13 +94,6 @@ slow_down_disks (int ms, int every)
   g_setenv ("ASAN_OPTIONS", asan_options, TRUE);
 }
 
-static void
-stop_all (ChatTestCluster *cluster)
-{
-  for (guint node = 1; node <= chat_test_cluster_n_servers (cluster); node++)
-    chat_test_cluster_stop (cluster, node);
-}
-
 /* The pause nemesis in place of kills: the same writers and checker, plus its own verdict. */
 static gboolean
 run_pauses (ChatTestCluster *cluster, ChaosWorld *world, guint seconds, guint *changes)
@@ -164,7 +157,7 @@ main (int argc, char **argv)
     g_error ("No leader after the chaos");
   if (!chaos_wait_converged (cluster, CONVERGE_TIMEOUT_MS))
     g_error ("Servers did not converge to one applied index");
-  stop_all (cluster);
+  chat_test_cluster_stop_all (cluster);
   chaos_check (cluster, world->sends, &verdict);
   g_print ("chaos: %" G_GUINT64_FORMAT " acknowledged, %" G_GUINT64_FORMAT " lost, "
            "%" G_GUINT64_FORMAT " duplicated, %" G_GUINT64_FORMAT

@@ -641,14 +641,12 @@ chat_test_cluster_start_all (ChatTestCluster *cluster)
   g_assert_cmpuint (chat_test_cluster_wait_leader (cluster, START_TIMEOUT_MS), !=, 0);
 }
 
+/* Waits for a server sent signum to exit, and reaps it. */
 static void
-signal_and_reap (Server *server, int signum)
+reap (Server *server, int signum)
 {
   gint64 deadline = g_get_monotonic_time () + STOP_TIMEOUT_MS * 1000;
 
-  if (!process_running (server->process))
-    return;
-  g_subprocess_send_signal (server->process, signum);
   while (process_running (server->process) && g_get_monotonic_time () < deadline)
     g_usleep (5 * 1000);
   if (process_running (server->process))
@@ -657,6 +655,23 @@ signal_and_reap (Server *server, int signum)
       g_error ("chatd on port %u ignored signal %d", server->port, signum);
     }
   g_subprocess_wait (server->process, NULL, NULL);
+}
+
+static void
+signal_and_reap (Server *server, int signum)
+{
+  if (!process_running (server->process))
+    return;
+  g_subprocess_send_signal (server->process, signum);
+  reap (server, signum);
+}
+
+static void
+assert_clean_exit (Server *server)
+{
+  if (server->process != NULL)
+    g_assert_true (g_subprocess_get_if_exited (server->process)
+                   && g_subprocess_get_exit_status (server->process) == 0);
 }
 
 void
@@ -671,9 +686,32 @@ chat_test_cluster_stop (ChatTestCluster *cluster, guint node)
   Server *server = server_of (cluster, node);
 
   signal_and_reap (server, SIGTERM);
-  if (server->process != NULL)
-    g_assert_true (g_subprocess_get_if_exited (server->process)
-                   && g_subprocess_get_exit_status (server->process) == 0);
+  assert_clean_exit (server);
+}
+
+/* SIGTERM to every server first, then the reaping: stopped one by one, the last ones could
+ * see the first ones go (a slow disk makes a stop take longer than the failure timeout)
+ * and record it, so the servers would stop at different applied indexes. */
+void
+chat_test_cluster_stop_all (ChatTestCluster *cluster)
+{
+  gboolean *signalled = g_newa (gboolean, cluster->n_servers + 1);
+
+  for (guint node = 1; node <= cluster->n_servers; node++)
+    {
+      Server *server = server_of (cluster, node);
+
+      signalled[node] = process_running (server->process);
+      if (signalled[node])
+        g_subprocess_send_signal (server->process, SIGTERM);
+    }
+  for (guint node = 1; node <= cluster->n_servers; node++)
+    {
+      if (!signalled[node])
+        continue;
+      reap (server_of (cluster, node), SIGTERM);
+      assert_clean_exit (server_of (cluster, node));
+    }
 }
 
 void

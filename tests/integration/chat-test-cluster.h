@@ -33,6 +33,8 @@ void chat_test_cluster_start (ChatTestCluster *cluster, guint node, gboolean pri
 void chat_test_cluster_start_all (ChatTestCluster *cluster);
 void chat_test_cluster_kill (ChatTestCluster *cluster, guint node); /* SIGKILL, then reaps */
 void chat_test_cluster_stop (ChatTestCluster *cluster, guint node); /* SIGTERM, then reaps */
+/* SIGTERM to every running server at once, then reaps them all. */
+void chat_test_cluster_stop_all (ChatTestCluster *cluster);
 /* Sends signum (e.g. SIGHUP) to a running server. */
 void chat_test_cluster_signal (ChatTestCluster *cluster, guint node, int signum);
 gboolean chat_test_cluster_is_running (ChatTestCluster *cluster, guint node);
