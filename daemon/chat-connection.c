@@ -304,6 +304,14 @@ write_some (ChatConnection *self)
   return TRUE;
 }
 
+/* Every response slot released and written. A completion that readies several slots
+ * releases them one by one: in_flight is already 0 while later slots wait their turn. */
+static gboolean
+everything_written (ChatConnection *self)
+{
+  return g_queue_is_empty (&self->slots) && g_queue_is_empty (&self->writes);
+}
+
 static void
 flush_writes (ChatConnection *self)
 {
@@ -314,7 +322,7 @@ flush_writes (ChatConnection *self)
     }
   if (self->closed)
     return;
-  if (self->closing && self->in_flight == 0 && g_queue_is_empty (&self->writes))
+  if (self->closing && everything_written (self))
     {
       chat_connection_close (self);
       return;
@@ -419,7 +427,7 @@ chat_connection_complete (ChatConnection *self, guint64 ticket, gboolean pipelin
   release_ready_slots (self);
   if (self->closed)
     return;
-  if (self->closing && self->in_flight == 0 && g_queue_is_empty (&self->writes))
+  if (self->closing && everything_written (self))
     {
       chat_connection_close (self);
       return;
@@ -646,8 +654,8 @@ read_once (ChatConnection *self)
   process_lines (self);
   if (!self->closed && !account_partial_line (self))
     {
-      g_message ("Closing %s: unfinished lines of all clients hold more than %" G_GSIZE_FORMAT
-                 " bytes",
+      g_message ("Closing %s: unfinished lines of all clients hold %" G_GSIZE_FORMAT
+                 " bytes, more than their budget",
                  chat_connection_get_peer (self), chat_line_budget_total ());
       chat_connection_close (self);
       return FALSE;
