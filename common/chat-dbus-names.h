@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Where a chatd server is on D-Bus: its bus name, object path and interface, for the
- * daemon and chatctl alike (the interface itself: daemon/io.github.chatd.Server1.xml). */
+ * daemon and chatctl alike (the interface itself: daemon/admin/io.github.chatd.Server1.xml). */
 #pragma once
 
 /* Followed by the server's port: io.github.chatd.Server5555. */

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* The host's replay of a diverged history, as chatd does it (daemon/chat-replica-replay.c): a
- * durable queue per server, one operation at a time through the leader it knows, again after
- * a refusal, a lost link or a timeout, until the leader answers that it committed. */
+/* The host's replay of a diverged history, as chatd does it
+ * (daemon/replication/chat-replica-replay.c): a durable queue per server, one operation at a time
+ * through the leader it knows, again after a refusal, a lost link or a timeout, until the leader
+ * answers that it committed. */
 #include "sim-private.h"
 
 #define REPLAY_TIMEOUT_MS 3000

@@ -3,6 +3,7 @@
 #include "config.h"
 
 #include "chat-dbus.h"
+#include "chat-error.h"
 #include "chat-journal.h"
 
 /* What the fake daemon reports. */
@@ -60,7 +61,8 @@ fake_status (ChatStatus *status, ChatStatusWant want, gpointer user_data)
 static gboolean
 fake_step_down (gpointer user_data, GError **error)
 {
-  g_set_error (error, CHAT_DBUS_ERROR, CHAT_DBUS_ERROR_NOT_LEADER, "not the leader");
+  /* The replica's own error: chat-dbus.c maps it to io.github.chatd.Error.NotLeader. */
+  g_set_error (error, CHAT_ERROR, CHAT_ERROR_NOT_LEADER, "not the leader");
   return FALSE;
 }
 

@@ -150,7 +150,7 @@ JsonObject *chat_store_sync (ChatStore *self, const char *user, guint64 after, g
 guint64 chat_store_count_accounts (ChatStore *self);
 guint64 chat_store_count_messages (ChatStore *self);
 
-/* --- replay queue (daemon/chat-store-replay.c) ------------------------------
+/* --- replay queue (daemon/store/chat-store-replay.c) ------------------------
  *
  * After a network partition in available mode, the operations this server had
  * committed that the winning leader does not have (ChatReplUpdate.diverged) wait

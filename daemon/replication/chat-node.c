@@ -4,7 +4,6 @@
 
 #include "chat-node.h"
 
-#include "chat-dbus.h"
 #include "chat-error.h"
 #include "chat-replica.h"
 
@@ -415,15 +414,7 @@ chat_node_list_servers (ChatNode *self)
 gboolean
 chat_node_admin_step_down (gpointer node, GError **error)
 {
-  g_autoptr (GError) local = NULL;
-
-  if (chat_replica_step_down (CHAT_NODE (node)->replica, &local))
-    return TRUE;
-  if (g_error_matches (local, CHAT_ERROR, CHAT_ERROR_NOT_LEADER))
-    g_set_error_literal (error, CHAT_DBUS_ERROR, CHAT_DBUS_ERROR_NOT_LEADER, local->message);
-  else
-    g_propagate_error (error, g_steal_pointer (&local));
-  return FALSE;
+  return chat_replica_step_down (CHAT_NODE (node)->replica, error);
 }
 
 /* target is "host:port" of config.ini, or "" for the closest in-sync follower. */
@@ -432,7 +423,6 @@ chat_node_admin_transfer_leadership (gpointer node, const char *target, char **c
                                      GError **error)
 {
   ChatNode *self = CHAT_NODE (node);
-  g_autoptr (GError) local = NULL;
   guint target_id = 0, chosen_id = 0;
 
   if (*target != '\0')
@@ -449,14 +439,8 @@ chat_node_admin_transfer_leadership (gpointer node, const char *target, char **c
           return FALSE;
         }
     }
-  if (!chat_replica_transfer_leadership (self->replica, target_id, &chosen_id, &local))
-    {
-      if (g_error_matches (local, CHAT_ERROR, CHAT_ERROR_NOT_LEADER))
-        g_set_error_literal (error, CHAT_DBUS_ERROR, CHAT_DBUS_ERROR_NOT_LEADER, local->message);
-      else
-        g_propagate_error (error, g_steal_pointer (&local));
-      return FALSE;
-    }
+  if (!chat_replica_transfer_leadership (self->replica, target_id, &chosen_id, error))
+    return FALSE;
   *chosen = g_strdup (self->addresses[chosen_id - 1]);
   return TRUE;
 }

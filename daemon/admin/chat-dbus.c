@@ -6,6 +6,7 @@
 
 #include "chat-dbus.h"
 #include "chat-dbus-resources.h"
+#include "chat-error.h"
 #include "chat-journal.h"
 
 #define INTROSPECTION_RESOURCE "/io/github/chatd/daemon/io.github.chatd.Server1.xml"
@@ -316,6 +317,13 @@ return_op_error (GDBusMethodInvocation *invocation, const char *method, GError *
   if (error->domain == CHAT_DBUS_ERROR)
     {
       g_dbus_method_invocation_return_gerror (invocation, error);
+      return;
+    }
+  /* chatctl tells "ask the leader" apart from every other failure. */
+  if (g_error_matches (error, CHAT_ERROR, CHAT_ERROR_NOT_LEADER))
+    {
+      g_dbus_method_invocation_return_error_literal (invocation, CHAT_DBUS_ERROR,
+                                                     CHAT_DBUS_ERROR_NOT_LEADER, error->message);
       return;
     }
   g_dbus_method_invocation_return_error (invocation, CHAT_DBUS_ERROR, CHAT_DBUS_ERROR_FAILED, "%s",
