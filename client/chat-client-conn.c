@@ -541,6 +541,12 @@ on_request_deadline (gpointer user_data)
     error = g_error_new (CHAT_ERROR, CHAT_ERROR_UNAVAILABLE,
                          "Cannot reach the cluster within %u ms: %s", self->request_timeout_ms,
                          self->last_error);
+  else if (self->last_error != NULL && req->attempts > 1)
+    /* Sent again after a connection failed (so last_error is not older than the
+     * request): that failure is why there is no answer yet. */
+    error = g_error_new (CHAT_ERROR, CHAT_ERROR_UNAVAILABLE,
+                         "No answer within %u ms; the connection failed: %s",
+                         self->request_timeout_ms, self->last_error);
   else
     error = g_error_new (CHAT_ERROR, CHAT_ERROR_UNAVAILABLE, "No answer within %u ms",
                          self->request_timeout_ms);

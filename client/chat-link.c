@@ -235,6 +235,20 @@ chat_link_close (ChatLink *self)
     g_io_stream_close (self->stream, NULL, NULL);
 }
 
+/* Every line a server writes is a JSON object: anything else means the stream is not
+ * (or no longer) the protocol, and an answer in it may be lost. The connection fails, so
+ * the client tries elsewhere instead of waiting for that answer until its deadline. */
+static void
+fail_not_json (ChatLink *self, const GError *parse_error)
+{
+  g_autoptr (GError) error = NULL;
+
+  g_debug ("a line from %s: %s", self->address, parse_error->message);
+  error = g_error_new (G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+                       "%s sent a line that is not a JSON object", self->address);
+  fail (self, error);
+}
+
 /* Parses and emits every complete line; FALSE once the connection failed. */
 static gboolean
 drain_lines (ChatLink *self)
@@ -256,8 +270,8 @@ drain_lines (ChatLink *self)
       object = chat_json_parse_object (line, len, &error);
       if (object == NULL)
         {
-          g_debug ("ignoring a line from %s: %s", self->address, error->message);
-          continue;
+          fail_not_json (self, error);
+          return FALSE;
         }
       g_signal_emit (self, signals[SIGNAL_RECEIVED], 0, object);
       if (self->closed)

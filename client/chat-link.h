@@ -11,9 +11,11 @@ G_BEGIN_DECLS
 G_DECLARE_FINAL_TYPE (ChatLink, chat_link, CHAT, LINK, GObject)
 
 /* Signals:
- *   "received" (JsonObject *object)  every line, parsed; unparsable lines are dropped
- *   "closed"   (GError *error)       once, when the peer closes, I/O fails or a line is
- *                                    over the limit; not emitted by chat_link_close()
+ *   "received" (JsonObject *object)  every line, parsed
+ *   "closed"   (GError *error)       once, when the peer closes, I/O fails, a line is
+ *                                    over the limit (CHAT_ERROR_TOO_LARGE) or is not a
+ *                                    JSON object (G_IO_ERROR_INVALID_DATA); not emitted
+ *                                    by chat_link_close()
  */
 
 /* Connects to "host:port" within timeout_ms. */

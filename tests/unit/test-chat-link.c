@@ -106,15 +106,40 @@ test_link_round_trip (void)
   sink_clear (&sink);
 }
 
+/* A line that is not JSON: the stream is not the protocol, the link fails. */
 static void
-test_link_garbage_and_limit (void)
+test_link_garbage (void)
+{
+  g_autoptr (GIOStream) a = NULL, b = NULL;
+  g_autoptr (ChatLink) link = NULL;
+  Sink sink = { g_ptr_array_new_with_free_func ((GDestroyNotify)json_object_unref), NULL };
+  const char *garbage = "{\"ok\":true}\r\nnot json\n{\"ok\":true}\n";
+  g_autoptr (GError) error = NULL;
+
+  make_pair (&a, &b);
+  link = chat_link_new_for_stream (b, "peer", 100);
+  g_signal_connect (link, "received", G_CALLBACK (on_received), &sink);
+  g_signal_connect (link, "closed", G_CALLBACK (on_closed), &sink);
+  g_output_stream_write_all (g_io_stream_get_output_stream (a), garbage, strlen (garbage), NULL,
+                             NULL, &error);
+  g_assert_no_error (error);
+  wait_until (is_closed, &sink);
+  g_assert_cmpuint (sink.received->len, ==, 1);
+  g_assert_error (sink.closed, G_IO_ERROR, G_IO_ERROR_INVALID_DATA);
+  g_assert_cmpstr (sink.closed->message, ==, "peer sent a line that is not a JSON object");
+  g_assert_true (chat_link_is_closed (link));
+  sink_clear (&sink);
+}
+
+static void
+test_link_limit (void)
 {
   g_autoptr (GIOStream) a = NULL, b = NULL;
   g_autoptr (ChatLink) link = NULL;
   Sink sink = { g_ptr_array_new_with_free_func ((GDestroyNotify)json_object_unref), NULL };
   GOutputStream *out = NULL;
   g_autofree char *huge = g_strnfill (200, 'x');
-  const char *garbage = "not json\n{\"ok\":true}\r\n";
+  const char *first = "{\"ok\":true}\r\n";
   g_autoptr (GError) error = NULL;
 
   make_pair (&a, &b);
@@ -122,7 +147,7 @@ test_link_garbage_and_limit (void)
   g_signal_connect (link, "received", G_CALLBACK (on_received), &sink);
   g_signal_connect (link, "closed", G_CALLBACK (on_closed), &sink);
   out = g_io_stream_get_output_stream (a);
-  g_output_stream_write_all (out, garbage, strlen (garbage), NULL, NULL, &error);
+  g_output_stream_write_all (out, first, strlen (first), NULL, NULL, &error);
   g_assert_no_error (error);
   g_output_stream_write_all (out, huge, 200, NULL, NULL, &error);
   g_assert_no_error (error);
@@ -180,7 +205,8 @@ main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/link/round-trip", test_link_round_trip);
-  g_test_add_func ("/link/garbage-and-limit", test_link_garbage_and_limit);
+  g_test_add_func ("/link/garbage", test_link_garbage);
+  g_test_add_func ("/link/limit", test_link_limit);
   g_test_add_func ("/link/peer-closes", test_link_peer_closes);
   g_test_add_func ("/link/connect-refused", test_link_connect_refused);
   return g_test_run ();
