@@ -6,6 +6,10 @@
 #include "chat-error.h"
 #include "chat-json.h"
 
+/* The deadline of requests meant to fail: long enough for a few exchanges on a slow
+ * machine (the messages below name it). */
+#define SHORT_TIMEOUT_MS 1500
+
 typedef struct _Server Server;
 
 /* One accepted connection of a scripted server, read a line at a time. */
@@ -374,12 +378,12 @@ test_server_dies_with_nowhere_to_go (Fixture *fixture, gconstpointer data)
   g_autoptr (GError) error = NULL;
 
   fixture_start (fixture, answer_by_dying, NULL);
-  chat_client_set_request_timeout (fixture->client, 600);
+  chat_client_set_request_timeout (fixture->client, SHORT_TIMEOUT_MS);
   list_users (fixture, "x");
   await_results (fixture, 1);
   error = error_of (fixture, 0);
   g_assert_error (error, CHAT_ERROR, CHAT_ERROR_UNAVAILABLE);
-  g_assert_true (g_str_has_prefix (error->message, "Cannot reach the cluster within 600 ms: "));
+  g_assert_true (g_str_has_prefix (error->message, "Cannot reach the cluster within 1500 ms: "));
 }
 
 /* Drops the connection on the first list_users and leaves the retry unanswered. */
@@ -397,13 +401,13 @@ test_no_answer_after_a_drop_says_why (Fixture *fixture, gconstpointer data)
   g_autoptr (GError) error = NULL;
 
   fixture_start (fixture, answer_by_dropping_once, NULL);
-  chat_client_set_request_timeout (fixture->client, 600);
+  chat_client_set_request_timeout (fixture->client, SHORT_TIMEOUT_MS);
   list_users (fixture, "x");
   await_results (fixture, 1);
   error = error_of (fixture, 0);
   g_assert_error (error, CHAT_ERROR, CHAT_ERROR_UNAVAILABLE);
   g_assert_cmpstr (error->message, ==,
-                   "No answer within 600 ms; the connection failed: The server closed the "
+                   "No answer within 1500 ms; the connection failed: The server closed the "
                    "connection");
   g_assert_cmpuint (server_count_op (fixture->a, "list_users"), ==, 2);
 }
@@ -422,7 +426,7 @@ test_garbage_reply_line (Fixture *fixture, gconstpointer data)
   g_autoptr (GError) error = NULL;
 
   fixture_start (fixture, answer_garbage, NULL);
-  chat_client_set_request_timeout (fixture->client, 600);
+  chat_client_set_request_timeout (fixture->client, SHORT_TIMEOUT_MS);
   list_users (fixture, "x");
   await_results (fixture, 1);
   error = error_of (fixture, 0);
@@ -473,6 +477,165 @@ test_refusal_without_reason (Fixture *fixture, gconstpointer data)
   g_assert_cmpstr (error->message, ==, "The server refused the request without saying why");
 }
 
+/* --- requests sent again after a connection failed -------------------------------------- */
+
+static void
+answer_error (ServerConn *conn, JsonObject *request, const char *code)
+{
+  g_autoptr (JsonObject) response = response_to (request, FALSE);
+  g_autoptr (JsonObject) error = json_object_new ();
+
+  json_object_set_string_member (error, "code", code);
+  json_object_set_string_member (error, "message", code);
+  json_object_set_object_member (response, "error", g_steal_pointer (&error));
+  server_reply (conn, response);
+}
+
+static void
+answer_session (ServerConn *conn, JsonObject *request)
+{
+  g_autoptr (JsonObject) response = response_to (request, TRUE);
+  g_autoptr (JsonObject) user = json_object_new ();
+
+  json_object_set_string_member (user, "username", "alice");
+  json_object_set_object_member (response, "user", g_steal_pointer (&user));
+  json_object_set_string_member (response, "session", "0123456789abcdef");
+  json_object_set_int_member (response, "unread", 0);
+  server_reply (conn, response);
+}
+
+static void
+answer_empty_sync (ServerConn *conn, JsonObject *request)
+{
+  g_autoptr (JsonObject) response = response_to (request, TRUE);
+
+  json_object_set_array_member (response, "messages", json_array_new ());
+  json_object_set_array_member (response, "deleted", json_array_new ());
+  json_object_set_array_member (response, "read", json_array_new ());
+  json_object_set_boolean_member (response, "more", FALSE);
+  json_object_set_int_member (response, "seq", 0);
+  server_reply (conn, response);
+}
+
+/* A server that applied the first signup or logout and lost the connection before it
+ * answered: the retry finds the name taken, or the session gone. */
+static void
+answer_after_applying (ServerConn *conn, JsonObject *request)
+{
+  const char *op = json_object_get_string_member (request, "op");
+  guint count = server_count_op (conn->server, op);
+
+  if (g_str_equal (op, "sync"))
+    answer_empty_sync (conn, request);
+  else if ((g_str_equal (op, "signup") || g_str_equal (op, "logout")) && count == 1)
+    server_drop (conn->server, conn);
+  else if (g_str_equal (op, "signup"))
+    answer_error (conn, request, "username_taken");
+  else if (g_str_equal (op, "logout"))
+    answer_error (conn, request, "unauthenticated");
+  else
+    answer_session (conn, request);
+}
+
+static void
+test_retried_signup_logs_in (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+
+  fixture_start (fixture, answer_after_applying, NULL);
+  chat_client_signup_async (fixture->client, "alice", "password1", NULL, capture, fixture);
+  await_results (fixture, 1);
+  g_assert_true (chat_client_signup_finish (fixture->client, fixture->results->pdata[0], &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (server_count_op (fixture->a, "signup"), ==, 2);
+  g_assert_cmpuint (server_count_op (fixture->a, "login"), ==, 1);
+  g_assert_cmpstr (chat_client_get_username (fixture->client), ==, "alice");
+}
+
+/* On its first attempt, username_taken is the answer. */
+static void
+test_first_signup_taken_is_an_error (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+
+  fixture_start (fixture, answer_after_applying, NULL);
+  /* The server counts an earlier signup: it answers this first attempt username_taken. */
+  g_ptr_array_add (fixture->a->ops, g_strdup ("signup"));
+  chat_client_signup_async (fixture->client, "alice", "password1", NULL, capture, fixture);
+  await_results (fixture, 1);
+  g_assert_false (chat_client_signup_finish (fixture->client, fixture->results->pdata[0], &error));
+  g_assert_error (error, CHAT_ERROR, CHAT_ERROR_USERNAME_TAKEN);
+  g_assert_cmpuint (server_count_op (fixture->a, "login"), ==, 0);
+  g_assert_null (chat_client_get_username (fixture->client));
+}
+
+static void
+test_retried_logout_succeeds (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+
+  fixture_start (fixture, answer_after_applying, NULL);
+  chat_client_login_async (fixture->client, "alice", "password1", NULL, capture, fixture);
+  await_results (fixture, 1);
+  g_assert_true (
+      chat_client_login_finish (fixture->client, fixture->results->pdata[0], NULL, &error));
+  g_assert_no_error (error);
+  chat_client_logout_async (fixture->client, NULL, capture, fixture);
+  await_results (fixture, 2);
+  g_assert_true (chat_client_logout_finish (fixture->client, fixture->results->pdata[1], &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (server_count_op (fixture->a, "logout"), ==, 2);
+  /* The reconnect resumed the session before it sent the logout again. */
+  g_assert_cmpuint (server_count_op (fixture->a, "resume"), ==, 1);
+  g_assert_null (chat_client_get_username (fixture->client));
+}
+
+/* --- events between answers ------------------------------------------------------------ */
+
+/* Pushes a message event before it answers list_users. */
+static void
+answer_with_event_first (ServerConn *conn, JsonObject *request)
+{
+  g_autoptr (JsonObject) event = json_object_new ();
+  g_autoptr (JsonObject) message = json_object_new ();
+
+  json_object_set_int_member (message, "id", 77);
+  json_object_set_int_member (message, "seq", 77);
+  json_object_set_string_member (message, "from", "bob");
+  json_object_set_string_member (message, "to", "alice");
+  json_object_set_string_member (message, "body", "pushed");
+  json_object_set_int_member (message, "sent_at", 1795000000000);
+  json_object_set_boolean_member (message, "read", FALSE);
+  json_object_set_string_member (event, "event", "message");
+  json_object_set_int_member (event, "seq", 77);
+  json_object_set_object_member (event, "message", g_steal_pointer (&message));
+  server_reply (conn, event);
+  answer_users (conn, request);
+}
+
+static void
+on_message (ChatClient *client, ChatMessage *message, gpointer user_data)
+{
+  g_ptr_array_add (user_data, g_object_ref (message));
+}
+
+static void
+test_event_between_answers (Fixture *fixture, gconstpointer data)
+{
+  g_autoptr (GPtrArray) messages = g_ptr_array_new_with_free_func (g_object_unref);
+  g_autofree char *users = NULL;
+
+  fixture_start (fixture, answer_with_event_first, NULL);
+  g_signal_connect (fixture->client, "message-received", G_CALLBACK (on_message), messages);
+  list_users (fixture, "x");
+  await_results (fixture, 1);
+  users = users_of (fixture, 0);
+  g_assert_cmpstr (users, ==, "x-a");
+  g_assert_cmpuint (messages->len, ==, 1);
+  g_assert_cmpstr (chat_message_get_body (messages->pdata[0]), ==, "pushed");
+  g_assert_cmpint (chat_client_get_last_seq (fixture->client), ==, 77);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -485,6 +648,10 @@ main (int argc, char **argv)
   ADD ("/client-conn/garbage-reply-line", test_garbage_reply_line);
   ADD ("/client-conn/malformed-answer", test_malformed_answer);
   ADD ("/client-conn/refusal-without-reason", test_refusal_without_reason);
+  ADD ("/client-conn/retry/signup-logs-in", test_retried_signup_logs_in);
+  ADD ("/client-conn/retry/first-signup-taken-is-an-error", test_first_signup_taken_is_an_error);
+  ADD ("/client-conn/retry/logout-succeeds", test_retried_logout_succeeds);
+  ADD ("/client-conn/event-between-answers", test_event_between_answers);
 #undef ADD
   return g_test_run ();
 }

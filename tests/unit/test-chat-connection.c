@@ -361,6 +361,117 @@ test_close_drops_late_answers (Fixture *fixture, gconstpointer data)
   g_assert_cmpuint (client->closed, ==, 1);
 }
 
+/* --- requests in flight ---------------------------------------------------------------- */
+
+/* At most CHAT_CONNECTION_MAX_IN_FLIGHT requests of one connection run at once; the
+ * next starts when one is answered. */
+static void
+test_in_flight_bound (Fixture *fixture, gconstpointer data)
+{
+  ChatTestWire *wire = &fixture->client.wire;
+  guint total = CHAT_CONNECTION_MAX_IN_FLIGHT + 5;
+  g_autoptr (GString) lines = g_string_new (NULL);
+  g_autoptr (JsonObject) first = NULL;
+
+  for (guint i = 1; i <= total; i++)
+    g_string_append_printf (lines, "{\"id\":%u,\"op\":\"hold\"}\n", i);
+  chat_test_wire_write (wire, lines->str, lines->len);
+  wait_held (fixture, CHAT_CONNECTION_MAX_IN_FLIGHT);
+  chat_test_wire_settle (wire, 100);
+  g_assert_cmpuint (chat_test_dispatch.held->len, ==, CHAT_CONNECTION_MAX_IN_FLIGHT);
+  chat_test_dispatch_answer_held (0);
+  first = chat_test_wire_read_object (wire);
+  assert_ok (first, 1);
+  wait_held (fixture, CHAT_CONNECTION_MAX_IN_FLIGHT + 1);
+  chat_test_wire_settle (wire, 50);
+  g_assert_cmpuint (chat_test_dispatch.held->len, ==, CHAT_CONNECTION_MAX_IN_FLIGHT + 1);
+  for (guint i = 1; i < CHAT_CONNECTION_MAX_IN_FLIGHT + 1; i++)
+    chat_test_dispatch_answer_held (i);
+  wait_held (fixture, total);
+  for (guint i = CHAT_CONNECTION_MAX_IN_FLIGHT + 1; i < total; i++)
+    chat_test_dispatch_answer_held (i);
+  for (gint64 id = 2; id <= total; id++)
+    {
+      g_autoptr (JsonObject) reply = chat_test_wire_read_object (wire);
+
+      assert_ok (reply, id);
+    }
+}
+
+/* --- a peer's handshake on the client port ------------------------------------------- */
+
+typedef struct
+{
+  GIOStream *stream;
+  char *line;
+} HandOver;
+
+static void
+on_peer (GIOStream *stream, const char *line, gsize len, gpointer user_data)
+{
+  HandOver *hand_over = user_data;
+
+  g_assert_null (hand_over->stream);
+  hand_over->stream = g_object_ref (stream);
+  hand_over->line = g_strndup (line, len);
+}
+
+static void
+test_peer_hello_is_handed_over (Fixture *fixture, gconstpointer data)
+{
+  Client *client = &fixture->client;
+  HandOver hand_over = { NULL, NULL };
+  const char *reply = "{\"peer\":\"challenge\"}\n";
+  g_autofree char *line = NULL;
+
+  chat_connection_set_peer_func (client->conn, on_peer, &hand_over);
+  chat_test_wire_send (&client->wire, "{\"peer\":\"hello\",\"node\":2}\n");
+  g_assert_true (chat_test_wire_run_until (&client->wire, client_closed, client, 5000));
+  g_assert_cmpstr (hand_over.line, ==, "{\"peer\":\"hello\",\"node\":2}");
+  g_assert_cmpuint (chat_test_dispatch.parsed, ==, 0);
+  /* The stream was handed over open: the peer layer answers on it. */
+  g_assert_false (g_io_stream_is_closed (hand_over.stream));
+  g_output_stream_write_all (g_io_stream_get_output_stream (hand_over.stream), reply,
+                             strlen (reply), NULL, NULL, NULL);
+  line = chat_test_wire_read_line (&client->wire);
+  g_assert_cmpstr (line, ==, "{\"peer\":\"challenge\"}");
+  g_assert_cmpuint (client->closed, ==, 1);
+  g_clear_object (&hand_over.stream);
+  g_free (hand_over.line);
+}
+
+/* A dialling peer waits for the challenge: bytes after its hello are not a peer. */
+static void
+test_peer_hello_with_more_bytes_is_refused (Fixture *fixture, gconstpointer data)
+{
+  Client *client = &fixture->client;
+  HandOver hand_over = { NULL, NULL };
+
+  chat_connection_set_peer_func (client->conn, on_peer, &hand_over);
+  chat_test_wire_send (&client->wire, "{\"peer\":\"hello\",\"node\":2}\n{\"more");
+  chat_test_wire_expect_eof (&client->wire);
+  g_assert_null (hand_over.stream);
+  g_assert_cmpuint (client->closed, ==, 1);
+}
+
+/* Only a first line may open a peer handshake; later it is an ordinary request. */
+static void
+test_peer_hello_later_is_a_request (Fixture *fixture, gconstpointer data)
+{
+  Client *client = &fixture->client;
+  HandOver hand_over = { NULL, NULL };
+  g_autoptr (JsonObject) reply = NULL;
+
+  chat_connection_set_peer_func (client->conn, on_peer, &hand_over);
+  chat_test_wire_send (&client->wire, "{\"id\":1,\"op\":\"echo\",\"text\":\"a\"}\n"
+                                      "{\"id\":2,\"op\":\"echo\",\"peer\":\"hello\"}\n");
+  expect_echo (&client->wire, 1, "a");
+  reply = chat_test_wire_read_object (&client->wire);
+  assert_ok (reply, 2);
+  g_assert_null (hand_over.stream);
+  g_assert_cmpuint (client->closed, ==, 0);
+}
+
 /* --- reading pauses while answers pile up ------------------------------------------ */
 
 static gboolean
@@ -483,6 +594,11 @@ main (int argc, char **argv)
   ADD ("/connection/close/partial-line-at-eof", test_partial_line_at_eof);
   ADD ("/connection/close/client-gone-mid-request", test_client_gone_mid_request);
   ADD ("/connection/close/late-answers-dropped", test_close_drops_late_answers);
+  ADD ("/connection/order/in-flight-bound", test_in_flight_bound);
+  ADD ("/connection/peer/hello-is-handed-over", test_peer_hello_is_handed_over);
+  ADD ("/connection/peer/hello-with-more-bytes-is-refused",
+       test_peer_hello_with_more_bytes_is_refused);
+  ADD ("/connection/peer/hello-later-is-a-request", test_peer_hello_later_is_a_request);
   ADD ("/connection/pause-while-client-does-not-read", test_pauses_while_client_does_not_read);
   ADD ("/connection/limits/line-budget", test_line_budget);
   ADD ("/connection/limits/unfinished-line-deadline", test_unfinished_line_deadline);
