@@ -310,6 +310,31 @@ test_half_close_answers_then_closes (Fixture *fixture, gconstpointer data)
   g_assert_cmpuint (fixture->client.closed, ==, 1);
 }
 
+/* End of file while requests wait behind a barrier: they all run and are answered. */
+static void
+test_half_close_behind_a_barrier (Fixture *fixture, gconstpointer data)
+{
+  ChatTestWire *wire = &fixture->client.wire;
+
+  chat_test_wire_send (wire, "{\"id\":1,\"op\":\"hold\"}\n"
+                             "{\"id\":2,\"op\":\"hold\",\"barrier\":true}\n"
+                             "{\"id\":3,\"op\":\"echo\",\"text\":\"last\"}\n");
+  chat_test_wire_shutdown_write (wire);
+  wait_held (fixture, 1);
+  chat_test_dispatch_answer_held (0);
+  wait_held (fixture, 2);
+  chat_test_dispatch_answer_held (1);
+  for (gint64 id = 1; id <= 2; id++)
+    {
+      g_autoptr (JsonObject) each = chat_test_wire_read_object (wire);
+
+      assert_ok (each, id);
+    }
+  expect_echo (wire, 3, "last");
+  chat_test_wire_expect_eof (wire);
+  g_assert_cmpuint (fixture->client.closed, ==, 1);
+}
+
 /* A partial line at end of file is dropped, not parsed. */
 static void
 test_partial_line_at_eof (Fixture *fixture, gconstpointer data)
@@ -514,6 +539,29 @@ test_pauses_while_client_does_not_read (Fixture *fixture, gconstpointer data)
   expect_echo (wire, 2, "later");
 }
 
+/* Pushes pile up for a client that reads nothing: past the bound it is dropped. */
+static void
+test_client_that_does_not_read_is_dropped (Fixture *fixture, gconstpointer data)
+{
+  Client *client = &fixture->client;
+  g_autoptr (JsonObject) event = json_object_new ();
+  g_autofree char *text = g_strnfill (1024 * 1024, 'e');
+  guint sent = 0;
+
+  json_object_set_string_member (event, "event", "message");
+  json_object_set_string_member (event, "text", text);
+  while (client->closed == 0 && sent < 2 * CHAT_CONNECTION_MAX_QUEUED_BYTES / strlen (text))
+    {
+      chat_connection_send_event (client->conn, event);
+      sent++;
+    }
+  g_assert_cmpuint (client->closed, ==, 1);
+  /* Closed once more than the bound was queued, not long before (the socket's own
+   * buffer holds some of what was sent). */
+  g_assert_cmpuint (sent * strlen (text), >, CHAT_CONNECTION_MAX_QUEUED_BYTES);
+  g_assert_cmpuint ((sent - 2) * strlen (text), <=, CHAT_CONNECTION_MAX_QUEUED_BYTES);
+}
+
 /* --- limits on unfinished lines ------------------------------------------------------ */
 
 static gboolean
@@ -591,6 +639,7 @@ main (int argc, char **argv)
   ADD ("/connection/order/barrier", test_barrier);
   ADD ("/connection/order/event-between-responses", test_event_between_responses);
   ADD ("/connection/close/half-close", test_half_close_answers_then_closes);
+  ADD ("/connection/close/half-close-behind-a-barrier", test_half_close_behind_a_barrier);
   ADD ("/connection/close/partial-line-at-eof", test_partial_line_at_eof);
   ADD ("/connection/close/client-gone-mid-request", test_client_gone_mid_request);
   ADD ("/connection/close/late-answers-dropped", test_close_drops_late_answers);
@@ -600,6 +649,8 @@ main (int argc, char **argv)
        test_peer_hello_with_more_bytes_is_refused);
   ADD ("/connection/peer/hello-later-is-a-request", test_peer_hello_later_is_a_request);
   ADD ("/connection/pause-while-client-does-not-read", test_pauses_while_client_does_not_read);
+  ADD ("/connection/limits/client-that-does-not-read-is-dropped",
+       test_client_that_does_not_read_is_dropped);
   ADD ("/connection/limits/line-budget", test_line_budget);
   ADD ("/connection/limits/unfinished-line-deadline", test_unfinished_line_deadline);
 #undef ADD
