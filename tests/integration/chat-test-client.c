@@ -4,6 +4,7 @@
 #define G_LOG_DOMAIN "chatd-test"
 
 #include "chat-test-client.h"
+#include "chat-test-loop.h"
 
 #include <string.h>
 
@@ -18,26 +19,11 @@ chat_test_wait_cb (GObject *source, GAsyncResult *result, gpointer user_data)
   wait->result = g_object_ref (result);
 }
 
-static gboolean
-on_deadline (gpointer user_data)
-{
-  gboolean *expired = user_data;
-
-  *expired = TRUE;
-  return G_SOURCE_REMOVE;
-}
-
 GAsyncResult *
 chat_test_wait (ChatTestWait *wait, guint timeout_ms)
 {
-  gboolean expired = FALSE;
-  guint deadline = g_timeout_add (timeout_ms, on_deadline, &expired);
-
-  while (wait->result == NULL && !expired)
-    g_main_context_iteration (NULL, TRUE);
-  if (wait->result == NULL)
+  if (!chat_test_loop_until_set ((gpointer *)&wait->result, timeout_ms))
     g_error ("A client call did not finish within %u ms", timeout_ms);
-  g_source_remove (deadline);
   return wait->result;
 }
 
@@ -50,11 +36,7 @@ chat_test_wait_clear (ChatTestWait *wait)
 void
 chat_test_spin (guint ms)
 {
-  gboolean expired = FALSE;
-
-  g_timeout_add (ms, on_deadline, &expired);
-  while (!expired)
-    g_main_context_iteration (NULL, TRUE);
+  chat_test_loop_for (ms);
 }
 
 ChatClient *
@@ -250,8 +232,7 @@ chat_test_pair_send_async (ChatTestPair *pair, const char *body)
 void
 chat_test_pair_wait_sent (ChatTestPair *pair)
 {
-  while (pair->in_flight > 0)
-    g_main_context_iteration (NULL, TRUE);
+  chat_test_loop_until_zero (&pair->in_flight, CHAT_TEST_LOOP_FOREVER);
 }
 
 void
@@ -261,28 +242,6 @@ chat_test_pair_assert_all_once (ChatTestPair *pair)
 }
 
 /* --- hello -------------------------------------------------------------------------------- */
-
-/* TRUE when the leader reports every running server in sync. */
-static gboolean
-all_in_sync (ChatTestCluster *cluster, guint leader)
-{
-  g_autoptr (JsonObject) reply = chat_test_hello (cluster, leader);
-  JsonArray *servers = NULL;
-
-  if (reply == NULL
-      || g_strcmp0 (json_object_get_string_member_with_default (reply, "role", ""), "leader") != 0)
-    return FALSE;
-  servers = json_object_get_array_member (reply, "servers");
-  for (guint i = 0; i < json_array_get_length (servers); i++)
-    {
-      JsonObject *server = json_array_get_object_element (servers, i);
-
-      if (chat_test_cluster_is_running (cluster, i + 1)
-          && !json_object_get_boolean_member_with_default (server, "in_sync", FALSE))
-        return FALSE;
-    }
-  return TRUE;
-}
 
 static gboolean
 hashes_agree (ChatTestCluster *cluster)
@@ -320,7 +279,7 @@ chat_test_wait_converged (ChatTestCluster *cluster, guint timeout_ms)
     {
       guint leader = chat_test_cluster_wait_leader (cluster, 1000);
 
-      if (leader != 0 && all_in_sync (cluster, leader) && hashes_agree (cluster))
+      if (leader != 0 && chat_test_cluster_in_sync (cluster, TRUE) && hashes_agree (cluster))
         return;
       g_usleep (100 * 1000);
     }
@@ -341,8 +300,5 @@ chat_test_cluster_other (ChatTestCluster *cluster, guint except)
 char *
 chat_test_cluster_log_path (ChatTestCluster *cluster, guint node)
 {
-  g_autofree char *dir = g_path_get_dirname (chat_test_cluster_state_dir (cluster, node));
-  g_autofree char *name = g_strdup_printf ("chatd-%u.log", node);
-
-  return g_build_filename (dir, name, NULL);
+  return g_strdup (chat_test_cluster_log_file (cluster, node));
 }
