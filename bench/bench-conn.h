@@ -1,17 +1,18 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* A blocking line connection with deadlines, for setup, probing and failover timing. */
+/* The benchmark's line connections (tests/lib's line client with the benchmark's TLS
+ * setting), and raw I/O on the sockets the load generator takes out of them. */
 #pragma once
 
-#include <gio/gio.h>
-#include <json-glib/json-glib.h>
+#include "chat-test-line.h"
 
 G_BEGIN_DECLS
 
-typedef struct _BenchConn BenchConn;
+typedef ChatTestLine BenchConn;
 
 /* From now on every connection speaks TLS, verifying servers against database (NULL:
  * plaintext again). Call before any connection is made. */
 void bench_conn_set_tls (GTlsDatabase *database);
+GTlsDatabase *bench_conn_get_tls (void);
 /* send()/recv()/close() on a connection's fd that go through its TLS stream when it has
  * one. recv drains what TLS has decrypted as far as len allows; -1 with EAGAIN when
  * nothing is there. */
@@ -24,8 +25,8 @@ BenchConn *bench_conn_new (const char *host, guint16 port, guint timeout_ms, GEr
 void bench_conn_free (BenchConn *conn);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (BenchConn, bench_conn_free)
 
-/* Takes the socket out of the connection (non-blocking from then on), with any bytes
- * already read but not consumed left in *pending (may be empty). */
+/* Takes the socket out of the connection (non-blocking from then on, read and written
+ * with bench_io_*), with any bytes already read but not consumed left in *pending. */
 int bench_conn_steal_fd (BenchConn *conn, GString **pending);
 
 gboolean bench_conn_send_line (BenchConn *conn, const char *line, GError **error);
@@ -37,7 +38,8 @@ JsonObject *bench_conn_request (BenchConn *conn, const char *line, guint timeout
 /* TRUE when reply has "ok": true; otherwise the error code (or "none"). */
 gboolean bench_reply_ok (JsonObject *reply, const char **code);
 
-/* hello on host:port: the reply, or NULL if the server does not answer in time. */
+/* hello on host:port: the reply when it says ok, or NULL if the server does not answer
+ * so in time. */
 JsonObject *bench_hello (const char *host, guint16 port, guint timeout_ms);
 
 G_END_DECLS

@@ -276,6 +276,7 @@ main (int argc, char **argv)
   setlocale (LC_ALL, "");
   signal (SIGPIPE, SIG_IGN);
   raise_file_limit ();
+  chat_test_line_set_client_name ("chatd-bench");
   if (argc < 2)
     {
       usage ();

@@ -5,16 +5,13 @@
 #define G_LOG_DOMAIN "partition"
 
 #include "chat-store.h"
-#include "chat-fs.h"
+#include "chat-test-cluster.h"
 #include "partition-net.h"
 
-#include <fcntl.h>
-#include <glib/gstdio.h>
 #include <signal.h>
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -35,10 +32,7 @@ static gboolean use_tls;
 typedef struct
 {
   PartNet *net;
-  char *dir;
-  char *config;
-  char *state_dirs[N_SERVERS + 1];
-  GPid pids[N_SERVERS + 1];
+  ChatTestCluster *cluster; /* its dir holds the config, the logs and the databases */
   char *user;
   char *session;
   guint snapshot_interval; /* 0: the default */
@@ -49,21 +43,41 @@ typedef struct
 
 /* --- servers ------------------------------------------------------------------------ */
 
+static const ChatTestClusterTiming timing = {
+  .start_ms = START_TIMEOUT_MS,
+  .ready_hello_ms = 1000,
+  .ready_poll_ms = 20,
+  .leader_hello_ms = 1000,
+  .leader_poll_ms = 50,
+};
+
+static const char *
+logs_dir (Fixture *fixture)
+{
+  return chat_test_cluster_dir (fixture->cluster);
+}
+
+static const char *
+state_dir (Fixture *fixture, guint node)
+{
+  return chat_test_cluster_state_dir (fixture->cluster, node);
+}
+
 static char *
 credentials_dir (Fixture *fixture, guint node)
 {
   g_autofree char *name = g_strdup_printf ("credentials-%u", node);
 
-  return g_build_filename (fixture->dir, name, NULL);
+  return g_build_filename (logs_dir (fixture), name, NULL);
 }
 
 /* A CA made now by scripts/make-certificates and one certificate per server address,
  * handed to each server as systemd would: $CREDENTIALS_DIRECTORY/server.pem and
  * server.key, named relatively in [tls] (docs/operations.md, "TLS"). */
 static void
-make_certificates (Fixture *fixture, GString *tls_section)
+make_certificates (Fixture *fixture)
 {
-  g_autofree char *tls = g_build_filename (fixture->dir, "tls", NULL);
+  g_autofree char *tls = g_build_filename (logs_dir (fixture), "tls", NULL);
   g_autofree char *ca = g_build_filename (tls, "ca.pem", NULL);
   g_autofree char *script
       = g_build_filename (g_getenv ("CHATD_SOURCE_ROOT"), "scripts", "make-certificates", NULL);
@@ -95,107 +109,88 @@ make_certificates (Fixture *fixture, GString *tls_section)
       g_assert_cmpint (g_mkdir_with_parents (dir, 0700), ==, 0);
       g_assert_cmpint (symlink (pem, pem_link), ==, 0);
       g_assert_cmpint (symlink (key, key_link), ==, 0);
+      chat_test_cluster_setenv (fixture->cluster, node, "CREDENTIALS_DIRECTORY", dir);
     }
-  g_string_append_printf (tls_section,
-                          "[tls]\ncertificate = server.pem\nkey = server.key\nca = %s\n", ca);
+  chat_test_cluster_set_option (fixture->cluster, "tls", "certificate", "server.pem");
+  chat_test_cluster_set_option (fixture->cluster, "tls", "key", "server.key");
+  chat_test_cluster_set_option (fixture->cluster, "tls", "ca", ca);
   database = g_tls_file_database_new (ca, &error);
   g_assert_no_error (error);
-  part_net_set_tls (fixture->net, database);
+  chat_test_cluster_set_tls_database (fixture->cluster, database);
 }
 
+/* Three servers on PORT, each at its address in its own namespace. */
 static void
-write_config (Fixture *fixture, const char *mode)
+make_cluster (Fixture *fixture, const char *mode)
 {
-  g_autoptr (GString) text = g_string_new ("[server]\n");
   g_autoptr (GError) error = NULL;
-  g_autofree char *key = NULL;
 
+  fixture->cluster = chat_test_cluster_new_full (N_SERVERS, mode, "chatd-partition-XXXXXX", &error);
+  g_assert_no_error (error);
+  chat_test_cluster_set_timing (fixture->cluster, &timing);
+  chat_test_cluster_setenv (fixture->cluster, 0, "CHATD_DBUS", "none");
   for (guint node = 1; node <= N_SERVERS; node++)
-    g_string_append_printf (text, "host%u = %s\nport%u = %u\n", node,
-                            part_net_address (fixture->net, node), node, PORT);
+    {
+      chat_test_cluster_set_address (fixture->cluster, node, part_net_address (fixture->net, node),
+                                     PORT);
+      chat_test_cluster_set_netns (fixture->cluster, node, part_net_namespace (fixture->net, node));
+    }
   /* The namespaces' addresses are not loopback: without TLS, plaintext must be allowed
    * explicitly. */
   if (use_tls)
-    make_certificates (fixture, text);
+    make_certificates (fixture);
   else
-    g_string_append (text, "[tls]\nrequired = false\n");
-  g_string_append_printf (text, "[cluster]\nmode = %s\n", mode);
+    chat_test_cluster_set_option (fixture->cluster, "tls", "required", "false");
   if (fixture->snapshot_interval > 0)
-    g_string_append_printf (text, "snapshot_interval = %u\n", fixture->snapshot_interval);
-  g_file_set_contents (fixture->config, text->str, -1, &error);
-  g_assert_no_error (error);
-  /* chatd reads the cluster key from cluster.key beside config.ini. */
-  key = g_build_filename (fixture->dir, "cluster.key", NULL);
-  g_file_set_contents_full (key, "partition-test-cluster-key-0123456789\n", -1,
-                            G_FILE_SET_CONTENTS_NONE, 0600, &error);
-  g_assert_no_error (error);
-}
+    {
+      g_autofree char *interval = g_strdup_printf ("%u", fixture->snapshot_interval);
 
-static void
-child_setup (gpointer user_data)
-{
-  prctl (PR_SET_PDEATHSIG, SIGKILL);
+      chat_test_cluster_set_option (fixture->cluster, "cluster", "snapshot_interval", interval);
+    }
 }
 
 static void
 start_server (Fixture *fixture, guint node, gboolean primary)
 {
-  g_autofree char *log = g_strdup_printf ("%s/chatd-%u.log", fixture->dir, node);
-  g_autofree char *chatd
-      = g_build_filename (g_getenv ("CHATD_BUILD_ROOT"), "daemon", "chatd", NULL);
-  g_autofree char *port = g_strdup_printf ("%u", PORT);
-  const char *argv[] = { "ip",
-                         "netns",
-                         "exec",
-                         part_net_namespace (fixture->net, node),
-                         chatd,
-                         "--host",
-                         part_net_address (fixture->net, node),
-                         "--port",
-                         port,
-                         "--config",
-                         fixture->config,
-                         "--state-dir",
-                         fixture->state_dirs[node],
-                         primary ? "--primary" : NULL,
-                         NULL };
-  g_auto (GStrv) env = g_environ_setenv (g_get_environ (), "CHATD_DBUS", "none", TRUE);
-  g_autofree char *credentials = credentials_dir (fixture, node);
   g_autoptr (GError) error = NULL;
-  int fd = open (log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
 
-  if (use_tls)
-    env = g_environ_setenv (env, "CREDENTIALS_DIRECTORY", credentials, TRUE);
-
-  g_spawn_async_with_pipes_and_fds (
-      NULL, argv, (const char *const *)env, G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_SEARCH_PATH,
-      child_setup, NULL, -1, fd, fd, NULL, NULL, 0, &fixture->pids[node], NULL, NULL, NULL, &error);
-  close (fd);
+  chat_test_cluster_spawn (fixture->cluster, node, primary, &error);
   g_assert_no_error (error);
 }
 
 static void
 stop_server (Fixture *fixture, guint node)
 {
-  int status = 0;
+  chat_test_cluster_stop (fixture->cluster, node);
+}
 
-  if (fixture->pids[node] <= 0)
-    return;
-  kill (fixture->pids[node], SIGTERM);
-  waitpid (fixture->pids[node], &status, 0);
-  fixture->pids[node] = 0;
-  g_assert_true (WIFEXITED (status) && WEXITSTATUS (status) == 0);
+/* A connection from inside node's namespace to it, or NULL. */
+static ChatTestLine *
+connect_to (Fixture *fixture, guint node, guint timeout_ms)
+{
+  ChatTestLineOptions options = chat_test_cluster_line_options (fixture->cluster, node);
+  g_autoptr (GError) error = NULL;
+  ChatTestLine *line = chat_test_line_connect (part_net_address (fixture->net, node), PORT,
+                                               &options, timeout_ms, &error);
+
+  /* A certificate that does not verify is a failure, not a server that is slow. */
+  if (g_error_matches (error, G_TLS_ERROR, G_TLS_ERROR_BAD_CERTIFICATE))
+    g_error ("TLS handshake with %s: %s", part_net_address (fixture->net, node), error->message);
+  if (line == NULL)
+    g_debug ("connect to node %u: %s", node, error->message);
+  return line;
+}
+
+static JsonObject *
+request (ChatTestLine *line, const char *text, guint timeout_ms)
+{
+  return chat_test_line_request (line, text, timeout_ms, NULL, NULL);
 }
 
 static JsonObject *
 hello (Fixture *fixture, guint node)
 {
-  g_autoptr (PartConn) conn = part_conn_new (fixture->net, node, PORT, 1000);
-
-  if (conn == NULL)
-    return NULL;
-  return part_conn_request (
-      conn, "{\"id\":0,\"op\":\"hello\",\"client\":\"partition\",\"proto\":1}", 1000);
+  return chat_test_cluster_hello (fixture->cluster, node, FALSE, 1000);
 }
 
 static const char *
@@ -208,14 +203,7 @@ role_of (JsonObject *reply)
 static JsonObject *
 hello_state (Fixture *fixture, guint node)
 {
-  g_autoptr (PartConn) conn = part_conn_new (fixture->net, node, PORT, 1000);
-
-  if (conn == NULL)
-    return NULL;
-  return part_conn_request (conn,
-                            "{\"id\":0,\"op\":\"hello\",\"client\":\"partition\",\"proto\":1,"
-                            "\"state_hash\":true}",
-                            1000);
+  return chat_test_cluster_hello (fixture->cluster, node, TRUE, 1000);
 }
 
 /* Whether node follows leader (which still leads) and has applied all that leader has. */
@@ -275,17 +263,10 @@ wait_leader (Fixture *fixture, guint mask, guint timeout_ms)
 static void
 wait_answering (Fixture *fixture, guint node)
 {
-  gint64 deadline = g_get_monotonic_time () + START_TIMEOUT_MS * 1000;
+  g_autoptr (GError) error = NULL;
 
-  while (g_get_monotonic_time () < deadline)
-    {
-      g_autoptr (JsonObject) reply = hello (fixture, node);
-
-      if (reply != NULL)
-        return;
-      g_usleep (20000);
-    }
-  g_error ("Server %u did not answer (logs in %s)", node, fixture->dir);
+  if (!chat_test_cluster_wait_ready (fixture->cluster, node, &error))
+    g_error ("Server %u did not answer: %s", node, error->message);
 }
 
 static void
@@ -293,24 +274,14 @@ fixture_set_up (Fixture *fixture, const char *mode)
 {
   static guint serial;
   g_autofree char *net_prefix = g_strdup_printf ("%s%u", prefix, ++serial); /* "chp<pid>-<n>" */
-  g_autoptr (GError) error = NULL;
 
   fixture->net = part_net_new (net_prefix, N_SERVERS);
-  fixture->dir = g_dir_make_tmp ("chatd-partition-XXXXXX", &error);
-  g_assert_no_error (error);
-  fixture->config = g_build_filename (fixture->dir, "config.ini", NULL);
   fixture->acked = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   fixture->refused = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   fixture->user = g_strdup ("alice");
-  write_config (fixture, mode);
+  make_cluster (fixture, mode);
   for (guint node = 1; node <= N_SERVERS; node++)
-    {
-      g_autofree char *name = g_strdup_printf ("state-%u", node);
-
-      fixture->state_dirs[node] = g_build_filename (fixture->dir, name, NULL);
-      g_assert_cmpint (g_mkdir_with_parents (fixture->state_dirs[node], 0700), ==, 0);
-      start_server (fixture, node, node == 1);
-    }
+    start_server (fixture, node, node == 1);
   for (guint node = 1; node <= N_SERVERS; node++)
     wait_answering (fixture, node);
 }
@@ -318,24 +289,10 @@ fixture_set_up (Fixture *fixture, const char *mode)
 static void
 fixture_tear_down (Fixture *fixture)
 {
-  for (guint node = 1; node <= N_SERVERS; node++)
-    {
-      if (fixture->pids[node] > 0)
-        {
-          kill (fixture->pids[node], SIGKILL);
-          waitpid (fixture->pids[node], NULL, 0);
-        }
-      g_free (fixture->state_dirs[node]);
-    }
+  g_clear_pointer (&fixture->cluster, chat_test_cluster_free);
   part_net_free (fixture->net);
-  if (g_getenv ("CHATD_TEST_KEEP") == NULL)
-    chat_fs_remove_tree (fixture->dir);
-  else
-    g_printerr ("# kept %s\n", fixture->dir);
   g_hash_table_unref (fixture->acked);
   g_hash_table_unref (fixture->refused);
-  g_free (fixture->dir);
-  g_free (fixture->config);
   g_free (fixture->user);
   g_free (fixture->session);
 }
@@ -350,11 +307,11 @@ sign_up (Fixture *fixture, guint leader)
 
   while (fixture->session == NULL && g_get_monotonic_time () < deadline)
     {
-      g_autoptr (PartConn) conn = part_conn_new (fixture->net, leader, PORT, 5000);
+      g_autoptr (ChatTestLine) conn = connect_to (fixture, leader, 5000);
       g_autoptr (JsonObject) reply = NULL;
 
       g_assert_nonnull (conn);
-      reply = part_conn_request (
+      reply = request (
           conn, "{\"id\":1,\"op\":\"signup\",\"username\":\"alice\",\"password\":\"" PASSWORD "\"}",
           30000);
       if (reply != NULL && json_object_get_boolean_member_with_default (reply, "ok", FALSE))
@@ -366,17 +323,17 @@ sign_up (Fixture *fixture, guint leader)
 }
 
 /* A connection to node with the session attached, or NULL. */
-static PartConn *
+static ChatTestLine *
 attach (Fixture *fixture, guint node)
 {
-  g_autoptr (PartConn) conn = part_conn_new (fixture->net, node, PORT, 1000);
+  g_autoptr (ChatTestLine) conn = connect_to (fixture, node, 1000);
   g_autofree char *line = NULL;
   g_autoptr (JsonObject) reply = NULL;
 
   if (conn == NULL)
     return NULL;
   line = g_strdup_printf ("{\"id\":1,\"op\":\"resume\",\"session\":\"%s\"}", fixture->session);
-  reply = part_conn_request (conn, line, 2000);
+  reply = request (conn, line, 2000);
   if (reply == NULL || !json_object_get_boolean_member_with_default (reply, "ok", FALSE))
     return NULL;
   return g_steal_pointer (&conn);
@@ -384,13 +341,13 @@ attach (Fixture *fixture, guint node)
 
 /* Sends one message; its seq when acknowledged within timeout_ms, else 0. */
 static gint64
-send_one (PartConn *conn, const char *client_msg_id, guint timeout_ms)
+send_one (ChatTestLine *conn, const char *client_msg_id, guint timeout_ms)
 {
   g_autofree char *line
       = g_strdup_printf ("{\"id\":2,\"op\":\"send\",\"to\":\"alice\",\"body\":\"partition %s\","
                          "\"client_msg_id\":\"%s\"}",
                          client_msg_id, client_msg_id);
-  g_autoptr (JsonObject) reply = part_conn_request (conn, line, timeout_ms);
+  g_autoptr (JsonObject) reply = request (conn, line, timeout_ms);
 
   if (reply == NULL || !json_object_get_boolean_member_with_default (reply, "ok", FALSE))
     return 0;
@@ -485,7 +442,7 @@ writer_run (gpointer data)
 {
   Writer *writer = data;
   gint64 deadline = g_get_monotonic_time () + (gint64)(writer->seconds * G_USEC_PER_SEC);
-  g_autoptr (PartConn) conn = NULL;
+  g_autoptr (ChatTestLine) conn = NULL;
   g_autofree char *id = NULL;
 
   while (writer->acks < writer->max_acks && g_get_monotonic_time () < deadline)
@@ -509,7 +466,7 @@ writer_run (gpointer data)
           writer->acks++;
           continue;
         }
-      g_clear_pointer (&conn, part_conn_free); /* a timed-out reply may still come */
+      g_clear_pointer (&conn, chat_test_line_free); /* a timed-out reply may still come */
       g_usleep (100000);
     }
   return NULL;
@@ -552,7 +509,7 @@ query_int (const char *state_dir, const char *sql)
 static gint64
 applied_index (Fixture *fixture, guint node)
 {
-  return query_int (fixture->state_dirs[node],
+  return query_int (state_dir (fixture, node),
                     "SELECT CAST (CAST (value AS TEXT) AS INTEGER) FROM meta "
                     "WHERE key = 'store.applied_index'");
 }
@@ -581,7 +538,7 @@ wait_converged (Fixture *fixture)
         return since;
       g_usleep (100000);
     }
-  g_error ("The servers did not converge to one applied index (logs in %s)", fixture->dir);
+  g_error ("The servers did not converge to one applied index (logs in %s)", logs_dir (fixture));
   return 0;
 }
 
@@ -590,7 +547,7 @@ wait_converged (Fixture *fixture)
 static GHashTable *
 stored_messages (Fixture *fixture, guint node, guint *duplicates)
 {
-  g_autofree char *path = g_build_filename (fixture->state_dirs[node], "chatd.db", NULL);
+  g_autofree char *path = g_build_filename (state_dir (fixture, node), "chatd.db", NULL);
   GHashTable *stored = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   g_autoptr (GHashTable) bodies = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   sqlite3 *db = NULL;
@@ -621,7 +578,7 @@ static char *
 state_hash (Fixture *fixture, guint node)
 {
   g_autoptr (GError) error = NULL;
-  g_autoptr (ChatStore) store = chat_store_open (fixture->state_dirs[node], &error);
+  g_autoptr (ChatStore) store = chat_store_open (state_dir (fixture, node), &error);
   char *hash = NULL;
 
   g_assert_no_error (error);
@@ -712,10 +669,10 @@ check_databases (Fixture *fixture, const char *const *keep_seq_tags, gboolean re
                   g_hash_table_size (fixture->acked), lost, duplicates);
       if (lost > 0 || duplicates > 0)
         g_error ("Node %u lost %u and duplicated %u acknowledged messages (logs in %s)", node, lost,
-                 duplicates, fixture->dir);
+                 duplicates, logs_dir (fixture));
       if ((kept = tag_that_kept_seqs (fixture, stored, keep_seq_tags)) == NULL)
         g_error ("Node %u: acknowledged messages moved on both sides (logs in %s)", node,
-                 fixture->dir);
+                 logs_dir (fixture));
       g_hash_table_iter_init (&iter, fixture->refused);
       while (refused_absent && g_hash_table_iter_next (&iter, &key, NULL))
         if (g_hash_table_contains (stored, key))
@@ -732,7 +689,7 @@ check_databases (Fixture *fixture, const char *const *keep_seq_tags, gboolean re
 static gint64
 count_messages (Fixture *fixture, guint node)
 {
-  return query_int (fixture->state_dirs[node], "SELECT count (*) FROM messages");
+  return query_int (state_dir (fixture, node), "SELECT count (*) FROM messages");
 }
 
 /* Whether every server stores at least as many messages as were acknowledged: reading them
@@ -879,7 +836,7 @@ seq_before_partition (Fixture *fixture)
 static GHashTable *
 sync_own_ids (Fixture *fixture, guint node, gint64 after)
 {
-  g_autoptr (PartConn) conn = attach (fixture, node);
+  g_autoptr (ChatTestLine) conn = attach (fixture, node);
   g_autoptr (GHashTable) ids = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   gboolean more = TRUE;
 
@@ -887,7 +844,7 @@ sync_own_ids (Fixture *fixture, guint node, gint64 after)
     {
       g_autofree char *line = g_strdup_printf (
           "{\"id\":3,\"op\":\"sync\",\"after\":%" G_GINT64_FORMAT ",\"limit\":500}", after);
-      g_autoptr (JsonObject) reply = part_conn_request (conn, line, 5000);
+      g_autoptr (JsonObject) reply = request (conn, line, 5000);
       JsonArray *messages = NULL;
 
       if (reply == NULL || !json_object_get_boolean_member_with_default (reply, "ok", FALSE))
@@ -936,7 +893,7 @@ check_sync_names_new_ids (Fixture *fixture)
         continue;
       if (synced_id == NULL || stored_id == NULL || *synced_id != *stored_id)
         g_error ("sync on node %u does not name %s with its id %" G_GINT64_FORMAT " (logs in %s)",
-                 leader, (char *)key, stored_id ? *stored_id : -1, fixture->dir);
+                 leader, (char *)key, stored_id ? *stored_id : -1, logs_dir (fixture));
       renumbered += *stored_id != *(gint64 *)value;
     }
   g_printerr ("# sync named %u renumbered messages with their new id\n", renumbered);
@@ -984,8 +941,7 @@ test_available_crash (void)
   guint delay_ms = (guint)g_test_rand_int_range (0, 800);
 
   g_usleep (delay_ms * 1000);
-  kill (fixture.pids[old_leader], SIGKILL);
-  waitpid (fixture.pids[old_leader], NULL, 0);
+  chat_test_cluster_kill (fixture.cluster, old_leader);
   g_printerr ("# available: node %u killed %u ms after the heal\n", old_leader, delay_ms);
   start_server (&fixture, old_leader, FALSE);
   wait_answering (&fixture, old_leader);
@@ -1078,8 +1034,8 @@ test_volume (gconstpointer data)
 static JsonObject *
 request_ok (Fixture *fixture, guint node, const char *line)
 {
-  g_autoptr (PartConn) conn = part_conn_new (fixture->net, node, PORT, 5000);
-  g_autoptr (JsonObject) reply = conn ? part_conn_request (conn, line, 30000) : NULL;
+  g_autoptr (ChatTestLine) conn = connect_to (fixture, node, 5000);
+  g_autoptr (JsonObject) reply = conn ? request (conn, line, 30000) : NULL;
 
   if (reply == NULL || !json_object_get_boolean_member_with_default (reply, "ok", FALSE))
     return NULL;
@@ -1090,12 +1046,12 @@ request_ok (Fixture *fixture, guint node, const char *line)
 static void
 rebirth_on_majority (Fixture *fixture, guint new_leader)
 {
-  g_autoptr (PartConn) conn = attach (fixture, new_leader);
+  g_autoptr (ChatTestLine) conn = attach (fixture, new_leader);
   g_autoptr (JsonObject) deleted = NULL, signed_up = NULL;
 
   g_assert_nonnull (conn);
-  deleted = part_conn_request (
-      conn, "{\"id\":3,\"op\":\"delete_account\",\"password\":\"" PASSWORD "\"}", 30000);
+  deleted
+      = request (conn, "{\"id\":3,\"op\":\"delete_account\",\"password\":\"" PASSWORD "\"}", 30000);
   g_assert_nonnull (deleted);
   g_assert_true (json_object_get_boolean_member_with_default (deleted, "ok", FALSE));
   signed_up = request_ok (fixture, new_leader,
@@ -1109,15 +1065,15 @@ rebirth_on_majority (Fixture *fixture, guint new_leader)
 static char *
 old_account_writes (Fixture *fixture, guint old_leader)
 {
-  g_autoptr (PartConn) conn = part_conn_new (fixture->net, old_leader, PORT, 5000);
+  g_autoptr (ChatTestLine) conn = connect_to (fixture, old_leader, 5000);
   g_autoptr (JsonObject) login = NULL;
   guint acks = 0;
 
   g_assert_nonnull (conn);
-  login = part_conn_request (conn,
-                             "{\"id\":1,\"op\":\"login\",\"username\":\"alice\","
-                             "\"password\":\"" PASSWORD "\"}",
-                             30000);
+  login = request (conn,
+                   "{\"id\":1,\"op\":\"login\",\"username\":\"alice\","
+                   "\"password\":\"" PASSWORD "\"}",
+                   30000);
   g_assert_nonnull (login);
   g_assert_true (json_object_get_boolean_member_with_default (login, "ok", FALSE));
   for (guint i = 0; i < REBORN_SENDS; i++)
@@ -1155,7 +1111,7 @@ test_account_reborn (void)
   wait_converged (&fixture);
   for (guint node = 1; node <= N_SERVERS; node++)
     {
-      gint64 from_alice = query_int (fixture.state_dirs[node],
+      gint64 from_alice = query_int (state_dir (&fixture, node),
                                      "SELECT count (*) FROM messages WHERE from_key = 'alice'");
 
       g_printerr ("# node %u: %" G_GINT64_FORMAT " messages from alice\n", node, from_alice);
