@@ -6,9 +6,9 @@
 #include "bench-cluster.h"
 #include "bench-conn.h"
 #include "chat-test-cluster.h"
+#include "chat-test-db.h"
 
 #include <netinet/in.h>
-#include <sqlite3.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -295,27 +295,14 @@ bench_cluster_pid (BenchCluster *cluster, guint node)
   return cluster->local ? chat_test_cluster_pid (cluster->servers, node) : 0;
 }
 
+/* Read from the node's database: 0 when unknown. */
 static guint64
 query_uint (BenchCluster *cluster, guint node, const char *sql)
 {
-  const char *dir = cluster->local ? chat_test_cluster_state_dir (cluster->servers, node) : NULL;
-  g_autofree char *path = dir ? g_build_filename (dir, "chatd.db", NULL) : NULL;
-  sqlite3 *db = NULL;
-  sqlite3_stmt *stmt = NULL;
-  guint64 value = 0;
-
-  if (path == NULL || !g_file_test (path, G_FILE_TEST_EXISTS))
+  if (!cluster->local)
     return 0;
-  if (sqlite3_open_v2 (path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK)
-    {
-      sqlite3_busy_timeout (db, 1000);
-      if (sqlite3_prepare_v2 (db, sql, -1, &stmt, NULL) == SQLITE_OK
-          && sqlite3_step (stmt) == SQLITE_ROW)
-        value = (guint64)sqlite3_column_int64 (stmt, 0);
-      sqlite3_finalize (stmt);
-    }
-  sqlite3_close (db);
-  return value;
+  return (guint64)MAX (
+      chat_test_db_query_int (chat_test_cluster_state_dir (cluster->servers, node), sql), 0);
 }
 
 guint64

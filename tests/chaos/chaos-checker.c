@@ -4,13 +4,11 @@
 #define G_LOG_DOMAIN "chaos"
 
 #include "chaos.h"
+#include "chat-test-db.h"
 #include "chat-store.h"
 
 #include <sqlite3.h>
 #include <string.h>
-
-#define CONVERGE_POLL_US 100000
-#define STABLE_US G_USEC_PER_SEC
 
 typedef struct
 {
@@ -45,59 +43,10 @@ open_readonly (ChatTestCluster *cluster, guint node)
   return db;
 }
 
-static gint64
-applied_index (ChatTestCluster *cluster, guint node)
-{
-  sqlite3 *db = open_readonly (cluster, node);
-  sqlite3_stmt *stmt = NULL;
-  gint64 value = -1;
-
-  if (db == NULL)
-    return -1;
-  if (sqlite3_prepare_v2 (db,
-                          "SELECT CAST (CAST (value AS TEXT) AS INTEGER) FROM meta "
-                          "WHERE key = 'store.applied_index'",
-                          -1, &stmt, NULL)
-          == SQLITE_OK
-      && sqlite3_step (stmt) == SQLITE_ROW)
-    value = sqlite3_column_int64 (stmt, 0);
-  sqlite3_finalize (stmt);
-  sqlite3_close (db);
-  return value;
-}
-
-/* The applied index of every server if they all agree, else -1. */
-static gint64
-common_applied_index (ChatTestCluster *cluster)
-{
-  gint64 first = applied_index (cluster, 1);
-
-  for (guint node = 2; node <= chat_test_cluster_n_servers (cluster); node++)
-    if (applied_index (cluster, node) != first)
-      return -1;
-  return first;
-}
-
 gboolean
 chaos_wait_converged (ChatTestCluster *cluster, guint timeout_ms)
 {
-  gint64 deadline = g_get_monotonic_time () + (gint64)timeout_ms * 1000;
-  gint64 last = -1, since = 0;
-
-  while (g_get_monotonic_time () < deadline)
-    {
-      gint64 index = common_applied_index (cluster);
-
-      if (index < 0 || index != last)
-        {
-          last = index;
-          since = g_get_monotonic_time ();
-        }
-      else if (g_get_monotonic_time () - since >= STABLE_US)
-        return TRUE;
-      g_usleep (CONVERGE_POLL_US);
-    }
-  return FALSE;
+  return chat_test_cluster_wait_same_applied (cluster, timeout_ms) != 0;
 }
 
 /* Every stored message by "from/client_msg_id" (sender and recipient case-folded). */

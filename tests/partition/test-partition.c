@@ -6,6 +6,7 @@
 
 #include "chat-store.h"
 #include "chat-test-cluster.h"
+#include "chat-test-db.h"
 #include "partition-net.h"
 
 #include <signal.h>
@@ -486,60 +487,16 @@ write_for (Fixture *fixture, guint node, const char *tag, double seconds, guint 
 
 /* --- convergence and the databases ---------------------------------------------- */
 
-static gint64
-query_int (const char *state_dir, const char *sql)
-{
-  g_autofree char *path = g_build_filename (state_dir, "chatd.db", NULL);
-  sqlite3 *db = NULL;
-  sqlite3_stmt *stmt = NULL;
-  gint64 value = -1;
-
-  if (sqlite3_open_v2 (path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK)
-    {
-      sqlite3_busy_timeout (db, 2000);
-      if (sqlite3_prepare_v2 (db, sql, -1, &stmt, NULL) == SQLITE_OK
-          && sqlite3_step (stmt) == SQLITE_ROW)
-        value = sqlite3_column_int64 (stmt, 0);
-      sqlite3_finalize (stmt);
-    }
-  sqlite3_close (db);
-  return value;
-}
-
-static gint64
-applied_index (Fixture *fixture, guint node)
-{
-  return query_int (state_dir (fixture, node),
-                    "SELECT CAST (CAST (value AS TEXT) AS INTEGER) FROM meta "
-                    "WHERE key = 'store.applied_index'");
-}
-
 /* Every server applied the same index, and it stayed so for a second. Returns when that
  * index was first seen on all of them (monotonic time). */
 static gint64
 wait_converged (Fixture *fixture)
 {
-  gint64 deadline = g_get_monotonic_time () + CONVERGE_TIMEOUT_MS * 1000;
-  gint64 last = -1, since = 0;
+  gint64 since = chat_test_cluster_wait_same_applied (fixture->cluster, CONVERGE_TIMEOUT_MS);
 
-  while (g_get_monotonic_time () < deadline)
-    {
-      gint64 index = applied_index (fixture, 1);
-
-      for (guint node = 2; node <= N_SERVERS; node++)
-        if (applied_index (fixture, node) != index)
-          index = -1;
-      if (index < 0 || index != last)
-        {
-          last = index;
-          since = g_get_monotonic_time ();
-        }
-      else if (g_get_monotonic_time () - since >= G_USEC_PER_SEC)
-        return since;
-      g_usleep (100000);
-    }
-  g_error ("The servers did not converge to one applied index (logs in %s)", logs_dir (fixture));
-  return 0;
+  if (since == 0)
+    g_error ("The servers did not converge to one applied index (logs in %s)", logs_dir (fixture));
+  return since;
 }
 
 /* client_msg_id -> (gint64 *) message id, for every message alice sent, as stored on node;
@@ -689,7 +646,7 @@ check_databases (Fixture *fixture, const char *const *keep_seq_tags, gboolean re
 static gint64
 count_messages (Fixture *fixture, guint node)
 {
-  return query_int (state_dir (fixture, node), "SELECT count (*) FROM messages");
+  return chat_test_db_query_int (state_dir (fixture, node), "SELECT count (*) FROM messages");
 }
 
 /* Whether every server stores at least as many messages as were acknowledged: reading them
@@ -1111,8 +1068,8 @@ test_account_reborn (void)
   wait_converged (&fixture);
   for (guint node = 1; node <= N_SERVERS; node++)
     {
-      gint64 from_alice = query_int (state_dir (&fixture, node),
-                                     "SELECT count (*) FROM messages WHERE from_key = 'alice'");
+      gint64 from_alice = chat_test_db_query_int (
+          state_dir (&fixture, node), "SELECT count (*) FROM messages WHERE from_key = 'alice'");
 
       g_printerr ("# node %u: %" G_GINT64_FORMAT " messages from alice\n", node, from_alice);
       g_assert_cmpint (from_alice, ==, 0);
