@@ -4,6 +4,7 @@
 #define G_LOG_DOMAIN "chaos"
 
 #include "chaos.h"
+#include "chat-test-loop.h"
 
 #define PASSWORD "chaos-password"
 #define RETRY_DELAY_MS 100
@@ -200,10 +201,7 @@ chaos_writers_start (ChaosWorld *world)
 guint
 chaos_writers_drain (ChaosWorld *world, guint timeout_ms)
 {
-  gint64 deadline = g_get_monotonic_time () + (gint64)timeout_ms * 1000;
-
   world->stopping = TRUE;
-  while (world->in_flight > 0 && g_get_monotonic_time () < deadline)
-    g_main_context_iteration (NULL, TRUE);
+  chat_test_loop_until_zero (&world->in_flight, timeout_ms);
   return world->in_flight;
 }

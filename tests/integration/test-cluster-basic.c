@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Three real servers: creation, hello, redirects, and every user operation through libchat. */
 #include "chat-test-client.h"
+#include "chat-test-loop.h"
 #include "chat-test-util.h"
 
 #include <string.h>
@@ -269,8 +270,7 @@ test_operations (void)
   chat_test_client_send (alice, "bob", "two");
   last = chat_test_client_send (alice, "bob", "three");
   g_assert_cmpint (first, <, last);
-  while (inbox.received < 3)
-    g_main_context_iteration (NULL, TRUE);
+  chat_test_loop_until_count (&inbox.received, 3, CHAT_TEST_LOOP_FOREVER);
   g_assert_cmpint (inbox.last_seq, ==, last);
   history = chat_test_client_history_all (bob, "alice");
   g_assert_cmpuint (history->len, ==, 3);

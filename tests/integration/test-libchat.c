@@ -2,6 +2,7 @@
 /* Every operation through ChatClient against a real chatd: live signals, restart, errors. */
 #include "chat-client.h"
 #include "chat-test-cluster.h"
+#include "chat-test-loop.h"
 
 #include <string.h>
 
@@ -24,11 +25,7 @@ capture (GObject *source, GAsyncResult *result, gpointer user_data)
 static GAsyncResult *
 await (void)
 {
-  gint64 deadline = g_get_monotonic_time () + WAIT_MS * 1000;
-
-  while (last_result == NULL && g_get_monotonic_time () < deadline)
-    g_main_context_iteration (NULL, TRUE);
-  g_assert_nonnull (last_result);
+  g_assert_true (chat_test_loop_until_set ((gpointer *)&last_result, WAIT_MS));
   return g_steal_pointer (&last_result);
 }
 
@@ -36,26 +33,13 @@ await (void)
 static void
 wait_count (guint *counter, guint target)
 {
-  gint64 deadline = g_get_monotonic_time () + WAIT_MS * 1000;
-
-  while (*counter < target && g_get_monotonic_time () < deadline)
-    {
-      g_main_context_iteration (NULL, FALSE);
-      g_usleep (1000);
-    }
-  g_assert_cmpuint (*counter, >=, target);
+  g_assert_true (chat_test_loop_until_count (counter, target, WAIT_MS));
 }
 
 static void
 settle (guint ms)
 {
-  gint64 deadline = g_get_monotonic_time () + ms * 1000;
-
-  while (g_get_monotonic_time () < deadline)
-    {
-      g_main_context_iteration (NULL, FALSE);
-      g_usleep (1000);
-    }
+  chat_test_loop_for (ms);
 }
 
 static char *
@@ -496,8 +480,7 @@ test_delete_account (void)
   g_assert_null (chat_client_get_username (bob->client));
   g_assert_cmpuint (bob->n_session_ended, ==, 1);
   /* alice hears of it; bob's message to her is gone. */
-  while (alice->account_deleted == NULL)
-    g_main_context_iteration (NULL, TRUE);
+  chat_test_loop_until_set ((gpointer *)&alice->account_deleted, CHAT_TEST_LOOP_FOREVER);
   g_assert_cmpstr (alice->account_deleted, ==, b_name);
 }
 

@@ -3,6 +3,7 @@
 #include "chat-fs.h"
 #include "chat-link.h"
 #include "chat-test-client.h"
+#include "chat-test-loop.h"
 #include "chat-test-util.h"
 
 #include <glib/gstdio.h>
@@ -95,8 +96,7 @@ link_error (guint16 port, GTlsDatabase *database)
   LinkResult outcome = { 0 };
 
   chat_link_new_tls_async (address, 5000, 65536, database, NULL, on_link, &outcome);
-  while (!outcome.done)
-    g_main_context_iteration (NULL, TRUE);
+  chat_test_loop_until_true (&outcome.done, CHAT_TEST_LOOP_FOREVER);
   return outcome.error;
 }
 
