@@ -5,6 +5,7 @@
 #include "chat-dbus.h"
 #include "chat-error.h"
 #include "chat-journal.h"
+#include "chat-test-loop.h"
 
 /* What the fake daemon reports. */
 typedef struct
@@ -118,11 +119,7 @@ test_writer (GLogLevelFlags level, const GLogField *fields, gsize n_fields, gpoi
 static void
 wait_until (gboolean *flag)
 {
-  gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
-
-  while (!*flag && g_get_monotonic_time () < deadline)
-    g_main_context_iteration (NULL, TRUE);
-  g_assert_true (*flag);
+  g_assert_true (chat_test_loop_until_true (flag, 10000));
 }
 
 /* The service runs on this thread's main context, so every call is async. */
@@ -135,11 +132,7 @@ on_async_done (GObject *source, GAsyncResult *result, gpointer user_data)
 static void
 wait_until_set (GAsyncResult **result)
 {
-  gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
-
-  while (*result == NULL && g_get_monotonic_time () < deadline)
-    g_main_context_iteration (NULL, TRUE);
-  g_assert_nonnull (*result);
+  g_assert_true (chat_test_loop_until_set ((gpointer *)result, 10000));
 }
 
 static void

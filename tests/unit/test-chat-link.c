@@ -3,6 +3,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "chat-test-loop.h"
 #include "chat-test-net.h"
 #include "chat-error.h"
 #include "chat-json.h"
@@ -51,14 +52,26 @@ make_pair (GIOStream **a, GIOStream **b)
   *b = stream_for_fd (fds[1]);
 }
 
+typedef struct
+{
+  gboolean (*done) (Sink *);
+  Sink *sink;
+} Until;
+
+static gboolean
+until_done (gpointer data)
+{
+  Until *until = data;
+
+  return until->done (until->sink);
+}
+
 static void
 wait_until (gboolean (*done) (Sink *), Sink *sink)
 {
-  gint64 deadline = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
+  Until until = { done, sink };
 
-  while (!done (sink) && g_get_monotonic_time () < deadline)
-    g_main_context_iteration (NULL, TRUE);
-  g_assert_true (done (sink));
+  g_assert_true (chat_test_loop_until (until_done, &until, 5000));
 }
 
 static gboolean

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* ChatPeers: two servers in one process link up, authenticate, and refuse a wrong secret. */
+#include "chat-test-loop.h"
 #include "chat-test-net.h"
 #include "chat-peer.h"
 
@@ -85,31 +86,32 @@ tear_down (Fixture *f, gconstpointer data)
 }
 
 static gboolean
-on_deadline (gpointer user_data)
-{
-  gboolean *expired = user_data;
-
-  *expired = TRUE;
-  return G_SOURCE_REMOVE;
-}
-
-static gboolean
 both_connected (Fixture *f)
 {
   return chat_peers_is_connected (f->servers[0].peers, 2)
          && chat_peers_is_connected (f->servers[1].peers, 1);
 }
 
+typedef struct
+{
+  gboolean (*done) (Fixture *);
+  Fixture *f;
+} Until;
+
+static gboolean
+until_done (gpointer data)
+{
+  Until *until = data;
+
+  return until->done != NULL && until->done (until->f);
+}
+
 static void
 run_for (guint ms, gboolean (*done) (Fixture *), Fixture *f)
 {
-  gboolean expired = FALSE;
-  guint deadline = g_timeout_add (ms, on_deadline, &expired);
+  Until until = { done, f };
 
-  while (!expired && (done == NULL || !done (f)))
-    g_main_context_iteration (NULL, TRUE);
-  if (!expired)
-    g_source_remove (deadline);
+  chat_test_loop_until (until_done, &until, ms);
 }
 
 static gboolean
