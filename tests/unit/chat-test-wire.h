@@ -9,6 +9,7 @@
 #include <json-glib/json-glib.h>
 
 #include "chat-json.h"
+#include "chat-test-loop.h"
 
 #define CHAT_TEST_WIRE_TIMEOUT_S 5
 
@@ -16,9 +17,13 @@
 typedef struct
 {
   GSocket *socket;
+  GSource *reader; /* reads into inbox from the default main context, while set */
   GString *inbox;
   gboolean eof;
 } ChatTestWire;
+
+static void chat_test_wire_start_reading (ChatTestWire *wire);
+static void chat_test_wire_stop_reading (ChatTestWire *wire);
 
 /* A connected pair: *server is a GSocketConnection (what the daemon gets from accept),
  * wire is the client's end. */
@@ -38,11 +43,14 @@ chat_test_wire_open (ChatTestWire *wire, GIOStream **server)
   g_socket_set_blocking (wire->socket, FALSE);
   wire->inbox = g_string_new (NULL);
   wire->eof = FALSE;
+  wire->reader = NULL;
+  chat_test_wire_start_reading (wire);
 }
 
 static G_GNUC_UNUSED void
 chat_test_wire_clear (ChatTestWire *wire)
 {
+  chat_test_wire_stop_reading (wire);
   g_clear_object (&wire->socket);
   if (wire->inbox != NULL)
     g_string_free (g_steal_pointer (&wire->inbox), TRUE);
@@ -81,65 +89,72 @@ chat_test_wire_shutdown_write (ChatTestWire *wire)
   g_assert_no_error (error);
 }
 
-/* Reads what is there now without blocking; TRUE if anything (or end of file) came. */
-static G_GNUC_UNUSED gboolean
+/* Reads what is there now without blocking; FALSE once the server closed its end. */
+static gboolean
 chat_test_wire_pump (ChatTestWire *wire)
 {
   char buffer[65536];
   gssize n = 0;
-  g_autoptr (GError) error = NULL;
 
-  if (wire->eof)
-    return FALSE;
-  n = g_socket_receive (wire->socket, buffer, sizeof buffer, NULL, &error);
-  if (n < 0 && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
-    return FALSE;
-  if (n <= 0)
+  while (!wire->eof)
     {
-      wire->eof = TRUE;
-      return TRUE;
+      g_autoptr (GError) error = NULL;
+
+      n = g_socket_receive (wire->socket, buffer, sizeof buffer, NULL, &error);
+      if (n < 0 && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
+        return TRUE;
+      if (n <= 0)
+        wire->eof = TRUE;
+      else
+        g_string_append_len (wire->inbox, buffer, n);
     }
-  g_string_append_len (wire->inbox, buffer, n);
-  return TRUE;
+  return FALSE;
+}
+
+static gboolean
+chat_test_wire_on_readable (GSocket *socket, GIOCondition condition, gpointer user_data)
+{
+  ChatTestWire *wire = user_data;
+
+  if (chat_test_wire_pump (wire))
+    return G_SOURCE_CONTINUE;
+  g_clear_pointer (&wire->reader, g_source_unref);
+  return G_SOURCE_REMOVE;
+}
+
+/* The client reads what the server writes as the main loop runs ... */
+static void
+chat_test_wire_start_reading (ChatTestWire *wire)
+{
+  if (wire->reader != NULL || wire->eof)
+    return;
+  wire->reader = g_socket_create_source (wire->socket, G_IO_IN | G_IO_HUP | G_IO_ERR, NULL);
+  g_source_set_callback (wire->reader, G_SOURCE_FUNC (chat_test_wire_on_readable), wire, NULL);
+  g_source_attach (wire->reader, NULL);
+}
+
+/* ... or, after this, reads nothing (a client that does not read). */
+static void
+chat_test_wire_stop_reading (ChatTestWire *wire)
+{
+  if (wire->reader == NULL)
+    return;
+  g_source_destroy (wire->reader);
+  g_clear_pointer (&wire->reader, g_source_unref);
+}
+
+/* The client vanishes: its socket closes at once. */
+static G_GNUC_UNUSED void
+chat_test_wire_hang_up (ChatTestWire *wire)
+{
+  chat_test_wire_stop_reading (wire);
+  g_socket_close (wire->socket, NULL);
 }
 
 static G_GNUC_UNUSED gboolean
 chat_test_wire_has_line (ChatTestWire *wire)
 {
   return memchr (wire->inbox->str, '\n', wire->inbox->len) != NULL;
-}
-
-/* Runs the default main context (the daemon's side) and reads the wire until done()
- * holds or the timeout passes; returns done()'s last value. */
-static G_GNUC_UNUSED gboolean
-chat_test_wire_run_until (ChatTestWire *wire, gboolean (*done) (gpointer), gpointer data,
-                          guint timeout_ms)
-{
-  gint64 deadline = g_get_monotonic_time () + (gint64)timeout_ms * 1000;
-
-  while (!done (data) && g_get_monotonic_time () < deadline)
-    {
-      gboolean progress = g_main_context_iteration (NULL, FALSE);
-
-      progress |= chat_test_wire_pump (wire);
-      if (!progress)
-        g_usleep (1000);
-    }
-  return done (data);
-}
-
-/* Runs the loop for a while, so that what should not happen has had its chance. */
-static G_GNUC_UNUSED void
-chat_test_wire_settle (ChatTestWire *wire, guint ms)
-{
-  gint64 until = g_get_monotonic_time () + (gint64)ms * 1000;
-
-  while (g_get_monotonic_time () < until)
-    {
-      if (!g_main_context_iteration (NULL, FALSE))
-        g_usleep (1000);
-      chat_test_wire_pump (wire);
-    }
 }
 
 static gboolean
@@ -158,8 +173,7 @@ chat_test_wire_read_line (ChatTestWire *wire)
   char *line = NULL;
   gsize len = 0;
 
-  chat_test_wire_run_until (wire, chat_test_wire_line_or_eof, wire,
-                            CHAT_TEST_WIRE_TIMEOUT_S * 1000);
+  chat_test_loop_until (chat_test_wire_line_or_eof, wire, CHAT_TEST_WIRE_TIMEOUT_S * 1000);
   newline = memchr (wire->inbox->str, '\n', wire->inbox->len);
   if (newline == NULL)
     g_error ("no line from the server (%s); it sent \"%s\"", wire->eof ? "it closed" : "timed out",
@@ -192,7 +206,7 @@ chat_test_wire_is_eof (gpointer data)
 static G_GNUC_UNUSED void
 chat_test_wire_expect_eof (ChatTestWire *wire)
 {
-  g_assert_true (chat_test_wire_run_until (wire, chat_test_wire_is_eof, wire,
-                                           CHAT_TEST_WIRE_TIMEOUT_S * 1000));
+  g_assert_true (
+      chat_test_loop_until (chat_test_wire_is_eof, wire, CHAT_TEST_WIRE_TIMEOUT_S * 1000));
   g_assert_cmpstr (wire->inbox->str, ==, "");
 }

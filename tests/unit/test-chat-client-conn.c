@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Unit tests of libchat's requests and failover (chat-client-conn.c, chat-client-ops.c)
  * against scripted servers on loopback listeners in this process. */
+#include "chat-test-loop.h"
 #include "chat-test-net.h"
 #include "chat-client.h"
 #include "chat-error.h"
@@ -241,13 +242,7 @@ capture (GObject *source, GAsyncResult *result, gpointer user_data)
 static void
 await_results (Fixture *fixture, guint count)
 {
-  gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
-
-  while (fixture->results->len < count && g_get_monotonic_time () < deadline)
-    {
-      if (!g_main_context_iteration (NULL, FALSE))
-        g_usleep (1000);
-    }
+  g_assert_true (chat_test_loop_until_count (&fixture->results->len, count, 10000));
   g_assert_cmpuint (fixture->results->len, ==, count);
 }
 

@@ -76,8 +76,7 @@ has_held (gpointer data)
 static void
 wait_held (Fixture *fixture, guint count)
 {
-  g_assert_true (
-      chat_test_wire_run_until (&fixture->client.wire, has_held, GUINT_TO_POINTER (count), 5000));
+  g_assert_true (chat_test_loop_until (has_held, GUINT_TO_POINTER (count), 5000));
 }
 
 static void
@@ -133,7 +132,7 @@ test_line_in_pieces (Fixture *fixture, gconstpointer data)
   for (guint i = 0; i < G_N_ELEMENTS (pieces); i++)
     {
       chat_test_wire_send (wire, pieces[i]);
-      chat_test_wire_settle (wire, 20);
+      chat_test_loop_for (20);
       /* Nothing is parsed before the newline. */
       g_assert_cmpuint (chat_test_dispatch.parsed, ==, i + 1 == G_N_ELEMENTS (pieces) ? 1 : 0);
     }
@@ -180,7 +179,7 @@ test_oversize_line (Fixture *fixture, gconstpointer data)
   chat_test_wire_send (wire, "{\"id\":1,\"op\":\"hold\"}\n");
   wait_held (fixture, 1);
   chat_test_wire_send (wire, huge);
-  chat_test_wire_settle (wire, 100);
+  chat_test_loop_for (100);
   g_assert_cmpstr (wire->inbox->str, ==, "");
   g_assert_false (wire->eof);
   chat_test_dispatch_answer_held (0);
@@ -224,7 +223,7 @@ test_replies_in_request_order (Fixture *fixture, gconstpointer data)
   wait_held (fixture, 3);
   chat_test_dispatch_answer_held (2);
   chat_test_dispatch_answer_held (1);
-  chat_test_wire_settle (wire, 100);
+  chat_test_loop_for (100);
   g_assert_cmpstr (wire->inbox->str, ==, "");
   chat_test_dispatch_answer_held (0);
   for (gint64 id = 1; id <= 3; id++)
@@ -248,13 +247,13 @@ test_barrier (Fixture *fixture, gconstpointer data)
                              "{\"id\":2,\"op\":\"hold\",\"barrier\":true}\n"
                              "{\"id\":3,\"op\":\"echo\",\"text\":\"after\"}\n");
   wait_held (fixture, 1);
-  chat_test_wire_settle (wire, 100);
+  chat_test_loop_for (100);
   g_assert_cmpuint (chat_test_dispatch.ops->len, ==, 1);
   chat_test_dispatch_answer_held (0);
   first = chat_test_wire_read_object (wire);
   assert_ok (first, 1);
   wait_held (fixture, 2);
-  chat_test_wire_settle (wire, 100);
+  chat_test_loop_for (100);
   g_assert_cmpuint (chat_test_dispatch.ops->len, ==, 2);
   g_assert_cmpstr (wire->inbox->str, ==, "");
   chat_test_dispatch_answer_held (1);
@@ -294,7 +293,7 @@ test_half_close_answers_then_closes (Fixture *fixture, gconstpointer data)
   chat_test_wire_send (wire, "{\"id\":1,\"op\":\"hold\"}\n{\"id\":2,\"op\":\"hold\"}\n");
   wait_held (fixture, 2);
   chat_test_wire_shutdown_write (wire);
-  chat_test_wire_settle (wire, 100);
+  chat_test_loop_for (100);
   g_assert_cmpuint (fixture->client.closed, ==, 0);
   g_assert_false (wire->eof);
   /* Answered out of order: the first answer releases both. */
@@ -363,9 +362,9 @@ test_client_gone_mid_request (Fixture *fixture, gconstpointer data)
 
   chat_test_wire_send (&client->wire, "{\"id\":1,\"op\":\"hold\"}\n");
   wait_held (fixture, 1);
-  g_socket_close (client->wire.socket, NULL);
+  chat_test_wire_hang_up (&client->wire);
   chat_test_dispatch_answer_held (0);
-  g_assert_true (chat_test_wire_run_until (&client->wire, client_closed, client, 5000));
+  g_assert_true (chat_test_loop_until (client_closed, client, 5000));
   g_assert_cmpuint (client->closed, ==, 1);
 }
 
@@ -402,13 +401,13 @@ test_in_flight_bound (Fixture *fixture, gconstpointer data)
     g_string_append_printf (lines, "{\"id\":%u,\"op\":\"hold\"}\n", i);
   chat_test_wire_write (wire, lines->str, lines->len);
   wait_held (fixture, CHAT_CONNECTION_MAX_IN_FLIGHT);
-  chat_test_wire_settle (wire, 100);
+  chat_test_loop_for (100);
   g_assert_cmpuint (chat_test_dispatch.held->len, ==, CHAT_CONNECTION_MAX_IN_FLIGHT);
   chat_test_dispatch_answer_held (0);
   first = chat_test_wire_read_object (wire);
   assert_ok (first, 1);
   wait_held (fixture, CHAT_CONNECTION_MAX_IN_FLIGHT + 1);
-  chat_test_wire_settle (wire, 50);
+  chat_test_loop_for (50);
   g_assert_cmpuint (chat_test_dispatch.held->len, ==, CHAT_CONNECTION_MAX_IN_FLIGHT + 1);
   for (guint i = 1; i < CHAT_CONNECTION_MAX_IN_FLIGHT + 1; i++)
     chat_test_dispatch_answer_held (i);
@@ -451,7 +450,7 @@ test_peer_hello_is_handed_over (Fixture *fixture, gconstpointer data)
 
   chat_connection_set_peer_func (client->conn, on_peer, &hand_over);
   chat_test_wire_send (&client->wire, "{\"peer\":\"hello\",\"node\":2}\n");
-  g_assert_true (chat_test_wire_run_until (&client->wire, client_closed, client, 5000));
+  g_assert_true (chat_test_loop_until (client_closed, client, 5000));
   g_assert_cmpstr (hand_over.line, ==, "{\"peer\":\"hello\",\"node\":2}");
   g_assert_cmpuint (chat_test_dispatch.parsed, ==, 0);
   /* The stream was handed over open: the peer layer answers on it. */
@@ -505,17 +504,6 @@ parsed_at_least (gpointer data)
   return chat_test_dispatch.parsed >= GPOINTER_TO_UINT (data);
 }
 
-/* Runs the server's side only: the client reads nothing meanwhile. */
-static void
-run_server_only (guint ms)
-{
-  gint64 until = g_get_monotonic_time () + (gint64)ms * 1000;
-
-  while (g_get_monotonic_time () < until)
-    if (!g_main_context_iteration (NULL, FALSE))
-      g_usleep (1000);
-}
-
 static void
 test_pauses_while_client_does_not_read (Fixture *fixture, gconstpointer data)
 {
@@ -524,18 +512,17 @@ test_pauses_while_client_does_not_read (Fixture *fixture, gconstpointer data)
   g_autofree char *request = g_strdup_printf ("{\"id\":1,\"op\":\"big\",\"size\":%zu}\n", big);
   g_autofree char *reply = NULL;
 
+  chat_test_wire_stop_reading (wire);
   chat_test_wire_send (wire, request);
-  for (gint64 deadline = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
-       chat_test_dispatch.parsed == 0 && g_get_monotonic_time () < deadline;)
-    run_server_only (10);
-  g_assert_cmpuint (chat_test_dispatch.parsed, ==, 1);
+  g_assert_true (chat_test_loop_until (parsed_at_least, GUINT_TO_POINTER (1), 5000));
   chat_test_wire_send (wire, "{\"id\":2,\"op\":\"echo\",\"text\":\"later\"}\n");
-  run_server_only (200);
+  chat_test_loop_for (200);
   /* More than the pause threshold waits to be written: the next line stays unread. */
   g_assert_cmpuint (chat_test_dispatch.parsed, ==, 1);
+  chat_test_wire_start_reading (wire);
   reply = chat_test_wire_read_line (wire);
   g_assert_cmpuint (strlen (reply), >, big);
-  g_assert_true (chat_test_wire_run_until (wire, parsed_at_least, GUINT_TO_POINTER (2), 5000));
+  g_assert_true (chat_test_loop_until (parsed_at_least, GUINT_TO_POINTER (2), 5000));
   expect_echo (wire, 2, "later");
 }
 
@@ -585,9 +572,9 @@ test_line_budget (Fixture *fixture, gconstpointer data)
   chat_line_budget_set_limit (1000);
   client_open (&second, fixture->dispatch, 30);
   chat_test_wire_write (&first->wire, line, head);
-  g_assert_true (chat_test_wire_run_until (&first->wire, budget_is, GSIZE_TO_POINTER (head), 5000));
+  g_assert_true (chat_test_loop_until (budget_is, GSIZE_TO_POINTER (head), 5000));
   chat_test_wire_send (&second.wire, other);
-  g_assert_true (chat_test_wire_run_until (&second.wire, client_closed, &second, 5000));
+  g_assert_true (chat_test_loop_until (client_closed, &second, 5000));
   chat_test_wire_expect_eof (&second.wire);
   g_assert_cmpuint (chat_line_budget_total (), ==, head);
   g_assert_cmpuint (first->closed, ==, 0);
@@ -613,7 +600,7 @@ test_unfinished_line_deadline (Fixture *fixture, gconstpointer data)
   chat_test_wire_send (&client.wire, "{");
   for (guint i = 0; i < 40 && client.closed == 0; i++)
     {
-      chat_test_wire_settle (&client.wire, 100);
+      chat_test_loop_for (100);
       if (client.closed == 0)
         chat_test_wire_send (&client.wire, " ");
     }

@@ -41,7 +41,7 @@ static ChatRequest *
 hold (Fixture *fixture, const char *line)
 {
   chat_test_wire_send (&fixture->wire, line);
-  g_assert_true (chat_test_wire_run_until (&fixture->wire, has_held, NULL, 5000));
+  g_assert_true (chat_test_loop_until (has_held, NULL, 5000));
   return g_ptr_array_index (chat_test_dispatch.held, 0);
 }
 

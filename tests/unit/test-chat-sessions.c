@@ -85,7 +85,7 @@ received (Client *client)
 {
   g_autoptr (GString) seen = g_string_new (NULL);
 
-  chat_test_wire_settle (&client->wire, 20);
+  chat_test_loop_for (20);
   while (chat_test_wire_has_line (&client->wire))
     {
       g_autoptr (JsonObject) event = chat_test_wire_read_object (&client->wire);
@@ -221,7 +221,7 @@ test_push_past_a_vanished_client (Fixture *fixture, gconstpointer data)
   ChatConnection *gone = fixture->clients[ALICE_1].conn;
 
   chat_sessions_attach (fixture->sessions, fixture->clients[NOBODY].conn, "s6", "alice");
-  g_socket_close (fixture->clients[ALICE_1].wire.socket, NULL);
+  chat_test_wire_hang_up (&fixture->clients[ALICE_1].wire);
   push (fixture, "alice", NULL, "still delivered");
   g_assert_true (chat_connection_is_closed (gone));
   g_assert_null (chat_connection_get_session_hash (gone));
