@@ -472,6 +472,204 @@ test_refusal_without_reason (Fixture *fixture, gconstpointer data)
   g_assert_cmpstr (error->message, ==, "The server refused the request without saying why");
 }
 
+/* --- every operation's answer in the wrong shape ------------------------------------- */
+
+/* Answers ok with every field an operation reads, each of the wrong type. */
+static void
+answer_all_wrong (ServerConn *conn, JsonObject *request)
+{
+  g_autoptr (JsonObject) response = response_to (request, TRUE);
+
+  json_object_set_string_member (response, "user", "not an object");
+  json_object_set_string_member (response, "message", "not an object");
+  json_object_set_int_member (response, "messages", 5);
+  json_object_set_string_member (response, "users", "not a list");
+  json_object_set_object_member (response, "conversations", json_object_new ());
+  json_object_set_int_member (response, "marked", -1);
+  json_object_set_string_member (response, "total", "many");
+  json_object_set_string_member (response, "deleted", "some");
+  json_object_set_string_member (response, "more", "perhaps");
+  json_object_set_string_member (response, "seq", "late");
+  json_object_set_string_member (response, "unread", "lots");
+  server_reply (conn, response);
+}
+
+typedef struct
+{
+  const char *op;
+  void (*start) (ChatClient *client, GAsyncReadyCallback callback, gpointer user_data);
+  /* TRUE if the answer was taken as a success; sets *error otherwise. */
+  gboolean (*finish) (ChatClient *client, GAsyncResult *result, GError **error);
+} OpCase;
+
+static void
+start_login (ChatClient *client, GAsyncReadyCallback callback, gpointer user_data)
+{
+  chat_client_login_async (client, "alice", "password1", NULL, callback, user_data);
+}
+
+static gboolean
+finish_login (ChatClient *client, GAsyncResult *result, GError **error)
+{
+  return chat_client_login_finish (client, result, NULL, error);
+}
+
+static void
+start_signup (ChatClient *client, GAsyncReadyCallback callback, gpointer user_data)
+{
+  chat_client_signup_async (client, "alice", "password1", NULL, callback, user_data);
+}
+
+static gboolean
+finish_signup (ChatClient *client, GAsyncResult *result, GError **error)
+{
+  return chat_client_signup_finish (client, result, error);
+}
+
+static void
+start_send (ChatClient *client, GAsyncReadyCallback callback, gpointer user_data)
+{
+  chat_client_send_async (client, "bob", "hello", NULL, callback, user_data);
+}
+
+static gboolean
+finish_send (ChatClient *client, GAsyncResult *result, GError **error)
+{
+  g_autoptr (ChatMessage) message = chat_client_send_finish (client, result, error);
+
+  return message != NULL;
+}
+
+static void
+start_read_unread (ChatClient *client, GAsyncReadyCallback callback, gpointer user_data)
+{
+  chat_client_read_unread_async (client, 0, NULL, callback, user_data);
+}
+
+static gboolean
+finish_read_unread (ChatClient *client, GAsyncResult *result, GError **error)
+{
+  g_autoptr (GPtrArray) messages = chat_client_read_unread_finish (client, result, error);
+
+  return messages != NULL;
+}
+
+static void
+start_history (ChatClient *client, GAsyncReadyCallback callback, gpointer user_data)
+{
+  chat_client_history_async (client, "bob", 0, 0, NULL, callback, user_data);
+}
+
+static gboolean
+finish_history (ChatClient *client, GAsyncResult *result, GError **error)
+{
+  g_autoptr (GPtrArray) messages = chat_client_history_finish (client, result, NULL, error);
+
+  return messages != NULL;
+}
+
+static void
+start_conversations (ChatClient *client, GAsyncReadyCallback callback, gpointer user_data)
+{
+  chat_client_conversations_async (client, NULL, callback, user_data);
+}
+
+static gboolean
+finish_conversations (ChatClient *client, GAsyncResult *result, GError **error)
+{
+  g_autoptr (GPtrArray) list = chat_client_conversations_finish (client, result, error);
+
+  return list != NULL;
+}
+
+static void
+start_mark_read (ChatClient *client, GAsyncReadyCallback callback, gpointer user_data)
+{
+  chat_client_mark_read_async (client, "bob", 10, NULL, callback, user_data);
+}
+
+static gboolean
+finish_mark_read (ChatClient *client, GAsyncResult *result, GError **error)
+{
+  return chat_client_mark_read_finish (client, result, NULL, error);
+}
+
+static void
+start_unread_count (ChatClient *client, GAsyncReadyCallback callback, gpointer user_data)
+{
+  chat_client_unread_count_async (client, NULL, callback, user_data);
+}
+
+static gboolean
+finish_unread_count (ChatClient *client, GAsyncResult *result, GError **error)
+{
+  g_autoptr (GHashTable) by_user = NULL;
+
+  return chat_client_unread_count_finish (client, result, NULL, &by_user, error);
+}
+
+static void
+start_delete_messages (ChatClient *client, GAsyncReadyCallback callback, gpointer user_data)
+{
+  static const gint64 ids[] = { 1, 2 };
+
+  chat_client_delete_messages_async (client, ids, G_N_ELEMENTS (ids), CHAT_DELETE_SCOPE_DEFAULT,
+                                     NULL, callback, user_data);
+}
+
+static gboolean
+finish_delete_messages (ChatClient *client, GAsyncResult *result, GError **error)
+{
+  g_autoptr (GArray) deleted = NULL;
+  g_autoptr (GArray) hidden = NULL;
+
+  return chat_client_delete_messages_finish (client, result, &deleted, &hidden, error);
+}
+
+static void
+start_sync (ChatClient *client, GAsyncReadyCallback callback, gpointer user_data)
+{
+  chat_client_sync_async (client, 0, 0, NULL, callback, user_data);
+}
+
+static gboolean
+finish_sync (ChatClient *client, GAsyncResult *result, GError **error)
+{
+  g_autoptr (ChatSyncResult) page = chat_client_sync_finish (client, result, error);
+
+  return page != NULL;
+}
+
+static const OpCase op_cases[] = {
+  { "login", start_login, finish_login },
+  { "signup", start_signup, finish_signup },
+  { "send", start_send, finish_send },
+  { "read_unread", start_read_unread, finish_read_unread },
+  { "history", start_history, finish_history },
+  { "conversations", start_conversations, finish_conversations },
+  { "mark_read", start_mark_read, finish_mark_read },
+  { "unread_count", start_unread_count, finish_unread_count },
+  { "delete_messages", start_delete_messages, finish_delete_messages },
+  { "sync", start_sync, finish_sync },
+};
+
+/* An answer in the wrong shape is CHAT_ERROR_INTERNAL saying so, never a crash or a
+ * half-filled result. */
+static void
+test_wrong_shape (Fixture *fixture, gconstpointer data)
+{
+  const OpCase *op_case = data;
+  g_autoptr (GError) error = NULL;
+
+  fixture_start (fixture, answer_all_wrong, NULL);
+  op_case->start (fixture->client, capture, fixture);
+  await_results (fixture, 1);
+  g_assert_false (op_case->finish (fixture->client, fixture->results->pdata[0], &error));
+  g_assert_error (error, CHAT_ERROR, CHAT_ERROR_INTERNAL);
+  g_assert_true (g_str_has_prefix (error->message, "Malformed answer from the server: "));
+  g_assert_cmpuint (server_count_op (fixture->a, op_case->op), ==, 1);
+}
+
 /* --- requests sent again after a connection failed -------------------------------------- */
 
 static void
@@ -648,5 +846,11 @@ main (int argc, char **argv)
   ADD ("/client-conn/retry/logout-succeeds", test_retried_logout_succeeds);
   ADD ("/client-conn/event-between-answers", test_event_between_answers);
 #undef ADD
+  for (gsize i = 0; i < G_N_ELEMENTS (op_cases); i++)
+    {
+      g_autofree char *path = g_strdup_printf ("/client-ops/wrong-shape/%s", op_cases[i].op);
+
+      g_test_add (path, Fixture, &op_cases[i], NULL, test_wrong_shape, fixture_tear_down);
+    }
   return g_test_run ();
 }

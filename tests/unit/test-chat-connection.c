@@ -611,6 +611,27 @@ test_unfinished_line_deadline (Fixture *fixture, gconstpointer data)
   client_clear (&client);
 }
 
+/* While the server takes no lines (a request waits behind a barrier), the unfinished
+ * line after it is not held against the client; once reading resumes it is. */
+static void
+test_unfinished_line_waits_for_a_busy_server (Fixture *fixture, gconstpointer data)
+{
+  Client client = { 0 };
+
+  client_open (&client, fixture->dispatch, 1);
+  chat_test_wire_send (&client.wire, "{\"id\":1,\"op\":\"hold\"}\n"
+                                     "{\"id\":2,\"op\":\"hold\",\"barrier\":true}\n"
+                                     "{\"id\":3,");
+  wait_held (fixture, 1);
+  chat_test_loop_for (1500);
+  g_assert_cmpuint (client.closed, ==, 0);
+  chat_test_dispatch_answer_held (0);
+  g_assert_true (chat_test_loop_until (client_closed, &client, 5000));
+  g_assert_cmpuint (chat_test_dispatch.held->len, ==, 2);
+  chat_test_dispatch_answer_held (1);
+  client_clear (&client);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -640,6 +661,8 @@ main (int argc, char **argv)
        test_client_that_does_not_read_is_dropped);
   ADD ("/connection/limits/line-budget", test_line_budget);
   ADD ("/connection/limits/unfinished-line-deadline", test_unfinished_line_deadline);
+  ADD ("/connection/limits/unfinished-line-waits-for-a-busy-server",
+       test_unfinished_line_waits_for_a_busy_server);
 #undef ADD
   return g_test_run ();
 }
