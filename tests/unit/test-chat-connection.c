@@ -508,7 +508,8 @@ static void
 test_pauses_while_client_does_not_read (Fixture *fixture, gconstpointer data)
 {
   ChatTestWire *wire = &fixture->client.wire;
-  gsize big = 2 * CHAT_CONNECTION_PAUSE_QUEUED_BYTES;
+  /* Far more than the pause threshold plus what the socket's buffer takes. */
+  gsize big = 8 * CHAT_CONNECTION_PAUSE_QUEUED_BYTES;
   g_autofree char *request = g_strdup_printf ("{\"id\":1,\"op\":\"big\",\"size\":%zu}\n", big);
   g_autofree char *reply = NULL;
 
