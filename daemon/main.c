@@ -8,8 +8,8 @@
 #include "chat-cluster-key.h"
 #include "chat-config.h"
 #include "chat-journal.h"
-#include "chat-node.h"
 #include "chat-line-budget.h"
+#include "chat-replica.h"
 #include "chat-server.h"
 #include "chat-state-dir.h"
 #include "chat-store.h"
@@ -198,11 +198,11 @@ load_tls (const ChatConfig *config, const char *host, GError **error)
 static gboolean
 on_reload_signal (gpointer user_data)
 {
-  ChatNode *node = user_data;
+  ChatReplica *replica = user_data;
   g_autoptr (GError) error = NULL;
 
   g_message ("SIGHUP: reloading certificates");
-  if (!chat_node_reload_certificates (node, &error))
+  if (!chat_replica_reload_certificates (replica, &error))
     g_debug ("Reload refused: %s", error->message);
   return G_SOURCE_CONTINUE;
 }
@@ -217,25 +217,35 @@ on_quit_signal (gpointer user_data)
   return G_SOURCE_CONTINUE;
 }
 
+/* A storage fault the replica cannot undo in memory: stop at once, so that a restart
+ * recovers from what the disk holds (fail-stop keeps every server consistent). */
+static void
+on_replica_failed (ChatReplica *replica, const GError *error, gpointer user_data)
+{
+  g_printerr ("chatd: %s; stopping so that a restart recovers from the disk\n", error->message);
+  exit (EXIT_FAILURE);
+}
+
 static int
 serve (const Options *options, ChatStore *store, ChatConfig *config, guint node_id, ChatTls *tls)
 {
   g_autoptr (GError) error = NULL;
-  g_autoptr (ChatNode) node = chat_node_new (store, config, node_id, options->primary);
+  g_autoptr (ChatReplica) replica = chat_replica_new (store, config, node_id, options->primary);
   g_autoptr (ChatServer) server = NULL;
   g_autoptr (ChatAdmin) admin = NULL;
   g_autoptr (GMainLoop) loop = NULL;
   guint sigterm = 0, sigint = 0, sighup = 0;
 
+  g_signal_connect (replica, "failed", G_CALLBACK (on_replica_failed), NULL);
   if (tls != NULL)
-    chat_node_set_tls (node, tls);
-  if (!chat_node_start (node, &error))
+    chat_replica_set_tls (replica, tls);
+  if (!chat_replica_start (replica, &error))
     {
       g_printerr ("chatd: %s\n", error->message);
       return EXIT_FAILURE;
     }
   chat_line_budget_set_limit (config->partial_lines_budget_bytes);
-  server = chat_server_new (config, store, node);
+  server = chat_server_new (config, store, replica);
   if (tls != NULL)
     chat_server_set_tls (server, tls);
   if (!chat_server_listen (server, options->host, (guint16)options->port, &error))
@@ -244,19 +254,19 @@ serve (const Options *options, ChatStore *store, ChatConfig *config, guint node_
       return EXIT_FAILURE;
     }
   /* systemd, D-Bus and journal (chat-admin.c): READY=1 now, STOPPING=1 on the way out. */
-  admin = chat_admin_new (node, server, config, (guint16)options->port);
+  admin = chat_admin_new (replica, store, server, config, (guint16)options->port);
   chat_admin_ready (admin);
   loop = g_main_loop_new (NULL, FALSE);
   sigterm = g_unix_signal_add (SIGTERM, on_quit_signal, loop);
   sigint = g_unix_signal_add (SIGINT, on_quit_signal, loop);
-  sighup = g_unix_signal_add (SIGHUP, on_reload_signal, node);
+  sighup = g_unix_signal_add (SIGHUP, on_reload_signal, replica);
   g_main_loop_run (loop);
   chat_admin_stopping (admin);
   g_source_remove (sigterm);
   g_source_remove (sigint);
   g_source_remove (sighup);
   chat_server_stop (server);
-  chat_node_stop (node);
+  chat_replica_stop (replica);
   return EXIT_SUCCESS;
 }
 

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* ChatAdmin: connects a running node to systemd (sd_notify), D-Bus and the journal. */
+/* ChatAdmin: connects a running replica to systemd (sd_notify), D-Bus and the metrics endpoint. */
 #define G_LOG_DOMAIN "chatd-admin"
 
 #include "config.h"
@@ -8,7 +8,7 @@
 #include "chat-dbus.h"
 #include "chat-journal.h"
 #include "chat-metrics-server.h"
-#include "chat-node.h"
+#include "chat-replica.h"
 #include "chat-server.h"
 #include "chat-store.h"
 #include "chat-systemd.h"
@@ -17,7 +17,8 @@ struct _ChatAdmin
 {
   GObject parent_instance;
 
-  ChatNode *node;
+  ChatReplica *replica;
+  ChatStore *store;
   ChatServer *server;
   const ChatConfig *config;
   ChatSystemd *systemd;
@@ -29,38 +30,12 @@ struct _ChatAdmin
 G_DEFINE_FINAL_TYPE (ChatAdmin, chat_admin, G_TYPE_OBJECT)
 
 static void
-add_servers (ChatStatus *status, ChatNode *node)
-{
-  g_autoptr (GPtrArray) servers = chat_node_list_servers (node);
-  const char *self_address = chat_node_get_address (node);
-
-  for (guint i = 0; i < servers->len; i++)
-    {
-      ChatNodeServer *server = g_ptr_array_index (servers, i);
-
-      if (server->in_sync)
-        chat_status_add_in_sync (status, server->address);
-      if (g_strcmp0 (server->address, self_address) != 0)
-        chat_status_add_peer (status, server->address, server->state, server->lag,
-                              server->last_contact_ms);
-    }
-}
-
-static void
 fill_status (ChatStatus *status, ChatStatusWant want, gpointer user_data)
 {
   ChatAdmin *self = CHAT_ADMIN (user_data);
-  ChatStore *store = chat_node_get_store (self->node);
+  ChatStore *store = self->store;
 
-  status->node = g_strdup (chat_node_get_address (self->node));
-  status->role = g_strdup (chat_node_role_to_string (chat_node_get_role (self->node)));
-  status->term = chat_node_get_term (self->node);
-  status->leader = g_strdup (chat_node_leader_address (self->node));
-  status->waiting = chat_node_describe_waiting (self->node);
-  status->commit_index = chat_node_get_commit_index (self->node);
-  status->applied_index = chat_node_get_applied_index (self->node);
-  status->mode = g_strdup (chat_cluster_mode_to_string (self->config->mode));
-  add_servers (status, self->node);
+  chat_replica_fill_status (self->replica, status);
   status->connected_clients = chat_server_get_n_connections (self->server);
   status->accounts = chat_store_count_accounts (store);
   status->messages = chat_store_count_messages (store);
@@ -68,10 +43,10 @@ fill_status (ChatStatus *status, ChatStatusWant want, gpointer user_data)
     status->state_hash = chat_store_state_hash (store, NULL);
 }
 
-/* Cluster events reach the journal from the node itself (one record per event of the
+/* Cluster events reach the journal from the replica itself (one record per event of the
  * replication core); here the status faces are refreshed. */
 static void
-on_status_changed (ChatNode *node, gpointer user_data)
+on_status_changed (ChatReplica *replica, gpointer user_data)
 {
   ChatAdmin *self = CHAT_ADMIN (user_data);
 
@@ -84,7 +59,7 @@ chat_admin_dispose (GObject *object)
 {
   ChatAdmin *self = CHAT_ADMIN (object);
 
-  g_clear_signal_handler (&self->status_handler, self->node);
+  g_clear_signal_handler (&self->status_handler, self->replica);
   if (self->dbus != NULL)
     chat_dbus_stop (self->dbus);
   g_clear_object (&self->dbus);
@@ -106,41 +81,35 @@ chat_admin_init (ChatAdmin *self)
 {
 }
 
-/* chatctl step-down, snapshot, force-leader and transfer-leadership become admin events of
- * the core. */
-static const ChatDbusAdminOps admin_ops = {
-  .step_down = chat_node_admin_step_down,
-  .snapshot = chat_node_admin_snapshot,
-  .force_leader = chat_node_admin_force_leader,
-  .reload_certificates = chat_node_admin_reload_certificates,
-  .transfer_leadership = chat_node_admin_transfer_leadership,
-};
-
 /* The watchdog is fed only while the store still answers (chat-systemd.h). */
 static gboolean
 check_health (gpointer user_data, GError **error)
 {
   ChatAdmin *self = user_data;
 
-  return chat_store_probe (chat_node_get_store (self->node), error);
+  return chat_store_probe (self->store, error);
 }
 
 ChatAdmin *
-chat_admin_new (ChatNode *node, ChatServer *server, const ChatConfig *config, guint16 port)
+chat_admin_new (ChatReplica *replica, ChatStore *store, ChatServer *server,
+                const ChatConfig *config, guint16 port)
 {
   ChatAdmin *self = g_object_new (CHAT_TYPE_ADMIN, NULL);
 
-  self->node = node;
+  self->replica = replica;
+  self->store = store;
   self->server = server;
   self->config = config;
-  chat_journal_set_node (chat_node_get_address (node));
+  chat_journal_set_node (chat_replica_get_address (replica));
   self->systemd = chat_systemd_new ();
   chat_systemd_set_status_func (self->systemd, fill_status, self, NULL);
   chat_systemd_set_health_func (self->systemd, check_health, self, NULL);
   self->dbus = chat_dbus_new (port, fill_status, self, NULL);
-  chat_dbus_set_admin_ops (self->dbus, &admin_ops, node);
+  /* chatctl step-down, snapshot, force-leader and transfer-leadership become admin events of
+   * the core. */
+  chat_dbus_set_admin (self->dbus, CHAT_CLUSTER_ADMIN (replica));
   self->status_handler
-      = g_signal_connect (node, "status-changed", G_CALLBACK (on_status_changed), self);
+      = g_signal_connect (replica, "status-changed", G_CALLBACK (on_status_changed), self);
   return self;
 }
 
@@ -149,7 +118,7 @@ static void
 start_metrics (ChatAdmin *self)
 {
   g_autoptr (ChatServerAddress) address
-      = chat_metrics_listen_address (self->config, chat_node_get_id (self->node));
+      = chat_metrics_listen_address (self->config, chat_replica_get_id (self->replica));
   g_autoptr (GError) error = NULL;
 
   if (address == NULL)
@@ -167,7 +136,7 @@ chat_admin_ready (ChatAdmin *self)
 {
   g_return_if_fail (CHAT_IS_ADMIN (self));
 
-  on_status_changed (self->node, self);
+  on_status_changed (self->replica, self);
   chat_systemd_ready (self->systemd);
   chat_dbus_start (self->dbus, chat_dbus_choose_bus ());
   start_metrics (self);
@@ -179,6 +148,6 @@ chat_admin_stopping (ChatAdmin *self)
   g_return_if_fail (CHAT_IS_ADMIN (self));
 
   /* Stopping is not a cluster event: no stepped-down / peer-down records from here on. */
-  g_clear_signal_handler (&self->status_handler, self->node);
+  g_clear_signal_handler (&self->status_handler, self->replica);
   chat_systemd_stopping (self->systemd);
 }

@@ -154,8 +154,7 @@ struct _ChatDbus
   ChatStatusFunc status_func;
   gpointer status_data;
   GDestroyNotify status_notify;
-  ChatDbusAdminOps ops;
-  gpointer ops_data;
+  ChatClusterAdmin *admin; /* NULL: every admin method is not supported */
 
   GDBusConnection *connection;
   guint registration_id;
@@ -319,6 +318,12 @@ return_op_error (GDBusMethodInvocation *invocation, const char *method, GError *
       g_dbus_method_invocation_return_gerror (invocation, error);
       return;
     }
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED))
+    {
+      g_dbus_method_invocation_return_error_literal (invocation, G_DBUS_ERROR,
+                                                     G_DBUS_ERROR_NOT_SUPPORTED, error->message);
+      return;
+    }
   /* chatctl tells "ask the leader" apart from every other failure. */
   if (g_error_matches (error, CHAT_ERROR, CHAT_ERROR_NOT_LEADER))
     {
@@ -331,9 +336,9 @@ return_op_error (GDBusMethodInvocation *invocation, const char *method, GError *
 }
 
 static gboolean
-check_supported (GDBusMethodInvocation *invocation, gconstpointer op, const char *method)
+check_supported (ChatDbus *self, GDBusMethodInvocation *invocation, const char *method)
 {
-  if (op != NULL)
+  if (self->admin != NULL)
     return TRUE;
   g_dbus_method_invocation_return_error (invocation, G_DBUS_ERROR, G_DBUS_ERROR_NOT_SUPPORTED,
                                          "This server does not support %s yet", method);
@@ -345,11 +350,11 @@ handle_step_down (ChatDbus *self, GDBusMethodInvocation *invocation)
 {
   g_autoptr (GError) error = NULL;
 
-  if (!check_supported (invocation, self->ops.step_down, "StepDown"))
+  if (!check_supported (self, invocation, "StepDown"))
     return;
   g_message ("StepDown requested over D-Bus by %s",
              g_dbus_method_invocation_get_sender (invocation));
-  if (!self->ops.step_down (self->ops_data, &error))
+  if (!chat_cluster_admin_step_down (self->admin, &error))
     {
       return_op_error (invocation, "StepDown", error);
       return;
@@ -363,9 +368,9 @@ handle_snapshot (ChatDbus *self, GDBusMethodInvocation *invocation)
   g_autoptr (GError) error = NULL;
   guint64 index = 0;
 
-  if (!check_supported (invocation, self->ops.snapshot, "Snapshot"))
+  if (!check_supported (self, invocation, "Snapshot"))
     return;
-  if (!self->ops.snapshot (self->ops_data, &index, &error))
+  if (!chat_cluster_admin_snapshot (self->admin, &index, &error))
     {
       return_op_error (invocation, "Snapshot", error);
       return;
@@ -380,10 +385,10 @@ handle_transfer_leadership (ChatDbus *self, GDBusMethodInvocation *invocation, G
   g_autofree char *chosen = NULL;
   const char *target = NULL;
 
-  if (!check_supported (invocation, self->ops.transfer_leadership, "TransferLeadership"))
+  if (!check_supported (self, invocation, "TransferLeadership"))
     return;
   g_variant_get (parameters, "(&s)", &target);
-  if (!self->ops.transfer_leadership (self->ops_data, target, &chosen, &error))
+  if (!chat_cluster_admin_transfer_leadership (self->admin, target, &chosen, &error))
     {
       return_op_error (invocation, "TransferLeadership", error);
       return;
@@ -420,9 +425,9 @@ handle_force_leader (ChatDbus *self, GDBusMethodInvocation *invocation, GVariant
           "ForceLeader can lose acknowledged writes; call it with confirm=true to proceed");
       return;
     }
-  if (!check_supported (invocation, self->ops.force_leader, "ForceLeader"))
+  if (!check_supported (self, invocation, "ForceLeader"))
     return;
-  if (!self->ops.force_leader (self->ops_data, &error))
+  if (!chat_cluster_admin_force_leader (self->admin, &error))
     {
       return_op_error (invocation, "ForceLeader", error);
       return;
@@ -436,11 +441,11 @@ handle_reload_certificates (ChatDbus *self, GDBusMethodInvocation *invocation)
 {
   g_autoptr (GError) error = NULL;
 
-  if (!check_supported (invocation, self->ops.reload_certificates, "ReloadCertificates"))
+  if (!check_supported (self, invocation, "ReloadCertificates"))
     return;
   g_message ("ReloadCertificates requested over D-Bus by %s",
              g_dbus_method_invocation_get_sender (invocation));
-  if (!self->ops.reload_certificates (self->ops_data, &error))
+  if (!chat_cluster_admin_reload_certificates (self->admin, &error))
     {
       return_op_error (invocation, "ReloadCertificates", error);
       return;
@@ -666,12 +671,11 @@ chat_dbus_flush (ChatDbus *self)
 }
 
 void
-chat_dbus_set_admin_ops (ChatDbus *self, const ChatDbusAdminOps *ops, gpointer user_data)
+chat_dbus_set_admin (ChatDbus *self, ChatClusterAdmin *admin)
 {
   g_return_if_fail (CHAT_IS_DBUS (self));
 
-  self->ops = ops != NULL ? *ops : (ChatDbusAdminOps){ 0 };
-  self->ops_data = user_data;
+  g_set_object (&self->admin, admin);
 }
 
 static void
@@ -705,6 +709,7 @@ chat_dbus_dispose (GObject *object)
   unexport (self);
   clear_source (&self->flush_source);
   clear_source (&self->cache_source);
+  g_clear_object (&self->admin);
   G_OBJECT_CLASS (chat_dbus_parent_class)->dispose (object);
 }
 

@@ -4,6 +4,7 @@
 
 #include <gio/gio.h>
 
+#include "chat-cluster-admin.h"
 #include "chat-dbus-names.h"
 #include "chat-status.h"
 
@@ -28,23 +29,6 @@ typedef enum
   CHAT_DBUS_BUS_SESSION,
 } ChatDbusBus;
 
-/* The admin methods, provided by the daemon. Each runs on the main loop and
- * returns FALSE with error set to refuse (CHAT_DBUS_ERROR codes reach the
- * caller as they are; any other error becomes io.github.chatd.Error.Failed).
- * A NULL member answers org.freedesktop.DBus.Error.NotSupported. */
-typedef struct
-{
-  gboolean (*step_down) (gpointer user_data, GError **error);
-  gboolean (*snapshot) (gpointer user_data, guint64 *index, GError **error);
-  /* Only called once the caller confirmed; ChatDbus logs the warning and the
-   * CHATD_EVENT=force-leader record itself. */
-  gboolean (*force_leader) (gpointer user_data, GError **error);
-  gboolean (*reload_certificates) (gpointer user_data, GError **error);
-  /* target: "host:port" or "" (the server picks); *chosen: who was asked to take over. */
-  gboolean (*transfer_leadership) (gpointer user_data, const char *target, char **chosen,
-                                   GError **error);
-} ChatDbusAdminOps;
-
 #define CHAT_TYPE_DBUS (chat_dbus_get_type ())
 G_DECLARE_FINAL_TYPE (ChatDbus, chat_dbus, CHAT, DBUS, GObject)
 
@@ -59,8 +43,10 @@ char *chat_dbus_name_for_port (guint16 port);
  * property is read and when chat_dbus_status_changed() runs. */
 ChatDbus *chat_dbus_new (guint16 port, ChatStatusFunc status_func, gpointer user_data,
                          GDestroyNotify notify);
-/* ops is copied; user_data is passed to each op and must outlive the object. */
-void chat_dbus_set_admin_ops (ChatDbus *self, const ChatDbusAdminOps *ops, gpointer user_data);
+/* The admin methods (StepDown, Snapshot, ...) call admin; without one each answers
+ * org.freedesktop.DBus.Error.NotSupported. Its CHAT_ERROR_NOT_LEADER becomes
+ * io.github.chatd.Error.NotLeader, any other error io.github.chatd.Error.Failed. */
+void chat_dbus_set_admin (ChatDbus *self, ChatClusterAdmin *admin);
 
 /* Exports the object and requests the bus name, asynchronously; failures are
  * logged and never fatal (the server works without D-Bus). */

@@ -9,7 +9,6 @@ G_BEGIN_DECLS
 typedef struct _ChatAuth ChatAuth;
 typedef struct _ChatConnection ChatConnection;
 typedef struct _ChatDispatch ChatDispatch;
-typedef struct _ChatNode ChatNode;
 typedef struct _ChatRequest ChatRequest;
 typedef struct _ChatServer ChatServer;
 typedef struct _ChatSessions ChatSessions;

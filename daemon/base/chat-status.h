@@ -37,7 +37,7 @@ typedef struct
   guint64 accounts;
   guint64 messages;
   char *state_hash; /* only filled when CHAT_STATUS_WANT_STATE_HASH is asked */
-  char *waiting;    /* why it neither leads nor follows yet (chat_node_describe_waiting), or NULL */
+  char *waiting;    /* why it neither leads nor follows yet (chat_replica_fill_status), or NULL */
 } ChatStatus;
 
 /* Fields that cost real work to fill; the daemon fills them only when asked. */

@@ -89,7 +89,9 @@ struct _ChatPeers
   guint n_remotes;      /* the config's server count: a pending dial may outlive the config */
   GPtrArray *unclaimed; /* Link *: accepted, not yet authenticated */
   GSocketClient *client;
-  ChatTls *tls; /* NULL: plaintext links */
+  ChatTls *tls;               /* NULL: plaintext links */
+  ChatPeerDialFunc dial_func; /* NULL: TCP to the config's address */
+  gpointer dial_data;
   gboolean running;
   guint64 dropped;
 };
@@ -642,10 +644,29 @@ on_connected (GObject *source, GAsyncResult *result, gpointer user_data)
   start_tls (self, remote, connection, g_steal_pointer (&data));
 }
 
+/* A stream from the dial function is a link at once (no TLS: it is not a network). */
+static void
+dial_with_func (Remote *remote, ChatPeers *self)
+{
+  g_autoptr (GIOStream) stream = self->dial_func (remote->node, self->dial_data);
+
+  if (stream == NULL)
+    schedule_dial (remote, self);
+  else
+    open_link (self, remote, stream);
+}
+
 static void
 dial (Remote *remote, ChatPeers *self)
 {
-  DialData *data = g_new0 (DialData, 1);
+  DialData *data = NULL;
+
+  if (self->dial_func != NULL)
+    {
+      dial_with_func (remote, self);
+      return;
+    }
+  data = g_new0 (DialData, 1);
 
   data->self = g_object_ref (self);
   data->node = remote->node;
@@ -689,6 +710,15 @@ void
 chat_peers_set_tls (ChatPeers *self, ChatTls *tls)
 {
   g_set_object (&self->tls, tls);
+}
+
+void
+chat_peers_set_dial_func (ChatPeers *self, ChatPeerDialFunc func, gpointer user_data)
+{
+  g_return_if_fail (CHAT_IS_PEERS (self));
+
+  self->dial_func = func;
+  self->dial_data = user_data;
 }
 
 /* --- ChatPeers ------------------------------------------------------------------------- */

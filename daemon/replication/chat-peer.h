@@ -30,6 +30,11 @@ ChatPeers *chat_peers_new (const ChatConfig *config, guint node_id, ChatPeerMess
 /* With tls, links are dialled over TLS with our certificate, and an accepted hello
  * is taken only from a connection whose certificate verified (before start). */
 void chat_peers_set_tls (ChatPeers *self, ChatTls *tls);
+/* Opens the link to server node in place of a TCP connection to its address, or returns
+ * NULL (dialled again after the backoff). The unit tests link replicas by socket pairs. */
+typedef GIOStream *(*ChatPeerDialFunc) (guint node, gpointer user_data);
+/* Before start; func NULL: TCP (and TLS when set), as always. */
+void chat_peers_set_dial_func (ChatPeers *self, ChatPeerDialFunc func, gpointer user_data);
 /* Starts dialling every other server (reconnecting with backoff from then on). */
 void chat_peers_start (ChatPeers *self);
 /* Closes every link and stops dialling. */

@@ -20,6 +20,11 @@ G_BEGIN_DECLS
 
 typedef struct _ChatReplicaReplay ChatReplicaReplay;
 
+/* Called exactly once per proposal: index and result on success (result belongs to the
+ * replica), or error (CHAT_ERROR_NOT_LEADER, _UNAVAILABLE or _INTERNAL: not applied). */
+typedef void (*ChatReplicaDoneFunc) (guint64 index, ChatApplyResult *result, const GError *error,
+                                     gpointer user_data);
+
 typedef struct
 {
   guint64 id;
@@ -69,9 +74,9 @@ struct _ChatReplica
   GHashTable *proposals;     /* id -> ChatReplicaProposal */
   guint64 next_proposal_id;
 
-  ChatReplicaAppliedFunc applied;
-  GCallback status_changed;
-  gpointer user_data;
+  char **addresses; /* every server's "host:port", by node id - 1 */
+  ChatTls *tls;     /* NULL: plaintext peer links */
+  gboolean failed;  /* "failed" was emitted: nothing more is done */
 
   GArray *unsynced;          /* writes not yet fsynced, oldest first (chat-replica-sync.c) */
   GArray *held;              /* messages waiting for them, oldest first */
@@ -128,9 +133,27 @@ gboolean chat_replica_sync_take (ChatReplica *self, guint64 ticket, guint64 *ind
 /* Some write still waits for its sync. */
 gboolean chat_replica_sync_waiting (ChatReplica *self);
 
-/* Stops the server: what it wrote or is about to write to the disk is unknown, and a
- * restart recovers from what the disk holds. */
-G_NORETURN void chat_replica_fail_stop (const char *what, const GError *error);
+/* What this server wrote or was about to write to the disk is unknown: emits "failed"
+ * (the process is to stop, and a restart recovers from what the disk holds) and from then
+ * on steps, flushes and applies nothing. The caller returns at once. */
+void chat_replica_fail (ChatReplica *self, const char *what, const GError *error);
+
+/* The proposal behind chat_replica_propose_async(), also used by the replay of a diverged
+ * history. done runs exactly once: at once when the replica is not running or its disk is
+ * full, else when the entry is applied or the proposal fails. */
+void chat_replica_propose (ChatReplica *self, JsonObject *op, ChatReplicaDoneFunc done,
+                           gpointer user_data);
+
+/* Steps the core with event (stamped with the time), unless it is not running. */
+void chat_replica_step (ChatReplica *self, ChatReplEvent *event);
+/* Started, and no storage fault since. */
+gboolean chat_replica_running (ChatReplica *self);
+
+/* chat-replica-admin.c: the ChatClusterAdmin interface. */
+void chat_replica_admin_init (ChatClusterAdminInterface *iface);
+
+/* chat-replica-status.c: "host:port" of node (1-based), or NULL. */
+const char *chat_replica_address_of (ChatReplica *self, guint node);
 
 /* chat-replica-journal.c: the core's notices of an update, and the leader tracking behind
  * the failover event, which the new leader logs once it serves (or a plain message when

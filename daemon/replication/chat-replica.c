@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* ChatReplica: feeds the core its events and carries out its updates, in the documented order. */
+/* ChatReplica: feeds the core its events and carries out its updates, in the documented order;
+ * proposals, signals and the life cycle. */
 #define G_LOG_DOMAIN "chatd-node"
 
 #include "chat-replica-private.h"
@@ -42,10 +43,28 @@ typedef struct
   ChatReplicaProposal *proposal;
 } Applied;
 
-G_DEFINE_FINAL_TYPE (ChatReplica, chat_replica, G_TYPE_OBJECT)
+enum
+{
+  SIGNAL_APPLIED,
+  SIGNAL_STATUS_CHANGED,
+  SIGNAL_FAILED,
+  N_SIGNALS
+};
+static guint signals[N_SIGNALS];
+
+G_DEFINE_FINAL_TYPE_WITH_CODE (ChatReplica, chat_replica, G_TYPE_OBJECT,
+                               G_IMPLEMENT_INTERFACE (CHAT_TYPE_CLUSTER_ADMIN,
+                                                      chat_replica_admin_init))
 
 static void step (ChatReplica *self, ChatReplEvent *event);
 static void schedule_flush (ChatReplica *self);
+
+/* Started, and no storage fault since. */
+static gboolean
+running (ChatReplica *self)
+{
+  return self->started && !self->failed;
+}
 
 static guint64
 now_ms (void)
@@ -86,8 +105,7 @@ emit_status_changed (ChatReplica *self)
   chat_replica_get_status (self, &status);
   self->status_commit = status.commit_index;
   self->status_ms = now_ms ();
-  if (self->status_changed != NULL)
-    ((void (*) (gpointer))self->status_changed) (self->user_data);
+  g_signal_emit (self, signals[SIGNAL_STATUS_CHANGED], 0);
 }
 
 /* The commit index moves with every write: the status faces hear of it now and then. */
@@ -102,14 +120,19 @@ maybe_emit_progress (ChatReplica *self)
     emit_status_changed (self);
 }
 
-/* A storage fault after the core moved on cannot be undone in memory: stop here and let
- * the restart replay from what is durable (fail-stop keeps every server consistent). */
-G_NORETURN void
-chat_replica_fail_stop (const char *what, const GError *error)
+/* A storage fault after the core moved on cannot be undone in memory: the replica stops
+ * working and says so; the process stops and the restart replays from what is durable
+ * (fail-stop keeps every server consistent). */
+void
+chat_replica_fail (ChatReplica *self, const char *what, const GError *error)
 {
-  g_printerr ("chatd: %s: %s; stopping so that a restart recovers from the disk\n", what,
-              error->message);
-  exit (EXIT_FAILURE);
+  g_autoptr (GError) failure = NULL;
+
+  if (self->failed)
+    return;
+  self->failed = TRUE;
+  failure = g_error_new (error->domain, error->code, "%s: %s", what, error->message);
+  g_signal_emit (self, signals[SIGNAL_FAILED], 0, failure);
 }
 
 /* --- the timer ------------------------------------------------------------------------- */
@@ -342,7 +365,10 @@ apply_committed (ChatReplica *self, GPtrArray *committed, GArray *results, gint6
   if (committed->len == 0)
     return batch;
   if (!chat_store_begin_apply (self->store, &error))
-    chat_replica_fail_stop ("Cannot apply committed entries", error);
+    {
+      chat_replica_fail (self, "Cannot apply committed entries", error);
+      return batch;
+    }
   for (*taken = 0; *taken < committed->len; (*taken)++)
     {
       ChatReplEntry *entry = g_ptr_array_index (committed, *taken);
@@ -358,14 +384,20 @@ apply_committed (ChatReplica *self, GPtrArray *committed, GArray *results, gint6
       if (applied.result == NULL)
         {
           chat_store_rollback_apply (self->store);
-          chat_replica_fail_stop ("Cannot apply a committed entry", error);
+          chat_replica_fail (self, "Cannot apply a committed entry", error);
+          g_array_set_size (batch, 0);
+          return batch;
         }
       g_array_append_val (batch, applied);
     }
   commit_start = g_get_monotonic_time ();
   chat_slice_note ("applying entries to the chat state", start, batch->len);
   if (!chat_store_commit_apply (self->store, &error))
-    chat_replica_fail_stop ("Cannot apply committed entries", error);
+    {
+      chat_replica_fail (self, "Cannot apply committed entries", error);
+      g_array_set_size (batch, 0);
+      return batch;
+    }
   chat_slice_note ("committing applied entries", commit_start, batch->len);
   return batch;
 }
@@ -429,9 +461,14 @@ static void
 apply_and_answer (ChatReplica *self, GPtrArray *committed, GArray *results, gint64 deadline_us)
 {
   guint taken = 0;
-  g_autoptr (GArray) batch = apply_committed (self, committed, results, deadline_us, &taken);
+  g_autoptr (GArray) batch = NULL;
   gint64 answer_start = 0;
 
+  if (self->failed)
+    return;
+  batch = apply_committed (self, committed, results, deadline_us, &taken);
+  if (self->failed)
+    return; /* nothing of the batch is known to be applied: nobody is answered */
   if (taken < committed->len)
     requeue_rest (self, committed, results, taken);
 
@@ -447,8 +484,9 @@ apply_and_answer (ChatReplica *self, GPtrArray *committed, GArray *results, gint
       if (applied->proposal != NULL)
         applied->proposal->done (applied->index, applied->result, NULL,
                                  applied->proposal->user_data);
-      if (applied->op != NULL && self->applied != NULL)
-        self->applied (applied->index, applied->op, applied->result, self->user_data);
+      if (applied->op != NULL)
+        g_signal_emit (self, signals[SIGNAL_APPLIED], 0, applied->index, applied->op,
+                       applied->result);
     }
   chat_slice_note ("answering and announcing applied entries", answer_start, batch->len);
 }
@@ -719,9 +757,12 @@ on_synced (guint64 ticket, gint64 duration_us, const GError *error, gpointer use
   gint64 start = g_get_monotonic_time ();
 
   if (error != NULL)
-    chat_replica_fail_stop ("Cannot make the replication state durable", error);
+    {
+      chat_replica_fail (self, "Cannot make the replication state durable", error);
+      return;
+    }
   chat_metrics_observe_fsync ((double)duration_us / G_USEC_PER_SEC);
-  if (!self->started)
+  if (!running (self))
     return;
   send_released (self, ticket);
   if (!self->update.hard_state_changed
@@ -760,7 +801,10 @@ write_unsynced (ChatReplica *self, ChatReplUpdate *u)
   if (lead)
     send_messages (self, u->messages);
   if (!chat_replica_sync_write (self, u, &error))
-    chat_replica_fail_stop ("Cannot write the replication state", error);
+    {
+      chat_replica_fail (self, "Cannot write the replication state", error);
+      return;
+    }
   if (!lead)
     chat_replica_sync_hold (self, u->messages);
 }
@@ -774,7 +818,10 @@ write_durably (ChatReplica *self, ChatReplUpdate *u)
   g_autoptr (GError) error = NULL;
 
   if (!persist_timed (self, u, &error))
-    chat_replica_fail_stop ("Cannot persist the replication state", error);
+    {
+      chat_replica_fail (self, "Cannot persist the replication state", error);
+      return;
+    }
   send_released (self, G_MAXUINT64);
   send_messages (self, u->messages);
   report_persisted (self, u);
@@ -802,6 +849,8 @@ handle_update (ChatReplica *self)
   else
     write_durably (self, &u);
   chat_slice_note (u.snapshot ? "persisting a snapshot" : "writing the log", start, u.entries->len);
+  if (self->failed)
+    return;
   if (u.role_changed && self->serving)
     self->serving = FALSE;
   queue_committed (self, &u);
@@ -860,7 +909,7 @@ persist_rounds (ChatReplica *self, gint64 budget_us)
 {
   gint64 start = g_get_monotonic_time ();
 
-  for (guint round = 0; round < MAX_FLUSH_ROUNDS && self->started; round++)
+  for (guint round = 0; round < MAX_FLUSH_ROUNDS && running (self); round++)
     {
       if (chat_repl_update_is_empty (&self->update))
         break;
@@ -894,15 +943,15 @@ flush (ChatReplica *self, gint64 budget_us)
       if (flush_pending (self, candidate))
         kind = candidate;
     }
-  if (self->started && kind != FLUSH_KINDS)
+  if (running (self) && kind != FLUSH_KINDS)
     {
       flush_one (self, kind, budget_us);
       self->flush_turn = (kind + 1) % FLUSH_KINDS;
     }
-  for (guint k = 0; k < FLUSH_KINDS && self->started; k++)
+  for (guint k = 0; k < FLUSH_KINDS && running (self); k++)
     if (flush_pending (self, k))
       schedule_flush (self);
-  if (self->started)
+  if (running (self))
     {
       gint64 snapshot_start = g_get_monotonic_time ();
 
@@ -936,7 +985,7 @@ schedule_flush (ChatReplica *self)
 static void
 step (ChatReplica *self, ChatReplEvent *event)
 {
-  if (!self->started)
+  if (!running (self))
     return;
   event->now_ms = now_ms ();
   if (chat_repl_step (self->repl, event, &self->update))
@@ -970,6 +1019,8 @@ chat_replica_finalize (GObject *object)
   g_clear_pointer (&self->replay, chat_replica_replay_free);
   g_clear_pointer (&self->written_image, g_bytes_unref); /* its file goes at the next start */
   g_free (self->snapshot_file);
+  g_clear_object (&self->tls);
+  g_strfreev (self->addresses);
   g_clear_object (&self->store);
   G_OBJECT_CLASS (chat_replica_parent_class)->finalize (object);
 }
@@ -981,6 +1032,14 @@ chat_replica_class_init (ChatReplicaClass *klass)
 
   object_class->dispose = chat_replica_dispose;
   object_class->finalize = chat_replica_finalize;
+  signals[SIGNAL_APPLIED]
+      = g_signal_new ("applied", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                      G_TYPE_NONE, 3, G_TYPE_UINT64, JSON_TYPE_OBJECT, G_TYPE_POINTER);
+  signals[SIGNAL_STATUS_CHANGED]
+      = g_signal_new ("status-changed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL, NULL,
+                      NULL, G_TYPE_NONE, 0);
+  signals[SIGNAL_FAILED] = g_signal_new ("failed", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0,
+                                         NULL, NULL, NULL, G_TYPE_NONE, 1, G_TYPE_ERROR);
 }
 
 static void
@@ -1000,23 +1059,19 @@ ChatReplica *
 chat_replica_new (ChatStore *store, const ChatConfig *config, guint node_id, gboolean primary)
 {
   ChatReplica *self = g_object_new (CHAT_TYPE_REPLICA, NULL);
+  guint n = config->servers->len;
 
+  g_return_val_if_fail (node_id >= 1 && node_id <= n, self);
   self->store = g_object_ref (store);
   self->config = config;
   self->node_id = node_id;
   self->primary = primary;
+  self->addresses = g_new0 (char *, n + 1);
+  for (guint i = 0; i < n; i++)
+    self->addresses[i] = chat_server_address_to_string (g_ptr_array_index (config->servers, i));
   chat_failover_init (&self->failover, node_id);
   self->peers = chat_peers_new (config, node_id, on_peer_line, self);
   return self;
-}
-
-void
-chat_replica_set_callbacks (ChatReplica *self, ChatReplicaAppliedFunc applied,
-                            GCallback status_changed, gpointer user_data)
-{
-  self->applied = applied;
-  self->status_changed = status_changed;
-  self->user_data = user_data;
 }
 
 static void
@@ -1050,8 +1105,8 @@ start_timer (ChatReplica *self)
   self->stall_probe = g_timeout_add (STALL_PROBE_MS, on_stall_probe, self);
 }
 
-gboolean
-chat_replica_start (ChatReplica *self, GError **error)
+static gboolean
+start_core (ChatReplica *self, GError **error)
 {
   ChatReplConfig rc;
   ChatReplPersistedState state;
@@ -1082,6 +1137,21 @@ chat_replica_start (ChatReplica *self, GError **error)
              ", applied %" G_GUINT64_FORMAT "%s",
              self->node_id, status.term, status.last_index, status.applied_index,
              status.recovering ? ", recovering" : "");
+  return TRUE;
+}
+
+gboolean
+chat_replica_start (ChatReplica *self, GError **error)
+{
+  g_return_val_if_fail (CHAT_IS_REPLICA (self), FALSE);
+
+  if (!start_core (self, error))
+    {
+      g_prefix_error (error, "Starting replication failed: ");
+      return FALSE;
+    }
+  g_message ("Node %u (%s) of %u started", self->node_id, chat_replica_get_address (self),
+             self->config->servers->len);
   return TRUE;
 }
 
@@ -1121,6 +1191,7 @@ chat_replica_stop (ChatReplica *self)
     fail_proposal (g_ptr_array_index (pending, i), CHAT_ERROR_UNAVAILABLE,
                    "The server is shutting down");
   self->serving = FALSE;
+  emit_status_changed (self);
 }
 
 /* --- requests ----------------------------------------------------------------------------- */
@@ -1149,7 +1220,7 @@ chat_replica_propose (ChatReplica *self, JsonObject *op, ChatReplicaDoneFunc don
   proposal->data = g_bytes_ref (data);
   proposal->done = done;
   proposal->user_data = user_data;
-  if (!self->started)
+  if (!running (self))
     {
       fail_proposal (proposal, CHAT_ERROR_UNAVAILABLE, "The server is not running");
       return;
@@ -1166,146 +1237,82 @@ chat_replica_propose (ChatReplica *self, JsonObject *op, ChatReplicaDoneFunc don
   step (self, &event);
 }
 
-void
-chat_replica_set_tls (ChatReplica *self, ChatTls *tls)
+/* The proposer reads the reply and the refusal; the events stay with "applied". */
+static ChatApplyResult *
+proposer_result (const ChatApplyResult *applied)
 {
-  chat_peers_set_tls (self->peers, tls);
+  ChatApplyResult *result = g_new0 (ChatApplyResult, 1);
+
+  result->reply = json_object_ref (applied->reply);
+  result->error_code = applied->error_code;
+  result->error_message = g_strdup (applied->error_message);
+  result->events = g_ptr_array_new ();
+  result->ended_sessions = g_ptr_array_new ();
+  return result;
 }
 
-void
-chat_replica_accept_peer (ChatReplica *self, GIOStream *stream, const char *line, gsize len,
-                          GBytes *rest)
+static void
+on_proposal_done (guint64 index, ChatApplyResult *result, const GError *error, gpointer user_data)
 {
-  chat_peers_accept (self->peers, stream, line, len, rest);
-}
+  g_autoptr (GTask) task = user_data;
 
-gboolean
-chat_replica_is_serving (ChatReplica *self)
-{
-  return self->started && self->serving && chat_repl_get_role (self->repl) == CHAT_REPL_ROLE_LEADER;
-}
-
-void
-chat_replica_get_status (ChatReplica *self, ChatReplStatus *status)
-{
-  if (self->repl == NULL)
+  if (error != NULL)
     {
-      *status = (ChatReplStatus){ .node_id = self->node_id };
+      g_task_return_error (task, g_error_copy (error));
       return;
     }
-  chat_repl_get_status (self->repl, status);
+  g_task_set_task_data (task, g_memdup2 (&index, sizeof index), g_free);
+  g_task_return_pointer (task, proposer_result (result), (GDestroyNotify)chat_apply_result_free);
+}
+
+void
+chat_replica_propose_async (ChatReplica *self, JsonObject *op, GCancellable *cancellable,
+                            GAsyncReadyCallback callback, gpointer user_data)
+{
+  GTask *task = NULL;
+
+  g_return_if_fail (CHAT_IS_REPLICA (self));
+  g_return_if_fail (op != NULL);
+
+  task = g_task_new (self, cancellable, callback, user_data);
+  g_task_set_source_tag (task, chat_replica_propose_async);
+  g_task_set_check_cancellable (task, TRUE);
+  chat_replica_propose (self, op, on_proposal_done, task);
+}
+
+ChatApplyResult *
+chat_replica_propose_finish (ChatReplica *self, GAsyncResult *result, guint64 *index,
+                             GError **error)
+{
+  ChatApplyResult *applied = NULL;
+
+  g_return_val_if_fail (g_task_is_valid (result, self), NULL);
+
+  applied = g_task_propagate_pointer (G_TASK (result), error);
+  if (index != NULL)
+    *index = applied != NULL ? *(guint64 *)g_task_get_task_data (G_TASK (result)) : 0;
+  return applied;
+}
+
+void
+chat_replica_step (ChatReplica *self, ChatReplEvent *event)
+{
+  step (self, event);
 }
 
 gboolean
-chat_replica_peer_connected (ChatReplica *self, guint node)
+chat_replica_running (ChatReplica *self)
 {
-  return chat_peers_is_connected (self->peers, node);
-}
-
-/* --- admin --------------------------------------------------------------------------------- */
-
-static gboolean
-check_running (ChatReplica *self, GError **error)
-{
-  if (self->started)
-    return TRUE;
-  g_set_error_literal (error, CHAT_ERROR, CHAT_ERROR_UNAVAILABLE, "The server is not running");
-  return FALSE;
-}
-
-gboolean
-chat_replica_step_down (ChatReplica *self, GError **error)
-{
-  ChatReplEvent event = { .type = CHAT_REPL_EVENT_ADMIN, .admin = CHAT_REPL_ADMIN_STEP_DOWN };
-
-  if (!check_running (self, error))
-    return FALSE;
-  if (chat_repl_get_role (self->repl) != CHAT_REPL_ROLE_LEADER)
-    {
-      g_set_error_literal (error, CHAT_ERROR, CHAT_ERROR_NOT_LEADER,
-                           "This server is not the leader");
-      return FALSE;
-    }
-  step (self, &event);
-  return TRUE;
-}
-
-/* A follower that can take over at once: linked to this leader and in the in-sync set. */
-static gboolean
-can_take_over (const ChatReplStatus *status, guint node)
-{
-  for (guint i = 0; i < status->n_peers; i++)
-    if (status->peers[i].node == node)
-      return status->peers[i].up && status->peers[i].in_sync;
-  return FALSE;
-}
-
-/* The in-sync follower with the least lag, or 0 when there is none. */
-static guint
-closest_in_sync_follower (const ChatReplStatus *status)
-{
-  guint best = 0;
-  guint64 best_lag = G_MAXUINT64;
-
-  for (guint i = 0; i < status->n_peers; i++)
-    {
-      const ChatReplPeerStatus *peer = &status->peers[i];
-
-      if (can_take_over (status, peer->node) && peer->lag < best_lag)
-        {
-          best = peer->node;
-          best_lag = peer->lag;
-        }
-    }
-  return best;
-}
-
-gboolean
-chat_replica_transfer_leadership (ChatReplica *self, guint target, guint *chosen, GError **error)
-{
-  ChatReplEvent event = { .type = CHAT_REPL_EVENT_ADMIN, .admin = CHAT_REPL_ADMIN_TRANSFER };
-  g_autofree ChatReplStatus *status = g_new0 (ChatReplStatus, 1);
-
-  if (!check_running (self, error))
-    return FALSE;
-  chat_repl_get_status (self->repl, status);
-  if (status->role != CHAT_REPL_ROLE_LEADER)
-    {
-      g_set_error_literal (error, CHAT_ERROR, CHAT_ERROR_NOT_LEADER,
-                           "This server is not the leader");
-      return FALSE;
-    }
-  if (target == 0)
-    target = closest_in_sync_follower (status);
-  if (target == 0 || !can_take_over (status, target))
-    {
-      g_set_error_literal (error, CHAT_ERROR, CHAT_ERROR_UNAVAILABLE,
-                           "No other server is linked to the leader and in sync, "
-                           "so none can take over now");
-      return FALSE;
-    }
-  event.target = target;
-  step (self, &event);
-  *chosen = target;
-  return TRUE;
+  return running (self);
 }
 
 gboolean
 chat_replica_take_snapshot (ChatReplica *self, guint64 *index, GError **error)
 {
-  if (!check_running (self, error))
-    return FALSE;
+  if (!running (self))
+    {
+      g_set_error_literal (error, CHAT_ERROR, CHAT_ERROR_UNAVAILABLE, "The server is not running");
+      return FALSE;
+    }
   return snapshot_now (self, index, error);
-}
-
-gboolean
-chat_replica_force_leader (ChatReplica *self, GError **error)
-{
-  ChatReplEvent event = { .type = CHAT_REPL_EVENT_ADMIN, .admin = CHAT_REPL_ADMIN_FORCE_LEADER };
-
-  if (!check_running (self, error))
-    return FALSE;
-  g_warning ("An operator forces this server to lead");
-  step (self, &event);
-  return TRUE;
 }

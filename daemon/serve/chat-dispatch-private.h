@@ -20,7 +20,7 @@ struct _ChatDispatch
 
   const ChatConfig *config;
   ChatStore *store;
-  ChatNode *node;
+  ChatReplica *replica;
   ChatSessions *sessions;
   ChatAuth *auth;
   GQueue waiting;    /* requests for a leader that does not serve yet (chat-dispatch-ready.c) */

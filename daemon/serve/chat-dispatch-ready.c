@@ -5,7 +5,6 @@
 #include "chat-dispatch-private.h"
 
 #include "chat-error.h"
-#include "chat-node.h"
 
 /* A new leader serves once an entry of its own term is applied: a round of appends and
  * fsyncs, tens of milliseconds. A client that asked it in between (a cluster just started,
@@ -27,22 +26,15 @@ waiting_request_free (WaitingRequest *waiting)
   g_free (waiting);
 }
 
-static gboolean
-still_electing (ChatDispatch *self)
-{
-  return !chat_node_is_leader (self->node)
-         && chat_node_get_role (self->node) == CHAT_NODE_ROLE_LEADER;
-}
-
 /* Runs every waiting request again once this server serves or stops leading (then they
  * are told who leads). */
 static void
-on_status_changed (ChatNode *node, gpointer user_data)
+on_status_changed (ChatReplica *replica, gpointer user_data)
 {
   ChatDispatch *self = user_data;
   g_autoptr (GPtrArray) ready = NULL;
 
-  if (g_queue_is_empty (&self->waiting) || still_electing (self))
+  if (g_queue_is_empty (&self->waiting) || chat_replica_is_electing (self->replica))
     return;
   ready = g_ptr_array_new_with_free_func ((GDestroyNotify)waiting_request_free);
   while (!g_queue_is_empty (&self->waiting))
@@ -91,14 +83,14 @@ chat_dispatch_ready_start (ChatDispatch *self)
 {
   g_queue_init (&self->waiting);
   self->status_handler
-      = g_signal_connect (self->node, "status-changed", G_CALLBACK (on_status_changed), self);
+      = g_signal_connect (self->replica, "status-changed", G_CALLBACK (on_status_changed), self);
 }
 
 /* Whatever still waits is answered: the server is going away. */
 void
 chat_dispatch_ready_stop (ChatDispatch *self)
 {
-  g_clear_signal_handler (&self->status_handler, self->node);
+  g_clear_signal_handler (&self->status_handler, self->replica);
   g_clear_handle_id (&self->ready_check, g_source_remove);
   while (!g_queue_is_empty (&self->waiting))
     {

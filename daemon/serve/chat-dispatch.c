@@ -54,7 +54,7 @@ chat_dispatch_dispose (GObject *object)
 {
   ChatDispatch *self = CHAT_DISPATCH (object);
 
-  if (self->node != NULL)
+  if (self->replica != NULL)
     chat_dispatch_ready_stop (self);
   G_OBJECT_CLASS (chat_dispatch_parent_class)->dispose (object);
 }
@@ -65,7 +65,7 @@ chat_dispatch_finalize (GObject *object)
   ChatDispatch *self = CHAT_DISPATCH (object);
 
   g_clear_object (&self->store);
-  g_clear_object (&self->node);
+  g_clear_object (&self->replica);
   g_clear_object (&self->sessions);
   g_clear_object (&self->auth);
   G_OBJECT_CLASS (chat_dispatch_parent_class)->finalize (object);
@@ -84,14 +84,14 @@ chat_dispatch_init (ChatDispatch *self)
 }
 
 ChatDispatch *
-chat_dispatch_new (const ChatConfig *config, ChatStore *store, ChatNode *node,
+chat_dispatch_new (const ChatConfig *config, ChatStore *store, ChatReplica *replica,
                    ChatSessions *sessions, ChatAuth *auth)
 {
   ChatDispatch *self = g_object_new (CHAT_TYPE_DISPATCH, NULL);
 
   self->config = config;
   self->store = g_object_ref (store);
-  self->node = g_object_ref (node);
+  self->replica = g_object_ref (replica);
   self->sessions = g_object_ref (sessions);
   self->auth = g_object_ref (auth);
   chat_dispatch_ready_start (self);
@@ -162,7 +162,7 @@ fail_not_leader (ChatDispatch *self, ChatRequest *request)
 {
   g_autoptr (GError) error = NULL;
   g_autoptr (JsonObject) extra = json_object_new ();
-  const char *leader = chat_node_leader_address (self->node);
+  const char *leader = chat_replica_get_leader_address (self->replica);
 
   if (leader != NULL)
     json_object_set_string_member (extra, "leader", leader);
@@ -186,11 +186,11 @@ chat_dispatch_run (ChatDispatch *self, ChatRequest *request)
     }
   info = find_op (chat_request_get_op (request));
   g_assert (info != NULL);
-  if (info->handler != dispatch_hello && !chat_node_is_leader (self->node))
+  if (info->handler != dispatch_hello && !chat_replica_is_serving (self->replica))
     {
       /* Elected, but nothing of its own term is committed yet: it may not answer reads
        * from state an earlier leader could still extend. The request waits for that. */
-      if (chat_node_get_role (self->node) == CHAT_NODE_ROLE_LEADER)
+      if (chat_replica_is_electing (self->replica))
         chat_dispatch_wait_until_ready (self, request);
       else
         fail_not_leader (self, request);
@@ -207,21 +207,40 @@ chat_dispatch_run (ChatDispatch *self, ChatRequest *request)
 
 /* --- hello -------------------------------------------------------------------- */
 
-static JsonArray *
-servers_to_json (ChatDispatch *self)
+static gboolean
+is_in_sync (const ChatStatus *status, const char *address)
 {
-  g_autoptr (GPtrArray) servers = chat_node_list_servers (self->node);
+  return g_ptr_array_find_with_equal_func (status->in_sync, address, g_str_equal, NULL);
+}
+
+static void
+add_server (JsonArray *array, const ChatStatus *status, const char *address, const char *state)
+{
+  JsonObject *entry = json_object_new ();
+
+  json_object_set_string_member (entry, "address", address);
+  json_object_set_string_member (entry, "state", state);
+  json_object_set_boolean_member (entry, "in_sync", is_in_sync (status, address));
+  json_array_add_object_element (array, entry);
+}
+
+/* Every server of the config, in its order: this one (its role) among its peers. */
+static JsonArray *
+servers_to_json (ChatDispatch *self, const ChatStatus *status)
+{
   JsonArray *array = json_array_new ();
+  guint self_index = chat_replica_get_id (self->replica) - 1;
 
-  for (guint i = 0; i < servers->len; i++)
+  for (guint i = 0; i <= status->peers->len; i++)
     {
-      ChatNodeServer *server = g_ptr_array_index (servers, i);
-      JsonObject *entry = json_object_new ();
+      const ChatPeerStatus *peer = NULL;
 
-      json_object_set_string_member (entry, "address", server->address);
-      json_object_set_string_member (entry, "state", server->state);
-      json_object_set_boolean_member (entry, "in_sync", server->in_sync);
-      json_array_add_object_element (array, entry);
+      if (i == self_index)
+        add_server (array, status, status->node, status->role);
+      if (i == status->peers->len)
+        break;
+      peer = g_ptr_array_index (status->peers, i);
+      add_server (array, status, peer->address, peer->state);
     }
   return array;
 }
@@ -255,8 +274,7 @@ dispatch_hello (ChatDispatch *self, ChatRequest *request)
   g_autoptr (GError) error = NULL;
   const char *client = NULL;
   guint64 proto = 0;
-  const char *leader = chat_node_leader_address (self->node);
-  g_autofree char *waiting = chat_node_describe_waiting (self->node);
+  g_autoptr (ChatStatus) status = chat_status_new ();
 
   if (!chat_json_get_string (params, "client", FALSE, 256, &client, &error)
       || !chat_json_get_uint (params, "proto", FALSE, G_MAXUINT32, &proto, &error))
@@ -266,17 +284,17 @@ dispatch_hello (ChatDispatch *self, ChatRequest *request)
     }
   json_object_set_string_member (reply, "server", "chatd " PACKAGE_VERSION);
   json_object_set_int_member (reply, "proto", PROTO_VERSION);
-  json_object_set_string_member (reply, "node", chat_node_get_address (self->node));
-  json_object_set_string_member (reply, "role",
-                                 chat_node_role_to_string (chat_node_get_role (self->node)));
-  if (leader != NULL)
-    json_object_set_string_member (reply, "leader", leader);
+  chat_replica_fill_status (self->replica, status);
+  json_object_set_string_member (reply, "node", status->node);
+  json_object_set_string_member (reply, "role", status->role);
+  if (status->leader != NULL)
+    json_object_set_string_member (reply, "leader", status->leader);
   else
     json_object_set_null_member (reply, "leader");
-  json_object_set_int_member (reply, "term", (gint64)chat_node_get_term (self->node));
-  json_object_set_array_member (reply, "servers", servers_to_json (self));
-  if (waiting != NULL)
-    json_object_set_string_member (reply, "waiting", waiting);
+  json_object_set_int_member (reply, "term", (gint64)status->term);
+  json_object_set_array_member (reply, "servers", servers_to_json (self, status));
+  if (status->waiting != NULL)
+    json_object_set_string_member (reply, "waiting", status->waiting);
   if (!add_state_hash (self, params, reply, &error))
     {
       chat_dispatch_fail (request, error);
@@ -346,7 +364,7 @@ chat_dispatch_new_op (ChatDispatch *self, ChatRequest *request, const char *name
     json_object_set_member (origin, "request_id", json_node_copy (id));
   else
     json_object_set_null_member (origin, "request_id");
-  json_object_set_int_member (origin, "node", chat_node_get_id (self->node));
+  json_object_set_int_member (origin, "node", chat_replica_get_id (self->replica));
   json_object_set_object_member (op, "origin", origin);
   if (chat_request_get_username (request) != NULL)
     chat_dispatch_stamp_account (self, op, chat_request_get_username (request));
@@ -389,12 +407,14 @@ proposal_free (Proposal *proposal)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (Proposal, proposal_free)
 
 static void
-on_proposal_done (ChatNode *node, guint64 index, ChatApplyResult *result, const GError *error,
-                  gpointer user_data)
+on_proposal_done (GObject *source, GAsyncResult *res, gpointer user_data)
 {
   g_autoptr (Proposal) proposal = user_data;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (ChatApplyResult) result
+      = chat_replica_propose_finish (CHAT_REPLICA (source), res, NULL, &error);
 
-  if (error != NULL)
+  if (result == NULL)
     {
       chat_dispatch_fail (proposal->request, error);
       return;
@@ -423,5 +443,5 @@ chat_dispatch_propose (ChatDispatch *self, ChatRequest *request, JsonObject *op,
   proposal->on_commit = on_commit;
   proposal->data = data;
   proposal->destroy = destroy;
-  chat_node_propose (self->node, op, on_proposal_done, proposal);
+  chat_replica_propose_async (self->replica, op, NULL, on_proposal_done, proposal);
 }

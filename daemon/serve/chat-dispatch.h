@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* ChatDispatch: turns request lines into handler calls — reads from the store, writes to the node.
- */
+/* ChatDispatch: turns request lines into handler calls: reads from the store, writes through
+ * the replica. */
 #pragma once
 
 #include <glib-object.h>
@@ -8,7 +8,7 @@
 #include "chat-auth.h"
 #include "chat-config.h"
 #include "chat-daemon-types.h"
-#include "chat-node.h"
+#include "chat-replica.h"
 #include "chat-sessions.h"
 #include "chat-store.h"
 
@@ -18,7 +18,7 @@ G_BEGIN_DECLS
 G_DECLARE_FINAL_TYPE (ChatDispatch, chat_dispatch, CHAT, DISPATCH, GObject)
 
 /* config must outlive the dispatcher. */
-ChatDispatch *chat_dispatch_new (const ChatConfig *config, ChatStore *store, ChatNode *node,
+ChatDispatch *chat_dispatch_new (const ChatConfig *config, ChatStore *store, ChatReplica *replica,
                                  ChatSessions *sessions, ChatAuth *auth);
 /* Parses one line into a request; a line that is not a valid request becomes a
  * request that answers bad_request. Never fails. */

@@ -7,6 +7,7 @@
 #include "chat-auth.h"
 #include "chat-connection.h"
 #include "chat-dispatch.h"
+#include "chat-peer.h"
 #include "chat-sessions.h"
 #include "chat-tls.h"
 
@@ -23,7 +24,8 @@ struct _ChatServer
 
   const ChatConfig *config;
   ChatStore *store;
-  ChatNode *node;
+  ChatReplica *replica;
+  ChatPeers *peers; /* the replica's link layer: takes the peer connections */
   ChatSessions *sessions;
   ChatAuth *auth;
   ChatDispatch *dispatch;
@@ -43,7 +45,7 @@ chat_server_dispose (GObject *object)
   ChatServer *self = CHAT_SERVER (object);
 
   chat_server_stop (self);
-  g_clear_signal_handler (&self->applied_handler, self->node);
+  g_clear_signal_handler (&self->applied_handler, self->replica);
   G_OBJECT_CLASS (chat_server_parent_class)->dispose (object);
 }
 
@@ -58,7 +60,8 @@ chat_server_finalize (GObject *object)
   g_clear_object (&self->dispatch);
   g_clear_object (&self->auth);
   g_clear_object (&self->sessions);
-  g_clear_object (&self->node);
+  g_clear_object (&self->peers);
+  g_clear_object (&self->replica);
   g_clear_object (&self->store);
   G_OBJECT_CLASS (chat_server_parent_class)->finalize (object);
 }
@@ -79,7 +82,8 @@ chat_server_init (ChatServer *self)
 }
 
 static void
-on_applied (ChatNode *node, guint64 index, JsonObject *op, gpointer result, gpointer user_data)
+on_applied (ChatReplica *replica, guint64 index, JsonObject *op, gpointer result,
+            gpointer user_data)
 {
   ChatServer *self = user_data;
 
@@ -87,17 +91,18 @@ on_applied (ChatNode *node, guint64 index, JsonObject *op, gpointer result, gpoi
 }
 
 ChatServer *
-chat_server_new (const ChatConfig *config, ChatStore *store, ChatNode *node)
+chat_server_new (const ChatConfig *config, ChatStore *store, ChatReplica *replica)
 {
   ChatServer *self = g_object_new (CHAT_TYPE_SERVER, NULL);
 
   self->config = config;
   self->store = g_object_ref (store);
-  self->node = g_object_ref (node);
+  self->replica = g_object_ref (replica);
+  self->peers = g_object_ref (chat_replica_get_peers (replica));
   self->sessions = chat_sessions_new ();
   self->auth = chat_auth_new ();
-  self->dispatch = chat_dispatch_new (config, store, node, self->sessions, self->auth);
-  self->applied_handler = g_signal_connect (node, "applied", G_CALLBACK (on_applied), self);
+  self->dispatch = chat_dispatch_new (config, store, replica, self->sessions, self->auth);
+  self->applied_handler = g_signal_connect (replica, "applied", G_CALLBACK (on_applied), self);
   return self;
 }
 
@@ -116,7 +121,7 @@ on_peer_hello (GIOStream *stream, const char *line, gsize len, gpointer user_dat
 {
   ChatServer *self = user_data;
 
-  chat_node_accept_peer (self->node, stream, line, len);
+  chat_peers_accept (self->peers, stream, line, len, NULL);
 }
 
 static void

@@ -6,7 +6,7 @@
 
 #include "chat-config.h"
 #include "chat-daemon-types.h"
-#include "chat-node.h"
+#include "chat-replica.h"
 #include "chat-store.h"
 #include "chat-tls.h"
 
@@ -16,8 +16,9 @@ G_BEGIN_DECLS
 G_DECLARE_FINAL_TYPE (ChatServer, chat_server, CHAT, SERVER, GObject)
 
 /* config must outlive the server. The server delivers the events of every
- * operation the node applies to the connections they concern. */
-ChatServer *chat_server_new (const ChatConfig *config, ChatStore *store, ChatNode *node);
+ * operation the replica applies to the connections they concern, and hands connections
+ * that open with a peer hello to the replica's peer links. */
+ChatServer *chat_server_new (const ChatConfig *config, ChatStore *store, ChatReplica *replica);
 /* With tls, every accepted connection speaks TLS only (before chat_server_listen()). */
 void chat_server_set_tls (ChatServer *self, ChatTls *tls);
 /* Binds host:port (an address or a name resolved now) and starts accepting. */

@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Fuzz target: request lines through a connection, the dispatcher, a one-server node, a store. */
+/* Fuzz target: request lines through a connection, the dispatcher, a one-server replica, a store.
+ */
 #include "chat-auth.h"
 #include "chat-connection.h"
 #include "chat-dispatch.h"
 #include "chat-json.h"
-#include "chat-node.h"
+#include "chat-replica.h"
 #include "chat-sessions.h"
 #include "chat-store.h"
 
@@ -34,7 +35,7 @@ typedef struct
   char *dir;
   ChatConfig *config;
   ChatStore *store;
-  ChatNode *node;
+  ChatReplica *replica;
   ChatSessions *sessions;
   ChatAuth *auth;
   ChatDispatch *dispatch;
@@ -223,7 +224,8 @@ restore_users (void)
 }
 
 static void
-on_applied (ChatNode *node, guint64 index, JsonObject *op, gpointer result, gpointer user_data)
+on_applied (ChatReplica *replica, guint64 index, JsonObject *op, gpointer result,
+            gpointer user_data)
 {
   chat_sessions_deliver_result (harness->sessions, op, result);
 }
@@ -234,10 +236,10 @@ wait_for_leader (void)
   gint64 deadline = g_get_monotonic_time () + 30 * G_USEC_PER_SEC;
   guint tick = g_timeout_add (10, on_tick, NULL);
 
-  while (!chat_node_is_leader (harness->node))
+  while (!chat_replica_is_serving (harness->replica))
     {
       if (g_get_monotonic_time () > deadline)
-        g_error ("The one-server node did not become leader");
+        g_error ("The one-server replica did not become leader");
       g_main_context_iteration (NULL, TRUE);
     }
   g_source_remove (tick);
@@ -278,16 +280,16 @@ set_up (void)
   g_assert_no_error (error);
   harness->store = chat_store_open (harness->dir, &error);
   g_assert_no_error (error);
-  harness->node = chat_node_new (harness->store, harness->config, 1, TRUE);
-  if (!chat_node_start (harness->node, &error))
+  harness->replica = chat_replica_new (harness->store, harness->config, 1, TRUE);
+  if (!chat_replica_start (harness->replica, &error))
     g_error ("%s", error->message);
   harness->sessions = chat_sessions_new ();
   harness->auth = chat_auth_new ();
   /* Argon2id at its lowest cost: the interactive one takes tens of ms per login. */
   chat_auth_set_cost (harness->auth, crypto_pwhash_OPSLIMIT_MIN, crypto_pwhash_MEMLIMIT_MIN);
-  harness->dispatch = chat_dispatch_new (harness->config, harness->store, harness->node,
+  harness->dispatch = chat_dispatch_new (harness->config, harness->store, harness->replica,
                                          harness->sessions, harness->auth);
-  g_signal_connect (harness->node, "applied", G_CALLBACK (on_applied), NULL);
+  g_signal_connect (harness->replica, "applied", G_CALLBACK (on_applied), NULL);
   wait_for_leader ();
 }
 

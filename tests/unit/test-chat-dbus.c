@@ -59,8 +59,18 @@ fake_status (ChatStatus *status, ChatStatusWant want, gpointer user_data)
     }
 }
 
+/* The admin requests of a fake replica: a ChatClusterAdmin over a FakeNode. */
+#define FAKE_TYPE_ADMIN (fake_admin_get_type ())
+G_DECLARE_FINAL_TYPE (FakeAdmin, fake_admin, FAKE, ADMIN, GObject)
+
+struct _FakeAdmin
+{
+  GObject parent_instance;
+  FakeNode *node;
+};
+
 static gboolean
-fake_step_down (gpointer user_data, GError **error)
+fake_step_down (ChatClusterAdmin *admin, GError **error)
 {
   /* The replica's own error: chat-dbus.c maps it to io.github.chatd.Error.NotLeader. */
   g_set_error (error, CHAT_ERROR, CHAT_ERROR_NOT_LEADER, "not the leader");
@@ -68,18 +78,16 @@ fake_step_down (gpointer user_data, GError **error)
 }
 
 static gboolean
-fake_snapshot (gpointer user_data, guint64 *index, GError **error)
+fake_snapshot (ChatClusterAdmin *admin, guint64 *index, GError **error)
 {
-  FakeNode *node = user_data;
-
-  *index = node->applied;
+  *index = FAKE_ADMIN (admin)->node->applied;
   return TRUE;
 }
 
 static gboolean
-fake_force_leader (gpointer user_data, GError **error)
+fake_force_leader (ChatClusterAdmin *admin, GError **error)
 {
-  FakeNode *node = user_data;
+  FakeNode *node = FAKE_ADMIN (admin)->node;
 
   node->force_calls++;
   node->role = "leader";
@@ -87,11 +95,27 @@ fake_force_leader (gpointer user_data, GError **error)
   return TRUE;
 }
 
-static const ChatDbusAdminOps fake_ops = {
-  .step_down = fake_step_down,
-  .snapshot = fake_snapshot,
-  .force_leader = fake_force_leader,
-};
+static void
+fake_admin_iface_init (ChatClusterAdminInterface *iface)
+{
+  iface->step_down = fake_step_down;
+  iface->snapshot = fake_snapshot;
+  iface->force_leader = fake_force_leader;
+}
+
+G_DEFINE_FINAL_TYPE_WITH_CODE (FakeAdmin, fake_admin, G_TYPE_OBJECT,
+                               G_IMPLEMENT_INTERFACE (CHAT_TYPE_CLUSTER_ADMIN,
+                                                      fake_admin_iface_init))
+
+static void
+fake_admin_class_init (FakeAdminClass *klass)
+{
+}
+
+static void
+fake_admin_init (FakeAdmin *self)
+{
+}
 
 static Fixture *current_fixture;
 
@@ -147,6 +171,7 @@ fixture_set_up (Fixture *f, gconstpointer data)
   g_autoptr (GError) error = NULL;
   GAsyncResult *result = NULL;
   gboolean owned = FALSE;
+  g_autoptr (FakeAdmin) admin = NULL;
 
   f->node = (FakeNode){ .role = "leader", .term = 12, .leader = "127.0.0.1:5555", .applied = 7 };
   f->bus = g_test_dbus_new (G_TEST_DBUS_NONE);
@@ -154,7 +179,9 @@ fixture_set_up (Fixture *f, gconstpointer data)
   current_fixture = f;
 
   f->dbus = chat_dbus_new (5555, fake_status, &f->node, NULL);
-  chat_dbus_set_admin_ops (f->dbus, &fake_ops, &f->node);
+  admin = g_object_new (FAKE_TYPE_ADMIN, NULL);
+  admin->node = &f->node;
+  chat_dbus_set_admin (f->dbus, CHAT_CLUSTER_ADMIN (admin));
   g_signal_connect (f->dbus, "notify::name-owned", G_CALLBACK (on_name_owned), &owned);
   g_setenv ("CHATD_DBUS", "session", TRUE);
   chat_dbus_start (f->dbus, chat_dbus_choose_bus ());
@@ -390,7 +417,12 @@ test_unsupported (Fixture *f, gconstpointer data)
   g_autoptr (GError) error = NULL;
   g_autoptr (GVariant) reply = NULL;
 
-  chat_dbus_set_admin_ops (f->dbus, NULL, NULL);
+  /* A request the admin object does not implement, then no admin object at all. */
+  reply = call_method (f, "ReloadCertificates", NULL, &error);
+  g_assert_null (reply);
+  g_assert_true (g_error_matches (error, G_DBUS_ERROR, G_DBUS_ERROR_NOT_SUPPORTED));
+  g_clear_error (&error);
+  chat_dbus_set_admin (f->dbus, NULL);
   reply = call_method (f, "Snapshot", NULL, &error);
   g_assert_null (reply);
   g_assert_true (g_error_matches (error, G_DBUS_ERROR, G_DBUS_ERROR_NOT_SUPPORTED));

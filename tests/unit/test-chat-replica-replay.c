@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Replay of a diverged history: a leader proposes its queue, and answers forwarded ops. */
 #include "chat-test-net.h"
-#include "chat-node.h"
+#include "chat-replica.h"
 #include "chat-peer.h"
 
 #include "chat-error.h"
@@ -18,19 +18,13 @@ typedef struct
   char *dir;
   ChatStore *store;
   ChatConfig *config;
-  ChatNode *node;            /* server 1, under test */
+  ChatReplica *node;         /* server 1, under test */
   GSocketService *service;   /* server 1's port */
   ChatPeers *peer;           /* server 2, played by the test; NULL with one server */
   GSocketService *peer_port; /* server 2's port */
   GHashTable *answers;       /* forward id -> JsonObject *: "forwarded" lines to server 2 */
   guint lines;               /* every line server 2 received from server 1 */
 } Fixture;
-
-static void
-hand_to_node (gpointer node, GIOStream *stream, const char *line, gsize len)
-{
-  chat_node_accept_peer (node, stream, line, len);
-}
 
 static void
 hand_to_peers (gpointer peers, GIOStream *stream, const char *line, gsize len)
@@ -95,15 +89,15 @@ set_up_two (Fixture *f, gconstpointer data)
   f->config = chat_config_load_from_data (ini, &error);
   g_assert_no_error (error);
   f->config->secret = g_strdup (SECRET);
-  f->node = chat_node_new (f->store, f->config, 1, TRUE);
+  f->node = chat_replica_new (f->store, f->config, 1, TRUE);
   f->peer = chat_peers_new (f->config, 2, on_peer_line, f);
-  chat_test_serve_first_line (f->service, hand_to_node, f->node);
+  chat_test_serve_first_line (f->service, hand_to_peers, chat_replica_get_peers (f->node));
   chat_test_serve_first_line (f->peer_port, hand_to_peers, f->peer);
-  g_assert_true (chat_node_start (f->node, &error));
+  g_assert_true (chat_replica_start (f->node, &error));
   g_assert_no_error (error);
   /* The journal warns about the forced leader (warnings are fatal in tests otherwise). */
   g_log_set_always_fatal (G_LOG_FATAL_MASK | G_LOG_LEVEL_CRITICAL);
-  g_assert_true (chat_node_admin_force_leader (f->node, &error));
+  g_assert_true (chat_replica_force_leader (f->node, &error));
   g_assert_no_error (error);
   chat_peers_start (f->peer);
 }
@@ -124,7 +118,7 @@ tear_down (Fixture *f, gconstpointer data)
   static const char *const files[] = { "chatd.db", "chatd.db-wal", "chatd.db-shm" };
 
   if (f->node != NULL)
-    chat_node_stop (f->node);
+    chat_replica_stop (f->node);
   if (f->peer != NULL)
     chat_peers_stop (f->peer);
   close_port (&f->service);
@@ -186,7 +180,7 @@ static gboolean
 linked_and_leading (Fixture *f)
 {
   /* A line from server 1 means its link to server 2 is up too. */
-  return chat_node_is_leader (f->node) && chat_peers_is_connected (f->peer, 1) && f->lines > 0;
+  return chat_replica_is_serving (f->node) && chat_peers_is_connected (f->peer, 1) && f->lines > 0;
 }
 
 static void
@@ -300,8 +294,8 @@ test_leader_replays_queue (Fixture *f, gconstpointer data)
   /* Warnings are fatal in tests: this one is checked by its own handler instead. */
   fatal = g_log_set_always_fatal (G_LOG_FATAL_MASK | G_LOG_LEVEL_CRITICAL);
   handler = g_log_set_handler ("chatd-node", G_LOG_LEVEL_WARNING, on_node_warning, NULL);
-  f->node = chat_node_new (f->store, f->config, 1, FALSE);
-  g_assert_true (chat_node_start (f->node, &error));
+  f->node = chat_replica_new (f->store, f->config, 1, FALSE);
+  g_assert_true (chat_replica_start (f->node, &error));
   g_assert_no_error (error);
   g_assert_true (run_until (f, queue_empty));
   g_assert_true (saw_dropped_warning);
