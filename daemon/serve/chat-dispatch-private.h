@@ -34,7 +34,8 @@ typedef void (*ChatOpHandler) (ChatDispatch *self, ChatRequest *request);
 typedef void (*ChatCommitFunc) (ChatDispatch *self, ChatRequest *request, ChatApplyResult *result,
                                 gpointer data);
 
-/* A new op {"op": name, "origin": {session, request_id, node}}. */
+/* A new op {"op": name}, stamped with the account it acts for when the request has one.
+ * (Ops no longer carry "origin": nothing read it. Logs that hold it still apply.) */
 JsonObject *chat_dispatch_new_op (ChatDispatch *self, ChatRequest *request, const char *name);
 /* Names the account an op acts for by when it was created (`account_since`). */
 void chat_dispatch_stamp_account (ChatDispatch *self, JsonObject *op, const char *username);

@@ -351,21 +351,8 @@ JsonObject *
 chat_dispatch_new_op (ChatDispatch *self, ChatRequest *request, const char *name)
 {
   JsonObject *op = json_object_new ();
-  JsonObject *origin = json_object_new ();
-  const char *session = chat_request_get_session_hash (request);
-  JsonNode *id = chat_request_get_id (request);
 
   json_object_set_string_member (op, "op", name);
-  if (session != NULL)
-    json_object_set_string_member (origin, "session", session);
-  else
-    json_object_set_null_member (origin, "session");
-  if (id != NULL)
-    json_object_set_member (origin, "request_id", json_node_copy (id));
-  else
-    json_object_set_null_member (origin, "request_id");
-  json_object_set_int_member (origin, "node", chat_replica_get_id (self->replica));
-  json_object_set_object_member (op, "origin", origin);
   if (chat_request_get_username (request) != NULL)
     chat_dispatch_stamp_account (self, op, chat_request_get_username (request));
   return op;
