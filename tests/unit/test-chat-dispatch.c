@@ -4,13 +4,13 @@
 #include "chat-auth.h"
 #include "chat-connection.h"
 #include "chat-dispatch.h"
+#include "chat-fs.h"
 #include "chat-json.h"
-#include "chat-replica.h"
+#include "chat-test-replica.h"
 #include "chat-sessions.h"
 
 #include <errno.h>
 #include <glib-unix.h>
-#include <glib/gstdio.h>
 #include <sodium.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -52,15 +52,6 @@ on_applied (ChatReplica *replica, guint64 index, JsonObject *op, gpointer result
   chat_sessions_deliver_result (f->sessions, op, result);
 }
 
-static gboolean
-on_deadline (gpointer user_data)
-{
-  gboolean *expired = user_data;
-
-  *expired = TRUE;
-  return G_SOURCE_REMOVE;
-}
-
 static void
 set_up (Fixture *f, gconstpointer data)
 {
@@ -88,8 +79,6 @@ set_up (Fixture *f, gconstpointer data)
 static void
 tear_down (Fixture *f, gconstpointer data)
 {
-  static const char *const files[] = { "chatd.db", "chatd.db-wal", "chatd.db-shm" };
-
   chat_replica_stop (f->replica);
   g_clear_object (&f->dispatch);
   g_clear_object (&f->auth);
@@ -99,26 +88,8 @@ tear_down (Fixture *f, gconstpointer data)
   g_clear_object (&f->replica);
   g_clear_object (&f->store);
   chat_config_free (f->config);
-  for (guint i = 0; i < G_N_ELEMENTS (files); i++)
-    {
-      g_autofree char *path = g_build_filename (f->dir, files[i], NULL);
-
-      g_unlink (path);
-    }
-  g_rmdir (f->dir);
+  chat_fs_remove_tree (f->dir);
   g_free (f->dir);
-}
-
-static void
-run_until_serving (Fixture *f)
-{
-  gboolean expired = FALSE;
-  guint deadline = g_timeout_add (TIMEOUT_MS, on_deadline, &expired);
-
-  while (!chat_replica_is_serving (f->replica) && !expired)
-    g_main_context_iteration (NULL, TRUE);
-  g_assert_true (chat_replica_is_serving (f->replica));
-  g_source_remove (deadline);
 }
 
 /* --- the client ------------------------------------------------------------------------- */
@@ -242,7 +213,7 @@ static JsonObject *
 client_wait (Client *c, const char *event)
 {
   gboolean expired = FALSE;
-  guint deadline = g_timeout_add (TIMEOUT_MS, on_deadline, &expired);
+  guint deadline = g_timeout_add (TIMEOUT_MS, chat_test_replica_on_deadline, &expired);
   JsonObject *line = NULL;
 
   while ((line = take_line (c, event)) == NULL && !expired)
@@ -285,7 +256,7 @@ test_hello (Fixture *f, gconstpointer data)
   JsonArray *servers = NULL;
   JsonObject *server = NULL;
 
-  run_until_serving (f);
+  chat_test_replica_run_until_serving (f->replica, TIMEOUT_MS);
   c = client_new (f);
   reply = client_call (c, "{\"id\":1,\"op\":\"hello\",\"client\":\"test\",\"proto\":1}");
   assert_ok (reply);
@@ -314,7 +285,7 @@ test_bad_requests (Fixture *f, gconstpointer data)
   g_autoptr (JsonObject) anonymous = NULL;
   g_autoptr (JsonObject) bad_id = NULL;
 
-  run_until_serving (f);
+  chat_test_replica_run_until_serving (f->replica, TIMEOUT_MS);
   c = client_new (f);
   not_json = client_call (c, "this is not json");
   g_assert_cmpstr (error_code (not_json), ==, "bad_request");
@@ -347,7 +318,7 @@ test_signup_and_send (Fixture *f, gconstpointer data)
   JsonObject *message = NULL;
   gint64 seq = 0;
 
-  run_until_serving (f);
+  chat_test_replica_run_until_serving (f->replica, TIMEOUT_MS);
   alice = client_new (f);
   bob = client_new (f);
   signup_a = client_call (alice, "{\"id\":1,\"op\":\"signup\",\"username\":\"alice\","
@@ -393,7 +364,7 @@ test_signup_race (Fixture *f, gconstpointer data)
   g_autoptr (JsonObject) b = NULL;
   guint ok = 0;
 
-  run_until_serving (f);
+  chat_test_replica_run_until_serving (f->replica, TIMEOUT_MS);
   first = client_new (f);
   second = client_new (f);
   client_write (first, "{\"id\":1,\"op\":\"signup\",\"username\":\"erin\","

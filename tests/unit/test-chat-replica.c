@@ -2,12 +2,12 @@
 /* ChatReplica: proposals answered through propose_async, signals, roles, restart, fail-stop,
  * and two replicas linked by socket pairs. */
 #include "chat-test-net.h"
-#include "chat-replica.h"
+#include "chat-test-replica.h"
 
 #include "chat-error.h"
+#include "chat-fs.h"
 #include "chat-json.h"
 
-#include <glib/gstdio.h>
 #include <sqlite3.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -54,20 +54,6 @@ set_up (Fixture *f, gconstpointer data)
 }
 
 static void
-remove_store (const char *dir)
-{
-  static const char *const files[] = { "chatd.db", "chatd.db-wal", "chatd.db-shm" };
-
-  for (guint i = 0; i < G_N_ELEMENTS (files); i++)
-    {
-      g_autofree char *path = g_build_filename (dir, files[i], NULL);
-
-      g_unlink (path);
-    }
-  g_rmdir (dir);
-}
-
-static void
 tear_down (Fixture *f, gconstpointer data)
 {
   g_clear_object (&f->store);
@@ -75,7 +61,7 @@ tear_down (Fixture *f, gconstpointer data)
   g_array_unref (f->indexes);
   g_array_unref (f->codes);
   g_clear_error (&f->failure);
-  remove_store (f->dir);
+  chat_fs_remove_tree (f->dir);
   g_free (f->dir);
 }
 
@@ -127,38 +113,16 @@ propose (ChatReplica *replica, Fixture *f, const char *json)
   chat_replica_propose_async (replica, op, NULL, on_proposed, f);
 }
 
-static gboolean
-on_deadline (gpointer user_data)
-{
-  gboolean *expired = user_data;
-
-  *expired = TRUE;
-  return G_SOURCE_REMOVE;
-}
-
 /* Runs the loop until that many proposals are answered (at most TIMEOUT_MS). */
 static void
 run_until_answers (Fixture *f, guint answers)
 {
   gboolean expired = FALSE;
-  guint deadline = g_timeout_add (TIMEOUT_MS, on_deadline, &expired);
+  guint deadline = g_timeout_add (TIMEOUT_MS, chat_test_replica_on_deadline, &expired);
 
   while (f->indexes->len < answers && !expired)
     g_main_context_iteration (NULL, TRUE);
   g_assert_cmpuint (f->indexes->len, ==, answers);
-  g_source_remove (deadline);
-}
-
-/* Runs the loop until the replica serves as leader (an election takes up to a second). */
-static void
-run_until_serving (ChatReplica *replica)
-{
-  gboolean expired = FALSE;
-  guint deadline = g_timeout_add (TIMEOUT_MS, on_deadline, &expired);
-
-  while (!chat_replica_is_serving (replica) && !expired)
-    g_main_context_iteration (NULL, TRUE);
-  g_assert_true (chat_replica_is_serving (replica));
   g_source_remove (deadline);
 }
 
@@ -191,7 +155,7 @@ test_group_commit (Fixture *f, gconstpointer data)
   g_autoptr (ChatStatus) status = NULL;
   guint64 base = 0;
 
-  run_until_serving (replica);
+  chat_test_replica_run_until_serving (replica, TIMEOUT_MS);
   g_assert_cmpstr (chat_replica_get_leader_address (replica), ==, "127.0.0.1:7001");
   g_signal_connect (replica, "applied", G_CALLBACK (on_applied), f);
   base = chat_store_last_log_index (f->store);
@@ -234,7 +198,7 @@ test_restart (Fixture *f, gconstpointer data)
   g_autoptr (ChatStatus) after = NULL;
   guint64 first = 0;
 
-  run_until_serving (replica);
+  chat_test_replica_run_until_serving (replica, TIMEOUT_MS);
   propose (replica, f,
            "{\"op\":\"signup\",\"username\":\"carol\",\"password_hash\":\"h\","
            "\"session\":\"s\",\"at\":5}");
@@ -245,7 +209,7 @@ test_restart (Fixture *f, gconstpointer data)
   g_clear_object (&replica);
 
   replica = start_replica (f, 1, FALSE);
-  run_until_serving (replica);
+  chat_test_replica_run_until_serving (replica, TIMEOUT_MS);
   after = get_status (replica);
   g_assert_cmpuint (after->term, >, before->term);
   name = chat_store_user_name (f->store, "CAROL");
@@ -291,7 +255,7 @@ test_primary_waits (Fixture *f, gconstpointer data)
   gboolean expired = FALSE;
 
   /* Past the failure timeout and an election timeout of the defaults. */
-  g_timeout_add (2500, on_deadline, &expired);
+  g_timeout_add (2500, chat_test_replica_on_deadline, &expired);
   while (!expired)
     g_main_context_iteration (NULL, TRUE);
   g_assert_false (chat_replica_is_serving (primary));
@@ -302,7 +266,7 @@ test_primary_waits (Fixture *f, gconstpointer data)
   g_log_set_always_fatal (G_LOG_FATAL_MASK | G_LOG_LEVEL_CRITICAL);
   g_assert_true (chat_cluster_admin_force_leader (CHAT_CLUSTER_ADMIN (primary), &error));
   g_assert_no_error (error);
-  run_until_serving (primary);
+  chat_test_replica_run_until_serving (primary, TIMEOUT_MS);
   leading = get_status (primary);
   g_assert_null (leading->waiting);
   g_assert_cmpstr (leading->leader, ==, "127.0.0.1:7002");
@@ -318,7 +282,7 @@ test_stop_answers_pending (Fixture *f, gconstpointer data)
 {
   g_autoptr (ChatReplica) replica = start_replica (f, 1, FALSE);
 
-  run_until_serving (replica);
+  chat_test_replica_run_until_serving (replica, TIMEOUT_MS);
   propose (replica, f, "{\"op\":\"logout\",\"session\":\"s\"}");
   chat_replica_stop (replica);
   run_until_answers (f, 1);
@@ -340,7 +304,7 @@ test_storage_fault_reported (Fixture *f, gconstpointer data)
   g_autofree char *path = g_build_filename (f->dir, "chatd.db", NULL);
   sqlite3 *db = NULL;
 
-  run_until_serving (replica);
+  chat_test_replica_run_until_serving (replica, TIMEOUT_MS);
   g_signal_connect (replica, "failed", G_CALLBACK (on_failed), f);
   g_assert_cmpint (sqlite3_open (path, &db), ==, SQLITE_OK);
   g_assert_cmpint (sqlite3_exec (db, "BEGIN IMMEDIATE", NULL, NULL, NULL), ==, SQLITE_OK);
@@ -451,7 +415,7 @@ linked_stop (Linked *l)
   for (guint id = 1; id <= 2; id++)
     g_clear_object (&l->replicas[id]);
   g_clear_object (&l->store2);
-  remove_store (l->dir2);
+  chat_fs_remove_tree (l->dir2);
   g_free (l->dir2);
   g_array_unref (l->applied2);
 }
@@ -460,7 +424,7 @@ static void
 run_until_applied_on_2 (Linked *l, guint64 index)
 {
   gboolean expired = FALSE;
-  guint deadline = g_timeout_add (TIMEOUT_MS, on_deadline, &expired);
+  guint deadline = g_timeout_add (TIMEOUT_MS, chat_test_replica_on_deadline, &expired);
 
   while (chat_store_applied_index (l->store2) < index && !expired)
     g_main_context_iteration (NULL, TRUE);
@@ -484,7 +448,7 @@ test_two_linked (Fixture *f, gconstpointer data)
   /* Links that close at the end are logged as warnings. */
   g_log_set_always_fatal (G_LOG_FATAL_MASK | G_LOG_LEVEL_CRITICAL);
   linked_start (&l, f);
-  run_until_serving (l.replicas[1]);
+  chat_test_replica_run_until_serving (l.replicas[1], TIMEOUT_MS);
   status = get_status (l.replicas[1]);
   g_assert_cmpuint (status->peers->len, ==, 1);
   g_assert_cmpstr (((ChatPeerStatus *)g_ptr_array_index (status->peers, 0))->state, ==, "follower");
