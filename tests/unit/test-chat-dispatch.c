@@ -6,7 +6,8 @@
 #include "chat-dispatch.h"
 #include "chat-fs.h"
 #include "chat-json.h"
-#include "chat-test-replica.h"
+#include "chat-replica.h"
+#include "chat-test-loop.h"
 #include "chat-sessions.h"
 
 #include <errno.h>
@@ -208,19 +209,42 @@ take_line (Client *c, const char *event)
   return NULL;
 }
 
+typedef struct
+{
+  Client *client;
+  const char *event;
+  JsonObject *line;
+} Awaited;
+
+static gboolean
+line_arrived (gpointer user_data)
+{
+  Awaited *awaited = user_data;
+
+  awaited->line = take_line (awaited->client, awaited->event);
+  return awaited->line != NULL;
+}
+
 /* Waits for the next response (event NULL) or the next event of that name. */
 static JsonObject *
 client_wait (Client *c, const char *event)
 {
-  gboolean expired = FALSE;
-  guint deadline = g_timeout_add (TIMEOUT_MS, chat_test_replica_on_deadline, &expired);
-  JsonObject *line = NULL;
+  Awaited awaited = { c, event, NULL };
 
-  while ((line = take_line (c, event)) == NULL && !expired)
-    g_main_context_iteration (NULL, TRUE);
-  g_assert_nonnull (line);
-  g_source_remove (deadline);
-  return line;
+  g_assert_true (chat_test_loop_until (line_arrived, &awaited, TIMEOUT_MS));
+  return awaited.line;
+}
+
+static gboolean
+is_serving (gpointer replica)
+{
+  return chat_replica_is_serving (replica);
+}
+
+static void
+run_until_serving (Fixture *f)
+{
+  g_assert_true (chat_test_loop_until (is_serving, f->replica, TIMEOUT_MS));
 }
 
 /* Sends one request line and returns its response. */
@@ -256,7 +280,7 @@ test_hello (Fixture *f, gconstpointer data)
   JsonArray *servers = NULL;
   JsonObject *server = NULL;
 
-  chat_test_replica_run_until_serving (f->replica, TIMEOUT_MS);
+  run_until_serving (f);
   c = client_new (f);
   reply = client_call (c, "{\"id\":1,\"op\":\"hello\",\"client\":\"test\",\"proto\":1}");
   assert_ok (reply);
@@ -285,7 +309,7 @@ test_bad_requests (Fixture *f, gconstpointer data)
   g_autoptr (JsonObject) anonymous = NULL;
   g_autoptr (JsonObject) bad_id = NULL;
 
-  chat_test_replica_run_until_serving (f->replica, TIMEOUT_MS);
+  run_until_serving (f);
   c = client_new (f);
   not_json = client_call (c, "this is not json");
   g_assert_cmpstr (error_code (not_json), ==, "bad_request");
@@ -318,7 +342,7 @@ test_signup_and_send (Fixture *f, gconstpointer data)
   JsonObject *message = NULL;
   gint64 seq = 0;
 
-  chat_test_replica_run_until_serving (f->replica, TIMEOUT_MS);
+  run_until_serving (f);
   alice = client_new (f);
   bob = client_new (f);
   signup_a = client_call (alice, "{\"id\":1,\"op\":\"signup\",\"username\":\"alice\","
@@ -364,7 +388,7 @@ test_signup_race (Fixture *f, gconstpointer data)
   g_autoptr (JsonObject) b = NULL;
   guint ok = 0;
 
-  chat_test_replica_run_until_serving (f->replica, TIMEOUT_MS);
+  run_until_serving (f);
   first = client_new (f);
   second = client_new (f);
   client_write (first, "{\"id\":1,\"op\":\"signup\",\"username\":\"erin\","

@@ -2,7 +2,8 @@
 /* ChatReplica: proposals answered through propose_async, signals, roles, restart, fail-stop,
  * and two replicas linked by socket pairs. */
 #include "chat-test-net.h"
-#include "chat-test-replica.h"
+#include "chat-replica.h"
+#include "chat-test-loop.h"
 
 #include "chat-error.h"
 #include "chat-fs.h"
@@ -113,17 +114,23 @@ propose (ChatReplica *replica, Fixture *f, const char *json)
   chat_replica_propose_async (replica, op, NULL, on_proposed, f);
 }
 
-/* Runs the loop until that many proposals are answered (at most TIMEOUT_MS). */
 static void
 run_until_answers (Fixture *f, guint answers)
 {
-  gboolean expired = FALSE;
-  guint deadline = g_timeout_add (TIMEOUT_MS, chat_test_replica_on_deadline, &expired);
+  g_assert_true (chat_test_loop_until_count (&f->indexes->len, answers, TIMEOUT_MS));
+}
 
-  while (f->indexes->len < answers && !expired)
-    g_main_context_iteration (NULL, TRUE);
-  g_assert_cmpuint (f->indexes->len, ==, answers);
-  g_source_remove (deadline);
+static gboolean
+is_serving (gpointer replica)
+{
+  return chat_replica_is_serving (replica);
+}
+
+/* Runs the loop until the replica serves as leader (an election takes up to a second). */
+static void
+run_until_serving (ChatReplica *replica)
+{
+  g_assert_true (chat_test_loop_until (is_serving, replica, TIMEOUT_MS));
 }
 
 static ChatReplica *
@@ -155,7 +162,7 @@ test_group_commit (Fixture *f, gconstpointer data)
   g_autoptr (ChatStatus) status = NULL;
   guint64 base = 0;
 
-  chat_test_replica_run_until_serving (replica, TIMEOUT_MS);
+  run_until_serving (replica);
   g_assert_cmpstr (chat_replica_get_leader_address (replica), ==, "127.0.0.1:7001");
   g_signal_connect (replica, "applied", G_CALLBACK (on_applied), f);
   base = chat_store_last_log_index (f->store);
@@ -198,7 +205,7 @@ test_restart (Fixture *f, gconstpointer data)
   g_autoptr (ChatStatus) after = NULL;
   guint64 first = 0;
 
-  chat_test_replica_run_until_serving (replica, TIMEOUT_MS);
+  run_until_serving (replica);
   propose (replica, f,
            "{\"op\":\"signup\",\"username\":\"carol\",\"password_hash\":\"h\","
            "\"session\":\"s\",\"at\":5}");
@@ -209,7 +216,7 @@ test_restart (Fixture *f, gconstpointer data)
   g_clear_object (&replica);
 
   replica = start_replica (f, 1, FALSE);
-  chat_test_replica_run_until_serving (replica, TIMEOUT_MS);
+  run_until_serving (replica);
   after = get_status (replica);
   g_assert_cmpuint (after->term, >, before->term);
   name = chat_store_user_name (f->store, "CAROL");
@@ -252,12 +259,9 @@ test_primary_waits (Fixture *f, gconstpointer data)
   g_autoptr (ChatStatus) waiting = NULL;
   g_autoptr (ChatStatus) leading = NULL;
   g_autoptr (GError) error = NULL;
-  gboolean expired = FALSE;
 
   /* Past the failure timeout and an election timeout of the defaults. */
-  g_timeout_add (2500, chat_test_replica_on_deadline, &expired);
-  while (!expired)
-    g_main_context_iteration (NULL, TRUE);
+  chat_test_loop_for (2500);
   g_assert_false (chat_replica_is_serving (primary));
   waiting = get_status (primary);
   g_assert_nonnull (waiting->waiting);
@@ -266,7 +270,7 @@ test_primary_waits (Fixture *f, gconstpointer data)
   g_log_set_always_fatal (G_LOG_FATAL_MASK | G_LOG_LEVEL_CRITICAL);
   g_assert_true (chat_cluster_admin_force_leader (CHAT_CLUSTER_ADMIN (primary), &error));
   g_assert_no_error (error);
-  chat_test_replica_run_until_serving (primary, TIMEOUT_MS);
+  run_until_serving (primary);
   leading = get_status (primary);
   g_assert_null (leading->waiting);
   g_assert_cmpstr (leading->leader, ==, "127.0.0.1:7002");
@@ -282,7 +286,7 @@ test_stop_answers_pending (Fixture *f, gconstpointer data)
 {
   g_autoptr (ChatReplica) replica = start_replica (f, 1, FALSE);
 
-  chat_test_replica_run_until_serving (replica, TIMEOUT_MS);
+  run_until_serving (replica);
   propose (replica, f, "{\"op\":\"logout\",\"session\":\"s\"}");
   chat_replica_stop (replica);
   run_until_answers (f, 1);
@@ -304,13 +308,13 @@ test_storage_fault_reported (Fixture *f, gconstpointer data)
   g_autofree char *path = g_build_filename (f->dir, "chatd.db", NULL);
   sqlite3 *db = NULL;
 
-  chat_test_replica_run_until_serving (replica, TIMEOUT_MS);
+  run_until_serving (replica);
   g_signal_connect (replica, "failed", G_CALLBACK (on_failed), f);
   g_assert_cmpint (sqlite3_open (path, &db), ==, SQLITE_OK);
   g_assert_cmpint (sqlite3_exec (db, "BEGIN IMMEDIATE", NULL, NULL, NULL), ==, SQLITE_OK);
   propose (replica, f, "{\"op\":\"logout\",\"session\":\"s\"}");
-  while (f->failure == NULL)
-    g_main_context_iteration (NULL, TRUE);
+  /* The store waits 5 s for the lock before it gives up. */
+  g_assert_true (chat_test_loop_until_set ((gpointer *)&f->failure, 4 * TIMEOUT_MS));
   sqlite3_exec (db, "ROLLBACK", NULL, NULL, NULL);
   sqlite3_close (db);
   g_assert_nonnull (strstr (f->failure->message, "Cannot write the replication state"));
@@ -334,6 +338,7 @@ typedef struct
   ChatStore *store2;
   ChatReplica *replicas[3]; /* by node id; [0] unused */
   GArray *applied2;         /* guint64: what "applied" said on server 2 */
+  guint64 awaited;          /* the index server 2 is waited for to apply */
 } Linked;
 
 static void
@@ -420,16 +425,12 @@ linked_stop (Linked *l)
   g_array_unref (l->applied2);
 }
 
-static void
-run_until_applied_on_2 (Linked *l, guint64 index)
+static gboolean
+applied_on_2 (gpointer user_data)
 {
-  gboolean expired = FALSE;
-  guint deadline = g_timeout_add (TIMEOUT_MS, chat_test_replica_on_deadline, &expired);
+  Linked *l = user_data;
 
-  while (chat_store_applied_index (l->store2) < index && !expired)
-    g_main_context_iteration (NULL, TRUE);
-  g_assert_cmpuint (chat_store_applied_index (l->store2), >=, index);
-  g_source_remove (deadline);
+  return chat_store_applied_index (l->store2) >= l->awaited;
 }
 
 /* A proposal on the leader is committed by both servers, applied on both (the follower
@@ -448,7 +449,7 @@ test_two_linked (Fixture *f, gconstpointer data)
   /* Links that close at the end are logged as warnings. */
   g_log_set_always_fatal (G_LOG_FATAL_MASK | G_LOG_LEVEL_CRITICAL);
   linked_start (&l, f);
-  chat_test_replica_run_until_serving (l.replicas[1], TIMEOUT_MS);
+  run_until_serving (l.replicas[1]);
   status = get_status (l.replicas[1]);
   g_assert_cmpuint (status->peers->len, ==, 1);
   g_assert_cmpstr (((ChatPeerStatus *)g_ptr_array_index (status->peers, 0))->state, ==, "follower");
@@ -459,7 +460,8 @@ test_two_linked (Fixture *f, gconstpointer data)
   g_assert_cmpint (g_array_index (f->codes, int, 0), <, 0);
   index = g_array_index (f->indexes, guint64, 0);
   g_assert_cmpuint (index, >, 0);
-  run_until_applied_on_2 (&l, index);
+  l.awaited = index;
+  g_assert_true (chat_test_loop_until (applied_on_2, &l, TIMEOUT_MS));
   g_assert_cmpuint (l.applied2->len, >=, 1);
   g_assert_cmpuint (g_array_index (l.applied2, guint64, l.applied2->len - 1), ==, index);
   name = chat_store_user_name (l.store2, "DORA");
