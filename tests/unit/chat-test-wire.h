@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* A client's end of a socket pair for the tests of the daemon's connection objects. */
+/* A client's end of a socket pair (or of TLS over one) for the tests of the daemon's
+ * connection objects. */
 #pragma once
 
 #include <string.h>
@@ -13,10 +14,10 @@
 
 #define CHAT_TEST_WIRE_TIMEOUT_S 5
 
-/* The client's end: a non-blocking socket and the bytes read from it so far. */
+/* The client's end: a stream (a socket, or TLS over one) and the bytes read from it. */
 typedef struct
 {
-  GSocket *socket;
+  GIOStream *stream;
   GSource *reader; /* reads into inbox from the default main context, while set */
   GString *inbox;
   gboolean eof;
@@ -25,33 +26,54 @@ typedef struct
 static void chat_test_wire_start_reading (ChatTestWire *wire);
 static void chat_test_wire_stop_reading (ChatTestWire *wire);
 
-/* A connected pair: *server is a GSocketConnection (what the daemon gets from accept),
- * wire is the client's end. */
-static G_GNUC_UNUSED void
-chat_test_wire_open (ChatTestWire *wire, GIOStream **server)
+static GIOStream *
+chat_test_wire_stream_for_fd (int fd)
 {
   g_autoptr (GError) error = NULL;
-  g_autoptr (GSocket) server_socket = NULL;
+  g_autoptr (GSocket) socket = g_socket_new_from_fd (fd, &error);
+
+  g_assert_no_error (error);
+  return G_IO_STREAM (g_socket_connection_factory_create_connection (socket));
+}
+
+/* Two connected GSocketConnections, as accept and connect give them. */
+static G_GNUC_UNUSED void
+chat_test_wire_socket_pair (GIOStream **server, GIOStream **client)
+{
   int fds[2];
 
   g_assert_cmpint (socketpair (AF_UNIX, SOCK_STREAM, 0, fds), ==, 0);
-  server_socket = g_socket_new_from_fd (fds[0], &error);
-  g_assert_no_error (error);
-  *server = G_IO_STREAM (g_socket_connection_factory_create_connection (server_socket));
-  wire->socket = g_socket_new_from_fd (fds[1], &error);
-  g_assert_no_error (error);
-  g_socket_set_blocking (wire->socket, FALSE);
+  *server = chat_test_wire_stream_for_fd (fds[0]);
+  *client = chat_test_wire_stream_for_fd (fds[1]);
+}
+
+/* The client's end over stream (taken), read from the main loop from now on. */
+static G_GNUC_UNUSED void
+chat_test_wire_open_stream (ChatTestWire *wire, GIOStream *stream)
+{
+  wire->stream = stream;
   wire->inbox = g_string_new (NULL);
   wire->eof = FALSE;
   wire->reader = NULL;
   chat_test_wire_start_reading (wire);
 }
 
+/* A connected pair: *server is a GSocketConnection (what the daemon gets from accept),
+ * wire is the client's end. */
+static G_GNUC_UNUSED void
+chat_test_wire_open (ChatTestWire *wire, GIOStream **server)
+{
+  GIOStream *client = NULL;
+
+  chat_test_wire_socket_pair (server, &client);
+  chat_test_wire_open_stream (wire, client);
+}
+
 static G_GNUC_UNUSED void
 chat_test_wire_clear (ChatTestWire *wire)
 {
   chat_test_wire_stop_reading (wire);
-  g_clear_object (&wire->socket);
+  g_clear_object (&wire->stream);
   if (wire->inbox != NULL)
     g_string_free (g_steal_pointer (&wire->inbox), TRUE);
 }
@@ -60,17 +82,10 @@ static G_GNUC_UNUSED void
 chat_test_wire_write (ChatTestWire *wire, const char *bytes, gsize len)
 {
   g_autoptr (GError) error = NULL;
+  GOutputStream *out = g_io_stream_get_output_stream (wire->stream);
 
-  g_socket_set_blocking (wire->socket, TRUE);
-  while (len > 0)
-    {
-      gssize n = g_socket_send (wire->socket, bytes, len, NULL, &error);
-
-      g_assert_no_error (error);
-      bytes += n;
-      len -= (gsize)n;
-    }
-  g_socket_set_blocking (wire->socket, FALSE);
+  g_output_stream_write_all (out, bytes, len, NULL, NULL, &error);
+  g_assert_no_error (error);
 }
 
 static G_GNUC_UNUSED void
@@ -84,8 +99,9 @@ static G_GNUC_UNUSED void
 chat_test_wire_shutdown_write (ChatTestWire *wire)
 {
   g_autoptr (GError) error = NULL;
+  GSocket *socket = g_socket_connection_get_socket (G_SOCKET_CONNECTION (wire->stream));
 
-  g_assert_true (g_socket_shutdown (wire->socket, FALSE, TRUE, &error));
+  g_assert_true (g_socket_shutdown (socket, FALSE, TRUE, &error));
   g_assert_no_error (error);
 }
 
@@ -93,6 +109,7 @@ chat_test_wire_shutdown_write (ChatTestWire *wire)
 static gboolean
 chat_test_wire_pump (ChatTestWire *wire)
 {
+  GPollableInputStream *in = G_POLLABLE_INPUT_STREAM (g_io_stream_get_input_stream (wire->stream));
   char buffer[65536];
   gssize n = 0;
 
@@ -100,7 +117,7 @@ chat_test_wire_pump (ChatTestWire *wire)
     {
       g_autoptr (GError) error = NULL;
 
-      n = g_socket_receive (wire->socket, buffer, sizeof buffer, NULL, &error);
+      n = g_pollable_input_stream_read_nonblocking (in, buffer, sizeof buffer, NULL, &error);
       if (n < 0 && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
         return TRUE;
       if (n <= 0)
@@ -112,7 +129,7 @@ chat_test_wire_pump (ChatTestWire *wire)
 }
 
 static gboolean
-chat_test_wire_on_readable (GSocket *socket, GIOCondition condition, gpointer user_data)
+chat_test_wire_on_readable (GObject *stream, gpointer user_data)
 {
   ChatTestWire *wire = user_data;
 
@@ -128,7 +145,8 @@ chat_test_wire_start_reading (ChatTestWire *wire)
 {
   if (wire->reader != NULL || wire->eof)
     return;
-  wire->reader = g_socket_create_source (wire->socket, G_IO_IN | G_IO_HUP | G_IO_ERR, NULL);
+  wire->reader = g_pollable_input_stream_create_source (
+      G_POLLABLE_INPUT_STREAM (g_io_stream_get_input_stream (wire->stream)), NULL);
   g_source_set_callback (wire->reader, G_SOURCE_FUNC (chat_test_wire_on_readable), wire, NULL);
   g_source_attach (wire->reader, NULL);
 }
@@ -148,7 +166,7 @@ static G_GNUC_UNUSED void
 chat_test_wire_hang_up (ChatTestWire *wire)
 {
   chat_test_wire_stop_reading (wire);
-  g_socket_close (wire->socket, NULL);
+  g_io_stream_close (wire->stream, NULL, NULL);
 }
 
 static G_GNUC_UNUSED gboolean
