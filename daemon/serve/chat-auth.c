@@ -5,6 +5,7 @@
 #include "chat-auth.h"
 
 #include "chat-error.h"
+#include "chat-thread-priority.h"
 
 #include <sodium.h>
 #include <string.h>
@@ -88,6 +89,7 @@ run_job (gpointer data, gpointer user_data)
   g_autoptr (GTask) task = data;
   Job *job = g_task_get_task_data (task);
 
+  chat_thread_yield_priority ();
   if (job->kind == JOB_HASH)
     run_hash (task, job);
   else
@@ -111,12 +113,22 @@ chat_auth_class_init (ChatAuthClass *klass)
   G_OBJECT_CLASS (klass)->finalize = chat_auth_finalize;
 }
 
+/* Each hash takes 64 MiB and about 100 ms of a processor. A burst of sign-ups must not take
+ * every processor from the main loops that replicate and answer: one processor is left to
+ * them (the pool's threads also run at background priority), the rest of the burst queues. */
+static guint
+hash_threads (void)
+{
+  guint processors = g_get_num_processors ();
+
+  return processors > 1 ? processors - 1 : 1;
+}
+
 static void
 chat_auth_init (ChatAuth *self)
 {
-  /* Each hash takes 64 MiB: run as many as there are processors, queue the rest. */
-  self->pool
-      = g_thread_pool_new (run_job, self, (gint)MAX (1, g_get_num_processors ()), FALSE, NULL);
+  /* Exclusive: threads lowered to background priority serve this pool only. */
+  self->pool = g_thread_pool_new (run_job, self, (gint)hash_threads (), TRUE, NULL);
   self->throttle = chat_throttle_new ();
   self->opslimit = crypto_pwhash_OPSLIMIT_INTERACTIVE;
   self->memlimit = crypto_pwhash_MEMLIMIT_INTERACTIVE;
