@@ -2,9 +2,14 @@
 /* chatd-bench load: closed-loop sends at one or more client counts, each point R times. */
 #include "bench-common.h"
 #include "bench-monitor.h"
+#include "bench-profile.h"
 #include "chat-defaults.h"
 
+#include <stdio.h>
 #include <string.h>
+
+/* Lines of perf report printed after each run with --profile. */
+#define PROFILE_TOP 15
 
 /* The longest measured point; --size is bounded by the servers' default max_body_bytes. */
 #define MAX_DURATION_S 3600
@@ -20,6 +25,7 @@ typedef struct
   int threads;
   char *recipient;
   double rate;
+  gboolean profile;
 } LoadOptions;
 
 static void
@@ -50,6 +56,8 @@ parse (LoadOptions *options, int argc, char **argv, GError **error)
     { "rate", 0, 0, G_OPTION_ARG_DOUBLE, &options->rate,
       "At most this many sends per second in all, as etcdctl check perf does (default: no limit)",
       "N" },
+    { "profile", 0, 0, G_OPTION_ARG_NONE, &options->profile,
+      "After each run, the servers' top functions by processor time (needs perf)", NULL },
     { "recipient", 0, 0, G_OPTION_ARG_STRING, &options->recipient,
       "sink: all send to one offline user (default); peer: client i to client i+1, online",
       "sink|peer" },
@@ -88,6 +96,44 @@ print_run (guint run, guint clients, const BenchSummary *summary, guint64 errors
   g_print ("run %u  %4u clients  cluster: %s\n", run, clients, cluster);
 }
 
+/* With --profile, the sign-ups (Argon2 on the servers) come before the first profile: the
+ * runs resume the accounts. */
+static gboolean
+sign_up_first (const BenchLoadOptions *load, BenchAccounts **accounts, GError **error)
+{
+  g_autoptr (BenchLoad) signed_up = bench_load_prepare (load, error);
+
+  if (signed_up == NULL)
+    return FALSE;
+  *accounts = bench_load_take_accounts (signed_up);
+  return TRUE;
+}
+
+static BenchProfile *
+start_profile (BenchCluster *cluster)
+{
+  g_autoptr (GError) error = NULL;
+  BenchProfile *profile = bench_profile_start (cluster, &error);
+
+  if (profile == NULL)
+    g_printerr ("chatd-bench load: no profile: %s\n", error->message);
+  return profile;
+}
+
+/* On stderr, so that the run lines on stdout (and --json) read as before. */
+static void
+print_profile (BenchProfile *profile, guint run)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *top = bench_profile_stop (profile, PROFILE_TOP, &error);
+
+  fflush (stdout);
+  if (top == NULL)
+    g_printerr ("run %u  no profile: %s\n", run, error->message);
+  else
+    g_printerr ("run %u  servers' top functions by own processor time (perf):\n%s", run, top);
+}
+
 /* One point: fresh servers (or the given ones), accounts signed up once, then R runs
  * that resume them, each watched by a monitor from its sign-up to its end. */
 static gboolean
@@ -120,13 +166,20 @@ measure_point (LoadOptions *options, guint clients, BenchSummary *summaries, gui
   for (guint r = 0; r < (guint)options->common.runs; r++)
     {
       g_autoptr (BenchMonitor) monitor = bench_monitor_start (cluster);
+      g_autoptr (BenchProfile) profile = NULL;
 
+      if (options->profile && accounts == NULL && !sign_up_first (&load, &accounts, error))
+        return FALSE;
+      if (options->profile)
+        profile = start_profile (cluster);
       if (!bench_load_run_with (&load, &accounts, options->warmup, options->duration,
                                 (guint64)options->count, &summaries[r], &errors[r], error))
         return FALSE;
       bench_monitor_stop (monitor, &healths[r]);
       if (!options->common.json)
         print_run (r + 1, clients, &summaries[r], errors[r], &healths[r]);
+      if (profile != NULL)
+        print_profile (profile, r + 1);
     }
   return TRUE;
 }
