@@ -85,19 +85,20 @@ chat_replica_disk_incarnation (ChatReplica *self, guint64 *incarnation, GError *
 static GPtrArray *
 load_entries (ChatReplica *self, guint64 from, GError **error)
 {
-  g_autoptr (GPtrArray) stored = chat_store_load_log (self->store, from, error);
-  GPtrArray *entries = NULL;
+  GPtrArray *entries = chat_store_load_log (self->store, from, error);
 
-  if (stored == NULL)
+  if (entries == NULL)
     return NULL;
-  entries = g_ptr_array_new_full (stored->len, (GDestroyNotify)chat_repl_entry_unref);
-  for (guint i = 0; i < stored->len; i++)
+  /* The log ends before an entry of a type this core does not know. */
+  for (guint i = 0; i < entries->len; i++)
     {
-      ChatLogEntry *e = g_ptr_array_index (stored, i);
+      ChatReplEntry *e = g_ptr_array_index (entries, i);
 
-      if (e->type > CHAT_REPL_ENTRY_TYPE_LAST)
-        break;
-      g_ptr_array_add (entries, chat_repl_entry_new (e->term, e->index, e->type, e->data));
+      if ((guint)e->type > CHAT_REPL_ENTRY_TYPE_LAST)
+        {
+          g_ptr_array_set_size (entries, i);
+          break;
+        }
     }
   return entries;
 }
@@ -364,18 +365,10 @@ gboolean
 chat_replica_disk_append (ChatReplica *self, ChatReplUpdate *update, gboolean synced,
                           GError **error)
 {
-  g_autoptr (GPtrArray) entries
-      = g_ptr_array_new_full (update->entries->len, (GDestroyNotify)chat_log_entry_free);
-
-  for (guint i = 0; i < update->entries->len; i++)
-    {
-      ChatReplEntry *e = g_ptr_array_index (update->entries, i);
-
-      g_ptr_array_add (entries, chat_log_entry_new (e->term, e->index, e->type, e->data));
-    }
   if (!synced)
-    return chat_store_append_log_unsynced (self->store, update->truncate_from, entries, error);
-  return chat_store_append_log (self->store, update->truncate_from, entries, error);
+    return chat_store_append_log_unsynced (self->store, update->truncate_from, update->entries,
+                                           error);
+  return chat_store_append_log (self->store, update->truncate_from, update->entries, error);
 }
 
 gboolean

@@ -4,7 +4,7 @@
 
 #include "config.h"
 
-#include "chat-store-private.h"
+#include "chat-store-state-private.h"
 #include "chat-error.h"
 #include "chat-json.h"
 #include "chat-username.h"
@@ -194,30 +194,17 @@ ids_by_user_add (GTree *tree, const char *key, gint64 id)
 static gboolean
 run_with_text (ChatStore *self, const char *sql, const char *text, GError **error)
 {
-  g_autoptr (ChatStmt) stmt = chat_store_prepare (self, sql, error);
-
-  if (stmt == NULL)
-    return FALSE;
-  chat_store_bind_text (stmt, 1, text);
-  return chat_store_step_done (self, stmt, error);
+  return chat_store_run (self, sql, error, CHAT_SQL_TEXT (text));
 }
 
 static gboolean
 insert_session (Apply *apply, const char *session, const char *key, guint64 at, GError **error)
 {
-  g_autoptr (ChatStmt) stmt = NULL;
-
   /* OR IGNORE: a replayed signup/login carries the same session hash. */
-  stmt = chat_store_prepare (apply->store,
-                             "INSERT OR IGNORE INTO sessions (token_hash, user_key, created_at)"
-                             " VALUES (?1, ?2, ?3)",
-                             error);
-  if (stmt == NULL)
-    return FALSE;
-  chat_store_bind_text (stmt, 1, session);
-  chat_store_bind_text (stmt, 2, key);
-  sqlite3_bind_int64 (stmt, 3, (sqlite3_int64)at);
-  return chat_store_step_done (apply->store, stmt, error);
+  return chat_store_run (apply->store,
+                         "INSERT OR IGNORE INTO sessions (token_hash, user_key, created_at)"
+                         " VALUES (?1, ?2, ?3)",
+                         error, CHAT_SQL_TEXT (session), CHAT_SQL_TEXT (key), CHAT_SQL_INT (at));
 }
 
 /* --- accounts and sessions ----------------------------------------------------- */
@@ -226,19 +213,11 @@ static gboolean
 insert_account (Apply *apply, const char *key, const char *name, const char *hash, guint64 at,
                 GError **error)
 {
-  g_autoptr (ChatStmt) stmt = NULL;
-
-  stmt = chat_store_prepare (apply->store,
-                             "INSERT INTO accounts (key, name, password_hash, created_at)"
-                             " VALUES (?1, ?2, ?3, ?4)",
-                             error);
-  if (stmt == NULL)
-    return FALSE;
-  chat_store_bind_text (stmt, 1, key);
-  chat_store_bind_text (stmt, 2, name);
-  chat_store_bind_text (stmt, 3, hash);
-  sqlite3_bind_int64 (stmt, 4, (sqlite3_int64)at);
-  return chat_store_step_done (apply->store, stmt, error);
+  return chat_store_run (apply->store,
+                         "INSERT INTO accounts (key, name, password_hash, created_at)"
+                         " VALUES (?1, ?2, ?3, ?4)",
+                         error, CHAT_SQL_TEXT (key), CHAT_SQL_TEXT (name), CHAT_SQL_TEXT (hash),
+                         CHAT_SQL_INT (at));
 }
 
 static gboolean
@@ -279,17 +258,11 @@ count_unread (ChatStore *self, const char *key, gint64 *count, GError **error)
 {
   g_autoptr (ChatStmt) stmt = NULL;
 
-  stmt = chat_store_prepare (self,
-                             "SELECT count (*) FROM messages m WHERE m.to_key = ?1 AND m.read = 0"
-                             " AND" CHAT_STORE_NOT_HIDDEN ("?1"),
-                             error);
-  if (stmt == NULL)
-    return FALSE;
-  chat_store_bind_text (stmt, 1, key);
-  if (sqlite3_step (stmt) != SQLITE_ROW)
-    return chat_store_fail (self, error, "Counting unread messages");
-  *count = sqlite3_column_int64 (stmt, 0);
-  return TRUE;
+  stmt = chat_store_query (self,
+                           "SELECT count (*) FROM messages m WHERE m.to_key = ?1 AND m.read = 0"
+                           " AND" CHAT_STORE_NOT_HIDDEN ("?1"),
+                           error, CHAT_SQL_TEXT (key));
+  return stmt != NULL && chat_store_step_int (self, stmt, count, "Counting unread messages", error);
 }
 
 static gboolean
@@ -331,7 +304,7 @@ apply_logout (Apply *apply, GError **error)
     return TRUE;
   if (!run_with_text (apply->store, "DELETE FROM sessions WHERE token_hash = ?1", session, error))
     return FALSE;
-  if (sqlite3_changes (apply->store->db) > 0)
+  if (chat_store_changes (apply->store) > 0)
     g_ptr_array_add (apply->result->ended_sessions, g_strdup (session));
   return TRUE;
 }
@@ -342,21 +315,12 @@ static gboolean
 insert_message (Apply *apply, const char *from_key, const char *to_key, const char *body,
                 guint64 at, const char *client_msg_id, GError **error)
 {
-  g_autoptr (ChatStmt) stmt = NULL;
-
-  stmt = chat_store_prepare (apply->store,
-                             "INSERT INTO messages (id, from_key, to_key, body, sent_at,"
-                             " client_msg_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                             error);
-  if (stmt == NULL)
-    return FALSE;
-  sqlite3_bind_int64 (stmt, 1, (sqlite3_int64)apply->index);
-  chat_store_bind_text (stmt, 2, from_key);
-  chat_store_bind_text (stmt, 3, to_key);
-  chat_store_bind_text (stmt, 4, body);
-  sqlite3_bind_int64 (stmt, 5, (sqlite3_int64)at);
-  chat_store_bind_text (stmt, 6, client_msg_id);
-  return chat_store_step_done (apply->store, stmt, error);
+  return chat_store_run (apply->store,
+                         "INSERT INTO messages (id, from_key, to_key, body, sent_at,"
+                         " client_msg_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                         error, CHAT_SQL_INT (apply->index), CHAT_SQL_TEXT (from_key),
+                         CHAT_SQL_TEXT (to_key), CHAT_SQL_TEXT (body), CHAT_SQL_INT (at),
+                         CHAT_SQL_TEXT (client_msg_id));
 }
 
 /* The row just inserted, as chat_store_message_from_row() would read it back: built from
@@ -402,17 +366,10 @@ message_events (Apply *apply, JsonObject *message, const char *from_key, const c
 static gboolean
 add_sent_tombstone (Apply *apply, gint64 id, GError **error)
 {
-  g_autoptr (ChatStmt) stmt = NULL;
-
-  stmt = chat_store_prepare (apply->store,
-                             "INSERT OR IGNORE INTO tombstones (user_key, id, seq)"
-                             " SELECT " SENT_TOMBSTONE_SQL ", id, ?2 FROM messages WHERE id = ?1",
-                             error);
-  if (stmt == NULL)
-    return FALSE;
-  sqlite3_bind_int64 (stmt, 1, id);
-  sqlite3_bind_int64 (stmt, 2, (sqlite3_int64)apply->index);
-  return chat_store_step_done (apply->store, stmt, error);
+  return chat_store_run (apply->store,
+                         "INSERT OR IGNORE INTO tombstones (user_key, id, seq)"
+                         " SELECT " SENT_TOMBSTONE_SQL ", id, ?2 FROM messages WHERE id = ?1",
+                         error, CHAT_SQL_INT (id), CHAT_SQL_INT (apply->index));
 }
 
 /* Whether from_key's message with this client_msg_id was deleted for everyone. */
@@ -421,18 +378,10 @@ sent_was_deleted (Apply *apply, const char *from_key, const char *client_msg_id,
                   GError **error)
 {
   g_autofree char *key = g_strconcat (":sent:", from_key, ":", client_msg_id, NULL);
-  g_autoptr (ChatStmt) stmt
-      = chat_store_prepare (apply->store, "SELECT 1 FROM tombstones WHERE user_key = ?1", error);
-  int rc;
+  g_autoptr (ChatStmt) stmt = chat_store_query (
+      apply->store, "SELECT 1 FROM tombstones WHERE user_key = ?1", error, CHAT_SQL_TEXT (key));
 
-  if (stmt == NULL)
-    return FALSE;
-  chat_store_bind_text (stmt, 1, key);
-  rc = sqlite3_step (stmt);
-  if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-    return chat_store_fail (apply->store, error, "Reading the tombstones");
-  *deleted = rc == SQLITE_ROW;
-  return TRUE;
+  return stmt != NULL && chat_store_step_row (apply->store, stmt, deleted, error);
 }
 
 static gboolean
@@ -501,21 +450,13 @@ static gboolean
 mark_conversation (Apply *apply, const char *user_key, const char *with_key, guint64 up_to,
                    gint64 *marked, GError **error)
 {
-  g_autoptr (ChatStmt) stmt = NULL;
-
-  stmt = chat_store_prepare (apply->store,
-                             "UPDATE messages SET read = 1, read_seq = ?1"
-                             " WHERE to_key = ?2 AND from_key = ?3 AND id <= ?4 AND read = 0",
-                             error);
-  if (stmt == NULL)
+  if (!chat_store_run (apply->store,
+                       "UPDATE messages SET read = 1, read_seq = ?1"
+                       " WHERE to_key = ?2 AND from_key = ?3 AND id <= ?4 AND read = 0",
+                       error, CHAT_SQL_INT (apply->index), CHAT_SQL_TEXT (user_key),
+                       CHAT_SQL_TEXT (with_key), CHAT_SQL_INT (up_to)))
     return FALSE;
-  sqlite3_bind_int64 (stmt, 1, (sqlite3_int64)apply->index);
-  chat_store_bind_text (stmt, 2, user_key);
-  chat_store_bind_text (stmt, 3, with_key);
-  sqlite3_bind_int64 (stmt, 4, (sqlite3_int64)up_to);
-  if (!chat_store_step_done (apply->store, stmt, error))
-    return FALSE;
-  *marked = sqlite3_changes (apply->store->db);
+  *marked = chat_store_changes (apply->store);
   return TRUE;
 }
 
@@ -544,26 +485,19 @@ static gboolean
 mark_one (Apply *apply, const char *user_key, gint64 id, char **sender_key, GError **error)
 {
   g_autoptr (ChatStmt) stmt = NULL;
+  gboolean marked = FALSE;
 
-  stmt = chat_store_prepare (apply->store,
-                             "UPDATE messages SET read = 1, read_seq = ?1"
-                             " WHERE id = ?2 AND to_key = ?3 AND read = 0 RETURNING from_key",
-                             error);
-  if (stmt == NULL)
+  stmt = chat_store_query (apply->store,
+                           "UPDATE messages SET read = 1, read_seq = ?1"
+                           " WHERE id = ?2 AND to_key = ?3 AND read = 0 RETURNING from_key",
+                           error, CHAT_SQL_INT (apply->index), CHAT_SQL_INT (id),
+                           CHAT_SQL_TEXT (user_key));
+  if (stmt == NULL || !chat_store_step_row (apply->store, stmt, &marked, error))
     return FALSE;
-  sqlite3_bind_int64 (stmt, 1, (sqlite3_int64)apply->index);
-  sqlite3_bind_int64 (stmt, 2, id);
-  chat_store_bind_text (stmt, 3, user_key);
-  switch (sqlite3_step (stmt))
-    {
-      case SQLITE_ROW:
-        *sender_key = chat_store_column_dup (stmt, 0);
-        return chat_store_step_done (apply->store, stmt, error);
-      case SQLITE_DONE:
-        return TRUE;
-      default:
-        return chat_store_fail (apply->store, error, "Marking a message read");
-    }
+  if (!marked)
+    return TRUE;
+  *sender_key = chat_store_column_dup (stmt, 0);
+  return chat_store_step_done (apply->store, stmt, error);
 }
 
 static gboolean
@@ -588,18 +522,14 @@ static gboolean
 reply_messages (Apply *apply, const char *user_key, GArray *ids, GError **error)
 {
   g_autoptr (JsonArray) messages = json_array_new ();
-  g_autoptr (ChatStmt) stmt = NULL;
 
-  stmt = chat_store_prepare (
-      apply->store, "SELECT " CHAT_STORE_MESSAGE_COLUMNS "WHERE m.id = ?1 AND m.to_key = ?2",
-      error);
-  if (stmt == NULL)
-    return FALSE;
   for (guint i = 0; i < ids->len; i++)
     {
-      sqlite3_reset (stmt);
-      sqlite3_bind_int64 (stmt, 1, g_array_index (ids, gint64, i));
-      chat_store_bind_text (stmt, 2, user_key);
+      g_autoptr (ChatStmt) stmt = chat_store_query (
+          apply->store, "SELECT " CHAT_STORE_MESSAGE_COLUMNS "WHERE m.id = ?1 AND m.to_key = ?2",
+          error, CHAT_SQL_INT (g_array_index (ids, gint64, i)), CHAT_SQL_TEXT (user_key));
+      if (stmt == NULL)
+        return FALSE;
       if (sqlite3_step (stmt) == SQLITE_ROW)
         json_array_add_object_element (messages, chat_store_message_from_row (stmt));
     }
@@ -652,18 +582,11 @@ apply_mark_read (Apply *apply, GError **error)
 static gboolean
 add_tombstone (Apply *apply, const char *user_key, gint64 id, GError **error)
 {
-  g_autoptr (ChatStmt) stmt = NULL;
-
-  stmt = chat_store_prepare (apply->store,
-                             "INSERT OR REPLACE INTO tombstones (user_key, id, seq)"
-                             " VALUES (?1, ?2, ?3)",
-                             error);
-  if (stmt == NULL)
-    return FALSE;
-  chat_store_bind_text (stmt, 1, user_key);
-  sqlite3_bind_int64 (stmt, 2, id);
-  sqlite3_bind_int64 (stmt, 3, (sqlite3_int64)apply->index);
-  return chat_store_step_done (apply->store, stmt, error);
+  return chat_store_run (apply->store,
+                         "INSERT OR REPLACE INTO tombstones (user_key, id, seq)"
+                         " VALUES (?1, ?2, ?3)",
+                         error, CHAT_SQL_TEXT (user_key), CHAT_SQL_INT (id),
+                         CHAT_SQL_INT (apply->index));
 }
 
 /* The sender and recipient of message id when user_key took part in it; both NULL when
@@ -673,36 +596,27 @@ lookup_participants (Apply *apply, const char *user_key, gint64 id, char **from_
                      GError **error)
 {
   g_autoptr (ChatStmt) stmt = NULL;
-  int rc;
+  gboolean found = FALSE;
 
-  stmt = chat_store_prepare (apply->store,
-                             "SELECT from_key, to_key FROM messages"
-                             " WHERE id = ?1 AND (from_key = ?2 OR to_key = ?2)",
-                             error);
-  if (stmt == NULL)
+  stmt = chat_store_query (apply->store,
+                           "SELECT from_key, to_key FROM messages"
+                           " WHERE id = ?1 AND (from_key = ?2 OR to_key = ?2)",
+                           error, CHAT_SQL_INT (id), CHAT_SQL_TEXT (user_key));
+  if (stmt == NULL || !chat_store_step_row (apply->store, stmt, &found, error))
     return FALSE;
-  sqlite3_bind_int64 (stmt, 1, id);
-  chat_store_bind_text (stmt, 2, user_key);
-  rc = sqlite3_step (stmt);
-  if (rc == SQLITE_DONE)
-    return TRUE;
-  if (rc != SQLITE_ROW)
-    return chat_store_fail (apply->store, error, "Reading a message to delete");
-  *from_key = chat_store_column_dup (stmt, 0);
-  *to_key = chat_store_column_dup (stmt, 1);
+  if (found)
+    {
+      *from_key = chat_store_column_dup (stmt, 0);
+      *to_key = chat_store_column_dup (stmt, 1);
+    }
   return TRUE;
 }
 
 static gboolean
 remove_message (Apply *apply, gint64 id, GError **error)
 {
-  g_autoptr (ChatStmt) stmt
-      = chat_store_prepare (apply->store, "DELETE FROM messages WHERE id = ?1", error);
-
-  if (stmt == NULL)
-    return FALSE;
-  sqlite3_bind_int64 (stmt, 1, id);
-  return chat_store_step_done (apply->store, stmt, error);
+  return chat_store_run (apply->store, "DELETE FROM messages WHERE id = ?1", error,
+                         CHAT_SQL_INT (id));
 }
 
 /* Hides message id from user_key alone: a tombstone for that user while the message
@@ -710,20 +624,13 @@ remove_message (Apply *apply, gint64 id, GError **error)
 static gboolean
 hide_message (Apply *apply, const char *user_key, gint64 id, gboolean *fresh, GError **error)
 {
-  g_autoptr (ChatStmt) stmt = NULL;
-
-  stmt = chat_store_prepare (apply->store,
-                             "INSERT OR IGNORE INTO tombstones (user_key, id, seq)"
-                             " VALUES (?1, ?2, ?3)",
-                             error);
-  if (stmt == NULL)
+  if (!chat_store_run (apply->store,
+                       "INSERT OR IGNORE INTO tombstones (user_key, id, seq)"
+                       " VALUES (?1, ?2, ?3)",
+                       error, CHAT_SQL_TEXT (user_key), CHAT_SQL_INT (id),
+                       CHAT_SQL_INT (apply->index)))
     return FALSE;
-  chat_store_bind_text (stmt, 1, user_key);
-  sqlite3_bind_int64 (stmt, 2, id);
-  sqlite3_bind_int64 (stmt, 3, (sqlite3_int64)apply->index);
-  if (!chat_store_step_done (apply->store, stmt, error))
-    return FALSE;
-  *fresh = sqlite3_changes (apply->store->db) > 0;
+  *fresh = chat_store_changes (apply->store) > 0;
   return TRUE;
 }
 
@@ -885,48 +792,33 @@ apply_delete_messages (Apply *apply, GError **error)
   return TRUE;
 }
 
+static gboolean
+add_text (ChatStmt *stmt, gpointer texts, GError **error)
+{
+  g_ptr_array_add (texts, chat_store_column_dup (stmt, 0));
+  return TRUE;
+}
+
 static GPtrArray *
 select_texts (ChatStore *self, const char *sql, const char *key, GError **error)
 {
-  g_autoptr (GPtrArray) texts = g_ptr_array_new_with_free_func (g_free);
-  g_autoptr (ChatStmt) stmt = chat_store_prepare (self, sql, error);
-  int rc;
+  g_autoptr (ChatStmt) stmt = chat_store_query (self, sql, error, CHAT_SQL_TEXT (key));
 
-  if (stmt == NULL)
-    return NULL;
-  chat_store_bind_text (stmt, 1, key);
-  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
-    g_ptr_array_add (texts, chat_store_column_dup (stmt, 0));
-  if (rc != SQLITE_DONE)
-    {
-      chat_store_fail (self, error, "Reading the database");
-      return NULL;
-    }
-  return g_steal_pointer (&texts);
+  return chat_store_collect (self, stmt, add_text, g_free, "Reading the database", error);
 }
 
-static gboolean
-run_with_key_seq (Apply *apply, const char *sql, const char *key, GError **error)
-{
-  g_autoptr (ChatStmt) stmt = chat_store_prepare (apply->store, sql, error);
-
-  if (stmt == NULL)
-    return FALSE;
-  chat_store_bind_text (stmt, 1, key);
-  if (sqlite3_bind_parameter_count (stmt) >= 2)
-    sqlite3_bind_int64 (stmt, 2, (sqlite3_int64)apply->index);
-  return chat_store_step_done (apply->store, stmt, error);
-}
-
-/* Tombstones for the other participants, then the messages, sessions and account. */
+/* Tombstones for the other participants (at this op's seq), then the messages, sessions
+ * and account. */
 static gboolean
 delete_account_rows (Apply *apply, const char *key, GError **error)
 {
-  static const char *const steps[] = {
+  static const char *const tombstone_steps[] = {
     "INSERT OR REPLACE INTO tombstones (user_key, id, seq)"
     " SELECT to_key, id, ?2 FROM messages WHERE from_key = ?1 AND to_key != ?1",
     "INSERT OR REPLACE INTO tombstones (user_key, id, seq)"
     " SELECT from_key, id, ?2 FROM messages WHERE to_key = ?1 AND from_key != ?1",
+  };
+  static const char *const delete_steps[] = {
     "DELETE FROM tombstones WHERE user_key = ?1",
     "DELETE FROM tombstones WHERE user_key > ':sent:' || ?1 || ':'"
     " AND user_key < ':sent:' || ?1 || ';'",
@@ -936,9 +828,15 @@ delete_account_rows (Apply *apply, const char *key, GError **error)
     "DELETE FROM accounts WHERE key = ?1",
   };
 
-  for (guint i = 0; i < G_N_ELEMENTS (steps); i++)
+  for (guint i = 0; i < G_N_ELEMENTS (tombstone_steps); i++)
     {
-      if (!run_with_key_seq (apply, steps[i], key, error))
+      if (!chat_store_run (apply->store, tombstone_steps[i], error, CHAT_SQL_TEXT (key),
+                           CHAT_SQL_INT (apply->index)))
+        return FALSE;
+    }
+  for (guint i = 0; i < G_N_ELEMENTS (delete_steps); i++)
+    {
+      if (!run_with_text (apply->store, delete_steps[i], key, error))
         return FALSE;
     }
   return TRUE;
@@ -1051,11 +949,9 @@ dispatch (Apply *apply, GError **error)
 }
 
 static gboolean
-run_savepoint (ChatStore *self, const char *sql, GError **error)
+dispatch_work (ChatStore *self, gpointer data, GError **error)
 {
-  g_autoptr (ChatStmt) stmt = chat_store_prepare (self, sql, error);
-
-  return stmt != NULL && chat_store_step_done (self, stmt, error);
+  return dispatch (data, error);
 }
 
 /* One op inside the open batch, in a savepoint so a storage fault undoes it whole. */
@@ -1063,21 +959,14 @@ static ChatApplyResult *
 apply_in_batch (ChatStore *self, guint64 index, JsonObject *op, GError **error)
 {
   g_autoptr (ChatApplyResult) result = chat_apply_result_new ();
-  g_autoptr (GError) local = NULL;
   Apply apply = { self, index, op, result };
 
-  if (!run_savepoint (self, "SAVEPOINT apply_op", error))
-    return NULL;
-  /* Handlers test *error, so they always get a real one. */
-  if (!dispatch (&apply, &local))
+  /* Handlers test *error: chat_store_savepoint always gives them a real one. */
+  if (!chat_store_savepoint (self, dispatch_work, &apply, error))
     {
-      sqlite3_exec (self->db, "ROLLBACK TO apply_op; RELEASE apply_op", NULL, NULL, NULL);
-      g_propagate_prefixed_error (error, g_steal_pointer (&local),
-                                  "Applying entry %" G_GUINT64_FORMAT ": ", index);
+      g_prefix_error (error, "Applying entry %" G_GUINT64_FORMAT ": ", index);
       return NULL;
     }
-  if (!run_savepoint (self, "RELEASE apply_op", error))
-    return NULL;
   self->applied_index = index;
   return g_steal_pointer (&result);
 }
@@ -1108,4 +997,108 @@ chat_store_apply (ChatStore *self, guint64 index, JsonObject *op, GError **error
   if (!chat_store_commit_apply (self, error))
     return NULL;
   return g_steal_pointer (&result);
+}
+
+/* --- apply batches --------------------------------------------------------------- */
+
+/* One transaction from chat_store_begin_apply to chat_store_commit_apply (or
+ * chat_store_rollback_apply), open across the caller's calls to chat_store_apply. */
+gboolean
+chat_store_begin_apply (ChatStore *self, GError **error)
+{
+  g_return_val_if_fail (CHAT_IS_STORE (self), FALSE);
+  g_return_val_if_fail (!self->in_apply, FALSE);
+
+  /* The log is the durable record; applied state may lag it after a power cut
+   * and is replayed from the log (see docs/storage.md). */
+  if (!chat_store_begin (self, CHAT_STORE_WRITE_UNSYNCED, error))
+    {
+      g_prefix_error (error, "Starting an apply batch: ");
+      return FALSE;
+    }
+  self->in_apply = TRUE;
+  self->applied_at_begin = self->applied_index;
+  return TRUE;
+}
+
+static void
+forget_batch (ChatStore *self)
+{
+  self->applied_index = self->applied_at_begin;
+  self->in_apply = FALSE;
+}
+
+gboolean
+chat_store_commit_apply (ChatStore *self, GError **error)
+{
+  gboolean stored;
+
+  g_return_val_if_fail (CHAT_IS_STORE (self), FALSE);
+  g_return_val_if_fail (self->in_apply, FALSE);
+
+  stored = chat_store_put_meta_uint (self, CHAT_STORE_META_APPLIED, self->applied_index, error);
+  if (!chat_store_end (self, stored, error))
+    {
+      forget_batch (self);
+      g_prefix_error (error, "Committing applied operations: ");
+      return FALSE;
+    }
+  self->in_apply = FALSE;
+  return TRUE;
+}
+
+void
+chat_store_rollback_apply (ChatStore *self)
+{
+  g_autoptr (GError) error = NULL;
+
+  g_return_if_fail (CHAT_IS_STORE (self));
+
+  if (!self->in_apply)
+    return;
+  if (!chat_store_end (self, FALSE, &error) && error != NULL)
+    g_warning ("Rolling back an apply batch: %s", error->message);
+  forget_batch (self);
+}
+
+guint64
+chat_store_applied_index (ChatStore *self)
+{
+  g_return_val_if_fail (CHAT_IS_STORE (self), 0);
+  return self->applied_index;
+}
+
+/* --- results ------------------------------------------------------------------- */
+
+static void
+apply_event_free (ChatApplyEvent *event)
+{
+  g_free (event->user_key);
+  g_clear_pointer (&event->event, json_object_unref);
+  g_free (event->except_session);
+  g_free (event);
+}
+
+ChatApplyResult *
+chat_apply_result_new (void)
+{
+  ChatApplyResult *result = g_new0 (ChatApplyResult, 1);
+
+  result->reply = json_object_new ();
+  result->error_code = -1;
+  result->events = g_ptr_array_new_with_free_func ((GDestroyNotify)apply_event_free);
+  result->ended_sessions = g_ptr_array_new_with_free_func (g_free);
+  return result;
+}
+
+void
+chat_apply_result_free (ChatApplyResult *result)
+{
+  if (result == NULL)
+    return;
+  g_clear_pointer (&result->reply, json_object_unref);
+  g_free (result->error_message);
+  g_ptr_array_unref (result->events);
+  g_ptr_array_unref (result->ended_sessions);
+  g_free (result);
 }

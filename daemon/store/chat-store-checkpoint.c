@@ -4,7 +4,7 @@
 
 #include "config.h"
 
-#include "chat-store-private.h"
+#include "chat-store-connection.h"
 #include "chat-error.h"
 #include "chat-thread-priority.h"
 
@@ -120,11 +120,7 @@ chat_checkpointer_stop (ChatCheckpointer *self)
 {
   if (self == NULL)
     return;
-  g_mutex_lock (&self->lock);
-  self->stopping = TRUE;
-  g_cond_signal (&self->wake);
-  g_mutex_unlock (&self->lock);
-  g_thread_join (self->thread);
+  chat_store_thread_join (self->thread, &self->lock, &self->wake, &self->stopping);
   sqlite3_close (self->db);
   g_mutex_clear (&self->lock);
   g_cond_clear (&self->wake);

@@ -4,7 +4,7 @@
 
 #include "config.h"
 
-#include "chat-store-private.h"
+#include "chat-store-state-private.h"
 #include "chat-error.h"
 #include "chat-username.h"
 
@@ -109,10 +109,11 @@ static guint64
 count_rows (ChatStore *self, const char *sql)
 {
   g_autoptr (ChatStmt) stmt = chat_store_prepare (self, sql, NULL);
+  gint64 count = 0;
 
-  if (stmt == NULL || sqlite3_step (stmt) != SQLITE_ROW)
+  if (stmt == NULL || !chat_store_step_int (self, stmt, &count, "Counting rows", NULL))
     return 0;
-  return (guint64)sqlite3_column_int64 (stmt, 0);
+  return (guint64)count;
 }
 
 /* --- public lookups ------------------------------------------------------------ */
@@ -129,28 +130,31 @@ chat_store_session_user (ChatStore *self, const char *session_hash)
                        session_hash, NULL);
 }
 
+/* A text column of the account named (any case) username, or NULL. */
+static char *
+text_by_username (ChatStore *self, const char *sql, const char *username)
+{
+  g_autofree char *key = chat_username_key (username);
+
+  return text_by_text (self, sql, key, NULL);
+}
+
 char *
 chat_store_user_name (ChatStore *self, const char *username)
 {
-  g_autofree char *key = NULL;
-
   g_return_val_if_fail (CHAT_IS_STORE (self), NULL);
   g_return_val_if_fail (username != NULL, NULL);
 
-  key = chat_username_key (username);
-  return chat_store_name_for_key (self, key, NULL);
+  return text_by_username (self, "SELECT name FROM accounts WHERE key = ?1", username);
 }
 
 char *
 chat_store_password_hash (ChatStore *self, const char *username)
 {
-  g_autofree char *key = NULL;
-
   g_return_val_if_fail (CHAT_IS_STORE (self), NULL);
   g_return_val_if_fail (username != NULL, NULL);
 
-  key = chat_username_key (username);
-  return text_by_text (self, "SELECT password_hash FROM accounts WHERE key = ?1", key, NULL);
+  return text_by_username (self, "SELECT password_hash FROM accounts WHERE key = ?1", username);
 }
 
 gint64
@@ -231,21 +235,32 @@ pattern_to_glob (const char *pattern)
   return g_string_free (glob, FALSE);
 }
 
-/* Runs a statement whose rows are messages; at most limit of them. */
+static gboolean
+add_message (ChatStmt *stmt, gpointer messages, GError **error)
+{
+  json_array_add_object_element (messages, chat_store_message_from_row (stmt));
+  return TRUE;
+}
+
+/* Runs a statement whose rows are messages. */
 static JsonArray *
 collect_messages (ChatStore *self, ChatStmt *stmt, GError **error)
 {
   g_autoptr (JsonArray) messages = json_array_new ();
-  int rc;
 
-  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
-    json_array_add_object_element (messages, chat_store_message_from_row (stmt));
-  if (rc != SQLITE_DONE)
-    {
-      chat_store_fail (self, error, "Reading messages");
-      return NULL;
-    }
+  if (!chat_store_each_row (self, stmt, add_message, messages, "Reading messages", error))
+    return NULL;
   return g_steal_pointer (&messages);
+}
+
+static gboolean
+add_user (ChatStmt *stmt, gpointer users, GError **error)
+{
+  JsonObject *user = json_object_new ();
+
+  json_object_set_string_member (user, "username", (const char *)sqlite3_column_text (stmt, 0));
+  json_array_add_object_element (users, user);
+  return TRUE;
 }
 
 JsonArray *
@@ -256,31 +271,17 @@ chat_store_list_users (ChatStore *self, const char *pattern, const char *after, 
   g_autoptr (JsonArray) users = json_array_new ();
   g_autofree char *glob = pattern_to_glob (pattern);
   g_autofree char *after_key = g_ascii_strdown (after != NULL ? after : "", -1);
-  int rc;
 
   g_return_val_if_fail (CHAT_IS_STORE (self), NULL);
 
   limit = MAX (limit, 1);
-  stmt = chat_store_prepare (self,
-                             "SELECT name FROM accounts WHERE key GLOB ?1 AND key > ?2"
-                             " ORDER BY key LIMIT ?3",
-                             error);
-  if (stmt == NULL)
+  stmt = chat_store_query (self,
+                           "SELECT name FROM accounts WHERE key GLOB ?1 AND key > ?2"
+                           " ORDER BY key LIMIT ?3",
+                           error, CHAT_SQL_TEXT (glob), CHAT_SQL_TEXT (after_key),
+                           CHAT_SQL_INT ((gint64)limit + 1));
+  if (stmt == NULL || !chat_store_each_row (self, stmt, add_user, users, "Listing users", error))
     return NULL;
-  chat_store_bind_text (stmt, 1, glob);
-  chat_store_bind_text (stmt, 2, after_key);
-  sqlite3_bind_int64 (stmt, 3, (sqlite3_int64)limit + 1);
-  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
-    {
-      JsonObject *user = json_object_new ();
-      json_object_set_string_member (user, "username", (const char *)sqlite3_column_text (stmt, 0));
-      json_array_add_object_element (users, user);
-    }
-  if (rc != SQLITE_DONE)
-    {
-      chat_store_fail (self, error, "Listing users");
-      return NULL;
-    }
   if (more != NULL)
     *more = json_array_get_length (users) > limit;
   if (json_array_get_length (users) > limit)
@@ -367,22 +368,16 @@ static gint64
 unread_from (ChatStore *self, const char *user_key, const char *peer_key, GError **error)
 {
   g_autoptr (ChatStmt) stmt = NULL;
+  gint64 count = -1;
 
-  stmt = chat_store_prepare (self,
-                             "SELECT count (*) FROM messages m"
-                             " WHERE m.to_key = ?1 AND m.from_key = ?2 AND m.read = 0"
-                             " AND" CHAT_STORE_NOT_HIDDEN ("?1"),
-                             error);
-  if (stmt == NULL)
+  stmt = chat_store_query (self,
+                           "SELECT count (*) FROM messages m"
+                           " WHERE m.to_key = ?1 AND m.from_key = ?2 AND m.read = 0"
+                           " AND" CHAT_STORE_NOT_HIDDEN ("?1"),
+                           error, CHAT_SQL_TEXT (user_key), CHAT_SQL_TEXT (peer_key));
+  if (stmt == NULL || !chat_store_step_int (self, stmt, &count, "Counting unread messages", error))
     return -1;
-  chat_store_bind_text (stmt, 1, user_key);
-  chat_store_bind_text (stmt, 2, peer_key);
-  if (sqlite3_step (stmt) != SQLITE_ROW)
-    {
-      chat_store_fail (self, error, "Counting unread messages");
-      return -1;
-    }
-  return sqlite3_column_int64 (stmt, 0);
+  return count;
 }
 
 static JsonObject *
@@ -408,46 +403,54 @@ conversation_object (ChatStore *self, const char *user_key, const char *peer_key
   return g_steal_pointer (&conversation);
 }
 
+typedef struct
+{
+  ChatStore *store;
+  const char *user_key;
+  JsonArray *conversations;
+} Conversations;
+
+static gboolean
+add_conversation (ChatStmt *stmt, gpointer data, GError **error)
+{
+  Conversations *c = data;
+  JsonObject *conversation
+      = conversation_object (c->store, c->user_key, (const char *)sqlite3_column_text (stmt, 0),
+                             sqlite3_column_int64 (stmt, 1), error);
+
+  if (conversation == NULL)
+    return FALSE;
+  json_array_add_object_element (c->conversations, conversation);
+  return TRUE;
+}
+
 JsonArray *
 chat_store_conversations (ChatStore *self, const char *user, GError **error)
 {
-  g_autoptr (ChatStmt) stmt = NULL;
   g_autoptr (JsonArray) conversations = json_array_new ();
+  Conversations found = { self, NULL, conversations };
   g_autofree char *key = NULL;
-  int rc;
+  g_autoptr (ChatStmt) stmt = NULL;
 
   g_return_val_if_fail (CHAT_IS_STORE (self), NULL);
   g_return_val_if_fail (user != NULL, NULL);
 
-  key = chat_username_key (user);
-  stmt = chat_store_prepare (self,
-                             "SELECT peer, max (last) AS newest FROM ("
-                             " SELECT m.to_key AS peer, max (m.id) AS last FROM messages m"
-                             "  WHERE m.from_key = ?1 AND" CHAT_STORE_NOT_HIDDEN (
-                                 "?1") "  GROUP BY m.to_key"
-                                       " UNION ALL"
-                                       " SELECT m.from_key, max (m.id) FROM messages m"
-                                       "  WHERE m.to_key = ?1 AND" CHAT_STORE_NOT_HIDDEN (
-                                           "?1") "  GROUP BY m.from_key)"
-                                                 " GROUP BY peer ORDER BY newest DESC",
-                             error);
-  if (stmt == NULL)
+  found.user_key = key = chat_username_key (user);
+  stmt = chat_store_query (self,
+                           "SELECT peer, max (last) AS newest FROM ("
+                           " SELECT m.to_key AS peer, max (m.id) AS last FROM messages m"
+                           "  WHERE m.from_key = ?1 AND" CHAT_STORE_NOT_HIDDEN (
+                               "?1") "  GROUP BY m.to_key"
+                                     " UNION ALL"
+                                     " SELECT m.from_key, max (m.id) FROM messages m"
+                                     "  WHERE m.to_key = ?1 AND" CHAT_STORE_NOT_HIDDEN (
+                                         "?1") "  GROUP BY m.from_key)"
+                                               " GROUP BY peer ORDER BY newest DESC",
+                           error, CHAT_SQL_TEXT (key));
+  if (stmt == NULL
+      || !chat_store_each_row (self, stmt, add_conversation, &found, "Listing conversations",
+                               error))
     return NULL;
-  chat_store_bind_text (stmt, 1, key);
-  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
-    {
-      JsonObject *conversation
-          = conversation_object (self, key, (const char *)sqlite3_column_text (stmt, 0),
-                                 sqlite3_column_int64 (stmt, 1), error);
-      if (conversation == NULL)
-        return NULL;
-      json_array_add_object_element (conversations, conversation);
-    }
-  if (rc != SQLITE_DONE)
-    {
-      chat_store_fail (self, error, "Listing conversations");
-      return NULL;
-    }
   return g_steal_pointer (&conversations);
 }
 
@@ -475,41 +478,49 @@ chat_store_unread (ChatStore *self, const char *user, guint limit, GError **erro
   return collect_messages (self, stmt, error);
 }
 
+static gboolean
+add_unread_count (ChatStmt *stmt, gpointer by_user, GError **error)
+{
+  json_object_set_int_member (by_user, (const char *)sqlite3_column_text (stmt, 0),
+                              sqlite3_column_int64 (stmt, 1));
+  return TRUE;
+}
+
+static gint64
+sum_members (JsonObject *object)
+{
+  g_autoptr (GList) values = json_object_get_values (object);
+  gint64 sum = 0;
+
+  for (GList *l = values; l != NULL; l = l->next)
+    sum += json_node_get_int (l->data);
+  return sum;
+}
+
 JsonObject *
 chat_store_unread_count (ChatStore *self, const char *user, GError **error)
 {
   g_autoptr (ChatStmt) stmt = NULL;
-  g_autoptr (JsonObject) counts = json_object_new ();
   g_autoptr (JsonObject) by_user = json_object_new ();
   g_autofree char *key = NULL;
-  gint64 total = 0;
-  int rc;
+  JsonObject *counts = NULL;
 
   g_return_val_if_fail (CHAT_IS_STORE (self), NULL);
   g_return_val_if_fail (user != NULL, NULL);
 
   key = chat_username_key (user);
-  stmt = chat_store_prepare (self,
-                             "SELECT a.name, count (*) FROM messages m"
-                             " JOIN accounts a ON a.key = m.from_key"
-                             " WHERE m.to_key = ?1 AND m.read = 0 AND" CHAT_STORE_NOT_HIDDEN (
-                                 "?1") " GROUP BY m.from_key ORDER BY m.from_key",
-                             error);
-  if (stmt == NULL)
+  stmt = chat_store_query (self,
+                           "SELECT a.name, count (*) FROM messages m"
+                           " JOIN accounts a ON a.key = m.from_key"
+                           " WHERE m.to_key = ?1 AND m.read = 0 AND" CHAT_STORE_NOT_HIDDEN (
+                               "?1") " GROUP BY m.from_key ORDER BY m.from_key",
+                           error, CHAT_SQL_TEXT (key));
+  if (stmt == NULL
+      || !chat_store_each_row (self, stmt, add_unread_count, by_user, "Counting unread messages",
+                               error))
     return NULL;
-  chat_store_bind_text (stmt, 1, key);
-  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
-    {
-      json_object_set_int_member (by_user, (const char *)sqlite3_column_text (stmt, 0),
-                                  sqlite3_column_int64 (stmt, 1));
-      total += sqlite3_column_int64 (stmt, 1);
-    }
-  if (rc != SQLITE_DONE)
-    {
-      chat_store_fail (self, error, "Counting unread messages");
-      return NULL;
-    }
-  json_object_set_int_member (counts, "total", total);
+  counts = json_object_new ();
+  json_object_set_int_member (counts, "total", sum_members (by_user));
   json_object_set_object_member (counts, "by_user", g_steal_pointer (&by_user));
-  return g_steal_pointer (&counts);
+  return counts;
 }

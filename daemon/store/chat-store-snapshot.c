@@ -4,7 +4,7 @@
 
 #include "config.h"
 
-#include "chat-store-private.h"
+#include "chat-store-state-private.h"
 #include "chat-error.h"
 
 #include <string.h>
@@ -51,71 +51,9 @@ static const char replace_from_snapshot[] = "DELETE FROM main.tombstones;"
                                             ") SELECT " TOMBSTONE_COLUMNS " FROM snap.tombstones;";
 
 static void
-detach (ChatStore *self)
+detach (sqlite3 *db)
 {
-  sqlite3_exec (self->db, "DETACH DATABASE snap", NULL, NULL, NULL);
-}
-
-static gboolean
-fill_snapshot (ChatStore *self, guint64 *applied_index, GError **error)
-{
-  g_autofree char *info = NULL;
-
-  /* One read transaction: the copy and the applied index are the same state. */
-  if (!chat_store_exec (self, "BEGIN", error))
-    return FALSE;
-  info = g_strdup_printf ("INSERT INTO snap.info VALUES (%d, %" G_GUINT64_FORMAT ")",
-                          SNAPSHOT_FORMAT, self->applied_index);
-  if (!chat_store_exec (self, snapshot_schema, error) || !chat_store_exec (self, info, error)
-      || !chat_store_exec (self, copy_to_snapshot, error)
-      || !chat_store_exec (self, "COMMIT", error))
-    {
-      sqlite3_exec (self->db, "ROLLBACK", NULL, NULL, NULL);
-      return FALSE;
-    }
-  if (applied_index != NULL)
-    *applied_index = self->applied_index;
-  return TRUE;
-}
-
-GBytes *
-chat_store_snapshot (ChatStore *self, guint64 *applied_index, GError **error)
-{
-  unsigned char *data = NULL;
-  sqlite3_int64 size = 0;
-
-  g_return_val_if_fail (CHAT_IS_STORE (self), NULL);
-  g_return_val_if_fail (!self->in_apply, NULL);
-
-  if (!chat_store_exec (self, "ATTACH DATABASE ':memory:' AS snap", error))
-    return NULL;
-  if (!fill_snapshot (self, applied_index, error))
-    {
-      detach (self);
-      g_prefix_error (error, "Taking a snapshot: ");
-      return NULL;
-    }
-  data = sqlite3_serialize (self->db, "snap", &size, 0);
-  if (data == NULL)
-    chat_store_fail (self, error, "Serializing a snapshot");
-  detach (self);
-  if (data == NULL)
-    return NULL;
-  return g_bytes_new_with_free_func (data, (gsize)size, sqlite3_free, data);
-}
-
-/* --- a snapshot read through a connection of its own ----------------------------- */
-
-static gboolean
-exec_on (sqlite3 *db, const char *sql, GError **error)
-{
-  char *message = NULL;
-
-  if (sqlite3_exec (db, sql, NULL, NULL, &message) == SQLITE_OK)
-    return TRUE;
-  g_set_error (error, CHAT_ERROR, CHAT_ERROR_INTERNAL, "%s", message ? message : "SQLite error");
-  sqlite3_free (message);
-  return FALSE;
+  sqlite3_exec (db, "DETACH DATABASE snap", NULL, NULL, NULL);
 }
 
 static gboolean
@@ -128,46 +66,68 @@ read_applied_on (sqlite3 *db, guint64 *applied_index, GError **error)
                           " WHERE key = '" CHAT_STORE_META_APPLIED "'",
                           -1, &stmt, NULL)
       != SQLITE_OK)
-    {
-      g_set_error (error, CHAT_ERROR, CHAT_ERROR_INTERNAL, "%s", sqlite3_errmsg (db));
-      return FALSE;
-    }
+    return chat_store_db_fail (db, error, "Reading the applied index");
   *applied_index = sqlite3_step (stmt) == SQLITE_ROW ? (guint64)sqlite3_column_int64 (stmt, 0) : 0;
   return TRUE;
 }
 
-/* The copy in one read transaction: in WAL mode it sees one committed state, whatever the
- * main connection writes meanwhile, and the applied index of that same state. */
+/* Inside one read transaction: in WAL mode it sees one committed state, whatever another
+ * connection writes meanwhile, and the applied index of that same state. */
 static gboolean
-fill_snapshot_on (sqlite3 *db, guint64 *applied_index, GError **error)
+copy_state (sqlite3 *db, gpointer data, GError **error)
 {
+  guint64 *applied_index = data;
   g_autofree char *info = NULL;
 
-  if (!exec_on (db, "BEGIN", error))
-    return FALSE;
   if (!read_applied_on (db, applied_index, error))
-    {
-      sqlite3_exec (db, "ROLLBACK", NULL, NULL, NULL);
-      return FALSE;
-    }
+    return FALSE;
   info = g_strdup_printf ("INSERT INTO snap.info VALUES (%d, %" G_GUINT64_FORMAT ")",
                           SNAPSHOT_FORMAT, *applied_index);
-  if (!exec_on (db, snapshot_schema, error) || !exec_on (db, info, error)
-      || !exec_on (db, copy_to_snapshot, error) || !exec_on (db, "COMMIT", error))
-    {
-      sqlite3_exec (db, "ROLLBACK", NULL, NULL, NULL);
-      return FALSE;
-    }
-  return TRUE;
+  return chat_store_db_exec (db, snapshot_schema, error) && chat_store_db_exec (db, info, error)
+         && chat_store_db_exec (db, copy_to_snapshot, error);
 }
+
+/* The chat state of db's main database as an image: copied into an attached in-memory
+ * database, which is serialized. */
+static GBytes *
+serialize_state (sqlite3 *db, guint64 *applied_index, GError **error)
+{
+  guint64 copied_index = 0;
+  unsigned char *data = NULL;
+  sqlite3_int64 size = 0;
+
+  if (!chat_store_db_exec (db, "ATTACH DATABASE ':memory:' AS snap", error))
+    return NULL;
+  if (chat_store_db_transaction (db, "BEGIN", copy_state, &copied_index, error)
+      && (data = sqlite3_serialize (db, "snap", &size, 0)) == NULL)
+    chat_store_db_fail (db, error, "Serializing a snapshot");
+  detach (db);
+  if (data == NULL)
+    {
+      g_prefix_error (error, "Taking a snapshot: ");
+      return NULL;
+    }
+  if (applied_index != NULL)
+    *applied_index = copied_index;
+  return g_bytes_new_with_free_func (data, (gsize)size, sqlite3_free, data);
+}
+
+GBytes *
+chat_store_snapshot (ChatStore *self, guint64 *applied_index, GError **error)
+{
+  g_return_val_if_fail (CHAT_IS_STORE (self), NULL);
+  g_return_val_if_fail (!self->in_apply, NULL);
+
+  return serialize_state (self->db, applied_index, error);
+}
+
+/* --- a snapshot read through a connection of its own ----------------------------- */
 
 GBytes *
 chat_store_snapshot_file (const char *path, guint64 *applied_index, GError **error)
 {
   sqlite3 *db = NULL;
-  unsigned char *data = NULL;
-  sqlite3_int64 size = 0;
-  gboolean filled = FALSE;
+  GBytes *image = NULL;
 
   g_return_val_if_fail (path != NULL && applied_index != NULL, NULL);
 
@@ -179,17 +139,9 @@ chat_store_snapshot_file (const char *path, guint64 *applied_index, GError **err
       return NULL;
     }
   sqlite3_busy_timeout (db, 5000);
-  filled = exec_on (db, "ATTACH DATABASE ':memory:' AS snap", error)
-           && fill_snapshot_on (db, applied_index, error);
-  if (filled && (data = sqlite3_serialize (db, "snap", &size, 0)) == NULL)
-    g_set_error_literal (error, CHAT_ERROR, CHAT_ERROR_INTERNAL, "Serializing a snapshot");
+  image = serialize_state (db, applied_index, error);
   sqlite3_close (db);
-  if (data == NULL)
-    {
-      g_prefix_error (error, "Taking a snapshot: ");
-      return NULL;
-    }
-  return g_bytes_new_with_free_func (data, (gsize)size, sqlite3_free, data);
+  return image;
 }
 
 /* Loads the snapshot bytes as the attached database "snap" and checks its layout. */
@@ -226,20 +178,10 @@ load_snapshot (ChatStore *self, GBytes *snapshot, guint64 *applied_index, GError
 }
 
 static gboolean
-replace_state (ChatStore *self, guint64 applied_index, GError **error)
+replace_state (ChatStore *self, gpointer data, GError **error)
 {
-  if (!chat_store_set_durable (self, TRUE, error)
-      || !chat_store_exec (self, "BEGIN IMMEDIATE", error))
-    return FALSE;
-  if (!chat_store_exec (self, replace_from_snapshot, error)
-      || !chat_store_put_meta_uint (self, CHAT_STORE_META_APPLIED, applied_index, error)
-      || !chat_store_exec (self, "COMMIT", error))
-    {
-      sqlite3_exec (self->db, "ROLLBACK", NULL, NULL, NULL);
-      return FALSE;
-    }
-  self->applied_index = applied_index;
-  return TRUE;
+  return chat_store_exec (self, replace_from_snapshot, error)
+         && chat_store_put_meta_uint (self, CHAT_STORE_META_APPLIED, *(guint64 *)data, error);
 }
 
 gboolean
@@ -254,53 +196,56 @@ chat_store_restore (ChatStore *self, GBytes *snapshot, GError **error)
 
   if (!chat_store_exec (self, "ATTACH DATABASE ':memory:' AS snap", error))
     return FALSE;
+  /* Synced: the log is emptied or compacted after a restore, relying on it. */
   ok = load_snapshot (self, snapshot, &applied_index, error)
-       && replace_state (self, applied_index, error);
-  detach (self);
+       && chat_store_transaction (self, CHAT_STORE_WRITE_SYNCED, replace_state, &applied_index,
+                                  error);
+  detach (self->db);
   if (!ok)
     {
       g_prefix_error (error, "Restoring a snapshot: ");
       return FALSE;
     }
-  g_debug ("Restored a snapshot at applied index %" G_GUINT64_FORMAT, applied_index);
+  self->applied_index = applied_index;
+  g_debug ("Restored a snapshot at applied index %" G_GUINT64_FORMAT, self->applied_index);
   return TRUE;
 }
 
 /* --- state hash ---------------------------------------------------------------- */
 
-/* Feeds every column of every row, typed and length-prefixed, so no two
- * different states produce the same byte stream. */
+/* Feeds every column of a row, typed and length-prefixed, so no two different states
+ * produce the same byte stream. */
 static gboolean
-hash_table (ChatStore *self, GChecksum *checksum, const char *sql, GError **error)
+hash_row (ChatStmt *stmt, gpointer checksum, GError **error)
 {
-  g_autoptr (ChatStmt) stmt = chat_store_prepare (self, sql, error);
-  int rc;
-
-  if (stmt == NULL)
-    return FALSE;
-  g_checksum_update (checksum, (const guchar *)sql, -1);
-  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+  for (int col = 0; col < sqlite3_column_count (stmt); col++)
     {
-      for (int col = 0; col < sqlite3_column_count (stmt); col++)
-        {
-          g_autofree char *head = NULL;
-          int type = sqlite3_column_type (stmt, col);
-          const unsigned char *text = sqlite3_column_text (stmt, col);
-          int len = sqlite3_column_bytes (stmt, col);
-          head = g_strdup_printf ("|%d:%d:", type, type == SQLITE_NULL ? 0 : len);
-          g_checksum_update (checksum, (const guchar *)head, -1);
-          if (type != SQLITE_NULL)
-            g_checksum_update (checksum, text, len);
-        }
-      g_checksum_update (checksum, (const guchar *)"\n", 1);
+      g_autofree char *head = NULL;
+      int type = sqlite3_column_type (stmt, col);
+      const unsigned char *text = sqlite3_column_text (stmt, col);
+      int len = sqlite3_column_bytes (stmt, col);
+      head = g_strdup_printf ("|%d:%d:", type, type == SQLITE_NULL ? 0 : len);
+      g_checksum_update (checksum, (const guchar *)head, -1);
+      if (type != SQLITE_NULL)
+        g_checksum_update (checksum, text, len);
     }
-  if (rc != SQLITE_DONE)
-    return chat_store_fail (self, error, "Hashing the state");
+  g_checksum_update (checksum, (const guchar *)"\n", 1);
   return TRUE;
 }
 
 static gboolean
-hash_state (ChatStore *self, GChecksum *checksum, GError **error)
+hash_table (ChatStore *self, GChecksum *checksum, const char *sql, GError **error)
+{
+  g_autoptr (ChatStmt) stmt = chat_store_prepare (self, sql, error);
+
+  if (stmt == NULL)
+    return FALSE;
+  g_checksum_update (checksum, (const guchar *)sql, -1);
+  return chat_store_each_row (self, stmt, hash_row, checksum, "Hashing the state", error);
+}
+
+static gboolean
+hash_state (ChatStore *self, gpointer checksum, GError **error)
 {
   static const char *const dumps[] = {
     "SELECT " ACCOUNT_COLUMNS " FROM accounts ORDER BY key",
@@ -321,18 +266,11 @@ char *
 chat_store_state_hash (ChatStore *self, GError **error)
 {
   g_autoptr (GChecksum) checksum = g_checksum_new (G_CHECKSUM_SHA256);
-  gboolean own_transaction;
-  gboolean ok;
 
   g_return_val_if_fail (CHAT_IS_STORE (self), NULL);
 
-  own_transaction = sqlite3_get_autocommit (self->db) != 0;
-  if (own_transaction && !chat_store_exec (self, "BEGIN", error))
-    return NULL;
-  ok = hash_state (self, checksum, error);
-  if (own_transaction)
-    sqlite3_exec (self->db, "COMMIT", NULL, NULL, NULL);
-  if (!ok)
+  /* One read transaction, or the one open (an apply batch): one state, whole. */
+  if (!chat_store_transaction (self, CHAT_STORE_READ, hash_state, checksum, error))
     return NULL;
   return g_strdup (g_checksum_get_string (checksum));
 }

@@ -4,7 +4,7 @@
 
 #include "config.h"
 
-#include "chat-store-private.h"
+#include "chat-store-state-private.h"
 #include "chat-username.h"
 
 /* A page covers the log indexes (after, upto]: every change with a seq in that
@@ -45,30 +45,28 @@ static const char read_sql[]
     = "SELECT read_seq, id FROM messages WHERE from_key = ?1 AND read_seq > ?2 AND read_seq <= ?3"
       " ORDER BY read_seq, id LIMIT ?4";
 
+static gboolean
+add_change (ChatStmt *stmt, gpointer changes, GError **error)
+{
+  Change change = { sqlite3_column_int64 (stmt, 0), sqlite3_column_int64 (stmt, 1) };
+
+  g_array_append_val ((GArray *)changes, change);
+  return TRUE;
+}
+
 /* Changes with after < seq <= upto, ascending, at most limit (-1: all). */
 static GArray *
 fetch (Page *page, const char *sql, gint64 after, gint64 upto, gint64 limit, GError **error)
 {
   g_autoptr (GArray) changes = g_array_new (FALSE, FALSE, sizeof (Change));
-  g_autoptr (ChatStmt) stmt = chat_store_prepare (page->store, sql, error);
-  int rc;
+  g_autoptr (ChatStmt) stmt
+      = chat_store_query (page->store, sql, error, CHAT_SQL_TEXT (page->key), CHAT_SQL_INT (after),
+                          CHAT_SQL_INT (upto), CHAT_SQL_INT (limit));
 
-  if (stmt == NULL)
+  if (stmt == NULL
+      || !chat_store_each_row (page->store, stmt, add_change, changes, "Reading changes for sync",
+                               error))
     return NULL;
-  chat_store_bind_text (stmt, 1, page->key);
-  sqlite3_bind_int64 (stmt, 2, after);
-  sqlite3_bind_int64 (stmt, 3, upto);
-  sqlite3_bind_int64 (stmt, 4, limit);
-  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
-    {
-      Change change = { sqlite3_column_int64 (stmt, 0), sqlite3_column_int64 (stmt, 1) };
-      g_array_append_val (changes, change);
-    }
-  if (rc != SQLITE_DONE)
-    {
-      chat_store_fail (page->store, error, "Reading changes for sync");
-      return NULL;
-    }
   return g_steal_pointer (&changes);
 }
 

@@ -5,7 +5,7 @@
 
 #include "config.h"
 
-#include "chat-store-private.h"
+#include "chat-store-connection.h"
 #include "chat-error.h"
 
 #include <errno.h>
@@ -231,11 +231,7 @@ chat_wal_syncer_stop (ChatWalSyncer *self)
 {
   if (self == NULL)
     return;
-  g_mutex_lock (&self->lock);
-  self->stopping = TRUE;
-  g_cond_signal (&self->wake);
-  g_mutex_unlock (&self->lock);
-  g_thread_join (self->thread);
+  chat_store_thread_join (self->thread, &self->lock, &self->wake, &self->stopping);
   self->func = NULL;
   syncer_unref (self);
 }

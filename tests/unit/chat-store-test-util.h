@@ -44,6 +44,11 @@ store_fixture_reopen (StoreFixture *f)
   store_fixture_open (f);
 }
 
+/* Adds a test run on a fresh store (under "/store/" path). */
+#define store_test_add(path, func)                                                                 \
+  g_test_add ("/store/" path, StoreFixture, NULL, store_fixture_set_up, func,                      \
+              store_fixture_tear_down)
+
 static G_GNUC_UNUSED void
 store_fixture_tear_down (StoreFixture *f, gconstpointer data)
 {
@@ -200,4 +205,51 @@ int_list (JsonArray *array)
     g_string_append_printf (ids, "%s%" G_GINT64_FORMAT, i > 0 ? "," : "",
                             json_array_get_int_element (array, i));
   return g_string_free (ids, FALSE);
+}
+
+/* --- the log ---------------------------------------------------------------- */
+
+/* Entries first..last of term, with data "tag-index" and types cycling through 0-2. */
+static G_GNUC_UNUSED GPtrArray *
+log_entries_new (guint64 term, guint64 first, guint64 last, const char *tag)
+{
+  GPtrArray *entries = g_ptr_array_new_with_free_func ((GDestroyNotify)chat_repl_entry_unref);
+
+  for (guint64 i = first; i <= last; i++)
+    {
+      g_autofree char *text = g_strdup_printf ("%s-%" G_GUINT64_FORMAT, tag, i);
+      g_autoptr (GBytes) data = g_bytes_new (text, strlen (text));
+      g_ptr_array_add (entries, chat_repl_entry_new (term, i, (ChatReplEntryType)(i % 3), data));
+    }
+  return entries;
+}
+
+static G_GNUC_UNUSED void
+log_append (StoreFixture *f, guint64 truncate_from, GPtrArray *entries)
+{
+  g_autoptr (GError) error = NULL;
+
+  g_assert_true (chat_store_append_log (f->store, truncate_from, entries, &error));
+  g_assert_no_error (error);
+}
+
+/* "term:index:type:data" for each entry from index from. */
+static G_GNUC_UNUSED char *
+log_dump (StoreFixture *f, guint64 from)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GPtrArray) entries = chat_store_load_log (f->store, from, &error);
+  GString *dump = g_string_new (NULL);
+
+  g_assert_no_error (error);
+  for (guint i = 0; i < entries->len; i++)
+    {
+      ChatReplEntry *entry = g_ptr_array_index (entries, i);
+      gsize len = 0;
+      const char *data = g_bytes_get_data (entry->data, &len);
+      g_string_append_printf (dump, "%s%" G_GUINT64_FORMAT ":%" G_GUINT64_FORMAT ":%u:%.*s",
+                              i > 0 ? " " : "", entry->term, entry->index, (guint)entry->type,
+                              (int)len, data != NULL ? data : "");
+    }
+  return g_string_free (dump, FALSE);
 }

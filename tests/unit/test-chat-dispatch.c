@@ -9,6 +9,7 @@
 #include "chat-replica.h"
 #include "chat-test-loop.h"
 #include "chat-sessions.h"
+#include "chat-store-testing.h"
 
 #include <errno.h>
 #include <glib-unix.h>

@@ -145,7 +145,7 @@ test_truncated_not_reported (Fixture *f, gconstpointer data)
   log = chat_store_load_log (f->store, 1, &error);
   g_assert_no_error (error);
   g_assert_cmpuint (log->len, ==, 4);
-  g_assert_cmpuint (((ChatLogEntry *)g_ptr_array_index (log, 3))->term, ==, 2);
+  g_assert_cmpuint (((ChatReplEntry *)g_ptr_array_index (log, 3))->term, ==, 2);
 }
 
 /* After a durable write every earlier one is durable: G_MAXUINT64 releases and takes all. */

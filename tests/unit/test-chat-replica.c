@@ -8,6 +8,7 @@
 #include "chat-error.h"
 #include "chat-fs.h"
 #include "chat-json.h"
+#include "chat-store-testing.h"
 
 #include <sqlite3.h>
 #include <string.h>

@@ -633,26 +633,22 @@ main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
 
-#define ADD(path, func)                                                                            \
-  g_test_add ("/store/apply/" path, StoreFixture, NULL, store_fixture_set_up, func,                \
-              store_fixture_tear_down)
-  ADD ("signup", test_signup);
-  ADD ("signup/refusals", test_signup_refusals);
-  ADD ("login", test_login);
-  ADD ("logout", test_logout);
-  ADD ("send", test_send);
-  ADD ("send/to-self", test_send_to_self);
-  ADD ("send/idempotent", test_send_idempotent);
-  ADD ("send/refusals", test_send_refusals);
-  ADD ("mark-read/with", test_mark_read_with);
-  ADD ("mark-read/ids", test_mark_read_ids);
-  ADD ("delete-messages", test_delete_messages);
-  ADD ("delete-forbidden", test_delete_forbidden);
-  ADD ("delete-account", test_delete_account);
-  ADD ("delete-then-send-again", test_delete_then_send_again);
-  ADD ("replay-for-deleted-account", test_replay_for_deleted_account);
-  ADD ("bad-account-stamp", test_bad_account_stamp);
-#undef ADD
+  store_test_add ("apply/signup", test_signup);
+  store_test_add ("apply/signup/refusals", test_signup_refusals);
+  store_test_add ("apply/login", test_login);
+  store_test_add ("apply/logout", test_logout);
+  store_test_add ("apply/send", test_send);
+  store_test_add ("apply/send/to-self", test_send_to_self);
+  store_test_add ("apply/send/idempotent", test_send_idempotent);
+  store_test_add ("apply/send/refusals", test_send_refusals);
+  store_test_add ("apply/mark-read/with", test_mark_read_with);
+  store_test_add ("apply/mark-read/ids", test_mark_read_ids);
+  store_test_add ("apply/delete-messages", test_delete_messages);
+  store_test_add ("apply/delete-forbidden", test_delete_forbidden);
+  store_test_add ("apply/delete-account", test_delete_account);
+  store_test_add ("apply/delete-then-send-again", test_delete_then_send_again);
+  store_test_add ("apply/replay-for-deleted-account", test_replay_for_deleted_account);
+  store_test_add ("apply/bad-account-stamp", test_bad_account_stamp);
 
   return g_test_run ();
 }

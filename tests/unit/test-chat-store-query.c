@@ -427,20 +427,16 @@ main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
 
-#define ADD(path, func)                                                                            \
-  g_test_add ("/store/query/" path, StoreFixture, NULL, store_fixture_set_up, func,                \
-              store_fixture_tear_down)
-  ADD ("list-users/patterns", test_list_users_patterns);
-  ADD ("list-users/paging", test_list_users_paging);
-  ADD ("history/paging", test_history_paging);
-  ADD ("history/details", test_history_details);
-  ADD ("conversations", test_conversations);
-  ADD ("unread", test_unread);
-  ADD ("sync/single-page", test_sync_single_page);
-  ADD ("sync/read-changes", test_sync_read_changes);
-  ADD ("sync/paging", test_sync_paging);
-  ADD ("sync/oversize-group", test_sync_oversize_group);
-#undef ADD
+  store_test_add ("query/list-users/patterns", test_list_users_patterns);
+  store_test_add ("query/list-users/paging", test_list_users_paging);
+  store_test_add ("query/history/paging", test_history_paging);
+  store_test_add ("query/history/details", test_history_details);
+  store_test_add ("query/conversations", test_conversations);
+  store_test_add ("query/unread", test_unread);
+  store_test_add ("query/sync/single-page", test_sync_single_page);
+  store_test_add ("query/sync/read-changes", test_sync_read_changes);
+  store_test_add ("query/sync/paging", test_sync_paging);
+  store_test_add ("query/sync/oversize-group", test_sync_oversize_group);
 
   return g_test_run ();
 }

@@ -2,6 +2,7 @@
 /* ChatStore off the main loop's path: WAL checkpoints and fsyncs on their own threads,
  * compaction in slices. */
 #include "chat-store-test-util.h"
+#include "chat-store-testing.h"
 
 #include <sqlite3.h>
 
@@ -11,7 +12,7 @@ append_entries (StoreFixture *f, guint64 truncate_from, guint64 first, guint cou
                 gboolean synced)
 {
   g_autoptr (GPtrArray) entries
-      = g_ptr_array_new_with_free_func ((GDestroyNotify)chat_log_entry_free);
+      = g_ptr_array_new_with_free_func ((GDestroyNotify)chat_repl_entry_unref);
   g_autoptr (GError) error = NULL;
 
   for (guint i = 0; i < count; i++)
@@ -21,7 +22,7 @@ append_entries (StoreFixture *f, guint64 truncate_from, guint64 first, guint cou
 
       memset (body, 'a' + (int)((first + i) % 26), size);
       data = g_bytes_new_take (body, size);
-      g_ptr_array_add (entries, chat_log_entry_new (1, first + i, 0, data));
+      g_ptr_array_add (entries, chat_repl_entry_new (1, first + i, CHAT_REPL_ENTRY_NOOP, data));
     }
   if (synced)
     g_assert_true (chat_store_append_log (f->store, truncate_from, entries, &error));
@@ -200,13 +201,9 @@ int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
-  g_test_add ("/store/wal/checkpoint-in-background", StoreFixture, NULL, store_fixture_set_up,
-              test_checkpoint_in_background, store_fixture_tear_down);
-  g_test_add ("/store/wal/sync-thread", StoreFixture, NULL, store_fixture_set_up, test_sync_thread,
-              store_fixture_tear_down);
-  g_test_add ("/store/wal/deferred-checkpoint", StoreFixture, NULL, store_fixture_set_up,
-              test_deferred_checkpoint, store_fixture_tear_down);
-  g_test_add ("/store/log/compact-in-slices", StoreFixture, NULL, store_fixture_set_up,
-              test_compact_in_slices, store_fixture_tear_down);
+  store_test_add ("wal/checkpoint-in-background", test_checkpoint_in_background);
+  store_test_add ("wal/sync-thread", test_sync_thread);
+  store_test_add ("wal/deferred-checkpoint", test_deferred_checkpoint);
+  store_test_add ("log/compact-in-slices", test_compact_in_slices);
   return g_test_run ();
 }

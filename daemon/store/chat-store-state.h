@@ -1,0 +1,91 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* ChatStore's chat state: applying committed operations, the reads that answer requests,
+ * snapshots and the state hash. */
+#pragma once
+
+#include "chat-store-types.h"
+
+#include <json-glib/json-glib.h>
+
+G_BEGIN_DECLS
+
+/* An event to push to the live connections of one user (by case-folded key). */
+typedef struct
+{
+  char *user_key;
+  JsonObject *event;
+  char *except_session; /* session hash whose connections skip it, or NULL */
+} ChatApplyEvent;
+
+/* What applying one operation produced. error_code < 0 means success; otherwise
+ * it is a ChatErrorCode decided deterministically by the state (e.g. a name taken
+ * by a signup committed just before) and error_message explains it. */
+typedef struct
+{
+  JsonObject *reply; /* fields of the success response, never NULL */
+  int error_code;
+  char *error_message;
+  GPtrArray *events;         /* ChatApplyEvent * */
+  GPtrArray *ended_sessions; /* char * session hashes whose connections must be told */
+} ChatApplyResult;
+
+ChatApplyResult *chat_apply_result_new (void);
+void chat_apply_result_free (ChatApplyResult *result);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (ChatApplyResult, chat_apply_result_free)
+
+/* --- applying committed operations ----------------------------------------- */
+
+/* Applies committed operations in a batch: one transaction per batch, so many
+ * committed entries cost one commit. The applied index is stored in the same
+ * transaction, so a crash replays exactly the entries not yet applied. */
+gboolean chat_store_begin_apply (ChatStore *self, GError **error);
+/* The one deterministic function from (state, index, op) to the next state. Only
+ * storage faults fail here; a refused operation is a result with error_code set. */
+ChatApplyResult *chat_store_apply (ChatStore *self, guint64 index, JsonObject *op, GError **error);
+gboolean chat_store_commit_apply (ChatStore *self, GError **error);
+void chat_store_rollback_apply (ChatStore *self);
+guint64 chat_store_applied_index (ChatStore *self);
+
+/* --- snapshots and the state hash ------------------------------------------ */
+
+/* Whole chat state as opaque bytes (for snapshots) and back. restore replaces
+ * the chat state and sets the applied index. */
+GBytes *chat_store_snapshot (ChatStore *self, guint64 *applied_index, GError **error);
+/* The same from the database file at path (chat_store_get_path) through a connection of its
+ * own, callable from any thread while the store keeps writing: the state of one committed
+ * transaction, at the applied index it sets. */
+GBytes *chat_store_snapshot_file (const char *path, guint64 *applied_index, GError **error);
+gboolean chat_store_restore (ChatStore *self, GBytes *snapshot, GError **error);
+/* SHA-256 hex of a canonical dump of the chat state (accounts, sessions, messages). */
+char *chat_store_state_hash (ChatStore *self, GError **error);
+
+/* --- reads (leader only; answer requests) ---------------------------------- */
+
+/* The display username of a live session (by SHA-256 hex of its token), or NULL. */
+char *chat_store_session_user (ChatStore *self, const char *session_hash);
+/* Display username of an account by any case of its name, or NULL. */
+char *chat_store_user_name (ChatStore *self, const char *username);
+/* The stored Argon2id hash of an account, or NULL. */
+char *chat_store_password_hash (ChatStore *self, const char *username);
+/* When the account now holding this name was created (its signup's `at`), or -1 when
+ * there is none: an op stamped with it acts on that account and no later one of the
+ * same name (docs/storage.md, "The account an op acts for"). */
+gint64 chat_store_account_since (ChatStore *self, const char *username, GError **error);
+/* A message already sent by from with this client_msg_id, or NULL (idempotent send). */
+JsonObject *chat_store_find_sent (ChatStore *self, const char *from, const char *client_msg_id);
+
+JsonArray *chat_store_list_users (ChatStore *self, const char *pattern, const char *after,
+                                  guint limit, gboolean *more, GError **error);
+JsonArray *chat_store_history (ChatStore *self, const char *user, const char *with, guint64 before,
+                               guint limit, gboolean *more, GError **error);
+JsonArray *chat_store_conversations (ChatStore *self, const char *user, GError **error);
+JsonArray *chat_store_unread (ChatStore *self, const char *user, guint limit, GError **error);
+/* {total, by_user: {name: n}} */
+JsonObject *chat_store_unread_count (ChatStore *self, const char *user, GError **error);
+/* {messages, deleted, read, more, seq} as in docs/protocol.md "sync". */
+JsonObject *chat_store_sync (ChatStore *self, const char *user, guint64 after, guint limit,
+                             GError **error);
+guint64 chat_store_count_accounts (ChatStore *self);
+guint64 chat_store_count_messages (ChatStore *self);
+
+G_END_DECLS
