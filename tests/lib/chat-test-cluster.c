@@ -493,14 +493,15 @@ chat_test_cluster_start_all (ChatTestCluster *cluster)
     g_error ("%s", error->message);
 }
 
-/* Waits for a server sent signum to exit, and reaps it. */
+/* Waits for a server sent signum to exit, and reaps it (GLib's worker thread reaps; polled
+ * every millisecond, as chatd-bench failover times a kill with its reaping). */
 static void
 reap (ChatTestServer *server, int signum)
 {
   gint64 deadline = g_get_monotonic_time () + STOP_TIMEOUT_MS * 1000;
 
   while (process_running (server->process) && g_get_monotonic_time () < deadline)
-    g_usleep (5 * 1000);
+    g_usleep (1000);
   if (process_running (server->process))
     {
       chat_test_spawn_signal_group (server->process, SIGKILL);
