@@ -52,37 +52,25 @@ make_pair (GIOStream **a, GIOStream **b)
   *b = stream_for_fd (fds[1]);
 }
 
-typedef struct
-{
-  gboolean (*done) (Sink *);
-  Sink *sink;
-} Until;
-
-static gboolean
-until_done (gpointer data)
-{
-  Until *until = data;
-
-  return until->done (until->sink);
-}
-
 static void
-wait_until (gboolean (*done) (Sink *), Sink *sink)
+wait_until (ChatTestCondition done, Sink *sink)
 {
-  Until until = { done, sink };
-
-  g_assert_true (chat_test_loop_until (until_done, &until, 5000));
+  g_assert_true (chat_test_loop_until (done, sink, 5000));
 }
 
 static gboolean
-has_three (Sink *sink)
+has_three (gpointer data)
 {
+  Sink *sink = data;
+
   return sink->received->len >= 3;
 }
 
 static gboolean
-is_closed (Sink *sink)
+is_closed (gpointer data)
 {
+  Sink *sink = data;
+
   return sink->closed != NULL;
 }
 

@@ -86,37 +86,28 @@ tear_down (Fixture *f, gconstpointer data)
 }
 
 static gboolean
-both_connected (Fixture *f)
+both_connected (gpointer data)
 {
+  Fixture *f = data;
+
   return chat_peers_is_connected (f->servers[0].peers, 2)
          && chat_peers_is_connected (f->servers[1].peers, 1);
 }
 
-typedef struct
-{
-  gboolean (*done) (Fixture *);
-  Fixture *f;
-} Until;
-
-static gboolean
-until_done (gpointer data)
-{
-  Until *until = data;
-
-  return until->done != NULL && until->done (until->f);
-}
-
 static void
-run_for (guint ms, gboolean (*done) (Fixture *), Fixture *f)
+run_for (guint ms, ChatTestCondition done, Fixture *f)
 {
-  Until until = { done, f };
-
-  chat_test_loop_until (until_done, &until, ms);
+  if (done == NULL)
+    chat_test_loop_for (ms);
+  else
+    chat_test_loop_until (done, f, ms);
 }
 
 static gboolean
-both_received (Fixture *f)
+both_received (gpointer data)
 {
+  Fixture *f = data;
+
   return f->servers[0].received->len > 0 && f->servers[1].received->len > 0;
 }
 
