@@ -9,110 +9,169 @@ G_DEFINE_QUARK (chat - peer - codec - error - quark, chat_peer_codec_error)
 
 static const char *const entry_types[] = { "noop", "op", "in_sync_set", "config" };
 
+/* ---- encoding ----
+ *
+ * The encoder writes the text itself rather than through a JsonBuilder tree and a
+ * JsonGenerator: every value is a number, a boolean, a fixed name or base64, none of which
+ * needs escaping, and the tree cost more than the rest of the encoding (docs/benchmarks.md).
+ * The text is what json-glib's generator prints for the same members in the same order
+ * (test-chat-peer-codec checks it), so peers of either kind read each other. */
+
 static void
-add_uint (JsonBuilder *b, const char *name, guint64 value)
+put_name (GString *out, const char *name)
 {
-  json_builder_set_member_name (b, name);
-  json_builder_add_int_value (b, (gint64)value);
+  g_string_append (out, ",\"");
+  g_string_append (out, name);
+  g_string_append (out, "\":");
+}
+
+/* As json_builder_add_int_value (gint64) printed it. */
+static void
+put_int (GString *out, gint64 value)
+{
+  char digits[24];
+  guint64 magnitude = value < 0 ? (guint64)0 - (guint64)value : (guint64)value;
+  guint n = sizeof digits;
+
+  do
+    {
+      digits[--n] = (char)('0' + magnitude % 10);
+      magnitude /= 10;
+    }
+  while (magnitude > 0);
+  if (value < 0)
+    digits[--n] = '-';
+  g_string_append_len (out, digits + n, (gssize)(sizeof digits - n));
 }
 
 static void
-add_bool (JsonBuilder *b, const char *name, gboolean value)
+add_uint (GString *out, const char *name, guint64 value)
 {
-  json_builder_set_member_name (b, name);
-  json_builder_add_boolean_value (b, value);
+  put_name (out, name);
+  put_int (out, (gint64)value);
 }
 
 static void
-add_bytes (JsonBuilder *b, const char *name, GBytes *bytes)
+add_bool (GString *out, const char *name, gboolean value)
+{
+  put_name (out, name);
+  g_string_append (out, value ? "true" : "false");
+}
+
+/* A string member: base64 never needs escaping. */
+static void
+add_bytes (GString *out, const char *name, GBytes *bytes)
 {
   gsize size = 0;
   const guchar *data = bytes != NULL ? g_bytes_get_data (bytes, &size) : NULL;
-  g_autofree char *text = g_base64_encode (data, size);
+  gsize start = 0, written = 0;
+  int state = 0, save = 0;
 
-  json_builder_set_member_name (b, name);
-  json_builder_add_string_value (b, text);
+  put_name (out, name);
+  g_string_append_c (out, '"');
+  start = out->len;
+  /* g_base64_encode_step's bound for its output and the closing bytes. */
+  g_string_set_size (out, start + (size / 3 + 1) * 4 + 4);
+  written = g_base64_encode_step (data, size, FALSE, out->str + start, &state, &save);
+  written += g_base64_encode_close (FALSE, out->str + start + written, &state, &save);
+  g_string_truncate (out, start + written);
+  g_string_append_c (out, '"');
 }
 
 static void
-add_node_set (JsonBuilder *b, const char *name, ChatReplNodeSet set)
+add_string (GString *out, const char *name, const char *value)
 {
-  json_builder_set_member_name (b, name);
-  json_builder_begin_array (b);
+  put_name (out, name);
+  g_string_append_c (out, '"');
+  g_string_append (out, value);
+  g_string_append_c (out, '"');
+}
+
+static void
+add_node_set (GString *out, const char *name, ChatReplNodeSet set)
+{
+  gboolean first = TRUE;
+
+  put_name (out, name);
+  g_string_append_c (out, '[');
   for (guint id = 1; id <= CHAT_REPL_MAX_NODES; id++)
     {
-      if (CHAT_REPL_NODE_SET_HAS (set, id))
-        json_builder_add_int_value (b, id);
+      if (!CHAT_REPL_NODE_SET_HAS (set, id))
+        continue;
+      if (!first)
+        g_string_append_c (out, ',');
+      put_int (out, id);
+      first = FALSE;
     }
-  json_builder_end_array (b);
+  g_string_append_c (out, ']');
 }
 
 static void
-add_entries (JsonBuilder *b, GPtrArray *entries)
+add_entries (GString *out, GPtrArray *entries)
 {
-  json_builder_set_member_name (b, "entries");
-  json_builder_begin_array (b);
+  put_name (out, "entries");
+  g_string_append_c (out, '[');
   for (guint i = 0; i < entries->len; i++)
     {
       ChatReplEntry *e = g_ptr_array_index (entries, i);
 
-      json_builder_begin_object (b);
-      add_uint (b, "term", e->term);
-      add_uint (b, "index", e->index);
-      json_builder_set_member_name (b, "type");
-      json_builder_add_string_value (b, entry_types[MIN (e->type, CHAT_REPL_ENTRY_TYPE_LAST)]);
-      add_bytes (b, "data", e->data);
-      json_builder_end_object (b);
+      /* The first member has no comma before it: "term" is written by hand. */
+      g_string_append (out, i == 0 ? "{\"term\":" : ",{\"term\":");
+      put_int (out, (gint64)e->term);
+      add_uint (out, "index", e->index);
+      add_string (out, "type", entry_types[MIN (e->type, CHAT_REPL_ENTRY_TYPE_LAST)]);
+      add_bytes (out, "data", e->data);
+      g_string_append_c (out, '}');
     }
-  json_builder_end_array (b);
+  g_string_append_c (out, ']');
 }
 
 static void
-add_fields (JsonBuilder *b, const ChatReplMessage *m)
+add_fields (GString *out, const ChatReplMessage *m)
 {
   switch (m->type)
     {
       case CHAT_REPL_MSG_VOTE_REQUEST:
       case CHAT_REPL_MSG_PRE_VOTE_REQUEST:
-        add_uint (b, "last_index", m->last_index);
-        add_uint (b, "last_term", m->last_term);
+        add_uint (out, "last_index", m->last_index);
+        add_uint (out, "last_term", m->last_term);
         if (m->type == CHAT_REPL_MSG_VOTE_REQUEST)
-          add_bool (b, "transfer", m->transfer);
+          add_bool (out, "transfer", m->transfer);
         break;
       case CHAT_REPL_MSG_VOTE_RESPONSE:
       case CHAT_REPL_MSG_PRE_VOTE_RESPONSE:
-        add_bool (b, "granted", m->granted);
-        add_uint (b, "last_index", m->last_index);
+        add_bool (out, "granted", m->granted);
+        add_uint (out, "last_index", m->last_index);
         break;
       case CHAT_REPL_MSG_APPEND:
-        add_uint (b, "prev_index", m->prev_index);
-        add_uint (b, "prev_term", m->prev_term);
-        add_uint (b, "commit", m->commit);
+        add_uint (out, "prev_index", m->prev_index);
+        add_uint (out, "prev_term", m->prev_term);
+        add_uint (out, "commit", m->commit);
         if (m->majority_index != 0)
-          add_uint (b, "majority_index", m->majority_index);
+          add_uint (out, "majority_index", m->majority_index);
         if (m->everywhere_index != 0)
-          add_uint (b, "everywhere_index", m->everywhere_index);
-        add_entries (b, m->entries);
+          add_uint (out, "everywhere_index", m->everywhere_index);
+        add_entries (out, m->entries);
         break;
       case CHAT_REPL_MSG_APPEND_RESPONSE:
-        add_bool (b, "success", m->success);
-        add_uint (b, "match_index", m->match_index);
-        add_uint (b, "hint_index", m->hint_index);
+        add_bool (out, "success", m->success);
+        add_uint (out, "match_index", m->match_index);
+        add_uint (out, "hint_index", m->hint_index);
         break;
       case CHAT_REPL_MSG_SNAPSHOT:
       case CHAT_REPL_MSG_SNAPSHOT_RESPONSE:
-        add_uint (b, "snapshot_index", m->snapshot_index);
-        add_uint (b, "snapshot_term", m->snapshot_term);
-        add_uint (b, "offset", m->offset);
-        add_bool (b, "done", m->done);
+        add_uint (out, "snapshot_index", m->snapshot_index);
+        add_uint (out, "snapshot_term", m->snapshot_term);
+        add_uint (out, "offset", m->offset);
+        add_bool (out, "done", m->done);
         if (m->type == CHAT_REPL_MSG_SNAPSHOT_RESPONSE)
           {
-            add_bool (b, "success", m->success);
+            add_bool (out, "success", m->success);
             break;
           }
-        add_node_set (b, "snapshot_isr", m->snapshot_isr);
-        add_uint (b, "total", m->total);
-        add_bytes (b, "data", m->data);
+        add_node_set (out, "snapshot_isr", m->snapshot_isr);
+        add_uint (out, "total", m->total);
+        add_bytes (out, "data", m->data);
         break;
       case CHAT_REPL_MSG_TIMEOUT_NOW:
       default:
@@ -123,29 +182,28 @@ add_fields (JsonBuilder *b, const ChatReplMessage *m)
 char *
 chat_peer_codec_encode (const ChatReplMessage *message, gsize *length)
 {
-  g_autoptr (JsonBuilder) b = json_builder_new ();
-  g_autoptr (JsonGenerator) gen = json_generator_new ();
-  g_autoptr (JsonNode) root = NULL;
   const char *type = chat_repl_message_type_to_string (message->type);
+  GString *out = NULL;
 
   g_return_val_if_fail (type != NULL, NULL);
-  json_builder_begin_object (b);
-  json_builder_set_member_name (b, "type");
-  json_builder_add_string_value (b, type);
-  add_uint (b, "from", message->from);
-  add_uint (b, "to", message->to);
-  add_uint (b, "term", message->term);
+  out = g_string_sized_new (256);
+  g_string_append (out, "{\"type\":\"");
+  g_string_append (out, type);
+  g_string_append_c (out, '"');
+  add_uint (out, "from", message->from);
+  add_uint (out, "to", message->to);
+  add_uint (out, "term", message->term);
   if (message->incarnation != 0)
-    add_uint (b, "incarnation", MIN (message->incarnation, (guint64)G_MAXINT64));
+    add_uint (out, "incarnation", MIN (message->incarnation, (guint64)G_MAXINT64));
   if (message->cluster != 0)
-    add_uint (b, "cluster", MIN (message->cluster, (guint64)G_MAXINT64));
+    add_uint (out, "cluster", MIN (message->cluster, (guint64)G_MAXINT64));
   if (message->isr != 0)
-    add_node_set (b, "isr", message->isr);
-  add_fields (b, message);
-  json_builder_end_object (b);
-  root = json_builder_get_root (b);
-  json_generator_set_root (gen, root);
-  return json_generator_to_data (gen, length);
+    add_node_set (out, "isr", message->isr);
+  add_fields (out, message);
+  g_string_append_c (out, '}');
+  if (length != NULL)
+    *length = out->len;
+  return g_string_free (out, FALSE);
 }
 
 /* ---- decoding ---- */
