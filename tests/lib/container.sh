@@ -122,9 +122,14 @@ ct_find_init() {
 
 # ct_boot: boots systemd in the rootfs with a private network (loopback only) and waits
 # until it is up. CT_NSPAWN_PID is systemd-nspawn, CT_PID the container's init.
+# systemd-nspawn gets SIGTERM when this script dies, whatever kills it (setpriv
+# --pdeathsig; no trap runs on SIGKILL), and shuts the container down as ct_cleanup does:
+# no container, and no chatd in it, outlives the suite. (SIGKILL would not do: the
+# container's init outlives a killed systemd-nspawn.)
 ct_boot() {
   local state
-  systemd-nspawn --register=no --keep-unit --quiet --private-network --console=pipe \
+  setpriv --pdeathsig TERM \
+    systemd-nspawn --register=no --keep-unit --quiet --private-network --console=pipe \
     -D "$CT_RUN_DIR/root" -b </dev/null >"$CT_RUN_DIR/console.log" 2>&1 &
   CT_NSPAWN_PID=$!
   ct_find_init || return 1
