@@ -7,32 +7,6 @@
 #include "chat-journal.h"
 #include "chat-metrics.h"
 
-static char *
-address_of (ChatReplica *self, guint node)
-{
-  if (node < 1 || node > self->config->servers->len)
-    return NULL;
-  return chat_server_address_to_string (g_ptr_array_index (self->config->servers, node - 1));
-}
-
-/* "127.0.0.1:5555, 127.0.0.1:5556", or NULL for an empty set. */
-static char *
-describe_set (ChatReplica *self, ChatReplNodeSet set)
-{
-  g_autoptr (GString) text = g_string_new (NULL);
-
-  for (guint id = 1; id <= self->config->servers->len; id++)
-    {
-      g_autofree char *address = NULL;
-
-      if (!CHAT_REPL_NODE_SET_HAS (set, id))
-        continue;
-      address = address_of (self, id);
-      g_string_append_printf (text, "%s%s", text->len > 0 ? ", " : "", address);
-    }
-  return text->len > 0 ? g_strdup (text->str) : NULL;
-}
-
 static const char *
 event_for (ChatReplNoticeType type)
 {
@@ -83,9 +57,9 @@ log_notice (ChatReplica *self, const ChatReplNotice *n)
 {
   ChatJournalEntry entry = CHAT_JOURNAL_ENTRY_INIT (event_for (n->type));
   guint leader_id = chat_repl_get_leader (self->repl);
-  g_autofree char *leader = NULL;
-  g_autofree char *server = NULL;
-  g_autofree char *in_sync = describe_set (self, n->set);
+  const char *leader = NULL;
+  const char *server = NULL;
+  g_autofree char *in_sync = chat_replica_describe_set (self, n->set);
   guint lost = 0;
   guint64 silence_ms = 0;
 
@@ -98,16 +72,16 @@ log_notice (ChatReplica *self, const ChatReplNotice *n)
     leader_id = n->node;
   if (n->type == CHAT_REPL_NOTICE_FORCED_LEADER && n->node == 0)
     leader_id = self->node_id;
-  leader = address_of (self, leader_id);
+  leader = chat_replica_address_of (self, leader_id);
   if (notice_names_server (n->type))
-    server = address_of (self, n->node);
+    server = chat_replica_address_of (self, n->node);
   /* A rejoin that names this server: its main loop was starved, it did not restart. */
   if (n->type == CHAT_REPL_NOTICE_REJOIN_STARTED && n->node != 0)
     entry.silence_ms = 0;
   if (n->type == CHAT_REPL_NOTICE_ELECTION_STARTED
       && chat_failover_get_loss (&self->failover, &lost, &silence_ms))
     {
-      server = address_of (self, lost);
+      server = chat_replica_address_of (self, lost);
       entry.silence_ms = (gint64)silence_ms;
     }
   entry.term = n->term;
@@ -140,8 +114,8 @@ chat_replica_journal_serving (ChatReplica *self, guint64 index, guint64 now_ms)
 {
   ChatJournalEntry entry = CHAT_JOURNAL_ENTRY_INIT (CHAT_EVENT_FAILOVER);
   ChatFailoverReport report;
-  g_autofree char *old_leader = NULL;
-  g_autofree char *leader = NULL;
+  const char *old_leader = NULL;
+  const char *leader = NULL;
 
   chat_failover_leader (&self->failover, chat_repl_get_leader (self->repl), now_ms);
   if (!chat_failover_serving (&self->failover, now_ms, &report))
@@ -149,8 +123,8 @@ chat_replica_journal_serving (ChatReplica *self, guint64 index, guint64 now_ms)
       g_message ("Serving as leader from index %" G_GUINT64_FORMAT, index);
       return;
     }
-  old_leader = address_of (self, report.old_leader);
-  leader = address_of (self, self->node_id);
+  old_leader = chat_replica_address_of (self, report.old_leader);
+  leader = chat_replica_address_of (self, self->node_id);
   entry.term = chat_repl_get_term (self->repl);
   entry.leader = leader;
   entry.server = old_leader;

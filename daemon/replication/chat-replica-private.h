@@ -154,6 +154,8 @@ void chat_replica_admin_init (ChatClusterAdminInterface *iface);
 
 /* chat-replica-status.c: "host:port" of node (1-based), or NULL. */
 const char *chat_replica_address_of (ChatReplica *self, guint node);
+/* "127.0.0.1:5556, 127.0.0.1:5557": the servers of set, or NULL for an empty set. */
+char *chat_replica_describe_set (ChatReplica *self, ChatReplNodeSet set);
 
 /* chat-replica-journal.c: the core's notices of an update, and the leader tracking behind
  * the failover event, which the new leader logs once it serves (or a plain message when

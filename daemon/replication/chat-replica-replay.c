@@ -137,18 +137,10 @@ chat_replica_replay_free (ChatReplicaReplay *r)
   g_free (r);
 }
 
-static char *
-address_of (ChatReplica *self, guint node)
-{
-  if (node < 1 || node > self->config->servers->len)
-    return NULL;
-  return chat_server_address_to_string (g_ptr_array_index (self->config->servers, node - 1));
-}
-
 static void
 journal_event (ChatReplica *self, const char *event, const char *detail)
 {
-  g_autofree char *leader = address_of (self, chat_repl_get_leader (self->repl));
+  const char *leader = chat_replica_address_of (self, chat_repl_get_leader (self->repl));
 
   chat_journal_event (event, chat_repl_get_term (self->repl), leader, NULL, "%s", detail);
 }
@@ -456,7 +448,7 @@ follow_leader (ChatReplica *self)
 {
   ChatReplicaReplay *r = self->replay;
   guint leader = chat_repl_get_leader (self->repl);
-  g_autofree char *address = NULL;
+  const char *address = NULL;
 
   if (leader == r->leader)
     return;
@@ -470,7 +462,7 @@ follow_leader (ChatReplica *self)
     }
   if (leader == 0)
     return;
-  address = address_of (self, leader);
+  address = chat_replica_address_of (self, leader);
   g_message ("Replaying %" G_GUINT64_FORMAT " operations of a diverged history through %s",
              r->queued, leader == self->node_id ? "this server" : address);
 }

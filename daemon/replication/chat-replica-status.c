@@ -86,9 +86,8 @@ role_name (const ChatReplStatus *status)
     }
 }
 
-/* "127.0.0.1:5556, 127.0.0.1:5557", or NULL for an empty set. */
-static char *
-describe_servers (ChatReplica *self, ChatReplNodeSet set)
+char *
+chat_replica_describe_set (ChatReplica *self, ChatReplNodeSet set)
 {
   g_autoptr (GString) text = g_string_new (NULL);
 
@@ -106,7 +105,7 @@ describe_servers (ChatReplica *self, ChatReplNodeSet set)
 static char *
 describe_waiting (ChatReplica *self, const ChatReplStatus *status)
 {
-  g_autofree char *who = describe_servers (self, status->waiting_for);
+  g_autofree char *who = chat_replica_describe_set (self, status->waiting_for);
 
   switch (status->waiting)
     {
