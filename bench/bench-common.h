@@ -44,5 +44,6 @@ int bench_load_main (int argc, char **argv);
 int bench_idle_main (int argc, char **argv);
 int bench_failover_main (int argc, char **argv);
 int bench_rejoin_main (int argc, char **argv);
+int bench_codec_main (int argc, char **argv);
 
 G_END_DECLS

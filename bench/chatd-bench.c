@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* chatd-bench: load, idle-connection, failover and rejoin measurements of chatd. */
+/* chatd-bench: load, idle-connection, failover, rejoin and peer codec measurements of chatd. */
 #include "config.h"
 
 #include "bench-common.h"
@@ -23,6 +23,7 @@ static const struct
   { "idle", bench_idle_main, "memory per idle connection, and load with them open" },
   { "failover", bench_failover_main, "time from SIGKILL of the leader to the next ack" },
   { "rejoin", bench_rejoin_main, "catch-up rate of a restarted server, live p99 meanwhile" },
+  { "codec", bench_codec_main, "processor time to encode and decode a peer append" },
 };
 
 void
