@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Tests of the peer message codec: round trips, and hostile input that must be refused. */
-#include "chat-peer-codec.h"
+#include "chat-peer-codec-private.h"
 
 #include <json-glib/json-glib.h>
 #include <string.h>
@@ -23,6 +23,64 @@ assert_generator_text (const char *text, gsize len)
   g_assert_cmpuint (strlen (text), ==, len);
 }
 
+static gboolean
+same_bytes (GBytes *a, GBytes *b)
+{
+  return (a == NULL && b == NULL) || (a != NULL && b != NULL && g_bytes_equal (a, b));
+}
+
+static void
+assert_same_message (const ChatReplMessage *a, const ChatReplMessage *b)
+{
+  g_assert_true (a->type == b->type && a->from == b->from && a->to == b->to);
+  g_assert_true (a->term == b->term && a->last_index == b->last_index
+                 && a->last_term == b->last_term);
+  g_assert_true (a->transfer == b->transfer && a->granted == b->granted && a->success == b->success
+                 && a->done == b->done);
+  g_assert_true (a->prev_index == b->prev_index && a->prev_term == b->prev_term
+                 && a->commit == b->commit);
+  g_assert_true (a->match_index == b->match_index && a->hint_index == b->hint_index);
+  g_assert_true (a->snapshot_index == b->snapshot_index && a->snapshot_term == b->snapshot_term
+                 && a->snapshot_isr == b->snapshot_isr);
+  g_assert_true (a->offset == b->offset && a->total == b->total && same_bytes (a->data, b->data));
+  g_assert_true (a->incarnation == b->incarnation && a->cluster == b->cluster && a->isr == b->isr);
+  g_assert_true (a->majority_index == b->majority_index
+                 && a->everywhere_index == b->everywhere_index);
+  g_assert_cmpuint (a->entries->len, ==, b->entries->len);
+  for (guint i = 0; i < a->entries->len; i++)
+    {
+      ChatReplEntry *x = g_ptr_array_index (a->entries, i);
+      ChatReplEntry *y = g_ptr_array_index (b->entries, i);
+
+      g_assert_true (x->term == y->term && x->index == y->index && x->type == y->type);
+      g_assert_true (g_bytes_equal (x->data, y->data));
+    }
+}
+
+/* The compact decoder either gives up or agrees with json-glib's; decoding (which tries it
+ * first) refuses exactly what json-glib's refuses. Returns whether the compact one read it. */
+static gboolean
+assert_decoders_agree (const char *text, gsize len)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GError) generic_error = NULL;
+  g_autoptr (ChatReplMessage) compact = chat_peer_codec_decode_compact (text, len);
+  g_autoptr (ChatReplMessage) generic = chat_peer_codec_decode_generic (text, len, &generic_error);
+  g_autoptr (ChatReplMessage) decoded = chat_peer_codec_decode (text, (gssize)len, &error);
+
+  g_assert_true ((generic == NULL) != (generic_error == NULL));
+  if (compact != NULL)
+    {
+      if (generic == NULL)
+        g_error ("compact decoder accepted what json-glib refuses: %.*s", (int)len, text);
+      assert_same_message (compact, generic);
+    }
+  g_assert_true ((decoded == NULL) == (generic == NULL));
+  if (decoded != NULL)
+    assert_same_message (decoded, generic);
+  return compact != NULL;
+}
+
 static ChatReplMessage *
 roundtrip (const ChatReplMessage *m)
 {
@@ -34,6 +92,8 @@ roundtrip (const ChatReplMessage *m)
   g_assert_nonnull (text);
   g_assert_null (strchr (text, '\n'));
   assert_generator_text (text, len);
+  /* The encoder's text is what the compact decoder is for. */
+  g_assert_true (assert_decoders_agree (text, len));
   back = chat_peer_codec_decode (text, (gssize)len, &error);
   g_assert_no_error (error);
   g_assert_cmpint (back->type, ==, m->type);
@@ -196,12 +256,65 @@ test_bad_input (void)
   for (guint i = 0; i < G_N_ELEMENTS (bad); i++)
     {
       g_autoptr (GError) error = NULL;
+
+      g_assert_null (chat_peer_codec_decode_compact (bad[i], strlen (bad[i])));
+    }
+  for (guint i = 0; i < G_N_ELEMENTS (bad); i++)
+    {
+      g_autoptr (GError) error = NULL;
       g_autoptr (ChatReplMessage) m = chat_peer_codec_decode (bad[i], -1, &error);
 
       if (m != NULL)
         g_error ("accepted bad input %u: %s", i, bad[i]);
       g_assert_nonnull (error);
     }
+}
+
+/* Valid JSON the encoder does not write (spaces, another order, escapes, unknown or repeated
+ * members): the compact decoder leaves it to json-glib, and the message is the same. */
+static void
+test_other_spellings (void)
+{
+  static const char *const valid[] = {
+    "{ \"type\":\"timeout_now\",\"from\":1,\"to\":2,\"term\":3}",
+    "{\"type\":\"timeout_now\",\"from\":1,\"to\":2,\"term\":3,\"extra\":\"x\"}",
+    "{\"type\":\"timeout_now\",\"from\":1,\"to\":2,\"term\":3,\"term\":4}",
+    "{\"type\":\"time\\u006fut_now\",\"from\":1,\"to\":2,\"term\":3}",
+    "{\"type\":\"append\",\"from\":1,\"to\":2,\"term\":3,\"prev_index\":0,\"prev_term\":0,"
+    "\"commit\":0,\"entries\":[{\"index\":1,\"term\":1,\"type\":\"op\",\"data\":\"YWJj\"}]}",
+    "{\"type\":\"append\",\"from\":1,\"to\":2,\"term\":3,\"prev_index\":0,\"prev_term\":0,"
+    "\"commit\":0,\"entries\":[{\"term\":1,\"index\":1,\"type\":\"op\",\"data\":\"a\\/==\"}]}",
+  };
+  const char *reordered = "{\"term\":3,\"to\":2,\"from\":1,\"type\":\"timeout_now\"}";
+
+  for (guint i = 0; i < G_N_ELEMENTS (valid); i++)
+    {
+      g_autoptr (GError) error = NULL;
+      g_autoptr (ChatReplMessage) m = chat_peer_codec_decode (valid[i], -1, &error);
+
+      g_assert_no_error (error);
+      g_assert_nonnull (m);
+      g_assert_false (assert_decoders_agree (valid[i], strlen (valid[i])));
+    }
+  /* The members of a message, unlike those of an entry, may come in any order. */
+  g_assert_true (assert_decoders_agree (reordered, strlen (reordered)));
+}
+
+/* Members a type does not read are ignored by both decoders alike. */
+static void
+test_unread_members (void)
+{
+  const char *text = "{\"type\":\"vote_response\",\"from\":1,\"to\":2,\"term\":3,"
+                     "\"granted\":true,\"prev_index\":9,\"commit\":4,\"data\":\"YWJj\"}";
+  g_autoptr (GError) error = NULL;
+  g_autoptr (ChatReplMessage) m = chat_peer_codec_decode (text, -1, &error);
+
+  g_assert_no_error (error);
+  g_assert_true (assert_decoders_agree (text, strlen (text)));
+  g_assert_true (m->granted);
+  g_assert_cmpuint (m->prev_index, ==, 0);
+  g_assert_cmpuint (m->commit, ==, 0);
+  g_assert_null (m->data);
 }
 
 static void
@@ -241,6 +354,7 @@ test_mutations (void)
         copy[g_rand_int_range (rand, 0, (gint32)len)] = (char)g_rand_int_range (rand, 1, 128);
       back = chat_peer_codec_decode (copy, -1, &error);
       g_assert_true ((back == NULL) != (error == NULL));
+      assert_decoders_agree (copy, strlen (copy));
     }
   g_rand_free (rand);
 }
@@ -268,6 +382,8 @@ main (int argc, char **argv)
   g_test_add_func ("/peer-codec/entry-data-lengths", test_entry_data_lengths);
   g_test_add_func ("/peer-codec/other-types", test_other_types);
   g_test_add_func ("/peer-codec/bad-input", test_bad_input);
+  g_test_add_func ("/peer-codec/other-spellings", test_other_spellings);
+  g_test_add_func ("/peer-codec/unread-members", test_unread_members);
   g_test_add_func ("/peer-codec/deep-nesting", test_deep_nesting);
   g_test_add_func ("/peer-codec/mutations", test_mutations);
   g_test_add_func ("/peer-codec/too-large", test_too_large);
