@@ -16,6 +16,11 @@ G_BEGIN_DECLS
  * number of every client request and peer message passes. */
 JsonObject *chat_json_parse_object (const char *line, gsize len, GError **error);
 
+/* A quicker reader for the objects this program writes itself (log entries): a flat object
+ * of strings without escapes, integers and booleans, without spaces; NULL for anything else,
+ * valid or not. What it reads, chat_json_parse_object reads the same. */
+JsonObject *chat_json_parse_flat_object (const char *text, gsize len);
+
 /* Serializes compactly and appends '\n'. */
 char *chat_json_to_line (JsonObject *object, gsize *len);
 

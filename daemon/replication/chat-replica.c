@@ -27,6 +27,10 @@
 /* Committed entries applied in one slice of the main loop at most, and the time after
  * which a slice applies no further entry (the commit and the answers come after it). */
 #define MAX_APPLY_PER_SLICE 128
+/* A follower answers no client: it applies in larger slices (fewer commits, each page of
+ * the chat state written once per slice rather than once per 128 entries) while it
+ * catches up. The time bound still applies. */
+#define MAX_APPLY_PER_FOLLOWER_SLICE 1024
 /* Images below this size are written every snapshot_interval entries whatever the log's
  * growth (log_outgrew_image). */
 #define SNAPSHOT_RATIO_FLOOR (64 * 1024 * 1024)
@@ -328,7 +332,10 @@ entry_op (ChatReplica *self, const ChatReplEntry *entry, GArray *results, guint 
     op = proposed_op (self, &g_array_index (results, ChatReplProposalResult, *next_result), entry);
   if (op != NULL)
     return op;
-  op = chat_json_parse_object (data, size, &error);
+  /* The leader wrote it: usually flat and plain, read without json-glib's parser. */
+  op = chat_json_parse_flat_object (data, size);
+  if (op == NULL)
+    op = chat_json_parse_object (data, size, &error);
   if (op == NULL)
     g_warning ("Log entry %" G_GUINT64_FORMAT " holds no operation: %s", entry->index,
                error->message);
@@ -657,6 +664,17 @@ log_outgrew_image (ChatReplica *self)
          || self->applied_bytes >= self->last_image_bytes / 2;
 }
 
+/* A follower with more than a slice of committed entries waiting reads its state once it
+ * has caught up rather than every interval on the way: each read keeps a core busy for a
+ * while, the core the catch-up needs. Never more than four intervals late. */
+static gboolean
+catching_up (ChatReplica *self, guint64 applied)
+{
+  return chat_repl_get_role (self->repl) != CHAT_REPL_ROLE_LEADER
+         && self->apply_entries->len > MAX_APPLY_PER_SLICE
+         && applied < self->snapshot_index + 4 * (guint64)self->config->snapshot_interval;
+}
+
 /* Every snapshot_interval applied entries. Reading the whole chat state takes time that
  * grows with it (hundreds of milliseconds at tens of thousands of messages), so a worker
  * thread reads it through a connection of its own while the main loop goes on. */
@@ -668,7 +686,7 @@ maybe_snapshot (ChatReplica *self)
   SnapshotJob *job = NULL;
 
   if (self->snapshot_running || applied < self->snapshot_index + self->config->snapshot_interval
-      || !log_outgrew_image (self))
+      || !log_outgrew_image (self) || catching_up (self, applied))
     return;
   /* Not again before the interval passes, even when the core turns this one down. */
   self->snapshot_index = MAX (self->snapshot_index, applied);
@@ -925,7 +943,9 @@ flush_one (ChatReplica *self, FlushKind kind, gint64 budget_us)
   if (kind == FLUSH_PERSIST)
     persist_rounds (self, budget_us);
   else if (kind == FLUSH_APPLY)
-    apply_slice (self, MAX_APPLY_PER_SLICE);
+    apply_slice (self, chat_repl_get_role (self->repl) == CHAT_REPL_ROLE_LEADER
+                           ? MAX_APPLY_PER_SLICE
+                           : MAX_APPLY_PER_FOLLOWER_SLICE);
   else
     compact_slice (self);
 }

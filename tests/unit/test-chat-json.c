@@ -181,6 +181,85 @@ test_to_line (void)
   g_assert_cmpuint (len, ==, strlen (line));
 }
 
+/* chat_json_parse_flat_object either gives up (NULL) or reads what chat_json_parse_object
+ * reads. Returns whether it read the text. */
+static gboolean
+assert_flat_agrees (const char *text, gsize len)
+{
+  g_autoptr (JsonObject) flat = chat_json_parse_flat_object (text, len);
+  g_autoptr (JsonObject) full = NULL;
+  g_autoptr (JsonNode) a = NULL;
+  g_autoptr (JsonNode) b = NULL;
+
+  if (flat == NULL)
+    return FALSE;
+  full = chat_json_parse_object (text, len, NULL);
+  if (full == NULL)
+    g_error ("the flat reader accepted what the parser refuses: %.*s", (int)len, text);
+  a = json_node_init_object (json_node_alloc (), flat);
+  b = json_node_init_object (json_node_alloc (), full);
+  g_assert_true (json_node_equal (a, b));
+  g_assert_cmpuint (json_object_get_size (flat), ==, json_object_get_size (full));
+  return TRUE;
+}
+
+static void
+test_flat (void)
+{
+  static const char *const read[] = {
+    "{\"op\":\"send\",\"from\":\"alice\",\"to\":\"bob\",\"body\":\"hi there\","
+    "\"client_msg_id\":\"m-1\",\"at\":1733480000123}",
+    "{}",
+    "{\"n\":-42,\"z\":0,\"big\":999999999999999999,\"t\":true,\"f\":false}",
+    "{\"body\":\"gr\xc3\xbc\xc3\x9f \xe2\x9c\x93 / {x} [y]\"}",
+  };
+  /* Valid JSON outside the plain subset, and invalid text: left to the parser. */
+  static const char *const left[] = {
+    "{ \"a\":1}",
+    "{\"a\": 1}",
+    "{\"a\":\"x\\\"y\"}",
+    "{\"a\":\"\\u00e9\"}",
+    "{\"a\":{\"b\":1}}",
+    "{\"a\":[1]}",
+    "{\"a\":null}",
+    "{\"a\":1.5}",
+    "{\"a\":1e3}",
+    "{\"a\":1234567890123456789}",
+    "{\"a\":1,\"a\":2}",
+    "{\"\":1}",
+    "{\"a\":-0}",
+    "{\"a\":01}",
+    "{\"a\":1}\n",
+    "{\"a\":1} ",
+    "[1]",
+    "",
+    "{",
+    "{\"a\"}",
+    "{\"a\":}",
+    "{\"a\":1,}",
+    "{\"a\":tru}",
+    "{\"a\":\"\xff\"}",
+    "{\"a\":\"x\ty\"}",
+  };
+  g_autoptr (GRand) rand = g_rand_new_with_seed (11);
+
+  for (guint i = 0; i < G_N_ELEMENTS (read); i++)
+    g_assert_true (assert_flat_agrees (read[i], strlen (read[i])));
+  for (guint i = 0; i < G_N_ELEMENTS (left); i++)
+    g_assert_null (chat_json_parse_flat_object (left[i], strlen (left[i])));
+  /* Flipped bytes of a plain line: whatever the flat reader still reads, the parser reads
+   * the same way. */
+  for (guint round = 0; round < 20000; round++)
+    {
+      g_autofree char *copy = g_strdup (read[0]);
+      gsize len = strlen (copy);
+
+      for (guint k = 0; k < 2; k++)
+        copy[g_rand_int_range (rand, 0, (gint32)len)] = (char)g_rand_int_range (rand, 1, 256);
+      assert_flat_agrees (copy, len);
+    }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -193,5 +272,6 @@ main (int argc, char **argv)
   g_test_add_func ("/json/to-line", test_to_line);
   g_test_add_func ("/json/escapes-and-overflow", test_escapes_and_overflow);
   g_test_add_func ("/json/range-message", test_range_message);
+  g_test_add_func ("/json/flat", test_flat);
   return g_test_run ();
 }

@@ -1,0 +1,135 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Reads a flat JSON object of plain strings, integers and booleans without json-glib's parser. */
+#include "chat-json.h"
+
+#include <string.h>
+
+/* A follower parses every log entry it applies; for the small flat objects the leader writes
+ * (an operation's members), json-glib's parser cost more than building the object itself
+ * (docs/benchmarks.md). Anything outside the plain subset below gives NULL, and the caller
+ * parses with chat_json_parse_object, which decides about it: so what this accepts it must
+ * read exactly as that would (tests/unit/test-chat-json.c compares them). */
+
+typedef struct
+{
+  const char *p;
+  const char *end;
+} Reader;
+
+static gboolean
+take (Reader *r, char c)
+{
+  if (r->p >= r->end || *r->p != c)
+    return FALSE;
+  r->p++;
+  return TRUE;
+}
+
+/* A string without escapes or control characters, in valid UTF-8 (copied). */
+static char *
+read_string (Reader *r)
+{
+  const char *start;
+
+  if (!take (r, '"'))
+    return NULL;
+  start = r->p;
+  while (r->p < r->end && *r->p != '"')
+    {
+      guchar c = (guchar)*r->p;
+
+      if (c < 0x20 || c == '\\')
+        return NULL;
+      r->p++;
+    }
+  if (r->p >= r->end || !g_utf8_validate_len (start, (gsize)(r->p - start), NULL))
+    return NULL;
+  r->p++;
+  return g_strndup (start, (gsize)(r->p - 1 - start));
+}
+
+/* An integer of at most 18 digits (well inside 64 bits), no leading zero, no "-0". */
+static gboolean
+read_int (Reader *r, gint64 *out)
+{
+  gboolean negative = take (r, '-');
+  gint64 v = 0;
+  guint digits = 0;
+
+  while (r->p < r->end && g_ascii_isdigit (*r->p))
+    {
+      if (++digits > 18 || (digits == 2 && v == 0))
+        return FALSE;
+      v = v * 10 + (*r->p - '0');
+      r->p++;
+    }
+  if (digits == 0 || (negative && v == 0))
+    return FALSE;
+  if (r->p < r->end && (*r->p == '.' || *r->p == 'e' || *r->p == 'E'))
+    return FALSE;
+  *out = negative ? -v : v;
+  return TRUE;
+}
+
+static gboolean
+read_word (Reader *r, const char *word)
+{
+  gsize n = strlen (word);
+
+  if ((gsize)(r->end - r->p) < n || memcmp (r->p, word, n) != 0)
+    return FALSE;
+  r->p += n;
+  return TRUE;
+}
+
+static gboolean
+read_member (Reader *r, JsonObject *object)
+{
+  g_autofree char *name = read_string (r);
+  gint64 number = 0;
+
+  if (name == NULL || name[0] == '\0' || !take (r, ':') || json_object_has_member (object, name))
+    return FALSE;
+  if (r->p < r->end && *r->p == '"')
+    {
+      g_autofree char *value = read_string (r);
+
+      if (value == NULL)
+        return FALSE;
+      json_object_set_string_member (object, name, value);
+    }
+  else if (read_word (r, "true"))
+    json_object_set_boolean_member (object, name, TRUE);
+  else if (read_word (r, "false"))
+    json_object_set_boolean_member (object, name, FALSE);
+  else if (read_int (r, &number))
+    json_object_set_int_member (object, name, number);
+  else
+    return FALSE;
+  return TRUE;
+}
+
+JsonObject *
+chat_json_parse_flat_object (const char *text, gsize len)
+{
+  g_autoptr (JsonObject) object = json_object_new ();
+  Reader r = { text, text + len };
+
+  if (!take (&r, '{'))
+    return NULL;
+  if (!take (&r, '}'))
+    {
+      do
+        {
+          if (!read_member (&r, object))
+            return NULL;
+        }
+      while (take (&r, ','));
+      if (!take (&r, '}'))
+        return NULL;
+    }
+  if (r.p != r.end)
+    return NULL;
+  json_object_seal (object);
+  return g_steal_pointer (&object);
+}
