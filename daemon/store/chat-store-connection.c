@@ -30,7 +30,7 @@
  * `discard` that ftruncate() discarded every freed range before returning (0.2-0.4 s at
  * etcd's l load). The file keeps the largest size it reached instead. */
 #define CONNECTION_PRAGMAS                                                                         \
-  "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY;"              \
+  "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY;"               \
   " PRAGMA cache_size = " CHAT_STORE_CACHE_KIB
 
 /* --- errors and plain statements ------------------------------------------------ */
