@@ -20,13 +20,14 @@ self_id (ChatRepl *repl)
  * membership is not settled (A5: neither known to be committed nor anchored on the disks of
  * the other members, so a server may still lead under the set from before it joined).
  * An empty server founding a cluster needs every configured server's vote, --primary or
- * not (A8): a silent server may hold a cluster's data, and a lost disk is empty too. */
+ * not (A8): a silent server may hold a cluster's data, and a lost disk is empty too. So
+ * does a new store that has not caught up yet (A13): its sets are copies. */
 gboolean
 chat_repl_needs_every_vote (ChatRepl *repl)
 {
   if (chat_repl_bootstrapping (repl))
     return TRUE;
-  return repl->recovering || !chat_repl_isr_membership_settled (repl);
+  return !chat_repl_set_is_own (repl) || !chat_repl_isr_membership_settled (repl);
 }
 
 /* A server with an empty log in available mode: it knows no in-sync set and no cluster. */
@@ -36,11 +37,15 @@ log_empty (ChatRepl *repl)
   return chat_repl_last_index (repl) == 0;
 }
 
-/* The set whose members a candidate needs (or may count as silent). */
+/* The set whose members a candidate needs (or may count as silent): every configured
+ * server for an empty log (A8) and for a new store still copying its log (A13), whose
+ * latest set may be one the cluster left long ago, even one that names it alone. */
 static ChatReplNodeSet
 electorate_of (ChatRepl *repl)
 {
-  return !is_quorum (repl) && log_empty (repl) ? chat_repl_all_nodes (repl) : repl->isr;
+  if (is_quorum (repl))
+    return repl->isr;
+  return log_empty (repl) || repl->rebuilding ? chat_repl_all_nodes (repl) : repl->isr;
 }
 
 /* Available mode, an empty log: this server may only found a new cluster, with the votes
@@ -138,6 +143,8 @@ chat_repl_can_campaign (ChatRepl *repl)
     return TRUE;
   if (log_empty (repl))
     return !repl->cluster_known;
+  if (repl->rebuilding)
+    return TRUE;
   if (repl->isr == 0)
     return FALSE;
   /* The last survivor: its own durable in-sync set names it alone, so nobody else can
@@ -290,12 +297,17 @@ chat_repl_become_leader (ChatRepl *repl, ChatReplNodeSet down)
   repl->transfer_target = 0;
   repl->held_addition = 0;
   chat_repl_pre_vote_cancel (repl);
+  chat_repl_rebuilt (repl);
   last = chat_repl_last_index (repl);
   for (guint id = 1; id <= repl->config.n_nodes; id++)
     {
       ChatReplPeer *p = &repl->peers[id];
+      /* A12: a member whose new store we heard of while campaigning has lost its disk;
+       * the first tick takes it out of the set, as it would have as our follower. */
+      gboolean emptied = p->emptied;
 
       *p = (ChatReplPeer){ .next_index = last + 1, .last_ack_ms = repl->now, .up = TRUE };
+      p->emptied = emptied;
     }
   repl->quorum_check_due = repl->now + repl->config.election_timeout_max_ms;
   if (repl->recovering)
@@ -451,6 +463,7 @@ admin_force (ChatRepl *repl)
   chat_repl_notice (repl, CHAT_REPL_NOTICE_FORCED_LEADER, self_id (repl),
                     chat_repl_last_index (repl), repl->isr);
   repl->recovering = FALSE;
+  chat_repl_rebuilt (repl);
   chat_repl_campaign (repl, TRUE, TRUE);
 }
 

@@ -57,9 +57,10 @@ side_has_leader (ChatRepl *repl)
 gboolean
 chat_repl_heal_outranks (ChatRepl *repl, const ChatReplMessage *msg)
 {
-  /* A restarted server's set is from before its crash: it neither refuses nor leads until
-   * it has synced. */
-  if (!is_available (repl) || msg->term <= repl->term || msg->isr == 0 || repl->recovering)
+  /* A restarted server's set is from before its crash, a new store's a copy: it neither
+   * refuses nor leads until it has synced. */
+  if (!is_available (repl) || msg->term <= repl->term || msg->isr == 0
+      || !chat_repl_set_is_own (repl))
     return FALSE;
   if (!is_majority (repl, repl->isr) || CHAT_REPL_NODE_SET_HAS (repl->isr, msg->from)
       || sender_side (repl, msg) >= own_side (repl, msg))

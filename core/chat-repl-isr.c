@@ -142,16 +142,21 @@ chat_repl_isr_tick (ChatRepl *repl)
     }
 }
 
-/* A recovering follower is back once it holds everything the live leader had committed
- * and that leader's set names it: from then on every commit waits for it. */
+/* A recovering follower (A7), or a new store (A13), is back once it holds everything the
+ * live leader had committed and that leader's set names it: from then on every commit
+ * waits for it, and the sets in its log are its own. */
 void
 chat_repl_isr_check_rejoined (ChatRepl *repl)
 {
   guint64 seen = repl->leader_commit_seen;
 
-  if (!repl->recovering || repl->role != CHAT_REPL_ROLE_FOLLOWER || repl->leader == 0 || seen == 0)
+  if (chat_repl_set_is_own (repl) || repl->role != CHAT_REPL_ROLE_FOLLOWER || repl->leader == 0
+      || seen == 0)
     return;
   if (!(repl->isr & self_bit (repl)) || repl->persisted < seen || repl->leader_match < seen)
+    return;
+  chat_repl_rebuilt (repl);
+  if (!repl->recovering)
     return;
   repl->recovering = FALSE;
   chat_repl_notice (repl, CHAT_REPL_NOTICE_REJOIN_DONE, repl->leader, repl->persisted, repl->isr);

@@ -67,6 +67,10 @@ struct _ChatRepl
   ChatReplRole role;
   guint leader;
   gboolean recovering;
+  /* Hard state (A13): this store started empty and has not caught up under a leader yet.
+   * The sets in its log were copied from a leader as they were then, so they say nothing
+   * of what it may do now: it is neither a member nor a last survivor by them. */
+  gboolean rebuilding;
   /* An empty server learned that a cluster exists (a leader, or a voter with a history):
    * it no longer runs for the bootstrap of a new one. */
   gboolean cluster_known;
@@ -147,6 +151,8 @@ void chat_repl_notice (ChatRepl *repl, ChatReplNoticeType type, guint node, guin
 void chat_repl_send (ChatRepl *repl, ChatReplMessage *message);
 void chat_repl_set_hard_state (ChatRepl *repl, guint64 term, guint vote);
 void chat_repl_adopt_cluster (ChatRepl *repl, const ChatReplMessage *msg);
+void chat_repl_rebuilt (ChatRepl *repl);
+gboolean chat_repl_set_is_own (ChatRepl *repl);
 void chat_repl_reset_election_timer (ChatRepl *repl);
 void chat_repl_become_follower (ChatRepl *repl, guint64 term, guint leader);
 void chat_repl_fail_pending (ChatRepl *repl);

@@ -116,6 +116,10 @@ chat_repl_new (const ChatReplConfig *config, const ChatReplPersistedState *state
    * others acknowledged while it was down, so it may not lead on its own. */
   repl->recovering = config->mode == CHAT_REPL_MODE_AVAILABLE
                      && (chat_repl_last_index (repl) > 0 || repl->term > 0);
+  /* A new store (a fresh cluster, or a lost disk) copies its log from a leader (A13). */
+  repl->rebuilding = config->mode == CHAT_REPL_MODE_AVAILABLE
+                     && (state == NULL || state->rebuilding
+                         || (chat_repl_last_index (repl) == 0 && repl->term == 0));
   return repl;
 }
 
@@ -186,9 +190,20 @@ chat_repl_send (ChatRepl *repl, ChatReplMessage *message)
 {
   message->incarnation = repl->config.incarnation;
   message->cluster = repl->cluster_id;
-  /* A restarted server's set is from before its crash: not a side to weigh (chat-repl-heal.c). */
-  message->isr = repl->recovering ? 0 : repl->isr;
+  /* A restarted server's set is from before its crash, a new store's a copy: not a side to
+   * weigh (chat-repl-heal.c). */
+  message->isr = chat_repl_set_is_own (repl) ? repl->isr : 0;
   g_ptr_array_add (repl->u->messages, message);
+}
+
+/* Some hard state changed: the update carries all of it, durable before messages leave. */
+static void
+hard_state_touched (ChatRepl *repl)
+{
+  repl->hard_state_pending = TRUE;
+  repl->u->hard_state_changed = TRUE;
+  repl->u->term = repl->term;
+  repl->u->vote = repl->vote;
 }
 
 void
@@ -198,10 +213,7 @@ chat_repl_set_hard_state (ChatRepl *repl, guint64 term, guint vote)
     return;
   repl->term = term;
   repl->vote = vote;
-  repl->hard_state_pending = TRUE;
-  repl->u->hard_state_changed = TRUE;
-  repl->u->term = term;
-  repl->u->vote = vote;
+  hard_state_touched (repl);
 }
 
 /* A server that belongs to no cluster yet joins the one of the first leader it follows
@@ -214,10 +226,27 @@ chat_repl_adopt_cluster (ChatRepl *repl, const ChatReplMessage *msg)
     return;
   repl->cluster_id = msg->cluster;
   repl->cluster_known = TRUE;
-  repl->hard_state_pending = TRUE;
-  repl->u->hard_state_changed = TRUE;
-  repl->u->term = repl->term;
-  repl->u->vote = repl->vote;
+  hard_state_touched (repl);
+}
+
+/* A13: a new store has caught up under a leader (or leads itself): from now on the sets in
+ * its log are its own. Hard state, so that a restart in the middle of the copy does not
+ * take a copied set for its own. */
+void
+chat_repl_rebuilt (ChatRepl *repl)
+{
+  if (!repl->rebuilding)
+    return;
+  repl->rebuilding = FALSE;
+  hard_state_touched (repl);
+}
+
+/* Whether the latest set in this server's log says what it may do now: not after a restart
+ * (A7, the set is from before the crash) nor in a new store (A13, the set was copied). */
+gboolean
+chat_repl_set_is_own (ChatRepl *repl)
+{
+  return !repl->recovering && !repl->rebuilding;
 }
 
 void
@@ -529,6 +558,7 @@ chat_repl_step (ChatRepl *repl, const ChatReplEvent *event, ChatReplUpdate *upda
   update->term = repl->term;
   update->vote = repl->vote;
   update->cluster_id = repl->cluster_id;
+  update->rebuilding = repl->rebuilding;
   update->next_wakeup_ms = next_wakeup (repl);
   repl->wakeup_due = update->next_wakeup_ms;
   repl->u = NULL;
@@ -573,6 +603,7 @@ chat_repl_get_status (ChatRepl *repl, ChatReplStatus *status)
   status->snapshot_index = repl->snapshot_index;
   status->in_sync = repl->isr;
   status->recovering = repl->recovering;
+  status->rebuilding = repl->rebuilding;
   status->cluster_id = repl->cluster_id;
   if (repl->started)
     status->waiting = chat_repl_waiting (repl, &status->waiting_for);

@@ -71,6 +71,9 @@ typedef struct
   /* The cluster this store belongs to: made by the server that founded it, learned from
    * the first leader a server follows, kept with the hard state (0: none yet, A8). */
   guint64 cluster_id;
+  /* Hard state: this store started empty and has not yet caught up under a leader (A13).
+   * A host that keeps no such flag passes FALSE; an empty store is rebuilding anyway. */
+  gboolean rebuilding;
 } ChatReplPersistedState;
 
 typedef enum
@@ -190,7 +193,8 @@ typedef struct
   gboolean hard_state_changed;
   guint64 term;
   guint vote;
-  guint64 cluster_id; /* part of the hard state: persist it with term and vote */
+  guint64 cluster_id;  /* part of the hard state: persist it with term and vote */
+  gboolean rebuilding; /* part of the hard state too (A13) */
   guint64 truncate_from;
   GPtrArray *entries; /* ChatReplEntry * */
   ChatReplSnapshot *snapshot;
@@ -243,7 +247,8 @@ typedef struct
   guint64 snapshot_index;
   ChatReplNodeSet in_sync;
   gboolean recovering;
-  guint64 cluster_id; /* 0: this server belongs to no cluster yet */
+  gboolean rebuilding; /* a new store, not yet caught up under a leader (A13) */
+  guint64 cluster_id;  /* 0: this server belongs to no cluster yet */
   /* Why this server can neither lead nor follow anyone yet, and for whom it waits
    * (servers silent for the failure timeout). */
   ChatReplWait waiting;

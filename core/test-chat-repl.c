@@ -479,32 +479,40 @@ lone_tick_until (ChatRepl *repl, guint64 *now, guint64 until)
     }
 }
 
-/* s1 grants s3's pre-vote or vote (type) in term, at time at. */
+/* Server `from` grants s3's pre-vote or vote (type) in term, at time at. */
 static void
-lone_grant (ChatRepl *repl, ChatReplMessageType type, guint64 term, guint64 at)
+lone_grant_from (ChatRepl *repl, ChatReplMessageType type, guint from, guint64 term, guint64 at)
 {
-  g_autoptr (ChatReplMessage) grant = chat_repl_message_new (type, 1, 3, term);
+  g_autoptr (ChatReplMessage) grant = chat_repl_message_new (type, from, 3, term);
   ChatReplEvent ev = { CHAT_REPL_EVENT_MESSAGE, at, grant };
 
   grant->granted = TRUE;
   lone_step (repl, &ev);
 }
 
+static void
+lone_grant (ChatRepl *repl, ChatReplMessageType type, guint64 term, guint64 at)
+{
+  lone_grant_from (repl, type, 1, term, at);
+}
+
 /* s3, not a member of {1}, is elected with s1's vote (A6) and adds itself ({1,3}); s1
  * dies before that is committed. s3's membership rests on s1 having that entry on disk,
- * which nobody knows: s3 steps down (A4) and does not lead again without s1. */
+ * which nobody knows: s3 steps down (A4) and does not lead again without s1. (s3's store
+ * is an old one, of term 1.1: a new store would need every server's vote, A13.) */
 static void
 test_self_added_member_waits (void)
 {
   g_autoptr (GPtrArray) log
       = g_ptr_array_new_with_free_func ((GDestroyNotify)chat_repl_entry_unref);
   g_autoptr (ChatRepl) repl = NULL;
+  ChatReplPersistedState old_store = { .term = T11 };
   ChatReplConfig config;
   ChatReplNodeSet in_sync = 0;
   guint64 now = 10;
 
   story_config_init (&config, 3, 3);
-  repl = chat_repl_new (&config, NULL);
+  repl = chat_repl_new (&config, &old_store);
   log_add (log, T11, CHAT_REPL_ENTRY_NOOP, 0);
   log_add (log, T11, CHAT_REPL_ENTRY_IN_SYNC_SET, SET (1, 0, 0));
   lone_append (repl, now, T11, log, 1, 2);
@@ -519,6 +527,110 @@ test_self_added_member_waits (void)
   g_assert_cmpint (chat_repl_get_role (repl), ==, CHAT_REPL_ROLE_LEADER);
   g_assert_cmpint (lone_wait (repl, &now, &in_sync), !=, CHAT_REPL_ROLE_LEADER);
   g_assert_cmpuint (in_sync, ==, SET (1, 3, 0));
+}
+
+/* The log a new store s3 has copied so far from s2, the leader of term 2.2: s1 was down
+ * for a while ({2,3}); the rest of the log, which adds s1 back, has not reached s3. */
+static void
+copied_old_set (GPtrArray *log)
+{
+  log_add (log, T11, CHAT_REPL_ENTRY_NOOP, 0);
+  log_add (log, T11, CHAT_REPL_ENTRY_IN_SYNC_SET, SET (1, 2, 3));
+  log_add (log, T22, CHAT_REPL_ENTRY_NOOP, 0);
+  log_add (log, T22, CHAT_REPL_ENTRY_IN_SYNC_SET, SET (2, 3, 0));
+}
+
+/* s3 campaigns once s2 is gone, granted by s2 (whose disk was lost: its new store grants
+ * any log) and, when s1_grants, by s1. Returns the role s3 ends with. */
+static ChatReplRole
+campaign_after_copy (ChatRepl *repl, guint64 now, gboolean s1_grants)
+{
+  ChatReplMessageType types[] = { CHAT_REPL_MSG_PRE_VOTE_RESPONSE, CHAT_REPL_MSG_VOTE_RESPONSE };
+
+  lone_tick_until (repl, &now, now + 2000);
+  for (guint i = 0; i < G_N_ELEMENTS (types); i++)
+    {
+      /* A pre-vote is for the term after ours; a vote for the term we run in. */
+      guint64 term = chat_repl_get_term (repl);
+
+      if (types[i] == CHAT_REPL_MSG_PRE_VOTE_RESPONSE)
+        term = CHAT_REPL_TERM_MAKE (CHAT_REPL_TERM_COUNTER (term) + 1, 3);
+      for (guint from = s1_grants ? 1 : 2; from <= 2; from++)
+        lone_grant_from (repl, types[i], from, term, now += 5);
+    }
+  lone_tick_until (repl, &now, now + 200);
+  return chat_repl_get_role (repl);
+}
+
+/* A13: a new store in the middle of its copy is no member of the {2,3} it copied: the vote
+ * of s2's empty new store does not make it leader, since s1 may hold what it lacks (the
+ * leader's commit index, 40, is far past its log). */
+static void
+test_rebuilding_store_waits (void)
+{
+  g_autoptr (GPtrArray) log
+      = g_ptr_array_new_with_free_func ((GDestroyNotify)chat_repl_entry_unref);
+  g_autoptr (ChatRepl) repl = NULL;
+  ChatReplConfig config;
+  ChatReplStatus status;
+
+  story_config_init (&config, 3, 3);
+  repl = chat_repl_new (&config, NULL);
+  copied_old_set (log);
+  lone_append (repl, 10, T22, log, 1, 40);
+  g_assert_cmpint (campaign_after_copy (repl, 20, FALSE), !=, CHAT_REPL_ROLE_LEADER);
+  chat_repl_get_status (repl, &status);
+  g_assert_true (status.rebuilding);
+  g_assert_cmpuint (status.in_sync, ==, SET (2, 3, 0));
+}
+
+/* The same copy, with s1's vote as well: every configured server granted, so s3 holds all
+ * they have, and it leads. */
+static void
+test_rebuilding_store_leads_with_every_vote (void)
+{
+  g_autoptr (GPtrArray) log
+      = g_ptr_array_new_with_free_func ((GDestroyNotify)chat_repl_entry_unref);
+  g_autoptr (ChatRepl) repl = NULL;
+  ChatReplConfig config;
+  ChatReplStatus status;
+
+  story_config_init (&config, 3, 3);
+  repl = chat_repl_new (&config, NULL);
+  copied_old_set (log);
+  lone_append (repl, 10, T22, log, 1, 40);
+  g_assert_cmpint (campaign_after_copy (repl, 20, TRUE), ==, CHAT_REPL_ROLE_LEADER);
+  chat_repl_get_status (repl, &status);
+  g_assert_false (status.rebuilding);
+}
+
+/* A restart in the middle of the copy keeps the mark: the hard state carried it, and a
+ * store loaded with it is rebuilding although its log is not empty. */
+static void
+test_rebuilding_survives_restart (void)
+{
+  g_autoptr (GPtrArray) log
+      = g_ptr_array_new_with_free_func ((GDestroyNotify)chat_repl_entry_unref);
+  g_autoptr (ChatRepl) repl = NULL;
+  g_autoptr (ChatRepl) restarted = NULL;
+  g_auto (ChatReplUpdate) u;
+  ChatReplPersistedState disk = { .term = T22, .rebuilding = TRUE };
+  ChatReplEvent tick = { CHAT_REPL_EVENT_TICK, 10 };
+  ChatReplConfig config;
+  ChatReplStatus status;
+
+  story_config_init (&config, 3, 3);
+  repl = chat_repl_new (&config, NULL);
+  chat_repl_update_init (&u);
+  chat_repl_step (repl, &tick, &u);
+  g_assert_true (u.rebuilding);
+  copied_old_set (log);
+  disk.entries = log;
+  restarted = chat_repl_new (&config, &disk);
+  chat_repl_get_status (restarted, &status);
+  g_assert_true (status.rebuilding);
+  g_assert_true (status.recovering);
+  g_assert_cmpint (campaign_after_copy (restarted, 20, FALSE), !=, CHAT_REPL_ROLE_LEADER);
 }
 
 /* Asks s3 (a follower of s1 in term 1.1) for a pre-vote from s2; returns the answer. */
@@ -895,6 +1007,10 @@ main (int argc, char **argv)
   g_test_add_func ("/repl/bad-messages", test_bad_messages);
   g_test_add_func ("/repl/single-node", test_single_node);
   g_test_add_func ("/repl/available/cluster-id", test_cluster_id);
+  g_test_add_func ("/repl/available/rebuilding-store-waits", test_rebuilding_store_waits);
+  g_test_add_func ("/repl/available/rebuilding-store-leads-with-every-vote",
+                   test_rebuilding_store_leads_with_every_vote);
+  g_test_add_func ("/repl/available/rebuilding-survives-restart", test_rebuilding_survives_restart);
   g_test_add_func ("/repl/available/stalled-leader", test_stalled_leader);
   g_test_add_func ("/repl/quorum/stalled-candidate", test_stalled_candidate);
   g_test_add_func ("/repl/available/stalled-leader-replaced", test_stalled_leader_replaced);

@@ -184,9 +184,11 @@ chat_replica_disk_load (ChatReplica *self, ChatReplPersistedState *state, GError
   *state = (ChatReplPersistedState){ 0 };
   if (!load_known_numbers (self, CHAT_REPLICA_META_HARD_STATE, hard, 2, error)
       || !load_snapshot_meta (self, snap, error)
-      || !load_known_numbers (self, CHAT_REPLICA_META_CLUSTER, &self->cluster_id, 1, error))
+      || !load_known_numbers (self, CHAT_REPLICA_META_CLUSTER, &self->cluster_id, 1, error)
+      || !load_known_numbers (self, CHAT_REPLICA_META_REBUILDING, &self->rebuilding, 1, error))
     return FALSE;
   state->cluster_id = self->cluster_id;
+  state->rebuilding = self->rebuilding != 0;
   state->term = hard[0];
   state->vote = (guint)MIN (hard[1], CHAT_REPL_MAX_NODES);
   state->snapshot_index = snap[0];
@@ -371,6 +373,19 @@ chat_replica_disk_append (ChatReplica *self, ChatReplUpdate *update, gboolean sy
   return chat_store_append_log (self->store, update->truncate_from, update->entries, error);
 }
 
+/* One number of the hard state that rarely changes: written only when it does. */
+static gboolean
+save_if_changed (ChatReplica *self, const char *key, guint64 *saved, guint64 value, gboolean synced,
+                 GError **error)
+{
+  if (value == *saved)
+    return TRUE;
+  if (!save_numbers_as (self, key, &value, 1, synced, error))
+    return FALSE;
+  *saved = value;
+  return TRUE;
+}
+
 gboolean
 chat_replica_disk_save_hard_state (ChatReplica *self, ChatReplUpdate *update, gboolean synced,
                                    GError **error)
@@ -382,14 +397,18 @@ chat_replica_disk_save_hard_state (ChatReplica *self, ChatReplUpdate *update, gb
       g_prefix_error (error, "Saving the term: ");
       return FALSE;
     }
-  if (update->cluster_id == self->cluster_id)
-    return TRUE;
-  if (!save_numbers_as (self, CHAT_REPLICA_META_CLUSTER, &update->cluster_id, 1, synced, error))
+  if (!save_if_changed (self, CHAT_REPLICA_META_CLUSTER, &self->cluster_id, update->cluster_id,
+                        synced, error))
     {
       g_prefix_error (error, "Saving the cluster id: ");
       return FALSE;
     }
-  self->cluster_id = update->cluster_id;
+  if (!save_if_changed (self, CHAT_REPLICA_META_REBUILDING, &self->rebuilding,
+                        update->rebuilding ? 1 : 0, synced, error))
+    {
+      g_prefix_error (error, "Saving whether the store is rebuilding: ");
+      return FALSE;
+    }
   return TRUE;
 }
 

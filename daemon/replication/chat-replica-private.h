@@ -17,6 +17,8 @@ G_BEGIN_DECLS
 #define CHAT_REPLICA_META_SNAPSHOT_DATA "repl.snapshot_data"
 #define CHAT_REPLICA_META_INCARNATION "repl.incarnation" /* made once per store */
 #define CHAT_REPLICA_META_CLUSTER "repl.cluster" /* made by the founder, adopted by the rest */
+/* "1" while a new store copies its log from a leader (docs/replication.md, A13). */
+#define CHAT_REPLICA_META_REBUILDING "repl.rebuilding"
 
 typedef struct _ChatReplicaReplay ChatReplicaReplay;
 
@@ -66,6 +68,7 @@ struct _ChatReplica
   guint64 written_index;     /* ... at this index ... */
   guint64 written_serial;    /* ... named by this serial */
   guint64 cluster_id;        /* as saved in the store (0: none yet) */
+  guint64 rebuilding;        /* as saved in the store (0: no, or a store from before A13) */
   guint64 status_commit;     /* commit index at the last status-changed */
   guint64 status_ms;         /* when status-changed was last emitted */
   ChatFailover failover;     /* who led before: each leader change is logged once */

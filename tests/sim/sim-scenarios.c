@@ -372,6 +372,90 @@ follower_disk_loss_slow (gboolean trace)
   return follower_disk_loss (trace, 1500);
 }
 
+/* The leader loses its disk and is back at once. Its new store votes in the election that
+ * follows, so the winner hears of that store as a candidate: it must still take s1 out of
+ * the set as it leads (A12), since the commits of {1,2,3} counted a disk that is gone.
+ * Before, taking the lead forgot it, and s1 counted as in sync while it held nothing. */
+static gboolean
+leader_disk_loss (gboolean trace)
+{
+  Sc sc;
+  guint leader;
+
+  sc_init (&sc, trace, CHAT_REPL_MODE_AVAILABLE);
+  sc_expect (&sc, "s1: in-sync set -> {1,2,3}");
+  sim_wipe (sc.w, 1);
+  sim_restart (sc.w, 1);
+  sc_run (&sc, 3000);
+  leader = sc_leader (&sc);
+  if (leader == 1)
+    sc_fail (&sc, "the emptied server leads");
+  sc_expect (&sc, "leader of term");
+  sc_expect (&sc, "s%u: in-sync set -> {2,3}", leader);
+  sc_expect (&sc, "s%u: in-sync set -> {1,2,3}", leader);
+  return sc_finish (&sc);
+}
+
+/* A13: a new store copies the leader's log from the start, sets included. Stopped in the
+ * middle of that copy, its latest set is one the cluster left long ago. */
+typedef struct
+{
+  guint id;
+  ChatReplNodeSet old_set;
+} CopyWatch;
+
+static gboolean
+copy_holds_old_set (SimWorld *w, gpointer data)
+{
+  CopyWatch *watch = data;
+  ChatReplStatus st;
+
+  if (!w->servers[watch->id].up)
+    return FALSE;
+  chat_repl_get_status (w->servers[watch->id].repl, &st);
+  return st.in_sync == watch->old_set
+         && st.persisted_index >= sim_latest_set_index (&w->servers[watch->id]);
+}
+
+/* s1 is down for a while, so the log holds the set {2,3} before s1 is added back. Then the
+ * follower r (of s2, s3) loses its disk; while it copies the log, with {2,3} its latest
+ * durable set so far, it crashes (what was on its way to it is lost with the process) and
+ * the leader loses its disk. s1 holds everything: r may not lead with the vote of the
+ * leader's empty new store alone, as a member of a set it only copied. Before A13 it did,
+ * and everything committed since {1,2,3} was lost. (A real cluster, in the chaos-wipe test,
+ * saw acknowledged messages renumbered: the replay proposed them again.) */
+static gboolean
+rebuild_copies_old_set (gboolean trace)
+{
+  Sc sc;
+  guint leader;
+  CopyWatch watch = { 0, CHAT_REPL_NODE_BIT (2) | CHAT_REPL_NODE_BIT (3) };
+
+  sc_init (&sc, trace, CHAT_REPL_MODE_AVAILABLE);
+  sim_crash (sc.w, 1);
+  sc_run (&sc, 6000);
+  sc_expect (&sc, "in-sync set -> {2,3}");
+  leader = sc_leader (&sc);
+  sim_restart (sc.w, 1);
+  sc_run (&sc, 2000);
+  sc_expect (&sc, "in-sync set -> {1,2,3}");
+  if (sc_leader (&sc) != leader || leader == 1)
+    sc_fail (&sc, "the leader changed when s1 came back");
+  watch.id = other (1, leader);
+  sim_wipe (sc.w, watch.id);
+  sim_restart (sc.w, watch.id);
+  if (!sim_run_until_true (sc.w, sc.w->now + 3000, copy_holds_old_set, &watch))
+    sc_fail (&sc, "the new store never held {2,3} as its latest set");
+  sim_crash (sc.w, watch.id);
+  sim_restart (sc.w, watch.id);
+  sim_wipe (sc.w, leader);
+  sim_restart (sc.w, leader);
+  sc_mark (&sc);
+  sc_run (&sc, 4000);
+  sc_leader (&sc);
+  return sc_finish (&sc);
+}
+
 /* ---- single failures ---- */
 
 static gboolean
@@ -1227,6 +1311,9 @@ static const SimScenario scenarios[] = {
     follower_disk_loss_fast },
   { "follower-disk-loss-slow", "s3 loses its disk, back after the failure timeout",
     follower_disk_loss_slow },
+  { "leader-disk-loss", "the leader loses its disk and is back at once", leader_disk_loss },
+  { "rebuild-copies-old-set", "a new store copying an old set; the leader's disk lost too",
+    rebuild_copies_old_set },
   { "leader-crash", "leader crashes; a follower takes over; it rejoins", leader_crash },
   { "follower-crash", "a follower crashes and rejoins; the leader keeps serving", follower_crash },
   { "leader-then-follower", "leader, then a follower: the survivor serves alone",

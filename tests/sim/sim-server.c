@@ -39,6 +39,7 @@ queue_write (SimWorld *w, SimServer *s, const ChatReplUpdate *u)
   wr->term = u->term;
   wr->vote = u->vote;
   wr->cluster = u->cluster_id;
+  wr->rebuilding = u->rebuilding;
   wr->truncate_from = u->truncate_from;
   wr->entries = g_ptr_array_ref (u->entries);
   wr->messages = g_ptr_array_new_with_free_func ((GDestroyNotify)chat_repl_message_unref);
@@ -91,6 +92,7 @@ disk_apply (SimWorld *w, SimServer *s, SimWrite *wr)
       s->d_term = wr->term;
       s->d_vote = wr->vote;
       s->d_cluster = wr->cluster;
+      s->d_rebuilding = wr->rebuilding;
     }
   if (wr->truncate_from > s->d_snap_index)
     g_ptr_array_set_size (s->d_entries,
@@ -437,6 +439,7 @@ sim_server_boot (SimWorld *w, SimServer *s, gboolean primary)
   st.entries = s->d_entries;
   st.applied_index = s->d_snap_index;
   st.cluster_id = s->d_cluster;
+  st.rebuilding = s->d_rebuilding;
   s->repl = chat_repl_new (&c, &st);
   s->up = TRUE;
   s->tick_at = 0;
@@ -486,6 +489,7 @@ sim_wipe (SimWorld *w, guint id)
   s->d_term = 0;
   s->d_vote = 0;
   s->d_cluster = 0;
+  s->d_rebuilding = FALSE;
   s->d_snap_index = 0;
   s->d_snap_term = 0;
   s->d_snap_isr = 0;
@@ -507,9 +511,11 @@ sim_count_emptied (SimWorld *w)
 
       if (s->emptied && s->up)
         {
+          /* Its own view is not enough: while it copies the log, the latest set in it may
+           * be an old one that names it (the copy itself is what A13 is about). */
           chat_repl_get_status (s->repl, &st);
           if (CHAT_REPL_NODE_SET_HAS (st.in_sync, id) && st.commit_index >= sim_latest_set_index (s)
-              && sim_latest_set_index (s) > 0)
+              && sim_latest_set_index (s) > 0 && st.persisted_index >= w->max_committed)
             s->emptied = FALSE;
         }
       n += s->emptied;

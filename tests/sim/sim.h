@@ -19,6 +19,7 @@ typedef struct
   guint64 term;
   guint vote;
   guint64 cluster;
+  gboolean rebuilding;
   ChatReplSnapshot *snapshot; /* copy, or NULL */
   guint64 truncate_from;
   GPtrArray *entries;  /* ChatReplEntry * */
@@ -43,6 +44,7 @@ typedef struct
   guint64 d_term;
   guint d_vote;
   guint64 d_cluster;
+  gboolean d_rebuilding;
   guint64 d_snap_index;
   guint64 d_snap_term;
   ChatReplNodeSet d_snap_isr;
@@ -153,8 +155,8 @@ gboolean sim_run_until_true (SimWorld *w, guint64 until, SimCondition done, gpoi
 void sim_crash (SimWorld *w, guint id);
 /* Crashes the server (when up) and empties its disk: it restarts as a new store. */
 void sim_wipe (SimWorld *w, guint id);
-/* Clears the emptied mark of servers that are committed members of their set again;
- * returns how many are still emptied. */
+/* Clears the emptied mark of servers that hold everything committed again and are
+ * committed members of their set; returns how many are still emptied. */
 guint sim_count_emptied (SimWorld *w);
 void sim_restart (SimWorld *w, guint id);
 /* primary: started again with --primary (as an operator's drop-in would). */
