@@ -39,7 +39,9 @@ parse (Options *options, int *argc, char ***argv)
       "Seconds of chaos (default $CHAOS_SECONDS, else 40)", "S" },
     { "writers", 0, 0, G_OPTION_ARG_INT, &options->writers, "Writing clients (default 4)", "W" },
     { "wipe", 0, 0, G_OPTION_ARG_NONE, &options->wipe,
-      "Some kills also empty the server's state directory (a lost disk), one at a time", NULL },
+      "Some kills also empty the server's state directory (a lost disk); the leader's too while a "
+      "wiped server copies its log",
+      NULL },
     { "pause", 0, 0, G_OPTION_ARG_NONE, &options->pause,
       "No kills: SIGSTOP/SIGCONT pauses and CPU hogs; leader changes only after long pauses",
       NULL },

@@ -164,6 +164,7 @@ chat_test_pair_set_up (ChatTestPair *pair, gconstpointer snapshot_interval)
   pair->alice = chat_test_client_new (pair->cluster);
   pair->bob = chat_test_client_new (pair->cluster);
   pair->sent = g_ptr_array_new_with_free_func (g_free);
+  pair->ids = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   pair->in_flight = 0;
   pair->failed = 0;
   chat_test_client_signup (pair->alice, "alice", CHAT_TEST_PAIR_PASSWORD);
@@ -176,14 +177,23 @@ chat_test_pair_tear_down (ChatTestPair *pair, gconstpointer data)
   g_clear_object (&pair->alice);
   g_clear_object (&pair->bob);
   g_clear_pointer (&pair->sent, g_ptr_array_unref);
+  g_clear_pointer (&pair->ids, g_hash_table_unref);
   g_clear_pointer (&pair->cluster, chat_test_cluster_free);
+}
+
+static void
+pair_acknowledged (ChatTestPair *pair, const char *body, gint64 id)
+{
+  g_hash_table_replace (pair->ids, g_strdup (body), g_memdup2 (&id, sizeof id));
 }
 
 void
 chat_test_pair_send (ChatTestPair *pair, const char *body)
 {
-  chat_test_client_send (pair->alice, "bob", body);
+  gint64 id = chat_test_client_send (pair->alice, "bob", body);
+
   g_ptr_array_add (pair->sent, g_strdup (body));
+  pair_acknowledged (pair, body, id);
 }
 
 void
@@ -218,6 +228,8 @@ on_pair_sent (GObject *source, GAsyncResult *result, gpointer user_data)
       g_test_message ("a send failed: %s", error->message);
       pair->failed++;
     }
+  else
+    pair_acknowledged (pair, chat_message_get_body (message), chat_message_get_seq (message));
   pair->in_flight--;
 }
 
@@ -238,7 +250,19 @@ chat_test_pair_wait_sent (ChatTestPair *pair)
 void
 chat_test_pair_assert_all_once (ChatTestPair *pair)
 {
+  g_autoptr (GPtrArray) history = NULL;
+
   chat_test_assert_all_once (pair->bob, "alice", pair->sent);
+  history = chat_test_client_history_all (pair->bob, "alice");
+  for (guint i = 0; i < history->len; i++)
+    {
+      ChatMessage *message = g_ptr_array_index (history, i);
+      const gint64 *id = g_hash_table_lookup (pair->ids, chat_message_get_body (message));
+
+      if (id != NULL && *id != chat_message_get_seq (message))
+        g_error ("Acknowledged “%s” (id %" G_GINT64_FORMAT ") is stored as %" G_GINT64_FORMAT,
+                 chat_message_get_body (message), *id, chat_message_get_seq (message));
+    }
 }
 
 /* --- hello -------------------------------------------------------------------------------- */

@@ -46,6 +46,7 @@ typedef struct
   ChatClient *alice;
   ChatClient *bob;
   GPtrArray *sent; /* char *: every body alice sent bob, acknowledged or in flight */
+  GHashTable *ids; /* body -> gint64 *: the id each acknowledged send was answered with */
   guint in_flight; /* sends not answered yet */
   guint failed;    /* sends answered with an error */
 } ChatTestPair;
@@ -64,7 +65,8 @@ guint chat_test_pair_wait_leader (ChatTestPair *pair, guint timeout_ms);
 void chat_test_pair_send_async (ChatTestPair *pair, const char *body);
 /* Runs the default main context until no send is in flight. */
 void chat_test_pair_wait_sent (ChatTestPair *pair);
-/* chat_test_assert_all_once() on bob's conversation with alice. */
+/* chat_test_assert_all_once() on bob's conversation with alice, and every acknowledged
+ * message still has the id its send was answered with (an id never changes). */
 void chat_test_pair_assert_all_once (ChatTestPair *pair);
 
 /* Waits until every running server reports the same state hash and applied index, and
