@@ -293,7 +293,7 @@ test_peer_other_ca (void)
 {
   g_autoptr (ChatTestCluster) cluster = chat_test_cluster_new (2, NULL);
   const char *base = NULL;
-  g_autofree char *rogue_dir = NULL, *rogue_ini = NULL, *rogue_state = NULL, *config = NULL;
+  g_autofree char *rogue_dir = NULL, *rogue_ini = NULL, *rogue_state = NULL;
   g_autofree char *chatd = NULL, *port = NULL, *cert = NULL, *key = NULL;
   g_autoptr (GKeyFile) file = g_key_file_new ();
   g_autoptr (GSubprocess) rogue = NULL;
