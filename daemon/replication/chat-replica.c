@@ -29,8 +29,11 @@
 #define MAX_APPLY_PER_SLICE 128
 /* A follower answers no client: it applies in larger slices (fewer commits, each page of
  * the chat state written once per slice rather than once per 128 entries) while it
- * catches up. The time bound still applies. */
+ * catches up. The time bound still applies; once the follower is back in the in-sync set
+ * every commit waits for its acknowledgement, which waits for the slice in progress, so
+ * its slices are then cut short sooner. */
 #define MAX_APPLY_PER_FOLLOWER_SLICE 1024
+#define IN_SYNC_FOLLOWER_SLICE_US (10 * 1000)
 /* Images below this size are written every snapshot_interval entries whatever the log's
  * growth (log_outgrew_image). */
 #define SNAPSHOT_RATIO_FLOOR (64 * 1024 * 1024)
@@ -519,8 +522,9 @@ queue_committed (ChatReplica *self, ChatReplUpdate *u)
     }
 }
 
+/* budget_us 0: no time bound. */
 static void
-apply_slice (ChatReplica *self, guint max_entries)
+apply_slice (ChatReplica *self, guint max_entries, gint64 budget_us)
 {
   guint n = MIN (self->apply_entries->len, max_entries), r = 0;
   g_autoptr (GPtrArray) entries
@@ -544,7 +548,7 @@ apply_slice (ChatReplica *self, guint max_entries)
     r++;
   g_array_append_vals (results, self->apply_results->data, r);
   g_array_remove_range (self->apply_results, 0, r);
-  apply_and_answer (self, entries, results, max_entries == G_MAXUINT ? 0 : start + APPLY_SLICE_US);
+  apply_and_answer (self, entries, results, budget_us == 0 ? 0 : start + budget_us);
   chat_slice_note ("applying and answering", start, entries->len);
 }
 
@@ -552,7 +556,7 @@ static void
 apply_all (ChatReplica *self)
 {
   while (self->apply_entries->len > 0 || self->apply_results->len > 0)
-    apply_slice (self, G_MAXUINT);
+    apply_slice (self, G_MAXUINT, 0);
 }
 
 /* --- snapshots -------------------------------------------------------------------------- */
@@ -938,14 +942,28 @@ persist_rounds (ChatReplica *self, gint64 budget_us)
 }
 
 static void
+apply_one_slice (ChatReplica *self)
+{
+  ChatReplStatus status;
+
+  if (chat_repl_get_role (self->repl) == CHAT_REPL_ROLE_LEADER)
+    {
+      apply_slice (self, MAX_APPLY_PER_SLICE, APPLY_SLICE_US);
+      return;
+    }
+  chat_repl_get_status (self->repl, &status);
+  apply_slice (self, MAX_APPLY_PER_FOLLOWER_SLICE,
+               (status.in_sync & CHAT_REPL_NODE_BIT (status.node_id)) ? IN_SYNC_FOLLOWER_SLICE_US
+                                                                      : APPLY_SLICE_US);
+}
+
+static void
 flush_one (ChatReplica *self, FlushKind kind, gint64 budget_us)
 {
   if (kind == FLUSH_PERSIST)
     persist_rounds (self, budget_us);
   else if (kind == FLUSH_APPLY)
-    apply_slice (self, chat_repl_get_role (self->repl) == CHAT_REPL_ROLE_LEADER
-                           ? MAX_APPLY_PER_SLICE
-                           : MAX_APPLY_PER_FOLLOWER_SLICE);
+    apply_one_slice (self);
   else
     compact_slice (self);
 }
