@@ -562,22 +562,31 @@ campaign_after_copy (ChatRepl *repl, guint64 now, gboolean s1_grants)
   return chat_repl_get_role (repl);
 }
 
-/* A13: a new store in the middle of its copy is no member of the {2,3} it copied: the vote
- * of s2's empty new store does not make it leader, since s1 may hold what it lacks (the
- * leader's commit index, 40, is far past its log). */
-static void
-test_rebuilding_store_waits (void)
+/* A new store s3 (no state at start) that has copied the log above from s2, whose commit
+ * index, 40, is far past it. */
+static ChatRepl *
+new_store_mid_copy (void)
 {
   g_autoptr (GPtrArray) log
       = g_ptr_array_new_with_free_func ((GDestroyNotify)chat_repl_entry_unref);
-  g_autoptr (ChatRepl) repl = NULL;
   ChatReplConfig config;
-  ChatReplStatus status;
+  ChatRepl *repl = NULL;
 
   story_config_init (&config, 3, 3);
   repl = chat_repl_new (&config, NULL);
   copied_old_set (log);
   lone_append (repl, 10, T22, log, 1, 40);
+  return repl;
+}
+
+/* A13: a new store in the middle of its copy is no member of the {2,3} it copied: the vote
+ * of s2's empty new store does not make it leader, since s1 may hold what it lacks. */
+static void
+test_rebuilding_store_waits (void)
+{
+  g_autoptr (ChatRepl) repl = new_store_mid_copy ();
+  ChatReplStatus status;
+
   g_assert_cmpint (campaign_after_copy (repl, 20, FALSE), !=, CHAT_REPL_ROLE_LEADER);
   chat_repl_get_status (repl, &status);
   g_assert_true (status.rebuilding);
@@ -589,16 +598,9 @@ test_rebuilding_store_waits (void)
 static void
 test_rebuilding_store_leads_with_every_vote (void)
 {
-  g_autoptr (GPtrArray) log
-      = g_ptr_array_new_with_free_func ((GDestroyNotify)chat_repl_entry_unref);
-  g_autoptr (ChatRepl) repl = NULL;
-  ChatReplConfig config;
+  g_autoptr (ChatRepl) repl = new_store_mid_copy ();
   ChatReplStatus status;
 
-  story_config_init (&config, 3, 3);
-  repl = chat_repl_new (&config, NULL);
-  copied_old_set (log);
-  lone_append (repl, 10, T22, log, 1, 40);
   g_assert_cmpint (campaign_after_copy (repl, 20, TRUE), ==, CHAT_REPL_ROLE_LEADER);
   chat_repl_get_status (repl, &status);
   g_assert_false (status.rebuilding);
