@@ -78,15 +78,18 @@ struct _BenchLoad
 
 /* --- buffers ----------------------------------------------------------------------- */
 
+/* tag is the load's own: each run's client_msg_ids are new, even for accounts an earlier
+ * run used. Ids that repeat an earlier run's are answered with the stored message,
+ * without a log entry, and made every run after the first look several times faster. */
 static void
-client_build_request (Client *client, const char *to, gsize body_size)
+client_build_request (Client *client, const char *tag, const char *to, gsize body_size)
 {
   g_autoptr (GString) prefix = g_string_new ("{\"id\":1,\"op\":\"send\",\"to\":\"");
 
   g_string_append_printf (prefix, "%s\",\"body\":\"", to);
   for (gsize i = 0; i < body_size; i++)
     g_string_append_c (prefix, (char)('a' + i % 26));
-  g_string_append_printf (prefix, "\",\"client_msg_id\":\"%s-", client->user);
+  g_string_append_printf (prefix, "\",\"client_msg_id\":\"%s-%s-", client->user, tag);
   client->prefix_len = prefix->len;
   client->request = g_malloc (prefix->len + 32);
   memcpy (client->request, prefix->str, prefix->len);
@@ -727,7 +730,7 @@ bench_load_prepare (const BenchLoadOptions *options, GError **error)
       const char *to = options->recipient == BENCH_RECIPIENT_PEER ? load->clients[(i + 1) % n].user
                                                                   : load->sink;
 
-      client_build_request (&load->clients[i], to, options->body_size);
+      client_build_request (&load->clients[i], tag, to, options->body_size);
     }
   if (reuse == NULL && !signup_sink (load, error))
     return NULL;

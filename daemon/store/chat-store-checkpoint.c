@@ -15,6 +15,7 @@ struct _ChatCheckpointer
   GMutex lock;
   GCond wake;
   gboolean wanted;
+  gboolean running; /* a checkpoint under way: it holds SQLite's checkpoint lock */
   gboolean stopping;
   guint64 done; /* checkpoints run, for tests and the log */
 };
@@ -51,9 +52,11 @@ checkpoint_thread (gpointer data)
           continue;
         }
       self->wanted = FALSE;
+      self->running = TRUE;
       g_mutex_unlock (&self->lock);
       checkpoint_once (self);
       g_mutex_lock (&self->lock);
+      self->running = FALSE;
       self->done++;
     }
   g_mutex_unlock (&self->lock);
@@ -100,6 +103,17 @@ chat_checkpointer_request (ChatCheckpointer *self)
   self->wanted = TRUE;
   g_cond_signal (&self->wake);
   g_mutex_unlock (&self->lock);
+}
+
+gboolean
+chat_checkpointer_idle (ChatCheckpointer *self)
+{
+  gboolean idle = FALSE;
+
+  g_mutex_lock (&self->lock);
+  idle = !self->running && !self->wanted;
+  g_mutex_unlock (&self->lock);
+  return idle;
 }
 
 guint64

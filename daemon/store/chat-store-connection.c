@@ -16,14 +16,14 @@
  * longer WAL copies each of them to the database once per checkpoint instead of once per
  * thousand pages. */
 #define CHAT_STORE_CHECKPOINT_PAGES 4000
-/* The WAL's bound (64 MiB of 4 KiB pages). A checkpoint that runs beside a busy writer
- * copies what was committed when it began, and the WAL starts over only when a commit
- * finds everything copied: under a steady load the writer always comes first, and at
- * etcd's l load the WAL grew to 1 GiB. Past the bound the main connection checkpoints
- * once itself (copying what the thread left, usually little), at most once a second,
- * after which the next commit starts the WAL over (unless a reader still pins it). */
-#define CHAT_STORE_WAL_MAX_PAGES (4 * CHAT_STORE_CHECKPOINT_PAGES)
-#define CHAT_STORE_INLINE_INTERVAL_US G_USEC_PER_SEC
+/* The WAL's bound is CHAT_STORE_WAL_MAX_PAGES (64 MiB of 4 KiB pages). A checkpoint that
+ * runs beside a busy writer copies what was committed when it began, and the WAL starts
+ * over only when a write transaction begins with everything copied: under a steady load
+ * the writer always comes first. Past the bound the main connection checkpoints itself
+ * (copying what the thread left, usually little) once the thread is idle, at the start of
+ * a write, which then starts the WAL over. A reader that keeps it from copying everything
+ * (an operator's sqlite3) is waited out this long between tries. */
+#define CHAT_STORE_INLINE_RETRY_US (20 * 1000)
 /* Every connection's settings; automatic checkpoints stay off (the WAL hook asks the
  * checkpoint thread instead). No journal_size_limit: cutting the WAL file back happens in
  * the commit that restarts it, on the main loop, and on a file system mounted with
@@ -67,19 +67,27 @@ chat_store_exec (ChatStore *self, const char *sql, GError **error)
 
 /* The checkpoint past the WAL's bound that a commit asked for (on_wal_commit). It copies
  * the WAL into the database and lets it restart, so it must fsync both, which a connection
- * at synchronous OFF does not do: it runs at NORMAL at least. */
+ * at synchronous OFF does not do: it runs at NORMAL at least. Never while the thread
+ * checkpoints: SQLite would refuse it (one checkpoint at a time), and a refused one at
+ * most once a second let the WAL grow to hundreds of MB. Kept for the next write until
+ * it has copied the whole WAL, after which the transaction that follows restarts it. */
 static gboolean
 run_deferred_checkpoint (ChatStore *self, GError **error)
 {
   gint64 start = g_get_monotonic_time ();
+  int log_frames = -1, copied = -1;
+  int rc;
 
-  if (!self->checkpoint_deferred)
+  if (!self->checkpoint_deferred || start < self->inline_retry_us
+      || (self->checkpointer != NULL && !chat_checkpointer_idle (self->checkpointer)))
     return TRUE;
-  self->checkpoint_deferred = FALSE;
   if (!self->durable && !chat_store_exec (self, "PRAGMA synchronous = NORMAL", error))
     return FALSE;
-  sqlite3_wal_checkpoint_v2 (self->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
-  self->inline_checkpoint_us = g_get_monotonic_time ();
+  rc = sqlite3_wal_checkpoint_v2 (self->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log_frames, &copied);
+  if (rc == SQLITE_OK && copied == log_frames)
+    self->checkpoint_deferred = FALSE;
+  else if (rc == SQLITE_OK)
+    self->inline_retry_us = start + CHAT_STORE_INLINE_RETRY_US;
   self->inline_checkpoints++;
   chat_slice_note ("checkpointing the WAL past its bound", start, (guint)self->wal_frames);
   return self->durable || chat_store_exec (self, "PRAGMA synchronous = OFF", error);
@@ -104,23 +112,25 @@ chat_store_set_durable (ChatStore *self, gboolean durable, GError **error)
 }
 
 /* After every commit of the main connection (in place of SQLite's automatic checkpoint,
- * which would run inside that commit, on the main loop). */
+ * which would run inside that commit, on the main loop). frames is the WAL's length. */
 static int
 on_wal_commit (void *data, sqlite3 *db, const char *name, int frames)
 {
   ChatStore *self = data;
-  gint64 start = g_get_monotonic_time ();
 
   self->wal_frames = frames;
+  chat_wal_gauge_set (self->wal_gauge, frames);
   if (self->checkpointer == NULL)
     return SQLITE_OK; /* still opening: the migrations' few pages wait */
-  if (frames >= CHAT_STORE_CHECKPOINT_PAGES)
-    chat_checkpointer_request (self->checkpointer);
   /* Not here, where the connection may be at synchronous OFF: at the start of the next
    * write (chat_store_set_durable). */
-  if (frames >= CHAT_STORE_WAL_MAX_PAGES
-      && start - self->inline_checkpoint_us >= CHAT_STORE_INLINE_INTERVAL_US)
+  if (frames >= CHAT_STORE_WAL_MAX_PAGES)
     self->checkpoint_deferred = TRUE;
+  /* Once that one is due, the thread is left to finish what it does, and is not asked
+   * again: under a steady load it would otherwise always hold the checkpoint lock. */
+  if (frames >= CHAT_STORE_CHECKPOINT_PAGES
+      && !(self->checkpoint_deferred && g_get_monotonic_time () >= self->inline_retry_us))
+    chat_checkpointer_request (self->checkpointer);
   return SQLITE_OK;
 }
 
@@ -146,6 +156,7 @@ configure_connection (ChatStore *self, GError **error)
   self->durable = TRUE;
   if (!chat_store_exec (self, CONNECTION_PRAGMAS, error))
     return FALSE;
+  self->wal_gauge = chat_wal_gauge_new (self->path);
   sqlite3_wal_hook (self->db, on_wal_commit, self);
   return TRUE;
 }
@@ -171,6 +182,7 @@ chat_store_disconnect (ChatStore *self)
 {
   g_clear_pointer (&self->syncer, chat_wal_syncer_stop);
   g_clear_pointer (&self->checkpointer, chat_checkpointer_stop);
+  g_clear_pointer (&self->wal_gauge, chat_wal_gauge_free);
   g_clear_pointer (&self->stmts, g_hash_table_unref);
   if (self->db == NULL)
     return;

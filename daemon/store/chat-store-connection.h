@@ -15,8 +15,23 @@ typedef struct _ChatCheckpointer ChatCheckpointer;
 ChatCheckpointer *chat_checkpointer_start (const char *path, GError **error);
 /* Asks for a checkpoint soon; requests while one runs fold into the next. */
 void chat_checkpointer_request (ChatCheckpointer *self);
+/* No checkpoint under way or asked for: SQLite's checkpoint lock is free of this thread. */
+gboolean chat_checkpointer_idle (ChatCheckpointer *self);
 guint64 chat_checkpointer_done (ChatCheckpointer *self);
 void chat_checkpointer_stop (ChatCheckpointer *self);
+
+/* The WAL's bound in pages (docs/storage.md, "The WAL's bound"): past it, the main
+ * connection checkpoints what the thread left and the next commit starts the WAL over. */
+#define CHAT_STORE_WAL_MAX_PAGES 16000
+
+/* The WAL's length in frames after the last commit of the store that has path open,
+ * readable from any thread (chat-store-wal-gauge.c); -1 when no store of this process
+ * has it open. */
+typedef struct _ChatWalGauge ChatWalGauge;
+ChatWalGauge *chat_wal_gauge_new (const char *path);
+void chat_wal_gauge_free (ChatWalGauge *self);
+void chat_wal_gauge_set (ChatWalGauge *self, int frames);
+int chat_wal_gauge_frames (const char *path);
 
 /* fsyncs of the WAL on a thread (chat-store-wal-sync.c). */
 typedef struct _ChatWalSyncer ChatWalSyncer;
@@ -44,9 +59,10 @@ struct _ChatStore
   gboolean checkpoint_deferred; /* past the WAL's bound: checkpoint at the next write */
   ChatCheckpointer *checkpointer;
   ChatWalSyncer *syncer;
-  int wal_frames;              /* frames in the WAL after the last commit */
-  gint64 inline_checkpoint_us; /* when the main connection last checkpointed itself */
-  guint64 inline_checkpoints;  /* run by the main connection (the WAL past its bound) */
+  ChatWalGauge *wal_gauge;
+  int wal_frames;             /* frames in the WAL after the last commit */
+  gint64 inline_retry_us;     /* a reader held the last inline checkpoint back: not before */
+  guint64 inline_checkpoints; /* run by the main connection (the WAL past its bound) */
 
   /* the replicated log (chat-store-log.c) */
   guint64 last_log_index;

@@ -136,10 +136,92 @@ test_deferred_checkpoint (StoreFixture *f, gconstpointer data)
   g_assert_cmpuint (chat_store_inline_checkpoints (f->store), ==, 0);
   sqlite3_exec (reader, "COMMIT", NULL, NULL, NULL);
   sqlite3_close (reader);
-  append_entries (f, 0, next, 1, 100, FALSE);
+  /* At the start of the next write once the checkpoint thread is idle (it is no longer
+   * asked once the bound is passed). */
+  for (guint i = 0; i < 100 && chat_store_inline_checkpoints (f->store) == 0; i++, next++)
+    {
+      append_entries (f, 0, next, 1, 100, FALSE);
+      if (chat_store_inline_checkpoints (f->store) == 0)
+        g_usleep (10 * 1000);
+    }
   g_assert_cmpuint (chat_store_inline_checkpoints (f->store), ==, 1);
+  g_assert_cmpint (chat_store_wal_frames (f->store), <, 16000);
   store_fixture_reopen (f);
-  g_assert_cmpuint (count_entries (f, 1), ==, next);
+  g_assert_cmpuint (count_entries (f, 1), ==, next - 1);
+}
+
+/* Snapshot images read back to back by another thread, as the server's snapshot worker
+ * does under a steady load, until told to stop. */
+typedef struct
+{
+  char *path;
+  gint stop;
+  guint taken;
+} SnapshotLoop;
+
+static gpointer
+take_snapshots (gpointer data)
+{
+  SnapshotLoop *loop = data;
+
+  while (!g_atomic_int_get (&loop->stop))
+    {
+      g_autoptr (GError) error = NULL;
+      guint64 applied = 0;
+      g_autoptr (GBytes) image = chat_store_snapshot_file (loop->path, &applied, &error);
+
+      g_assert_no_error (error);
+      g_assert_nonnull (image);
+      g_atomic_int_inc (&loop->taken);
+    }
+  return NULL;
+}
+
+static gint64
+file_size (const char *path)
+{
+  GStatBuf st;
+
+  return g_stat (path, &st) == 0 ? (gint64)st.st_size : 0;
+}
+
+/* Unsynced commits without a pause, with the checkpoint thread and a snapshot reader at
+ * work beside them: the WAL still starts over once past its bound (16,000 pages), so its
+ * file never grows far past that, however much is written. (It grew to all of it, five
+ * times the bound, when the main connection's checkpoint gave way to the thread's.) */
+static void
+test_bounded_under_snapshots (StoreFixture *f, gconstpointer data)
+{
+  /* 4,120 bytes a frame (a 4 KiB page and its header): three times the bound. What
+   * passes the bound is written while the thread finishes a checkpoint (its fsyncs) or a
+   * snapshot reads, at the speed of commits without fsyncs: 1.1-1.7 times the bound. */
+  const gint64 most_bytes = (gint64)16000 * 4120 * 3;
+  g_autofree char *path = g_build_filename (f->dir, "chatd.db", NULL);
+  g_autofree char *wal_path = g_strconcat (path, "-wal", NULL);
+  SnapshotLoop loop = { path, 0, 0 };
+  GThread *reader = NULL;
+  gint64 largest = 0, written = 0;
+  int frames = 0;
+
+  reader = g_thread_new ("snapshots", take_snapshots, &loop);
+  /* Five times the bound in all: the same 16 entries of 16 KiB written over and over. */
+  while (written < 5 * 16000)
+    {
+      int before = frames;
+
+      append_entries (f, 1, 1, 16, 16 * 1024, FALSE);
+      frames = chat_store_wal_frames (f->store);
+      written += frames >= before ? frames - before : frames;
+      largest = MAX (largest, file_size (wal_path));
+    }
+  g_atomic_int_set (&loop.stop, 1);
+  g_thread_join (reader);
+  g_assert_cmpuint (g_atomic_int_get (&loop.taken), >=, 2);
+  g_test_message ("largest WAL file: %" G_GINT64_FORMAT " bytes, %u snapshots", largest,
+                  loop.taken);
+  g_assert_cmpint (largest, <=, most_bytes);
+  store_fixture_reopen (f);
+  g_assert_cmpuint (count_entries (f, 1), ==, 16);
 }
 
 typedef struct
@@ -204,6 +286,7 @@ main (int argc, char **argv)
   store_test_add ("wal/checkpoint-in-background", test_checkpoint_in_background);
   store_test_add ("wal/sync-thread", test_sync_thread);
   store_test_add ("wal/deferred-checkpoint", test_deferred_checkpoint);
+  store_test_add ("wal/bounded-under-snapshots", test_bounded_under_snapshots);
   store_test_add ("log/compact-in-slices", test_compact_in_slices);
   return g_test_run ();
 }
