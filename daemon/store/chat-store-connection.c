@@ -86,7 +86,7 @@ run_deferred_checkpoint (ChatStore *self, GError **error)
   rc = sqlite3_wal_checkpoint_v2 (self->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log_frames, &copied);
   if (rc == SQLITE_OK && copied == log_frames)
     self->checkpoint_deferred = FALSE;
-  else if (rc == SQLITE_OK)
+  else /* a reader, the thread just started, or a fault (which the thread reports too) */
     self->inline_retry_us = start + CHAT_STORE_INLINE_RETRY_US;
   self->inline_checkpoints++;
   chat_slice_note ("checkpointing the WAL past its bound", start, (guint)self->wal_frames);
