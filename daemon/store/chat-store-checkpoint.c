@@ -18,12 +18,13 @@ struct _ChatCheckpointer
   gboolean running; /* a checkpoint under way: it holds SQLite's checkpoint lock */
   gboolean stopping;
   guint64 done; /* checkpoints run, for tests and the log */
+  int copied;   /* WAL frames in the database after the last one (SQLite's backfill) */
 };
 
 /* A PASSIVE checkpoint copies what it can from the WAL into the database (fsyncing the WAL
  * before and the database after) without taking the write lock, so the main connection
  * commits while it runs. The WAL restarts at the next commit once everything is copied. */
-static void
+static int
 checkpoint_once (ChatCheckpointer *self)
 {
   int log_frames = 0, copied = 0;
@@ -35,6 +36,7 @@ checkpoint_once (ChatCheckpointer *self)
     g_warning ("Checkpointing the WAL: %s (SQLite code %d)", sqlite3_errmsg (self->db), rc);
   g_debug ("Checkpointed %d of %d WAL frames in %" G_GINT64_FORMAT " ms", copied, log_frames,
            (g_get_monotonic_time () - start) / 1000);
+  return rc == SQLITE_OK ? copied : -1;
 }
 
 static gpointer
@@ -46,6 +48,8 @@ checkpoint_thread (gpointer data)
   g_mutex_lock (&self->lock);
   while (!self->stopping)
     {
+      int copied = 0;
+
       if (!self->wanted)
         {
           g_cond_wait (&self->wake, &self->lock);
@@ -54,9 +58,10 @@ checkpoint_thread (gpointer data)
       self->wanted = FALSE;
       self->running = TRUE;
       g_mutex_unlock (&self->lock);
-      checkpoint_once (self);
+      copied = checkpoint_once (self);
       g_mutex_lock (&self->lock);
       self->running = FALSE;
+      self->copied = copied;
       self->done++;
     }
   g_mutex_unlock (&self->lock);
@@ -114,6 +119,18 @@ chat_checkpointer_idle (ChatCheckpointer *self)
   idle = !self->running && !self->wanted;
   g_mutex_unlock (&self->lock);
   return idle;
+}
+
+/* How many frames of the WAL the last checkpoint left in the database (-1: it failed). */
+int
+chat_checkpointer_copied (ChatCheckpointer *self)
+{
+  int copied = 0;
+
+  g_mutex_lock (&self->lock);
+  copied = self->copied;
+  g_mutex_unlock (&self->lock);
+  return copied;
 }
 
 guint64

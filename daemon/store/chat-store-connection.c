@@ -24,6 +24,11 @@
  * a write, which then starts the WAL over. A reader that keeps it from copying everything
  * (an operator's sqlite3) is waited out this long between tries. */
 #define CHAT_STORE_INLINE_RETRY_US (20 * 1000)
+/* What the main connection's own checkpoint may have left to copy: the thread, asked
+ * again and again, brings the WAL's uncopied tail under this first. A tail of 40,000
+ * frames (a second at etcd's l load) held the main loop for 240 ms, and up to a second on
+ * a busy machine, long enough to lose the lead. */
+#define CHAT_STORE_INLINE_MAX_FRAMES 1000
 /* Every connection's settings; automatic checkpoints stay off (the WAL hook asks the
  * checkpoint thread instead). No journal_size_limit: cutting the WAL file back happens in
  * the commit that restarts it, on the main loop, and on a file system mounted with
@@ -69,8 +74,10 @@ chat_store_exec (ChatStore *self, const char *sql, GError **error)
  * the WAL into the database and lets it restart, so it must fsync both, which a connection
  * at synchronous OFF does not do: it runs at NORMAL at least. Never while the thread
  * checkpoints: SQLite would refuse it (one checkpoint at a time), and a refused one at
- * most once a second let the WAL grow to hundreds of MB. Kept for the next write until
- * it has copied the whole WAL, after which the transaction that follows restarts it. */
+ * most once a second let the WAL grow to hundreds of MB. Nor while the thread has left
+ * more than CHAT_STORE_INLINE_MAX_FRAMES to copy: it is asked once more instead. Kept for
+ * the next write until it has copied the whole WAL, after which the transaction that
+ * follows restarts it. */
 static gboolean
 run_deferred_checkpoint (ChatStore *self, GError **error)
 {
@@ -81,6 +88,13 @@ run_deferred_checkpoint (ChatStore *self, GError **error)
   if (!self->checkpoint_deferred || start < self->inline_retry_us
       || (self->checkpointer != NULL && !chat_checkpointer_idle (self->checkpointer)))
     return TRUE;
+  if (self->checkpointer != NULL
+      && (gint64)self->wal_frames - chat_checkpointer_copied (self->checkpointer)
+             > CHAT_STORE_INLINE_MAX_FRAMES)
+    {
+      chat_checkpointer_request (self->checkpointer);
+      return TRUE;
+    }
   if (!self->durable && !chat_store_exec (self, "PRAGMA synchronous = NORMAL", error))
     return FALSE;
   rc = sqlite3_wal_checkpoint_v2 (self->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log_frames, &copied);

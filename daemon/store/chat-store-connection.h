@@ -17,6 +17,7 @@ ChatCheckpointer *chat_checkpointer_start (const char *path, GError **error);
 void chat_checkpointer_request (ChatCheckpointer *self);
 /* No checkpoint under way or asked for: SQLite's checkpoint lock is free of this thread. */
 gboolean chat_checkpointer_idle (ChatCheckpointer *self);
+int chat_checkpointer_copied (ChatCheckpointer *self);
 guint64 chat_checkpointer_done (ChatCheckpointer *self);
 void chat_checkpointer_stop (ChatCheckpointer *self);
 
