@@ -419,10 +419,12 @@ store_fields (Scan *s, ChatReplMessage *m, guint64 wanted)
 {
   for (guint f = 0; f < N_FIELDS; f++)
     {
-      guint8 *slot = (guint8 *)m + fields[f].offset;
+      guint8 *slot = NULL;
 
+      /* NO_OFFSET is not an offset: the slot is computed only for a real one. */
       if (!(wanted & s->seen & BIT (f)) || fields[f].offset == NO_OFFSET)
         continue;
+      slot = (guint8 *)m + fields[f].offset;
       if (fields[f].kind == KIND_BOOL)
         *(gboolean *)slot = s->values[f] != 0;
       else
