@@ -35,7 +35,7 @@
  * `discard` that ftruncate() discarded every freed range before returning (0.2-0.4 s at
  * etcd's l load). The file keeps the largest size it reached instead. */
 #define CONNECTION_PRAGMAS                                                                         \
-  "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;"                                           \
+  "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY;"               \
   " PRAGMA cache_size = " CHAT_STORE_CACHE_KIB
 
 /* --- errors and plain statements ------------------------------------------------ */
@@ -181,32 +181,9 @@ finalize_stmt (gpointer stmt)
   sqlite3_finalize (stmt);
 }
 
-/* Each applied op runs in a savepoint, whose statement journal SQLite keeps in memory only
- * up to 64 KiB by default: past that it became a temporary file, written with one pwrite
- * per page for every op after (30 % of a catching-up follower's main thread,
- * docs/benchmarks.md). 512 KiB holds any ordinary op's pages; a larger one (deleting an
- * account with many messages) still spills to disk. SQLite allocates such a journal in
- * chunks of this size, one at each op's first write: 4 MiB chunks made every op pay for
- * a 4 MiB allocation (under the sanitizers, 5 ms an op). Must run before SQLite
- * initializes: if something initialized it first, the default stays. */
-#define STATEMENT_JOURNAL_SPILL_BYTES (512 * 1024)
-
-static void
-configure_sqlite_once (void)
-{
-  static gsize done = 0;
-
-  if (g_once_init_enter (&done))
-    {
-      sqlite3_config (SQLITE_CONFIG_STMTJRNL_SPILL, STATEMENT_JOURNAL_SPILL_BYTES);
-      g_once_init_leave (&done, 1);
-    }
-}
-
 gboolean
 chat_store_connect (ChatStore *self, GError **error)
 {
-  configure_sqlite_once ();
   self->stmts = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, finalize_stmt);
   if (sqlite3_open_v2 (self->path, &self->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL)
       != SQLITE_OK)
