@@ -26,8 +26,8 @@
 #define CHAT_STORE_INLINE_RETRY_US (20 * 1000)
 /* What the main connection's own checkpoint may have left to copy: the thread, asked
  * again and again, brings the WAL's uncopied tail under this first. A tail of 40,000
- * frames (a second at etcd's l load) held the main loop for 240 ms, and up to a second on
- * a busy machine, long enough to lose the lead. */
+ * frames (a second at etcd's l load) held the main loop for 240 ms, more than half the
+ * failure timeout. */
 #define CHAT_STORE_INLINE_MAX_FRAMES 1000
 /* Every connection's settings; automatic checkpoints stay off (the WAL hook asks the
  * checkpoint thread instead). No journal_size_limit: cutting the WAL file back happens in
