@@ -446,12 +446,14 @@ read_event (Apply *apply, const char *by, const char *sender_key, const char *se
   add_event (apply, sender_key, event, NULL);
 }
 
+/* INDEXED BY: without it SQLite walks messages_by_recipient, every message the user ever
+ * received, rather than the unread index. */
 static gboolean
 mark_conversation (Apply *apply, const char *user_key, const char *with_key, guint64 up_to,
                    gint64 *marked, GError **error)
 {
   if (!chat_store_run (apply->store,
-                       "UPDATE messages SET read = 1, read_seq = ?1"
+                       "UPDATE messages INDEXED BY messages_unread SET read = 1, read_seq = ?1"
                        " WHERE to_key = ?2 AND from_key = ?3 AND id <= ?4 AND read = 0",
                        error, CHAT_SQL_INT (apply->index), CHAT_SQL_TEXT (user_key),
                        CHAT_SQL_TEXT (with_key), CHAT_SQL_INT (up_to)))

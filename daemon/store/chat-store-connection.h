@@ -78,7 +78,7 @@ struct _ChatStore
 
 /* The schema version this code writes; chat_store_open() migrates older files to it
  * (chat-store-schema.c). */
-#define CHAT_STORE_SCHEMA_VERSION 2
+#define CHAT_STORE_SCHEMA_VERSION 3
 gboolean chat_store_migrate (ChatStore *self, GError **error);
 
 /* Meta keys owned by the store itself (callers keep to their own names). */

@@ -364,6 +364,8 @@ chat_store_history (ChatStore *self, const char *user, const char *with, guint64
 
 /* --- conversations ------------------------------------------------------------- */
 
+/* The unread queries name their index: SQLite would otherwise pick messages_by_recipient
+ * for some of them, every message the user ever received. */
 static gint64
 unread_from (ChatStore *self, const char *user_key, const char *peer_key, GError **error)
 {
@@ -371,7 +373,7 @@ unread_from (ChatStore *self, const char *user_key, const char *peer_key, GError
   gint64 count = -1;
 
   stmt = chat_store_query (self,
-                           "SELECT count (*) FROM messages m"
+                           "SELECT count (*) FROM messages m INDEXED BY messages_unread"
                            " WHERE m.to_key = ?1 AND m.from_key = ?2 AND m.read = 0"
                            " AND" CHAT_STORE_NOT_HIDDEN ("?1"),
                            error, CHAT_SQL_TEXT (user_key), CHAT_SQL_TEXT (peer_key));
@@ -510,7 +512,7 @@ chat_store_unread_count (ChatStore *self, const char *user, GError **error)
 
   key = chat_username_key (user);
   stmt = chat_store_query (self,
-                           "SELECT a.name, count (*) FROM messages m"
+                           "SELECT a.name, count (*) FROM messages m INDEXED BY messages_unread"
                            " JOIN accounts a ON a.key = m.from_key"
                            " WHERE m.to_key = ?1 AND m.read = 0 AND" CHAT_STORE_NOT_HIDDEN (
                                "?1") " GROUP BY m.from_key ORDER BY m.from_key",

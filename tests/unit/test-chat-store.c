@@ -43,7 +43,7 @@ test_open_creates_schema (StoreFixture *f, gconstpointer data)
                                      " sqlite_schema WHERE type = 'table' ORDER BY name)");
 
   g_assert_true (g_str_has_suffix (chat_store_get_path (f->store), "chatd.db"));
-  g_assert_cmpstr (version, ==, "2");
+  g_assert_cmpstr (version, ==, "3");
   g_assert_cmpstr (mode, ==, "wal");
   g_assert_cmpstr (tables, ==, "accounts,log,messages,meta,replay,sessions,tombstones");
   g_assert_cmpuint (chat_store_applied_index (f->store), ==, 0);
@@ -131,6 +131,51 @@ test_open_migrates_version_1 (void)
   g_assert_cmpint (g_rmdir (dir), ==, 0);
 }
 
+/* A version 2 database (two unread indexes) gets the one of version 3, and the unread
+ * counts and mark_read, which now read that index alone, see the same messages. */
+static void
+test_open_migrates_version_2 (StoreFixture *f, gconstpointer data)
+{
+  g_autofree char *path = g_strdup (chat_store_get_path (f->store));
+  g_autofree char *index_sql = NULL, *old_index = NULL, *version = NULL;
+  g_autoptr (JsonObject) counts = NULL;
+  g_autoptr (ChatApplyResult) read = NULL;
+  g_autoptr (GError) error = NULL;
+
+  signup (f, "alice");
+  signup (f, "bob");
+  signup (f, "carol");
+  send_message (f, "bob", "alice", "one");
+  send_message (f, "carol", "alice", "two");
+  send_message (f, "bob", "alice", "three");
+  g_clear_object (&f->store);
+  write_file_db (path, "BEGIN; DROP INDEX messages_unread;"
+                       "CREATE INDEX messages_unread ON messages (to_key, id) WHERE read = 0;"
+                       "CREATE INDEX messages_unread_by_sender"
+                       " ON messages (to_key, from_key, id) WHERE read = 0;"
+                       "PRAGMA user_version = 2; COMMIT;");
+  store_fixture_open (f);
+
+  version = peek (f, "PRAGMA user_version");
+  g_assert_cmpstr (version, ==, "3");
+  index_sql = peek (f, "SELECT sql FROM sqlite_master WHERE name = 'messages_unread'");
+  g_assert_nonnull (strstr (index_sql, "(to_key, id, from_key)"));
+  old_index = peek (f, "SELECT sql FROM sqlite_master WHERE name = 'messages_unread_by_sender'");
+  g_assert_null (old_index);
+  counts = chat_store_unread_count (f->store, "alice", &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (json_object_get_int_member (counts, "total"), ==, 3);
+  g_assert_cmpint (
+      json_object_get_int_member (json_object_get_object_member (counts, "by_user"), "bob"), ==, 2);
+  read = apply_op (f, "{\"op\":\"mark_read\",\"user\":\"alice\",\"with\":\"bob\",\"up_to\":100}");
+  assert_applied (read);
+  g_assert_cmpint (json_object_get_int_member (read->reply, "marked"), ==, 2);
+  g_clear_pointer (&counts, json_object_unref);
+  counts = chat_store_unread_count (f->store, "alice", &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (json_object_get_int_member (counts, "total"), ==, 1);
+}
+
 static void
 test_open_refuses_newer_schema (void)
 {
@@ -168,6 +213,7 @@ main (int argc, char **argv)
   store_test_add ("probe", test_probe);
   g_test_add_func ("/store/open/migrates-empty-file", test_open_migrates_empty_file);
   g_test_add_func ("/store/open/migrates-version-1", test_open_migrates_version_1);
+  store_test_add ("open/migrates-version-2", test_open_migrates_version_2);
   g_test_add_func ("/store/open/refuses-newer-schema", test_open_refuses_newer_schema);
   g_test_add_func ("/store/open/bad-dir", test_open_bad_dir);
 
