@@ -306,6 +306,7 @@ chat_repl_become_leader (ChatRepl *repl, ChatReplNodeSet down)
        * the first tick takes it out of the set, as it would have as our follower. */
       gboolean emptied = p->emptied;
 
+      chat_repl_snapshot_stop (p);
       *p = (ChatReplPeer){ .next_index = last + 1, .last_ack_ms = repl->now, .up = TRUE };
       p->emptied = emptied;
     }

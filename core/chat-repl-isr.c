@@ -53,8 +53,7 @@ peer_emptied (ChatRepl *repl, guint id)
 
   p->match_index = 0;
   p->next_index = chat_repl_last_index (repl) + 1;
-  p->sending_snapshot = FALSE;
-  p->snapshot_offset = 0;
+  chat_repl_snapshot_stop (p);
   chat_repl_forget_in_flight (p);
   p->emptied = CHAT_REPL_NODE_SET_HAS (repl->isr, id);
   if (repl->role != CHAT_REPL_ROLE_LEADER)

@@ -33,9 +33,16 @@ typedef struct
   gboolean vote_granted;
   gboolean prevote_answered;
   gboolean prevote_granted;
+  /* The image being sent (chat-repl-snapshot.c): kept until the follower has it, even when
+   * a newer one comes, so that a transfer is not started over every snapshot interval. */
   gboolean sending_snapshot;
-  guint64 snapshot_index; /* the snapshot being sent */
-  guint64 snapshot_offset;
+  guint64 snapshot_index;
+  guint64 snapshot_term;
+  ChatReplNodeSet snapshot_isr;
+  GBytes *snapshot_data;
+  guint64 snapshot_offset;   /* the next byte to send */
+  guint64 snapshot_acked;    /* bytes the follower said it holds */
+  guint64 snapshot_moved_ms; /* when snapshot_acked last grew (or the transfer began) */
   guint64 last_send_ms;
   gboolean emptied; /* a new incarnation: out of the in-sync set at once (A12) */
   /* Last index of each append with entries not yet acknowledged, oldest first; a
@@ -90,6 +97,12 @@ struct _ChatRepl
   guint64 snapshot_term;
   ChatReplNodeSet snapshot_isr;
   GBytes *snapshot_data;
+  /* The newest image of the state machine held for lagging followers: the snapshot, or a
+   * newer one that may not compact the log yet (chat-repl-heal.c). Committed state only. */
+  guint64 image_index;
+  guint64 image_term;
+  ChatReplNodeSet image_isr;
+  GBytes *image_data;
   guint64 commit;
   guint64 applied;
   guint64 persisted;
@@ -201,6 +214,8 @@ void chat_repl_handle_pre_vote_response (ChatRepl *repl, const ChatReplMessage *
 
 /* chat-repl-replicate.c */
 void chat_repl_send_append (ChatRepl *repl, guint peer);
+/* An append without entries: does the follower's log match ours before next_index? */
+void chat_repl_send_probe (ChatRepl *repl, guint peer);
 void chat_repl_forget_in_flight (ChatReplPeer *p);
 void chat_repl_broadcast_append (ChatRepl *repl);
 void chat_repl_handle_append (ChatRepl *repl, const ChatReplMessage *msg);
@@ -223,7 +238,11 @@ void chat_repl_isr_persisted (ChatRepl *repl);
 
 /* chat-repl-snapshot.c */
 void chat_repl_take_snapshot (ChatRepl *repl, guint64 index, GBytes *data);
-void chat_repl_send_snapshot_chunk (ChatRepl *repl, guint peer);
+void chat_repl_image_from_snapshot (ChatRepl *repl);
+gboolean chat_repl_snapshot_needed (ChatRepl *repl, guint peer);
+gboolean chat_repl_snapshot_cheaper (ChatRepl *repl, guint peer, guint64 from);
+void chat_repl_send_snapshot_chunks (ChatRepl *repl, guint peer);
+void chat_repl_snapshot_stop (ChatReplPeer *p);
 void chat_repl_handle_snapshot (ChatRepl *repl, const ChatReplMessage *msg);
 void chat_repl_handle_snapshot_response (ChatRepl *repl, const ChatReplMessage *msg);
 void chat_repl_snapshot_persisted (ChatRepl *repl, guint64 index);

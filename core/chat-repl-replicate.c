@@ -38,26 +38,16 @@ chat_repl_forget_in_flight (ChatReplPeer *p)
   p->n_in_flight = 0;
 }
 
-void
-chat_repl_send_append (ChatRepl *repl, guint id)
+/* An append from next_index on, with at most max_entries entries (0: a probe, which only
+ * asks whether the follower's log matches ours up to next_index - 1). */
+static void
+send_entries (ChatRepl *repl, guint id, guint max_entries, gsize max_bytes)
 {
   ChatReplPeer *p = &repl->peers[id];
   guint64 last = chat_repl_isr_sendable_last (repl);
-  /* Live traffic keeps small appends; a follower further behind gets bigger ones. */
-  gboolean catching_up = last >= p->next_index + repl->config.max_append_entries;
-  guint max_entries
-      = catching_up ? repl->config.catch_up_append_entries : repl->config.max_append_entries;
-  gsize max_bytes
-      = catching_up ? repl->config.catch_up_append_bytes : repl->config.max_append_bytes;
   gsize bytes = 0;
   ChatReplMessage *m;
 
-  if (p->next_index <= repl->snapshot_index)
-    {
-      chat_repl_send_snapshot_chunk (repl, id);
-      return;
-    }
-  p->sending_snapshot = FALSE;
   m = chat_repl_message_new (CHAT_REPL_MSG_APPEND, self_id (repl), id, repl->term);
   m->prev_index = p->next_index - 1;
   m->prev_term = chat_repl_term_at (repl, m->prev_index);
@@ -80,6 +70,38 @@ chat_repl_send_append (ChatRepl *repl, guint id)
     note_in_flight (p, p->next_index - 1);
   p->last_send_ms = repl->now;
   chat_repl_send (repl, m);
+}
+
+void
+chat_repl_send_probe (ChatRepl *repl, guint id)
+{
+  send_entries (repl, id, 0, 0);
+}
+
+void
+chat_repl_send_append (ChatRepl *repl, guint id)
+{
+  ChatReplPeer *p = &repl->peers[id];
+  /* Live traffic keeps small appends; a follower further behind gets bigger ones. */
+  gboolean catching_up
+      = chat_repl_isr_sendable_last (repl) >= p->next_index + repl->config.max_append_entries;
+
+  if (chat_repl_snapshot_needed (repl, id))
+    {
+      chat_repl_send_snapshot_chunks (repl, id);
+      return;
+    }
+  /* The image would take the place of what it lacks: its answer to a probe sends it. */
+  if (p->next_index == p->match_index + 1 && chat_repl_snapshot_cheaper (repl, id, p->next_index))
+    {
+      chat_repl_send_probe (repl, id);
+      return;
+    }
+  if (catching_up)
+    send_entries (repl, id, repl->config.catch_up_append_entries,
+                  repl->config.catch_up_append_bytes);
+  else
+    send_entries (repl, id, repl->config.max_append_entries, repl->config.max_append_bytes);
 }
 
 void
@@ -283,7 +305,13 @@ chat_repl_handle_append_response (ChatRepl *repl, const ChatReplMessage *msg)
       p->match_index = MIN (p->match_index, msg->hint_index);
       p->next_index = MAX (p->match_index + 1, MIN (p->next_index, msg->hint_index + 1));
       chat_repl_forget_in_flight (p);
-      chat_repl_send_append (repl, msg->from);
+      /* When the image may take the place of what it lacks, first only make sure that its
+       * log matches ours up to there, rather than send entries the image replaces. */
+      if (!chat_repl_snapshot_needed (repl, msg->from)
+          && chat_repl_snapshot_cheaper (repl, msg->from, p->next_index))
+        chat_repl_send_probe (repl, msg->from);
+      else
+        chat_repl_send_append (repl, msg->from);
       return;
     }
   if (msg->match_index > p->match_index)
@@ -292,7 +320,11 @@ chat_repl_handle_append_response (ChatRepl *repl, const ChatReplMessage *msg)
   note_acknowledged (p);
   chat_repl_advance_commit (repl);
   maybe_transfer (repl, msg->from);
-  keep_catching_up (repl, msg->from);
+  if (p->next_index == p->match_index + 1
+      && chat_repl_snapshot_cheaper (repl, msg->from, p->next_index))
+    chat_repl_send_snapshot_chunks (repl, msg->from);
+  else
+    keep_catching_up (repl, msg->from);
 }
 
 static guint64

@@ -10,6 +10,8 @@ G_BEGIN_DECLS
 #define CHAT_REPL_MAX_NODES 64
 /* Appends a leader keeps in flight to one catching-up follower, at most. */
 #define CHAT_REPL_MAX_APPENDS_IN_FLIGHT 8
+/* Snapshot chunks a leader keeps in flight to one follower, at most. */
+#define CHAT_REPL_MAX_SNAPSHOT_CHUNKS_IN_FLIGHT 16
 
 /* A term is one guint64: counter * 256 + node id of the only server that may lead it.
  * Comparing the integers compares (counter, node id), so terms are unique per server. */

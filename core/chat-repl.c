@@ -20,6 +20,8 @@ chat_repl_config_init (ChatReplConfig *config, guint node_id, guint n_nodes)
     .election_timeout_max_ms = CHAT_DEFAULT_ELECTION_TIMEOUT_MAX_MS,
     .failure_timeout_ms = CHAT_DEFAULT_FAILURE_TIMEOUT_MS,
     .snapshot_chunk_bytes = 256 * 1024,
+    .snapshot_chunks_in_flight = 4,
+    .snapshot_over_log_percent = 100,
     .max_append_entries = 256,
     .max_append_bytes = 256 * 1024,
     .catch_up_append_entries = 1024,
@@ -38,6 +40,8 @@ config_valid (const ChatReplConfig *c)
          && c->election_timeout_min_ms > c->heartbeat_ms
          && c->election_timeout_max_ms >= c->election_timeout_min_ms
          && c->failure_timeout_ms > c->heartbeat_ms && c->snapshot_chunk_bytes > 0
+         && c->snapshot_chunks_in_flight >= 1
+         && c->snapshot_chunks_in_flight <= CHAT_REPL_MAX_SNAPSHOT_CHUNKS_IN_FLIGHT
          && c->max_append_entries > 0 && c->max_append_bytes > 0
          && c->catch_up_append_entries >= c->max_append_entries
          && c->catch_up_append_bytes >= c->max_append_bytes && c->catch_up_appends_in_flight >= 1
@@ -79,6 +83,7 @@ load_state (ChatRepl *repl, const ChatReplPersistedState *state)
   repl->snapshot_isr = state->snapshot_isr;
   if (state->snapshot_data != NULL)
     repl->snapshot_data = g_bytes_ref (state->snapshot_data);
+  chat_repl_image_from_snapshot (repl);
   for (guint i = 0; state->entries != NULL && i < state->entries->len; i++)
     {
       ChatReplEntry *e = g_ptr_array_index (state->entries, i);
@@ -131,7 +136,10 @@ chat_repl_free (ChatRepl *repl)
   g_ptr_array_unref (repl->log);
   g_array_unref (repl->pending);
   g_clear_pointer (&repl->snapshot_data, g_bytes_unref);
+  g_clear_pointer (&repl->image_data, g_bytes_unref);
   g_clear_pointer (&repl->snap_in, g_byte_array_unref);
+  for (guint id = 0; id <= CHAT_REPL_MAX_NODES; id++)
+    chat_repl_snapshot_stop (&repl->peers[id]);
   g_free (repl);
 }
 

@@ -33,6 +33,13 @@ typedef struct
   guint election_timeout_max_ms;
   guint failure_timeout_ms;
   gsize snapshot_chunk_bytes;
+  /* Chunks of a snapshot sent before an answer
+   * (pipelining), 1..CHAT_REPL_MAX_SNAPSHOT_CHUNKS_IN_FLIGHT. */
+  guint snapshot_chunks_in_flight;
+  /* A follower that lacks more log bytes, up to the index of the newest image this leader
+   * holds, than this percentage of the image's size gets the image instead of those
+   * entries (0: only when its next entry is compacted away). See docs/replication.md, C8. */
+  guint snapshot_over_log_percent;
   guint max_append_entries;
   gsize max_append_bytes;
   /* A follower more than one append behind gets bigger ones, and up to
@@ -52,8 +59,9 @@ typedef struct
 } ChatReplConfig;
 
 /* Defaults: available mode, the timeouts of common/chat-defaults.h (heartbeat 100 ms,
- * election 300-600 ms, failure 400 ms, as config.ini), snapshot chunks of 256 KiB, appends
- * of at most 256 entries and 256 KiB; catching up, appends of at most 1024 entries and
+ * election 300-600 ms, failure 400 ms, as config.ini), snapshot chunks of 256 KiB, 4 in
+ * flight, the image instead of the log from 100 % of its size; appends of at most 256
+ * entries and 256 KiB; catching up, appends of at most 1024 entries and
  * 512 KiB, 2 in flight; 100,000 retained entries. */
 void chat_repl_config_init (ChatReplConfig *config, guint node_id, guint n_nodes);
 

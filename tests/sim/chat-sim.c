@@ -22,6 +22,7 @@ static gboolean opt_expect_violation = FALSE;
 static gboolean opt_crash_on_set_change = FALSE;
 static gboolean opt_disk_loss = FALSE;
 static gboolean opt_partitions = FALSE;
+static gboolean opt_ship_images = FALSE;
 
 static const GOptionEntry entries[] = {
   { "mode", 'm', 0, G_OPTION_ARG_STRING, &opt_mode, "available (default) or quorum", "MODE" },
@@ -43,6 +44,9 @@ static const GOptionEntry entries[] = {
     "Let faults wipe one server's disk at a time (available mode)", NULL },
   { "partitions", 0, 0, G_OPTION_ARG_NONE, &opt_partitions,
     "Available mode: draw network partitions too (quorum mode always does)", NULL },
+  { "ship-images", 0, 0, G_OPTION_ARG_NONE, &opt_ship_images,
+    "Images instead of the log from 10 % of their size; crash leader or receiver mid-transfer",
+    NULL },
   { NULL },
 };
 
@@ -172,6 +176,13 @@ main (int argc, char **argv)
   opt.crash_on_set_change = opt_crash_on_set_change;
   opt.disk_loss = opt_disk_loss && opt.mode == CHAT_REPL_MODE_AVAILABLE;
   opt.partitions = opt_partitions;
+  opt.ship_images = opt_ship_images;
+  if (opt.ship_images)
+    {
+      /* Longer logs, so that a server that was down lacks more than an image weighs. */
+      opt.ops_per_client = 40;
+      opt.fault_ms = 8000;
+    }
   opt.trace = opt_trace;
   if (opt_seed >= 0)
     {

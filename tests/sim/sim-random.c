@@ -200,6 +200,51 @@ crash_at_set_change (SimWorld *w, guint64 until)
     sim_crash (w, id);
 }
 
+/* The leader and a follower it is sending an image to, if any. */
+static gboolean
+image_in_flight (SimWorld *w, gpointer data)
+{
+  guint *pair = data;
+  guint leader = sim_leader (w);
+  ChatReplStatus st;
+
+  if (leader == 0)
+    return FALSE;
+  chat_repl_get_status (w->servers[leader].repl, &st);
+  for (guint i = 0; i < st.n_peers; i++)
+    {
+      if (st.peers[i].sending_snapshot && w->servers[st.peers[i].node].up)
+        {
+          pair[0] = leader;
+          pair[1] = st.peers[i].node;
+          return TRUE;
+        }
+    }
+  return FALSE;
+}
+
+/* Has the leader take a snapshot (kept as an image when it may not compact its log), then
+ * runs until an image is in flight (at most until `until`) and crashes its sender or its
+ * receiver at that very step. */
+static void
+crash_while_shipping (SimWorld *w, guint64 until)
+{
+  guint pair[2] = { 0, 0 };
+  guint id;
+
+  if (sim_leader (w) != 0)
+    sim_take_snapshot (w, sim_leader (w));
+  if (!sim_run_until_true (w, until, image_in_flight, pair))
+    return;
+  /* A few chunks later, so that the follower holds part of the image. */
+  sim_run_until (w, w->now + sim_random (w, 0, 30));
+  id = pair[sim_random (w, 0, 1)];
+  if (!w->servers[id].up || count_down (w) >= w->max_down)
+    return;
+  sim_trace (w, 0, "an image in flight from s%u to s%u: crash of s%u", pair[0], pair[1], id);
+  sim_crash (w, id);
+}
+
 static void
 heal_all (SimWorld *w)
 {
@@ -233,9 +278,12 @@ sim_run_random (const SimOptions *opt, guint64 *steps)
   sim_clients_start (w, opt->n_clients, opt->ops_per_client);
   while (t < opt->fault_ms && w->violation == NULL)
     {
-      t += sim_random (w, 50, 400);
+      /* Images need a log that grows between faults: they come further apart. */
+      t += opt->ship_images ? sim_random (w, 300, 1200) : sim_random (w, 50, 400);
       if (opt->crash_on_set_change && sim_random (w, 0, 1))
         crash_at_set_change (w, t);
+      if (opt->ship_images && sim_random (w, 0, 1))
+        crash_while_shipping (w, t);
       sim_run_until (w, t);
       random_fault (w);
     }
@@ -256,12 +304,12 @@ sim_run_random (const SimOptions *opt, guint64 *steps)
   ok = w->violation == NULL;
   if (!ok && !opt->quiet)
     g_print ("FAIL seed %" G_GUINT64_FORMAT ": %s\n  replay: chat-sim%s%s --mode %s "
-             "--servers %u%s%s%s --seed %" G_GUINT64_FORMAT " --trace\n",
+             "--servers %u%s%s%s%s --seed %" G_GUINT64_FORMAT " --trace\n",
              opt->seed, w->violation->str, opt->break_rule ? "-broken --break-rule " : "",
              opt->break_rule ? opt->break_rule : "", chat_repl_mode_to_string (opt->mode),
              opt->n_servers, opt->crash_on_set_change ? " --crash-on-set-change" : "",
              opt->disk_loss ? " --disk-loss" : "", opt->partitions ? " --partitions" : "",
-             opt->seed);
+             opt->ship_images ? " --ship-images" : "", opt->seed);
   *steps += w->steps;
   sim_world_free (w);
   return ok;

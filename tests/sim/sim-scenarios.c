@@ -18,6 +18,18 @@ typedef struct
 
 /* The world and its clients, at time 0: s1 has just started with --primary. */
 static void
+sc_start_with (Sc *sc, gboolean trace, SimOptions *opt)
+{
+  opt->trace = trace;
+  opt->capture = TRUE;
+  sc->w = sim_world_new (opt);
+  sc->pos = 0;
+  sc->ok = TRUE;
+  sc->allow_loss = FALSE;
+  sim_clients_start (sc->w, 3, 40);
+}
+
+static void
 sc_start_seeded (Sc *sc, gboolean trace, ChatReplMode mode, guint64 seed)
 {
   SimOptions opt;
@@ -745,6 +757,85 @@ snapshot_install (gboolean trace)
 }
 
 static gboolean
+image_in_flight_to_3 (SimWorld *w, gpointer data)
+{
+  guint leader = sim_leader (w);
+  ChatReplStatus st;
+
+  if (leader == 0)
+    return FALSE;
+  chat_repl_get_status (w->servers[leader].repl, &st);
+  for (guint i = 0; i < st.n_peers; i++)
+    {
+      if (st.peers[i].node == 3 && st.peers[i].sending_snapshot)
+        return TRUE;
+    }
+  return FALSE;
+}
+
+/* C8's cost rule: the leader may not compact its log past what the crashed s3 lacks (the
+ * retention of chat-repl-heal.c), yet the image it took weighs less than that log, so s3
+ * gets the image and then the tail. `crash` (1: the leader, 3: s3, 0: none) strikes in the
+ * middle of the transfer; s2 holds an image too, for when it takes over. */
+static gboolean
+image_over_log (gboolean trace, guint crash)
+{
+  Sc sc;
+  ChatReplStatus st;
+  SimOptions opt;
+
+  sim_options_init (&opt);
+  opt.seed = 42;
+  opt.ship_images = TRUE;
+  opt.max_retained = 1000;
+  sc_start_with (&sc, trace, &opt);
+  sc_run (&sc, 1000);
+  sim_crash (sc.w, 3);
+  sc_run (&sc, 3000);
+  sim_take_snapshot (sc.w, 1);
+  sim_take_snapshot (sc.w, 2);
+  chat_repl_get_status (sc.w->servers[1].repl, &st);
+  if (st.snapshot_index != 0)
+    sc_fail (&sc, "s1 compacted its log past what s3 lacks");
+  sim_restart (sc.w, 3);
+  if (crash != 0)
+    {
+      if (!sim_run_until_true (sc.w, sc.w->now + 3000, image_in_flight_to_3, NULL))
+        sc_fail (&sc, "no image in flight to s3");
+      sc_run (&sc, 20);
+      sim_crash (sc.w, crash);
+      sc_run (&sc, 1500);
+      sim_restart (sc.w, crash);
+    }
+  sc_run (&sc, 4000);
+  sc_expect (&sc, "s3: restart");
+  /* Its log matched the leader's: nothing of it is handed out for replay. */
+  sc_absent (&sc, "s3: replays");
+  sc_expect (&sc, "s3: snapshot-installed s%u", crash == 1 ? 2 : 1);
+  sc_expect (&sc, "snapshot-sent s3");
+  sc_expect (&sc, "s3: rejoin-done");
+  return sc_finish (&sc);
+}
+
+static gboolean
+image_instead_of_log (gboolean trace)
+{
+  return image_over_log (trace, 0);
+}
+
+static gboolean
+image_leader_crash (gboolean trace)
+{
+  return image_over_log (trace, 1);
+}
+
+static gboolean
+image_receiver_crash (gboolean trace)
+{
+  return image_over_log (trace, 3);
+}
+
+static gboolean
 step_down (gboolean trace)
 {
   Sc sc;
@@ -1357,6 +1448,12 @@ static const SimScenario scenarios[] = {
   { "force-leader", "operator forces a stale server to lead (warning)", force_leader },
   { "snapshot-install", "a follower behind the compacted log gets the snapshot in chunks",
     snapshot_install },
+  { "image-instead-of-log", "a follower lacking more log than the leader's image weighs gets it",
+    image_instead_of_log },
+  { "image-leader-crash", "the leader crashes while it sends its image; the next one sends its own",
+    image_leader_crash },
+  { "image-receiver-crash", "the follower crashes while it receives the image, and starts over",
+    image_receiver_crash },
   { "step-down", "operator asks the leader to step down", step_down },
   { "transfer", "operator transfers leadership to s3", transfer },
   { "quorum-leader-isolated", "quorum: leader cut off in a minority", quorum_leader_isolated },

@@ -419,7 +419,12 @@ server_config (SimWorld *w, SimServer *s, gboolean primary)
   c.catch_up_append_entries = 64;
   /* A server away for a few dozen entries is given up on (snapshots again), so that both
    * retention and snapshot installs happen in the schedules. */
-  c.max_retained_entries = 24;
+  c.max_retained_entries = w->opt.max_retained != 0 ? w->opt.max_retained : 24;
+  if (w->opt.ship_images)
+    {
+      c.snapshot_over_log_percent = 10;
+      c.snapshot_chunks_in_flight = 3;
+    }
   return c;
 }
 

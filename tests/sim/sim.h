@@ -100,6 +100,10 @@ typedef struct
   gboolean no_primary;          /* start every server without --primary */
   gboolean disk_loss;           /* faults may wipe a server's disk (available mode) */
   gboolean partitions;          /* available mode: random partitions too (quorum: always) */
+  /* Images instead of the log from 10 % of their size (the core's 100 % never fires at the
+   * simulator's sizes), snapshots taken often, and faults that strike while one is in flight. */
+  gboolean ship_images;
+  guint64 max_retained; /* entries kept for a lagging server before compacting (0: 24) */
 } SimOptions;
 
 typedef struct
