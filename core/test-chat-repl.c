@@ -39,6 +39,16 @@ cluster_handle (Cluster *c, guint id, ChatReplUpdate *u)
     g_ptr_array_add (c->inbox, chat_repl_message_ref (g_ptr_array_index (u->messages, i)));
   c->applied[id] += u->committed->len;
   g_array_append_vals (c->results, u->results->data, u->results->len);
+  if (u->snapshot != NULL)
+    {
+      ChatReplEvent done = { CHAT_REPL_EVENT_SNAPSHOT_PERSISTED, c->now };
+      g_auto (ChatReplUpdate) u3;
+
+      chat_repl_update_init (&u3);
+      done.index = u->snapshot->index;
+      chat_repl_step (c->nodes[id], &done, &u3);
+      cluster_handle (c, id, &u3);
+    }
   if (u->entries->len > 0 || u->hard_state_changed)
     {
       ChatReplEntry *last
@@ -859,6 +869,113 @@ test_lag_is_not_silence (void)
   cluster_clear (&c);
 }
 
+/* Three servers with 1 KiB snapshot chunks; percent is snapshot_over_log_percent. */
+static void
+cluster_init_images (Cluster *c, guint percent)
+{
+  cluster_init (c, 3, CHAT_REPL_MODE_AVAILABLE);
+  for (guint id = 1; id <= 3; id++)
+    {
+      ChatReplConfig config;
+
+      story_config_init (&config, id, 3);
+      config.primary = id == 1;
+      config.snapshot_chunk_bytes = 1024;
+      config.snapshot_over_log_percent = percent;
+      chat_repl_free (c->nodes[id]);
+      c->nodes[id] = chat_repl_new (&config, NULL);
+    }
+}
+
+/* Runs with every server up for ms, delivering one message at a time; counts the leader's
+ * snapshot chunks and their answers, and the most chunks ever sent and not yet answered. */
+static void
+cluster_tick_counting_chunks (Cluster *c, guint64 ms, guint64 image_index, guint *chunks,
+                              guint *most_unanswered)
+{
+  guint answered = 0;
+
+  for (guint64 t = 0; t < ms; t += 10)
+    {
+      c->now += 10;
+      for (guint id = 1; id <= c->n; id++)
+        {
+          ChatReplEvent ev = { CHAT_REPL_EVENT_TICK, c->now };
+
+          cluster_step (c, id, &ev);
+        }
+      while (c->inbox->len > 0)
+        {
+          g_autoptr (ChatReplMessage) m = g_ptr_array_steal_index (c->inbox, 0);
+          ChatReplEvent ev = { CHAT_REPL_EVENT_MESSAGE, c->now, m };
+
+          if (m->type == CHAT_REPL_MSG_SNAPSHOT)
+            {
+              g_assert_cmpuint (m->snapshot_index, ==, image_index);
+              (*chunks)++;
+            }
+          answered += m->type == CHAT_REPL_MSG_SNAPSHOT_RESPONSE;
+          *most_unanswered = MAX (*most_unanswered, *chunks - MIN (*chunks, answered));
+          cluster_step (c, m->to, &ev);
+        }
+    }
+}
+
+/* C8: s3 misses 40 operations of 1,000 bytes while the leader may not compact its log
+ * (s3 lacks them); the leader's image of 10 KiB weighs less than those 40 KB, so s3 gets
+ * the image, 4 chunks at a time, then the tail. With the rule off (percent 0), the log. */
+static void
+test_image_over_log (gconstpointer data)
+{
+  guint percent = GPOINTER_TO_UINT (data);
+  Cluster c;
+  g_autofree char *body = g_malloc0 (1000);
+  g_autoptr (GBytes) op = g_bytes_new (body, 1000);
+  g_autoptr (GBytes) image = g_bytes_new_take (g_malloc0 (10240), 10240);
+  ChatReplEvent propose = { CHAT_REPL_EVENT_PROPOSE, 0, .data = op };
+  ChatReplEvent snap = { CHAT_REPL_EVENT_ADMIN, 0, .admin = CHAT_REPL_ADMIN_SNAPSHOT };
+  ChatReplStatus leader, follower;
+  guint chunks = 0, most_unanswered = 0;
+
+  cluster_init_images (&c, percent);
+  cluster_tick (&c, 600);
+  cluster_tick_without (&c, 1500, 3);
+  for (guint i = 0; i < 40; i++)
+    {
+      propose.now_ms = c.now;
+      propose.proposal_id = 100 + i;
+      cluster_step (&c, 1, &propose);
+      cluster_tick_without (&c, 10, 3);
+    }
+  cluster_tick_without (&c, 300, 3);
+  chat_repl_get_status (c.nodes[1], &leader);
+  g_assert_cmpuint (leader.in_sync, ==, SET (1, 2, 0));
+  snap.now_ms = c.now;
+  snap.index = leader.applied_index;
+  snap.data = image;
+  cluster_step (&c, 1, &snap);
+  chat_repl_get_status (c.nodes[1], &leader);
+  g_assert_cmpuint (leader.snapshot_index, ==, 0); /* s3 lacks those entries: kept */
+
+  cluster_tick_counting_chunks (&c, 1000, snap.index, &chunks, &most_unanswered);
+  chat_repl_get_status (c.nodes[1], &leader);
+  chat_repl_get_status (c.nodes[3], &follower);
+  g_assert_cmpuint (leader.in_sync, ==, SET (1, 2, 3));
+  g_assert_cmpuint (follower.applied_index, ==, leader.applied_index);
+  if (percent == 0)
+    {
+      g_assert_cmpuint (chunks, ==, 0);
+      g_assert_cmpuint (follower.snapshot_index, ==, 0);
+    }
+  else
+    {
+      g_assert_cmpuint (chunks, >=, 10);
+      g_assert_cmpuint (most_unanswered, ==, 4);
+      g_assert_cmpuint (follower.snapshot_index, ==, snap.index);
+    }
+  cluster_clear (&c);
+}
+
 static void
 leader_step (ChatRepl *repl, const ChatReplEvent *ev, ChatReplUpdate *u)
 {
@@ -1017,6 +1134,10 @@ main (int argc, char **argv)
   g_test_add_func ("/repl/quorum/stalled-candidate", test_stalled_candidate);
   g_test_add_func ("/repl/available/stalled-leader-replaced", test_stalled_leader_replaced);
   g_test_add_func ("/repl/available/lag-is-not-silence", test_lag_is_not_silence);
+  g_test_add_data_func ("/repl/snapshot/image-over-log", GUINT_TO_POINTER (100),
+                        test_image_over_log);
+  g_test_add_data_func ("/repl/snapshot/log-when-rule-off", GUINT_TO_POINTER (0),
+                        test_image_over_log);
   g_test_add_data_func ("/repl/pre-vote/available", GUINT_TO_POINTER (CHAT_REPL_MODE_AVAILABLE),
                         test_pre_vote);
   g_test_add_data_func ("/repl/pre-vote/quorum", GUINT_TO_POINTER (CHAT_REPL_MODE_QUORUM),
