@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* A restarted server rejoins by itself, by log entries or by snapshot, while clients write;
- * a stale server restarted alone does not lead (the recovering rule). */
+/* A restarted server rejoins by itself, by log entries or by snapshot (also one shipped
+ * because it weighs less than the log it lacks, with the leader or the follower killed while
+ * it is installed), while clients write; a stale server restarted alone does not lead (the
+ * recovering rule). */
 #include "chat-test-client.h"
 #include "chat-test-util.h"
 
@@ -89,6 +91,103 @@ test_rejoin (Fixture *f, gconstpointer data)
   assert_same_leader (f, leader);
 }
 
+typedef enum
+{
+  KILL_NONE,
+  KILL_FOLLOWER,
+  KILL_LEADER,
+} ImageKill;
+
+/* The highest index among the snapshot files in a server's state directory (0: none). */
+static guint64
+newest_snapshot_file (Fixture *f, guint node)
+{
+  g_autoptr (GDir) dir = g_dir_open (chat_test_cluster_state_dir (f->cluster, node), 0, NULL);
+  const char *name;
+  guint64 newest = 0;
+
+  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
+    {
+      if (g_str_has_prefix (name, "snapshot-"))
+        newest = MAX (newest, g_ascii_strtoull (name + strlen ("snapshot-"), NULL, 10));
+    }
+  return newest;
+}
+
+/* Runs the loop (alice's sends go on) until the follower writes a snapshot newer than
+ * `old`: the image it received, being saved and then restored. */
+static void
+wait_for_image_file (Fixture *f, guint follower, guint64 old)
+{
+  gint64 deadline = g_get_monotonic_time () + 20 * G_USEC_PER_SEC;
+
+  while (newest_snapshot_file (f, follower) <= old)
+    {
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      if (f->in_flight < 8)
+        send_next (f);
+      g_main_context_iteration (NULL, FALSE);
+      g_usleep (500);
+    }
+}
+
+/* docs/replication.md, C8: with snapshot_interval 1000 the leader keeps 4,000 entries for a
+ * server that is down, so a follower that misses 3,000 writes could still get them from the
+ * log; but they weigh more than the leader's image, which it gets instead, then the tail.
+ * `kill` SIGKILLs the follower or the leader the moment the follower saves that image
+ * (the leader is still waiting for its answer); every acknowledged message must stay. */
+static void
+rejoin_by_image (Fixture *f, ImageKill kill)
+{
+  guint leader = chat_test_cluster_wait_leader (f->cluster, LEADER_MS);
+  guint follower = chat_test_cluster_other (f->cluster, leader);
+  guint64 old;
+
+  write_pipelined (f, 20, 4);
+  chat_test_cluster_kill (f->cluster, follower);
+  write_pipelined (f, 3000, 32);
+  old = newest_snapshot_file (f, follower);
+  for (guint i = 0; i < 8; i++)
+    send_next (f);
+  chat_test_cluster_start (f->cluster, follower, FALSE);
+  if (kill != KILL_NONE)
+    {
+      guint victim = kill == KILL_LEADER ? leader : follower;
+
+      wait_for_image_file (f, follower, old);
+      g_test_message ("image at index %" G_GUINT64_FORMAT " saved by %u; SIGKILL of %u",
+                      newest_snapshot_file (f, follower), follower, victim);
+      chat_test_cluster_kill (f->cluster, victim);
+      write_pipelined (f, 100, 8);
+      chat_test_cluster_start (f->cluster, victim, FALSE);
+    }
+  write_pipelined (f, 200, 8);
+  chat_test_wait_converged (f->cluster, CONVERGE_MS);
+  if (kill == KILL_NONE)
+    g_assert_true (log_mentions (f, follower, "installed a snapshot up to index"));
+  write_pipelined (f, 10, 1);
+  chat_test_pair_assert_all_once (f);
+  chat_test_wait_converged (f->cluster, CONVERGE_MS);
+}
+
+static void
+test_by_image (Fixture *f, gconstpointer data)
+{
+  rejoin_by_image (f, KILL_NONE);
+}
+
+static void
+test_by_image_follower_killed (Fixture *f, gconstpointer data)
+{
+  rejoin_by_image (f, KILL_FOLLOWER);
+}
+
+static void
+test_by_image_leader_killed (Fixture *f, gconstpointer data)
+{
+  rejoin_by_image (f, KILL_LEADER);
+}
+
 /* The recovering rule: a server that missed writes and restarts alone must not lead (it
  * could lose what the others acknowledged); once the last survivor returns, it leads and
  * everything converges. */
@@ -129,6 +228,12 @@ main (int argc, char **argv)
   /* A small snapshot interval: a server that misses a few hundred writes needs a snapshot. */
   g_test_add ("/cluster/rejoin/by-snapshot", Fixture, "50", chat_test_pair_set_up, test_rejoin,
               chat_test_pair_tear_down);
+  g_test_add ("/cluster/rejoin/by-image", Fixture, "1000", chat_test_pair_set_up, test_by_image,
+              chat_test_pair_tear_down);
+  g_test_add ("/cluster/rejoin/by-image-follower-killed", Fixture, "1000", chat_test_pair_set_up,
+              test_by_image_follower_killed, chat_test_pair_tear_down);
+  g_test_add ("/cluster/rejoin/by-image-leader-killed", Fixture, "1000", chat_test_pair_set_up,
+              test_by_image_leader_killed, chat_test_pair_tear_down);
   g_test_add ("/cluster/rejoin/recovering", Fixture, NULL, chat_test_pair_set_up, test_recovering,
               chat_test_pair_tear_down);
   return g_test_run ();
