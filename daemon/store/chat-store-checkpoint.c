@@ -63,6 +63,7 @@ checkpoint_thread (gpointer data)
       self->running = FALSE;
       self->copied = copied;
       self->done++;
+      g_cond_broadcast (&self->wake); /* chat_checkpointer_wait_idle */
     }
   g_mutex_unlock (&self->lock);
   return NULL;
@@ -116,6 +117,24 @@ chat_checkpointer_idle (ChatCheckpointer *self)
   gboolean idle = FALSE;
 
   g_mutex_lock (&self->lock);
+  idle = !self->running && !self->wanted;
+  g_mutex_unlock (&self->lock);
+  return idle;
+}
+
+/* Waits up to timeout_us for no checkpoint to run or be asked for, and says whether that
+ * came: the WAL's hard bound (run_deferred_checkpoint), where the writer waits for the
+ * copy. */
+gboolean
+chat_checkpointer_wait_idle (ChatCheckpointer *self, gint64 timeout_us)
+{
+  gint64 until = g_get_monotonic_time () + timeout_us;
+  gboolean idle = FALSE;
+
+  g_mutex_lock (&self->lock);
+  while ((self->running || self->wanted) && !self->stopping
+         && g_cond_wait_until (&self->wake, &self->lock, until))
+    ;
   idle = !self->running && !self->wanted;
   g_mutex_unlock (&self->lock);
   return idle;

@@ -5,6 +5,7 @@
 #include "config.h"
 
 #include "chat-store-connection.h"
+#include "chat-store-vfs.h"
 #include "chat-error.h"
 #include "chat-slice.h"
 
@@ -25,10 +26,12 @@
  * (an operator's sqlite3) is waited out this long between tries. */
 #define CHAT_STORE_INLINE_RETRY_US (20 * 1000)
 /* What the main connection's own checkpoint may have left to copy: the thread, asked
- * again and again, brings the WAL's uncopied tail under this first. A tail of 40,000
- * frames (a second at etcd's l load) held the main loop for 240 ms, more than half the
- * failure timeout. */
+ * once more, brings the WAL's uncopied tail under this first. A tail of 40,000 frames (a
+ * second at etcd's l load) held the main loop for 240 ms, more than half the failure
+ * timeout. */
 #define CHAT_STORE_INLINE_MAX_FRAMES 1000
+#define CHAT_STORE_WAL_HARD_PAGES (2 * CHAT_STORE_WAL_MAX_PAGES)
+#define CHAT_STORE_HARD_WAIT_US (100 * 1000)
 /* Every connection's settings; automatic checkpoints stay off (the WAL hook asks the
  * checkpoint thread instead). No journal_size_limit: cutting the WAL file back happens in
  * the commit that restarts it, on the main loop, and on a file system mounted with
@@ -74,10 +77,15 @@ chat_store_exec (ChatStore *self, const char *sql, GError **error)
  * the WAL into the database and lets it restart, so it must fsync both, which a connection
  * at synchronous OFF does not do: it runs at NORMAL at least. Never while the thread
  * checkpoints: SQLite would refuse it (one checkpoint at a time), and a refused one at
- * most once a second let the WAL grow to hundreds of MB. Nor while the thread has left
- * more than CHAT_STORE_INLINE_MAX_FRAMES to copy: it is asked once more instead. Kept for
- * the next write until it has copied the whole WAL, after which the transaction that
- * follows restarts it. */
+ * most once a second let the WAL grow to hundreds of MB. Nor, the first time, while the
+ * thread has left more than CHAT_STORE_INLINE_MAX_FRAMES to copy: it is asked once more
+ * instead. Only once: a writer that commits faster than the thread copies leaves it a
+ * long tail every time, and the WAL grew without bound (five times it, in the unit test,
+ * once commits wrote their frames in batches). Kept for the next write until it has
+ * copied the whole WAL, after which the transaction that follows restarts it. Past
+ * CHAT_STORE_WAL_HARD_PAGES each write first waits up to CHAT_STORE_HARD_WAIT_US for the
+ * thread to finish: the WAL's hard bound, which only a writer that outruns the disk
+ * reaches, and which slows it to the disk's pace without holding the loop for longer. */
 static gboolean
 run_deferred_checkpoint (ChatStore *self, GError **error)
 {
@@ -85,13 +93,18 @@ run_deferred_checkpoint (ChatStore *self, GError **error)
   int log_frames = -1, copied = -1;
   int rc;
 
-  if (!self->checkpoint_deferred || start < self->inline_retry_us
-      || (self->checkpointer != NULL && !chat_checkpointer_idle (self->checkpointer)))
+  if (!self->checkpoint_deferred || start < self->inline_retry_us)
     return TRUE;
   if (self->checkpointer != NULL
+      && !(self->wal_frames >= CHAT_STORE_WAL_HARD_PAGES
+               ? chat_checkpointer_wait_idle (self->checkpointer, CHAT_STORE_HARD_WAIT_US)
+               : chat_checkpointer_idle (self->checkpointer)))
+    return TRUE;
+  if (self->checkpointer != NULL && !self->tail_left_to_thread
       && (gint64)self->wal_frames - chat_checkpointer_copied (self->checkpointer)
              > CHAT_STORE_INLINE_MAX_FRAMES)
     {
+      self->tail_left_to_thread = TRUE;
       chat_checkpointer_request (self->checkpointer);
       return TRUE;
     }
@@ -99,7 +112,7 @@ run_deferred_checkpoint (ChatStore *self, GError **error)
     return FALSE;
   rc = sqlite3_wal_checkpoint_v2 (self->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log_frames, &copied);
   if (rc == SQLITE_OK && copied == log_frames)
-    self->checkpoint_deferred = FALSE;
+    self->checkpoint_deferred = self->tail_left_to_thread = FALSE;
   else /* a reader, the thread just started, or a fault (which the thread reports too) */
     self->inline_retry_us = start + CHAT_STORE_INLINE_RETRY_US;
   self->inline_checkpoints++;
@@ -185,7 +198,9 @@ gboolean
 chat_store_connect (ChatStore *self, GError **error)
 {
   self->stmts = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, finalize_stmt);
-  if (sqlite3_open_v2 (self->path, &self->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL)
+  /* The only connection that writes WAL frames, so the only one that batches them. */
+  if (sqlite3_open_v2 (self->path, &self->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
+                       chat_store_vfs_name ())
       != SQLITE_OK)
     return chat_store_fail (self, error, "Opening the database");
   return configure_connection (self, error);

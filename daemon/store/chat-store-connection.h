@@ -17,6 +17,7 @@ ChatCheckpointer *chat_checkpointer_start (const char *path, GError **error);
 void chat_checkpointer_request (ChatCheckpointer *self);
 /* No checkpoint under way or asked for: SQLite's checkpoint lock is free of this thread. */
 gboolean chat_checkpointer_idle (ChatCheckpointer *self);
+gboolean chat_checkpointer_wait_idle (ChatCheckpointer *self, gint64 timeout_us);
 int chat_checkpointer_copied (ChatCheckpointer *self);
 guint64 chat_checkpointer_done (ChatCheckpointer *self);
 void chat_checkpointer_stop (ChatCheckpointer *self);
@@ -58,6 +59,7 @@ struct _ChatStore
   GHashTable *stmts;            /* SQL text (static string) -> sqlite3_stmt * */
   gboolean durable;             /* PRAGMA synchronous currently FULL, else OFF */
   gboolean checkpoint_deferred; /* past the WAL's bound: checkpoint at the next write */
+  gboolean tail_left_to_thread; /* that checkpoint let the thread copy a long tail once */
   ChatCheckpointer *checkpointer;
   ChatWalSyncer *syncer;
   ChatWalGauge *wal_gauge;
