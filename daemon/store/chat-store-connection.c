@@ -31,7 +31,7 @@
  * timeout. */
 #define CHAT_STORE_INLINE_MAX_FRAMES 1000
 #define CHAT_STORE_WAL_HARD_PAGES (2 * CHAT_STORE_WAL_MAX_PAGES)
-#define CHAT_STORE_HARD_WAIT_US (100 * 1000)
+#define CHAT_STORE_HARD_WAIT_US (20 * 1000)
 /* Every connection's settings; automatic checkpoints stay off (the WAL hook asks the
  * checkpoint thread instead). No journal_size_limit: cutting the WAL file back happens in
  * the commit that restarts it, on the main loop, and on a file system mounted with
