@@ -53,6 +53,7 @@ struct _Link
   LinkStep step;
   GIOStream *stream;
   GCancellable *cancellable;
+  GSource *read_source; /* the input stream's, attached from link_begin to link_close */
   ChatLineBuffer *lines;
   guint8 *read_buf;
   char nonce[NONCE_HEX + 1];
@@ -274,6 +275,9 @@ link_close (Link *link, const char *reason)
       remote->was_up = FALSE;
     }
   g_clear_handle_id (&link->timeout_id, g_source_remove);
+  if (link->read_source != NULL)
+    g_source_destroy (link->read_source);
+  g_clear_pointer (&link->read_source, g_source_unref);
   g_cancellable_cancel (link->cancellable);
   g_io_stream_close (link->stream, NULL, NULL);
   detach (link);
@@ -507,35 +511,53 @@ process_lines (Link *link)
     }
 }
 
-static void
-on_read (GObject *source, GAsyncResult *result, gpointer user_data)
+/* One source for the link's lifetime, not a read_async per read: each of those attached
+ * and removed a socket source, and GLib wakes the loop through its eventfd at every
+ * change of its poll set. */
+static gboolean
+on_readable (GObject *stream, gpointer user_data)
 {
-  g_autoptr (Link) link = user_data;
+  Link *link = user_data;
   g_autoptr (GError) error = NULL;
-  gssize n = g_input_stream_read_finish (G_INPUT_STREAM (source), result, &error);
+  gssize n = 0;
 
   if (link->owner == NULL)
-    return;
+    return G_SOURCE_REMOVE;
+  n = g_pollable_input_stream_read_nonblocking (G_POLLABLE_INPUT_STREAM (stream), link->read_buf,
+                                                READ_CHUNK, NULL, &error);
+  if (n < 0 && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
+    return G_SOURCE_CONTINUE;
   if (n <= 0)
     {
       link_close (link, error != NULL ? error->message : "closed by the peer");
-      return;
+      return G_SOURCE_REMOVE;
     }
   chat_line_buffer_feed (link->lines, link->read_buf, (gsize)n);
   process_lines (link);
-  link_read (link);
+  return link->owner != NULL ? G_SOURCE_CONTINUE : G_SOURCE_REMOVE;
 }
 
 static void
 link_read (Link *link)
 {
-  GInputStream *in = NULL;
+  GInputStream *in = g_io_stream_get_input_stream (link->stream);
 
-  if (link->owner == NULL)
+  if (link->owner == NULL || link->read_source != NULL)
     return;
-  in = g_io_stream_get_input_stream (link->stream);
-  g_input_stream_read_async (in, link->read_buf, READ_CHUNK, G_PRIORITY_DEFAULT, link->cancellable,
-                             on_read, link_ref (link));
+  /* Plain sockets' and TLS connections' streams both are. */
+  if (!G_IS_POLLABLE_INPUT_STREAM (in)
+      || !g_pollable_input_stream_can_poll (G_POLLABLE_INPUT_STREAM (in)))
+    {
+      link_close (link, "its stream cannot be polled");
+      return;
+    }
+  link->read_source = g_pollable_input_stream_create_source (G_POLLABLE_INPUT_STREAM (in), NULL);
+  g_source_set_callback (link->read_source, G_SOURCE_FUNC (on_readable), link_ref (link),
+                         (GDestroyNotify)link_unref);
+  /* As the client sockets' source (chat-poll-source.c): no poll set change, and no
+   * eventfd write, around each dispatch. */
+  g_source_set_can_recurse (link->read_source, TRUE);
+  g_source_attach (link->read_source, NULL);
 }
 
 static void

@@ -128,6 +128,10 @@ poll_source_get (void)
   shared->epfd = epfd;
   shared->doomed = g_ptr_array_new_with_free_func (g_free);
   shared->tag = g_source_add_unix_fd (source, epfd, G_IO_IN);
+  /* No nested loop ever runs inside a dispatch here; without this GLib takes the fd out
+   * of its poll set and puts it back around every dispatch, waking itself through its
+   * eventfd each time (twice per dispatch). */
+  g_source_set_can_recurse (source, TRUE);
   g_source_attach (source, NULL);
   return shared;
 }
