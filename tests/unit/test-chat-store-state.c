@@ -3,6 +3,9 @@
 #include "chat-store-test-util.h"
 #include "chat-store-testing.h"
 
+#include <sqlite3.h>
+#include <string.h>
+
 /* --- apply batches ----------------------------------------------------------- */
 
 static void
@@ -193,6 +196,29 @@ test_hash_tracks_changes (StoreFixture *f, gconstpointer data)
   g_assert_cmpstr (one, ==, refused);
 }
 
+/* The SQL of every index of the store in dir, by name: a restore rebuilds them. */
+static char *
+index_schema (const char *dir)
+{
+  g_autofree char *path = g_build_filename (dir, "chatd.db", NULL);
+  g_autoptr (GString) out = g_string_new (NULL);
+  sqlite3 *db = NULL;
+  sqlite3_stmt *stmt = NULL;
+
+  g_assert_cmpint (sqlite3_open_v2 (path, &db, SQLITE_OPEN_READONLY, NULL), ==, SQLITE_OK);
+  g_assert_cmpint (sqlite3_prepare_v2 (db,
+                                       "SELECT name, sql FROM sqlite_master WHERE type = 'index'"
+                                       " AND sql IS NOT NULL ORDER BY name",
+                                       -1, &stmt, NULL),
+                   ==, SQLITE_OK);
+  while (sqlite3_step (stmt) == SQLITE_ROW)
+    g_string_append_printf (out, "%s: %s\n", sqlite3_column_text (stmt, 0),
+                            sqlite3_column_text (stmt, 1));
+  sqlite3_finalize (stmt);
+  sqlite3_close (db);
+  return g_string_free (g_steal_pointer (&out), FALSE);
+}
+
 static void
 test_snapshot_restore (void)
 {
@@ -201,7 +227,7 @@ test_snapshot_restore (void)
   g_autoptr (GBytes) snapshot = NULL;
   g_autofree char *hash_a = NULL, *hash_b = NULL, *later_a = NULL, *later_b = NULL;
   g_autoptr (ChatApplyResult) ra = NULL, rb = NULL;
-  g_autofree char *owner = NULL;
+  g_autofree char *owner = NULL, *indexes = NULL, *restored_indexes = NULL;
   guint64 applied = 0;
 
   store_fixture_set_up (&a, NULL);
@@ -211,8 +237,12 @@ test_snapshot_restore (void)
   snapshot = chat_store_snapshot (a.store, &applied, &error);
   g_assert_no_error (error);
   g_assert_cmpuint (applied, ==, G_N_ELEMENTS (script));
+  indexes = index_schema (b.dir);
+  g_assert_nonnull (strstr (indexes, "messages_by_conversation"));
   g_assert_true (chat_store_restore (b.store, snapshot, &error));
   g_assert_no_error (error);
+  restored_indexes = index_schema (b.dir);
+  g_assert_cmpstr (restored_indexes, ==, indexes);
   hash_a = store_hash (a.store);
   hash_b = store_hash (b.store);
   g_assert_cmpstr (hash_a, ==, hash_b);
