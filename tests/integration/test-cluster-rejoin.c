@@ -148,6 +148,10 @@ rejoin_by_image (Fixture *f, ImageKill kill)
   write_pipelined (f, 20, 4);
   chat_test_cluster_kill (f->cluster, follower);
   write_pipelined (f, 3000, 32);
+  /* The leader's image of the last interval is read by a worker thread, which waits for a
+   * short WAL first (up to 5 s under a write load): without any image past what the
+   * follower holds, the log is all the leader can send. */
+  chat_test_spin (3000);
   old = newest_snapshot_file (f, follower);
   for (guint i = 0; i < 8; i++)
     send_next (f);
