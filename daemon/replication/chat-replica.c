@@ -191,9 +191,12 @@ static void
 set_wakeup (ChatReplica *self, guint64 wakeup_ms)
 {
   gint64 ready_us = (gint64)wakeup_ms * 1000;
-  gint64 current_us = self->timer != NULL ? g_source_get_ready_time (self->timer) : 0;
+  gint64 current_us = 0;
 
-  if (self->timer != NULL && (current_us < 0 || ready_us < current_us))
+  if (self->timer == NULL)
+    return;
+  current_us = g_source_get_ready_time (self->timer);
+  if (current_us < 0 || ready_us < current_us)
     g_source_set_ready_time (self->timer, ready_us);
 }
 

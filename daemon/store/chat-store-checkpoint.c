@@ -111,28 +111,17 @@ chat_checkpointer_request (ChatCheckpointer *self)
   g_mutex_unlock (&self->lock);
 }
 
+/* Waits up to timeout_us (0: not at all) for no checkpoint to run or be asked for, and
+ * says whether that came; past the WAL's hard bound (run_deferred_checkpoint) the writer
+ * waits for the copy. */
 gboolean
-chat_checkpointer_idle (ChatCheckpointer *self)
-{
-  gboolean idle = FALSE;
-
-  g_mutex_lock (&self->lock);
-  idle = !self->running && !self->wanted;
-  g_mutex_unlock (&self->lock);
-  return idle;
-}
-
-/* Waits up to timeout_us for no checkpoint to run or be asked for, and says whether that
- * came: the WAL's hard bound (run_deferred_checkpoint), where the writer waits for the
- * copy. */
-gboolean
-chat_checkpointer_wait_idle (ChatCheckpointer *self, gint64 timeout_us)
+chat_checkpointer_idle (ChatCheckpointer *self, gint64 timeout_us)
 {
   gint64 until = g_get_monotonic_time () + timeout_us;
   gboolean idle = FALSE;
 
   g_mutex_lock (&self->lock);
-  while ((self->running || self->wanted) && !self->stopping
+  while ((self->running || self->wanted) && !self->stopping && timeout_us > 0
          && g_cond_wait_until (&self->wake, &self->lock, until))
     ;
   idle = !self->running && !self->wanted;

@@ -96,9 +96,9 @@ run_deferred_checkpoint (ChatStore *self, GError **error)
   if (!self->checkpoint_deferred || start < self->inline_retry_us)
     return TRUE;
   if (self->checkpointer != NULL
-      && !(self->wal_frames >= CHAT_STORE_WAL_HARD_PAGES
-               ? chat_checkpointer_wait_idle (self->checkpointer, CHAT_STORE_HARD_WAIT_US)
-               : chat_checkpointer_idle (self->checkpointer)))
+      && !chat_checkpointer_idle (self->checkpointer, self->wal_frames >= CHAT_STORE_WAL_HARD_PAGES
+                                                          ? CHAT_STORE_HARD_WAIT_US
+                                                          : 0))
     return TRUE;
   if (self->checkpointer != NULL && !self->tail_left_to_thread
       && (gint64)self->wal_frames - chat_checkpointer_copied (self->checkpointer)

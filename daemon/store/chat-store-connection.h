@@ -15,9 +15,9 @@ typedef struct _ChatCheckpointer ChatCheckpointer;
 ChatCheckpointer *chat_checkpointer_start (const char *path, GError **error);
 /* Asks for a checkpoint soon; requests while one runs fold into the next. */
 void chat_checkpointer_request (ChatCheckpointer *self);
-/* No checkpoint under way or asked for: SQLite's checkpoint lock is free of this thread. */
-gboolean chat_checkpointer_idle (ChatCheckpointer *self);
-gboolean chat_checkpointer_wait_idle (ChatCheckpointer *self, gint64 timeout_us);
+/* No checkpoint under way or asked for (SQLite's checkpoint lock is free of this thread),
+ * waiting up to timeout_us for it. */
+gboolean chat_checkpointer_idle (ChatCheckpointer *self, gint64 timeout_us);
 int chat_checkpointer_copied (ChatCheckpointer *self);
 guint64 chat_checkpointer_done (ChatCheckpointer *self);
 void chat_checkpointer_stop (ChatCheckpointer *self);
