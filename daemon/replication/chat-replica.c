@@ -597,6 +597,7 @@ typedef struct
   guint64 applied;
   guint64 serial; /* names the file the image was written to */
   GBytes *data;
+  gint64 started_us;
 } SnapshotJob;
 
 static void
@@ -630,6 +631,18 @@ read_snapshot_in_thread (GTask *task, gpointer source, gpointer data, GCancellab
     g_task_return_boolean (task, TRUE);
 }
 
+/* One line per image (every snapshot_interval entries at most): how large the state has
+ * grown and how long reading it took are what an operator sizes snapshot_interval by. */
+static void
+log_image (const SnapshotJob *job)
+{
+  g_autofree char *size = g_format_size (g_bytes_get_size (job->data));
+
+  g_message ("Read an image of the state at index %" G_GUINT64_FORMAT " (%s) in %" G_GINT64_FORMAT
+             " ms",
+             job->applied, size, (g_get_monotonic_time () - job->started_us) / 1000);
+}
+
 /* Back on the main loop: the core compacts its log up to the index the state was read at
  * (older than what is applied by now, which the core accepts), unless an installed
  * snapshot replaced the state meanwhile (then that state belongs to another history).
@@ -649,6 +662,7 @@ snapshot_read (GObject *source, GAsyncResult *result, gpointer user_data)
       g_warning ("Cannot take a snapshot: %s", error->message);
       return;
     }
+  log_image (job);
   chat_replica_disk_drop_written (self);
   self->written_image = g_bytes_ref (job->data);
   self->last_image_bytes = g_bytes_get_size (job->data);
@@ -710,6 +724,7 @@ maybe_snapshot (ChatReplica *self)
   job->path = g_strdup (chat_store_get_path (self->store));
   job->dir = chat_replica_disk_dir (self);
   job->generation = self->state_generation;
+  job->started_us = g_get_monotonic_time ();
   task = g_task_new (self, NULL, snapshot_read, NULL);
   g_task_set_task_data (task, job, (GDestroyNotify)snapshot_job_free);
   g_task_run_in_thread (task, read_snapshot_in_thread);

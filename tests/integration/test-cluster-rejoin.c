@@ -92,6 +92,7 @@ test_rejoin (Fixture *f, gconstpointer data)
 }
 
 #define INSTALLED "installed a snapshot up to index"
+#define IMAGE_READ "Read an image of the state at index "
 
 typedef enum
 {
@@ -133,6 +134,38 @@ wait_for_image_file (Fixture *f, guint follower, guint64 old)
     }
 }
 
+/* The index of the last image a server's log says it read of its state (0: none). */
+static guint64
+last_image_index (Fixture *f, guint node)
+{
+  g_autofree char *path = chat_test_cluster_log_path (f->cluster, node);
+  g_autofree char *contents = NULL;
+  const char *at = NULL, *next = NULL;
+
+  if (!g_file_get_contents (path, &contents, NULL, NULL))
+    return 0;
+  for (next = contents; (next = strstr (next, IMAGE_READ)) != NULL; next++)
+    at = next;
+  return at != NULL ? g_ascii_strtoull (at + strlen (IMAGE_READ), NULL, 10) : 0;
+}
+
+/* The leader's image is read by a worker thread at the lowest priority, which waits for a
+ * short WAL first: without an image past what the follower holds, the log is all the
+ * leader can send. With snapshot_interval 1000, 3,000 writes leave one at index 2,000 or
+ * later once the thread gets to it (seconds, on a machine busy with other tests under a
+ * sanitizer). */
+static void
+wait_for_leader_image (Fixture *f, guint leader)
+{
+  gint64 deadline = g_get_monotonic_time () + 30 * G_USEC_PER_SEC;
+
+  while (last_image_index (f, leader) < 2000)
+    {
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      chat_test_spin (50);
+    }
+}
+
 /* docs/replication.md, C8: with snapshot_interval 1000 the leader keeps 4,000 entries for a
  * server that is down, so a follower that misses 3,000 writes could still get them from the
  * log; but they weigh more than the leader's image, which it gets instead, then the tail.
@@ -148,10 +181,7 @@ rejoin_by_image (Fixture *f, ImageKill kill)
   write_pipelined (f, 20, 4);
   chat_test_cluster_kill (f->cluster, follower);
   write_pipelined (f, 3000, 32);
-  /* The leader's image of the last interval is read by a worker thread, which waits for a
-   * short WAL first (up to 5 s under a write load): without any image past what the
-   * follower holds, the log is all the leader can send. */
-  chat_test_spin (3000);
+  wait_for_leader_image (f, leader);
   old = newest_snapshot_file (f, follower);
   for (guint i = 0; i < 8; i++)
     send_next (f);
