@@ -212,6 +212,40 @@ chat_repl_heal_truncating (ChatRepl *repl, guint64 from)
     chat_repl_notice (repl, CHAT_REPL_NOTICE_DIVERGED, repl->leader, from, 0);
 }
 
+/* The follower that answered msg holds, in its snapshot, committed entries that our log
+ * contradicts or lacks. Only after a partition in available mode: its side compacted what
+ * a majority held past what every server held (chat_repl_heal_may_compact: a server that
+ * stayed away too long is given up on), and then our side won the heal anyway (the sides
+ * looked equal to the servers that decided, or their views disagreed). Entries in a
+ * snapshot cannot be replayed; ours, past what every server held, are still in our log and
+ * can. Where our own snapshot covers the follower's, it holds what every server held
+ * (or what a majority of ours did), and there is nothing to compare. */
+gboolean
+chat_repl_heal_lacks_history (ChatRepl *repl, const ChatReplMessage *msg)
+{
+  guint64 theirs = msg->snapshot_index;
+
+  if (!is_available (repl) || theirs == 0 || theirs < repl->snapshot_index)
+    return FALSE;
+  if (theirs == repl->snapshot_index)
+    return msg->snapshot_term != repl->snapshot_term;
+  return theirs > chat_repl_last_index (repl)
+         || chat_repl_term_at (repl, theirs) != msg->snapshot_term;
+}
+
+/* The leader gives way to a history that cannot be replayed (chat_repl_heal_lacks_history):
+ * it hands out its own operations past what every server held, for the host to replay on
+ * the next leader, and starts over from empty like any loser of a heal. With an empty log it
+ * neither campaigns nor wins a vote against a server that holds the compacted history. */
+void
+chat_repl_heal_yield (ChatRepl *repl, guint follower)
+{
+  guint64 from = chat_repl_heal_unsafe_from (repl);
+
+  chat_repl_become_follower (repl, repl->term, 0);
+  chat_repl_diverge (repl, from, follower);
+}
+
 /* Where a follower whose entry at prev conflicts with its leader's asks the leader to go on
  * from (always below prev). Committed entries match any leader's in quorum mode, so the
  * follower's commit index is a safe point to jump to. In available mode the losing side of a

@@ -246,7 +246,7 @@ void chat_repl_snapshot_stop (ChatReplPeer *p);
 void chat_repl_handle_snapshot (ChatRepl *repl, const ChatReplMessage *msg);
 void chat_repl_handle_snapshot_response (ChatRepl *repl, const ChatReplMessage *msg);
 void chat_repl_snapshot_persisted (ChatRepl *repl, guint64 index);
-void chat_repl_diverge (ChatRepl *repl, guint64 from);
+void chat_repl_diverge (ChatRepl *repl, guint64 from, guint winner);
 
 /* chat-repl-heal.c: which side wins after a partition in available mode */
 gboolean chat_repl_heal_outranks (ChatRepl *repl, const ChatReplMessage *msg);
@@ -259,5 +259,7 @@ gboolean chat_repl_heal_must_wait (ChatRepl *repl);
 void chat_repl_heal_follow_leader (ChatRepl *repl, const ChatReplMessage *append);
 guint64 chat_repl_heal_everywhere_index (ChatRepl *repl);
 guint64 chat_repl_heal_reject_hint (ChatRepl *repl, guint64 prev);
+gboolean chat_repl_heal_lacks_history (ChatRepl *repl, const ChatReplMessage *msg);
+void chat_repl_heal_yield (ChatRepl *repl, guint follower);
 
 G_END_DECLS

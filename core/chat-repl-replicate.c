@@ -126,6 +126,12 @@ answer_append (ChatRepl *repl, guint to, gboolean success, guint64 hint)
     m->match_index = MIN (repl->persisted, repl->leader_match);
   else
     m->hint_index = hint;
+  /* So that a leader whose log lacks what our snapshot compacted gives way (chat-repl-heal.c). */
+  if (repl->config.mode == CHAT_REPL_MODE_AVAILABLE)
+    {
+      m->snapshot_index = repl->snapshot_index;
+      m->snapshot_term = repl->snapshot_term;
+    }
   chat_repl_send (repl, m);
 }
 
@@ -165,7 +171,7 @@ store_entries (ChatRepl *repl, const ChatReplMessage *msg)
            * partition in available mode: that leader's history wins. */
           if (e->index <= repl->commit)
             {
-              chat_repl_diverge (repl, e->index);
+              chat_repl_diverge (repl, e->index, repl->leader);
               return FALSE;
             }
           chat_repl_heal_truncating (repl, e->index);
@@ -211,10 +217,13 @@ chat_repl_handle_append (ChatRepl *repl, const ChatReplMessage *msg)
   if (prev > 0 && prev == repl->snapshot_index && msg->prev_term != repl->snapshot_term)
     {
       /* Our own snapshot holds a history the leader does not: only after a partition in
-       * available mode whose winner was not the majority's side. Start over from empty;
-       * what the snapshot compacted cannot be replayed (docs/partitions.md). */
-      chat_repl_diverge (repl, prev + 1);
-      answer_append (repl, msg->from, FALSE, 0);
+       * available mode whose winner was not the majority's side. What the snapshot
+       * compacted cannot be replayed: the answer, which names our snapshot, makes the
+       * leader give way (chat_repl_heal_lacks_history). A quorum leader holds every
+       * committed entry, so its history is the one to take there. */
+      if (repl->config.mode != CHAT_REPL_MODE_AVAILABLE)
+        chat_repl_diverge (repl, prev + 1, repl->leader);
+      answer_append (repl, msg->from, FALSE, repl->snapshot_index);
       return;
     }
   if (prev >= repl->snapshot_index && chat_repl_term_at (repl, prev) != msg->prev_term)
@@ -299,6 +308,11 @@ chat_repl_handle_append_response (ChatRepl *repl, const ChatReplMessage *msg)
   if (repl->role != CHAT_REPL_ROLE_LEADER || msg->term != repl->term)
     return;
   peer_heard (repl, msg->from);
+  if (chat_repl_heal_lacks_history (repl, msg))
+    {
+      chat_repl_heal_yield (repl, msg->from);
+      return;
+    }
   if (!msg->success)
     {
       /* Below what it acknowledged: it found its log diverged and started over from empty. */

@@ -220,7 +220,7 @@ install (ChatRepl *repl, const ChatReplMessage *msg)
   if (unsafe_from != 0)
     unsafe_from = MAX (unsafe_from, repl->leader_match + 1);
   if (unsafe_from != 0 && unsafe_from <= chat_repl_last_index (repl))
-    chat_repl_diverge (repl, unsafe_from);
+    chat_repl_diverge (repl, unsafe_from, repl->leader);
   g_clear_pointer (&repl->snapshot_data, g_bytes_unref);
   repl->snapshot_data = g_byte_array_free_to_bytes (data);
   chat_repl_log_reset (repl, msg->snapshot_index, msg->snapshot_term, msg->snapshot_isr);
@@ -355,9 +355,10 @@ chat_repl_handle_snapshot_response (ChatRepl *repl, const ChatReplMessage *msg)
 }
 
 /* Hands every operation from `from` on to the host for replay, then starts over from an
- * empty log and state machine; the leader sends everything again (or its snapshot). */
+ * empty log and state machine; the leader sends everything again (or its snapshot).
+ * winner: the server whose history takes the place of ours, for the journal. */
 void
-chat_repl_diverge (ChatRepl *repl, guint64 from)
+chat_repl_diverge (ChatRepl *repl, guint64 from, guint winner)
 {
   for (guint64 i = from; i <= chat_repl_last_index (repl); i++)
     {
@@ -366,7 +367,7 @@ chat_repl_diverge (ChatRepl *repl, guint64 from)
       if (e != NULL && e->type == CHAT_REPL_ENTRY_OP)
         g_ptr_array_add (repl->u->diverged, chat_repl_entry_ref (e));
     }
-  chat_repl_notice (repl, CHAT_REPL_NOTICE_DIVERGED, repl->leader, from, 0);
+  chat_repl_notice (repl, CHAT_REPL_NOTICE_DIVERGED, winner, from, 0);
   g_ptr_array_set_size (repl->u->committed, 0);
   g_clear_pointer (&repl->snapshot_data, g_bytes_unref);
   repl->snapshot_data = g_bytes_new (NULL, 0);

@@ -126,7 +126,8 @@ type_fields (ChatReplMessageType type)
                                  | BIT (F_ENTRIES),
                              BIT (F_MAJORITY_INDEX) | BIT (F_EVERYWHERE_INDEX) };
       case CHAT_REPL_MSG_APPEND_RESPONSE:
-        return (TypeFields){ BIT (F_SUCCESS) | BIT (F_MATCH_INDEX) | BIT (F_HINT_INDEX), 0 };
+        return (TypeFields){ BIT (F_SUCCESS) | BIT (F_MATCH_INDEX) | BIT (F_HINT_INDEX),
+                             BIT (F_SNAPSHOT_INDEX) | BIT (F_SNAPSHOT_TERM) };
       case CHAT_REPL_MSG_SNAPSHOT:
         return (TypeFields){ SNAPSHOT_COMMON | BIT (F_SNAPSHOT_ISR) | BIT (F_TOTAL) | BIT (F_DATA),
                              0 };

@@ -158,6 +158,11 @@ add_fields (GString *out, const ChatReplMessage *m)
         add_bool (out, "success", m->success);
         add_uint (out, "match_index", m->match_index);
         add_uint (out, "hint_index", m->hint_index);
+        if (m->snapshot_index != 0) /* available mode: the follower's own snapshot */
+          {
+            add_uint (out, "snapshot_index", m->snapshot_index);
+            add_uint (out, "snapshot_term", m->snapshot_term);
+          }
         break;
       case CHAT_REPL_MSG_SNAPSHOT:
       case CHAT_REPL_MSG_SNAPSHOT_RESPONSE:
@@ -453,7 +458,11 @@ decode_fields (JsonObject *o, ChatReplMessage *m, GError **error)
       case CHAT_REPL_MSG_APPEND_RESPONSE:
         return get_bool (o, "success", &m->success, error)
                && get_uint (o, "match_index", G_MAXINT64, &m->match_index, error)
-               && get_uint (o, "hint_index", G_MAXINT64, &m->hint_index, error);
+               && get_uint (o, "hint_index", G_MAXINT64, &m->hint_index, error)
+               && (!json_object_has_member (o, "snapshot_index")
+                   || get_uint (o, "snapshot_index", G_MAXINT64, &m->snapshot_index, error))
+               && (!json_object_has_member (o, "snapshot_term")
+                   || get_uint (o, "snapshot_term", G_MAXINT64, &m->snapshot_term, error));
       case CHAT_REPL_MSG_SNAPSHOT:
       case CHAT_REPL_MSG_SNAPSHOT_RESPONSE:
         return decode_snapshot (o, m, error);

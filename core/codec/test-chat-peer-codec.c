@@ -207,7 +207,8 @@ test_other_types (void)
       if (t == CHAT_REPL_MSG_VOTE_RESPONSE || t == CHAT_REPL_MSG_PRE_VOTE_RESPONSE)
         g_assert_true (back->granted);
       if (t == CHAT_REPL_MSG_APPEND_RESPONSE)
-        g_assert_true (back->success && back->match_index == 6 && back->hint_index == 7);
+        g_assert_true (back->success && back->match_index == 6 && back->hint_index == 7
+                       && back->snapshot_index == 8 && back->snapshot_term == 9);
       if (t == CHAT_REPL_MSG_SNAPSHOT)
         {
           g_assert_cmpuint (back->snapshot_isr, ==, m->snapshot_isr);

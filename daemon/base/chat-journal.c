@@ -186,7 +186,7 @@ describe_diverged (GString *out, const ChatJournalEntry *e, const char *node)
 {
   g_string_append_printf (out,
                           "%s has a history from index %" G_GUINT64_FORMAT
-                          " that leader %s lacks (a partition healed); its operations will be "
+                          " that %s's side lacks (a partition healed); its operations will be "
                           "replayed through the leader",
                           node, e->index, named (e->server != NULL ? e->server : e->leader));
 }
