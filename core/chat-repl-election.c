@@ -37,15 +37,38 @@ log_empty (ChatRepl *repl)
   return chat_repl_last_index (repl) == 0;
 }
 
+/* Whether a member of our latest set granted its vote from a new store (empty, or still
+ * copying its log, A13). Such a grant vouches for nothing: the member's old disk may have
+ * been the only one of our set to persist the sets and commits that came after it (A6). */
+static gboolean
+granted_by_new_store (ChatRepl *repl)
+{
+  for (guint id = 1; id <= repl->config.n_nodes; id++)
+    {
+      ChatReplPeer *p = &repl->peers[id];
+
+      if (id != self_id (repl) && CHAT_REPL_NODE_SET_HAS (repl->isr, id) && p->vote_granted
+          && p->vote_from_new_store)
+        return TRUE;
+    }
+  return FALSE;
+}
+
 /* The set whose members a candidate needs (or may count as silent): every configured
  * server for an empty log (A8) and for a new store still copying its log (A13), whose
- * latest set may be one the cluster left long ago, even one that names it alone. */
+ * latest set may be one the cluster left long ago, even one that names it alone; and for
+ * a candidate that needs every vote (A6) once a member granted it from a new store: the
+ * server that holds what that member's lost disk held may be outside our set. */
 static ChatReplNodeSet
 electorate_of (ChatRepl *repl)
 {
   if (is_quorum (repl))
     return repl->isr;
-  return log_empty (repl) || repl->rebuilding ? chat_repl_all_nodes (repl) : repl->isr;
+  if (log_empty (repl) || repl->rebuilding)
+    return chat_repl_all_nodes (repl);
+  if (granted_by_new_store (repl) && chat_repl_needs_every_vote (repl))
+    return chat_repl_all_nodes (repl);
+  return repl->isr;
 }
 
 /* Available mode, an empty log: this server may only found a new cluster, with the votes
@@ -197,6 +220,7 @@ chat_repl_campaign (ChatRepl *repl, gboolean transfer, gboolean forced)
     {
       repl->peers[id].vote_answered = FALSE;
       repl->peers[id].vote_granted = FALSE;
+      repl->peers[id].vote_from_new_store = FALSE;
       if (id != self_id (repl))
         request_vote (repl, id, transfer);
     }
@@ -251,6 +275,7 @@ won_available (ChatRepl *repl, ChatReplNodeSet *down)
 {
   gboolean waited = repl->now >= repl->campaign_start + repl->config.failure_timeout_ms;
   gboolean strict = chat_repl_needs_every_vote (repl);
+  ChatReplNodeSet electorate = electorate_of (repl);
 
   *down = 0;
   if (chat_repl_heal_must_wait (repl) && !waited && !repl->campaign_forced)
@@ -259,8 +284,7 @@ won_available (ChatRepl *repl, ChatReplNodeSet *down)
     {
       ChatReplPeer *p = &repl->peers[id];
 
-      if (id == self_id (repl) || !CHAT_REPL_NODE_SET_HAS (electorate_of (repl), id)
-          || p->vote_granted)
+      if (id == self_id (repl) || !CHAT_REPL_NODE_SET_HAS (electorate, id) || p->vote_granted)
         continue;
       if (p->vote_answered || strict || !waited
           || !chat_repl_silent_since (repl, id, repl->campaign_start))
@@ -348,8 +372,11 @@ answer_vote (ChatRepl *repl, const ChatReplMessage *msg, gboolean granted)
 
   m->granted = granted;
   /* Tells an empty candidate whether this server already belongs to a cluster (so does
-   * the cluster id every message carries). */
-  m->last_index = chat_repl_last_index (repl);
+   * the cluster id every message carries), and a candidate that needs every vote whether
+   * ours vouches for a history: a new store still copying its log (A13) says 0, since
+   * what it holds is a copy, not what its old disk acknowledged (A6). Once it holds
+   * entries it holds the cluster id too, which tells an empty candidate the rest. */
+  m->last_index = repl->rebuilding ? 0 : chat_repl_last_index (repl);
   chat_repl_send (repl, m);
 }
 
@@ -426,6 +453,7 @@ chat_repl_handle_vote_response (ChatRepl *repl, const ChatReplMessage *msg)
     }
   p->vote_answered = TRUE;
   p->vote_granted = msg->granted;
+  p->vote_from_new_store = msg->last_index == 0;
   chat_repl_check_election (repl);
 }
 

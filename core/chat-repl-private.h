@@ -31,6 +31,8 @@ typedef struct
   gboolean up;
   gboolean vote_answered;
   gboolean vote_granted;
+  /* The grant came from a store that holds nothing of its own yet (A6, A13): last index 0. */
+  gboolean vote_from_new_store;
   gboolean prevote_answered;
   gboolean prevote_granted;
   /* The image being sent (chat-repl-snapshot.c): kept until the follower has it, even when

@@ -489,21 +489,27 @@ lone_tick_until (ChatRepl *repl, guint64 *now, guint64 until)
     }
 }
 
-/* Server `from` grants s3's pre-vote or vote (type) in term, at time at. */
+/* Server `from` grants s3's pre-vote or vote (type) in term, at time at. A vote's answer
+ * carries the voter's last index, voter_last: 0 from an empty store or one still copying
+ * its log (A13), whose grant vouches for nothing. */
 static void
-lone_grant_from (ChatRepl *repl, ChatReplMessageType type, guint from, guint64 term, guint64 at)
+lone_grant_from (ChatRepl *repl, ChatReplMessageType type, guint from, guint64 term, guint64 at,
+                 guint64 voter_last)
 {
   g_autoptr (ChatReplMessage) grant = chat_repl_message_new (type, from, 3, term);
   ChatReplEvent ev = { CHAT_REPL_EVENT_MESSAGE, at, grant };
 
   grant->granted = TRUE;
+  if (type == CHAT_REPL_MSG_VOTE_RESPONSE)
+    grant->last_index = voter_last;
   lone_step (repl, &ev);
 }
 
+/* s1, which holds a history (its first entry at least), grants. */
 static void
 lone_grant (ChatRepl *repl, ChatReplMessageType type, guint64 term, guint64 at)
 {
-  lone_grant_from (repl, type, 1, term, at);
+  lone_grant_from (repl, type, 1, term, at, 1);
 }
 
 /* s3, not a member of {1}, is elected with s1's vote (A6) and adds itself ({1,3}); s1
@@ -550,10 +556,11 @@ copied_old_set (GPtrArray *log)
   log_add (log, T22, CHAT_REPL_ENTRY_IN_SYNC_SET, SET (2, 3, 0));
 }
 
-/* s3 campaigns once s2 is gone, granted by s2 (whose disk was lost: its new store grants
- * any log) and, when s1_grants, by s1. Returns the role s3 ends with. */
+/* s3 campaigns once s2 is gone, granted by s2, whose vote carries s2_last as its last
+ * index (0: its disk was lost, and its new store grants any log), and, when s1_grants, by
+ * s1, which holds everything up to index 40. Returns the role s3 ends with. */
 static ChatReplRole
-campaign_after_copy (ChatRepl *repl, guint64 now, gboolean s1_grants)
+campaign_granted_by (ChatRepl *repl, guint64 now, gboolean s1_grants, guint64 s2_last)
 {
   ChatReplMessageType types[] = { CHAT_REPL_MSG_PRE_VOTE_RESPONSE, CHAT_REPL_MSG_VOTE_RESPONSE };
 
@@ -566,7 +573,7 @@ campaign_after_copy (ChatRepl *repl, guint64 now, gboolean s1_grants)
       if (types[i] == CHAT_REPL_MSG_PRE_VOTE_RESPONSE)
         term = CHAT_REPL_TERM_MAKE (CHAT_REPL_TERM_COUNTER (term) + 1, 3);
       for (guint from = s1_grants ? 1 : 2; from <= 2; from++)
-        lone_grant_from (repl, types[i], from, term, now += 5);
+        lone_grant_from (repl, types[i], from, term, now += 5, from == 1 ? 40 : s2_last);
     }
   lone_tick_until (repl, &now, now + 200);
   return chat_repl_get_role (repl);
@@ -597,7 +604,7 @@ test_rebuilding_store_waits (void)
   g_autoptr (ChatRepl) repl = new_store_mid_copy ();
   ChatReplStatus status;
 
-  g_assert_cmpint (campaign_after_copy (repl, 20, FALSE), !=, CHAT_REPL_ROLE_LEADER);
+  g_assert_cmpint (campaign_granted_by (repl, 20, FALSE, 0), !=, CHAT_REPL_ROLE_LEADER);
   chat_repl_get_status (repl, &status);
   g_assert_true (status.rebuilding);
   g_assert_cmpuint (status.in_sync, ==, SET (2, 3, 0));
@@ -611,7 +618,7 @@ test_rebuilding_store_leads_with_every_vote (void)
   g_autoptr (ChatRepl) repl = new_store_mid_copy ();
   ChatReplStatus status;
 
-  g_assert_cmpint (campaign_after_copy (repl, 20, TRUE), ==, CHAT_REPL_ROLE_LEADER);
+  g_assert_cmpint (campaign_granted_by (repl, 20, TRUE, 0), ==, CHAT_REPL_ROLE_LEADER);
   chat_repl_get_status (repl, &status);
   g_assert_false (status.rebuilding);
 }
@@ -642,7 +649,45 @@ test_rebuilding_survives_restart (void)
   chat_repl_get_status (restarted, &status);
   g_assert_true (status.rebuilding);
   g_assert_true (status.recovering);
-  g_assert_cmpint (campaign_after_copy (restarted, 20, FALSE), !=, CHAT_REPL_ROLE_LEADER);
+  g_assert_cmpint (campaign_granted_by (restarted, 20, FALSE, 0), !=, CHAT_REPL_ROLE_LEADER);
+}
+
+/* s3 restarts with the log above as its own (not a new store): recovering, with a set
+ * {2,3} that may be long gone. s1 was added back since, and the sets after {2,3} may have
+ * been persisted by s2 alone of {2,3}: s2's vote vouches for them, but only while s2 has
+ * that disk. A grant from s2's new store (last index 0) counts only with every other
+ * server's vote too, s1's included (A6): seeds 486, 1389 and 2415 of `chat-sim
+ * --ship-images --disk-loss` led without what s1 held. */
+typedef struct
+{
+  gboolean s1_grants;
+  guint64 s2_last;
+  ChatReplRole role;
+} RecoveringCase;
+
+static const RecoveringCase recovering_new_store_alone = { FALSE, 0, CHAT_REPL_ROLE_CANDIDATE };
+static const RecoveringCase recovering_new_store_and_s1 = { TRUE, 0, CHAT_REPL_ROLE_LEADER };
+static const RecoveringCase recovering_member = { FALSE, 4, CHAT_REPL_ROLE_LEADER };
+
+static void
+test_recovering_granted_by (gconstpointer data)
+{
+  const RecoveringCase *rc = data;
+  g_autoptr (GPtrArray) log
+      = g_ptr_array_new_with_free_func ((GDestroyNotify)chat_repl_entry_unref);
+  g_autoptr (ChatRepl) repl = NULL;
+  ChatReplPersistedState disk = { .term = T22 };
+  ChatReplConfig config;
+  ChatReplStatus status;
+
+  story_config_init (&config, 3, 3);
+  copied_old_set (log);
+  disk.entries = log;
+  repl = chat_repl_new (&config, &disk);
+  chat_repl_get_status (repl, &status);
+  g_assert_true (status.recovering);
+  g_assert_false (status.rebuilding);
+  g_assert_cmpint (campaign_granted_by (repl, 20, rc->s1_grants, rc->s2_last), ==, rc->role);
 }
 
 /* Asks s3 (a follower of s1 in term 1.1) for a pre-vote from s2; returns the answer. */
@@ -1130,6 +1175,12 @@ main (int argc, char **argv)
   g_test_add_func ("/repl/available/rebuilding-store-leads-with-every-vote",
                    test_rebuilding_store_leads_with_every_vote);
   g_test_add_func ("/repl/available/rebuilding-survives-restart", test_rebuilding_survives_restart);
+  g_test_add_data_func ("/repl/available/recovering-not-by-new-store-alone",
+                        &recovering_new_store_alone, test_recovering_granted_by);
+  g_test_add_data_func ("/repl/available/recovering-by-new-store-and-every-server",
+                        &recovering_new_store_and_s1, test_recovering_granted_by);
+  g_test_add_data_func ("/repl/available/recovering-by-member-vote", &recovering_member,
+                        test_recovering_granted_by);
   g_test_add_func ("/repl/available/stalled-leader", test_stalled_leader);
   g_test_add_func ("/repl/quorum/stalled-candidate", test_stalled_candidate);
   g_test_add_func ("/repl/available/stalled-leader-replaced", test_stalled_leader_replaced);
