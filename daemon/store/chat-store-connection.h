@@ -64,6 +64,8 @@ struct _ChatStore
   ChatWalSyncer *syncer;
   ChatWalGauge *wal_gauge;
   int wal_frames;             /* frames in the WAL after the last commit */
+  int checkpoint_asked_at;    /* wal_frames when the thread was last asked, 0 once restarted */
+  gint64 checkpoint_asked_us; /* and when */
   gint64 inline_retry_us;     /* a reader held the last inline checkpoint back: not before */
   guint64 inline_checkpoints; /* run by the main connection (the WAL past its bound) */
 
