@@ -623,6 +623,19 @@ test_rebuilding_store_leads_with_every_vote (void)
   g_assert_false (status.rebuilding);
 }
 
+/* s3 of three, restarted on the log of copied_old_set() (mid-copy or its own). */
+static ChatRepl *
+restart_on_old_set (GPtrArray *log, gboolean rebuilding)
+{
+  ChatReplPersistedState disk = { .term = T22, .rebuilding = rebuilding };
+  ChatReplConfig config;
+
+  story_config_init (&config, 3, 3);
+  copied_old_set (log);
+  disk.entries = log;
+  return chat_repl_new (&config, &disk);
+}
+
 /* A restart in the middle of the copy keeps the mark: the hard state carried it, and a
  * store loaded with it is rebuilding although its log is not empty. */
 static void
@@ -633,7 +646,6 @@ test_rebuilding_survives_restart (void)
   g_autoptr (ChatRepl) repl = NULL;
   g_autoptr (ChatRepl) restarted = NULL;
   g_auto (ChatReplUpdate) u;
-  ChatReplPersistedState disk = { .term = T22, .rebuilding = TRUE };
   ChatReplEvent tick = { CHAT_REPL_EVENT_TICK, 10 };
   ChatReplConfig config;
   ChatReplStatus status;
@@ -643,9 +655,7 @@ test_rebuilding_survives_restart (void)
   chat_repl_update_init (&u);
   chat_repl_step (repl, &tick, &u);
   g_assert_true (u.rebuilding);
-  copied_old_set (log);
-  disk.entries = log;
-  restarted = chat_repl_new (&config, &disk);
+  restarted = restart_on_old_set (log, TRUE);
   chat_repl_get_status (restarted, &status);
   g_assert_true (status.rebuilding);
   g_assert_true (status.recovering);
@@ -675,15 +685,9 @@ test_recovering_granted_by (gconstpointer data)
   const RecoveringCase *rc = data;
   g_autoptr (GPtrArray) log
       = g_ptr_array_new_with_free_func ((GDestroyNotify)chat_repl_entry_unref);
-  g_autoptr (ChatRepl) repl = NULL;
-  ChatReplPersistedState disk = { .term = T22 };
-  ChatReplConfig config;
+  g_autoptr (ChatRepl) repl = restart_on_old_set (log, FALSE);
   ChatReplStatus status;
 
-  story_config_init (&config, 3, 3);
-  copied_old_set (log);
-  disk.entries = log;
-  repl = chat_repl_new (&config, &disk);
   chat_repl_get_status (repl, &status);
   g_assert_true (status.recovering);
   g_assert_false (status.rebuilding);
