@@ -1160,6 +1160,74 @@ test_cluster_id (void)
   cluster_clear (&c);
 }
 
+/* docs/replication.md section 8: s1 leads with s3 cut off, so its last operations are past
+ * what every server holds. An answer from s2 that names a snapshot s1's log does not hold
+ * (a history compacted on the majority's side of a partition) makes s1 give way: it hands
+ * those operations out for replay and starts over from empty. A snapshot its log holds
+ * changes nothing, and neither does any snapshot in quorum mode. */
+typedef struct
+{
+  ChatReplMode mode;
+  gboolean held; /* the snapshot named is in s1's log */
+  gboolean yields;
+} LacksCase;
+
+static const LacksCase lacks_available = { CHAT_REPL_MODE_AVAILABLE, FALSE, TRUE };
+static const LacksCase lacks_held = { CHAT_REPL_MODE_AVAILABLE, TRUE, FALSE };
+static const LacksCase lacks_quorum = { CHAT_REPL_MODE_QUORUM, FALSE, FALSE };
+
+static void
+test_leader_lacks_snapshot (gconstpointer data)
+{
+  const LacksCase *lc = data;
+  Cluster c;
+  g_autoptr (GBytes) op = g_bytes_new_static ("op", 2);
+  ChatReplEvent propose = { CHAT_REPL_EVENT_PROPOSE, 0, .data = op };
+  g_autoptr (ChatReplMessage) answer = NULL;
+  ChatReplEvent ev = { CHAT_REPL_EVENT_MESSAGE, 0 };
+  g_auto (ChatReplUpdate) u;
+  ChatReplStatus status;
+  guint64 term;
+
+  cluster_init (&c, 3, lc->mode);
+  cluster_tick (&c, 600);
+  g_assert_cmpint (chat_repl_get_role (c.nodes[1]), ==, CHAT_REPL_ROLE_LEADER);
+  cluster_tick_without (&c, 1500, 3);
+  for (guint i = 0; i < 3; i++)
+    {
+      propose.now_ms = c.now;
+      propose.proposal_id = 100 + i;
+      cluster_step (&c, 1, &propose);
+      cluster_tick_without (&c, 50, 3);
+    }
+  chat_repl_get_status (c.nodes[1], &status);
+  g_assert_cmpint (status.role, ==, CHAT_REPL_ROLE_LEADER);
+  term = status.term;
+  answer = chat_repl_message_new (CHAT_REPL_MSG_APPEND_RESPONSE, 2, 1, term);
+  answer->success = TRUE;
+  answer->match_index = status.last_index;
+  answer->snapshot_index = lc->held ? status.last_index : status.last_index + 10;
+  answer->snapshot_term = term;
+  ev.now_ms = c.now;
+  ev.message = answer;
+  chat_repl_update_init (&u);
+  chat_repl_step (c.nodes[1], &ev, &u);
+  chat_repl_get_status (c.nodes[1], &status);
+  if (!lc->yields)
+    {
+      g_assert_cmpint (status.role, ==, CHAT_REPL_ROLE_LEADER);
+      g_assert_cmpuint (u.diverged->len, ==, 0);
+    }
+  else
+    {
+      g_assert_cmpint (status.role, ==, CHAT_REPL_ROLE_FOLLOWER);
+      g_assert_cmpuint (status.last_index, ==, 0);
+      /* The three operations s3 never got, at least: everything past what all held. */
+      g_assert_cmpuint (u.diverged->len, >=, 3);
+    }
+  cluster_clear (&c);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1189,6 +1257,12 @@ main (int argc, char **argv)
   g_test_add_func ("/repl/quorum/stalled-candidate", test_stalled_candidate);
   g_test_add_func ("/repl/available/stalled-leader-replaced", test_stalled_leader_replaced);
   g_test_add_func ("/repl/available/lag-is-not-silence", test_lag_is_not_silence);
+  g_test_add_data_func ("/repl/available/leader-lacks-snapshot-yields", &lacks_available,
+                        test_leader_lacks_snapshot);
+  g_test_add_data_func ("/repl/available/leader-holds-snapshot-leads", &lacks_held,
+                        test_leader_lacks_snapshot);
+  g_test_add_data_func ("/repl/quorum/leader-lacks-snapshot-leads", &lacks_quorum,
+                        test_leader_lacks_snapshot);
   g_test_add_data_func ("/repl/snapshot/image-over-log", GUINT_TO_POINTER (100),
                         test_image_over_log);
   g_test_add_data_func ("/repl/snapshot/log-when-rule-off", GUINT_TO_POINTER (0),
