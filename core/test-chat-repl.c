@@ -970,6 +970,22 @@ cluster_tick_counting_chunks (Cluster *c, guint64 ms, guint64 image_index, guint
     }
 }
 
+/* s1 leads, s3 is cut off for longer than the failure timeout (out of the in-sync set),
+ * and s1 takes n proposals, gap_ms apart, that s3 never gets. */
+static void
+lead_without_s3 (Cluster *c, ChatReplEvent *propose, guint n, guint64 gap_ms)
+{
+  cluster_tick (c, 600);
+  g_assert_cmpint (chat_repl_get_role (c->nodes[1]), ==, CHAT_REPL_ROLE_LEADER);
+  cluster_tick_without (c, 1500, 3);
+  for (guint i = 0; i < n; i++)
+    {
+      propose->now_ms = c->now;
+      propose->proposal_id = 100 + i;
+      cluster_step (c, 1, propose);
+      cluster_tick_without (c, gap_ms, 3);
+    }
+}
 /* C8: s3 misses 40 operations of 1,000 bytes while the leader may not compact its log
  * (s3 lacks them); the leader's image of 10 KiB weighs less than those 40 KB, so s3 gets
  * the image, 4 chunks at a time, then the tail. With the rule off (percent 0), the log. */
@@ -987,15 +1003,7 @@ test_image_over_log (gconstpointer data)
   guint chunks = 0, most_unanswered = 0;
 
   cluster_init_images (&c, percent);
-  cluster_tick (&c, 600);
-  cluster_tick_without (&c, 1500, 3);
-  for (guint i = 0; i < 40; i++)
-    {
-      propose.now_ms = c.now;
-      propose.proposal_id = 100 + i;
-      cluster_step (&c, 1, &propose);
-      cluster_tick_without (&c, 10, 3);
-    }
+  lead_without_s3 (&c, &propose, 40, 10);
   cluster_tick_without (&c, 300, 3);
   chat_repl_get_status (c.nodes[1], &leader);
   g_assert_cmpuint (leader.in_sync, ==, SET (1, 2, 0));
@@ -1190,16 +1198,7 @@ test_leader_lacks_snapshot (gconstpointer data)
   guint64 term;
 
   cluster_init (&c, 3, lc->mode);
-  cluster_tick (&c, 600);
-  g_assert_cmpint (chat_repl_get_role (c.nodes[1]), ==, CHAT_REPL_ROLE_LEADER);
-  cluster_tick_without (&c, 1500, 3);
-  for (guint i = 0; i < 3; i++)
-    {
-      propose.now_ms = c.now;
-      propose.proposal_id = 100 + i;
-      cluster_step (&c, 1, &propose);
-      cluster_tick_without (&c, 50, 3);
-    }
+  lead_without_s3 (&c, &propose, 3, 50);
   chat_repl_get_status (c.nodes[1], &status);
   g_assert_cmpint (status.role, ==, CHAT_REPL_ROLE_LEADER);
   term = status.term;
