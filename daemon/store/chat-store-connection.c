@@ -20,10 +20,10 @@
 /* Past that, the thread is asked again once this many more pages are in the WAL, or this
  * long after it was last asked. The WAL does not restart after the thread's checkpoints
  * while commits go on (see below), so asking at every commit past
- * CHAT_STORE_CHECKPOINT_PAGES kept the thread checkpointing back to back: 3,131
- * checkpoints in 5 s at one server and 8 clients, each two fsyncs that competed with the
- * log's own, and 10 % of the process's CPU time, for a few pages each. Asking again after
- * a while still finds the pause in the writes that lets the WAL restart. */
+ * CHAT_STORE_CHECKPOINT_PAGES kept the thread checkpointing back to back, two fsyncs for
+ * a few pages each time: 4,318 checkpoints in a 6 s load of one server and 8 clients, 116
+ * since, and 12 % less server CPU per acknowledged send (docs/benchmarks.md). Asking
+ * again after a while still finds the pause in the writes that lets the WAL restart. */
 #define CHAT_STORE_CHECKPOINT_STEP_PAGES 1000
 #define CHAT_STORE_CHECKPOINT_STEP_US (50 * 1000)
 /* The WAL's bound is CHAT_STORE_WAL_MAX_PAGES (64 MiB of 4 KiB pages). A checkpoint that

@@ -37,13 +37,26 @@ write_pipelined (Fixture *f, guint n, guint window)
   g_assert_cmpuint (f->failed, ==, 0);
 }
 
+/* The last place a server's log says text, or NULL; *contents holds the log. */
+static const char *
+log_last_mention (Fixture *f, guint node, const char *text, char **contents)
+{
+  g_autofree char *path = chat_test_cluster_log_path (f->cluster, node);
+  const char *at = NULL;
+
+  if (!g_file_get_contents (path, contents, NULL, NULL))
+    return NULL;
+  for (const char *next = *contents; (next = strstr (next, text)) != NULL; next++)
+    at = next;
+  return at;
+}
+
 static gboolean
 log_mentions (Fixture *f, guint node, const char *text)
 {
-  g_autofree char *path = chat_test_cluster_log_path (f->cluster, node);
   g_autofree char *contents = NULL;
 
-  return g_file_get_contents (path, &contents, NULL, NULL) && strstr (contents, text) != NULL;
+  return log_last_mention (f, node, text, &contents) != NULL;
 }
 
 /* The returning follower deposed nobody (pre-vote, docs/replication.md C11). Under a
@@ -138,14 +151,9 @@ wait_for_image_file (Fixture *f, guint follower, guint64 old)
 static guint64
 last_image_index (Fixture *f, guint node)
 {
-  g_autofree char *path = chat_test_cluster_log_path (f->cluster, node);
   g_autofree char *contents = NULL;
-  const char *at = NULL, *next = NULL;
+  const char *at = log_last_mention (f, node, IMAGE_READ, &contents);
 
-  if (!g_file_get_contents (path, &contents, NULL, NULL))
-    return 0;
-  for (next = contents; (next = strstr (next, IMAGE_READ)) != NULL; next++)
-    at = next;
   return at != NULL ? g_ascii_strtoull (at + strlen (IMAGE_READ), NULL, 10) : 0;
 }
 
