@@ -38,6 +38,9 @@
  * growth (log_outgrew_image). */
 #define SNAPSHOT_RATIO_FLOOR (64 * 1024 * 1024)
 #define APPLY_SLICE_US (40 * 1000)
+/* How often a flush looks again while the store holds its writes (a hold lasts one
+ * checkpoint of the WAL's last pages: a few to hundreds of milliseconds). */
+#define HELD_RETRY_MS 2
 /* status-changed for a moving commit index alone is sent at most this often. */
 #define STATUS_INTERVAL_MS 1000
 
@@ -1026,13 +1029,29 @@ flush (ChatReplica *self, gint64 budget_us)
   chat_slice_note ("a flush", start, kind);
 }
 
+static gboolean on_flush (gpointer user_data);
+
+/* The store holds its writes while its checkpoint thread copies the WAL's last pages
+ * (chat_store_writes_held): what may go before the disk goes now (heartbeats, the
+ * leader's appends, answers), so that no server takes this one for dead, and the flush
+ * looks again shortly. */
+static void
+flush_while_held (ChatReplica *self)
+{
+  send_acknowledgements (self);
+  self->flush_source = g_timeout_add_full (G_PRIORITY_DEFAULT, HELD_RETRY_MS, on_flush, self, NULL);
+}
+
 static gboolean
 on_flush (gpointer user_data)
 {
   ChatReplica *self = g_object_ref (user_data);
 
   self->flush_source = 0;
-  flush (self, FLUSH_SLICE_US);
+  if (running (self) && chat_store_writes_held (self->store))
+    flush_while_held (self);
+  else
+    flush (self, FLUSH_SLICE_US);
   g_object_unref (self);
   return G_SOURCE_REMOVE;
 }

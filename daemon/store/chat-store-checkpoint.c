@@ -17,14 +17,13 @@ struct _ChatCheckpointer
   gboolean wanted;
   gboolean running; /* a checkpoint under way: it holds SQLite's checkpoint lock */
   gboolean stopping;
-  guint64 done; /* checkpoints run, for tests and the log */
-  int copied;   /* WAL frames in the database after the last one (SQLite's backfill) */
+  guint64 done; /* checkpoints run: a hold of the writes ends with the one it asked for */
 };
 
 /* A PASSIVE checkpoint copies what it can from the WAL into the database (fsyncing the WAL
  * before and the database after) without taking the write lock, so the main connection
  * commits while it runs. The WAL restarts at the next commit once everything is copied. */
-static int
+static void
 checkpoint_once (ChatCheckpointer *self)
 {
   int log_frames = 0, copied = 0;
@@ -36,7 +35,6 @@ checkpoint_once (ChatCheckpointer *self)
     g_warning ("Checkpointing the WAL: %s (SQLite code %d)", sqlite3_errmsg (self->db), rc);
   g_debug ("Checkpointed %d of %d WAL frames in %" G_GINT64_FORMAT " ms", copied, log_frames,
            (g_get_monotonic_time () - start) / 1000);
-  return rc == SQLITE_OK ? copied : -1;
 }
 
 static gpointer
@@ -48,8 +46,6 @@ checkpoint_thread (gpointer data)
   g_mutex_lock (&self->lock);
   while (!self->stopping)
     {
-      int copied = 0;
-
       if (!self->wanted)
         {
           g_cond_wait (&self->wake, &self->lock);
@@ -58,12 +54,10 @@ checkpoint_thread (gpointer data)
       self->wanted = FALSE;
       self->running = TRUE;
       g_mutex_unlock (&self->lock);
-      copied = checkpoint_once (self);
+      checkpoint_once (self);
       g_mutex_lock (&self->lock);
       self->running = FALSE;
-      self->copied = copied;
       self->done++;
-      g_cond_broadcast (&self->wake); /* chat_checkpointer_wait_idle */
     }
   g_mutex_unlock (&self->lock);
   return NULL;
@@ -111,34 +105,15 @@ chat_checkpointer_request (ChatCheckpointer *self)
   g_mutex_unlock (&self->lock);
 }
 
-/* Waits up to timeout_us (0: not at all) for no checkpoint to run or be asked for, and
- * says whether that came; past the WAL's hard bound (run_deferred_checkpoint) the writer
- * waits for the copy. */
 gboolean
-chat_checkpointer_idle (ChatCheckpointer *self, gint64 timeout_us)
+chat_checkpointer_idle (ChatCheckpointer *self)
 {
-  gint64 until = g_get_monotonic_time () + timeout_us;
   gboolean idle = FALSE;
 
   g_mutex_lock (&self->lock);
-  while ((self->running || self->wanted) && !self->stopping && timeout_us > 0
-         && g_cond_wait_until (&self->wake, &self->lock, until))
-    ;
   idle = !self->running && !self->wanted;
   g_mutex_unlock (&self->lock);
   return idle;
-}
-
-/* How many frames of the WAL the last checkpoint left in the database (-1: it failed). */
-int
-chat_checkpointer_copied (ChatCheckpointer *self)
-{
-  int copied = 0;
-
-  g_mutex_lock (&self->lock);
-  copied = self->copied;
-  g_mutex_unlock (&self->lock);
-  return copied;
 }
 
 guint64

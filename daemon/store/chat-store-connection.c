@@ -29,18 +29,21 @@
 /* The WAL's bound is CHAT_STORE_WAL_MAX_PAGES (64 MiB of 4 KiB pages). A checkpoint that
  * runs beside a busy writer copies what was committed when it began, and the WAL starts
  * over only when a write transaction begins with everything copied: under a steady load
- * the writer always comes first. Past the bound the main connection checkpoints itself
- * (copying what the thread left, usually little) once the thread is idle, at the start of
- * a write, which then starts the WAL over. A reader that keeps it from copying everything
- * (an operator's sqlite3) is waited out this long between tries. */
-#define CHAT_STORE_INLINE_RETRY_US (20 * 1000)
-/* What the main connection's own checkpoint may have left to copy: the thread, asked
- * once more, brings the WAL's uncopied tail under this first. A tail of 40,000 frames (a
- * second at etcd's l load) held the main loop for 240 ms, more than half the failure
- * timeout. */
-#define CHAT_STORE_INLINE_MAX_FRAMES 1000
+ * the writer always comes first. Past the bound, once the thread has finished the
+ * checkpoint under way, the writes wait (chat_store_writes_held; the main loop goes on)
+ * while the thread copies what was committed meanwhile, so that the next write starts the
+ * WAL over. At most CHAT_STORE_HOLD_US: the writes then go on, and the next hold comes
+ * once the thread is idle again, not before CHAT_STORE_HOLD_GAP_US (a reader, such as the
+ * snapshot worker's long read, keeps a checkpoint from copying everything, and holding
+ * the writes gains nothing then). Past twice the bound a hold lasts until the thread's
+ * checkpoint ends however long it takes, and each write waits for one: writers that
+ * outrun the disk, or a reader, are held to the disk's pace. The
+ * main connection never checkpoints itself: its checkpoint past the bound held the whole
+ * loop for its two fsyncs, 400-1,200 ms at etcd's l load, and that was every leader
+ * change there (docs/benchmarks.md). */
+#define CHAT_STORE_HOLD_US (500 * 1000)
+#define CHAT_STORE_HOLD_GAP_US (100 * 1000)
 #define CHAT_STORE_WAL_HARD_PAGES (2 * CHAT_STORE_WAL_MAX_PAGES)
-#define CHAT_STORE_HARD_WAIT_US (20 * 1000)
 /* Every connection's settings; automatic checkpoints stay off (the WAL hook asks the
  * checkpoint thread instead). No journal_size_limit: cutting the WAL file back happens in
  * the commit that restarts it, on the main loop, and on a file system mounted with
@@ -82,53 +85,6 @@ chat_store_exec (ChatStore *self, const char *sql, GError **error)
 
 /* --- the connection's settings and its WAL ---------------------------------------- */
 
-/* The checkpoint past the WAL's bound that a commit asked for (on_wal_commit). It copies
- * the WAL into the database and lets it restart, so it must fsync both, which a connection
- * at synchronous OFF does not do: it runs at NORMAL at least. Never while the thread
- * checkpoints: SQLite would refuse it (one checkpoint at a time), and a refused one at
- * most once a second let the WAL grow to hundreds of MB. Nor, the first time, while the
- * thread has left more than CHAT_STORE_INLINE_MAX_FRAMES to copy: it is asked once more
- * instead. Only once: a writer that commits faster than the thread copies leaves it a
- * long tail every time, and the WAL grew without bound (five times it, in the unit test,
- * once commits wrote their frames in batches). Kept for the next write until it has
- * copied the whole WAL, after which the transaction that follows restarts it. Past
- * CHAT_STORE_WAL_HARD_PAGES each write first waits up to CHAT_STORE_HARD_WAIT_US for the
- * thread to finish: the WAL's hard bound, which only a writer that outruns the disk
- * reaches, and which slows it to the disk's pace without holding the loop for longer. */
-static gboolean
-run_deferred_checkpoint (ChatStore *self, GError **error)
-{
-  gint64 start = g_get_monotonic_time ();
-  int log_frames = -1, copied = -1;
-  int rc;
-
-  if (!self->checkpoint_deferred || start < self->inline_retry_us)
-    return TRUE;
-  if (self->checkpointer != NULL
-      && !chat_checkpointer_idle (self->checkpointer, self->wal_frames >= CHAT_STORE_WAL_HARD_PAGES
-                                                          ? CHAT_STORE_HARD_WAIT_US
-                                                          : 0))
-    return TRUE;
-  if (self->checkpointer != NULL && !self->tail_left_to_thread
-      && (gint64)self->wal_frames - chat_checkpointer_copied (self->checkpointer)
-             > CHAT_STORE_INLINE_MAX_FRAMES)
-    {
-      self->tail_left_to_thread = TRUE;
-      chat_checkpointer_request (self->checkpointer);
-      return TRUE;
-    }
-  if (!self->durable && !chat_store_exec (self, "PRAGMA synchronous = NORMAL", error))
-    return FALSE;
-  rc = sqlite3_wal_checkpoint_v2 (self->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log_frames, &copied);
-  if (rc == SQLITE_OK && copied == log_frames)
-    self->checkpoint_deferred = self->tail_left_to_thread = FALSE;
-  else /* a reader, the thread just started, or a fault (which the thread reports too) */
-    self->inline_retry_us = start + CHAT_STORE_INLINE_RETRY_US;
-  self->inline_checkpoints++;
-  chat_slice_note ("checkpointing the WAL past its bound", start, (guint)self->wal_frames);
-  return self->durable || chat_store_exec (self, "PRAGMA synchronous = OFF", error);
-}
-
 /* FULL: SQLite fsyncs the WAL before the commit returns. OFF: no fsync at all, not even
  * of the WAL's header when a commit restarts it (NORMAL would, on the main loop): the
  * store's sync thread makes these commits durable (chat-store-wal-sync.c), and a power
@@ -136,8 +92,6 @@ run_deferred_checkpoint (ChatStore *self, GError **error)
 gboolean
 chat_store_set_durable (ChatStore *self, gboolean durable, GError **error)
 {
-  if (!run_deferred_checkpoint (self, error))
-    return FALSE;
   if (self->durable == durable)
     return TRUE;
   if (!chat_store_exec (self, durable ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = OFF",
@@ -145,6 +99,49 @@ chat_store_set_durable (ChatStore *self, gboolean durable, GError **error)
     return FALSE;
   self->durable = durable;
   return TRUE;
+}
+
+/* Past the WAL's bound with the thread idle: its next checkpoint runs while the writes
+ * wait, so that it copies everything. */
+static void
+maybe_hold_for_restart (ChatStore *self, gint64 now)
+{
+  gboolean hard = self->wal_frames >= CHAT_STORE_WAL_HARD_PAGES;
+  /* Past twice the bound each write waits for a checkpoint of its own. */
+  gboolean due = now >= self->next_hold_us || (hard && self->wal_frames != self->held_at_frames);
+
+  if (self->checkpointer == NULL || self->wal_frames < CHAT_STORE_WAL_MAX_PAGES || !due
+      || !chat_checkpointer_idle (self->checkpointer))
+    return;
+  self->hold_pass = chat_checkpointer_done (self->checkpointer);
+  self->hold_since_us = now;
+  self->hold_until_us = hard ? G_MAXINT64 : now + CHAT_STORE_HOLD_US;
+  self->holds++;
+  chat_checkpointer_request (self->checkpointer);
+}
+
+gboolean
+chat_store_writes_held (ChatStore *self)
+{
+  gint64 now = g_get_monotonic_time ();
+
+  if (self->hold_until_us != 0
+      && (chat_checkpointer_done (self->checkpointer) > self->hold_pass
+          || now >= self->hold_until_us))
+    {
+      g_debug ("Held the writes for %" G_GINT64_FORMAT " ms for a checkpoint at %d WAL frames",
+               (now - self->hold_since_us) / 1000, self->wal_frames);
+      self->hold_until_us = 0;
+      self->next_hold_us = now + CHAT_STORE_HOLD_GAP_US;
+      self->held_at_frames = self->wal_frames;
+    }
+  if (self->hold_until_us == 0)
+    maybe_hold_for_restart (self, now);
+  if (self->hold_until_us != 0)
+    return TRUE;
+  /* Past twice the bound the writes also wait for a checkpoint under way. */
+  return self->checkpointer != NULL && self->wal_frames >= CHAT_STORE_WAL_HARD_PAGES
+         && !chat_checkpointer_idle (self->checkpointer);
 }
 
 static gboolean
@@ -168,14 +165,11 @@ on_wal_commit (void *data, sqlite3 *db, const char *name, int frames)
   chat_wal_gauge_set (self->wal_gauge, frames);
   if (self->checkpointer == NULL)
     return SQLITE_OK; /* still opening: the migrations' few pages wait */
-  /* Not here, where the connection may be at synchronous OFF: at the start of the next
-   * write (chat_store_set_durable). */
-  if (frames >= CHAT_STORE_WAL_MAX_PAGES)
-    self->checkpoint_deferred = TRUE;
-  /* Once that one is due, the thread is left to finish what it does, and is not asked
-   * again: under a steady load it would otherwise always hold the checkpoint lock. */
-  if (frames >= CHAT_STORE_CHECKPOINT_PAGES && checkpoint_step_reached (self, now)
-      && !(self->checkpoint_deferred && now >= self->inline_retry_us))
+  /* Past the bound, the thread is left to finish what it does, and is asked again only
+   * with the writes held (maybe_hold_for_restart): under a steady load it would otherwise
+   * always hold the checkpoint lock, and never be idle for a hold to begin. */
+  if (frames >= CHAT_STORE_CHECKPOINT_PAGES && frames < CHAT_STORE_WAL_MAX_PAGES
+      && checkpoint_step_reached (self, now))
     {
       chat_checkpointer_request (self->checkpointer);
       self->checkpoint_asked_at = frames;

@@ -15,15 +15,13 @@ typedef struct _ChatCheckpointer ChatCheckpointer;
 ChatCheckpointer *chat_checkpointer_start (const char *path, GError **error);
 /* Asks for a checkpoint soon; requests while one runs fold into the next. */
 void chat_checkpointer_request (ChatCheckpointer *self);
-/* No checkpoint under way or asked for (SQLite's checkpoint lock is free of this thread),
- * waiting up to timeout_us for it. */
-gboolean chat_checkpointer_idle (ChatCheckpointer *self, gint64 timeout_us);
-int chat_checkpointer_copied (ChatCheckpointer *self);
+/* No checkpoint under way or asked for. */
+gboolean chat_checkpointer_idle (ChatCheckpointer *self);
 guint64 chat_checkpointer_done (ChatCheckpointer *self);
 void chat_checkpointer_stop (ChatCheckpointer *self);
 
-/* The WAL's bound in pages (docs/storage.md, "The WAL's bound"): past it, the main
- * connection checkpoints what the thread left and the next commit starts the WAL over. */
+/* The WAL's bound in pages (docs/storage.md, "The WAL's bound"): past it, the writes wait
+ * while the thread checkpoints what is left, and the next commit starts the WAL over. */
 #define CHAT_STORE_WAL_MAX_PAGES 16000
 
 /* The WAL's length in frames after the last commit of the store that has path open,
@@ -56,18 +54,20 @@ struct _ChatStore
   /* the connection (chat-store-connection.c) */
   char *path;
   sqlite3 *db;
-  GHashTable *stmts;            /* SQL text (static string) -> sqlite3_stmt * */
-  gboolean durable;             /* PRAGMA synchronous currently FULL, else OFF */
-  gboolean checkpoint_deferred; /* past the WAL's bound: checkpoint at the next write */
-  gboolean tail_left_to_thread; /* that checkpoint let the thread copy a long tail once */
+  GHashTable *stmts; /* SQL text (static string) -> sqlite3_stmt * */
+  gboolean durable;  /* PRAGMA synchronous currently FULL, else OFF */
   ChatCheckpointer *checkpointer;
   ChatWalSyncer *syncer;
   ChatWalGauge *wal_gauge;
   int wal_frames;             /* frames in the WAL after the last commit */
   int checkpoint_asked_at;    /* wal_frames when the thread was last asked, 0 once restarted */
   gint64 checkpoint_asked_us; /* and when */
-  gint64 inline_retry_us;     /* a reader held the last inline checkpoint back: not before */
-  guint64 inline_checkpoints; /* run by the main connection (the WAL past its bound) */
+  gint64 hold_since_us;       /* writes held for the thread's checkpoint since then */
+  gint64 hold_until_us;       /* and until then at most (0: none) */
+  guint64 hold_pass;          /* the thread's checkpoint count when that one was asked */
+  gint64 next_hold_us;        /* no hold before then */
+  int held_at_frames;         /* wal_frames when the last hold ended */
+  guint64 holds;              /* writes held so far, for tests */
 
   /* the replicated log (chat-store-log.c) */
   guint64 last_log_index;

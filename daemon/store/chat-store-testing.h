@@ -7,11 +7,11 @@
 
 G_BEGIN_DECLS
 
-/* WAL checkpoints: run by the store's checkpoint thread so far, and run by the main
- * connection itself because the WAL had passed its bound (docs/storage.md); the WAL's
- * length in frames after the last commit. */
+/* WAL checkpoints run by the store's checkpoint thread so far, and the ones of those the
+ * writes waited for (chat_store_writes_held; docs/storage.md); the WAL's length in frames
+ * after the last commit. */
 guint64 chat_store_background_checkpoints (ChatStore *self);
-guint64 chat_store_inline_checkpoints (ChatStore *self);
+guint64 chat_store_write_holds (ChatStore *self);
 int chat_store_wal_frames (ChatStore *self);
 /* The highest index in the log, or the compacted index when the log is empty. */
 guint64 chat_store_last_log_index (ChatStore *self);

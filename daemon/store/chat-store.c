@@ -128,10 +128,10 @@ chat_store_background_checkpoints (ChatStore *self)
 }
 
 guint64
-chat_store_inline_checkpoints (ChatStore *self)
+chat_store_write_holds (ChatStore *self)
 {
   g_return_val_if_fail (CHAT_IS_STORE (self), 0);
-  return self->inline_checkpoints;
+  return self->holds;
 }
 
 int

@@ -24,6 +24,13 @@ void chat_store_set_synced_func (ChatStore *self, ChatStoreSyncedFunc func, gpoi
 /* Asks the store's sync thread for an fsync of the WAL; returns the ticket it reports. */
 guint64 chat_store_request_sync (ChatStore *self);
 
+/* Whether the writes should wait (the main loop going on meanwhile): past the WAL's bound,
+ * the checkpoint thread copies the WAL's last pages, and the next write, if none came in
+ * between, starts it over. A hold ends when that checkpoint does, within half a second;
+ * past twice the bound, when the disk has caught up. Writes that come anyway are safe;
+ * the WAL then waits for the next hold (docs/storage.md, "The WAL's bound"). */
+gboolean chat_store_writes_held (ChatStore *self);
+
 /* One read transaction on the database: the health check that gates the service
  * watchdog, so that systemd restarts a server whose database SQLite cannot read. */
 gboolean chat_store_probe (ChatStore *self, GError **error);
