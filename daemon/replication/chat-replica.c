@@ -926,10 +926,11 @@ compact_slice (ChatReplica *self)
 }
 
 /* One flush is one slice of the main loop, and does one kind of work: persisting updates
- * (rounds until 30 ms have passed, at least one), applying one slice of committed
- * entries, or one slice of log compaction. When more than one is pending they take turns,
- * one per flush, with the rest of the main loop (peer lines, the timer, clients) in
- * between: a persist with a slow fsync followed by an apply held the loop for 0.4 s. */
+ * (rounds until 30 ms have passed or the store holds its writes, at least one), applying
+ * one slice of committed entries, or one slice of log compaction. When more than one is
+ * pending they take turns, one per flush, with the rest of the main loop (peer lines, the
+ * timer, clients) in between: a persist with a slow fsync followed by an apply held the
+ * loop for 0.4 s. */
 typedef enum
 {
   FLUSH_PERSIST,
@@ -963,7 +964,8 @@ persist_rounds (ChatReplica *self, gint64 budget_us)
     {
       if (chat_repl_update_is_empty (&self->update))
         break;
-      if (round > 0 && g_get_monotonic_time () - start >= budget_us)
+      if (round > 0
+          && (g_get_monotonic_time () - start >= budget_us || chat_store_writes_held (self->store)))
         break;
       handle_update (self);
     }
