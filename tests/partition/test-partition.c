@@ -982,6 +982,170 @@ test_volume (gconstpointer data)
   fixture_tear_down (&fixture);
 }
 
+/* --- a heal lost by the side that compacted, its leader killed as the network heals ----- */
+
+#define COMPACT_SNAPSHOT_INTERVAL 50 /* chatd retains 4 intervals for a server away */
+#define COMPACT_MAJORITY_ACKS 600
+#define COMPACT_MINORITY_ACKS 100
+#define COMPACT_WRITE_S 60
+#define SURVIVORS_TIMEOUT_MS 30000
+
+/* The highest node other than leader: cut off, its campaign alone takes the highest term
+ * of the three (a term is a counter and the server id, docs/partitions.md). */
+static guint
+highest_follower (guint leader)
+{
+  return leader == N_SERVERS ? N_SERVERS - 1 : N_SERVERS;
+}
+
+static guint
+third_node (guint a, guint b)
+{
+  for (guint node = 1; node <= N_SERVERS; node++)
+    if (node != a && node != b)
+      return node;
+  g_assert_not_reached ();
+}
+
+/* Writes max_acks to leader (the majority's, fixed) and to cut (alone) at once. */
+static void
+write_on_both_sides (Fixture *fixture, guint leader, guint cut)
+{
+  Writer minority, majority;
+  g_autoptr (GThread) minority_thread = NULL;
+  g_autoptr (GThread) majority_thread = NULL;
+  guint minority_acks = 0, majority_acks = 0;
+
+  writer_init (&majority, fixture, leader, "majority", COMPACT_WRITE_S, COMPACT_MAJORITY_ACKS);
+  writer_init (&minority, fixture, cut, "minority", COMPACT_WRITE_S, COMPACT_MINORITY_ACKS);
+  majority_thread = g_thread_new ("majority", writer_thread, &majority);
+  minority_thread = g_thread_new ("minority", writer_thread, &minority);
+  g_thread_join (g_steal_pointer (&majority_thread));
+  g_thread_join (g_steal_pointer (&minority_thread));
+  majority_acks = writer_finish (&majority);
+  minority_acks = writer_finish (&minority);
+  g_printerr ("# acknowledged: %u by node %u's side, %u by node %u alone\n", majority_acks, leader,
+              minority_acks, cut);
+  g_assert_cmpuint (majority_acks, ==, COMPACT_MAJORITY_ACKS);
+  g_assert_cmpuint (minority_acks, ==, COMPACT_MINORITY_ACKS);
+}
+
+/* Writes to whichever server of mask says it leads, as write_for (fixture, 0, ...). */
+static guint
+write_among (Fixture *fixture, guint mask, const char *tag, double seconds, guint max_acks)
+{
+  Writer writer;
+
+  writer_init (&writer, fixture, 0, tag, seconds, max_acks);
+  writer.mask = mask;
+  writer_run (&writer);
+  return writer_finish (&writer);
+}
+
+/* What node's snapshot covers: its log starts after it. */
+static gint64
+snapshot_index (Fixture *fixture, guint node)
+{
+  return chat_test_db_query_int (state_dir (fixture, node),
+                                 "SELECT coalesce (min (idx), 1) - 1 FROM log");
+}
+
+/* Waits (bounded) until node's snapshot covers past index. */
+static gint64
+wait_compacted_past (Fixture *fixture, guint node, gint64 index)
+{
+  gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+  gint64 compacted = snapshot_index (fixture, node);
+
+  while (compacted <= index && g_get_monotonic_time () < deadline)
+    {
+      g_usleep (100000);
+      compacted = snapshot_index (fixture, node);
+    }
+  return compacted;
+}
+
+/* How many acknowledged messages node lacks; *duplicates as in stored_messages. */
+static guint
+count_lost (Fixture *fixture, guint node, guint *duplicates)
+{
+  g_autoptr (GHashTable) stored = stored_messages (fixture, node, duplicates);
+  GHashTableIter iter;
+  gpointer key;
+  guint lost = 0;
+
+  g_hash_table_iter_init (&iter, fixture->acked);
+  while (g_hash_table_iter_next (&iter, &key, NULL))
+    lost += !g_hash_table_contains (stored, key);
+  return lost;
+}
+
+/* Waits (bounded) until the two running servers hold every acknowledged message once and
+ * have applied the same index; fails the test with what each of them lacks otherwise. */
+static void
+check_survivors (Fixture *fixture, guint a, guint b)
+{
+  gint64 deadline = g_get_monotonic_time () + (gint64)SURVIVORS_TIMEOUT_MS * 1000;
+  guint lost[2] = { 0 }, duplicates[2] = { 0 };
+  gboolean same = FALSE;
+
+  do
+    {
+      g_usleep (200000);
+      lost[0] = count_lost (fixture, a, &duplicates[0]);
+      lost[1] = count_lost (fixture, b, &duplicates[1]);
+      same = chat_test_cluster_applied_index (fixture->cluster, a)
+             == chat_test_cluster_applied_index (fixture->cluster, b);
+    }
+  while ((lost[0] + lost[1] + duplicates[0] + duplicates[1] > 0 || !same)
+         && g_get_monotonic_time () < deadline);
+  g_printerr ("# survivors: node %u lacks %u and doubles %u, node %u lacks %u and doubles %u "
+              "of %u acknowledged messages\n",
+              a, lost[0], duplicates[0], b, lost[1], duplicates[1],
+              g_hash_table_size (fixture->acked));
+  if (lost[0] + lost[1] + duplicates[0] + duplicates[1] > 0)
+    g_error ("Acknowledged messages lost or doubled on the surviving servers (logs in %s)",
+             logs_dir (fixture));
+}
+
+/* The majority's side compacts past the server it cut off (it stayed away longer than
+ * four snapshot intervals), and its leader is killed as the network heals: its in-sync set
+ * then holds one server against the minority's one, and the minority's term is the higher.
+ * Before a leader gave way to a follower's snapshot that its log lacks, the minority won
+ * and the operations in the majority's snapshots were lost (docs/replication.md, section
+ * 8; the simulator's seeds 876 and 1109 of --ship-images --partitions). */
+static void
+test_heal_leader_killed_after_compaction (void)
+{
+  static const char *const majority[] = { "majority", NULL };
+  Fixture fixture = { .snapshot_interval = COMPACT_SNAPSHOT_INTERVAL };
+  guint leader = start_cluster (&fixture, "available");
+  guint cut = highest_follower (leader), survivor = third_node (leader, cut);
+  gint64 cut_off_at = seq_before_partition (&fixture), compacted = 0;
+
+  part_net_isolate (fixture.net, cut, TRUE);
+  g_printerr ("# compaction: node %u cut off, node %u leads the others\n", cut, leader);
+  write_on_both_sides (&fixture, leader, cut);
+  compacted = wait_compacted_past (&fixture, survivor, cut_off_at + COMPACT_SNAPSHOT_INTERVAL);
+  g_printerr ("# node %u compacted up to %" G_GINT64_FORMAT
+              ", node %u was cut off after %" G_GINT64_FORMAT "\n",
+              survivor, compacted, cut, cut_off_at);
+  g_assert_cmpint (compacted, >, cut_off_at + COMPACT_SNAPSHOT_INTERVAL);
+  part_net_isolate (fixture.net, cut, FALSE);
+  chat_test_cluster_kill (fixture.cluster, leader);
+  g_printerr ("# healed, node %u killed at once\n", leader);
+  g_assert_cmpuint (wait_leader (&fixture, others_mask (leader), ELECTION_TIMEOUT_MS), !=, 0);
+  g_assert_cmpuint (write_among (&fixture, others_mask (leader), "after", 20, 5), ==, 5);
+  check_survivors (&fixture, survivor, cut);
+  start_server (&fixture, leader, FALSE);
+  wait_answering (&fixture, leader);
+  wait_all_present (&fixture);
+  /* The majority's messages keep their seqs (a leader without its snapshot gave way), the
+   * minority's are replayed: nothing acknowledged is lost or doubled. */
+  check_databases (&fixture, majority, FALSE);
+  fixture_tear_down (&fixture);
+}
+
 /* --- an account deleted and signed up again on one side ------------------------------ */
 
 #define NEW_PASSWORD "partition-password-2"
@@ -1115,6 +1279,8 @@ run_tests (int argc, char **argv)
   g_test_add_func ("/partition/available", test_available);
   g_test_add_func ("/partition/available-crash", test_available_crash);
   g_test_add_func ("/partition/account-reborn", test_account_reborn);
+  g_test_add_func ("/partition/heal-leader-killed-after-compaction",
+                   test_heal_leader_killed_after_compaction);
   g_test_add_data_func ("/partition/volume-available", &volume_cases[0], test_volume);
   g_test_add_data_func ("/partition/volume-available-snapshots", &volume_cases[1], test_volume);
   g_test_add_data_func ("/partition/volume-quorum", &volume_cases[2], test_volume);
