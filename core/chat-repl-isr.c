@@ -141,13 +141,28 @@ chat_repl_isr_tick (ChatRepl *repl)
     }
 }
 
+/* What an append of the leader we follow says of our rejoin (A7 a). It counts only when
+ * it was sent after the leader heard from us in this rejoin (it echoes the rejoin's id) and
+ * the leader's latest set named us then: from then on the leader removes us only after a
+ * failure timeout of silence, a crash or a stall, and either begins a new rejoin here. An
+ * older append, or the set in our own log, may be from before a removal that the silence
+ * which began this rejoin caused: a starved host finds such appends in its queue. */
+void
+chat_repl_isr_heard_leader (ChatRepl *repl, const ChatReplMessage *append)
+{
+  if (chat_repl_set_is_own (repl) || append->rejoin_heard != repl->rejoin_id
+      || !(append->isr & self_bit (repl)))
+    return;
+  repl->rejoin_commit = MAX (repl->rejoin_commit, append->commit);
+}
+
 /* A recovering follower (A7), or a new store (A13), is back once it holds everything the
- * live leader had committed and that leader's set names it: from then on every commit
- * waits for it, and the sets in its log are its own. */
+ * live leader had committed, by an append that answers its rejoin, and that leader's set
+ * names it: from then on every commit waits for it, and the sets in its log are its own. */
 void
 chat_repl_isr_check_rejoined (ChatRepl *repl)
 {
-  guint64 seen = repl->leader_commit_seen;
+  guint64 seen = repl->rejoin_commit;
 
   if (chat_repl_set_is_own (repl) || repl->role != CHAT_REPL_ROLE_FOLLOWER || repl->leader == 0
       || seen == 0)

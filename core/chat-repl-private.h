@@ -76,6 +76,10 @@ struct _ChatRepl
   ChatReplRole role;
   guint leader;
   gboolean recovering;
+  /* The rejoin under way (A7 a): an id drawn when this process starts and again after a
+   * stall of a failure timeout, never 0; how many were drawn. */
+  guint64 rejoin_id;
+  guint rejoins;
   /* Hard state (A13): this store started empty and has not caught up under a leader yet.
    * The sets in its log were copied from a leader as they were then, so they say nothing
    * of what it may do now: it is neither a member nor a last survivor by them. */
@@ -121,6 +125,8 @@ struct _ChatRepl
   /* Each peer's store as its messages name it, and the one it replaced (A12). */
   guint64 peer_incarnation[CHAT_REPL_MAX_NODES + 1];
   guint64 peer_retired[CHAT_REPL_MAX_NODES + 1];
+  /* Each peer's rejoin as its latest message names it, echoed in our appends (A7 a). */
+  guint64 peer_rejoin[CHAT_REPL_MAX_NODES + 1];
 
   /* timers (absolute ms) */
   guint64 election_deadline;
@@ -135,9 +141,10 @@ struct _ChatRepl
   guint64 prevote_term;
   guint64 prevote_start;
 
-  /* follower: highest index known to equal the current leader's log */
+  /* follower: highest index known to equal the current leader's log; the highest commit
+   * index of that leader's appends that answer our rejoin and name us in its set (A7 a) */
   guint64 leader_match;
-  guint64 leader_commit_seen;
+  guint64 rejoin_commit;
 
   /* leader */
   guint64 first_index_of_term;
@@ -168,6 +175,7 @@ void chat_repl_set_hard_state (ChatRepl *repl, guint64 term, guint vote);
 void chat_repl_adopt_cluster (ChatRepl *repl, const ChatReplMessage *msg);
 void chat_repl_rebuilt (ChatRepl *repl);
 gboolean chat_repl_set_is_own (ChatRepl *repl);
+void chat_repl_begin_rejoin (ChatRepl *repl);
 void chat_repl_reset_election_timer (ChatRepl *repl);
 void chat_repl_become_follower (ChatRepl *repl, guint64 term, guint leader);
 void chat_repl_fail_pending (ChatRepl *repl);
@@ -231,6 +239,7 @@ void chat_repl_leader_tick (ChatRepl *repl);
 /* chat-repl-isr.c */
 gboolean chat_repl_isr_check_incarnation (ChatRepl *repl, const ChatReplMessage *msg);
 void chat_repl_isr_tick (ChatRepl *repl);
+void chat_repl_isr_heard_leader (ChatRepl *repl, const ChatReplMessage *append);
 void chat_repl_isr_check_rejoined (ChatRepl *repl);
 ChatReplNodeSet chat_repl_isr_initial (ChatRepl *repl, ChatReplNodeSet presumed_down);
 void chat_repl_isr_append (ChatRepl *repl, ChatReplNodeSet set);

@@ -54,6 +54,7 @@ send_entries (ChatRepl *repl, guint id, guint max_entries, gsize max_bytes)
   m->commit = repl->commit;
   m->majority_index = chat_repl_heal_majority_index (repl);
   m->everywhere_index = chat_repl_heal_everywhere_index (repl);
+  m->rejoin_heard = repl->peer_rejoin[id];
   for (guint64 i = p->next_index; i <= last; i++)
     {
       ChatReplEntry *e = chat_repl_log_get (repl, i);
@@ -208,7 +209,7 @@ chat_repl_handle_append (ChatRepl *repl, const ChatReplMessage *msg)
   if (CHAT_REPL_TERM_NODE (msg->term) != msg->from || !entries_valid (msg))
     return;
   follow (repl, msg);
-  repl->leader_commit_seen = MAX (repl->leader_commit_seen, msg->commit);
+  chat_repl_isr_heard_leader (repl, msg);
   if (prev > chat_repl_last_index (repl))
     {
       answer_append (repl, msg->from, FALSE, chat_repl_last_index (repl));

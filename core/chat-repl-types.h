@@ -71,7 +71,7 @@ typedef enum
 /* A message between two cores. Which fields matter depends on the type:
  *  VOTE_REQUEST      last_index, last_term, transfer
  *  VOTE_RESPONSE     granted
- *  APPEND            prev_index, prev_term, commit, entries
+ *  APPEND            prev_index, prev_term, commit, entries, rejoin_heard
  *  APPEND_RESPONSE   success, match_index (on success) or hint_index (on reject)
  *  SNAPSHOT          snapshot_index, snapshot_term, snapshot_isr, offset, total, data, done
  *  SNAPSHOT_RESPONSE snapshot_index, offset (bytes held), done, success
@@ -110,6 +110,11 @@ typedef struct
   /* APPEND: entries up to here are on a majority of the servers, and on every server */
   guint64 majority_index;
   guint64 everywhere_index;
+  /* Every type: the rejoin the sender has under way (A7: it restarted, was starved, or its
+   * store is new), 0 when none. APPEND: the receiver's rejoin as the leader last heard it,
+   * so that the receiver knows this append was sent after the leader heard from it. */
+  guint64 rejoin;
+  guint64 rejoin_heard;
 } ChatReplMessage;
 
 ChatReplMessage *chat_repl_message_new (ChatReplMessageType type, guint from, guint to,

@@ -48,15 +48,21 @@ config_valid (const ChatReplConfig *c)
          && c->catch_up_appends_in_flight <= CHAT_REPL_MAX_APPENDS_IN_FLIGHT;
 }
 
+/* The finalizer of splitmix64. */
+static guint64
+mix64 (guint64 z)
+{
+  z = (z ^ (z >> 30)) * G_GUINT64_CONSTANT (0xbf58476d1ce4e5b9);
+  z = (z ^ (z >> 27)) * G_GUINT64_CONSTANT (0x94d049bb133111eb);
+  return z ^ (z >> 31);
+}
+
 /* splitmix64: deterministic, seeded by the host, good enough for timeouts. */
 guint64
 chat_repl_random_range (ChatRepl *repl, guint64 lo, guint64 hi)
 {
-  guint64 z = (repl->rng += G_GUINT64_CONSTANT (0x9e3779b97f4a7c15));
+  guint64 z = mix64 (repl->rng += G_GUINT64_CONSTANT (0x9e3779b97f4a7c15));
 
-  z = (z ^ (z >> 30)) * G_GUINT64_CONSTANT (0xbf58476d1ce4e5b9);
-  z = (z ^ (z >> 27)) * G_GUINT64_CONSTANT (0x94d049bb133111eb);
-  z ^= z >> 31;
   if (hi <= lo)
     return lo;
   return lo + z % (hi - lo + 1);
@@ -201,6 +207,7 @@ chat_repl_send (ChatRepl *repl, ChatReplMessage *message)
   /* A restarted server's set is from before its crash, a new store's a copy: not a side to
    * weigh (chat-repl-heal.c). */
   message->isr = chat_repl_set_is_own (repl) ? repl->isr : 0;
+  message->rejoin = chat_repl_set_is_own (repl) ? 0 : repl->rejoin_id;
   g_ptr_array_add (repl->u->messages, message);
 }
 
@@ -257,6 +264,20 @@ chat_repl_set_is_own (ChatRepl *repl)
   return !repl->recovering && !repl->rebuilding;
 }
 
+/* A7 a: from now on only appends sent after the leader heard this rejoin's id end it.
+ * Whatever was sent to us before (a starved host finds it queued when it runs again) may
+ * come from a leader that had removed us, or was about to, for the silence that began it.
+ * The id differs per process (the host's seed) and per rejoin within one; drawn apart from
+ * the timeouts' generator, so that those stay as they were. 63 bits: JSON integers. */
+void
+chat_repl_begin_rejoin (ChatRepl *repl)
+{
+  guint64 id = mix64 (repl->config.seed ^ mix64 (repl->now ^ ((guint64)++repl->rejoins << 40)));
+
+  repl->rejoin_id = MAX (id & (guint64)G_MAXINT64, 1);
+  repl->rejoin_commit = 0;
+}
+
 void
 chat_repl_reset_election_timer (ChatRepl *repl)
 {
@@ -294,7 +315,7 @@ chat_repl_become_follower (ChatRepl *repl, guint64 term, guint leader)
   if (leader != repl->leader || new_term)
     {
       repl->leader_match = 0;
-      repl->leader_commit_seen = 0;
+      repl->rejoin_commit = 0;
     }
   repl->role = CHAT_REPL_ROLE_FOLLOWER;
   repl->leader = leader;
@@ -313,6 +334,7 @@ static void
 start (ChatRepl *repl)
 {
   repl->started = TRUE;
+  chat_repl_begin_rejoin (repl);
   chat_repl_reset_election_timer (repl);
   for (guint id = 1; id <= repl->config.n_nodes; id++)
     repl->peer_heard[id] = repl->now;
@@ -381,6 +403,7 @@ handle_message (ChatRepl *repl, const ChatReplMessage *msg)
   repl->peer_heard[msg->from] = repl->now;
   if (!chat_repl_isr_check_incarnation (repl, msg))
     return;
+  repl->peer_rejoin[msg->from] = msg->rejoin;
   if (chat_repl_heal_outranks (repl, msg))
     return;
   switch (msg->type)
@@ -441,6 +464,10 @@ absorb_stall (ChatRepl *repl, guint64 stall, guint64 silent)
    * own. As after a restart, we may not lead on our own before we have synced (A7). */
   if (crashed && was_leader)
     chat_repl_become_follower (repl, repl->term, 0);
+  /* Also when we were recovering already: appends queued during the stall may answer the
+   * rejoin we had, from a leader that removed us since. */
+  if (crashed)
+    chat_repl_begin_rejoin (repl);
   if (crashed && !repl->recovering && chat_repl_last_index (repl) > 0)
     {
       repl->recovering = TRUE;

@@ -349,24 +349,30 @@ test_single_node (void)
    | (c ? CHAT_REPL_NODE_BIT (c) : 0))
 
 /* One server whose peers are all down: what it writes is durable at once, what it sends
- * is lost. */
-static void
+ * is lost. Returns the rejoin (A7 a) its last message named, 0 when it sent none. */
+static guint64
 lone_step (ChatRepl *repl, const ChatReplEvent *ev)
 {
   g_auto (ChatReplUpdate) u;
+  guint64 rejoin = 0;
 
   chat_repl_update_init (&u);
   chat_repl_step (repl, ev, &u);
+  for (guint i = 0; i < u.messages->len; i++)
+    rejoin = ((ChatReplMessage *)g_ptr_array_index (u.messages, i))->rejoin;
   if (u.entries->len > 0 || u.hard_state_changed)
     {
       ChatReplEntry *last
           = u.entries->len > 0 ? g_ptr_array_index (u.entries, u.entries->len - 1) : NULL;
       ChatReplEvent persisted = { CHAT_REPL_EVENT_PERSISTED, ev->now_ms };
+      guint64 later;
 
       persisted.index = last != NULL ? last->index : 0;
       persisted.term = last != NULL ? last->term : 0;
-      lone_step (repl, &persisted);
+      later = lone_step (repl, &persisted);
+      rejoin = later != 0 ? later : rejoin;
     }
+  return rejoin;
 }
 
 static void
@@ -378,11 +384,25 @@ log_add (GPtrArray *entries, guint64 term, ChatReplEntryType type, ChatReplNodeS
   g_ptr_array_add (entries, chat_repl_entry_new (term, entries->len + 1, type, data));
 }
 
-/* Hands the server the entries of `log` from index `from` on, as the leader of `term`
- * would, with that leader's commit index. */
-static void
-lone_append (ChatRepl *repl, guint64 now, guint64 term, GPtrArray *log, guint64 from,
-             guint64 commit)
+/* The latest in-sync set in `log`. */
+static ChatReplNodeSet
+log_latest_set (GPtrArray *log)
+{
+  for (guint i = log->len; i > 0; i--)
+    {
+      ChatReplEntry *e = g_ptr_array_index (log, i - 1);
+
+      if (e->type == CHAT_REPL_ENTRY_IN_SYNC_SET)
+        return chat_repl_entry_get_node_set (e);
+    }
+  return 0;
+}
+
+/* One append of the entries of `log` from index `from` on, by the leader of `term`, which
+ * had heard the rejoin `heard` from the server; returns the rejoin the answer names. */
+static guint64
+lone_append_once (ChatRepl *repl, guint64 now, guint64 term, GPtrArray *log, guint64 from,
+                  guint64 commit, guint64 heard)
 {
   g_autoptr (ChatReplMessage) m
       = chat_repl_message_new (CHAT_REPL_MSG_APPEND, CHAT_REPL_TERM_NODE (term), 3, term);
@@ -391,9 +411,23 @@ lone_append (ChatRepl *repl, guint64 now, guint64 term, GPtrArray *log, guint64 
   m->prev_index = from - 1;
   m->prev_term = from > 1 ? ((ChatReplEntry *)g_ptr_array_index (log, from - 2))->term : 0;
   m->commit = commit;
+  m->isr = log_latest_set (log);
+  m->rejoin_heard = heard;
   for (guint64 i = from; i <= log->len; i++)
     g_ptr_array_add (m->entries, chat_repl_entry_ref (g_ptr_array_index (log, i - 1)));
-  lone_step (repl, &ev);
+  return lone_step (repl, &ev);
+}
+
+/* Hands the server the entries of `log` from index `from` on, as the leader of `term`
+ * would, with that leader's commit index: an append, and the next one, sent once the
+ * leader has heard the server's answer (it echoes the server's rejoin, A7 a). */
+static void
+lone_append (ChatRepl *repl, guint64 now, guint64 term, GPtrArray *log, guint64 from,
+             guint64 commit)
+{
+  guint64 heard = lone_append_once (repl, now, term, log, from, commit, 0);
+
+  lone_append_once (repl, now, term, log, from, commit, heard);
 }
 
 /* Lets ten seconds pass for a server alone; returns its role and in-sync set then. */
@@ -874,6 +908,127 @@ test_stalled_leader_replaced (void)
   cluster_clear (&c);
 }
 
+/* Time passes for the servers of `running` only; messages to or from the others are
+ * lost, except that those to `starved` whose sender's set still names it wait in `queue`,
+ * as in a starved host's socket. (The later ones never reach it: their sender goes down
+ * with them still in its buffers, which the starved server was not reading.) */
+static void
+cluster_tick_some (Cluster *c, guint64 ms, ChatReplNodeSet running, guint starved, GPtrArray *queue)
+{
+  for (guint64 t = 0; t < ms; t += 10)
+    {
+      c->now += 10;
+      for (guint id = 1; id <= c->n; id++)
+        {
+          ChatReplEvent ev = { CHAT_REPL_EVENT_TICK, c->now };
+
+          if (CHAT_REPL_NODE_SET_HAS (running, id))
+            cluster_step (c, id, &ev);
+        }
+      while (c->inbox->len > 0)
+        {
+          g_autoptr (ChatReplMessage) m = g_ptr_array_steal_index (c->inbox, 0);
+          ChatReplEvent ev = { CHAT_REPL_EVENT_MESSAGE, c->now, m };
+
+          if (m->to == starved && CHAT_REPL_NODE_SET_HAS (m->isr, starved))
+            g_ptr_array_add (queue, g_steal_pointer (&m));
+          else if (CHAT_REPL_NODE_SET_HAS (running, m->to)
+                   && CHAT_REPL_NODE_SET_HAS (running, m->from))
+            cluster_step (c, m->to, &ev);
+        }
+    }
+}
+
+/* s2 runs again after a stall of 1.5 s: its first step shows the stall (C13), then it
+ * handles what waited in its queue. */
+static void
+cluster_wake (Cluster *c, guint starved, GPtrArray *queue)
+{
+  ChatReplEvent tick = { CHAT_REPL_EVENT_TICK, c->now };
+
+  cluster_step (c, starved, &tick);
+  for (guint i = 0; i < queue->len; i++)
+    {
+      ChatReplEvent ev = { CHAT_REPL_EVENT_MESSAGE, c->now, g_ptr_array_index (queue, i) };
+
+      cluster_step (c, starved, &ev);
+    }
+  g_ptr_array_set_size (queue, 0);
+}
+
+/* s1 leads {1,2,3}; s2 is starved for 1.5 s, during which s1 removes it ({1,3}) and
+ * commits an operation without it. Returns that operation's index. */
+static guint64
+starve_s2_while_s1_commits (Cluster *c, GPtrArray *queue)
+{
+  g_autoptr (GBytes) op = g_bytes_new_static ("op", 2);
+  ChatReplEvent propose = { CHAT_REPL_EVENT_PROPOSE, 0, .proposal_id = 9, .data = op };
+  ChatReplStatus status;
+
+  cluster_init (c, 3, CHAT_REPL_MODE_AVAILABLE);
+  cluster_tick (c, 600);
+  g_assert_cmpint (chat_repl_get_role (c->nodes[1]), ==, CHAT_REPL_ROLE_LEADER);
+  cluster_tick_some (c, 1200, SET (1, 3, 0), 2, queue);
+  chat_repl_get_status (c->nodes[1], &status);
+  g_assert_cmpuint (status.in_sync, ==, SET (1, 3, 0));
+  g_assert_cmpuint (queue->len, >, 0);
+  propose.now_ms = c->now;
+  cluster_step (c, 1, &propose);
+  cluster_tick_some (c, 300, SET (1, 3, 0), 2, queue);
+  g_assert_cmpuint (c->results->len, ==, 1);
+  g_assert_cmpint (g_array_index (c->results, ChatReplProposalResult, 0).code, ==,
+                   CHAT_REPL_RESULT_OK);
+  return g_array_index (c->results, ChatReplProposalResult, 0).index;
+}
+
+/* The survivor of seed 16164 of `chat-sim --ship-images`: s2 wakes when s1 and s3 are gone
+ * and finds only appends of s1 from before its removal, which name it and whose commit
+ * index it holds. They are no live leader's word on its membership now (A7 a): s2 stays
+ * recovering and does not lead without the operation committed without it. */
+static void
+test_starved_member_not_rejoined_by_queue (void)
+{
+  g_autoptr (GPtrArray) queue
+      = g_ptr_array_new_with_free_func ((GDestroyNotify)chat_repl_message_unref);
+  Cluster c;
+  ChatReplStatus status;
+
+  starve_s2_while_s1_commits (&c, queue);
+  cluster_wake (&c, 2, queue);
+  cluster_tick_some (&c, 10000, SET (2, 0, 0), 0, queue);
+  chat_repl_get_status (c.nodes[2], &status);
+  g_assert_cmpint (status.role, !=, CHAT_REPL_ROLE_LEADER);
+  g_assert_true (status.recovering);
+  cluster_clear (&c);
+}
+
+/* The same stall while s1 and s3 live on: s2 catches up, is added back and ends its
+ * recovery with s1's answer to it; when s1 and s3 crash then, s2 holds every commit and
+ * serves alone (two of three servers down). */
+static void
+test_starved_member_rejoins_live_leader (void)
+{
+  g_autoptr (GPtrArray) queue
+      = g_ptr_array_new_with_free_func ((GDestroyNotify)chat_repl_message_unref);
+  Cluster c;
+  ChatReplStatus status;
+  guint64 committed;
+
+  committed = starve_s2_while_s1_commits (&c, queue);
+  cluster_wake (&c, 2, queue);
+  cluster_deliver (&c);
+  cluster_tick (&c, 2000);
+  chat_repl_get_status (c.nodes[2], &status);
+  g_assert_false (status.recovering);
+  g_assert_cmpuint (status.in_sync, ==, SET (1, 2, 3));
+  cluster_tick_some (&c, 10000, SET (2, 0, 0), 0, queue);
+  chat_repl_get_status (c.nodes[2], &status);
+  g_assert_cmpint (status.role, ==, CHAT_REPL_ROLE_LEADER);
+  g_assert_cmpuint (status.in_sync, ==, SET (2, 0, 0));
+  g_assert_cmpuint (status.commit_index, >, committed);
+  cluster_clear (&c);
+}
+
 /* Lag is not silence (A2): a member whose disk confirms nothing for three failure
  * timeouts, while its link answers every append, stays in the in-sync set; commits wait
  * for it, nobody leaves, no election starts; once its disk catches up the write commits. */
@@ -1255,6 +1410,10 @@ main (int argc, char **argv)
   g_test_add_func ("/repl/available/stalled-leader", test_stalled_leader);
   g_test_add_func ("/repl/quorum/stalled-candidate", test_stalled_candidate);
   g_test_add_func ("/repl/available/stalled-leader-replaced", test_stalled_leader_replaced);
+  g_test_add_func ("/repl/available/starved-member-not-rejoined-by-queue",
+                   test_starved_member_not_rejoined_by_queue);
+  g_test_add_func ("/repl/available/starved-member-rejoins-live-leader",
+                   test_starved_member_rejoins_live_leader);
   g_test_add_func ("/repl/available/lag-is-not-silence", test_lag_is_not_silence);
   g_test_add_data_func ("/repl/available/leader-lacks-snapshot-yields", &lacks_available,
                         test_leader_lacks_snapshot);

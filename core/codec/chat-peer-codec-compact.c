@@ -31,6 +31,7 @@ typedef enum
   F_INCARNATION,
   F_CLUSTER,
   F_ISR,
+  F_REJOIN,
   F_LAST_INDEX,
   F_LAST_TERM,
   F_TRANSFER,
@@ -40,6 +41,7 @@ typedef enum
   F_COMMIT,
   F_MAJORITY_INDEX,
   F_EVERYWHERE_INDEX,
+  F_REJOIN_HEARD,
   F_ENTRIES,
   F_SUCCESS,
   F_MATCH_INDEX,
@@ -74,6 +76,7 @@ static const FieldInfo fields[N_FIELDS] = {
   [F_INCARNATION] = { "incarnation", KIND_UINT, AT (incarnation) },
   [F_CLUSTER] = { "cluster", KIND_UINT, AT (cluster) },
   [F_ISR] = { "isr", KIND_NODE_SET, AT (isr) },
+  [F_REJOIN] = { "rejoin", KIND_UINT, AT (rejoin) },
   [F_LAST_INDEX] = { "last_index", KIND_UINT, AT (last_index) },
   [F_LAST_TERM] = { "last_term", KIND_UINT, AT (last_term) },
   [F_TRANSFER] = { "transfer", KIND_BOOL, AT (transfer) },
@@ -83,6 +86,7 @@ static const FieldInfo fields[N_FIELDS] = {
   [F_COMMIT] = { "commit", KIND_UINT, AT (commit) },
   [F_MAJORITY_INDEX] = { "majority_index", KIND_UINT, AT (majority_index) },
   [F_EVERYWHERE_INDEX] = { "everywhere_index", KIND_UINT, AT (everywhere_index) },
+  [F_REJOIN_HEARD] = { "rejoin_heard", KIND_UINT, AT (rejoin_heard) },
   [F_ENTRIES] = { "entries", KIND_ENTRIES, NO_OFFSET },
   [F_SUCCESS] = { "success", KIND_BOOL, AT (success) },
   [F_MATCH_INDEX] = { "match_index", KIND_UINT, AT (match_index) },
@@ -99,7 +103,7 @@ static const FieldInfo fields[N_FIELDS] = {
 /* Members every message has; the ones it may have; then per type (as the json-glib decoder
  * reads them) the ones it needs and the further ones it reads if present. */
 #define COMMON_NEEDED (BIT (F_TYPE) | BIT (F_FROM) | BIT (F_TO) | BIT (F_TERM))
-#define COMMON_OPTIONAL (BIT (F_INCARNATION) | BIT (F_CLUSTER) | BIT (F_ISR))
+#define COMMON_OPTIONAL (BIT (F_INCARNATION) | BIT (F_CLUSTER) | BIT (F_ISR) | BIT (F_REJOIN))
 #define SNAPSHOT_COMMON                                                                            \
   (BIT (F_SNAPSHOT_INDEX) | BIT (F_SNAPSHOT_TERM) | BIT (F_OFFSET) | BIT (F_DONE))
 
@@ -122,9 +126,9 @@ type_fields (ChatReplMessageType type)
       case CHAT_REPL_MSG_PRE_VOTE_RESPONSE:
         return (TypeFields){ BIT (F_GRANTED), BIT (F_LAST_INDEX) };
       case CHAT_REPL_MSG_APPEND:
-        return (TypeFields){ BIT (F_PREV_INDEX) | BIT (F_PREV_TERM) | BIT (F_COMMIT)
-                                 | BIT (F_ENTRIES),
-                             BIT (F_MAJORITY_INDEX) | BIT (F_EVERYWHERE_INDEX) };
+        return (
+            TypeFields){ BIT (F_PREV_INDEX) | BIT (F_PREV_TERM) | BIT (F_COMMIT) | BIT (F_ENTRIES),
+                         BIT (F_MAJORITY_INDEX) | BIT (F_EVERYWHERE_INDEX) | BIT (F_REJOIN_HEARD) };
       case CHAT_REPL_MSG_APPEND_RESPONSE:
         return (TypeFields){ BIT (F_SUCCESS) | BIT (F_MATCH_INDEX) | BIT (F_HINT_INDEX),
                              BIT (F_SNAPSHOT_INDEX) | BIT (F_SNAPSHOT_TERM) };

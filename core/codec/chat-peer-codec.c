@@ -152,6 +152,8 @@ add_fields (GString *out, const ChatReplMessage *m)
           add_uint (out, "majority_index", m->majority_index);
         if (m->everywhere_index != 0)
           add_uint (out, "everywhere_index", m->everywhere_index);
+        if (m->rejoin_heard != 0)
+          add_uint (out, "rejoin_heard", MIN (m->rejoin_heard, (guint64)G_MAXINT64));
         add_entries (out, m->entries);
         break;
       case CHAT_REPL_MSG_APPEND_RESPONSE:
@@ -205,6 +207,8 @@ chat_peer_codec_encode (const ChatReplMessage *message, gsize *length)
     add_uint (out, "cluster", MIN (message->cluster, (guint64)G_MAXINT64));
   if (message->isr != 0)
     add_node_set (out, "isr", message->isr);
+  if (message->rejoin != 0)
+    add_uint (out, "rejoin", MIN (message->rejoin, (guint64)G_MAXINT64));
   add_fields (out, message);
   g_string_append_c (out, '}');
   if (length != NULL)
@@ -454,6 +458,7 @@ decode_fields (JsonObject *o, ChatReplMessage *m, GError **error)
                    || get_uint (o, "majority_index", G_MAXINT64, &m->majority_index, error))
                && (!json_object_has_member (o, "everywhere_index")
                    || get_uint (o, "everywhere_index", G_MAXINT64, &m->everywhere_index, error))
+               && get_optional_uint (o, "rejoin_heard", &m->rejoin_heard, error)
                && decode_entries (o, m, error);
       case CHAT_REPL_MSG_APPEND_RESPONSE:
         return get_bool (o, "success", &m->success, error)
@@ -537,7 +542,8 @@ chat_peer_codec_decode_generic (const char *line, gsize len, GError **error)
   if (json_object_has_member (o, "isr") && !decode_node_set (o, "isr", &m->isr, error))
     return NULL;
   if (!get_optional_uint (o, "incarnation", &m->incarnation, error)
-      || !get_optional_uint (o, "cluster", &m->cluster, error) || !decode_fields (o, m, error))
+      || !get_optional_uint (o, "cluster", &m->cluster, error)
+      || !get_optional_uint (o, "rejoin", &m->rejoin, error) || !decode_fields (o, m, error))
     return NULL;
   return g_steal_pointer (&m);
 }

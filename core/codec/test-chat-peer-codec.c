@@ -46,6 +46,7 @@ assert_same_message (const ChatReplMessage *a, const ChatReplMessage *b)
   g_assert_true (a->incarnation == b->incarnation && a->cluster == b->cluster && a->isr == b->isr);
   g_assert_true (a->majority_index == b->majority_index
                  && a->everywhere_index == b->everywhere_index);
+  g_assert_true (a->rejoin == b->rejoin && a->rejoin_heard == b->rejoin_heard);
   g_assert_cmpuint (a->entries->len, ==, b->entries->len);
   for (guint i = 0; i < a->entries->len; i++)
     {
@@ -117,6 +118,7 @@ test_append (void)
   m->isr = 6;
   m->majority_index = 7;
   m->everywhere_index = 5;
+  m->rejoin_heard = G_GUINT64_CONSTANT (0x7edcba9876543210);
   g_ptr_array_add (m->entries, chat_repl_entry_new (0x305, 10, CHAT_REPL_ENTRY_OP, data));
   g_ptr_array_add (m->entries, chat_repl_entry_new (0x305, 11, CHAT_REPL_ENTRY_IN_SYNC_SET,
                                                     chat_repl_node_set_to_bytes (5)));
@@ -127,6 +129,7 @@ test_append (void)
   g_assert_cmpuint (back->isr, ==, 6);
   g_assert_cmpuint (back->majority_index, ==, 7);
   g_assert_cmpuint (back->everywhere_index, ==, 5);
+  g_assert_cmpuint (back->rejoin_heard, ==, m->rejoin_heard);
   g_assert_cmpuint (back->entries->len, ==, 2);
   e = g_ptr_array_index (back->entries, 0);
   g_assert_cmpint (e->type, ==, CHAT_REPL_ENTRY_OP);
@@ -195,9 +198,11 @@ test_other_types (void)
       m->done = TRUE;
       m->incarnation = G_GUINT64_CONSTANT (0x1234567890abcdef);
       m->cluster = G_GUINT64_CONSTANT (0x0fedcba987654321);
+      m->rejoin = G_GUINT64_CONSTANT (0x2468ace013579bdf);
       back = roundtrip (m);
       g_assert_cmpuint (back->incarnation, ==, m->incarnation);
       g_assert_cmpuint (back->cluster, ==, m->cluster);
+      g_assert_cmpuint (back->rejoin, ==, m->rejoin);
       if (t == CHAT_REPL_MSG_VOTE_RESPONSE)
         g_assert_true (back->granted && back->last_index == 4);
       if (t == CHAT_REPL_MSG_VOTE_REQUEST)
@@ -233,6 +238,7 @@ test_bad_input (void)
     "{\"type\":\"timeout_now\",\"from\":1,\"to\":999,\"term\":3}",
     "{\"type\":\"timeout_now\",\"from\":1,\"to\":2,\"term\":3,\"incarnation\":-5}",
     "{\"type\":\"timeout_now\",\"from\":1,\"to\":2,\"term\":3,\"cluster\":\"a\"}",
+    "{\"type\":\"timeout_now\",\"from\":1,\"to\":2,\"term\":3,\"rejoin\":-1}",
     "{\"type\":\"timeout_now\",\"from\":1,\"to\":2,\"term\":1e30}",
     "{\"type\":\"timeout_now\",\"from\":1,\"to\":2,\"term\":99999999999999999999999}",
     "{\"type\":\"vote_response\",\"from\":1,\"to\":2,\"term\":3}",
