@@ -939,8 +939,8 @@ cluster_tick_some (Cluster *c, guint64 ms, ChatReplNodeSet running, guint starve
     }
 }
 
-/* s2 runs again after a stall of 1.5 s: its first step shows the stall (C13), then it
- * handles what waited in its queue. */
+/* The starved server runs again: its first step shows the stall (C13), then it handles
+ * what waited in its queue, in order. */
 static void
 cluster_wake (Cluster *c, guint starved, GPtrArray *queue)
 {
