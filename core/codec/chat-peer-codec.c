@@ -454,20 +454,16 @@ decode_fields (JsonObject *o, ChatReplMessage *m, GError **error)
         return get_uint (o, "prev_index", G_MAXINT64, &m->prev_index, error)
                && get_uint (o, "prev_term", G_MAXINT64, &m->prev_term, error)
                && get_uint (o, "commit", G_MAXINT64, &m->commit, error)
-               && (!json_object_has_member (o, "majority_index")
-                   || get_uint (o, "majority_index", G_MAXINT64, &m->majority_index, error))
-               && (!json_object_has_member (o, "everywhere_index")
-                   || get_uint (o, "everywhere_index", G_MAXINT64, &m->everywhere_index, error))
+               && get_optional_uint (o, "majority_index", &m->majority_index, error)
+               && get_optional_uint (o, "everywhere_index", &m->everywhere_index, error)
                && get_optional_uint (o, "rejoin_heard", &m->rejoin_heard, error)
                && decode_entries (o, m, error);
       case CHAT_REPL_MSG_APPEND_RESPONSE:
         return get_bool (o, "success", &m->success, error)
                && get_uint (o, "match_index", G_MAXINT64, &m->match_index, error)
                && get_uint (o, "hint_index", G_MAXINT64, &m->hint_index, error)
-               && (!json_object_has_member (o, "snapshot_index")
-                   || get_uint (o, "snapshot_index", G_MAXINT64, &m->snapshot_index, error))
-               && (!json_object_has_member (o, "snapshot_term")
-                   || get_uint (o, "snapshot_term", G_MAXINT64, &m->snapshot_term, error));
+               && get_optional_uint (o, "snapshot_index", &m->snapshot_index, error)
+               && get_optional_uint (o, "snapshot_term", &m->snapshot_term, error);
       case CHAT_REPL_MSG_SNAPSHOT:
       case CHAT_REPL_MSG_SNAPSHOT_RESPONSE:
         return decode_snapshot (o, m, error);

@@ -120,21 +120,27 @@ maybe_hold_for_restart (ChatStore *self, gint64 now)
   chat_checkpointer_request (self->checkpointer);
 }
 
+/* A hold ends with the checkpoint it asked for, or at its time limit. */
+static void
+maybe_end_hold (ChatStore *self, gint64 now)
+{
+  if (self->hold_until_us == 0
+      || (chat_checkpointer_done (self->checkpointer) == self->hold_pass
+          && now < self->hold_until_us))
+    return;
+  g_debug ("Held the writes for %" G_GINT64_FORMAT " ms for a checkpoint at %d WAL frames",
+           (now - self->hold_since_us) / 1000, self->wal_frames);
+  self->hold_until_us = 0;
+  self->next_hold_us = now + CHAT_STORE_HOLD_GAP_US;
+  self->held_at_frames = self->wal_frames;
+}
+
 gboolean
 chat_store_writes_held (ChatStore *self)
 {
   gint64 now = g_get_monotonic_time ();
 
-  if (self->hold_until_us != 0
-      && (chat_checkpointer_done (self->checkpointer) > self->hold_pass
-          || now >= self->hold_until_us))
-    {
-      g_debug ("Held the writes for %" G_GINT64_FORMAT " ms for a checkpoint at %d WAL frames",
-               (now - self->hold_since_us) / 1000, self->wal_frames);
-      self->hold_until_us = 0;
-      self->next_hold_us = now + CHAT_STORE_HOLD_GAP_US;
-      self->held_at_frames = self->wal_frames;
-    }
+  maybe_end_hold (self, now);
   if (self->hold_until_us == 0)
     maybe_hold_for_restart (self, now);
   if (self->hold_until_us != 0)

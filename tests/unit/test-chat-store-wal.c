@@ -162,6 +162,17 @@ test_restart_after_held_writes (StoreFixture *f, gconstpointer data)
   g_assert_cmpuint (count_entries (f, 1), ==, next - 1);
 }
 
+/* Polls until the store holds its writes (held) or no longer does, before deadline. */
+static void
+wait_for_writes_held (StoreFixture *f, gboolean held, gint64 deadline)
+{
+  while (chat_store_writes_held (f->store) != held)
+    {
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      g_usleep (1000);
+    }
+}
+
 /* Writes that do not wait for holds and take the WAL past twice its bound: the next hold
  * lasts until the thread's checkpoint has copied everything, however long that takes, and
  * the next write then starts the WAL over. */
@@ -171,16 +182,8 @@ test_hard_bound (StoreFixture *f, gconstpointer data)
   guint64 next = grow_wal_behind_reader (f, 32000);
   gint64 deadline = g_get_monotonic_time () + 20 * G_USEC_PER_SEC;
 
-  while (!chat_store_writes_held (f->store))
-    {
-      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
-      g_usleep (1000);
-    }
-  while (chat_store_writes_held (f->store))
-    {
-      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
-      g_usleep (1000);
-    }
+  wait_for_writes_held (f, TRUE, deadline);
+  wait_for_writes_held (f, FALSE, deadline);
   append_entries (f, 0, next, 1, 100, FALSE);
   g_assert_cmpint (chat_store_wal_frames (f->store), <, 16000);
   store_fixture_reopen (f);
