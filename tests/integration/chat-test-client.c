@@ -157,9 +157,17 @@ chat_test_assert_all_once (ChatClient *reader, const char *with, GPtrArray *sent
 void
 chat_test_pair_set_up (ChatTestPair *pair, gconstpointer snapshot_interval)
 {
-  pair->cluster = chat_test_cluster_new (3, NULL);
+  ChatTestCluster *cluster = chat_test_cluster_new (3, NULL);
+
   if (snapshot_interval != NULL)
-    chat_test_cluster_set_option (pair->cluster, "cluster", "snapshot_interval", snapshot_interval);
+    chat_test_cluster_set_option (cluster, "cluster", "snapshot_interval", snapshot_interval);
+  chat_test_pair_set_up_on (pair, cluster);
+}
+
+void
+chat_test_pair_set_up_on (ChatTestPair *pair, ChatTestCluster *cluster)
+{
+  pair->cluster = cluster;
   chat_test_cluster_start_all (pair->cluster);
   pair->alice = chat_test_client_new (pair->cluster);
   pair->bob = chat_test_client_new (pair->cluster);

@@ -54,6 +54,8 @@ typedef struct
 /* GTest fixture functions. snapshot_interval (a string) is the cluster's option of that
  * name, or NULL for the default; tear_down ignores its data. */
 void chat_test_pair_set_up (ChatTestPair *pair, gconstpointer snapshot_interval);
+/* The same on a cluster of the caller's, configured but not started yet; the pair owns it. */
+void chat_test_pair_set_up_on (ChatTestPair *pair, ChatTestCluster *cluster);
 void chat_test_pair_tear_down (ChatTestPair *pair, gconstpointer data);
 /* Sends from alice to bob and asserts success. */
 void chat_test_pair_send (ChatTestPair *pair, const char *body);
