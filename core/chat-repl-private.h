@@ -93,6 +93,9 @@ struct _ChatRepl
   /* When each peer was last heard from (any message), for the reason a server waits;
    * what was last said about that in a notice; peers of another cluster already named. */
   guint64 peer_heard[CHAT_REPL_MAX_NODES + 1];
+  /* When we last sent each peer anything: a leader times our silence from our last
+   * answer, not from our last step (C13). */
+  guint64 peer_told[CHAT_REPL_MAX_NODES + 1];
   ChatReplWait wait_noticed;
   ChatReplNodeSet wait_noticed_set;
   guint64 foreign_noticed[CHAT_REPL_MAX_NODES + 1];

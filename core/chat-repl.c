@@ -208,6 +208,8 @@ chat_repl_send (ChatRepl *repl, ChatReplMessage *message)
    * weigh (chat-repl-heal.c). */
   message->isr = chat_repl_set_is_own (repl) ? repl->isr : 0;
   message->rejoin = chat_repl_set_is_own (repl) ? 0 : repl->rejoin_id;
+  if (message->to <= repl->config.n_nodes)
+    repl->peer_told[message->to] = repl->now;
   g_ptr_array_add (repl->u->messages, message);
 }
 
@@ -316,6 +318,9 @@ chat_repl_become_follower (ChatRepl *repl, guint64 term, guint leader)
     {
       repl->leader_match = 0;
       repl->rejoin_commit = 0;
+      /* A new leader's clock of our silence starts at its election, no later than now. */
+      if (leader != 0)
+        repl->peer_told[leader] = MAX (repl->peer_told[leader], repl->now);
     }
   repl->role = CHAT_REPL_ROLE_FOLLOWER;
   repl->leader = leader;
@@ -392,6 +397,39 @@ foreign (ChatRepl *repl, const ChatReplMessage *msg)
   return TRUE;
 }
 
+/* Silent for a failure timeout, we were crashed for the others (A2, A5): as after a restart,
+ * we may not lead on our own before we have synced (A7). Also when we were recovering
+ * already: appends queued meanwhile may answer the rejoin we had, from a leader that
+ * removed us since. */
+static void
+begin_recovery (ChatRepl *repl, guint why)
+{
+  chat_repl_begin_rejoin (repl);
+  if (repl->recovering || chat_repl_last_index (repl) == 0)
+    return;
+  repl->recovering = TRUE;
+  /* why: ourselves for "starved", our leader for "unheard by it"; a restart names nobody */
+  chat_repl_notice (repl, CHAT_REPL_NOTICE_REJOIN_STARTED, why, chat_repl_last_index (repl),
+                    repl->isr);
+}
+
+/* Whether the leader we follow may have heard nothing from us for a failure timeout, and
+ * so dropped us from the set (A2) and committed without us. It times our silence from the
+ * arrival of our last answer, and that answer can have left up to a heartbeat before our
+ * last step: so a stall a little short of a failure timeout, timed from our last step, can
+ * already be one to the leader (C13). We time it from our last message to the leader, less
+ * a heartbeat for the difference of two network delays. */
+static gboolean
+leader_may_have_dropped_us (ChatRepl *repl)
+{
+  const ChatReplConfig *c = &repl->config;
+  guint64 margin = MIN (c->heartbeat_ms, c->failure_timeout_ms);
+
+  return c->mode == CHAT_REPL_MODE_AVAILABLE && repl->role == CHAT_REPL_ROLE_FOLLOWER
+         && repl->leader != 0
+         && repl->now >= repl->peer_told[repl->leader] + c->failure_timeout_ms - margin;
+}
+
 static void
 handle_message (ChatRepl *repl, const ChatReplMessage *msg)
 {
@@ -406,6 +444,11 @@ handle_message (ChatRepl *repl, const ChatReplMessage *msg)
   repl->peer_rejoin[msg->from] = msg->rejoin;
   if (chat_repl_heal_outranks (repl, msg))
     return;
+  /* Our leader talks to us again after we said nothing to it for about a failure timeout
+   * (our stall, or its, or lost answers): it may have removed us meanwhile, and what it
+   * sent before that, queued here, must not end a rejoin (A7 a). */
+  if (msg->from == repl->leader && msg->term == repl->term && leader_may_have_dropped_us (repl))
+    begin_recovery (repl, msg->from);
   switch (msg->type)
     {
       case CHAT_REPL_MSG_VOTE_REQUEST:
@@ -451,7 +494,8 @@ absorb_stall (ChatRepl *repl, guint64 stall, guint64 silent)
 {
   gboolean was_leader = repl->role == CHAT_REPL_ROLE_LEADER;
   gboolean crashed
-      = repl->config.mode == CHAT_REPL_MODE_AVAILABLE && silent >= repl->config.failure_timeout_ms;
+      = (repl->config.mode == CHAT_REPL_MODE_AVAILABLE && silent >= repl->config.failure_timeout_ms)
+        || leader_may_have_dropped_us (repl);
 
   /* Votes for a campaign that old may answer a question nobody asks any more: a leader
    * of a later term may have committed since. Start over (with a pre-vote). */
@@ -464,17 +508,8 @@ absorb_stall (ChatRepl *repl, guint64 stall, guint64 silent)
    * own. As after a restart, we may not lead on our own before we have synced (A7). */
   if (crashed && was_leader)
     chat_repl_become_follower (repl, repl->term, 0);
-  /* Also when we were recovering already: appends queued during the stall may answer the
-   * rejoin we had, from a leader that removed us since. */
   if (crashed)
-    chat_repl_begin_rejoin (repl);
-  if (crashed && !repl->recovering && chat_repl_last_index (repl) > 0)
-    {
-      repl->recovering = TRUE;
-      /* node: ourselves, for "starved", where a restart names nobody */
-      chat_repl_notice (repl, CHAT_REPL_NOTICE_REJOIN_STARTED, repl->config.node_id,
-                        chat_repl_last_index (repl), repl->isr);
-    }
+    begin_recovery (repl, repl->config.node_id);
   for (guint id = 1; id <= repl->config.n_nodes; id++)
     {
       ChatReplPeer *p = &repl->peers[id];

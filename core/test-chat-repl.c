@@ -1029,6 +1029,58 @@ test_starved_member_rejoins_live_leader (void)
   cluster_clear (&c);
 }
 
+/* C13's stall just short of the failure timeout: the leader times s2's silence from its
+ * last answer, which can come up to a heartbeat before s2's last step, from which s2 times
+ * its stall. For every phase of the heartbeat and stalls of 900-990 ms (failure timeout
+ * 1,000 ms), whenever s1 removed s2 and committed without it before s2 woke, s2 must not
+ * lead alone once s1 and s3 are gone. Returns how many schedules had such a removal. */
+static guint
+starve_s2_just_short (guint64 phase_ms, guint64 stall_ms)
+{
+  g_autoptr (GPtrArray) queue
+      = g_ptr_array_new_with_free_func ((GDestroyNotify)chat_repl_message_unref);
+  g_autoptr (GBytes) op = g_bytes_new_static ("op", 2);
+  ChatReplEvent propose = { CHAT_REPL_EVENT_PROPOSE, 0, .proposal_id = 9, .data = op };
+  ChatReplStatus status;
+  Cluster c;
+  gboolean removed;
+
+  cluster_init (&c, 3, CHAT_REPL_MODE_AVAILABLE);
+  cluster_tick (&c, 600 + phase_ms);
+  g_assert_cmpint (chat_repl_get_role (c.nodes[1]), ==, CHAT_REPL_ROLE_LEADER);
+  cluster_tick_some (&c, stall_ms, SET (1, 3, 0), 2, queue);
+  chat_repl_get_status (c.nodes[1], &status);
+  removed = status.in_sync == SET (1, 3, 0);
+  if (removed)
+    {
+      propose.now_ms = c.now;
+      cluster_step (&c, 1, &propose);
+      cluster_tick_some (&c, 10, SET (1, 3, 0), 2, queue);
+      g_assert_cmpuint (c.results->len, ==, 1);
+    }
+  cluster_wake (&c, 2, queue);
+  cluster_tick_some (&c, 10000, SET (2, 0, 0), 0, queue);
+  chat_repl_get_status (c.nodes[2], &status);
+  if (removed)
+    g_assert_cmpint (status.role, !=, CHAT_REPL_ROLE_LEADER);
+  cluster_clear (&c);
+  return removed ? 1 : 0;
+}
+
+static void
+test_starved_member_just_short (void)
+{
+  guint removals = 0;
+
+  for (guint64 phase = 0; phase < 100; phase += 10)
+    {
+      for (guint64 stall = 900; stall < 1000; stall += 10)
+        removals += starve_s2_just_short (phase, stall);
+    }
+  /* The schedules do reach the edge: some stalls short of the timeout cost s2 its place. */
+  g_assert_cmpuint (removals, >, 0);
+}
+
 /* Lag is not silence (A2): a member whose disk confirms nothing for three failure
  * timeouts, while its link answers every append, stays in the in-sync set; commits wait
  * for it, nobody leaves, no election starts; once its disk catches up the write commits. */
@@ -1414,6 +1466,7 @@ main (int argc, char **argv)
                    test_starved_member_not_rejoined_by_queue);
   g_test_add_func ("/repl/available/starved-member-rejoins-live-leader",
                    test_starved_member_rejoins_live_leader);
+  g_test_add_func ("/repl/available/starved-member-just-short", test_starved_member_just_short);
   g_test_add_func ("/repl/available/lag-is-not-silence", test_lag_is_not_silence);
   g_test_add_data_func ("/repl/available/leader-lacks-snapshot-yields", &lacks_available,
                         test_leader_lacks_snapshot);

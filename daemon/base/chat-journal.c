@@ -119,6 +119,17 @@ describe_waiting_for_in_sync (GString *out, const ChatJournalEntry *e, const cha
 static void
 describe_rejoin_started (GString *out, const ChatJournalEntry *e, const char *node)
 {
+  /* server: the leader it had said nothing to */
+  if (e->server != NULL)
+    {
+      g_string_append_printf (
+          out,
+          "%s had said nothing to its leader %s for about a failure timeout, which may have "
+          "gone on without it: with its log up to index %" G_GUINT64_FORMAT
+          " it may not lead until it has caught up with a live server",
+          node, e->server, e->index);
+      return;
+    }
   if (e->silence_ms >= 0)
     {
       g_string_append_printf (

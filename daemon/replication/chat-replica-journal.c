@@ -75,9 +75,12 @@ log_notice (ChatReplica *self, const ChatReplNotice *n)
   leader = chat_replica_address_of (self, leader_id);
   if (notice_names_server (n->type))
     server = chat_replica_address_of (self, n->node);
-  /* A rejoin that names this server: its main loop was starved, it did not restart. */
-  if (n->type == CHAT_REPL_NOTICE_REJOIN_STARTED && n->node != 0)
+  /* A rejoin that names this server: its main loop was starved, it did not restart; one
+   * that names its leader: that leader had heard nothing from it for a while. */
+  if (n->type == CHAT_REPL_NOTICE_REJOIN_STARTED && n->node == self->node_id)
     entry.silence_ms = 0;
+  if (n->type == CHAT_REPL_NOTICE_REJOIN_STARTED && n->node != 0 && n->node != self->node_id)
+    server = chat_replica_address_of (self, n->node);
   if (n->type == CHAT_REPL_NOTICE_ELECTION_STARTED
       && chat_failover_get_loss (&self->failover, &lost, &silence_ms))
     {

@@ -190,6 +190,22 @@ test_rejoin_after_stall (void)
                    "until it has caught up with a live server");
 }
 
+/* A follower that said nothing to its leader for about a failure timeout (C13) names it. */
+static void
+test_rejoin_unheard_by_leader (void)
+{
+  ChatJournalEntry entry = CHAT_JOURNAL_ENTRY_INIT (CHAT_EVENT_REJOIN_STARTED);
+  g_autofree char *text = NULL;
+
+  entry.index = 40;
+  entry.server = "127.0.0.1:5556";
+  text = chat_journal_describe_entry (&entry, "127.0.0.1:5555");
+  g_assert_cmpstr (text, ==,
+                   "127.0.0.1:5555 had said nothing to its leader 127.0.0.1:5556 for about a "
+                   "failure timeout, which may have gone on without it: with its log up to index "
+                   "40 it may not lead until it has caught up with a live server");
+}
+
 /* The reasons an empty server gives for not founding or leading a cluster. */
 static void
 test_identity_events (void)
@@ -345,6 +361,7 @@ main (int argc, char **argv)
   g_test_add_func ("/chat-journal/peer-down-detail", test_peer_down_detail);
   g_test_add_func ("/chat-journal/rejoin-without-leader", test_rejoin_without_leader);
   g_test_add_func ("/chat-journal/rejoin-after-stall", test_rejoin_after_stall);
+  g_test_add_func ("/chat-journal/rejoin-unheard-by-leader", test_rejoin_unheard_by_leader);
   g_test_add_func ("/chat-journal/identity-events", test_identity_events);
   g_test_add_func ("/chat-journal/in-sync-set", test_in_sync_set);
   g_test_add_func ("/chat-journal/no-term", test_no_term);
