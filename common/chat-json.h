@@ -24,6 +24,13 @@ JsonObject *chat_json_parse_flat_object (const char *text, gsize len);
 /* Serializes compactly and appends '\n'. */
 char *chat_json_to_line (JsonObject *object, gsize *len);
 
+/* Text written without a tree, as json-glib's generator prints it (compact, its escapes):
+ * a string quoted and escaped, a whole number, and a member's name with the ',' before it
+ * unless it is an object's first. */
+void chat_json_append_string (GString *out, const char *value);
+void chat_json_append_int (GString *out, gint64 value);
+void chat_json_append_member (GString *out, const char *name);
+
 /* Typed access to a field of an untrusted object. With required = FALSE a missing
  * or null field leaves *out untouched and succeeds. Wrong types, out-of-range
  * numbers and oversize strings fail with CHAT_ERROR_BAD_REQUEST naming the field. */

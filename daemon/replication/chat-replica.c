@@ -1328,6 +1328,8 @@ proposer_result (const ChatApplyResult *applied)
   ChatApplyResult *result = g_new0 (ChatApplyResult, 1);
 
   result->reply = json_object_ref (applied->reply);
+  if (applied->message != NULL)
+    result->message = chat_stored_message_ref (applied->message);
   result->error_code = applied->error_code;
   result->error_message = g_strdup (applied->error_message);
   result->events = g_ptr_array_new ();

@@ -361,6 +361,12 @@ chat_connection_send_event (ChatConnection *self, JsonObject *event)
   enqueue (self, line);
 }
 
+void
+chat_connection_send_line (ChatConnection *self, GBytes *line)
+{
+  enqueue (self, line);
+}
+
 /* --- ordered responses --------------------------------------------------------- */
 
 static void

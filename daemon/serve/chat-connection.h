@@ -34,6 +34,8 @@ const char *chat_connection_get_peer (ChatConnection *self);
 
 /* Writes a pushed event (an object without id) now, between responses. */
 void chat_connection_send_event (ChatConnection *self, JsonObject *event);
+/* Queues a line already written ('\n'-terminated); shared lines are sent by reference. */
+void chat_connection_send_line (ChatConnection *self, GBytes *line);
 /* Fills the response slot of a request (see ChatRequest); responses leave in request order. */
 void chat_connection_complete (ChatConnection *self, guint64 ticket, gboolean pipelined,
                                GBytes *line);

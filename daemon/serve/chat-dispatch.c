@@ -138,7 +138,12 @@ chat_dispatch_parse (ChatDispatch *self, ChatConnection *conn, const char *line,
   const ChatOpInfo *info = NULL;
   ChatRequest *request = NULL;
 
-  object = chat_json_parse_object (line, len, &error);
+  /* Most requests (a send) are flat objects of plain strings and numbers, which the flat
+   * reader takes without json-glib's parser and reads as that would; it leaves anything
+   * else, bad input included, to chat_json_parse_object and its errors. */
+  object = chat_json_parse_flat_object (line, len);
+  if (object == NULL)
+    object = chat_json_parse_object (line, len, &error);
   if (object == NULL)
     return chat_request_new_failed (conn, NULL, error);
   id = json_object_get_member (object, "id");
@@ -393,6 +398,16 @@ proposal_free (Proposal *proposal)
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (Proposal, proposal_free)
 
+/* A send's answer {"message": ...}, written from the message's text. */
+static void
+reply_stored_message (ChatRequest *request, ChatStoredMessage *message)
+{
+  gsize len = 0;
+  const char *json = chat_stored_message_get_json (message, &len);
+
+  chat_request_reply_json (request, "message", json, len);
+}
+
 static void
 on_proposal_done (GObject *source, GAsyncResult *res, gpointer user_data)
 {
@@ -415,6 +430,8 @@ on_proposal_done (GObject *source, GAsyncResult *res, gpointer user_data)
     }
   if (proposal->on_commit != NULL)
     proposal->on_commit (proposal->dispatch, proposal->request, result, proposal->data);
+  else if (result->message != NULL)
+    reply_stored_message (proposal->request, result->message);
   else
     chat_request_reply (proposal->request, result->reply);
 }

@@ -168,17 +168,63 @@ copy_members (JsonObject *to, JsonObject *from)
 }
 
 static void
+send_line (ChatRequest *request, gboolean ok, GBytes *line)
+{
+  gint64 elapsed_us = g_get_monotonic_time () - request->received_us;
+
+  request->answered = TRUE;
+  chat_metrics_observe_request (request->op, ok, (double)elapsed_us / G_USEC_PER_SEC);
+  chat_connection_complete (request->conn, request->ticket, request->pipelined, line);
+}
+
+static void
 send_response (ChatRequest *request, JsonObject *response)
 {
   gsize len = 0;
   char *line = chat_json_to_line (response, &len);
   g_autoptr (GBytes) bytes = g_bytes_new_take (line, len);
-  gint64 elapsed_us = g_get_monotonic_time () - request->received_us;
 
-  request->answered = TRUE;
-  chat_metrics_observe_request (request->op, json_object_get_boolean_member (response, "ok"),
-                                (double)elapsed_us / G_USEC_PER_SEC);
-  chat_connection_complete (request->conn, request->ticket, request->pipelined, bytes);
+  send_line (request, json_object_get_boolean_member (response, "ok"), bytes);
+}
+
+/* The id as response_new sets it: a whole number, a string or null (check_id in
+ * chat-dispatch.c lets no other kind through). */
+static void
+append_id (GString *out, JsonNode *id)
+{
+  chat_json_append_member (out, "id");
+  if (id == NULL || JSON_NODE_HOLDS_NULL (id))
+    g_string_append (out, "null");
+  else if (JSON_NODE_HOLDS_VALUE (id) && json_node_get_value_type (id) == G_TYPE_INT64)
+    chat_json_append_int (out, json_node_get_int (id));
+  else if (JSON_NODE_HOLDS_VALUE (id) && json_node_get_value_type (id) == G_TYPE_STRING)
+    chat_json_append_string (out, json_node_get_string (id));
+  else
+    {
+      g_autofree char *text = json_to_string (id, FALSE);
+
+      g_string_append (out, text);
+    }
+}
+
+void
+chat_request_reply_json (ChatRequest *request, const char *name, const char *value, gsize value_len)
+{
+  GString *out = NULL;
+  g_autoptr (GBytes) line = NULL;
+
+  if (request->answered)
+    return;
+  out = g_string_sized_new (value_len + 64);
+  g_string_append_c (out, '{');
+  append_id (out, request->id);
+  chat_json_append_member (out, "ok");
+  g_string_append (out, "true");
+  chat_json_append_member (out, name);
+  g_string_append_len (out, value, (gssize)value_len);
+  g_string_append (out, "}\n");
+  line = g_string_free_to_bytes (out);
+  send_line (request, TRUE, line);
 }
 
 void

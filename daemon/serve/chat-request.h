@@ -39,6 +39,10 @@ void chat_request_set_session (ChatRequest *request, const char *session_hash,
 
 /* Answers {"id", "ok": true, ...fields}. fields may be NULL. Only the first answer counts. */
 void chat_request_reply (ChatRequest *request, JsonObject *fields);
+/* Answers {"id", "ok": true, name: value}, value being JSON text as json-glib's generator
+ * prints it: the same line as chat_request_reply, without building a tree for it. */
+void chat_request_reply_json (ChatRequest *request, const char *name, const char *value,
+                              gsize value_len);
 /* Answers {"id", "ok": false, "error": {code, message, ...extra}}. */
 void chat_request_fail (ChatRequest *request, const GError *error);
 void chat_request_fail_with (ChatRequest *request, const GError *error, JsonObject *extra);

@@ -108,6 +108,7 @@ void
 chat_sessions_deliver (ChatSessions *self, const ChatApplyEvent *event)
 {
   g_autoptr (GPtrArray) conns = connections_of (self->by_user, event->user_key);
+  g_autoptr (GBytes) line = NULL;
 
   for (guint i = 0; i < conns->len; i++)
     {
@@ -116,7 +117,10 @@ chat_sessions_deliver (ChatSessions *self, const ChatApplyEvent *event)
 
       if (event->except_session != NULL && g_strcmp0 (session, event->except_session) == 0)
         continue;
-      chat_connection_send_event (conn, event->event);
+      /* Written once, for the first connection told, and shared by the others. */
+      if (line == NULL)
+        line = chat_apply_event_to_line (event);
+      chat_connection_send_line (conn, line);
     }
 }
 

@@ -134,15 +134,28 @@ need_user (Apply *apply, const char *username, char **key_out, GError **error)
   return name;
 }
 
-static void
-add_event (Apply *apply, const char *user_key, JsonObject *event, const char *except_session)
+static ChatApplyEvent *
+add_event_for (Apply *apply, const char *user_key, const char *except_session)
 {
   ChatApplyEvent *item = g_new0 (ChatApplyEvent, 1);
 
   item->user_key = g_strdup (user_key);
-  item->event = json_object_ref (event);
   item->except_session = g_strdup (except_session);
   g_ptr_array_add (apply->result->events, item);
+  return item;
+}
+
+static void
+add_event (Apply *apply, const char *user_key, JsonObject *event, const char *except_session)
+{
+  add_event_for (apply, user_key, except_session)->event = json_object_ref (event);
+}
+
+static void
+add_message_event (Apply *apply, const char *user_key, ChatStoredMessage *message,
+                   const char *except_session)
+{
+  add_event_for (apply, user_key, except_session)->message = chat_stored_message_ref (message);
 }
 
 static JsonObject *
@@ -323,37 +336,20 @@ insert_message (Apply *apply, const char *from_key, const char *to_key, const ch
                          CHAT_SQL_TEXT (client_msg_id));
 }
 
-/* The row just inserted, as chat_store_message_from_row() would read it back: built from
- * the values bound, which saves a joined lookup per send. */
-static JsonObject *
-new_message (Apply *apply, const char *from_name, const char *to_name, const char *body, guint64 at)
-{
-  JsonObject *message = json_object_new ();
-
-  json_object_set_int_member (message, "id", (gint64)apply->index);
-  json_object_set_int_member (message, "seq", (gint64)apply->index);
-  json_object_set_string_member (message, "from", from_name);
-  json_object_set_string_member (message, "to", to_name);
-  json_object_set_string_member (message, "body", body);
-  json_object_set_int_member (message, "sent_at", (gint64)at);
-  json_object_set_boolean_member (message, "read", FALSE);
-  return message;
-}
-
+/* The row just inserted is the result's message, as chat_store_message_from_row() would
+ * read it back: kept as the values bound, which saves a joined lookup per send, and
+ * written as text only where it is answered or pushed. */
 static void
-message_events (Apply *apply, JsonObject *message, const char *from_key, const char *to_key)
+message_events (Apply *apply, ChatStoredMessage *message, const char *from_key, const char *to_key)
 {
-  g_autoptr (JsonObject) event = json_object_new ();
   const char *session = NULL;
 
-  json_object_set_string_member (event, "event", "message");
-  json_object_set_object_member (event, "message", json_object_ref (message));
-  add_event (apply, to_key, event, NULL);
+  add_message_event (apply, to_key, message, NULL);
   if (g_strcmp0 (from_key, to_key) == 0)
     return;
   if (!chat_json_get_string (apply->op, "session", FALSE, G_MAXSIZE, &session, NULL))
     session = NULL;
-  add_event (apply, from_key, event, session);
+  add_message_event (apply, from_key, message, session);
 }
 
 /* A message deleted for everyone leaves a tombstone under a key no user has (':' is never
@@ -422,9 +418,9 @@ apply_send (Apply *apply, GError **error)
     return *error == NULL;
   if (!insert_message (apply, from_key, to_key, body, at, client_msg_id, error))
     return FALSE;
-  message = new_message (apply, from_name, to_name, body, at);
-  message_events (apply, message, from_key, to_key);
-  json_object_set_object_member (apply->result->reply, "message", g_steal_pointer (&message));
+  apply->result->message
+      = chat_stored_message_new ((gint64)apply->index, from_name, to_name, body, (gint64)at);
+  message_events (apply, apply->result->message, from_key, to_key);
   return TRUE;
 }
 
@@ -1077,6 +1073,7 @@ apply_event_free (ChatApplyEvent *event)
 {
   g_free (event->user_key);
   g_clear_pointer (&event->event, json_object_unref);
+  g_clear_pointer (&event->message, chat_stored_message_unref);
   g_free (event->except_session);
   g_free (event);
 }
@@ -1099,6 +1096,7 @@ chat_apply_result_free (ChatApplyResult *result)
   if (result == NULL)
     return;
   g_clear_pointer (&result->reply, json_object_unref);
+  g_clear_pointer (&result->message, chat_stored_message_unref);
   g_free (result->error_message);
   g_ptr_array_unref (result->events);
   g_ptr_array_unref (result->ended_sessions);

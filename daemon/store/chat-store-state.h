@@ -9,13 +9,43 @@
 
 G_BEGIN_DECLS
 
+/* A message a send just stored, kept as its fields. The send's reply and its "message"
+ * events are written from them as text, once, and only where someone is answered or told:
+ * a follower, which has no one, writes nothing (docs/benchmarks.md, "JSON on the send
+ * path"). Reference-counted: the result, its events and the proposer's answer share it. */
+typedef struct
+{
+  gint64 id; /* and its seq: the log index that committed it */
+  char *from;
+  char *to;
+  char *body;
+  gint64 sent_at;
+  GString *json;      /* the message as JSON text, written on first use */
+  GBytes *event_line; /* its "message" event as a protocol line, written on first use */
+} ChatStoredMessage;
+
+ChatStoredMessage *chat_stored_message_new (gint64 id, const char *from, const char *to,
+                                            const char *body, gint64 sent_at);
+ChatStoredMessage *chat_stored_message_ref (ChatStoredMessage *message);
+void chat_stored_message_unref (ChatStoredMessage *message);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (ChatStoredMessage, chat_stored_message_unref)
+/* {id, seq, from, to, body, sent_at, read: false} as JSON text (no newline): the text
+ * json-glib's generator prints for the object chat_store_message_from_row reads back. */
+const char *chat_stored_message_get_json (ChatStoredMessage *message, gsize *len);
+/* {"event": "message", "message": {...}} as a '\n'-terminated protocol line. */
+GBytes *chat_stored_message_get_event_line (ChatStoredMessage *message);
+
 /* An event to push to the live connections of one user (by case-folded key). */
 typedef struct
 {
   char *user_key;
-  JsonObject *event;
-  char *except_session; /* session hash whose connections skip it, or NULL */
+  JsonObject *event;          /* NULL for a "message" event, which message describes */
+  ChatStoredMessage *message; /* a "message" event's message, or NULL */
+  char *except_session;       /* session hash whose connections skip it, or NULL */
 } ChatApplyEvent;
+
+/* The event as a '\n'-terminated protocol line. */
+GBytes *chat_apply_event_to_line (const ChatApplyEvent *event);
 
 /* What applying one operation produced. error_code < 0 means success; otherwise
  * it is a ChatErrorCode decided deterministically by the state (e.g. a name taken
@@ -23,6 +53,9 @@ typedef struct
 typedef struct
 {
   JsonObject *reply; /* fields of the success response, never NULL */
+  /* The message a send stored, when it stored one: the success response is then
+   * {"message": message} (chat_stored_message_get_json) and reply is empty. */
+  ChatStoredMessage *message;
   int error_code;
   char *error_message;
   GPtrArray *events;         /* ChatApplyEvent * */

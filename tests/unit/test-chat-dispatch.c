@@ -106,8 +106,12 @@ split_lines (Client *c)
       gsize len = newline - c->in->str;
       g_autoptr (GError) error = NULL;
       JsonObject *object = chat_json_parse_object (c->in->str, len, &error);
+      g_autofree char *generated = NULL;
 
       g_assert_no_error (error);
+      /* Replies and events written as text are the generator's text to the byte. */
+      generated = chat_json_to_line (object, NULL);
+      g_assert_cmpmem (c->in->str, len + 1, generated, strlen (generated));
       g_ptr_array_add (c->lines, object);
       g_string_erase (c->in, 0, len + 1);
     }

@@ -181,6 +181,72 @@ test_to_line (void)
   g_assert_cmpuint (len, ==, strlen (line));
 }
 
+/* What the text writer wrote for one string member, next to the generator's text for it. */
+static void
+assert_string_as_generator (const char *value)
+{
+  g_autoptr (JsonObject) object = json_object_new ();
+  g_autofree char *expected = NULL;
+  g_autoptr (GString) written = g_string_new ("{");
+
+  json_object_set_string_member (object, "s", value);
+  expected = chat_json_to_line (object, NULL);
+  chat_json_append_member (written, "s");
+  chat_json_append_string (written, value);
+  g_string_append (written, "}\n");
+  g_assert_cmpstr (written->str, ==, expected);
+}
+
+static void
+test_text_writer_strings (void)
+{
+  static const char *const samples[] = {
+    "",
+    "plain",
+    "h\xc3\xa9 \"there\"",
+    "back\\slash",
+    "a/b",
+    "\xe2\x80\xa8 line separator",
+    "emoji \xf0\x9f\x98\x80",
+    "tab\tnew\nline\r",
+  };
+
+  /* Every ASCII character, alone and between others: the generator's escapes are its own
+   * (0x1f passes as it is, DEL does not). */
+  for (int c = 1; c < 0x80; c++)
+    {
+      char alone[2] = { (char)c, '\0' };
+      char between[4] = { 'a', (char)c, 'b', '\0' };
+
+      assert_string_as_generator (alone);
+      assert_string_as_generator (between);
+    }
+  for (gsize i = 0; i < G_N_ELEMENTS (samples); i++)
+    assert_string_as_generator (samples[i]);
+}
+
+static void
+test_text_writer_numbers (void)
+{
+  static const gint64 values[] = { 0, 1, -1, 9, 10, 1795000000123, G_MAXINT64, G_MININT64 };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (values); i++)
+    {
+      g_autoptr (JsonObject) object = json_object_new ();
+      g_autofree char *expected = NULL;
+      g_autoptr (GString) written = g_string_new ("{");
+
+      json_object_set_int_member (object, "n", values[i]);
+      json_object_set_boolean_member (object, "b", TRUE);
+      expected = chat_json_to_line (object, NULL);
+      chat_json_append_member (written, "n");
+      chat_json_append_int (written, values[i]);
+      chat_json_append_member (written, "b");
+      g_string_append (written, "true}\n");
+      g_assert_cmpstr (written->str, ==, expected);
+    }
+}
+
 /* chat_json_parse_flat_object either gives up (NULL) or reads what chat_json_parse_object
  * reads. Returns whether it read the text. */
 static gboolean
@@ -270,6 +336,8 @@ main (int argc, char **argv)
                    test_depth_ignores_brackets_in_strings);
   g_test_add_func ("/json/fields", test_fields);
   g_test_add_func ("/json/to-line", test_to_line);
+  g_test_add_func ("/json/text-writer-strings", test_text_writer_strings);
+  g_test_add_func ("/json/text-writer-numbers", test_text_writer_numbers);
   g_test_add_func ("/json/escapes-and-overflow", test_escapes_and_overflow);
   g_test_add_func ("/json/range-message", test_range_message);
   g_test_add_func ("/json/flat", test_flat);

@@ -72,7 +72,8 @@ static void
 push (Fixture *fixture, const char *user_key, const char *except_session, const char *text)
 {
   g_autoptr (JsonObject) event = json_object_new ();
-  ChatApplyEvent apply_event = { (char *)user_key, event, (char *)except_session };
+  ChatApplyEvent apply_event
+      = { .user_key = (char *)user_key, .event = event, .except_session = (char *)except_session };
 
   json_object_set_string_member (event, "event", "message");
   json_object_set_string_member (event, "text", text);

@@ -2,13 +2,6 @@
 /* ChatStore tests: every operation of the apply function, its replies, events and refusals. */
 #include "chat-store-test-util.h"
 
-static JsonObject *
-reply_message (ChatApplyResult *result)
-{
-  g_assert_true (json_object_has_member (result->reply, "message"));
-  return json_object_get_object_member (result->reply, "message");
-}
-
 static ChatApplyEvent *
 event_at (ChatApplyResult *result, guint i)
 {
@@ -19,7 +12,7 @@ event_at (ChatApplyResult *result, guint i)
 static const char *
 event_name (ChatApplyEvent *event)
 {
-  return json_object_get_string_member (event->event, "event");
+  return json_object_get_string_member (event_object (event), "event");
 }
 
 /* --- signup, login, logout ----------------------------------------------------- */
@@ -175,9 +168,9 @@ test_send (StoreFixture *f, gconstpointer data)
   g_assert_cmpstr (to_bob->user_key, ==, "bob");
   g_assert_null (to_bob->except_session);
   g_assert_cmpstr (event_name (to_bob), ==, "message");
-  g_assert_cmpint (
-      json_object_get_int_member (json_object_get_object_member (to_bob->event, "message"), "id"),
-      ==, 3);
+  g_assert_cmpint (json_object_get_int_member (
+                       json_object_get_object_member (event_object (to_bob), "message"), "id"),
+                   ==, 3);
   g_assert_cmpstr (to_alice->user_key, ==, "alice");
   g_assert_cmpstr (to_alice->except_session, ==, "s-a");
   g_assert_cmpuint (chat_store_count_messages (f->store), ==, 1);
@@ -302,10 +295,10 @@ test_mark_read_with (StoreFixture *f, gconstpointer data)
   event = event_at (result, 0);
   g_assert_cmpstr (event->user_key, ==, "alice");
   g_assert_cmpstr (event_name (event), ==, "read");
-  g_assert_cmpstr (json_object_get_string_member (event->event, "by"), ==, "Bob");
-  g_assert_cmpstr (json_object_get_string_member (event->event, "with"), ==, "alice");
-  g_assert_cmpint (json_object_get_int_member (event->event, "up_to"), ==, m2);
-  g_assert_cmpint (json_object_get_int_member (event->event, "seq"), ==, (gint64)f->index);
+  g_assert_cmpstr (json_object_get_string_member (event_object (event), "by"), ==, "Bob");
+  g_assert_cmpstr (json_object_get_string_member (event_object (event), "with"), ==, "alice");
+  g_assert_cmpint (json_object_get_int_member (event_object (event), "up_to"), ==, m2);
+  g_assert_cmpint (json_object_get_int_member (event_object (event), "seq"), ==, (gint64)f->index);
   counts = chat_store_unread_count (f->store, "bob", NULL);
   g_assert_cmpint (json_object_get_int_member (counts, "total"), ==, 2); /* m3 and carol's */
   again = apply_printf (
@@ -347,12 +340,14 @@ test_mark_read_ids (StoreFixture *f, gconstpointer data)
   /* One read event per sender, in key order, each naming its own messages. */
   g_assert_cmpuint (result->events->len, ==, 2);
   g_assert_cmpstr (event_at (result, 0)->user_key, ==, "alice");
-  g_assert_cmpint (json_object_get_int_member (event_at (result, 0)->event, "up_to"), ==, a2);
+  g_assert_cmpint (json_object_get_int_member (event_object (event_at (result, 0)), "up_to"), ==,
+                   a2);
   g_assert_cmpstr (event_at (result, 1)->user_key, ==, "carol");
-  g_assert_cmpint (json_object_get_int_member (event_at (result, 1)->event, "up_to"), ==, c1);
-  g_assert_cmpuint (
-      json_array_get_length (json_object_get_array_member (event_at (result, 1)->event, "ids")), ==,
-      1);
+  g_assert_cmpint (json_object_get_int_member (event_object (event_at (result, 1)), "up_to"), ==,
+                   c1);
+  g_assert_cmpuint (json_array_get_length (
+                        json_object_get_array_member (event_object (event_at (result, 1)), "ids")),
+                    ==, 1);
   {
     g_autoptr (JsonArray) unread = chat_store_unread (f->store, "alice", 10, NULL);
     g_assert_cmpuint (json_array_get_length (unread), ==, 1);
@@ -398,16 +393,18 @@ test_delete_messages (StoreFixture *f, gconstpointer data)
   g_assert_cmpstr (event_at (result, 1)->user_key, ==, "bob");
   g_assert_cmpstr (event_at (result, 2)->user_key, ==, "alice");
   g_assert_cmpstr (event_name (event_at (result, 1)), ==, "deleted");
-  alice_ids = int_list (json_object_get_array_member (event_at (result, 0)->event, "ids"));
-  bob_ids = int_list (json_object_get_array_member (event_at (result, 1)->event, "ids"));
-  alice_hidden = int_list (json_object_get_array_member (event_at (result, 2)->event, "ids"));
+  alice_ids = int_list (json_object_get_array_member (event_object (event_at (result, 0)), "ids"));
+  bob_ids = int_list (json_object_get_array_member (event_object (event_at (result, 1)), "ids"));
+  alice_hidden
+      = int_list (json_object_get_array_member (event_object (event_at (result, 2)), "ids"));
   g_assert_cmpstr (alice_ids, ==, "4");
   g_assert_cmpstr (bob_ids, ==, "4");
   g_assert_cmpstr (alice_hidden, ==, "5");
-  g_assert_cmpstr (json_object_get_string_member (event_at (result, 1)->event, "scope"), ==,
+  g_assert_cmpstr (json_object_get_string_member (event_object (event_at (result, 1)), "scope"), ==,
                    "everyone");
-  g_assert_cmpstr (json_object_get_string_member (event_at (result, 2)->event, "scope"), ==, "me");
-  g_assert_cmpint (json_object_get_int_member (event_at (result, 1)->event, "seq"), ==,
+  g_assert_cmpstr (json_object_get_string_member (event_object (event_at (result, 2)), "scope"), ==,
+                   "me");
+  g_assert_cmpint (json_object_get_int_member (event_object (event_at (result, 1)), "seq"), ==,
                    (gint64)f->index);
   {
     /* Nothing of hers left among those: an empty answer and no events. */
@@ -537,7 +534,7 @@ test_delete_account (StoreFixture *f, gconstpointer data)
   g_assert_cmpstr (event_at (result, 0)->user_key, ==, "bob");
   g_assert_cmpstr (event_at (result, 1)->user_key, ==, "carol");
   g_assert_cmpstr (event_name (event_at (result, 0)), ==, "account_deleted");
-  g_assert_cmpstr (json_object_get_string_member (event_at (result, 0)->event, "user"), ==,
+  g_assert_cmpstr (json_object_get_string_member (event_object (event_at (result, 0)), "user"), ==,
                    "alice");
   /* Bob's sync reports both messages of the conversation as deleted. */
   bob_sync = chat_store_sync (f->store, "bob", 0, 100, NULL);

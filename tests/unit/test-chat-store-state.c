@@ -118,15 +118,17 @@ static const char *const script[] = {
 static char *
 result_summary (ChatApplyResult *result)
 {
-  g_autofree char *reply = object_to_string (result->reply);
+  g_autofree char *reply = NULL;
   GString *summary = g_string_new (NULL);
 
+  merge_reply_message (result);
+  reply = object_to_string (result->reply);
   g_string_append_printf (summary, "%d %s %s", result->error_code, reply,
                           result->error_message != NULL ? result->error_message : "");
   for (guint i = 0; i < result->events->len; i++)
     {
       ChatApplyEvent *event = g_ptr_array_index (result->events, i);
-      g_autofree char *text = object_to_string (event->event);
+      g_autofree char *text = object_to_string (event_object (event));
       g_string_append_printf (summary, " [%s %s %s]", event->user_key, text,
                               event->except_session != NULL ? event->except_session : "-");
     }
