@@ -277,25 +277,6 @@ chat_json_parse_object (const char *line, gsize len, GError **error)
   return json_object_ref (json_node_get_object (root));
 }
 
-char *
-chat_json_to_line (JsonObject *object, gsize *len)
-{
-  g_autoptr (JsonNode) node = json_node_init_object (json_node_alloc (), object);
-  g_autoptr (JsonGenerator) generator = json_generator_new ();
-  g_autofree char *text = NULL;
-  gsize text_len = 0;
-  char *line = NULL;
-
-  json_generator_set_root (generator, node);
-  text = json_generator_to_data (generator, &text_len);
-  line = g_realloc (g_steal_pointer (&text), text_len + 2);
-  line[text_len] = '\n';
-  line[text_len + 1] = '\0';
-  if (len != NULL)
-    *len = text_len + 1;
-  return line;
-}
-
 /* Looks a field up; FALSE means absent or null, which callers treat as missing. */
 static JsonNode *
 lookup (JsonObject *object, const char *field)

@@ -21,7 +21,8 @@ JsonObject *chat_json_parse_object (const char *line, gsize len, GError **error)
  * valid or not. What it reads, chat_json_parse_object reads the same. */
 JsonObject *chat_json_parse_flat_object (const char *text, gsize len);
 
-/* Serializes compactly and appends '\n'. */
+/* Serializes compactly, as json-glib's generator prints it, and appends '\n'
+ * (chat-json-text.c writes the text itself). */
 char *chat_json_to_line (JsonObject *object, gsize *len);
 
 /* Text written without a tree, as json-glib's generator prints it (compact, its escapes):

@@ -181,6 +181,19 @@ test_to_line (void)
   g_assert_cmpuint (len, ==, strlen (line));
 }
 
+/* What json-glib's generator prints for object, with the line's '\n'. */
+static G_GNUC_UNUSED char *
+generator_text (JsonObject *object)
+{
+  g_autoptr (JsonNode) node = json_node_init_object (json_node_alloc (), object);
+  g_autoptr (JsonGenerator) generator = json_generator_new ();
+  g_autofree char *text = NULL;
+
+  json_generator_set_root (generator, node);
+  text = json_generator_to_data (generator, NULL);
+  return g_strconcat (text, "\n", NULL);
+}
+
 /* What the text writer wrote for one string member, next to the generator's text for it. */
 static void
 assert_string_as_generator (const char *value)
@@ -190,7 +203,7 @@ assert_string_as_generator (const char *value)
   g_autoptr (GString) written = g_string_new ("{");
 
   json_object_set_string_member (object, "s", value);
-  expected = chat_json_to_line (object, NULL);
+  expected = generator_text (object);
   chat_json_append_member (written, "s");
   chat_json_append_string (written, value);
   g_string_append (written, "}\n");
@@ -238,12 +251,51 @@ test_text_writer_numbers (void)
 
       json_object_set_int_member (object, "n", values[i]);
       json_object_set_boolean_member (object, "b", TRUE);
-      expected = chat_json_to_line (object, NULL);
+      expected = generator_text (object);
       chat_json_append_member (written, "n");
       chat_json_append_int (written, values[i]);
       chat_json_append_member (written, "b");
       g_string_append (written, "true}\n");
       g_assert_cmpstr (written->str, ==, expected);
+    }
+}
+
+static void
+assert_line_as_generator (JsonObject *object)
+{
+  g_autofree char *expected = generator_text (object);
+  gsize len = 0;
+  g_autofree char *line = chat_json_to_line (object, &len);
+
+  g_assert_cmpstr (line, ==, expected);
+  g_assert_cmpuint (len, ==, strlen (expected));
+}
+
+/* chat_json_to_line writes the generator's text for every kind of member, nested too, in
+ * the order the members were set; a fraction is left to the generator itself. */
+static void
+test_to_line_as_generator (void)
+{
+  static const char *const texts[] = {
+    "{}",
+    "{\"id\":null,\"ok\":false,\"error\":{\"code\":\"bad_request\",\"message\":\"a \\\"b\\\"\"}}",
+    "{\"z\":1,\"a\":[],\"m\":[1,\"two\",true,null,{},[[]]],\"neg\":-9223372036854775808}",
+    "{\"by_user\":{\"b\":2,\"a\":1},\"total\":3,\"text\":\"tab\\there \\u001f \\u007f \\u00e9\"}",
+    "{\"fraction\":1.5,\"list\":[0.25,1e300]}",
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (texts); i++)
+    {
+      g_autoptr (JsonObject) object = parse (texts[i], NULL);
+      g_autoptr (JsonObject) built = json_object_new ();
+
+      g_assert_nonnull (object);
+      assert_line_as_generator (object);
+      /* Objects built member by member, as replies are, keep that order too. */
+      json_object_set_string_member (built, "zeta", "last set first");
+      json_object_set_object_member (built, "inner", json_object_ref (object));
+      json_object_set_int_member (built, "alpha", 7);
+      assert_line_as_generator (built);
     }
 }
 
@@ -338,6 +390,7 @@ main (int argc, char **argv)
   g_test_add_func ("/json/to-line", test_to_line);
   g_test_add_func ("/json/text-writer-strings", test_text_writer_strings);
   g_test_add_func ("/json/text-writer-numbers", test_text_writer_numbers);
+  g_test_add_func ("/json/to-line-as-generator", test_to_line_as_generator);
   g_test_add_func ("/json/escapes-and-overflow", test_escapes_and_overflow);
   g_test_add_func ("/json/range-message", test_range_message);
   g_test_add_func ("/json/flat", test_flat);
