@@ -14,6 +14,10 @@ typedef struct
 {
   const char *p;
   const char *end;
+  /* The name and the value being read: json-glib copies both when it takes them, so
+   * they are read into buffers kept for the whole object rather than copied twice. */
+  GString *name;
+  GString *value;
 } Reader;
 
 static gboolean
@@ -25,27 +29,29 @@ take (Reader *r, char c)
   return TRUE;
 }
 
-/* A string without escapes or control characters, in valid UTF-8 (copied). */
-static char *
-read_string (Reader *r)
+/* A string without escapes or control characters, in valid UTF-8, into buffer. */
+static gboolean
+read_string (Reader *r, GString *buffer)
 {
   const char *start;
 
   if (!take (r, '"'))
-    return NULL;
+    return FALSE;
   start = r->p;
   while (r->p < r->end && *r->p != '"')
     {
       guchar c = (guchar)*r->p;
 
       if (c < 0x20 || c == '\\')
-        return NULL;
+        return FALSE;
       r->p++;
     }
   if (r->p >= r->end || !g_utf8_validate_len (start, (gsize)(r->p - start), NULL))
-    return NULL;
+    return FALSE;
   r->p++;
-  return g_strndup (start, (gsize)(r->p - 1 - start));
+  g_string_truncate (buffer, 0);
+  g_string_append_len (buffer, start, r->p - 1 - start);
+  return TRUE;
 }
 
 /* An integer of at most 18 digits (well inside 64 bits), no leading zero, no "-0". */
@@ -85,18 +91,19 @@ read_word (Reader *r, const char *word)
 static gboolean
 read_member (Reader *r, JsonObject *object)
 {
-  g_autofree char *name = read_string (r);
+  const char *name = NULL;
   gint64 number = 0;
 
-  if (name == NULL || name[0] == '\0' || !take (r, ':') || json_object_has_member (object, name))
+  if (!read_string (r, r->name))
+    return FALSE;
+  name = r->name->str;
+  if (name[0] == '\0' || !take (r, ':') || json_object_has_member (object, name))
     return FALSE;
   if (r->p < r->end && *r->p == '"')
     {
-      g_autofree char *value = read_string (r);
-
-      if (value == NULL)
+      if (!read_string (r, r->value))
         return FALSE;
-      json_object_set_string_member (object, name, value);
+      json_object_set_string_member (object, name, r->value->str);
     }
   else if (read_word (r, "true"))
     json_object_set_boolean_member (object, name, TRUE);
@@ -113,7 +120,9 @@ JsonObject *
 chat_json_parse_flat_object (const char *text, gsize len)
 {
   g_autoptr (JsonObject) object = json_object_new ();
-  Reader r = { text, text + len };
+  g_autoptr (GString) name = g_string_sized_new (32);
+  g_autoptr (GString) value = g_string_sized_new (len);
+  Reader r = { text, text + len, name, value };
 
   if (!take (&r, '{'))
     return NULL;
