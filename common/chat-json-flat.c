@@ -34,6 +34,7 @@ static gboolean
 read_string (Reader *r, GString *buffer)
 {
   const char *start;
+  guchar seen = 0; /* every byte or'ed: ASCII alone needs no UTF-8 check */
 
   if (!take (r, '"'))
     return FALSE;
@@ -44,9 +45,12 @@ read_string (Reader *r, GString *buffer)
 
       if (c < 0x20 || c == '\\')
         return FALSE;
+      seen |= c;
       r->p++;
     }
-  if (r->p >= r->end || !g_utf8_validate_len (start, (gsize)(r->p - start), NULL))
+  if (r->p >= r->end)
+    return FALSE;
+  if ((seen & 0x80) != 0 && !g_utf8_validate_len (start, (gsize)(r->p - start), NULL))
     return FALSE;
   r->p++;
   g_string_truncate (buffer, 0);
