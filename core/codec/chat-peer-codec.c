@@ -2,6 +2,8 @@
 /* Encodes and validates the replication core's peer messages as JSON with json-glib. */
 #include "chat-peer-codec-private.h"
 
+#include "chat-json.h"
+
 #include <json-glib/json-glib.h>
 #include <string.h>
 
@@ -25,30 +27,11 @@ put_name (GString *out, const char *name)
   g_string_append (out, "\":");
 }
 
-/* As json_builder_add_int_value (gint64) printed it. */
-static void
-put_int (GString *out, gint64 value)
-{
-  char digits[24];
-  guint64 magnitude = value < 0 ? (guint64)0 - (guint64)value : (guint64)value;
-  guint n = sizeof digits;
-
-  do
-    {
-      digits[--n] = (char)('0' + magnitude % 10);
-      magnitude /= 10;
-    }
-  while (magnitude > 0);
-  if (value < 0)
-    digits[--n] = '-';
-  g_string_append_len (out, digits + n, (gssize)(sizeof digits - n));
-}
-
 static void
 add_uint (GString *out, const char *name, guint64 value)
 {
   put_name (out, name);
-  put_int (out, (gint64)value);
+  chat_json_append_int (out, (gint64)value);
 }
 
 static void
@@ -100,7 +83,7 @@ add_node_set (GString *out, const char *name, ChatReplNodeSet set)
         continue;
       if (!first)
         g_string_append_c (out, ',');
-      put_int (out, id);
+      chat_json_append_int (out, id);
       first = FALSE;
     }
   g_string_append_c (out, ']');
@@ -117,7 +100,7 @@ add_entries (GString *out, GPtrArray *entries)
 
       /* The first member has no comma before it: "term" is written by hand. */
       g_string_append (out, i == 0 ? "{\"term\":" : ",{\"term\":");
-      put_int (out, (gint64)e->term);
+      chat_json_append_int (out, (gint64)e->term);
       add_uint (out, "index", e->index);
       add_string (out, "type",
                   chat_peer_codec_entry_types[MIN (e->type, CHAT_REPL_ENTRY_TYPE_LAST)]);

@@ -250,6 +250,28 @@ chat_test_pair_send_async (ChatTestPair *pair, const char *body)
 }
 
 void
+chat_test_pair_send_next (ChatTestPair *pair)
+{
+  g_autofree char *body = g_strdup_printf ("message %u", pair->sent->len);
+
+  chat_test_pair_send_async (pair, body);
+}
+
+void
+chat_test_pair_write_pipelined (ChatTestPair *pair, guint n, guint window)
+{
+  guint target = pair->sent->len + n;
+
+  while (pair->sent->len < target || pair->in_flight > 0)
+    {
+      while (pair->sent->len < target && pair->in_flight < window)
+        chat_test_pair_send_next (pair);
+      g_main_context_iteration (NULL, TRUE);
+    }
+  g_assert_cmpuint (pair->failed, ==, 0);
+}
+
+void
 chat_test_pair_wait_sent (ChatTestPair *pair)
 {
   chat_test_loop_until_zero (&pair->in_flight, CHAT_TEST_LOOP_FOREVER);

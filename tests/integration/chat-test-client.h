@@ -65,6 +65,11 @@ void chat_test_pair_send_some (ChatTestPair *pair, guint n);
 guint chat_test_pair_wait_leader (ChatTestPair *pair, guint timeout_ms);
 /* Starts a send from alice to bob; in_flight counts it until it is answered. */
 void chat_test_pair_send_async (ChatTestPair *pair, const char *body);
+/* Starts the next numbered send ("message N", N the number of sends so far). */
+void chat_test_pair_send_next (ChatTestPair *pair);
+/* Keeps up to `window` numbered sends in flight until n more are answered, running the
+ * default main context, and asserts that none failed. */
+void chat_test_pair_write_pipelined (ChatTestPair *pair, guint n, guint window);
 /* Runs the default main context until no send is in flight. */
 void chat_test_pair_wait_sent (ChatTestPair *pair);
 /* chat_test_assert_all_once() on bob's conversation with alice, and every acknowledged

@@ -13,30 +13,6 @@
 
 typedef ChatTestPair Fixture;
 
-/* Starts the next numbered send from alice to bob. */
-static void
-send_next (Fixture *f)
-{
-  g_autofree char *body = g_strdup_printf ("message %u", f->sent->len);
-
-  chat_test_pair_send_async (f, body);
-}
-
-/* Keeps up to `window` sends in flight until n more are acknowledged, running the loop. */
-static void
-write_pipelined (Fixture *f, guint n, guint window)
-{
-  guint target = f->sent->len + n;
-
-  while (f->sent->len < target || f->in_flight > 0)
-    {
-      while (f->sent->len < target && f->in_flight < window)
-        send_next (f);
-      g_main_context_iteration (NULL, TRUE);
-    }
-  g_assert_cmpuint (f->failed, ==, 0);
-}
-
 /* The last place a server's log says text, or NULL; *contents holds the log. */
 static const char *
 log_last_mention (Fixture *f, guint node, const char *text, char **contents)
@@ -87,18 +63,18 @@ test_rejoin (Fixture *f, gconstpointer data)
   guint leader = chat_test_cluster_wait_leader (f->cluster, LEADER_MS);
   guint follower = chat_test_cluster_other (f->cluster, leader);
 
-  write_pipelined (f, 20, 4);
+  chat_test_pair_write_pipelined (f, 20, 4);
   chat_test_cluster_kill (f->cluster, follower);
-  write_pipelined (f, 300, 16);
+  chat_test_pair_write_pipelined (f, 300, 16);
   /* Restart it with sends in flight, and keep writing while it catches up. */
   for (guint i = 0; i < 8; i++)
-    send_next (f);
+    chat_test_pair_send_next (f);
   chat_test_cluster_start (f->cluster, follower, FALSE);
-  write_pipelined (f, 200, 8);
+  chat_test_pair_write_pipelined (f, 200, 8);
   chat_test_wait_converged (f->cluster, CONVERGE_MS);
   if (data != NULL)
     g_assert_true (log_mentions (f, follower, "installed a snapshot up to index"));
-  write_pipelined (f, 10, 1);
+  chat_test_pair_write_pipelined (f, 10, 1);
   chat_test_pair_assert_all_once (f);
   chat_test_wait_converged (f->cluster, CONVERGE_MS);
   assert_same_leader (f, leader);
@@ -144,7 +120,7 @@ wait_for_image_file (Fixture *f, guint follower, guint64 old)
     {
       g_assert_cmpint (g_get_monotonic_time (), <, deadline);
       if (f->in_flight < 8)
-        send_next (f);
+        chat_test_pair_send_next (f);
       g_main_context_iteration (NULL, FALSE);
       g_usleep (500);
     }
@@ -189,13 +165,13 @@ rejoin_by_image (Fixture *f, ImageKill kill)
   guint follower = chat_test_cluster_other (f->cluster, leader);
   guint64 old;
 
-  write_pipelined (f, 20, 4);
+  chat_test_pair_write_pipelined (f, 20, 4);
   chat_test_cluster_kill (f->cluster, follower);
-  write_pipelined (f, 3000, 32);
+  chat_test_pair_write_pipelined (f, 3000, 32);
   wait_for_leader_image (f, leader);
   old = newest_snapshot_file (f, follower);
   for (guint i = 0; i < 8; i++)
-    send_next (f);
+    chat_test_pair_send_next (f);
   chat_test_cluster_start (f->cluster, follower, FALSE);
   if (kill != KILL_NONE)
     {
@@ -207,15 +183,15 @@ rejoin_by_image (Fixture *f, ImageKill kill)
                       newest_snapshot_file (f, follower), follower,
                       log_mentions (f, follower, INSTALLED) ? "done" : "not done yet", victim);
       chat_test_cluster_kill (f->cluster, victim);
-      write_pipelined (f, 100, 8);
+      chat_test_pair_write_pipelined (f, 100, 8);
       chat_test_cluster_start (f->cluster, victim, FALSE);
     }
-  write_pipelined (f, 200, 8);
+  chat_test_pair_write_pipelined (f, 200, 8);
   chat_test_wait_converged (f->cluster, CONVERGE_MS);
   /* Before the rule, it caught up by the log: the leader had not compacted it. */
   g_assert_true (log_mentions (f, follower, INSTALLED)
                  || (kill == KILL_FOLLOWER && log_mentions (f, follower, RESTORED)));
-  write_pipelined (f, 10, 1);
+  chat_test_pair_write_pipelined (f, 10, 1);
   chat_test_pair_assert_all_once (f);
   chat_test_wait_converged (f->cluster, CONVERGE_MS);
 }
@@ -248,12 +224,12 @@ test_recovering (Fixture *f, gconstpointer data)
   guint stale = chat_test_cluster_other (f->cluster, leader);
   guint last = 0;
 
-  write_pipelined (f, 10, 4);
+  chat_test_pair_write_pipelined (f, 10, 4);
   chat_test_cluster_kill (f->cluster, stale);
-  write_pipelined (f, 20, 4);
+  chat_test_pair_write_pipelined (f, 20, 4);
   last = chat_test_cluster_other (f->cluster, leader);
   chat_test_cluster_kill (f->cluster, leader);
-  write_pipelined (f, 10, 4);
+  chat_test_pair_write_pipelined (f, 10, 4);
   g_assert_cmpuint (chat_test_cluster_wait_leader (f->cluster, LEADER_MS), ==, last);
   chat_test_cluster_kill (f->cluster, last);
 
@@ -264,7 +240,7 @@ test_recovering (Fixture *f, gconstpointer data)
   g_assert_cmpuint (chat_test_cluster_wait_leader (f->cluster, LEADER_MS), !=, 0);
   chat_test_cluster_start (f->cluster, leader, FALSE);
   chat_test_wait_converged (f->cluster, CONVERGE_MS);
-  write_pipelined (f, 5, 1);
+  chat_test_pair_write_pipelined (f, 5, 1);
   chat_test_pair_assert_all_once (f);
   chat_test_wait_converged (f->cluster, CONVERGE_MS);
 }

@@ -46,27 +46,6 @@ send_padded (Fixture *f, guint pad)
   chat_test_pair_send_async (f, body);
 }
 
-static void
-send_next (Fixture *f)
-{
-  send_padded (f, 0);
-}
-
-/* Keeps up to `window` sends in flight until n more are acknowledged, running the loop. */
-static void
-write_pipelined (Fixture *f, guint n, guint window)
-{
-  guint target = f->sent->len + n;
-
-  while (f->sent->len < target || f->in_flight > 0)
-    {
-      while (f->sent->len < target && f->in_flight < window)
-        send_next (f);
-      g_main_context_iteration (NULL, TRUE);
-    }
-  g_assert_cmpuint (f->failed, ==, 0);
-}
-
 /* Keeps at least `window` sends in flight for ms milliseconds, running the loop, and
  * returns with them still in flight. */
 static void
@@ -77,7 +56,7 @@ write_for (Fixture *f, guint ms, guint window)
   while (g_get_monotonic_time () < deadline)
     {
       while (f->in_flight < window)
-        send_next (f);
+        chat_test_pair_send_next (f);
       g_main_context_iteration (NULL, FALSE);
       g_usleep (200);
     }
@@ -218,7 +197,7 @@ test_starved_then_two_killed (Fixture *f, gconstpointer data)
   gint64 removal = 0, acknowledged = 0, starved_end = 0;
   guint alone = 0;
 
-  write_pipelined (f, 200, WINDOW);
+  chat_test_pair_write_pipelined (f, 200, WINDOW);
   wait_all_in_sync (f);
   removal = starve (f, leader, starved);
   acknowledged = highest_acknowledged (f);
@@ -246,7 +225,7 @@ test_starved_then_two_killed (Fixture *f, gconstpointer data)
   chat_test_pair_wait_sent (f);
   g_assert_cmpuint (f->failed, ==, 0);
   chat_test_wait_converged (f->cluster, CONVERGE_MS);
-  write_pipelined (f, 10, 1);
+  chat_test_pair_write_pipelined (f, 10, 1);
   chat_test_pair_assert_all_once (f);
   chat_test_wait_converged (f->cluster, CONVERGE_MS);
 }

@@ -2,6 +2,7 @@
 /* Helpers shared by the ChatStore unit tests: a store in a temporary folder and op builders. */
 #pragma once
 
+#include "chat-json-test-util.h"
 #include "chat-error.h"
 #include "chat-json.h"
 #include "chat-store.h"
@@ -82,19 +83,6 @@ object_to_string (JsonObject *object)
   g_autofree char *line = chat_json_to_line (object, NULL);
 
   return g_strchomp (g_steal_pointer (&line));
-}
-
-/* What json-glib's generator prints for object, with the line's '\n'. */
-static G_GNUC_UNUSED char *
-generator_text (JsonObject *object)
-{
-  g_autoptr (JsonNode) node = json_node_init_object (json_node_alloc (), object);
-  g_autoptr (JsonGenerator) generator = json_generator_new ();
-  g_autofree char *text = NULL;
-
-  json_generator_set_root (generator, node);
-  text = json_generator_to_data (generator, NULL);
-  return g_strconcat (text, "\n", NULL);
 }
 
 /* A send keeps the message it stored as its fields (result->message), written as text for

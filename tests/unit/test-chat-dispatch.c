@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* ChatDispatch over a one-server replica: request lines in through a connection, the right
  * replies, errors and events out. */
+#include "chat-json-test-util.h"
 #include "chat-auth.h"
 #include "chat-connection.h"
 #include "chat-dispatch.h"
@@ -92,19 +93,6 @@ tear_down (Fixture *f, gconstpointer data)
   chat_config_free (f->config);
   chat_fs_remove_tree (f->dir);
   g_free (f->dir);
-}
-
-/* What json-glib's generator prints for object, with the line's '\n'. */
-static G_GNUC_UNUSED char *
-generator_text (JsonObject *object)
-{
-  g_autoptr (JsonNode) node = json_node_init_object (json_node_alloc (), object);
-  g_autoptr (JsonGenerator) generator = json_generator_new ();
-  g_autofree char *text = NULL;
-
-  json_generator_set_root (generator, node);
-  text = json_generator_to_data (generator, NULL);
-  return g_strconcat (text, "\n", NULL);
 }
 
 /* --- the client ------------------------------------------------------------------------- */

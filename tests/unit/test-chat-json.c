@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Tests bounded JSON parsing and typed field access on hostile input. */
+#include "chat-json-test-util.h"
 #include "chat-error.h"
 #include "chat-json.h"
 
@@ -179,19 +180,6 @@ test_to_line (void)
 
   g_assert_cmpstr (line, ==, "{\"id\":1,\"ok\":true}\n");
   g_assert_cmpuint (len, ==, strlen (line));
-}
-
-/* What json-glib's generator prints for object, with the line's '\n'. */
-static G_GNUC_UNUSED char *
-generator_text (JsonObject *object)
-{
-  g_autoptr (JsonNode) node = json_node_init_object (json_node_alloc (), object);
-  g_autoptr (JsonGenerator) generator = json_generator_new ();
-  g_autofree char *text = NULL;
-
-  json_generator_set_root (generator, node);
-  text = json_generator_to_data (generator, NULL);
-  return g_strconcat (text, "\n", NULL);
 }
 
 /* What the text writer wrote for one string member, next to the generator's text for it. */
