@@ -493,9 +493,9 @@ static void
 absorb_stall (ChatRepl *repl, guint64 stall, guint64 silent)
 {
   gboolean was_leader = repl->role == CHAT_REPL_ROLE_LEADER;
-  gboolean crashed
-      = (repl->config.mode == CHAT_REPL_MODE_AVAILABLE && silent >= repl->config.failure_timeout_ms)
-        || leader_may_have_dropped_us (repl);
+  gboolean starved
+      = repl->config.mode == CHAT_REPL_MODE_AVAILABLE && silent >= repl->config.failure_timeout_ms;
+  gboolean crashed = starved || leader_may_have_dropped_us (repl);
 
   /* Votes for a campaign that old may answer a question nobody asks any more: a leader
    * of a later term may have committed since. Start over (with a pre-vote). */
@@ -508,8 +508,9 @@ absorb_stall (ChatRepl *repl, guint64 stall, guint64 silent)
    * own. As after a restart, we may not lead on our own before we have synced (A7). */
   if (crashed && was_leader)
     chat_repl_become_follower (repl, repl->term, 0);
+  /* Short of a failure timeout by our own clock, it may still be one by our leader's. */
   if (crashed)
-    begin_recovery (repl, repl->config.node_id);
+    begin_recovery (repl, starved ? repl->config.node_id : repl->leader);
   for (guint id = 1; id <= repl->config.n_nodes; id++)
     {
       ChatReplPeer *p = &repl->peers[id];
