@@ -446,7 +446,9 @@ handle_message (ChatRepl *repl, const ChatReplMessage *msg)
     return;
   /* Our leader talks to us again after we said nothing to it for about a failure timeout
    * (our stall, or its, or lost answers): it may have removed us meanwhile, and what it
-   * sent before that, queued here, must not end a rejoin (A7 a). */
+   * sent before that, queued here, must not end a rejoin (A7 a). A leader that lived on
+   * through our stall sent us heartbeats; the first of them to reach us lands here, even
+   * when the removal itself died in its queue. */
   if (msg->from == repl->leader && msg->term == repl->term && leader_may_have_dropped_us (repl))
     begin_recovery (repl, msg->from);
   switch (msg->type)
@@ -495,7 +497,6 @@ absorb_stall (ChatRepl *repl, guint64 stall, guint64 silent)
   gboolean was_leader = repl->role == CHAT_REPL_ROLE_LEADER;
   gboolean starved
       = repl->config.mode == CHAT_REPL_MODE_AVAILABLE && silent >= repl->config.failure_timeout_ms;
-  gboolean crashed = starved || leader_may_have_dropped_us (repl);
 
   /* Votes for a campaign that old may answer a question nobody asks any more: a leader
    * of a later term may have committed since. Start over (with a pre-vote). */
@@ -506,11 +507,14 @@ absorb_stall (ChatRepl *repl, guint64 stall, guint64 silent)
    * been replaced by a server that counted it as silent (A5), which may have committed
    * and crashed since, and would then remove its members for a silence that was its
    * own. As after a restart, we may not lead on our own before we have synced (A7). */
-  if (crashed && was_leader)
+  if (starved && was_leader)
     chat_repl_become_follower (repl, repl->term, 0);
-  /* Short of a failure timeout by our own clock, it may still be one by our leader's. */
-  if (crashed)
-    begin_recovery (repl, starved ? repl->config.node_id : repl->leader);
+  /* A stall a little shorter may still be one by our leader's clock; that shows only if
+   * the leader talks to us again (handle_message), not here: a leader that crashed
+   * before it could remove us says nothing more either, and a last member must then
+   * take over as after a crash without the stall. */
+  if (starved)
+    begin_recovery (repl, repl->config.node_id);
   for (guint id = 1; id <= repl->config.n_nodes; id++)
     {
       ChatReplPeer *p = &repl->peers[id];

@@ -1081,6 +1081,50 @@ test_starved_member_just_short (void)
   g_assert_cmpuint (removals, >, 0);
 }
 
+/* The other side of that rule: a stall that hears nothing from the leader changes
+ * nothing. s3 is down and out of the set, s1 (the leader) crashes, and s2, the last
+ * member, is starved for less than a failure timeout at any point of the failure timeout
+ * it waits before it takes over, the worst being the end. Nothing of s1 reaches it after
+ * the stall, so nothing says s1 lived on to remove it: s2 must lead alone, as after a
+ * crash without the stall. It did not when the first step after a stall alone made it
+ * count itself as possibly removed: it stayed recovering with nobody left to end it. */
+static void
+starve_last_member_after_leader_crash (guint64 quiet_ms, guint64 stall_ms)
+{
+  g_autoptr (GPtrArray) queue
+      = g_ptr_array_new_with_free_func ((GDestroyNotify)chat_repl_message_unref);
+  ChatReplStatus status;
+  Cluster c;
+
+  cluster_init (&c, 3, CHAT_REPL_MODE_AVAILABLE);
+  cluster_tick (&c, 600);
+  g_assert_cmpint (chat_repl_get_role (c.nodes[1]), ==, CHAT_REPL_ROLE_LEADER);
+  cluster_tick_some (&c, 2000, SET (1, 2, 0), 0, queue);
+  chat_repl_get_status (c.nodes[1], &status);
+  g_assert_cmpuint (status.in_sync, ==, SET (1, 2, 0));
+  cluster_tick_some (&c, quiet_ms, SET (2, 0, 0), 0, queue);
+  cluster_tick_some (&c, stall_ms, 0, 0, queue);
+  cluster_wake (&c, 2, queue);
+  cluster_tick_some (&c, 10000, SET (2, 0, 0), 0, queue);
+  chat_repl_get_status (c.nodes[2], &status);
+  if (status.role != CHAT_REPL_ROLE_LEADER)
+    g_error ("s2, starved %" G_GUINT64_FORMAT " ms after %" G_GUINT64_FORMAT
+             " ms without its leader, does not lead alone (recovering: %d)",
+             stall_ms, quiet_ms, status.recovering);
+  g_assert_false (status.recovering);
+  cluster_clear (&c);
+}
+
+static void
+test_last_member_starved_after_leader_crash (void)
+{
+  for (guint64 quiet = 0; quiet < 1000; quiet += 50)
+    {
+      for (guint64 stall = 200; stall < 1000; stall += 100)
+        starve_last_member_after_leader_crash (quiet, stall);
+    }
+}
+
 /* Lag is not silence (A2): a member whose disk confirms nothing for three failure
  * timeouts, while its link answers every append, stays in the in-sync set; commits wait
  * for it, nobody leaves, no election starts; once its disk catches up the write commits. */
@@ -1467,6 +1511,8 @@ main (int argc, char **argv)
   g_test_add_func ("/repl/available/starved-member-rejoins-live-leader",
                    test_starved_member_rejoins_live_leader);
   g_test_add_func ("/repl/available/starved-member-just-short", test_starved_member_just_short);
+  g_test_add_func ("/repl/available/last-member-starved-after-leader-crash",
+                   test_last_member_starved_after_leader_crash);
   g_test_add_func ("/repl/available/lag-is-not-silence", test_lag_is_not_silence);
   g_test_add_data_func ("/repl/available/leader-lacks-snapshot-yields", &lacks_available,
                         test_leader_lacks_snapshot);
