@@ -183,6 +183,7 @@ void
 chat_dispatch_run (ChatDispatch *self, ChatRequest *request)
 {
   const ChatOpInfo *info = NULL;
+  gboolean reads = FALSE;
 
   if (chat_request_get_error (request) != NULL)
     {
@@ -207,7 +208,9 @@ chat_dispatch_run (ChatDispatch *self, ChatRequest *request)
                                  "Log in first (signup, login or resume)");
       return;
     }
+  reads = chat_store_begin_reads (self->store);
   info->handler (self, request);
+  chat_store_end_reads (self->store, reads);
 }
 
 /* --- hello -------------------------------------------------------------------- */

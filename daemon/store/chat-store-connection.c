@@ -355,6 +355,35 @@ run_cached (ChatStore *self, const char *sql, GError **error)
 }
 
 gboolean
+chat_store_begin_reads (ChatStore *self)
+{
+  g_autoptr (GError) error = NULL;
+
+  if (sqlite3_get_autocommit (self->db) == 0)
+    return FALSE;
+  /* Without it each read runs as before, in a transaction of its own. */
+  if (!run_cached (self, "BEGIN", &error))
+    {
+      g_warning ("Beginning a read transaction failed: %s", error->message);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+void
+chat_store_end_reads (ChatStore *self, gboolean opened)
+{
+  g_autoptr (GError) error = NULL;
+
+  if (!opened || run_cached (self, "COMMIT", &error))
+    return;
+  g_warning ("Ending a read transaction failed: %s", error->message);
+  /* Left open, it would fail the next write's BEGIN. */
+  if (sqlite3_get_autocommit (self->db) == 0)
+    end_transaction (self->db, FALSE, NULL);
+}
+
+gboolean
 chat_store_savepoint (ChatStore *self, ChatStoreWork work, gpointer data, GError **error)
 {
   g_autoptr (GError) local = NULL;

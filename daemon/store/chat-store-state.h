@@ -94,6 +94,14 @@ char *chat_store_state_hash (ChatStore *self, GError **error);
 
 /* --- reads (leader only; answer requests) ---------------------------------- */
 
+/* The reads of one request share one read transaction (a send makes three): each read on
+ * its own takes and drops the WAL's read lock, two fcntl() calls, some 7 % of the loop's
+ * time at 64 clients (docs/benchmarks.md). Returns whether it opened one; pass that to
+ * chat_store_end_reads(). Inside an open transaction it opens none. Only reads may come
+ * between the two calls. */
+gboolean chat_store_begin_reads (ChatStore *self);
+void chat_store_end_reads (ChatStore *self, gboolean opened);
+
 /* The display username of a live session (by SHA-256 hex of its token), or NULL. */
 char *chat_store_session_user (ChatStore *self, const char *session_hash);
 /* Display username of an account by any case of its name, or NULL. */

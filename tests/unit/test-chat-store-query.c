@@ -422,6 +422,44 @@ test_sync_oversize_group (StoreFixture *f, gconstpointer data)
   g_assert_false (json_object_get_boolean_member (page, "more"));
 }
 
+/* --- one read transaction per request ------------------------------------------------- */
+
+/* The reads of a send inside chat_store_begin_reads() answer as without it, an apply after
+ * the scope finds no transaction left open, and inside the scope a second one opens none. */
+static void
+test_reads_share_a_transaction (StoreFixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (JsonObject) sent = NULL;
+  g_autofree char *name = NULL;
+  gboolean opened;
+
+  signup (f, "Alice");
+  signup (f, "bob");
+  send_message (f, "Alice", "bob", "hello");
+
+  opened = chat_store_begin_reads (f->store);
+  g_assert_true (opened);
+  sent = chat_store_find_sent (f->store, "alice", "m3");
+  name = chat_store_user_name (f->store, "ALICE");
+  g_assert_cmpint (chat_store_account_since (f->store, "bob", &error), ==, 1000);
+  g_assert_no_error (error);
+  chat_store_end_reads (f->store, opened);
+  g_assert_nonnull (sent);
+  g_assert_cmpstr (json_object_get_string_member (sent, "body"), ==, "hello");
+  g_assert_cmpstr (name, ==, "Alice");
+
+  /* The next apply begins its own write transaction. */
+  send_message (f, "bob", "Alice", "hi");
+  opened = chat_store_begin_reads (f->store);
+  g_assert_true (opened);
+  g_assert_false (chat_store_begin_reads (f->store));
+  chat_store_end_reads (f->store, FALSE);
+  g_assert_cmpint (chat_store_account_since (f->store, "alice", &error), ==, 1000);
+  chat_store_end_reads (f->store, opened);
+  send_message (f, "Alice", "bob", "again");
+}
+
 int
 main (int argc, char **argv)
 {
@@ -437,6 +475,7 @@ main (int argc, char **argv)
   store_test_add ("query/sync/read-changes", test_sync_read_changes);
   store_test_add ("query/sync/paging", test_sync_paging);
   store_test_add ("query/sync/oversize-group", test_sync_oversize_group);
+  store_test_add ("query/reads-share-a-transaction", test_reads_share_a_transaction);
 
   return g_test_run ();
 }
