@@ -54,16 +54,6 @@ wait_in_sync (Fixture *f)
     }
 }
 
-static gboolean
-leads (Fixture *f, guint node)
-{
-  g_autoptr (JsonObject) hello = chat_test_hello (f->cluster, node);
-
-  return hello != NULL
-         && g_strcmp0 (json_object_get_string_member_with_default (hello, "role", ""), "leader")
-                == 0;
-}
-
 /* Whether any of the two running servers, neither of which holds what was committed last,
  * says it leads within WITHOUT_HOLDER_MS. */
 static gboolean
@@ -75,7 +65,7 @@ led_without_holder (Fixture *f, guint stale, guint wiped)
   while (g_get_monotonic_time () < deadline)
     {
       for (guint i = 0; i < G_N_ELEMENTS (running); i++)
-        if (leads (f, running[i]))
+        if (chat_test_cluster_leads (f->cluster, running[i]))
           {
             g_test_message ("node %u leads while the server holding every commit is down",
                             running[i]);

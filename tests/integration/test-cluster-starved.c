@@ -233,17 +233,6 @@ test_starved_then_two_killed (Fixture *f, gconstpointer data)
   chat_test_wait_converged (f->cluster, CONVERGE_MS);
 }
 
-/* Whether node answers hello as the leader. */
-static gboolean
-leads (Fixture *f, guint node)
-{
-  g_autoptr (JsonObject) hello = chat_test_hello (f->cluster, node);
-
-  return hello != NULL
-         && g_strcmp0 (json_object_get_string_member_with_default (hello, "role", ""), "leader")
-                == 0;
-}
-
 /* S (stale) is killed and removed from the set; then L (the leader) is killed with
  * nothing in flight, and M, the last member, is stopped from QUIET_MS after that until
  * the failure timeout less half a heartbeat has passed since L's last append: its first
@@ -276,7 +265,7 @@ test_last_member_stalled_after_leader_crash (Fixture *f, gconstpointer data)
 
   chat_test_cluster_kill (f->cluster, leader);
   chat_test_spin (QUIET_MS);
-  if (leads (f, last))
+  if (chat_test_cluster_leads (f->cluster, last))
     {
       g_test_skip_printf ("node %u led %d ms after its leader's crash, before its stop: "
                           "not a test of the rule in this run",

@@ -96,6 +96,14 @@ chat_test_hello (ChatTestCluster *cluster, guint node)
   return chat_test_cluster_hello (cluster, node, FALSE, HELLO_TIMEOUT_MS);
 }
 
+gboolean
+chat_test_cluster_leads (ChatTestCluster *cluster, guint node)
+{
+  g_autoptr (JsonObject) reply = chat_test_hello (cluster, node);
+
+  return is_leader (reply);
+}
+
 char *
 chat_test_state_hash (ChatTestCluster *cluster, guint node, guint64 *applied)
 {

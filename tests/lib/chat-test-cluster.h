@@ -115,6 +115,8 @@ gboolean chat_test_cluster_in_sync (ChatTestCluster *cluster, gboolean only_runn
 char *chat_test_state_hash (ChatTestCluster *cluster, guint node, guint64 *applied);
 /* The hello reply of one server (NULL when it does not answer). */
 JsonObject *chat_test_hello (ChatTestCluster *cluster, guint node);
+/* Whether one server answers hello as the leader. */
+gboolean chat_test_cluster_leads (ChatTestCluster *cluster, guint node);
 /* What chat_test_line_connect needs to reach node (its namespace, the cluster's TLS). */
 ChatTestLineOptions chat_test_cluster_line_options (ChatTestCluster *cluster, guint node);
 
