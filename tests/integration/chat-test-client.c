@@ -272,6 +272,32 @@ chat_test_pair_write_pipelined (ChatTestPair *pair, guint n, guint window)
 }
 
 void
+chat_test_pair_wait_all_in_sync (ChatTestPair *pair, guint timeout_ms)
+{
+  gint64 deadline = g_get_monotonic_time () + (gint64)timeout_ms * 1000;
+
+  while (!chat_test_cluster_in_sync (pair->cluster, FALSE))
+    {
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      chat_test_spin (50);
+    }
+}
+
+gboolean
+chat_test_leader_names_in_sync (ChatTestCluster *cluster, guint leader, guint member)
+{
+  g_autoptr (JsonObject) hello = chat_test_hello (cluster, leader);
+  JsonArray *servers = NULL;
+
+  g_assert_nonnull (hello);
+  g_assert_cmpstr (json_object_get_string_member_with_default (hello, "role", ""), ==, "leader");
+  servers = json_object_get_array_member (hello, "servers");
+  g_assert_cmpuint (json_array_get_length (servers), >=, member);
+  return json_object_get_boolean_member_with_default (
+      json_array_get_object_element (servers, member - 1), "in_sync", FALSE);
+}
+
+void
 chat_test_pair_wait_sent (ChatTestPair *pair)
 {
   chat_test_loop_until_zero (&pair->in_flight, CHAT_TEST_LOOP_FOREVER);

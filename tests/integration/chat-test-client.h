@@ -70,6 +70,10 @@ void chat_test_pair_send_next (ChatTestPair *pair);
 /* Keeps up to `window` numbered sends in flight until n more are answered, running the
  * default main context, and asserts that none failed. */
 void chat_test_pair_write_pipelined (ChatTestPair *pair, guint n, guint window);
+/* Runs the loop until the leader reports every server in sync; asserts it within timeout_ms. */
+void chat_test_pair_wait_all_in_sync (ChatTestPair *pair, guint timeout_ms);
+/* Whether leader's hello (asserted to come from the leader) names member in sync. */
+gboolean chat_test_leader_names_in_sync (ChatTestCluster *cluster, guint leader, guint member);
 /* Runs the default main context until no send is in flight. */
 void chat_test_pair_wait_sent (ChatTestPair *pair);
 /* chat_test_assert_all_once() on bob's conversation with alice, and every acknowledged

@@ -2,8 +2,7 @@
 /* A follower starved for longer than the failure timeout must not lead alone on the
  * appends that waited for it while its leader removed it: docs/replication.md, A7 a and
  * C13 (unit test /repl/available/starved-member-not-rejoined-by-queue; seed 16164 of
- * chat-sim --ship-images). And the other side: a last member starved a little as its dead
- * leader's failure timeout runs out still takes over (C13, "a stall just short"). */
+ * chat-sim --ship-images). test-cluster-last-member.c is the other side. */
 #include "chat-test-client.h"
 #include "chat-test-db.h"
 #include "chat-test-util.h"
@@ -86,33 +85,6 @@ fill_link_to_starved (Fixture *f)
     send_padded (f, BURST_PAD);
 }
 
-static void
-wait_all_in_sync (Fixture *f)
-{
-  gint64 deadline = g_get_monotonic_time () + (gint64)CONVERGE_MS * 1000;
-
-  while (!chat_test_cluster_in_sync (f->cluster, FALSE))
-    {
-      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
-      chat_test_spin (50);
-    }
-}
-
-/* Whether the leader's hello names member in sync. */
-static gboolean
-leader_names_in_sync (Fixture *f, guint leader, guint member)
-{
-  g_autoptr (JsonObject) hello = chat_test_hello (f->cluster, leader);
-  JsonArray *servers = NULL;
-
-  g_assert_nonnull (hello);
-  g_assert_cmpstr (json_object_get_string_member_with_default (hello, "role", ""), ==, "leader");
-  servers = json_object_get_array_member (hello, "servers");
-  g_assert_cmpuint (json_array_get_length (servers), >=, member);
-  return json_object_get_boolean_member_with_default (
-      json_array_get_object_element (servers, member - 1), "in_sync", FALSE);
-}
-
 /* The last index of node's log on disk, or of the in-sync set entries in it. */
 static gint64
 log_end (Fixture *f, guint node, gboolean sets_only)
@@ -147,7 +119,7 @@ write_until_committed_without (Fixture *f, guint leader, guint starved, guint ms
   gint64 removal = 0;
 
   write_for (f, ms, WINDOW);
-  while (leader_names_in_sync (f, leader, starved)
+  while (chat_test_leader_names_in_sync (f->cluster, leader, starved)
          || highest_acknowledged (f) <= (removal = log_end (f, leader, TRUE)))
     {
       g_assert_cmpint (g_get_monotonic_time (), <, deadline);
@@ -199,7 +171,7 @@ test_starved_then_two_killed (Fixture *f, gconstpointer data)
   guint alone = 0;
 
   chat_test_pair_write_pipelined (f, 200, WINDOW);
-  wait_all_in_sync (f);
+  chat_test_pair_wait_all_in_sync (f, CONVERGE_MS);
   removal = starve (f, leader, starved);
   acknowledged = highest_acknowledged (f);
 
@@ -233,54 +205,6 @@ test_starved_then_two_killed (Fixture *f, gconstpointer data)
   chat_test_wait_converged (f->cluster, CONVERGE_MS);
 }
 
-/* S (stale) is killed and removed from the set; then L (the leader) is killed with
- * nothing in flight, and M, the last member, is stopped from QUIET_MS after that until
- * the failure timeout less half a heartbeat has passed since L's last append: its first
- * step after the stop shows a stall of STOP_MS, at the end of the wait after which it
- * takes over. Nothing of L reaches it after the stop, so nothing says L lived on to
- * remove it: M must lead alone and serve, with every acknowledged message. When the
- * stall alone made M count itself as possibly removed, it stayed recovering with nobody
- * left to end it (seen in test-cluster-rejoin under the sanitizers). */
-#define QUIET_MS 300
-#define STOP_MS 650
-
-static void
-test_last_member_stalled_after_leader_crash (Fixture *f, gconstpointer data)
-{
-  guint leader = chat_test_pair_wait_leader (f, LEADER_MS);
-  guint stale = chat_test_cluster_other (f->cluster, leader);
-  guint last = 1 + 2 + 3 - leader - stale;
-  gint64 deadline = g_get_monotonic_time () + (gint64)CONVERGE_MS * 1000;
-
-  chat_test_pair_write_pipelined (f, 50, 8);
-  wait_all_in_sync (f);
-  chat_test_cluster_kill (f->cluster, stale);
-  while (leader_names_in_sync (f, leader, stale))
-    {
-      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
-      chat_test_pair_write_pipelined (f, 10, 4);
-    }
-  g_assert_true (leader_names_in_sync (f, leader, last));
-  chat_test_pair_write_pipelined (f, 50, 8);
-
-  chat_test_cluster_kill (f->cluster, leader);
-  chat_test_spin (QUIET_MS);
-  if (chat_test_cluster_leads (f->cluster, last))
-    {
-      g_test_skip_printf ("node %u led %d ms after its leader's crash, before its stop: "
-                          "not a test of the rule in this run",
-                          last, QUIET_MS);
-      return;
-    }
-  chat_test_cluster_signal (f->cluster, last, SIGSTOP);
-  chat_test_spin (STOP_MS);
-  chat_test_cluster_signal (f->cluster, last, SIGCONT);
-
-  g_assert_cmpuint (chat_test_cluster_wait_leader (f->cluster, LEADER_MS), ==, last);
-  chat_test_pair_write_pipelined (f, 20, 4);
-  chat_test_pair_assert_all_once (f);
-}
-
 static void
 set_up (Fixture *f, gconstpointer data)
 {
@@ -296,7 +220,5 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
   g_test_add ("/cluster/starved/follower-then-two-killed", Fixture, NULL, set_up,
               test_starved_then_two_killed, chat_test_pair_tear_down);
-  g_test_add ("/cluster/starved/last-member-stalled-after-leader-crash", Fixture, NULL, set_up,
-              test_last_member_stalled_after_leader_crash, chat_test_pair_tear_down);
   return g_test_run ();
 }
