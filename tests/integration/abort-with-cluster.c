@@ -57,6 +57,7 @@ main (int argc, char **argv)
     start_all (cluster);
   for (guint node = 1; node <= N_SERVERS; node++)
     printf ("pid %d\n", (int)chat_test_cluster_pid (cluster, node));
+  printf ("dir %s\n", chat_test_cluster_dir (cluster));
   fflush (stdout);
   setrlimit (RLIMIT_CORE, &no_core);
   abort ();

@@ -13,6 +13,8 @@
 
 #include <gio/gio.h>
 
+#include "chat-fs.h"
+
 #define GONE_WITHIN_MS 5000
 
 /* Runs the helper to its abort(); its stdout. */
@@ -98,12 +100,28 @@ check_no_server_left (const char *out)
   g_assert_true (gone);
 }
 
+/* The helper's cluster directory, which its abort() left behind: removed once its
+ * servers are gone. */
+static void
+remove_helper_dir (const char *out)
+{
+  const char *line = strstr (out, "\ndir ");
+  g_autofree char *dir = NULL;
+
+  g_assert_nonnull (line);
+  dir = g_strndup (line + 5, strcspn (line + 5, "\n"));
+  g_assert_true (g_str_has_prefix (dir, g_get_tmp_dir ()));
+  chat_fs_remove_tree (dir);
+  g_assert_false (g_file_test (dir, G_FILE_TEST_EXISTS));
+}
+
 static void
 test_abort (void)
 {
   g_autofree char *out = run_helper (NULL);
 
   check_no_server_left (out);
+  remove_helper_dir (out);
 }
 
 /* Started from a thread that ended (the chaos nemesis does that): the servers outlive the
@@ -115,6 +133,7 @@ test_abort_after_thread (void)
 
   g_assert_nonnull (strstr (out, "answer-after-thread yes\n"));
   check_no_server_left (out);
+  remove_helper_dir (out);
 }
 
 int

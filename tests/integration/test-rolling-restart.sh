@@ -6,7 +6,12 @@
 set -u
 build=${CHATD_BUILD_ROOT:?}
 src=${CHATD_SOURCE_ROOT:?}
+if [ -z "${CHATD_ROLLING_IN_BUS:-}" ]; then
+  CHATD_ROLLING_IN_BUS=1 exec dbus-run-session -- bash "$0" "$@"
+fi
+# Made only on the bus side of the exec, whose exit trap (cleanup) removes it.
 dir=$(mktemp -d /tmp/chatd-rolling-XXXXXX)
+trap cleanup EXIT
 n=0
 failed=0
 
@@ -101,9 +106,5 @@ cleanup() {
   rm -rf "$dir"
 }
 
-if [ -z "${CHATD_ROLLING_IN_BUS:-}" ]; then
-  CHATD_ROLLING_IN_BUS=1 exec dbus-run-session -- bash "$0" "$@"
-fi
-trap cleanup EXIT
 run
 exit $((failed > 0))
