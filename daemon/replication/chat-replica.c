@@ -612,6 +612,22 @@ snapshot_job_free (SnapshotJob *job)
   g_free (job);
 }
 
+/* The image goes straight from the store's buffer to its file; what the core keeps (to send
+ * to followers) is the file mapped, pages the kernel may drop and read again, rather than
+ * a copy of hundreds of MB on the heap. */
+static gboolean
+write_image_file (guint64 applied_index, const guint8 *image, gsize size, gpointer user_data,
+                  GError **error)
+{
+  SnapshotJob *job = user_data;
+
+  job->applied = applied_index;
+  if (!chat_snapshot_file_write_data (job->dir, applied_index, image, size, &job->serial, error))
+    return FALSE;
+  job->data = chat_snapshot_file_read (job->dir, applied_index, job->serial, error);
+  return job->data != NULL;
+}
+
 static void
 read_snapshot_in_thread (GTask *task, gpointer source, gpointer data, GCancellable *cancellable)
 {
@@ -624,14 +640,10 @@ read_snapshot_in_thread (GTask *task, gpointer source, gpointer data, GCancellab
 
   /* Reading and writing the image both take time that grows with the state (a second
    * and more at tens of thousands of messages): here, not on the main loop. */
-  job->data = chat_store_snapshot_file (job->path, &job->applied, &error);
-  if (job->data != NULL
-      && !chat_snapshot_file_write (job->dir, job->applied, job->data, &job->serial, &error))
-    g_clear_pointer (&job->data, g_bytes_unref);
-  if (job->data == NULL)
-    g_task_return_error (task, error);
-  else
+  if (chat_store_snapshot_file (job->path, write_image_file, job, &error))
     g_task_return_boolean (task, TRUE);
+  else
+    g_task_return_error (task, error);
 }
 
 /* One line per image (every snapshot_interval entries at most): how large the state has

@@ -81,10 +81,8 @@ write_all (int fd, const guint8 *data, gsize size)
 
 /* The bytes reach the disk before the rename names them. */
 static gboolean
-write_synced (const char *path, GBytes *data, GError **error)
+write_synced (const char *path, const guint8 *bytes, gsize size, GError **error)
 {
-  gsize size = 0;
-  const guint8 *bytes = g_bytes_get_data (data, &size);
   int fd = g_open (path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   gboolean ok;
 
@@ -132,12 +130,22 @@ gboolean
 chat_snapshot_file_write (const char *dir, guint64 index, GBytes *data, guint64 *serial,
                           GError **error)
 {
+  gsize size = 0;
+  const guint8 *bytes = g_bytes_get_data (data, &size);
+
+  return chat_snapshot_file_write_data (dir, index, bytes, size, serial, error);
+}
+
+gboolean
+chat_snapshot_file_write_data (const char *dir, guint64 index, const guint8 *data, gsize size,
+                               guint64 *serial, GError **error)
+{
   guint64 chosen = free_serial (dir, index);
   g_autofree char *name = chat_snapshot_file_name (index, chosen);
   g_autofree char *path = g_build_filename (dir, name, NULL);
   g_autofree char *temp = g_strconcat (path, TEMP_SUFFIX, NULL);
 
-  if (!write_synced (temp, data, error))
+  if (!write_synced (temp, data, size, error))
     {
       g_unlink (temp);
       return FALSE;

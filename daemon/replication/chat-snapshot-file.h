@@ -11,6 +11,9 @@ G_BEGIN_DECLS
  * from a worker thread. Returns the serial that names the file. */
 gboolean chat_snapshot_file_write (const char *dir, guint64 index, GBytes *data, guint64 *serial,
                                    GError **error);
+/* The same from a buffer the caller keeps. */
+gboolean chat_snapshot_file_write_data (const char *dir, guint64 index, const guint8 *data,
+                                        gsize size, guint64 *serial, GError **error);
 
 char *chat_snapshot_file_name (guint64 index, guint64 serial);
 

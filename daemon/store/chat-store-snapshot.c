@@ -87,6 +87,18 @@ copy_state (sqlite3 *db, gpointer data, GError **error)
          && chat_store_db_exec (db, copy_to_snapshot, error);
 }
 
+/* Copies the chat state of db's main database into the attached database "snap", in one
+ * read transaction; detaches "snap" when that fails. */
+static gboolean
+copy_into_snap (sqlite3 *db, guint64 *applied_index, GError **error)
+{
+  if (chat_store_db_transaction (db, "BEGIN", copy_state, applied_index, error))
+    return TRUE;
+  detach (db);
+  g_prefix_error (error, "Taking a snapshot: ");
+  return FALSE;
+}
+
 /* The chat state of db's main database as an image: copied into an attached in-memory
  * database, which is serialized. */
 static GBytes *
@@ -96,15 +108,15 @@ serialize_state (sqlite3 *db, guint64 *applied_index, GError **error)
   unsigned char *data = NULL;
   sqlite3_int64 size = 0;
 
-  if (!chat_store_db_exec (db, "ATTACH DATABASE ':memory:' AS snap", error))
+  if (!chat_store_db_exec (db, "ATTACH DATABASE ':memory:' AS snap", error)
+      || !copy_into_snap (db, &copied_index, error))
     return NULL;
-  if (chat_store_db_transaction (db, "BEGIN", copy_state, &copied_index, error)
-      && (data = sqlite3_serialize (db, "snap", &size, 0)) == NULL)
-    chat_store_db_fail (db, error, "Serializing a snapshot");
+  data = sqlite3_serialize (db, "snap", &size, 0);
   detach (db);
   if (data == NULL)
     {
-      g_prefix_error (error, "Taking a snapshot: ");
+      g_set_error_literal (error, CHAT_ERROR, CHAT_ERROR_INTERNAL,
+                           "Taking a snapshot: cannot serialize it (out of memory)");
       return NULL;
     }
   if (applied_index != NULL)
@@ -142,26 +154,62 @@ wait_for_short_wal (const char *path)
     g_usleep (SHORT_WAL_POLL_US);
 }
 
-GBytes *
-chat_store_snapshot_file (const char *path, guint64 *applied_index, GError **error)
+/* The image goes to sink from the attached database's own pages: the memdb VFS keeps a
+ * database in one contiguous buffer, which sqlite3_serialize hands out without a copy (the
+ * name has no leading '/', so no other connection shares it). That copy, hundreds of MB
+ * per snapshot at etcd's l load, cost about a seventh of the servers' processor time per
+ * send there (docs/benchmarks.md). */
+static gboolean
+give_image (sqlite3 *db, ChatStoreImageSink sink, gpointer user_data, GError **error)
+{
+  sqlite3_int64 unbounded = G_MAXINT64;
+  guint64 applied_index = 0;
+  unsigned char *image = NULL;
+  sqlite3_int64 size = 0;
+  gboolean ok;
+
+  if (!chat_store_db_exec (db, "ATTACH DATABASE 'file:chat-snapshot?vfs=memdb' AS snap", error))
+    return FALSE;
+  /* A memdb database stops growing at 1 GiB unless told otherwise; a ':memory:' one, as
+   * the state was copied into before, had no such bound. */
+  if (sqlite3_file_control (db, "snap", SQLITE_FCNTL_SIZE_LIMIT, &unbounded) != SQLITE_OK)
+    {
+      chat_store_db_fail (db, error, "Taking a snapshot: sizing its database");
+      detach (db);
+      return FALSE;
+    }
+  if (!copy_into_snap (db, &applied_index, error))
+    return FALSE;
+  image = sqlite3_serialize (db, "snap", &size, SQLITE_SERIALIZE_NOCOPY);
+  if (image == NULL)
+    ok = chat_store_db_fail (db, error, "Taking a snapshot: the image is not contiguous");
+  else
+    ok = sink (applied_index, image, (gsize)size, user_data, error);
+  detach (db);
+  return ok;
+}
+
+gboolean
+chat_store_snapshot_file (const char *path, ChatStoreImageSink sink, gpointer user_data,
+                          GError **error)
 {
   sqlite3 *db = NULL;
-  GBytes *image = NULL;
+  gboolean ok;
 
-  g_return_val_if_fail (path != NULL && applied_index != NULL, NULL);
+  g_return_val_if_fail (path != NULL && sink != NULL, FALSE);
 
-  if (sqlite3_open_v2 (path, &db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK)
+  if (sqlite3_open_v2 (path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_URI, NULL) != SQLITE_OK)
     {
       g_set_error (error, CHAT_ERROR, CHAT_ERROR_INTERNAL, "Opening %s: %s", path,
                    db ? sqlite3_errmsg (db) : "out of memory");
       sqlite3_close (db);
-      return NULL;
+      return FALSE;
     }
   sqlite3_busy_timeout (db, 5000);
   wait_for_short_wal (path);
-  image = serialize_state (db, applied_index, error);
+  ok = give_image (db, sink, user_data, error);
   sqlite3_close (db);
-  return image;
+  return ok;
 }
 
 /* Loads the snapshot bytes as the attached database "snap" and checks its layout. */

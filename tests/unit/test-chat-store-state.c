@@ -274,12 +274,24 @@ typedef struct
   GError *error;
 } FileSnapshot;
 
+/* The image is the store's buffer, valid during the call only: kept as a copy. */
+static gboolean
+keep_image (guint64 applied_index, const guint8 *image, gsize size, gpointer user_data,
+            GError **error)
+{
+  FileSnapshot *job = user_data;
+
+  job->applied = applied_index;
+  job->snapshot = g_bytes_new (image, size);
+  return TRUE;
+}
+
 static gpointer
 snapshot_file_thread (gpointer data)
 {
   FileSnapshot *job = data;
 
-  job->snapshot = chat_store_snapshot_file (job->path, &job->applied, &job->error);
+  chat_store_snapshot_file (job->path, keep_image, job, &job->error);
   return NULL;
 }
 
@@ -318,6 +330,63 @@ test_snapshot_file_while_writing (void)
   store_fixture_tear_down (&b, NULL);
 }
 
+/* main() lowers the memdb VFS's default bound on a database's size to this, so that a state
+ * of a few hundred KiB stands for one past the real default of 1 GiB. */
+#define SMALL_MEMDB_MAX (128 * 1024)
+#define LARGE_BODY_BYTES 8000
+#define LARGE_SENDS 64
+
+static void
+apply_large_state (StoreFixture *f)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (ChatApplyResult) signup = NULL;
+  g_autofree char *body = g_strnfill (LARGE_BODY_BYTES, 'x');
+
+  g_assert_true (chat_store_begin_apply (f->store, &error));
+  signup = apply_op (f, "{\"op\":\"signup\",\"username\":\"ann\",\"password_hash\":\"h\","
+                        "\"session\":\"s1\",\"at\":1}");
+  g_assert_cmpint (signup->error_code, <, 0);
+  for (guint i = 0; i < LARGE_SENDS; i++)
+    {
+      g_autofree char *op = g_strdup_printf ("{\"op\":\"send\",\"from\":\"ann\",\"to\":\"ann\","
+                                             "\"body\":\"%s\",\"client_msg_id\":\"%u\",\"at\":2}",
+                                             body, i);
+      g_autoptr (ChatApplyResult) result = apply_op (f, op);
+
+      g_assert_cmpint (result->error_code, <, 0);
+    }
+  g_assert_true (chat_store_commit_apply (f->store, &error));
+}
+
+/* The worker's image is built in a memdb database, whose size is bounded by default: a
+ * state larger than the bound must still make an image, and a whole one. */
+static void
+test_snapshot_file_past_memdb_bound (void)
+{
+  StoreFixture a = { 0 }, b = { 0 };
+  g_autoptr (GError) error = NULL;
+  g_autofree char *source = NULL, *restored = NULL;
+  FileSnapshot job = { 0 };
+
+  store_fixture_set_up (&a, NULL);
+  store_fixture_set_up (&b, NULL);
+  apply_large_state (&a);
+  job.path = chat_store_get_path (a.store);
+  g_thread_join (g_thread_new ("snapshot", snapshot_file_thread, &job));
+  g_assert_no_error (job.error);
+  g_assert_nonnull (job.snapshot);
+  g_assert_cmpuint (g_bytes_get_size (job.snapshot), >, SMALL_MEMDB_MAX * 2);
+  g_assert_true (chat_store_restore (b.store, job.snapshot, &error));
+  g_assert_no_error (error);
+  source = store_hash (a.store);
+  restored = store_hash (b.store);
+  g_assert_cmpstr (restored, ==, source);
+  g_bytes_unref (job.snapshot);
+  store_fixture_tear_down (&a, NULL);
+  store_fixture_tear_down (&b, NULL);
+}
+
 static void
 test_restore_rejects_garbage (StoreFixture *f, gconstpointer data)
 {
@@ -347,6 +416,9 @@ test_restore_rejects_garbage (StoreFixture *f, gconstpointer data)
 int
 main (int argc, char **argv)
 {
+  /* Before SQLite's first use: it reads the bound once, at initialization. */
+  g_assert_cmpint (sqlite3_config (SQLITE_CONFIG_MEMDB_MAXSIZE, (sqlite3_int64)SMALL_MEMDB_MAX), ==,
+                   SQLITE_OK);
   g_test_init (&argc, &argv, NULL);
 
   store_test_add ("apply/batch", test_batch_commit_and_rollback);
@@ -356,6 +428,7 @@ main (int argc, char **argv)
   store_test_add ("hash/tracks-changes", test_hash_tracks_changes);
   g_test_add_func ("/store/snapshot/restore", test_snapshot_restore);
   g_test_add_func ("/store/snapshot/file-while-writing", test_snapshot_file_while_writing);
+  g_test_add_func ("/store/snapshot/file-past-memdb-bound", test_snapshot_file_past_memdb_bound);
   store_test_add ("snapshot/rejects-garbage", test_restore_rejects_garbage);
 
   return g_test_run ();
