@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <glib/gstdio.h>
 #include <string.h>
 #include <sys/mount.h>
@@ -101,15 +102,21 @@ mount_tmpfs (const char *dir)
   g_assert_cmpint (mount ("chatd-test", dir, "tmpfs", 0, "size=16m,mode=0700"), ==, 0);
 }
 
-/* The tests fill a disk of their own: a small tmpfs, which only root may mount. Why not,
+/* The tests fill a disk of their own: a small tmpfs, which only root may mount. They mount
+ * it in a mount namespace of their own, so that every tmpfs goes with the process, also when
+ * a failed assertion aborts it before its umount (such mounts outlived it before). Why not,
  * when it cannot, or NULL. */
 static char *
 tmpfs_unavailable (void)
 {
   g_autoptr (GError) error = NULL;
-  g_autofree char *dir = g_dir_make_tmp ("chatd-tmpfs-probe-XXXXXX", &error);
+  g_autofree char *dir = NULL;
   char *reason = NULL;
 
+  if (unshare (CLONE_NEWNS) != 0 || mount (NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0)
+    return g_strdup_printf ("cannot enter a mount namespace of its own (needs root): %s",
+                            g_strerror (errno));
+  dir = g_dir_make_tmp ("chatd-tmpfs-probe-XXXXXX", &error);
   g_assert_no_error (error);
   if (mount ("chatd-test", dir, "tmpfs", 0, "size=1m") != 0)
     reason = g_strdup_printf ("cannot mount a tmpfs (needs root): %s", g_strerror (errno));
