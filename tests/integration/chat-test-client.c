@@ -165,6 +165,15 @@ chat_test_pair_set_up (ChatTestPair *pair, gconstpointer snapshot_interval)
 }
 
 void
+chat_test_pair_set_up_failure_timeout (ChatTestPair *pair, gconstpointer failure_timeout_ms)
+{
+  ChatTestCluster *cluster = chat_test_cluster_new (3, NULL);
+
+  chat_test_cluster_set_option (cluster, "cluster", "failure_timeout_ms", failure_timeout_ms);
+  chat_test_pair_set_up_on (pair, cluster);
+}
+
+void
 chat_test_pair_set_up_on (ChatTestPair *pair, ChatTestCluster *cluster)
 {
   pair->cluster = cluster;

@@ -54,6 +54,9 @@ typedef struct
 /* GTest fixture functions. snapshot_interval (a string) is the cluster's option of that
  * name, or NULL for the default; tear_down ignores its data. */
 void chat_test_pair_set_up (ChatTestPair *pair, gconstpointer snapshot_interval);
+/* The same with the cluster's failure_timeout_ms (a string) instead: the starved-server
+ * tests time their stops against it. */
+void chat_test_pair_set_up_failure_timeout (ChatTestPair *pair, gconstpointer failure_timeout_ms);
 /* The same on a cluster of the caller's, configured but not started yet; the pair owns it. */
 void chat_test_pair_set_up_on (ChatTestPair *pair, ChatTestCluster *cluster);
 void chat_test_pair_tear_down (ChatTestPair *pair, gconstpointer data);

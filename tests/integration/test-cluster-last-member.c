@@ -60,21 +60,12 @@ test_stalled_after_leader_crash (Fixture *f, gconstpointer data)
   chat_test_pair_assert_all_once (f);
 }
 
-static void
-set_up (Fixture *f, gconstpointer data)
-{
-  ChatTestCluster *cluster = chat_test_cluster_new (3, NULL);
-
-  chat_test_cluster_set_option (cluster, "cluster", "failure_timeout_ms",
-                                G_STRINGIFY (FAILURE_TIMEOUT_MS));
-  chat_test_pair_set_up_on (f, cluster);
-}
-
 int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
-  g_test_add ("/cluster/last-member/stalled-after-leader-crash", Fixture, NULL, set_up,
+  g_test_add ("/cluster/last-member/stalled-after-leader-crash", Fixture,
+              G_STRINGIFY (FAILURE_TIMEOUT_MS), chat_test_pair_set_up_failure_timeout,
               test_stalled_after_leader_crash, chat_test_pair_tear_down);
   return g_test_run ();
 }

@@ -205,20 +205,12 @@ test_starved_then_two_killed (Fixture *f, gconstpointer data)
   chat_test_wait_converged (f->cluster, CONVERGE_MS);
 }
 
-static void
-set_up (Fixture *f, gconstpointer data)
-{
-  ChatTestCluster *cluster = chat_test_cluster_new (3, NULL);
-
-  chat_test_cluster_set_option (cluster, "cluster", "failure_timeout_ms", FAILURE_TIMEOUT);
-  chat_test_pair_set_up_on (f, cluster);
-}
-
 int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
-  g_test_add ("/cluster/starved/follower-then-two-killed", Fixture, NULL, set_up,
-              test_starved_then_two_killed, chat_test_pair_tear_down);
+  g_test_add ("/cluster/starved/follower-then-two-killed", Fixture, FAILURE_TIMEOUT,
+              chat_test_pair_set_up_failure_timeout, test_starved_then_two_killed,
+              chat_test_pair_tear_down);
   return g_test_run ();
 }
