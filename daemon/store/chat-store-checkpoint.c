@@ -68,7 +68,7 @@ chat_checkpointer_start (const char *path, GError **error)
 {
   ChatCheckpointer *self = g_new0 (ChatCheckpointer, 1);
 
-  if (sqlite3_open_v2 (path, &self->db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK)
+  if (chat_store_db_open (path, SQLITE_OPEN_READWRITE, &self->db) != SQLITE_OK)
     {
       g_set_error (error, CHAT_ERROR, CHAT_ERROR_INTERNAL, "Opening %s for checkpoints: %s", path,
                    self->db != NULL ? sqlite3_errmsg (self->db) : "out of memory");

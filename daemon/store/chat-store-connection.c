@@ -53,6 +53,18 @@
   "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY;"               \
   " PRAGMA cache_size = " CHAT_STORE_CACHE_KIB
 
+/* --- opening ------------------------------------------------------------------------ */
+
+/* Every connection of the store is used by one thread at a time (the main loop's, the
+ * checkpoint thread's, a snapshot worker's), so none needs SQLite's mutex around each
+ * call. Through the WAL-batching VFS: only a connection that writes frames batches them,
+ * and the others pass straight through it. */
+int
+chat_store_db_open (const char *path, int flags, sqlite3 **db)
+{
+  return sqlite3_open_v2 (path, db, flags | SQLITE_OPEN_NOMUTEX, chat_store_vfs_name ());
+}
+
 /* --- errors and plain statements ------------------------------------------------ */
 
 gboolean
@@ -221,9 +233,7 @@ gboolean
 chat_store_connect (ChatStore *self, GError **error)
 {
   self->stmts = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, finalize_stmt);
-  /* The only connection that writes WAL frames, so the only one that batches them. */
-  if (sqlite3_open_v2 (self->path, &self->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
-                       chat_store_vfs_name ())
+  if (chat_store_db_open (self->path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, &self->db)
       != SQLITE_OK)
     return chat_store_fail (self, error, "Opening the database");
   return configure_connection (self, error);

@@ -103,6 +103,7 @@ void chat_store_disconnect (ChatStore *self);
 /* --- errors and plain statements ------------------------------------------------ */
 
 /* Sets error (CHAT_ERROR_INTERNAL) from the connection's last SQLite error. */
+int chat_store_db_open (const char *path, int flags, sqlite3 **db);
 gboolean chat_store_db_fail (sqlite3 *db, GError **error, const char *what);
 gboolean chat_store_db_exec (sqlite3 *db, const char *sql, GError **error);
 gboolean chat_store_fail (ChatStore *self, GError **error, const char *what);

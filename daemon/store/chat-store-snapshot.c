@@ -198,7 +198,7 @@ chat_store_snapshot_file (const char *path, ChatStoreImageSink sink, gpointer us
 
   g_return_val_if_fail (path != NULL && sink != NULL, FALSE);
 
-  if (sqlite3_open_v2 (path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_URI, NULL) != SQLITE_OK)
+  if (chat_store_db_open (path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_URI, &db) != SQLITE_OK)
     {
       g_set_error (error, CHAT_ERROR, CHAT_ERROR_INTERNAL, "Opening %s: %s", path,
                    db ? sqlite3_errmsg (db) : "out of memory");
