@@ -209,8 +209,11 @@ chat_wal_syncer_request (ChatWalSyncer *self)
 
   g_mutex_lock (&self->lock);
   ticket = ++self->requested;
-  g_cond_signal (&self->wake);
   g_mutex_unlock (&self->lock);
+  /* After the unlock: woken under it, the thread at once blocked again on the lock that
+   * this thread still held, two more trips through the kernel per sync. It reads
+   * requested under the lock before it waits, so no request goes unseen. */
+  g_cond_signal (&self->wake);
   return ticket;
 }
 
