@@ -4,6 +4,7 @@
  * it is installed), while clients write; a stale server restarted alone does not lead (the
  * recovering rule). */
 #include "chat-test-client.h"
+#include "chat-test-db.h"
 #include "chat-test-util.h"
 
 #include <string.h>
@@ -54,30 +55,6 @@ assert_same_leader (Fixture *f, guint leader)
     }
   g_assert_cmpuint (now, ==, leader);
   g_assert_false (changed);
-}
-
-/* A follower misses writes, comes back while alice keeps sending, and catches up. */
-static void
-test_rejoin (Fixture *f, gconstpointer data)
-{
-  guint leader = chat_test_cluster_wait_leader (f->cluster, LEADER_MS);
-  guint follower = chat_test_cluster_other (f->cluster, leader);
-
-  chat_test_pair_write_pipelined (f, 20, 4);
-  chat_test_cluster_kill (f->cluster, follower);
-  chat_test_pair_write_pipelined (f, 300, 16);
-  /* Restart it with sends in flight, and keep writing while it catches up. */
-  for (guint i = 0; i < 8; i++)
-    chat_test_pair_send_next (f);
-  chat_test_cluster_start (f->cluster, follower, FALSE);
-  chat_test_pair_write_pipelined (f, 200, 8);
-  chat_test_wait_converged (f->cluster, CONVERGE_MS);
-  if (data != NULL)
-    g_assert_true (log_mentions (f, follower, "installed a snapshot up to index"));
-  chat_test_pair_write_pipelined (f, 10, 1);
-  chat_test_pair_assert_all_once (f);
-  chat_test_wait_converged (f->cluster, CONVERGE_MS);
-  assert_same_leader (f, leader);
 }
 
 #define INSTALLED "installed a snapshot up to index"
@@ -138,19 +115,60 @@ last_image_index (Fixture *f, guint node)
 
 /* The leader's image is read by a worker thread at the lowest priority, which waits for a
  * short WAL first: without an image past what the follower holds, the log is all the
- * leader can send. With snapshot_interval 1000, 3,000 writes leave one at index 2,000 or
- * later once the thread gets to it (seconds, on a machine busy with other tests under a
- * sanitizer). */
+ * leader can send (seconds late, on a machine busy with other tests under a sanitizer).
+ * With keep_writing, alice's sends go on meanwhile, so that images keep coming. */
 static void
-wait_for_leader_image (Fixture *f, guint leader)
+wait_for_leader_image (Fixture *f, guint leader, guint64 index, gboolean keep_writing)
 {
   gint64 deadline = g_get_monotonic_time () + 30 * G_USEC_PER_SEC;
 
-  while (last_image_index (f, leader) < 2000)
+  while (last_image_index (f, leader) < index)
     {
       g_assert_cmpint (g_get_monotonic_time (), <, deadline);
-      chat_test_spin (50);
+      if (keep_writing && f->in_flight < 8)
+        chat_test_pair_send_next (f);
+      chat_test_spin (keep_writing ? 1 : 50);
     }
+}
+
+/* The leader compacts what a stopped follower lacks once its image is more than
+ * max_retained_entries (4 snapshot intervals) past what every server holds
+ * (chat_repl_heal_may_compact); a follower back before that catches up by the log. `held`
+ * bounds what the follower holds: the leader's applied index when it stopped, with every
+ * write acknowledged. */
+static void
+wait_for_compaction (Fixture *f, guint leader, gint64 held, guint64 interval)
+{
+  g_assert_cmpint (held, >, 0);
+  wait_for_leader_image (f, leader, (guint64)held + 4 * interval + 1, TRUE);
+}
+
+/* A follower misses writes, comes back while alice keeps sending, and catches up. */
+static void
+test_rejoin (Fixture *f, gconstpointer data)
+{
+  guint leader = chat_test_cluster_wait_leader (f->cluster, LEADER_MS);
+  guint follower = chat_test_cluster_other (f->cluster, leader);
+  gint64 held = 0;
+
+  chat_test_pair_write_pipelined (f, 20, 4);
+  held = chat_test_cluster_applied_index (f->cluster, leader);
+  chat_test_cluster_kill (f->cluster, follower);
+  chat_test_pair_write_pipelined (f, 300, 16);
+  if (data != NULL)
+    wait_for_compaction (f, leader, held, g_ascii_strtoull (data, NULL, 10));
+  /* Restart it with sends in flight, and keep writing while it catches up. */
+  for (guint i = 0; i < 8; i++)
+    chat_test_pair_send_next (f);
+  chat_test_cluster_start (f->cluster, follower, FALSE);
+  chat_test_pair_write_pipelined (f, 200, 8);
+  chat_test_wait_converged (f->cluster, CONVERGE_MS);
+  if (data != NULL)
+    g_assert_true (log_mentions (f, follower, "installed a snapshot up to index"));
+  chat_test_pair_write_pipelined (f, 10, 1);
+  chat_test_pair_assert_all_once (f);
+  chat_test_wait_converged (f->cluster, CONVERGE_MS);
+  assert_same_leader (f, leader);
 }
 
 /* docs/replication.md, C8: with snapshot_interval 1000 the leader keeps 4,000 entries for a
@@ -168,7 +186,8 @@ rejoin_by_image (Fixture *f, ImageKill kill)
   chat_test_pair_write_pipelined (f, 20, 4);
   chat_test_cluster_kill (f->cluster, follower);
   chat_test_pair_write_pipelined (f, 3000, 32);
-  wait_for_leader_image (f, leader);
+  /* With snapshot_interval 1000, 3,000 writes leave an image at index 2,000 or later. */
+  wait_for_leader_image (f, leader, 2000, FALSE);
   old = newest_snapshot_file (f, follower);
   for (guint i = 0; i < 8; i++)
     chat_test_pair_send_next (f);
