@@ -102,8 +102,10 @@ void chat_store_disconnect (ChatStore *self);
 
 /* --- errors and plain statements ------------------------------------------------ */
 
-/* Sets error (CHAT_ERROR_INTERNAL) from the connection's last SQLite error. */
+/* sqlite3_open_v2 for every connection of the store: through its VFS, without SQLite's
+ * per-call mutex. */
 int chat_store_db_open (const char *path, int flags, sqlite3 **db);
+/* Sets error (CHAT_ERROR_INTERNAL) from the connection's last SQLite error. */
 gboolean chat_store_db_fail (sqlite3 *db, GError **error, const char *what);
 gboolean chat_store_db_exec (sqlite3 *db, const char *sql, GError **error);
 gboolean chat_store_fail (ChatStore *self, GError **error, const char *what);
