@@ -612,19 +612,18 @@ snapshot_job_free (SnapshotJob *job)
   g_free (job);
 }
 
-/* The image goes straight from the store's buffer to its file; what the core keeps (to send
- * to followers) is the file mapped, pages the kernel may drop and read again, rather than
- * a copy of hundreds of MB on the heap. */
+/* The store builds the image in a file of its own, which is then synced and named; what the
+ * core keeps (to send to followers) is the file mapped, pages the kernel may drop and read
+ * again, rather than a copy of hundreds of MB on the heap. */
 static gboolean
-write_image_file (guint64 applied_index, const guint8 *image, gsize size, gpointer user_data,
-                  GError **error)
+write_image_file (SnapshotJob *job, GError **error)
 {
-  SnapshotJob *job = user_data;
+  g_autofree char *temp = chat_snapshot_file_temp_path (job->dir);
 
-  job->applied = applied_index;
-  if (!chat_snapshot_file_write_data (job->dir, applied_index, image, size, &job->serial, error))
+  if (!chat_store_snapshot_file (job->path, temp, &job->applied, error)
+      || !chat_snapshot_file_seal (job->dir, temp, job->applied, &job->serial, error))
     return FALSE;
-  job->data = chat_snapshot_file_read (job->dir, applied_index, job->serial, error);
+  job->data = chat_snapshot_file_read (job->dir, job->applied, job->serial, error);
   return job->data != NULL;
 }
 
@@ -640,7 +639,7 @@ read_snapshot_in_thread (GTask *task, gpointer source, gpointer data, GCancellab
 
   /* Reading and writing the image both take time that grows with the state (a second
    * and more at tens of thousands of messages): here, not on the main loop. */
-  if (chat_store_snapshot_file (job->path, write_image_file, job, &error))
+  if (write_image_file (job, &error))
     g_task_return_boolean (task, TRUE);
   else
     g_task_return_error (task, error);

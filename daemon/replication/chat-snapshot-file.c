@@ -12,6 +12,7 @@
 #include <gio/gio.h>
 #include <glib/gstdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define SNAPSHOT_PREFIX "snapshot-"
@@ -34,12 +35,42 @@ fail_errno (GError **error, const char *what, const char *path)
   return FALSE;
 }
 
-/* The image goes out 4 MiB at a time: each chunk's writeback starts at once and the one
- * before it is waited for (sync_file_range), so the page cache never holds more than
- * two chunks of it. Written in one go, the image (hundreds of MB at a large state) sat
- * dirty until the final fsync, and every fsync of the servers' logs on the same file
- * system waited behind its writeback in the meantime. */
+/* An image goes to the disk 4 MiB at a time (sync_file_range), never all of it at once:
+ * written back in one go by the final fsync, the image (hundreds of MB at a large state)
+ * kept every fsync of the servers' logs on the same file system waiting behind it. */
 #define WRITE_CHUNK (4 * 1024 * 1024)
+
+/* Written from memory: each chunk's writeback starts at once, and the one before it is
+ * waited for, so the page cache never holds more than two chunks of it dirty. */
+static void
+pace_chunk (int fd, gsize offset, gsize len)
+{
+#ifdef SYNC_FILE_RANGE_WRITE
+  sync_file_range (fd, (off_t)offset, (off_t)len, SYNC_FILE_RANGE_WRITE);
+  if (offset >= WRITE_CHUNK)
+    sync_file_range (fd, (off_t)(offset - WRITE_CHUNK), WRITE_CHUNK,
+                     SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE
+                         | SYNC_FILE_RANGE_WAIT_AFTER);
+#endif
+}
+
+/* Written already, the whole image dirty in the page cache (chat_snapshot_file_seal, on a
+ * worker thread): each chunk is written back alone, and the disk then left alone for as
+ * long as that took. Back to back, the chunks kept the disk busy with images whenever the
+ * servers sealed theirs together (they snapshot at the same index), and their log fsyncs
+ * waited behind them (docs/benchmarks.md, "The snapshot built in its file"). */
+static void
+write_back_chunk (int fd, gsize offset, gsize len)
+{
+#ifdef SYNC_FILE_RANGE_WRITE
+  gint64 start = g_get_monotonic_time ();
+
+  sync_file_range (fd, (off_t)offset, (off_t)len,
+                   SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE
+                       | SYNC_FILE_RANGE_WAIT_AFTER);
+  g_usleep ((gulong)(g_get_monotonic_time () - start));
+#endif
+}
 
 static gboolean
 write_chunk (int fd, const guint8 *data, gsize size)
@@ -67,14 +98,7 @@ write_all (int fd, const guint8 *data, gsize size)
 
       if (!write_chunk (fd, data + offset, len))
         return FALSE;
-#ifdef SYNC_FILE_RANGE_WRITE
-      /* Only a pacing hint: the fsync after the last chunk is what makes it durable. */
-      sync_file_range (fd, (off_t)offset, (off_t)len, SYNC_FILE_RANGE_WRITE);
-      if (offset >= WRITE_CHUNK)
-        sync_file_range (fd, (off_t)(offset - WRITE_CHUNK), WRITE_CHUNK,
-                         SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE
-                             | SYNC_FILE_RANGE_WAIT_AFTER);
-#endif
+      pace_chunk (fd, offset, len);
     }
   return TRUE;
 }
@@ -91,6 +115,27 @@ write_synced (const char *path, const guint8 *bytes, gsize size, GError **error)
   ok = write_all (fd, bytes, size) && fsync (fd) == 0;
   if (!ok)
     fail_errno (error, "Writing", path);
+  close (fd);
+  return ok;
+}
+
+/* The same for a file written already: written back chunk by chunk (write_back_chunk),
+ * then fsync. */
+static gboolean
+sync_written (const char *path, GError **error)
+{
+  int fd = g_open (path, O_RDWR | O_CLOEXEC, 0);
+  struct stat st;
+  gboolean ok;
+
+  if (fd < 0)
+    return fail_errno (error, "Opening", path);
+  ok = fstat (fd, &st) == 0;
+  for (gsize offset = 0; ok && offset < (gsize)st.st_size; offset += WRITE_CHUNK)
+    write_back_chunk (fd, offset, MIN (WRITE_CHUNK, (gsize)st.st_size - offset));
+  ok = ok && fsync (fd) == 0;
+  if (!ok)
+    fail_errno (error, "Syncing", path);
   close (fd);
   return ok;
 }
@@ -126,30 +171,15 @@ free_serial (const char *dir, guint64 index)
     }
 }
 
-gboolean
-chat_snapshot_file_write (const char *dir, guint64 index, GBytes *data, guint64 *serial,
-                          GError **error)
-{
-  gsize size = 0;
-  const guint8 *bytes = g_bytes_get_data (data, &size);
-
-  return chat_snapshot_file_write_data (dir, index, bytes, size, serial, error);
-}
-
-gboolean
-chat_snapshot_file_write_data (const char *dir, guint64 index, const guint8 *data, gsize size,
-                               guint64 *serial, GError **error)
+/* Names the complete, synced file at temp DIR/snapshot-INDEX-SERIAL.img, then fsyncs DIR;
+ * temp goes when that fails. */
+static gboolean
+name_image (const char *dir, const char *temp, guint64 index, guint64 *serial, GError **error)
 {
   guint64 chosen = free_serial (dir, index);
   g_autofree char *name = chat_snapshot_file_name (index, chosen);
   g_autofree char *path = g_build_filename (dir, name, NULL);
-  g_autofree char *temp = g_strconcat (path, TEMP_SUFFIX, NULL);
 
-  if (!write_synced (temp, data, size, error))
-    {
-      g_unlink (temp);
-      return FALSE;
-    }
   if (g_rename (temp, path) != 0)
     {
       fail_errno (error, "Renaming", temp);
@@ -160,6 +190,44 @@ chat_snapshot_file_write_data (const char *dir, guint64 index, const guint8 *dat
     return FALSE;
   *serial = chosen;
   return TRUE;
+}
+
+gboolean
+chat_snapshot_file_write (const char *dir, guint64 index, GBytes *data, guint64 *serial,
+                          GError **error)
+{
+  gsize size = 0;
+  const guint8 *bytes = g_bytes_get_data (data, &size);
+  g_autofree char *temp = chat_snapshot_file_temp_path (dir);
+
+  if (!write_synced (temp, bytes, size, error))
+    {
+      g_unlink (temp);
+      return FALSE;
+    }
+  return name_image (dir, temp, index, serial, error);
+}
+
+char *
+chat_snapshot_file_temp_path (const char *dir)
+{
+  g_autofree char *name
+      = g_strdup_printf (SNAPSHOT_PREFIX "new-%" G_GINT64_FORMAT "-%u" SNAPSHOT_SUFFIX TEMP_SUFFIX,
+                         g_get_real_time (), g_random_int ());
+
+  return g_build_filename (dir, name, NULL);
+}
+
+gboolean
+chat_snapshot_file_seal (const char *dir, const char *temp, guint64 index, guint64 *serial,
+                         GError **error)
+{
+  if (!sync_written (temp, error))
+    {
+      g_unlink (temp);
+      return FALSE;
+    }
+  return name_image (dir, temp, index, serial, error);
 }
 
 GBytes *

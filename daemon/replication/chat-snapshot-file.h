@@ -11,10 +11,14 @@ G_BEGIN_DECLS
  * from a worker thread. Returns the serial that names the file. */
 gboolean chat_snapshot_file_write (const char *dir, guint64 index, GBytes *data, guint64 *serial,
                                    GError **error);
-/* The same from a buffer the caller keeps. */
-gboolean chat_snapshot_file_write_data (const char *dir, guint64 index, const guint8 *data,
-                                        gsize size, guint64 *serial, GError **error);
-
+/* A new path in dir for an image being built (by chat_store_snapshot_file); what a crash
+ * leaves there goes at the next start (chat_snapshot_file_clean). */
+char *chat_snapshot_file_temp_path (const char *dir);
+/* Makes the complete image at temp, built in dir, durable and names it
+ * DIR/snapshot-INDEX-SERIAL.img, as chat_snapshot_file_write does with its bytes; temp is
+ * removed on failure. */
+gboolean chat_snapshot_file_seal (const char *dir, const char *temp, guint64 index, guint64 *serial,
+                                  GError **error);
 char *chat_snapshot_file_name (guint64 index, guint64 serial);
 
 GBytes *chat_snapshot_file_read (const char *dir, guint64 index, guint64 serial, GError **error);

@@ -7,6 +7,8 @@
 #include "chat-store-state-private.h"
 #include "chat-error.h"
 
+#include <errno.h>
+#include <glib/gstdio.h>
 #include <string.h>
 
 /* A snapshot is an SQLite database image with these tables; info.format says
@@ -154,51 +156,60 @@ wait_for_short_wal (const char *path)
     g_usleep (SHORT_WAL_POLL_US);
 }
 
-/* The image goes to sink from the attached database's own pages: the memdb VFS keeps a
- * database in one contiguous buffer, which sqlite3_serialize hands out without a copy (the
- * name has no leading '/', so no other connection shares it). That copy, hundreds of MB
- * per snapshot at etcd's l load, cost about a seventh of the servers' processor time per
- * send there (docs/benchmarks.md). */
-static gboolean
-give_image (sqlite3 *db, ChatStoreImageSink sink, gpointer user_data, GError **error)
-{
-  sqlite3_int64 unbounded = G_MAXINT64;
-  guint64 applied_index = 0;
-  unsigned char *image = NULL;
-  sqlite3_int64 size = 0;
-  gboolean ok;
+/* The worker's image is built in a file of its own, attached as "snap", which the caller
+ * makes durable and names: each page goes from SQLite's cache to the file's once. Built in
+ * a memdb database before, every page was copied once more, into a buffer that grew with
+ * the image and was faulted in page by page, and then written out from it: about half of
+ * the snapshot worker's processor time at etcd's l load, and a second copy of the state in
+ * memory while it lasted (docs/benchmarks.md). No rollback journal (a build that fails or
+ * is cut short leaves a file that nothing names), no syncs (the caller's one fsync makes
+ * it durable), a small cache (the pages are written once each, in order), and 16 KiB
+ * pages: a quarter of the writes and of the cache's work per page at the default 4 KiB,
+ * and less room lost at the end of each page to 1 KiB messages. Not larger: the empty
+ * image is a page per table, and with 64 KiB pages a small state's image outweighed a log
+ * of a few thousand entries, which a follower then got instead (C8, docs/replication.md). */
+static const char image_file_settings[]
+    = "PRAGMA snap.journal_mode = OFF; PRAGMA snap.synchronous = OFF;"
+      " PRAGMA snap.page_size = 16384; PRAGMA snap.cache_size = -4096;";
 
-  if (!chat_store_db_exec (db, "ATTACH DATABASE 'file:chat-snapshot?vfs=memdb' AS snap", error))
+static gboolean
+attach_image_file (sqlite3 *db, const char *image_path, GError **error)
+{
+  g_autoptr (sqlite3_stmt) stmt = NULL;
+
+  if (sqlite3_prepare_v2 (db, "ATTACH DATABASE ?1 AS snap", -1, &stmt, NULL) != SQLITE_OK
+      || sqlite3_bind_text (stmt, 1, image_path, -1, SQLITE_STATIC) != SQLITE_OK
+      || sqlite3_step (stmt) != SQLITE_DONE)
+    return chat_store_db_fail (db, error, "Taking a snapshot: creating its file");
+  return TRUE;
+}
+
+static gboolean
+build_image (sqlite3 *db, const char *image_path, guint64 *applied_index, GError **error)
+{
+  if (!attach_image_file (db, image_path, error))
     return FALSE;
-  /* A memdb database stops growing at 1 GiB unless told otherwise; a ':memory:' one, as
-   * the state was copied into before, had no such bound. */
-  if (sqlite3_file_control (db, "snap", SQLITE_FCNTL_SIZE_LIMIT, &unbounded) != SQLITE_OK)
+  if (!chat_store_db_exec (db, image_file_settings, error))
     {
-      chat_store_db_fail (db, error, "Taking a snapshot: sizing its database");
       detach (db);
       return FALSE;
     }
-  if (!copy_into_snap (db, &applied_index, error))
+  if (!copy_into_snap (db, applied_index, error))
     return FALSE;
-  image = sqlite3_serialize (db, "snap", &size, SQLITE_SERIALIZE_NOCOPY);
-  if (image == NULL)
-    ok = chat_store_db_fail (db, error, "Taking a snapshot: the image is not contiguous");
-  else
-    ok = sink (applied_index, image, (gsize)size, user_data, error);
   detach (db);
-  return ok;
+  return TRUE;
 }
 
-gboolean
-chat_store_snapshot_file (const char *path, ChatStoreImageSink sink, gpointer user_data,
-                          GError **error)
+static gboolean
+snapshot_into (const char *path, const char *image_path, guint64 *applied_index, GError **error)
 {
   sqlite3 *db = NULL;
   gboolean ok;
 
-  g_return_val_if_fail (path != NULL && sink != NULL, FALSE);
-
-  if (chat_store_db_open (path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_URI, &db) != SQLITE_OK)
+  /* CREATE for the image's file: an attached database is opened with the connection's
+   * flags. The store's own file is there already. */
+  if (chat_store_db_open (path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_URI, &db)
+      != SQLITE_OK)
     {
       g_set_error (error, CHAT_ERROR, CHAT_ERROR_INTERNAL, "Opening %s: %s", path,
                    db ? sqlite3_errmsg (db) : "out of memory");
@@ -207,9 +218,28 @@ chat_store_snapshot_file (const char *path, ChatStoreImageSink sink, gpointer us
     }
   sqlite3_busy_timeout (db, 5000);
   wait_for_short_wal (path);
-  ok = give_image (db, sink, user_data, error);
+  ok = build_image (db, image_path, applied_index, error);
   sqlite3_close (db);
   return ok;
+}
+
+gboolean
+chat_store_snapshot_file (const char *path, const char *image_path, guint64 *applied_index,
+                          GError **error)
+{
+  g_return_val_if_fail (path != NULL && image_path != NULL && applied_index != NULL, FALSE);
+
+  /* A file already there (left by a crash) would be opened as a database. */
+  if (g_unlink (image_path) != 0 && errno != ENOENT)
+    {
+      g_set_error (error, CHAT_ERROR, CHAT_ERROR_INTERNAL, "Taking a snapshot: removing %s: %s",
+                   image_path, g_strerror (errno));
+      return FALSE;
+    }
+  if (snapshot_into (path, image_path, applied_index, error))
+    return TRUE;
+  g_unlink (image_path);
+  return FALSE;
 }
 
 /* Loads the snapshot bytes as the attached database "snap" and checks its layout. */

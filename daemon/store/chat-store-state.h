@@ -84,14 +84,12 @@ guint64 chat_store_applied_index (ChatStore *self);
 /* Whole chat state as opaque bytes (for snapshots) and back. restore replaces
  * the chat state and sets the applied index. */
 GBytes *chat_store_snapshot (ChatStore *self, guint64 *applied_index, GError **error);
-/* Receives an image of the chat state and the applied index it holds. image is valid only
- * during the call: a sink that keeps it writes or copies it. */
-typedef gboolean (*ChatStoreImageSink) (guint64 applied_index, const guint8 *image, gsize size,
-                                        gpointer user_data, GError **error);
 /* The same from the database file at path (chat_store_get_path) through a connection of its
  * own, callable from any thread while the store keeps writing: the state of one committed
- * transaction, at the applied index it sets, given to sink without a copy of its own. */
-gboolean chat_store_snapshot_file (const char *path, ChatStoreImageSink sink, gpointer user_data,
+ * transaction, written as a new SQLite database file at image_path (whatever was there
+ * goes first), and the applied index it holds. The file is written, not synced: the caller
+ * makes it durable. On failure, nothing is left at image_path. */
+gboolean chat_store_snapshot_file (const char *path, const char *image_path, guint64 *applied_index,
                                    GError **error);
 gboolean chat_store_restore (ChatStore *self, GBytes *snapshot, GError **error);
 /* SHA-256 hex of a canonical dump of the chat state (accounts, sessions, messages). */

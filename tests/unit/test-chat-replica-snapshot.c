@@ -325,6 +325,54 @@ test_legacy_store (Fixture *f, gconstpointer data)
   g_assert_null (legacy);
 }
 
+/* Waits until the file at path is gone (its removal runs on a worker thread). */
+static void
+wait_removed (const char *path)
+{
+  gint64 deadline = g_get_monotonic_time () + TIMEOUT_US;
+
+  while (g_file_test (path, G_FILE_TEST_EXISTS))
+    {
+      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
+      g_usleep (1000);
+    }
+}
+
+/* A removed image is gone, and one still mapped (a snapshot on its way to a follower) keeps
+ * every byte readable through its mapping: a removal that cut the file back would take
+ * the pages from under it. */
+static void
+test_remove_mapped_and_not (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  gsize size = 20 * 1024 * 1024 + 123; /* several chunks and a partial one */
+  g_autofree guint8 *bytes = g_malloc (size);
+  g_autoptr (GBytes) image = NULL;
+  g_autoptr (GBytes) mapped = NULL;
+  guint64 kept = 0, dropped = 0;
+  g_autofree char *kept_path = NULL, *dropped_path = NULL, *kept_name = NULL;
+  g_autofree char *dropped_name = NULL;
+
+  for (gsize i = 0; i < size; i++)
+    bytes[i] = (guint8)(i * 7 + i / 4096);
+  image = g_bytes_new_static (bytes, size);
+  g_assert_true (chat_snapshot_file_write (f->dir, 10, image, &kept, &error));
+  g_assert_true (chat_snapshot_file_write (f->dir, 20, image, &dropped, &error));
+  g_assert_no_error (error);
+  kept_name = chat_snapshot_file_name (10, kept);
+  dropped_name = chat_snapshot_file_name (20, dropped);
+  kept_path = g_build_filename (f->dir, kept_name, NULL);
+  dropped_path = g_build_filename (f->dir, dropped_name, NULL);
+  mapped = chat_snapshot_file_read (f->dir, 10, kept, &error);
+  g_assert_no_error (error);
+
+  chat_snapshot_file_remove_later (kept_path);
+  chat_snapshot_file_remove_later (dropped_path);
+  wait_removed (kept_path);
+  wait_removed (dropped_path);
+  g_assert_cmpmem (g_bytes_get_data (mapped, NULL), g_bytes_get_size (mapped), bytes, size);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -335,6 +383,8 @@ main (int argc, char **argv)
               test_restart_after_crash, tear_down);
   g_test_add ("/replica-snapshot/restart-without-file", Fixture, NULL, set_up,
               test_restart_without_file, tear_down);
+  g_test_add ("/replica-snapshot/remove-mapped-and-not", Fixture, NULL, set_up,
+              test_remove_mapped_and_not, tear_down);
   g_test_add ("/replica-snapshot/legacy-store", Fixture, NULL, set_up, test_legacy_store,
               tear_down);
   return g_test_run ();

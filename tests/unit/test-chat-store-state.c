@@ -269,29 +269,29 @@ test_snapshot_restore (void)
 typedef struct
 {
   const char *path;
+  const char *dir;
   guint64 applied;
   GBytes *snapshot;
   GError *error;
 } FileSnapshot;
 
-/* The image is the store's buffer, valid during the call only: kept as a copy. */
-static gboolean
-keep_image (guint64 applied_index, const guint8 *image, gsize size, gpointer user_data,
-            GError **error)
-{
-  FileSnapshot *job = user_data;
-
-  job->applied = applied_index;
-  job->snapshot = g_bytes_new (image, size);
-  return TRUE;
-}
-
+/* The image file, built in the store's directory, read back and removed. */
 static gpointer
 snapshot_file_thread (gpointer data)
 {
   FileSnapshot *job = data;
+  g_autofree char *image_path = g_build_filename (job->dir, "image.tmp", NULL);
+  char *contents = NULL;
+  gsize size = 0;
 
-  chat_store_snapshot_file (job->path, keep_image, job, &job->error);
+  if (!chat_store_snapshot_file (job->path, image_path, &job->applied, &job->error))
+    {
+      g_assert_false (g_file_test (image_path, G_FILE_TEST_EXISTS));
+      return NULL;
+    }
+  if (g_file_get_contents (image_path, &contents, &size, &job->error))
+    job->snapshot = g_bytes_new_take (contents, size);
+  g_unlink (image_path);
   return NULL;
 }
 
@@ -313,6 +313,7 @@ test_snapshot_file_while_writing (void)
   g_assert_true (chat_store_begin_apply (a.store, &error));
   pending = apply_op (&a, "{\"op\":\"delete_account\",\"username\":\"bob\"}");
   job.path = chat_store_get_path (a.store);
+  job.dir = a.dir;
   g_thread_join (g_thread_new ("snapshot", snapshot_file_thread, &job));
   g_assert_no_error (job.error);
   g_assert_nonnull (job.snapshot);
@@ -331,8 +332,11 @@ test_snapshot_file_while_writing (void)
 }
 
 /* main() lowers the memdb VFS's default bound on a database's size to this, so that a state
- * of a few hundred KiB stands for one past the real default of 1 GiB. */
+ * of a few hundred KiB stands for one past the real default of 1 GiB (a restore loads the
+ * image as a memdb database). */
 #define SMALL_MEMDB_MAX (128 * 1024)
+/* The worker's image has pages of this size (its header's bytes 16-17, big-endian). */
+#define IMAGE_PAGE_BYTES 16384
 #define LARGE_BODY_BYTES 8000
 #define LARGE_SENDS 64
 
@@ -359,24 +363,33 @@ apply_large_state (StoreFixture *f)
   g_assert_true (chat_store_commit_apply (f->store, &error));
 }
 
-/* The worker's image is built in a memdb database, whose size is bounded by default: a
- * state larger than the bound must still make an image, and a whole one. */
+/* The worker's image of a state of many pages is whole, in pages of 16 KiB, replaces what
+ * was at its path, and restores past memdb's bound on a database's size. */
 static void
-test_snapshot_file_past_memdb_bound (void)
+test_snapshot_file_large_state (void)
 {
   StoreFixture a = { 0 }, b = { 0 };
   g_autoptr (GError) error = NULL;
   g_autofree char *source = NULL, *restored = NULL;
   FileSnapshot job = { 0 };
+  const guint8 *header = NULL;
+  g_autofree char *stale = NULL;
 
   store_fixture_set_up (&a, NULL);
   store_fixture_set_up (&b, NULL);
   apply_large_state (&a);
+  /* A file a crash left where the image goes is replaced, not opened. */
+  stale = g_build_filename (a.dir, "image.tmp", NULL);
+  g_assert_true (g_file_set_contents (stale, "left by a crash", -1, NULL));
   job.path = chat_store_get_path (a.store);
+  job.dir = a.dir;
   g_thread_join (g_thread_new ("snapshot", snapshot_file_thread, &job));
   g_assert_no_error (job.error);
   g_assert_nonnull (job.snapshot);
   g_assert_cmpuint (g_bytes_get_size (job.snapshot), >, SMALL_MEMDB_MAX * 2);
+  header = g_bytes_get_data (job.snapshot, NULL);
+  g_assert_cmpuint ((guint)header[16] << 8 | header[17], ==, IMAGE_PAGE_BYTES);
+  g_assert_cmpuint (g_bytes_get_size (job.snapshot) % IMAGE_PAGE_BYTES, ==, 0);
   g_assert_true (chat_store_restore (b.store, job.snapshot, &error));
   g_assert_no_error (error);
   source = store_hash (a.store);
@@ -428,7 +441,7 @@ main (int argc, char **argv)
   store_test_add ("hash/tracks-changes", test_hash_tracks_changes);
   g_test_add_func ("/store/snapshot/restore", test_snapshot_restore);
   g_test_add_func ("/store/snapshot/file-while-writing", test_snapshot_file_while_writing);
-  g_test_add_func ("/store/snapshot/file-past-memdb-bound", test_snapshot_file_past_memdb_bound);
+  g_test_add_func ("/store/snapshot/file-large-state", test_snapshot_file_large_state);
   store_test_add ("snapshot/rejects-garbage", test_restore_rejects_garbage);
 
   return g_test_run ();
