@@ -54,6 +54,56 @@ granted_by_new_store (ChatRepl *repl)
   return FALSE;
 }
 
+/* Whether this server is a live member (A5): a member of its own latest set, whose
+ * membership is settled. Every commit made while it lived is then on its disk. */
+gboolean
+chat_repl_is_live_member (ChatRepl *repl)
+{
+  return !is_quorum (repl) && !chat_repl_needs_every_vote (repl);
+}
+
+/* Whether our grant to candidate vouches for its log (A6), the candidate checking that our
+ * latest set is its own: we are a live member, or we would be but for the silence of the
+ * leader we followed, and the candidate is that leader. We recover because it may have
+ * removed us and committed without us; its latest set, which names us, and its log, which
+ * holds ours (C2) and so every removal it made, say that it did not. So the leader starved
+ * past the failure timeout (C13) gets the vote that counts from the follower that its
+ * silence put into recovery too, and one of them leads while the third server is down. */
+gboolean
+chat_repl_vouches_for (ChatRepl *repl, guint candidate)
+{
+  if (chat_repl_is_live_member (repl))
+    return TRUE;
+  return !is_quorum (repl) && repl->recovering && !repl->rebuilding && repl->unheard_by != 0
+         && repl->unheard_by == candidate && chat_repl_isr_membership_settled (repl);
+}
+
+/* Whether a member whose latest set is ours vouched for our log with its grant
+ * (chat_repl_vouches_for(); prevote: in the pre-vote round). Its grant says that our log
+ * holds its log (C2), so ours holds every commit too, and a candidate that needs every
+ * vote (A6) may then count silent members as crashed, as a live member does: that member
+ * could have led itself with the same members silent, and we hold all it holds. This
+ * keeps a leader starved past the failure timeout (C13) from waiting for a crashed
+ * follower while the other one cannot win either, refused for lacking what the stall kept
+ * from being sent. Never for a founding or a new store (their logs are not their own),
+ * nor once a member granted from a new store (A6: its old disk may have held more). */
+gboolean
+chat_repl_vouched (ChatRepl *repl, gboolean prevote)
+{
+  if (chat_repl_bootstrapping (repl) || repl->rebuilding || granted_by_new_store (repl))
+    return FALSE;
+  for (guint id = 1; id <= repl->config.n_nodes; id++)
+    {
+      ChatReplPeer *p = &repl->peers[id];
+      gboolean vouches
+          = prevote ? p->prevote_granted && p->prevote_vouches : p->vote_granted && p->vote_vouches;
+
+      if (id != self_id (repl) && CHAT_REPL_NODE_SET_HAS (repl->isr, id) && vouches)
+        return TRUE;
+    }
+  return FALSE;
+}
+
 /* The set whose members a candidate needs (or may count as silent): every configured
  * server for an empty log (A8) and for a new store still copying its log (A13), whose
  * latest set may be one the cluster left long ago, even one that names it alone; and for
@@ -221,6 +271,7 @@ chat_repl_campaign (ChatRepl *repl, gboolean transfer, gboolean forced)
       repl->peers[id].vote_answered = FALSE;
       repl->peers[id].vote_granted = FALSE;
       repl->peers[id].vote_from_new_store = FALSE;
+      repl->peers[id].vote_vouches = FALSE;
       if (id != self_id (repl))
         request_vote (repl, id, transfer);
     }
@@ -274,7 +325,7 @@ static gboolean
 won_available (ChatRepl *repl, ChatReplNodeSet *down)
 {
   gboolean waited = repl->now >= repl->campaign_start + repl->config.failure_timeout_ms;
-  gboolean strict = chat_repl_needs_every_vote (repl);
+  gboolean strict = chat_repl_needs_every_vote (repl) && !chat_repl_vouched (repl, FALSE);
   ChatReplNodeSet electorate = electorate_of (repl);
 
   *down = 0;
@@ -377,6 +428,7 @@ answer_vote (ChatRepl *repl, const ChatReplMessage *msg, gboolean granted)
    * what it holds is a copy, not what its old disk acknowledged (A6). Once it holds
    * entries it holds the cluster id too, which tells an empty candidate the rest. */
   m->last_index = repl->rebuilding ? 0 : chat_repl_last_index (repl);
+  m->vouch = granted && chat_repl_vouches_for (repl, msg->from) ? repl->isr : 0;
   chat_repl_send (repl, m);
 }
 
@@ -454,6 +506,7 @@ chat_repl_handle_vote_response (ChatRepl *repl, const ChatReplMessage *msg)
   p->vote_answered = TRUE;
   p->vote_granted = msg->granted;
   p->vote_from_new_store = msg->last_index == 0;
+  p->vote_vouches = msg->vouch != 0 && msg->vouch == repl->isr;
   chat_repl_check_election (repl);
 }
 

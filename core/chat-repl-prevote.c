@@ -42,7 +42,7 @@ static gboolean
 pre_vote_passed_available (ChatRepl *repl)
 {
   gboolean waited = repl->now >= repl->prevote_start + repl->config.failure_timeout_ms;
-  gboolean strict = chat_repl_needs_every_vote (repl);
+  gboolean strict = chat_repl_needs_every_vote (repl) && !chat_repl_vouched (repl, TRUE);
   gboolean majority = majority_granted (repl);
 
   for (guint id = 1; id <= repl->config.n_nodes; id++)
@@ -108,6 +108,7 @@ chat_repl_pre_vote_start (ChatRepl *repl)
 
       repl->peers[id].prevote_answered = FALSE;
       repl->peers[id].prevote_granted = FALSE;
+      repl->peers[id].prevote_vouches = FALSE;
       if (id == self_id (repl))
         continue;
       m = chat_repl_message_new (CHAT_REPL_MSG_PRE_VOTE_REQUEST, self_id (repl), id,
@@ -134,6 +135,7 @@ chat_repl_handle_pre_vote_request (ChatRepl *repl, const ChatReplMessage *msg)
                                granted ? msg->term : MAX (msg->term, repl->term));
 
   m->granted = granted;
+  m->vouch = granted && chat_repl_vouches_for (repl, msg->from) ? repl->isr : 0;
   chat_repl_send (repl, m);
 }
 
@@ -155,5 +157,6 @@ chat_repl_handle_pre_vote_response (ChatRepl *repl, const ChatReplMessage *msg)
     return;
   p->prevote_answered = TRUE;
   p->prevote_granted = msg->granted;
+  p->prevote_vouches = msg->vouch != 0 && msg->vouch == repl->isr;
   chat_repl_pre_vote_check (repl);
 }

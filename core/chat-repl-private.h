@@ -33,8 +33,11 @@ typedef struct
   gboolean vote_granted;
   /* The grant came from a store that holds nothing of its own yet (A6, A13): last index 0. */
   gboolean vote_from_new_store;
+  /* The grant vouches for our log (A6, chat_repl_vouches_for()). */
+  gboolean vote_vouches;
   gboolean prevote_answered;
   gboolean prevote_granted;
+  gboolean prevote_vouches;
   /* The image being sent (chat-repl-snapshot.c): kept until the follower has it, even when
    * a newer one comes, so that a transfer is not started over every snapshot interval. */
   gboolean sending_snapshot;
@@ -76,6 +79,9 @@ struct _ChatRepl
   ChatReplRole role;
   guint leader;
   gboolean recovering;
+  /* While recovering: the leader that talked to us again after we had said nothing to it
+   * for about a failure timeout, when that is the only reason (0 otherwise). */
+  guint unheard_by;
   /* The rejoin under way (A7 a): an id drawn when this process starts and again after a
    * stall of a failure timeout, never 0; how many were drawn. */
   guint64 rejoin_id;
@@ -212,6 +218,9 @@ void chat_repl_handle_vote_response (ChatRepl *repl, const ChatReplMessage *msg)
 void chat_repl_handle_timeout_now (ChatRepl *repl, const ChatReplMessage *msg);
 gboolean chat_repl_heard_from_leader (ChatRepl *repl);
 gboolean chat_repl_needs_every_vote (ChatRepl *repl);
+gboolean chat_repl_is_live_member (ChatRepl *repl);
+gboolean chat_repl_vouched (ChatRepl *repl, gboolean prevote);
+gboolean chat_repl_vouches_for (ChatRepl *repl, guint candidate);
 gboolean chat_repl_silent_since (ChatRepl *repl, guint id, guint64 since);
 void chat_repl_found_cluster (ChatRepl *repl);
 ChatReplWait chat_repl_waiting (ChatRepl *repl, ChatReplNodeSet *silent);

@@ -70,14 +70,14 @@ typedef enum
 
 /* A message between two cores. Which fields matter depends on the type:
  *  VOTE_REQUEST      last_index, last_term, transfer
- *  VOTE_RESPONSE     granted
+ *  VOTE_RESPONSE     granted, vouch
  *  APPEND            prev_index, prev_term, commit, entries, rejoin_heard
  *  APPEND_RESPONSE   success, match_index (on success) or hint_index (on reject)
  *  SNAPSHOT          snapshot_index, snapshot_term, snapshot_isr, offset, total, data, done
  *  SNAPSHOT_RESPONSE snapshot_index, offset (bytes held), done, success
  *  TIMEOUT_NOW       (term only)
  *  PRE_VOTE_REQUEST  last_index, last_term; term: the one the sender would run for
- *  PRE_VOTE_RESPONSE granted; term: the request's */
+ *  PRE_VOTE_RESPONSE granted, vouch; term: the request's */
 typedef struct
 {
   ChatReplMessageType type;
@@ -88,6 +88,11 @@ typedef struct
   guint64 last_term;
   gboolean transfer;
   gboolean granted;
+  /* VOTE_RESPONSE, PRE_VOTE_RESPONSE: when not 0, the grant vouches for the candidate's
+   * log if the candidate's latest set is this one, the sender's (A6): the sender holds
+   * every commit made while it lived (a live member, A5), or it recovers only for fear
+   * that this very candidate removed it. */
+  ChatReplNodeSet vouch;
   guint64 prev_index;
   guint64 prev_term;
   guint64 commit;

@@ -405,9 +405,12 @@ static void
 begin_recovery (ChatRepl *repl, guint why)
 {
   chat_repl_begin_rejoin (repl);
+  if (repl->recovering && repl->unheard_by != why)
+    repl->unheard_by = 0;
   if (repl->recovering || chat_repl_last_index (repl) == 0)
     return;
   repl->recovering = TRUE;
+  repl->unheard_by = why == repl->config.node_id ? 0 : why;
   /* why: ourselves for "starved", our leader for "unheard by it"; a restart names nobody */
   chat_repl_notice (repl, CHAT_REPL_NOTICE_REJOIN_STARTED, why, chat_repl_last_index (repl),
                     repl->isr);

@@ -221,6 +221,92 @@ test_last_member_starved_after_leader_crash (void)
     }
 }
 
+/* A leader slowed past the failure timeout while a follower is down. s3 crashed; s1
+ * appended an operation whose append had not left it when it stalled for 1.5 s, so its log
+ * ends past s2's. s2 campaigns in the stall and loses when s1 answers on waking; s1 is
+ * recovering (C13). With s3 still down, one of s1 and s2 must lead again, and with every
+ * operation committed before the stall. */
+static void
+test_starved_leader_ahead_of_survivor (void)
+{
+  g_autoptr (GPtrArray) queue
+      = g_ptr_array_new_with_free_func ((GDestroyNotify)chat_repl_message_unref);
+  g_autoptr (GBytes) op = g_bytes_new_static ("op", 2);
+  ChatReplEvent propose = { CHAT_REPL_EVENT_PROPOSE, 0, .proposal_id = 9, .data = op };
+  ChatReplStatus before, s1, s2;
+  Cluster c;
+
+  cluster_init (&c, 3, CHAT_REPL_MODE_AVAILABLE);
+  cluster_tick (&c, 600);
+  g_assert_cmpint (chat_repl_get_role (c.nodes[1]), ==, CHAT_REPL_ROLE_LEADER);
+  cluster_tick_some (&c, 300, SET (1, 2, 0), 0, queue);
+  chat_repl_get_status (c.nodes[1], &before);
+  propose.now_ms = c.now;
+  cluster_step (&c, 1, &propose);
+  g_ptr_array_set_size (c.inbox, 0);
+  cluster_tick_some (&c, 1500, SET (2, 0, 0), 1, queue);
+  cluster_wake (&c, 1, queue);
+  cluster_tick_some (&c, 10000, SET (1, 2, 0), 0, queue);
+  chat_repl_get_status (c.nodes[1], &s1);
+  chat_repl_get_status (c.nodes[2], &s2);
+  if (s1.role != CHAT_REPL_ROLE_LEADER && s2.role != CHAT_REPL_ROLE_LEADER)
+    g_error ("nobody leads 10 s after s1's stall (s1 recovering: %d, log %" G_GUINT64_FORMAT
+             "; s2 recovering: %d, log %" G_GUINT64_FORMAT ")",
+             s1.recovering, s1.last_index, s2.recovering, s2.last_index);
+  g_assert_cmpuint (MAX (s1.commit_index, s2.commit_index), >=, before.commit_index);
+  cluster_clear (&c);
+}
+
+/* The same stall, 1.1 s, with s2 slowed too (its main loop stalled for the last 850 ms of
+ * it, short of the failure timeout, so it sends nothing, not even a pre-vote; so it was in
+ * one failing run of test-cluster-starved), and what s1 had sent before
+ * the stall reaching s2 only as s1 runs again (it waited in s1's buffers): s2 hears its
+ * leader again after saying nothing to it for a failure timeout, and recovers too, for fear
+ * that s1 removed it (C13). s1's log holds no such removal and its set names s2, so s2's
+ * grant still vouches for s1 (A6), and one of them must lead with s3 down. */
+static void
+test_starved_leader_and_unheard_follower (void)
+{
+  g_autoptr (GPtrArray) queue
+      = g_ptr_array_new_with_free_func ((GDestroyNotify)chat_repl_message_unref);
+  g_autoptr (GPtrArray) unsent
+      = g_ptr_array_new_with_free_func ((GDestroyNotify)chat_repl_message_unref);
+  g_autoptr (GBytes) op = g_bytes_new_static ("op", 2);
+  ChatReplEvent propose = { CHAT_REPL_EVENT_PROPOSE, 0, .proposal_id = 9, .data = op };
+  ChatReplStatus s1, s2;
+  Cluster c;
+
+  cluster_init (&c, 3, CHAT_REPL_MODE_AVAILABLE);
+  cluster_tick (&c, 600);
+  g_assert_cmpint (chat_repl_get_role (c.nodes[1]), ==, CHAT_REPL_ROLE_LEADER);
+  cluster_tick_some (&c, 300, SET (1, 2, 0), 0, queue);
+  propose.now_ms = c.now;
+  cluster_step (&c, 1, &propose);
+  g_ptr_array_extend_and_steal (unsent, g_steal_pointer (&c.inbox));
+  c.inbox = g_ptr_array_new_with_free_func ((GDestroyNotify)chat_repl_message_unref);
+  cluster_tick_some (&c, 250, SET (2, 0, 0), 1, queue);
+  cluster_tick_some (&c, 850, 0, 1, queue);
+  for (guint i = 0; i < unsent->len; i++)
+    {
+      ChatReplMessage *m = g_ptr_array_index (unsent, i);
+      ChatReplEvent ev = { CHAT_REPL_EVENT_MESSAGE, c.now, m };
+
+      if (m->to == 2)
+        cluster_step (&c, 2, &ev);
+    }
+  chat_repl_get_status (c.nodes[2], &s2);
+  g_assert_true (s2.recovering);
+  cluster_wake (&c, 1, queue);
+  cluster_tick_some (&c, 10000, SET (1, 2, 0), 0, queue);
+  chat_repl_get_status (c.nodes[1], &s1);
+  chat_repl_get_status (c.nodes[2], &s2);
+  if (s1.role != CHAT_REPL_ROLE_LEADER && s2.role != CHAT_REPL_ROLE_LEADER)
+    g_error ("nobody leads 10 s after s1's stall (s1 recovering: %d; s2 recovering: %d)",
+             s1.recovering, s2.recovering);
+  g_assert_false (s1.recovering || s2.recovering);
+  cluster_clear (&c);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -232,5 +318,9 @@ main (int argc, char **argv)
   g_test_add_func ("/repl/available/starved-member-just-short", test_starved_member_just_short);
   g_test_add_func ("/repl/available/last-member-starved-after-leader-crash",
                    test_last_member_starved_after_leader_crash);
+  g_test_add_func ("/repl/available/starved-leader-ahead-of-survivor",
+                   test_starved_leader_ahead_of_survivor);
+  g_test_add_func ("/repl/available/starved-leader-and-unheard-follower",
+                   test_starved_leader_and_unheard_follower);
   return g_test_run ();
 }

@@ -36,6 +36,7 @@ typedef enum
   F_LAST_TERM,
   F_TRANSFER,
   F_GRANTED,
+  F_VOUCH,
   F_PREV_INDEX,
   F_PREV_TERM,
   F_COMMIT,
@@ -81,6 +82,7 @@ static const FieldInfo fields[N_FIELDS] = {
   [F_LAST_TERM] = { "last_term", KIND_UINT, AT (last_term) },
   [F_TRANSFER] = { "transfer", KIND_BOOL, AT (transfer) },
   [F_GRANTED] = { "granted", KIND_BOOL, AT (granted) },
+  [F_VOUCH] = { "vouch", KIND_NODE_SET, AT (vouch) },
   [F_PREV_INDEX] = { "prev_index", KIND_UINT, AT (prev_index) },
   [F_PREV_TERM] = { "prev_term", KIND_UINT, AT (prev_term) },
   [F_COMMIT] = { "commit", KIND_UINT, AT (commit) },
@@ -124,7 +126,7 @@ type_fields (ChatReplMessageType type)
         return (TypeFields){ BIT (F_LAST_INDEX) | BIT (F_LAST_TERM), 0 };
       case CHAT_REPL_MSG_VOTE_RESPONSE:
       case CHAT_REPL_MSG_PRE_VOTE_RESPONSE:
-        return (TypeFields){ BIT (F_GRANTED), BIT (F_LAST_INDEX) };
+        return (TypeFields){ BIT (F_GRANTED), BIT (F_LAST_INDEX) | BIT (F_VOUCH) };
       case CHAT_REPL_MSG_APPEND:
         return (
             TypeFields){ BIT (F_PREV_INDEX) | BIT (F_PREV_TERM) | BIT (F_COMMIT) | BIT (F_ENTRIES),

@@ -126,6 +126,8 @@ add_fields (GString *out, const ChatReplMessage *m)
       case CHAT_REPL_MSG_PRE_VOTE_RESPONSE:
         add_bool (out, "granted", m->granted);
         add_uint (out, "last_index", m->last_index);
+        if (m->vouch != 0)
+          add_node_set (out, "vouch", m->vouch);
         break;
       case CHAT_REPL_MSG_APPEND:
         add_uint (out, "prev_index", m->prev_index);
@@ -432,7 +434,9 @@ decode_fields (JsonObject *o, ChatReplMessage *m, GError **error)
       case CHAT_REPL_MSG_VOTE_RESPONSE:
       case CHAT_REPL_MSG_PRE_VOTE_RESPONSE:
         return get_bool (o, "granted", &m->granted, error)
-               && get_optional_uint (o, "last_index", &m->last_index, error);
+               && get_optional_uint (o, "last_index", &m->last_index, error)
+               && (!json_object_has_member (o, "vouch")
+                   || decode_node_set (o, "vouch", &m->vouch, error));
       case CHAT_REPL_MSG_APPEND:
         return get_uint (o, "prev_index", G_MAXINT64, &m->prev_index, error)
                && get_uint (o, "prev_term", G_MAXINT64, &m->prev_term, error)

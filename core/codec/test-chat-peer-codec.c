@@ -47,6 +47,7 @@ assert_same_message (const ChatReplMessage *a, const ChatReplMessage *b)
   g_assert_true (a->majority_index == b->majority_index
                  && a->everywhere_index == b->everywhere_index);
   g_assert_true (a->rejoin == b->rejoin && a->rejoin_heard == b->rejoin_heard);
+  g_assert_true (a->vouch == b->vouch);
   g_assert_cmpuint (a->entries->len, ==, b->entries->len);
   for (guint i = 0; i < a->entries->len; i++)
     {
@@ -199,6 +200,7 @@ test_other_types (void)
       m->incarnation = G_GUINT64_CONSTANT (0x1234567890abcdef);
       m->cluster = G_GUINT64_CONSTANT (0x0fedcba987654321);
       m->rejoin = G_GUINT64_CONSTANT (0x2468ace013579bdf);
+      m->vouch = CHAT_REPL_NODE_BIT (2) | CHAT_REPL_NODE_BIT (3);
       back = roundtrip (m);
       g_assert_cmpuint (back->incarnation, ==, m->incarnation);
       g_assert_cmpuint (back->cluster, ==, m->cluster);
@@ -210,7 +212,9 @@ test_other_types (void)
       if (t == CHAT_REPL_MSG_PRE_VOTE_REQUEST)
         g_assert_true (back->last_index == 4 && back->last_term == 5 && !back->transfer);
       if (t == CHAT_REPL_MSG_VOTE_RESPONSE || t == CHAT_REPL_MSG_PRE_VOTE_RESPONSE)
-        g_assert_true (back->granted);
+        g_assert_true (back->granted && back->vouch == m->vouch);
+      else
+        g_assert_cmpuint (back->vouch, ==, 0);
       if (t == CHAT_REPL_MSG_APPEND_RESPONSE)
         g_assert_true (back->success && back->match_index == 6 && back->hint_index == 7
                        && back->snapshot_index == 8 && back->snapshot_term == 9);

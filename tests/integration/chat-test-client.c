@@ -293,17 +293,29 @@ chat_test_pair_wait_all_in_sync (ChatTestPair *pair, guint timeout_ms)
 }
 
 gboolean
-chat_test_leader_names_in_sync (ChatTestCluster *cluster, guint leader, guint member)
+chat_test_leads_naming_in_sync (ChatTestCluster *cluster, guint node, guint member,
+                                gboolean *in_sync)
 {
-  g_autoptr (JsonObject) hello = chat_test_hello (cluster, leader);
+  g_autoptr (JsonObject) hello = chat_test_hello (cluster, node);
   JsonArray *servers = NULL;
 
-  g_assert_nonnull (hello);
-  g_assert_cmpstr (json_object_get_string_member_with_default (hello, "role", ""), ==, "leader");
+  if (hello == NULL
+      || g_strcmp0 (json_object_get_string_member_with_default (hello, "role", ""), "leader") != 0)
+    return FALSE;
   servers = json_object_get_array_member (hello, "servers");
   g_assert_cmpuint (json_array_get_length (servers), >=, member);
-  return json_object_get_boolean_member_with_default (
+  *in_sync = json_object_get_boolean_member_with_default (
       json_array_get_object_element (servers, member - 1), "in_sync", FALSE);
+  return TRUE;
+}
+
+gboolean
+chat_test_leader_names_in_sync (ChatTestCluster *cluster, guint leader, guint member)
+{
+  gboolean in_sync = FALSE;
+
+  g_assert_true (chat_test_leads_naming_in_sync (cluster, leader, member, &in_sync));
+  return in_sync;
 }
 
 void

@@ -75,6 +75,10 @@ void chat_test_pair_send_next (ChatTestPair *pair);
 void chat_test_pair_write_pipelined (ChatTestPair *pair, guint n, guint window);
 /* Runs the loop until the leader reports every server in sync; asserts it within timeout_ms. */
 void chat_test_pair_wait_all_in_sync (ChatTestPair *pair, guint timeout_ms);
+/* Whether node answers hello as the leader; if so, sets in_sync to whether its set names
+ * member. */
+gboolean chat_test_leads_naming_in_sync (ChatTestCluster *cluster, guint node, guint member,
+                                         gboolean *in_sync);
 /* Whether leader's hello (asserted to come from the leader) names member in sync. */
 gboolean chat_test_leader_names_in_sync (ChatTestCluster *cluster, guint leader, guint member);
 /* Runs the default main context until no send is in flight. */

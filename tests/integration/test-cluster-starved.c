@@ -2,7 +2,10 @@
 /* A follower starved for longer than the failure timeout must not lead alone on the
  * appends that waited for it while its leader removed it: docs/replication.md, A7 a and
  * C13 (unit test /repl/available/starved-member-not-rejoined-by-queue; seed 16164 of
- * chat-sim --ship-images). test-cluster-last-member.c is the other side. */
+ * chat-sim --ship-images). test-cluster-last-member.c is the other side. And a leader
+ * starved that long while a follower is down must not leave the cluster without a leader
+ * (A6's vouching; unit test /repl/available/starved-leader-ahead-of-survivor, scenario
+ * starved-leader-follower-down of chat-sim). */
 #include "chat-test-client.h"
 #include "chat-test-db.h"
 #include "chat-test-util.h"
@@ -31,6 +34,15 @@
 /* See fill_link_to_starved(). */
 #define BURST 320
 #define BURST_PAD 15000
+/* The leader's stop: longer than the failure timeout, so that it steps down when it runs
+ * again (C13), and long enough for the other follower to campaign meanwhile. */
+#define LEADER_STOP_MS 1500
+/* From the leader's return until a server leads again: a pre-vote and a campaign, each
+ * waiting a failure timeout for the stopped server, under the sanitizers. */
+#define RELEAD_MS 15000
+/* See test_leader_starved_follower_stopped(). */
+#define LEADER_BURST 64
+#define LEADER_BURST_MS 30
 /* ChatReplEntryType: CHAT_REPL_ENTRY_IN_SYNC_SET, as the log table stores it. */
 #define IN_SYNC_SET_ENTRY 2
 
@@ -109,19 +121,39 @@ highest_acknowledged (Fixture *f)
   return highest;
 }
 
+/* Whether node leads, has removed the starved server and has acknowledged writes past
+ * that removal; sets removal to the index of its last in-sync set entry. */
+static gboolean
+committed_without (Fixture *f, guint node, guint starved, gint64 *removal)
+{
+  gboolean in_sync = TRUE;
+
+  if (!chat_test_leads_naming_in_sync (f->cluster, node, starved, &in_sync) || in_sync)
+    return FALSE;
+  *removal = log_end (f, node, TRUE);
+  return highest_acknowledged (f) > *removal;
+}
+
 /* Writes on, a window of sends in flight, for at least ms milliseconds and until the
- * leader has removed the starved server and acknowledged writes past that removal. Returns
- * the index of the removal. */
+ * leader has removed the starved server and acknowledged writes past that removal. The
+ * leader is either of the two others: one slowed by the load past the failure timeout
+ * steps down (C13), and either may lead after it. Returns the index of the removal and
+ * sets *leader to the server that made it. */
 static gint64
-write_until_committed_without (Fixture *f, guint leader, guint starved, guint ms)
+write_until_committed_without (Fixture *f, guint *leader, guint other, guint starved, guint ms)
 {
   gint64 deadline = g_get_monotonic_time () + (gint64)COMMITTED_WITHOUT_MS * 1000;
   gint64 removal = 0;
 
   write_for (f, ms, WINDOW);
-  while (chat_test_leader_names_in_sync (f->cluster, leader, starved)
-         || highest_acknowledged (f) <= (removal = log_end (f, leader, TRUE)))
+  while (!committed_without (f, *leader, starved, &removal))
     {
+      if (committed_without (f, other, starved, &removal))
+        {
+          g_test_message ("node %u no longer leads; node %u does", *leader, other);
+          *leader = other;
+          break;
+        }
       g_assert_cmpint (g_get_monotonic_time (), <, deadline);
       write_for (f, 100, WINDOW);
     }
@@ -131,7 +163,7 @@ write_until_committed_without (Fixture *f, guint leader, guint starved, guint ms
 /* The starved server S holds every commit before its stop; the leader L removes it and
  * commits past it with the other follower O. Returns the index of the removal. */
 static gint64
-starve (Fixture *f, guint leader, guint starved)
+starve (Fixture *f, guint leader, guint other, guint starved)
 {
   gint64 start = g_get_monotonic_time ();
   gint64 held = log_end (f, leader, FALSE);
@@ -139,7 +171,7 @@ starve (Fixture *f, guint leader, guint starved)
 
   chat_test_cluster_signal (f->cluster, starved, SIGSTOP);
   fill_link_to_starved (f);
-  removal = write_until_committed_without (f, leader, starved, STARVED_MS);
+  removal = write_until_committed_without (f, &leader, other, starved, STARVED_MS);
   if (removal - held < LINK_FILLING_ENTRIES)
     {
       g_test_message ("%" G_GINT64_FORMAT " entries before the removal: the stop lasts until "
@@ -172,7 +204,7 @@ test_starved_then_two_killed (Fixture *f, gconstpointer data)
 
   chat_test_pair_write_pipelined (f, 200, WINDOW);
   chat_test_pair_wait_all_in_sync (f, CONVERGE_MS);
-  removal = starve (f, leader, starved);
+  removal = starve (f, leader, other, starved);
   acknowledged = highest_acknowledged (f);
 
   chat_test_cluster_signal (f->cluster, starved, SIGCONT);
@@ -205,12 +237,57 @@ test_starved_then_two_killed (Fixture *f, gconstpointer data)
   chat_test_wait_converged (f->cluster, CONVERGE_MS);
 }
 
+/* A leader slowed by load past the failure timeout while a follower is down. S is stopped
+ * (a crash, as the others see it); with sends in flight L is stopped too, for longer than
+ * the failure timeout, so its latest appends have not reached O when O campaigns. L steps
+ * down when it runs again (C13) and refuses O, whose log ends before its own (C2); L needs
+ * every vote (A6), and S says nothing. O, a live member of L's set, vouches for L with its
+ * grant (A6), so one of them leads again and every send completes while S stays stopped.
+ * Before that rule nobody led until S ran again: 2 of 2 runs, the sends failed after 30 s. */
+static void
+test_leader_starved_follower_stopped (Fixture *f, gconstpointer data)
+{
+  guint leader = chat_test_pair_wait_leader (f, LEADER_MS);
+  guint stopped = chat_test_cluster_other (f->cluster, leader);
+  guint next = 0;
+
+  chat_test_pair_write_pipelined (f, 200, WINDOW);
+  chat_test_pair_wait_all_in_sync (f, CONVERGE_MS);
+  chat_test_cluster_signal (f->cluster, stopped, SIGSTOP);
+  write_for (f, 300, WINDOW);
+  /* Large sends just before the stop: L is stopped with appends in its queues. */
+  for (guint i = 0; i < LEADER_BURST; i++)
+    send_padded (f, BURST_PAD);
+  write_for (f, LEADER_BURST_MS, WINDOW);
+  chat_test_cluster_signal (f->cluster, leader, SIGSTOP);
+  write_for (f, LEADER_STOP_MS, WINDOW);
+  chat_test_cluster_signal (f->cluster, leader, SIGCONT);
+
+  next = chat_test_cluster_wait_leader (f->cluster, RELEAD_MS);
+  g_test_message ("node %u stopped, then node %u for %u ms; node %u leads", stopped, leader,
+                  LEADER_STOP_MS, next);
+  g_assert_cmpuint (next, !=, 0);
+  g_assert_cmpuint (next, !=, stopped);
+  chat_test_pair_write_pipelined (f, 300, WINDOW);
+  chat_test_pair_wait_sent (f);
+  g_assert_cmpuint (f->failed, ==, 0);
+
+  chat_test_cluster_signal (f->cluster, stopped, SIGCONT);
+  chat_test_wait_converged (f->cluster, CONVERGE_MS);
+  chat_test_pair_write_pipelined (f, 10, 1);
+  chat_test_pair_assert_all_once (f);
+  chat_test_wait_converged (f->cluster, CONVERGE_MS);
+}
+
 int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add ("/cluster/starved/follower-then-two-killed", Fixture, FAILURE_TIMEOUT,
               chat_test_pair_set_up_failure_timeout, test_starved_then_two_killed,
+              chat_test_pair_tear_down);
+  g_test_add ("/cluster/starved/leader-while-follower-stopped", Fixture, FAILURE_TIMEOUT,
+              chat_test_pair_set_up_failure_timeout, test_leader_starved_follower_stopped,
               chat_test_pair_tear_down);
   return g_test_run ();
 }

@@ -1389,6 +1389,45 @@ starved_leader_replaced (gboolean trace)
   return sc_finish (&sc);
 }
 
+/* s3 crashes; while its clients write, the leader s1 is starved for 1.5 s, longer than the
+ * failure timeout, with its latest appends not yet sent, so its log ends past s2's. s1
+ * steps down and recovers (C13); s2 campaigns in the stall and loses when s1 answers, as
+ * s1 refuses a log shorter than its own (C2). s2 is a live member, and its grant vouches
+ * for s1's log (A6): one of the two must lead and the clients finish with s3 still down.
+ * Before that rule neither led until s3 came back. */
+static gboolean
+leader_ahead_of_s2 (SimWorld *w, gpointer data)
+{
+  ChatReplStatus leader, s2;
+
+  chat_repl_get_status (w->servers[1].repl, &leader);
+  chat_repl_get_status (w->servers[2].repl, &s2);
+  return leader.role == CHAT_REPL_ROLE_LEADER && leader.last_index > s2.last_index;
+}
+
+static gboolean
+starved_leader_follower_down (gboolean trace)
+{
+  Sc sc;
+  guint64 deadline;
+
+  sc_init (&sc, trace, CHAT_REPL_MODE_AVAILABLE);
+  if (sc_leader (&sc) != 1)
+    sc_fail (&sc, "s1 does not lead");
+  sim_crash (sc.w, 3);
+  if (!sim_run_until_true (sc.w, sc.w->now + 5000, leader_ahead_of_s2, NULL))
+    sc_fail (&sc, "s1 appended nothing that s2 lacks");
+  sc_mark (&sc);
+  sim_stall (sc.w, 1, 2500);
+  deadline = sc.w->now + 30000;
+  while (!sim_clients_done (sc.w) && sc.w->now < deadline)
+    sc_run (&sc, 100);
+  if (!sim_clients_done (sc.w))
+    sc_fail (&sc, "liveness: the clients are not done 30 s after the stall, with s3 down");
+  sc_expect (&sc, "stepped-down");
+  return sc_finish (&sc);
+}
+
 static const SimScenario scenarios[] = {
   { "fresh-kill-leader", "a fresh cluster used at once loses its first leader", fresh_kill_leader },
   { "fresh-without-primary", "no --primary: the cluster forms once all are up and empty",
@@ -1432,6 +1471,9 @@ static const SimScenario scenarios[] = {
     starved_voter_refuses },
   { "starved-leader-replaced", "the leader is starved; its successors commit and crash: it waits",
     starved_leader_replaced },
+  { "starved-leader-follower-down",
+    "s3 is down; the leader is starved with appends unsent: one of s1, s2 leads",
+    starved_leader_follower_down },
   { "stop-all-restart-123", "all at once, back as s1 s2 s3", stop_all_0 },
   { "stop-all-restart-132", "all at once, back as s1 s3 s2", stop_all_1 },
   { "stop-all-restart-213", "all at once, back as s2 s1 s3", stop_all_2 },

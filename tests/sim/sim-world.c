@@ -327,6 +327,21 @@ sim_clients_start (SimWorld *w, guint n_clients, guint ops_per_client)
     }
 }
 
+void
+sim_clients_more (SimWorld *w, guint n_ops)
+{
+  for (guint i = 1; i <= SIM_MAX_CLIENTS; i++)
+    {
+      SimClient *c = &w->clients[i];
+
+      if (c->id == 0 || !c->done)
+        continue;
+      c->n_ops += n_ops;
+      c->done = FALSE;
+      client_next_op (w, c);
+    }
+}
+
 gboolean
 sim_clients_done (SimWorld *w)
 {
@@ -406,6 +421,34 @@ run_event (SimWorld *w, SimEvent *ev)
     }
 }
 
+static gint
+ev_compare (gconstpointer a, gconstpointer b)
+{
+  const SimEvent *x = *(SimEvent *const *)a, *y = *(SimEvent *const *)b;
+
+  return ev_before (x, y) ? -1 : ev_before (y, x) ? 1 : 0;
+}
+
+/* What the starved server had sent but not yet written out waits for the stall's end: a
+ * main loop stopped mid-iteration holds its queued writes. Every message of it still in
+ * flight is held, the worst case for it (its followers miss the appends it made just
+ * before, so its log ends past theirs when it runs again). */
+static void
+hold_unsent (SimWorld *w, guint id)
+{
+  guint64 until = w->servers[id].stalled_until;
+
+  for (guint i = 0; i < w->heap->len; i++)
+    {
+      SimEvent *ev = w->heap->pdata[i];
+
+      if (ev->kind == EV_DELIVER && ev->msg != NULL && ev->msg->from == id && ev->time < until)
+        ev->time = ev->first_due = until + (ev->time - MIN (ev->time, w->now));
+    }
+  /* A sorted array is a heap. */
+  g_ptr_array_sort (w->heap, ev_compare);
+}
+
 void
 sim_stall (SimWorld *w, guint id, guint64 ms)
 {
@@ -413,6 +456,7 @@ sim_stall (SimWorld *w, guint id, guint64 ms)
    * after newer events, and a starved host still handles its queue in order. */
   w->servers[id].stalled_until = MAX (w->servers[id].stalled_until, w->now + ms);
   sim_trace (w, id, "stalled for %" G_GUINT64_FORMAT " ms", ms);
+  hold_unsent (w, id);
 }
 
 /* An event of a starved server waits for the end of the stall, in the order in which the

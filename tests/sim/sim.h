@@ -175,6 +175,8 @@ void sim_admin (SimWorld *w, guint id, ChatReplAdminOp op, guint target);
 void sim_take_snapshot (SimWorld *w, guint id);
 void sim_clients_start (SimWorld *w, guint n_clients, guint ops_per_client);
 gboolean sim_clients_done (SimWorld *w);
+/* Every client that is done has n_ops more to write. */
+void sim_clients_more (SimWorld *w, guint n_ops);
 /* The leader with the highest term among servers that are up, or 0. */
 guint sim_leader (SimWorld *w);
 gboolean sim_converged (SimWorld *w);
