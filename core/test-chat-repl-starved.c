@@ -52,24 +52,38 @@ cluster_wake (Cluster *c, guint starved, GPtrArray *queue)
   g_ptr_array_set_size (queue, 0);
 }
 
+/* Three servers in available mode, s1 leading after 600 ms. */
+static void
+cluster_init_s1_leads (Cluster *c)
+{
+  cluster_init (c, 3, CHAT_REPL_MODE_AVAILABLE);
+  cluster_tick (c, 600);
+  g_assert_cmpint (chat_repl_get_role (c->nodes[1]), ==, CHAT_REPL_ROLE_LEADER);
+}
+
+/* s1 is asked to replicate an operation now. */
+static void
+s1_proposes (Cluster *c)
+{
+  g_autoptr (GBytes) op = g_bytes_new_static ("op", 2);
+  ChatReplEvent propose = { CHAT_REPL_EVENT_PROPOSE, c->now, .proposal_id = 9, .data = op };
+
+  cluster_step (c, 1, &propose);
+}
+
 /* s1 leads {1,2,3}; s2 is starved for 1.5 s, during which s1 removes it ({1,3}) and
  * commits an operation without it. Returns that operation's index. */
 static guint64
 starve_s2_while_s1_commits (Cluster *c, GPtrArray *queue)
 {
-  g_autoptr (GBytes) op = g_bytes_new_static ("op", 2);
-  ChatReplEvent propose = { CHAT_REPL_EVENT_PROPOSE, 0, .proposal_id = 9, .data = op };
   ChatReplStatus status;
 
-  cluster_init (c, 3, CHAT_REPL_MODE_AVAILABLE);
-  cluster_tick (c, 600);
-  g_assert_cmpint (chat_repl_get_role (c->nodes[1]), ==, CHAT_REPL_ROLE_LEADER);
+  cluster_init_s1_leads (c);
   cluster_tick_some (c, 1200, SET (1, 3, 0), 2, queue);
   chat_repl_get_status (c->nodes[1], &status);
   g_assert_cmpuint (status.in_sync, ==, SET (1, 3, 0));
   g_assert_cmpuint (queue->len, >, 0);
-  propose.now_ms = c->now;
-  cluster_step (c, 1, &propose);
+  s1_proposes (c);
   cluster_tick_some (c, 300, SET (1, 3, 0), 2, queue);
   g_assert_cmpuint (c->results->len, ==, 1);
   g_assert_cmpint (g_array_index (c->results, ChatReplProposalResult, 0).code, ==,
@@ -135,22 +149,18 @@ starve_s2_just_short (guint64 phase_ms, guint64 stall_ms)
 {
   g_autoptr (GPtrArray) queue
       = g_ptr_array_new_with_free_func ((GDestroyNotify)chat_repl_message_unref);
-  g_autoptr (GBytes) op = g_bytes_new_static ("op", 2);
-  ChatReplEvent propose = { CHAT_REPL_EVENT_PROPOSE, 0, .proposal_id = 9, .data = op };
   ChatReplStatus status;
   Cluster c;
   gboolean removed;
 
-  cluster_init (&c, 3, CHAT_REPL_MODE_AVAILABLE);
-  cluster_tick (&c, 600 + phase_ms);
-  g_assert_cmpint (chat_repl_get_role (c.nodes[1]), ==, CHAT_REPL_ROLE_LEADER);
+  cluster_init_s1_leads (&c);
+  cluster_tick (&c, phase_ms);
   cluster_tick_some (&c, stall_ms, SET (1, 3, 0), 2, queue);
   chat_repl_get_status (c.nodes[1], &status);
   removed = status.in_sync == SET (1, 3, 0);
   if (removed)
     {
-      propose.now_ms = c.now;
-      cluster_step (&c, 1, &propose);
+      s1_proposes (&c);
       cluster_tick_some (&c, 10, SET (1, 3, 0), 2, queue);
       g_assert_cmpuint (c.results->len, ==, 1);
     }
@@ -192,9 +202,7 @@ starve_last_member_after_leader_crash (guint64 quiet_ms, guint64 stall_ms)
   ChatReplStatus status;
   Cluster c;
 
-  cluster_init (&c, 3, CHAT_REPL_MODE_AVAILABLE);
-  cluster_tick (&c, 600);
-  g_assert_cmpint (chat_repl_get_role (c.nodes[1]), ==, CHAT_REPL_ROLE_LEADER);
+  cluster_init_s1_leads (&c);
   cluster_tick_some (&c, 2000, SET (1, 2, 0), 0, queue);
   chat_repl_get_status (c.nodes[1], &status);
   g_assert_cmpuint (status.in_sync, ==, SET (1, 2, 0));
@@ -221,68 +229,76 @@ test_last_member_starved_after_leader_crash (void)
     }
 }
 
-/* A leader slowed past the failure timeout while a follower is down. s3 crashed; s1
- * appended an operation whose append had not left it when it stalled for 1.5 s, so its log
- * ends past s2's. s2 campaigns in the stall and loses when s1 answers on waking; s1 is
- * recovering (C13). With s3 still down, one of s1 and s2 must lead again, and with every
- * operation committed before the stall. */
+/* s1 leads {1,2,3}; s3 crashes, and 300 ms later (before s1 removes it) s1 appends an
+ * operation. Returns s1's commit index before that operation; the appends s1 sent for it
+ * wait in the cluster's inbox. */
+static guint64
+s1_appends_with_s3_down (Cluster *c, GPtrArray *queue)
+{
+  ChatReplStatus status;
+
+  cluster_init_s1_leads (c);
+  cluster_tick_some (c, 300, SET (1, 2, 0), 0, queue);
+  chat_repl_get_status (c->nodes[1], &status);
+  s1_proposes (c);
+  return status.commit_index;
+}
+
+/* s1 runs again after its stall: within 10 s, with s3 still down, one of s1 and s2 leads,
+ * out of recovery, with every operation committed before the stall. */
+static void
+assert_s1_or_s2_leads (Cluster *c, GPtrArray *queue, guint64 committed)
+{
+  ChatReplStatus s1, s2;
+
+  cluster_wake (c, 1, queue);
+  cluster_tick_some (c, 10000, SET (1, 2, 0), 0, queue);
+  chat_repl_get_status (c->nodes[1], &s1);
+  chat_repl_get_status (c->nodes[2], &s2);
+  if (s1.role != CHAT_REPL_ROLE_LEADER && s2.role != CHAT_REPL_ROLE_LEADER)
+    g_error ("nobody leads 10 s after s1's stall (s1 recovering: %d, log %" G_GUINT64_FORMAT
+             "; s2 recovering: %d, log %" G_GUINT64_FORMAT ")",
+             s1.recovering, s1.last_index, s2.recovering, s2.last_index);
+  g_assert_false (s1.recovering || s2.recovering);
+  g_assert_cmpuint (MAX (s1.commit_index, s2.commit_index), >=, committed);
+}
+
+/* A leader slowed past the failure timeout while a follower is down: s1's appends for its
+ * latest operation had not left it when it stalled for 1.5 s, so its log ends past s2's.
+ * s2 campaigns in the stall and loses when s1 answers on waking, refused for its shorter
+ * log (C2); s1 is recovering (C13) and would need s3's vote too. s2's grant vouches for s1
+ * (A6). */
 static void
 test_starved_leader_ahead_of_survivor (void)
 {
   g_autoptr (GPtrArray) queue
       = g_ptr_array_new_with_free_func ((GDestroyNotify)chat_repl_message_unref);
-  g_autoptr (GBytes) op = g_bytes_new_static ("op", 2);
-  ChatReplEvent propose = { CHAT_REPL_EVENT_PROPOSE, 0, .proposal_id = 9, .data = op };
-  ChatReplStatus before, s1, s2;
   Cluster c;
+  guint64 committed = s1_appends_with_s3_down (&c, queue);
 
-  cluster_init (&c, 3, CHAT_REPL_MODE_AVAILABLE);
-  cluster_tick (&c, 600);
-  g_assert_cmpint (chat_repl_get_role (c.nodes[1]), ==, CHAT_REPL_ROLE_LEADER);
-  cluster_tick_some (&c, 300, SET (1, 2, 0), 0, queue);
-  chat_repl_get_status (c.nodes[1], &before);
-  propose.now_ms = c.now;
-  cluster_step (&c, 1, &propose);
   g_ptr_array_set_size (c.inbox, 0);
   cluster_tick_some (&c, 1500, SET (2, 0, 0), 1, queue);
-  cluster_wake (&c, 1, queue);
-  cluster_tick_some (&c, 10000, SET (1, 2, 0), 0, queue);
-  chat_repl_get_status (c.nodes[1], &s1);
-  chat_repl_get_status (c.nodes[2], &s2);
-  if (s1.role != CHAT_REPL_ROLE_LEADER && s2.role != CHAT_REPL_ROLE_LEADER)
-    g_error ("nobody leads 10 s after s1's stall (s1 recovering: %d, log %" G_GUINT64_FORMAT
-             "; s2 recovering: %d, log %" G_GUINT64_FORMAT ")",
-             s1.recovering, s1.last_index, s2.recovering, s2.last_index);
-  g_assert_cmpuint (MAX (s1.commit_index, s2.commit_index), >=, before.commit_index);
+  assert_s1_or_s2_leads (&c, queue, committed);
   cluster_clear (&c);
 }
 
-/* The same stall, 1.1 s, with s2 slowed too (its main loop stalled for the last 850 ms of
- * it, short of the failure timeout, so it sends nothing, not even a pre-vote; so it was in
- * one failing run of test-cluster-starved), and what s1 had sent before
- * the stall reaching s2 only as s1 runs again (it waited in s1's buffers): s2 hears its
- * leader again after saying nothing to it for a failure timeout, and recovers too, for fear
- * that s1 removed it (C13). s1's log holds no such removal and its set names s2, so s2's
- * grant still vouches for s1 (A6), and one of them must lead with s3 down. */
+/* The same with a stall of 1.1 s, s2 slowed too (its main loop stalled for the last 850 ms
+ * of it, short of the failure timeout, so it sends nothing, not even a pre-vote; so it was
+ * in one failing run of test-cluster-starved), and s1's appends reaching s2 only as s1 runs
+ * again (they waited in s1's buffers): s2 hears its leader again after saying nothing to
+ * it for a failure timeout, and recovers too, for fear that s1 removed it (C13). s1's log
+ * holds no such removal and its set names s2, so s2's grant still vouches for s1 (A6). */
 static void
 test_starved_leader_and_unheard_follower (void)
 {
   g_autoptr (GPtrArray) queue
       = g_ptr_array_new_with_free_func ((GDestroyNotify)chat_repl_message_unref);
-  g_autoptr (GPtrArray) unsent
-      = g_ptr_array_new_with_free_func ((GDestroyNotify)chat_repl_message_unref);
-  g_autoptr (GBytes) op = g_bytes_new_static ("op", 2);
-  ChatReplEvent propose = { CHAT_REPL_EVENT_PROPOSE, 0, .proposal_id = 9, .data = op };
-  ChatReplStatus s1, s2;
+  g_autoptr (GPtrArray) unsent = NULL;
+  ChatReplStatus s2;
   Cluster c;
+  guint64 committed = s1_appends_with_s3_down (&c, queue);
 
-  cluster_init (&c, 3, CHAT_REPL_MODE_AVAILABLE);
-  cluster_tick (&c, 600);
-  g_assert_cmpint (chat_repl_get_role (c.nodes[1]), ==, CHAT_REPL_ROLE_LEADER);
-  cluster_tick_some (&c, 300, SET (1, 2, 0), 0, queue);
-  propose.now_ms = c.now;
-  cluster_step (&c, 1, &propose);
-  g_ptr_array_extend_and_steal (unsent, g_steal_pointer (&c.inbox));
+  unsent = g_steal_pointer (&c.inbox);
   c.inbox = g_ptr_array_new_with_free_func ((GDestroyNotify)chat_repl_message_unref);
   cluster_tick_some (&c, 250, SET (2, 0, 0), 1, queue);
   cluster_tick_some (&c, 850, 0, 1, queue);
@@ -296,14 +312,7 @@ test_starved_leader_and_unheard_follower (void)
     }
   chat_repl_get_status (c.nodes[2], &s2);
   g_assert_true (s2.recovering);
-  cluster_wake (&c, 1, queue);
-  cluster_tick_some (&c, 10000, SET (1, 2, 0), 0, queue);
-  chat_repl_get_status (c.nodes[1], &s1);
-  chat_repl_get_status (c.nodes[2], &s2);
-  if (s1.role != CHAT_REPL_ROLE_LEADER && s2.role != CHAT_REPL_ROLE_LEADER)
-    g_error ("nobody leads 10 s after s1's stall (s1 recovering: %d; s2 recovering: %d)",
-             s1.recovering, s2.recovering);
-  g_assert_false (s1.recovering || s2.recovering);
+  assert_s1_or_s2_leads (&c, queue, committed);
   cluster_clear (&c);
 }
 
