@@ -1,206 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Scripted scenarios: every row of the three-server crash table, read as traces. */
-#include "sim.h"
+#include "sim-sc.h"
 
 #include <stdio.h>
 #include <string.h>
-
-/* Every scenario starts the same way: s1 is started with --primary, three clients write
- * 40 operations each with pauses (about eight simulated seconds of traffic), and after
- * one second all three servers are in the in-sync set. */
-typedef struct
-{
-  SimWorld *w;
-  gsize pos;
-  gboolean ok;
-  gboolean allow_loss; /* force-leader: the operator accepted losing writes */
-} Sc;
-
-/* The world and its clients, at time 0: s1 has just started with --primary. */
-static void
-sc_start_with (Sc *sc, gboolean trace, SimOptions *opt)
-{
-  opt->trace = trace;
-  opt->capture = TRUE;
-  sc->w = sim_world_new (opt);
-  sc->pos = 0;
-  sc->ok = TRUE;
-  sc->allow_loss = FALSE;
-  sim_clients_start (sc->w, 3, 40);
-}
-
-static void
-sc_start_seeded (Sc *sc, gboolean trace, ChatReplMode mode, guint64 seed)
-{
-  SimOptions opt;
-
-  sim_options_init (&opt);
-  opt.seed = seed;
-  opt.mode = mode;
-  opt.trace = trace;
-  opt.capture = TRUE;
-  sc->w = sim_world_new (&opt);
-  sc->pos = 0;
-  sc->ok = TRUE;
-  sc->allow_loss = FALSE;
-  sim_clients_start (sc->w, 3, 40);
-}
-
-static void
-sc_start (Sc *sc, gboolean trace, ChatReplMode mode)
-{
-  sc_start_seeded (sc, trace, mode, 42);
-}
-
-/* A fresh cluster that grows: s2 and s3 are not up when s1 starts, so s1 cannot found the
- * cluster (A8) until an operator forces it to lead (A9) with the set {1}; it adds them one
- * at a time once they are started and have caught up (A3). */
-static void
-sc_start_growing (Sc *sc, gboolean trace, guint64 seed)
-{
-  sc_start_seeded (sc, trace, CHAT_REPL_MODE_AVAILABLE, seed);
-  sim_crash (sc->w, 2);
-  sim_crash (sc->w, 3);
-  sim_run_until (sc->w, 1000);
-  sim_admin (sc->w, 1, CHAT_REPL_ADMIN_FORCE_LEADER, 0);
-  sim_run_until (sc->w, 1100);
-  sim_restart (sc->w, 2);
-  sim_restart (sc->w, 3);
-}
-
-static void
-sc_init (Sc *sc, gboolean trace, ChatReplMode mode)
-{
-  sc_start (sc, trace, mode);
-  sim_run_until (sc->w, 1000);
-}
-
-static void
-sc_fail (Sc *sc, const char *what)
-{
-  if (sc->ok)
-    g_print ("  %s\n", what);
-  sc->ok = FALSE;
-}
-
-/* The excerpt must appear in the trace after the previous one. */
-G_GNUC_PRINTF (2, 3)
-static void
-sc_expect (Sc *sc, const char *fmt, ...)
-{
-  g_autofree char *excerpt = NULL;
-  g_autofree char *msg = NULL;
-  const char *found;
-  va_list ap;
-
-  va_start (ap, fmt);
-  excerpt = g_strdup_vprintf (fmt, ap);
-  va_end (ap);
-  found = strstr (sc->w->trace_buf->str + sc->pos, excerpt);
-  if (found != NULL)
-    {
-      sc->pos = (gsize)(found - sc->w->trace_buf->str) + strlen (excerpt);
-      return;
-    }
-  msg = g_strdup_printf ("missing trace excerpt: \"%s\"", excerpt);
-  sc_fail (sc, msg);
-}
-
-/* The excerpt must not appear in the trace after the last expected one. */
-static void
-sc_absent (Sc *sc, const char *excerpt)
-{
-  g_autofree char *msg = NULL;
-
-  if (strstr (sc->w->trace_buf->str + sc->pos, excerpt) == NULL)
-    return;
-  msg = g_strdup_printf ("unexpected trace excerpt: \"%s\"", excerpt);
-  sc_fail (sc, msg);
-}
-
-static void
-sc_run (Sc *sc, guint64 ms)
-{
-  sim_run_until (sc->w, sc->w->now + ms);
-}
-
-static guint
-sc_leader (Sc *sc)
-{
-  guint leader = sim_leader (sc->w);
-
-  if (leader == 0)
-    sc_fail (sc, "no leader");
-  return leader;
-}
-
-/* Later checks look at the trace from here on. */
-static void
-sc_mark (Sc *sc)
-{
-  sc->pos = sc->w->trace_buf->len;
-}
-
-/* Liveness under starvation and returns: the leader and its term are the same, it never
- * stepped down, and no other server started an election since the scenario began. */
-static void
-sc_kept_leader (Sc *sc, guint leader, guint64 term)
-{
-  SimServer *s = &sc->w->servers[leader];
-
-  if (sim_leader (sc->w) != leader || !s->up || chat_repl_get_term (s->repl) != term)
-    sc_fail (sc, "a healthy leader was deposed");
-  sc_absent (sc, "stepped-down");
-  sc_absent (sc, "election timeout");
-}
-
-static void
-sc_no_leader (Sc *sc)
-{
-  if (sim_leader (sc->w) != 0)
-    sc_fail (sc, "a leader was elected although the in-sync rule forbids it");
-}
-
-/* Heal everything, restart whoever is down, let clients finish, then run every check. */
-static gboolean
-sc_settle (Sc *sc)
-{
-  SimWorld *w = sc->w;
-  guint64 deadline;
-
-  for (guint id = 1; id <= w->opt.n_servers; id++)
-    {
-      if (!w->servers[id].up)
-        sim_restart (w, id);
-    }
-  if (w->side[1] || w->side[2] || w->side[3])
-    sim_heal (w);
-  deadline = w->now + 40000;
-  while (w->violation == NULL && w->now < deadline && !(sim_clients_done (w) && sim_converged (w)))
-    sc_run (sc, 100);
-  if (!(sim_clients_done (w) && sim_converged (w)))
-    sc_fail (sc, "liveness: clients not done or servers not converged");
-  if (w->violation == NULL && !sc->allow_loss)
-    sim_check_final (w);
-  if (w->violation != NULL)
-    sc_fail (sc, w->violation->str);
-  return sc->ok;
-}
-
-static gboolean
-sc_finish (Sc *sc)
-{
-  gboolean ok = sc_settle (sc);
-
-  sim_world_free (sc->w);
-  return ok;
-}
-
-static guint
-other (guint a, guint b)
-{
-  return 6 - a - b;
-}
 
 /* ---- fresh clusters (A8) ---- */
 
@@ -453,7 +256,7 @@ rebuild_copies_old_set (gboolean trace)
   sc_expect (&sc, "in-sync set -> {1,2,3}");
   if (sc_leader (&sc) != leader || leader == 1)
     sc_fail (&sc, "the leader changed when s1 came back");
-  watch.id = other (1, leader);
+  watch.id = sc_other (1, leader);
   sim_wipe (sc.w, watch.id);
   sim_restart (sc.w, watch.id);
   if (!sim_run_until_true (sc.w, sc.w->now + 3000, copy_holds_old_set, &watch))
@@ -527,7 +330,7 @@ leader_then_follower (gboolean trace)
   sim_crash (sc.w, 1);
   sc_run (&sc, 3000);
   next = sc_leader (&sc);
-  last = other (1, next);
+  last = sc_other (1, next);
   sc_expect (&sc, "s%u: leader of term 2.%u", next, next);
   sim_crash (sc.w, last);
   sc_run (&sc, 2000);
@@ -1334,7 +1137,7 @@ starved_voter_refuses (gboolean trace)
   leader = sc_leader (&sc);
   if (leader < 2)
     return sc_finish (&sc);
-  follower = other (1, leader);
+  follower = sc_other (1, leader);
   sc_mark (&sc);
   sim_stall (sc.w, follower, 200);
   sc_run (&sc, 150); /* L's heartbeats wait in F's queue */
