@@ -56,8 +56,8 @@ granted_by_new_store (ChatRepl *repl)
 
 /* Whether this server is a live member (A5): a member of its own latest set, whose
  * membership is settled. Every commit made while it lived is then on its disk. */
-gboolean
-chat_repl_is_live_member (ChatRepl *repl)
+static gboolean
+is_live_member (ChatRepl *repl)
 {
   return !is_quorum (repl) && !chat_repl_needs_every_vote (repl);
 }
@@ -72,7 +72,7 @@ chat_repl_is_live_member (ChatRepl *repl)
 gboolean
 chat_repl_vouches_for (ChatRepl *repl, guint candidate)
 {
-  if (chat_repl_is_live_member (repl))
+  if (is_live_member (repl))
     return TRUE;
   return !is_quorum (repl) && repl->recovering && !repl->rebuilding && repl->unheard_by != 0
          && repl->unheard_by == candidate && chat_repl_isr_membership_settled (repl);

@@ -218,7 +218,6 @@ void chat_repl_handle_vote_response (ChatRepl *repl, const ChatReplMessage *msg)
 void chat_repl_handle_timeout_now (ChatRepl *repl, const ChatReplMessage *msg);
 gboolean chat_repl_heard_from_leader (ChatRepl *repl);
 gboolean chat_repl_needs_every_vote (ChatRepl *repl);
-gboolean chat_repl_is_live_member (ChatRepl *repl);
 gboolean chat_repl_vouched (ChatRepl *repl, gboolean prevote);
 gboolean chat_repl_vouches_for (ChatRepl *repl, guint candidate);
 gboolean chat_repl_silent_since (ChatRepl *repl, guint id, guint64 since);
