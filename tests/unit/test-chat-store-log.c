@@ -66,7 +66,6 @@ static void
 test_log_compact (StoreFixture *f, gconstpointer data)
 {
   g_autoptr (GPtrArray) first = log_entries_new (1, 1, 5, "a");
-  g_autoptr (GError) error = NULL;
   g_autofree char *rest = NULL, *after_all = NULL;
 
   log_append (f, 0, first);
