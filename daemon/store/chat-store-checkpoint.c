@@ -18,12 +18,14 @@ struct _ChatCheckpointer
   gboolean running; /* a checkpoint under way: it holds SQLite's checkpoint lock */
   gboolean stopping;
   guint64 done; /* checkpoints run: a hold of the writes ends with the one it asked for */
+  int copied;   /* WAL frames that the last one found copied when it ended (0 if it failed) */
 };
 
 /* A PASSIVE checkpoint copies what it can from the WAL into the database (fsyncing the WAL
  * before and the database after) without taking the write lock, so the main connection
- * commits while it runs. The WAL restarts at the next commit once everything is copied. */
-static void
+ * commits while it runs. The WAL restarts at the next commit once everything is copied.
+ * Returns how many of the WAL's frames are copied. */
+static int
 checkpoint_once (ChatCheckpointer *self)
 {
   int log_frames = 0, copied = 0;
@@ -35,12 +37,14 @@ checkpoint_once (ChatCheckpointer *self)
     g_warning ("Checkpointing the WAL: %s (SQLite code %d)", sqlite3_errmsg (self->db), rc);
   g_debug ("Checkpointed %d of %d WAL frames in %" G_GINT64_FORMAT " ms", copied, log_frames,
            (g_get_monotonic_time () - start) / 1000);
+  return rc == SQLITE_OK ? copied : 0;
 }
 
 static gpointer
 checkpoint_thread (gpointer data)
 {
   ChatCheckpointer *self = data;
+  int copied = 0;
 
   chat_thread_yield_priority ();
   g_mutex_lock (&self->lock);
@@ -54,8 +58,9 @@ checkpoint_thread (gpointer data)
       self->wanted = FALSE;
       self->running = TRUE;
       g_mutex_unlock (&self->lock);
-      checkpoint_once (self);
+      copied = checkpoint_once (self);
       g_mutex_lock (&self->lock);
+      self->copied = copied;
       self->running = FALSE;
       self->done++;
     }
@@ -117,12 +122,14 @@ chat_checkpointer_idle (ChatCheckpointer *self)
 }
 
 guint64
-chat_checkpointer_done (ChatCheckpointer *self)
+chat_checkpointer_done (ChatCheckpointer *self, int *copied)
 {
   guint64 done = 0;
 
   g_mutex_lock (&self->lock);
   done = self->done;
+  if (copied != NULL)
+    *copied = self->copied;
   g_mutex_unlock (&self->lock);
   return done;
 }

@@ -37,12 +37,21 @@
  * snapshot worker's long read, keeps a checkpoint from copying everything, and holding
  * the writes gains nothing then). Past twice the bound a hold lasts until the thread's
  * checkpoint ends however long it takes, and each write waits for one: writers that
- * outrun the disk, or a reader, are held to the disk's pace. The
+ * outrun the disk, or a reader, are held to the disk's pace. Unless the checkpoint would
+ * have much to copy (more than CHAT_STORE_HOLD_MOST_PAGES past what the thread's last one
+ * found copied): after a reader, the whole backlog it kept from being copied (65,000-
+ * 133,000 frames, and 0.5-2.6 s of writes held on the three servers at once, after the
+ * snapshot worker's reads of 6-15 s at etcd's l load). A hold then lasts at most
+ * CHAT_STORE_PROBE_HOLD_US, which the checkpoints that a reader cuts short fit in (0-6
+ * ms), and the writes go on beside a longer one; the hold that restarts the WAL comes
+ * once a checkpoint has left little to copy. The
  * main connection never checkpoints itself: its checkpoint past the bound held the whole
  * loop for its two fsyncs, 400-1,200 ms at etcd's l load, and that was every leader
  * change there (docs/benchmarks.md). */
 #define CHAT_STORE_HOLD_US (500 * 1000)
 #define CHAT_STORE_HOLD_GAP_US (100 * 1000)
+#define CHAT_STORE_HOLD_MOST_PAGES 4000
+#define CHAT_STORE_PROBE_HOLD_US (50 * 1000)
 #define CHAT_STORE_WAL_HARD_PAGES (2 * CHAT_STORE_WAL_MAX_PAGES)
 /* Every connection's settings; automatic checkpoints stay off (the WAL hook asks the
  * checkpoint thread instead). No journal_size_limit: cutting the WAL file back happens in
@@ -113,6 +122,20 @@ chat_store_set_durable (ChatStore *self, gboolean durable, GError **error)
   return TRUE;
 }
 
+/* Whether a checkpoint now would copy more than a hold may wait for: what the WAL holds
+ * past the frames that the thread's last checkpoint found copied (all of it when the WAL
+ * started over since). */
+static gboolean
+much_to_copy (ChatStore *self)
+{
+  int copied = 0;
+  guint64 done = chat_checkpointer_done (self->checkpointer, &copied);
+
+  if (done == self->restart_pass || copied > self->wal_frames)
+    copied = 0;
+  return self->wal_frames - copied > CHAT_STORE_HOLD_MOST_PAGES;
+}
+
 /* Past the WAL's bound with the thread idle: its next checkpoint runs while the writes
  * wait, so that it copies everything. */
 static void
@@ -125,9 +148,12 @@ maybe_hold_for_restart (ChatStore *self, gint64 now)
   if (self->checkpointer == NULL || self->wal_frames < CHAT_STORE_WAL_MAX_PAGES || !due
       || !chat_checkpointer_idle (self->checkpointer))
     return;
-  self->hold_pass = chat_checkpointer_done (self->checkpointer);
+  self->hold_pass = chat_checkpointer_done (self->checkpointer, NULL);
   self->hold_since_us = now;
-  self->hold_until_us = hard ? G_MAXINT64 : now + CHAT_STORE_HOLD_US;
+  if (much_to_copy (self))
+    self->hold_until_us = now + CHAT_STORE_PROBE_HOLD_US;
+  else
+    self->hold_until_us = hard ? G_MAXINT64 : now + CHAT_STORE_HOLD_US;
   self->holds++;
   chat_checkpointer_request (self->checkpointer);
 }
@@ -137,7 +163,7 @@ static void
 maybe_end_hold (ChatStore *self, gint64 now)
 {
   if (self->hold_until_us == 0
-      || (chat_checkpointer_done (self->checkpointer) == self->hold_pass
+      || (chat_checkpointer_done (self->checkpointer, NULL) == self->hold_pass
           && now < self->hold_until_us))
     return;
   g_debug ("Held the writes for %" G_GINT64_FORMAT " ms for a checkpoint at %d WAL frames",
@@ -157,9 +183,10 @@ chat_store_writes_held (ChatStore *self)
     maybe_hold_for_restart (self, now);
   if (self->hold_until_us != 0)
     return TRUE;
-  /* Past twice the bound the writes also wait for a checkpoint under way. */
+  /* Past twice the bound the writes also wait for a checkpoint under way, unless it may
+   * have much to copy. */
   return self->checkpointer != NULL && self->wal_frames >= CHAT_STORE_WAL_HARD_PAGES
-         && !chat_checkpointer_idle (self->checkpointer);
+         && !chat_checkpointer_idle (self->checkpointer) && !much_to_copy (self);
 }
 
 static gboolean
@@ -178,7 +205,11 @@ on_wal_commit (void *data, sqlite3 *db, const char *name, int frames)
   gint64 now = g_get_monotonic_time ();
 
   if (frames < self->wal_frames) /* this commit restarted the WAL */
-    self->checkpoint_asked_at = 0;
+    {
+      self->checkpoint_asked_at = 0;
+      if (self->checkpointer != NULL)
+        self->restart_pass = chat_checkpointer_done (self->checkpointer, NULL);
+    }
   self->wal_frames = frames;
   chat_wal_gauge_set (self->wal_gauge, frames);
   if (self->checkpointer == NULL)

@@ -17,7 +17,10 @@ ChatCheckpointer *chat_checkpointer_start (const char *path, GError **error);
 void chat_checkpointer_request (ChatCheckpointer *self);
 /* No checkpoint under way or asked for. */
 gboolean chat_checkpointer_idle (ChatCheckpointer *self);
-guint64 chat_checkpointer_done (ChatCheckpointer *self);
+/* Checkpoints run so far; copied (may be NULL) gets how many of the WAL's frames the last
+ * one found copied when it ended (0 when it failed): a reader keeps it from copying the
+ * frames past the point it reads at. */
+guint64 chat_checkpointer_done (ChatCheckpointer *self, int *copied);
 void chat_checkpointer_stop (ChatCheckpointer *self);
 
 /* The WAL's bound in pages (docs/storage.md, "The WAL's bound"): past it, the writes wait
@@ -65,6 +68,7 @@ struct _ChatStore
   gint64 hold_since_us;       /* writes held for the thread's checkpoint since then */
   gint64 hold_until_us;       /* and until then at most (0: none) */
   guint64 hold_pass;          /* the thread's checkpoint count when that one was asked */
+  guint64 restart_pass;       /* and when the WAL last started over */
   gint64 next_hold_us;        /* no hold before then */
   int held_at_frames;         /* wal_frames when the last hold ended */
   guint64 holds;              /* writes held so far, for tests */

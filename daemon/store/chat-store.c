@@ -124,7 +124,7 @@ guint64
 chat_store_background_checkpoints (ChatStore *self)
 {
   g_return_val_if_fail (CHAT_IS_STORE (self), 0);
-  return self->checkpointer != NULL ? chat_checkpointer_done (self->checkpointer) : 0;
+  return self->checkpointer != NULL ? chat_checkpointer_done (self->checkpointer, NULL) : 0;
 }
 
 guint64

@@ -136,20 +136,14 @@ grow_wal_behind_reader (StoreFixture *f, int frames)
   return next;
 }
 
-/* Past the WAL's bound (64 MiB), the thread's next checkpoint runs while the writes wait
- * (chat_store_writes_held, which the server's flushes honour), so that it copies
- * everything: the first write after the hold starts the WAL over, and nothing is lost by
- * it. (The main connection's own checkpoint did that before, and its fsyncs held the whole
- * loop.) */
-static void
-test_restart_after_held_writes (StoreFixture *f, gconstpointer data)
+/* Small writes back to back that wait whenever the store holds them, as the server's
+ * flushes do under a steady load (where the writer always comes before a checkpoint beside
+ * it has copied everything), until a write starts the WAL over; returns the next index. */
+static guint64
+write_until_restart (StoreFixture *f, guint64 next)
 {
-  guint64 next = grow_wal_behind_reader (f, 16000);
-  guint64 holds = chat_store_write_holds (f->store);
   gint64 deadline = g_get_monotonic_time () + 20 * G_USEC_PER_SEC;
 
-  /* Small writes back to back, as under a steady load, where the writer always comes
-   * before a checkpoint beside it has copied everything. */
   while (chat_store_wal_frames (f->store) >= 16000)
     {
       g_assert_cmpint (g_get_monotonic_time (), <, deadline);
@@ -157,37 +151,28 @@ test_restart_after_held_writes (StoreFixture *f, gconstpointer data)
         g_usleep (1000);
       append_entries (f, 0, next++, 1, 100, FALSE);
     }
+  return next;
+}
+
+/* Writes that do not wait for holds take the WAL past frames (its bound, or twice that)
+ * while a reader keeps the thread's checkpoints from copying it; then small writes that
+ * honour the holds. Past the bound (64 MiB), the thread's next checkpoint runs while the
+ * writes wait (chat_store_writes_held, which the server's flushes honour), so that it
+ * copies everything and a write after the hold starts the WAL over. (The main
+ * connection's own checkpoint did that before, and its fsyncs held the whole loop.) Once
+ * the reader is gone the first checkpoint has its whole backlog to copy: the writes wait a
+ * short while at most and go on beside it, and the hold after it copies only what they
+ * wrote meanwhile. Nothing is lost on the way. */
+static void
+test_restart_after_reader (StoreFixture *f, gconstpointer data)
+{
+  guint64 next = grow_wal_behind_reader (f, GPOINTER_TO_INT (data));
+  guint64 holds = chat_store_write_holds (f->store);
+
+  next = write_until_restart (f, next);
   g_assert_cmpuint (chat_store_write_holds (f->store), >, holds);
   store_fixture_reopen (f);
   g_assert_cmpuint (count_entries (f, 1), ==, next - 1);
-}
-
-/* Polls until the store holds its writes (held) or no longer does, before deadline. */
-static void
-wait_for_writes_held (StoreFixture *f, gboolean held, gint64 deadline)
-{
-  while (chat_store_writes_held (f->store) != held)
-    {
-      g_assert_cmpint (g_get_monotonic_time (), <, deadline);
-      g_usleep (1000);
-    }
-}
-
-/* Writes that do not wait for holds and take the WAL past twice its bound: the next hold
- * lasts until the thread's checkpoint has copied everything, however long that takes, and
- * the next write then starts the WAL over. */
-static void
-test_hard_bound (StoreFixture *f, gconstpointer data)
-{
-  guint64 next = grow_wal_behind_reader (f, 32000);
-  gint64 deadline = g_get_monotonic_time () + 20 * G_USEC_PER_SEC;
-
-  wait_for_writes_held (f, TRUE, deadline);
-  wait_for_writes_held (f, FALSE, deadline);
-  append_entries (f, 0, next, 1, 100, FALSE);
-  g_assert_cmpint (chat_store_wal_frames (f->store), <, 16000);
-  store_fixture_reopen (f);
-  g_assert_cmpuint (count_entries (f, 1), ==, next);
 }
 
 /* Snapshot images read back to back by another thread, as the server's snapshot worker
@@ -333,8 +318,11 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
   store_test_add ("wal/checkpoint-in-background", test_checkpoint_in_background);
   store_test_add ("wal/sync-thread", test_sync_thread);
-  store_test_add ("wal/restart-after-held-writes", test_restart_after_held_writes);
-  store_test_add ("wal/hard-bound", test_hard_bound);
+  /* Past the WAL's bound, and past twice the bound (the hard bound). */
+  g_test_add ("/store/wal/restart-after-held-writes", StoreFixture, GINT_TO_POINTER (16000),
+              store_fixture_set_up, test_restart_after_reader, store_fixture_tear_down);
+  g_test_add ("/store/wal/hard-bound", StoreFixture, GINT_TO_POINTER (32000), store_fixture_set_up,
+              test_restart_after_reader, store_fixture_tear_down);
   store_test_add ("wal/bounded-under-snapshots", test_bounded_under_snapshots);
   store_test_add ("log/compact-in-slices", test_compact_in_slices);
   return g_test_run ();
