@@ -61,17 +61,18 @@ struct _ChatReplica
   gboolean started;
   gboolean serving; /* leader with an entry of its own term applied */
   guint64 snapshot_index;
-  gboolean snapshot_running; /* a worker thread is reading the state for a snapshot */
-  guint64 state_generation;  /* bumped when an installed snapshot replaces the state */
-  char *snapshot_file;       /* name of the saved snapshot's file (NULL: none) */
-  GBytes *written_image;     /* a snapshot a worker already wrote to a file ... */
-  guint64 written_index;     /* ... at this index ... */
-  guint64 written_serial;    /* ... named by this serial */
-  guint64 cluster_id;        /* as saved in the store (0: none yet) */
-  guint64 rebuilding;        /* as saved in the store (0: no, or a store from before A13) */
-  guint64 status_commit;     /* commit index at the last status-changed */
-  guint64 status_ms;         /* when status-changed was last emitted */
-  ChatFailover failover;     /* who led before: each leader change is logged once */
+  gboolean snapshot_running;  /* a worker thread is reading the state for a snapshot */
+  guint64 state_generation;   /* bumped when an installed snapshot replaces the state */
+  char *snapshot_file;        /* name of the saved snapshot's file (NULL: none) */
+  GBytes *written_image;      /* a snapshot a worker already wrote to a file ... */
+  guint64 written_index;      /* ... at this index ... */
+  guint64 written_serial;     /* ... named by this serial */
+  gboolean written_unoffered; /* and the core has not seen it yet (the store held writes) */
+  guint64 cluster_id;         /* as saved in the store (0: none yet) */
+  guint64 rebuilding;         /* as saved in the store (0: no, or a store from before A13) */
+  guint64 status_commit;      /* commit index at the last status-changed */
+  guint64 status_ms;          /* when status-changed was last emitted */
+  ChatFailover failover;      /* who led before: each leader change is logged once */
 
   ChatReplicaReplay *replay; /* operations of a diverged history (chat-replica-replay.c) */
   GHashTable *proposals;     /* id -> ChatReplicaProposal */

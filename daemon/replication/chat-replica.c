@@ -657,6 +657,23 @@ log_image (const SnapshotJob *job)
              job->applied, size, (g_get_monotonic_time () - job->started_us) / 1000);
 }
 
+/* The core compacts its log up to the image's index, unless it turns the image down. */
+static void
+offer_written_image (ChatReplica *self)
+{
+  ChatReplEvent event = { .type = CHAT_REPL_EVENT_ADMIN, .admin = CHAT_REPL_ADMIN_SNAPSHOT };
+  GBytes *data = self->written_image;
+
+  self->written_unoffered = FALSE;
+  if (data == NULL)
+    return;
+  event.index = self->written_index;
+  event.data = data;
+  step (self, &event);
+  if (self->update.snapshot == NULL || self->update.snapshot->data != data)
+    chat_replica_disk_drop_written (self);
+}
+
 /* Back on the main loop: the core compacts its log up to the index the state was read at
  * (older than what is applied by now, which the core accepts), unless an installed
  * snapshot replaced the state meanwhile (then that state belongs to another history).
@@ -668,7 +685,6 @@ snapshot_read (GObject *source, GAsyncResult *result, gpointer user_data)
   ChatReplica *self = CHAT_REPLICA (source);
   SnapshotJob *job = g_task_get_task_data (G_TASK (result));
   g_autoptr (GError) error = NULL;
-  ChatReplEvent event = { .type = CHAT_REPL_EVENT_ADMIN, .admin = CHAT_REPL_ADMIN_SNAPSHOT };
 
   self->snapshot_running = FALSE;
   if (!g_task_propagate_boolean (G_TASK (result), &error))
@@ -687,11 +703,19 @@ snapshot_read (GObject *source, GAsyncResult *result, gpointer user_data)
       chat_replica_disk_drop_written (self);
       return;
     }
-  event.index = job->applied;
-  event.data = job->data;
-  step (self, &event);
-  if (self->update.snapshot == NULL || self->update.snapshot->data != job->data)
-    chat_replica_disk_drop_written (self);
+  /* Messages wait for a snapshot handed out to be saved (chat-repl.h), and saving it waits
+   * for a hold of the store's writes to end: heartbeats held with them for 1.5 s cost the
+   * leadership at etcd's l load, where the hold after the image's read is the long one.
+   * The core hears of the image once the hold is over. */
+  if (chat_store_writes_held (self->store))
+    {
+      g_debug ("The image at index %" G_GUINT64_FORMAT " waits for the store's writes to go on",
+               job->applied);
+      self->written_unoffered = TRUE;
+      schedule_flush (self);
+      return;
+    }
+  offer_written_image (self);
 }
 
 /* A large image is written again only once the log has grown by half its size since the
@@ -1014,6 +1038,9 @@ flush (ChatReplica *self, gint64 budget_us)
 {
   gint64 start = g_get_monotonic_time ();
   FlushKind kind = FLUSH_KINDS;
+
+  if (self->written_unoffered)
+    offer_written_image (self);
 
   for (guint i = 0; i < FLUSH_KINDS && kind == FLUSH_KINDS; i++)
     {
