@@ -26,13 +26,7 @@ sc_start_seeded (Sc *sc, gboolean trace, ChatReplMode mode, guint64 seed)
   sim_options_init (&opt);
   opt.seed = seed;
   opt.mode = mode;
-  opt.trace = trace;
-  opt.capture = TRUE;
-  sc->w = sim_world_new (&opt);
-  sc->pos = 0;
-  sc->ok = TRUE;
-  sc->allow_loss = FALSE;
-  sim_clients_start (sc->w, 3, 40);
+  sc_start_with (sc, trace, &opt);
 }
 
 void

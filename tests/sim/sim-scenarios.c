@@ -42,14 +42,8 @@ sc_start_without_primary (Sc *sc, gboolean trace)
 
   sim_options_init (&opt);
   opt.seed = 42;
-  opt.trace = trace;
-  opt.capture = TRUE;
   opt.no_primary = TRUE;
-  sc->w = sim_world_new (&opt);
-  sc->pos = 0;
-  sc->ok = TRUE;
-  sc->allow_loss = FALSE;
-  sim_clients_start (sc->w, 3, 40);
+  sc_start_with (sc, trace, &opt);
 }
 
 /* No --primary anywhere: the first server whose election timeout fires gets every other
