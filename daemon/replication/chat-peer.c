@@ -6,6 +6,7 @@
 
 #include "chat-json.h"
 #include "chat-line.h"
+#include "chat-write-queue.h"
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -17,7 +18,6 @@
 #define NONCE_HEX (NONCE_BYTES * 2)
 #define PROOF_HEX 64
 #define READ_CHUNK (64 * 1024)
-#define MAX_WRITE_BATCH (1024 * 1024)
 #define HANDSHAKE_TIMEOUT_S 5
 #define CONNECT_TIMEOUT_S 2
 #define BACKOFF_MIN_MS 50
@@ -52,15 +52,13 @@ struct _Link
   gboolean outbound;
   LinkStep step;
   GIOStream *stream;
-  GCancellable *cancellable;
-  GSource *read_source; /* the input stream's, attached from link_begin to link_close */
+  GSource *read_source;  /* the input stream's, attached from link_begin to link_close */
+  GSource *write_source; /* while the stream is full */
   ChatLineBuffer *lines;
   guint8 *read_buf;
   char nonce[NONCE_HEX + 1];
   char remote_nonce[NONCE_HEX + 1];
-  GQueue writes; /* GBytes */
-  gsize queued;
-  GBytes *in_flight; /* being written */
+  ChatWriteQueue writes;
   guint timeout_id;
   char *remote_host; /* accepted links: the address it came from */
   gint64 accepted_at;
@@ -114,10 +112,9 @@ link_new (ChatPeers *owner, GIOStream *stream, guint node, gboolean outbound)
   link->node = node;
   link->outbound = outbound;
   link->stream = g_object_ref (stream);
-  link->cancellable = g_cancellable_new ();
   link->lines = chat_line_buffer_new (CHAT_PEER_MAX_LINE_BYTES);
   link->read_buf = g_malloc (READ_CHUNK);
-  g_queue_init (&link->writes);
+  chat_write_queue_init (&link->writes);
   return link;
 }
 
@@ -125,11 +122,9 @@ static void
 link_clear (Link *link)
 {
   g_clear_object (&link->stream);
-  g_clear_object (&link->cancellable);
   g_clear_pointer (&link->lines, chat_line_buffer_free);
   g_clear_pointer (&link->read_buf, g_free);
-  g_queue_clear_full (&link->writes, (GDestroyNotify)g_bytes_unref);
-  g_clear_pointer (&link->in_flight, g_bytes_unref);
+  chat_write_queue_clear (&link->writes);
   g_clear_pointer (&link->remote_host, g_free);
 }
 
@@ -157,49 +152,49 @@ remote_of (ChatPeers *self, guint node)
 
 static void flush_writes (Link *link);
 
-static void
-on_written (GObject *source, GAsyncResult *result, gpointer user_data)
+static gboolean
+on_writable (GObject *stream, gpointer user_data)
 {
-  g_autoptr (Link) link = user_data;
-  g_autoptr (GError) error = NULL;
+  Link *link = user_data;
 
-  if (!g_output_stream_write_all_finish (G_OUTPUT_STREAM (source), result, NULL, &error))
-    {
-      if (link->owner != NULL)
-        link_close (link, error->message);
-      return;
-    }
-  if (link->owner == NULL)
-    return;
-  link->queued -= g_bytes_get_size (link->in_flight);
-  g_clear_pointer (&link->in_flight, g_bytes_unref);
+  g_clear_pointer (&link->write_source, g_source_unref);
   flush_writes (link);
+  return G_SOURCE_REMOVE;
 }
 
-/* Writes everything queued as one buffer (up to MAX_WRITE_BATCH): one system call for
- * many small messages. */
+static void
+wait_writable (Link *link)
+{
+  GOutputStream *out = g_io_stream_get_output_stream (link->stream);
+
+  link->write_source
+      = g_pollable_output_stream_create_source (G_POLLABLE_OUTPUT_STREAM (out), NULL);
+  g_source_set_callback (link->write_source, G_SOURCE_FUNC (on_writable), link_ref (link),
+                         (GDestroyNotify)link_unref);
+  g_source_attach (link->write_source, NULL);
+}
+
+/* What is queued goes now, one writev per turn, until the stream is full: an
+ * asynchronous write completed in an idle source of its own, two more turns of the loop
+ * for every message to a peer. */
 static void
 flush_writes (Link *link)
 {
-  GByteArray *batch = NULL;
-  GOutputStream *out = NULL;
-  gsize size = 0;
+  g_autoptr (Link) keep = link_ref (link);
+  GPollableOutputStream *out
+      = G_POLLABLE_OUTPUT_STREAM (g_io_stream_get_output_stream (link->stream));
 
-  if (link->owner == NULL || link->in_flight != NULL || g_queue_is_empty (&link->writes))
-    return;
-  batch = g_byte_array_new ();
-  while (!g_queue_is_empty (&link->writes) && batch->len < MAX_WRITE_BATCH)
+  while (link->owner != NULL && link->write_source == NULL
+         && !chat_write_queue_is_empty (&link->writes))
     {
-      g_autoptr (GBytes) line = g_queue_pop_head (&link->writes);
-      const guint8 *data = g_bytes_get_data (line, &size);
+      g_autoptr (GError) error = NULL;
+      GPollableReturn ret = chat_write_queue_write (&link->writes, out, &error);
 
-      g_byte_array_append (batch, data, (guint)size);
+      if (ret == G_POLLABLE_RETURN_WOULD_BLOCK)
+        wait_writable (link);
+      else if (ret == G_POLLABLE_RETURN_FAILED)
+        link_close (link, error->message);
     }
-  link->in_flight = g_byte_array_free_to_bytes (batch);
-  out = g_io_stream_get_output_stream (link->stream);
-  g_output_stream_write_all_async (out, g_bytes_get_data (link->in_flight, NULL),
-                                   g_bytes_get_size (link->in_flight), G_PRIORITY_DEFAULT,
-                                   link->cancellable, on_written, link_ref (link));
 }
 
 static void
@@ -208,9 +203,8 @@ link_enqueue (Link *link, GBytes *line)
   static const char newline = '\n';
   g_autoptr (GBytes) nl = g_bytes_new_static (&newline, 1);
 
-  g_queue_push_tail (&link->writes, g_bytes_ref (line));
-  g_queue_push_tail (&link->writes, g_steal_pointer (&nl));
-  link->queued += g_bytes_get_size (line) + 1;
+  chat_write_queue_push (&link->writes, line);
+  chat_write_queue_push (&link->writes, nl);
   flush_writes (link);
 }
 
@@ -278,7 +272,9 @@ link_close (Link *link, const char *reason)
   if (link->read_source != NULL)
     g_source_destroy (link->read_source);
   g_clear_pointer (&link->read_source, g_source_unref);
-  g_cancellable_cancel (link->cancellable);
+  if (link->write_source != NULL)
+    g_source_destroy (link->write_source);
+  g_clear_pointer (&link->write_source, g_source_unref);
   g_io_stream_close (link->stream, NULL, NULL);
   detach (link);
   link->owner = NULL;
@@ -515,9 +511,9 @@ process_lines (Link *link)
  * and removed a socket source, and GLib wakes the loop through its eventfd at every
  * change of its poll set. */
 static gboolean
-on_readable (GObject *stream, gpointer user_data)
+read_available (Link *link)
 {
-  Link *link = user_data;
+  GInputStream *stream = g_io_stream_get_input_stream (link->stream);
   g_autoptr (GError) error = NULL;
   gssize n = 0;
 
@@ -537,23 +533,60 @@ on_readable (GObject *stream, gpointer user_data)
   return link->owner != NULL ? G_SOURCE_CONTINUE : G_SOURCE_REMOVE;
 }
 
-static void
-link_read (Link *link)
+static gboolean
+on_stream_readable (GObject *stream, gpointer user_data)
+{
+  return read_available (user_data);
+}
+
+static gboolean
+on_socket_readable (GSocket *socket, GIOCondition condition, gpointer user_data)
+{
+  return read_available (user_data);
+}
+
+/* A plain connection's source is its socket's own. A pollable stream's source has the
+ * socket's as a child source, and GLib blocks a child around each of its dispatches
+ * whatever the parent's can-recurse flag says: two poll set changes, so two eventfd writes
+ * and an extra turn of the loop, at every read (eight per message on a leader of three).
+ * A TLS stream keeps the pollable source: it is ready while the TLS layer holds
+ * decrypted data that the socket no longer shows. */
+static GSource *
+readable_source_new (Link *link)
 {
   GInputStream *in = g_io_stream_get_input_stream (link->stream);
+  GSource *source = NULL;
 
-  if (link->owner == NULL || link->read_source != NULL)
-    return;
+  if (G_IS_SOCKET_CONNECTION (link->stream))
+    {
+      GSocket *socket = g_socket_connection_get_socket (G_SOCKET_CONNECTION (link->stream));
+
+      source = g_socket_create_source (socket, G_IO_IN, NULL);
+      g_source_set_callback (source, G_SOURCE_FUNC (on_socket_readable), link_ref (link),
+                             (GDestroyNotify)link_unref);
+      return source;
+    }
   /* Plain sockets' and TLS connections' streams both are. */
   if (!G_IS_POLLABLE_INPUT_STREAM (in)
       || !g_pollable_input_stream_can_poll (G_POLLABLE_INPUT_STREAM (in)))
+    return NULL;
+  source = g_pollable_input_stream_create_source (G_POLLABLE_INPUT_STREAM (in), NULL);
+  g_source_set_callback (source, G_SOURCE_FUNC (on_stream_readable), link_ref (link),
+                         (GDestroyNotify)link_unref);
+  return source;
+}
+
+static void
+link_read (Link *link)
+{
+  if (link->owner == NULL || link->read_source != NULL)
+    return;
+  link->read_source = readable_source_new (link);
+  if (link->read_source == NULL)
     {
       link_close (link, "its stream cannot be polled");
       return;
     }
-  link->read_source = g_pollable_input_stream_create_source (G_POLLABLE_INPUT_STREAM (in), NULL);
-  g_source_set_callback (link->read_source, G_SOURCE_FUNC (on_readable), link_ref (link),
-                         (GDestroyNotify)link_unref);
   /* As the client sockets' source (chat-poll-source.c): no poll set change, and no
    * eventfd write, around each dispatch. */
   g_source_set_can_recurse (link->read_source, TRUE);
@@ -858,7 +891,7 @@ chat_peers_send (ChatPeers *self, guint to, GBytes *line)
   Link *link = remote != NULL ? remote->out : NULL;
 
   if (link == NULL || link->step != STEP_READY
-      || link->queued + g_bytes_get_size (line) + 1 > CHAT_PEER_MAX_QUEUED_BYTES)
+      || link->writes.queued_bytes + g_bytes_get_size (line) + 1 > CHAT_PEER_MAX_QUEUED_BYTES)
     {
       self->dropped++;
       return FALSE;

@@ -15,13 +15,12 @@
 #include "chat-request.h"
 #include "chat-tls.h"
 #include "chat-username.h"
+#include "chat-write-queue.h"
 
 /* Every connection reads on the main loop thread, so one scratch buffer serves all:
  * an idle connection holds no read buffer at all. */
 #define READ_CHUNK (64 * 1024)
 static guint8 read_scratch[READ_CHUNK];
-
-#define MAX_WRITE_VECTORS 32
 
 typedef struct
 {
@@ -49,9 +48,7 @@ struct _ChatConnection
   guint64 lines_taken;
   guint64 lines_taken_seen;
 
-  GQueue writes; /* GBytes */
-  gsize write_offset;
-  gsize queued_bytes;
+  ChatWriteQueue writes;
 
   GQueue slots; /* ReplySlot, in ticket order */
   guint64 next_ticket;
@@ -121,10 +118,9 @@ release_io (ChatConnection *self)
   chat_line_budget_update (self->partial_bytes, 0);
   self->partial_bytes = 0;
   self->line_started_us = 0;
-  g_queue_clear_full (&self->writes, (GDestroyNotify)g_bytes_unref);
+  chat_write_queue_clear (&self->writes);
   g_queue_clear_full (&self->slots, (GDestroyNotify)reply_slot_free);
   g_clear_pointer (&self->deferred, chat_request_unref);
-  self->queued_bytes = 0;
 }
 
 static void
@@ -154,7 +150,7 @@ chat_connection_class_init (ChatConnectionClass *klass)
 static void
 chat_connection_init (ChatConnection *self)
 {
-  g_queue_init (&self->writes);
+  chat_write_queue_init (&self->writes);
   g_queue_init (&self->slots);
 }
 
@@ -240,54 +236,13 @@ wait_writable (ChatConnection *self)
   sync_watch (self);
 }
 
-static void
-consume_written (ChatConnection *self, gsize written)
-{
-  self->queued_bytes -= written;
-  while (written > 0)
-    {
-      GBytes *head = g_queue_peek_head (&self->writes);
-      gsize left = g_bytes_get_size (head) - self->write_offset;
-
-      if (written < left)
-        {
-          self->write_offset += written;
-          return;
-        }
-      written -= left;
-      self->write_offset = 0;
-      g_bytes_unref (g_queue_pop_head (&self->writes));
-    }
-}
-
-static gsize
-gather_vectors (ChatConnection *self, GOutputVector *vectors)
-{
-  gsize n = 0;
-
-  for (GList *l = self->writes.head; l != NULL && n < MAX_WRITE_VECTORS; l = l->next, n++)
-    {
-      gsize size = 0;
-      const guint8 *data = g_bytes_get_data (l->data, &size);
-      gsize skip = n == 0 ? self->write_offset : 0;
-
-      vectors[n].buffer = data + skip;
-      vectors[n].size = size - skip;
-    }
-  return n;
-}
-
 static gboolean
 write_some (ChatConnection *self)
 {
-  GOutputVector vectors[MAX_WRITE_VECTORS];
-  gsize n = gather_vectors (self, vectors);
-  gsize written = 0;
   g_autoptr (GError) error = NULL;
   GPollableOutputStream *out
       = G_POLLABLE_OUTPUT_STREAM (g_io_stream_get_output_stream (self->stream));
-  GPollableReturn ret
-      = g_pollable_output_stream_writev_nonblocking (out, vectors, n, &written, NULL, &error);
+  GPollableReturn ret = chat_write_queue_write (&self->writes, out, &error);
 
   if (ret == G_POLLABLE_RETURN_WOULD_BLOCK)
     {
@@ -300,7 +255,6 @@ write_some (ChatConnection *self)
       chat_connection_close (self);
       return FALSE;
     }
-  consume_written (self, written);
   return TRUE;
 }
 
@@ -309,13 +263,13 @@ write_some (ChatConnection *self)
 static gboolean
 everything_written (ChatConnection *self)
 {
-  return g_queue_is_empty (&self->slots) && g_queue_is_empty (&self->writes);
+  return g_queue_is_empty (&self->slots) && chat_write_queue_is_empty (&self->writes);
 }
 
 static void
 flush_writes (ChatConnection *self)
 {
-  while (!self->closed && !self->waiting_write && !g_queue_is_empty (&self->writes))
+  while (!self->closed && !self->waiting_write && !chat_write_queue_is_empty (&self->writes))
     {
       if (!write_some (self))
         return;
@@ -335,9 +289,8 @@ enqueue (ChatConnection *self, GBytes *line)
 {
   if (self->closed)
     return;
-  g_queue_push_tail (&self->writes, g_bytes_ref (line));
-  self->queued_bytes += g_bytes_get_size (line);
-  if (self->queued_bytes > CHAT_CONNECTION_MAX_QUEUED_BYTES)
+  chat_write_queue_push (&self->writes, line);
+  if (self->writes.queued_bytes > CHAT_CONNECTION_MAX_QUEUED_BYTES)
     {
       g_message ("Closing %s: it does not read what it is sent", chat_connection_get_peer (self));
       chat_connection_close (self);
@@ -712,7 +665,7 @@ static gboolean
 should_read (ChatConnection *self)
 {
   return !self->closed && !self->closing && !self->read_eof && self->deferred == NULL
-         && self->queued_bytes <= CHAT_CONNECTION_PAUSE_QUEUED_BYTES;
+         && self->writes.queued_bytes <= CHAT_CONNECTION_PAUSE_QUEUED_BYTES;
 }
 
 /* Reads only while requests can be taken: a busy or unread connection leaves its
