@@ -25,7 +25,10 @@ chat_wal_gauge_new (const char *path)
   g_mutex_lock (&gauges_lock);
   if (gauges == NULL)
     gauges = g_hash_table_new (g_str_hash, g_str_equal);
-  g_hash_table_insert (gauges, self->path, self);
+  /* Replace, not insert: a store opened again on the same path while the old one still
+   * closes takes the key as well as the value. Insert kept the old store's string as the
+   * key, which that store then freed, and every later lookup read freed memory. */
+  g_hash_table_replace (gauges, self->path, self);
   g_mutex_unlock (&gauges_lock);
   return self;
 }

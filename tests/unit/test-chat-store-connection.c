@@ -234,10 +234,30 @@ test_synchronous_modes (StoreFixture *f, gconstpointer data)
   g_assert_no_error (error);
 }
 
+/* A store opened again on a path whose old store is still open, then the old one closed:
+ * the snapshot worker's lookup by path finds the new one (under AddressSanitizer, the
+ * old code's lookup read the freed path it had kept as the key). */
+static void
+test_wal_gauge_reopened (void)
+{
+  const char *path = "/nonexistent/chatd.db";
+  ChatWalGauge *old_gauge = chat_wal_gauge_new (path);
+  ChatWalGauge *new_gauge = NULL;
+
+  chat_wal_gauge_set (old_gauge, 1);
+  new_gauge = chat_wal_gauge_new (path);
+  chat_wal_gauge_set (new_gauge, 2);
+  chat_wal_gauge_free (old_gauge);
+  g_assert_cmpint (chat_wal_gauge_frames (path), ==, 2);
+  chat_wal_gauge_free (new_gauge);
+  g_assert_cmpint (chat_wal_gauge_frames (path), ==, -1);
+}
+
 int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/store/connection/wal-gauge-reopened", test_wal_gauge_reopened);
 
   store_test_add ("connection/transaction/commits", test_transaction_commits);
   store_test_add ("connection/transaction/rolls-back", test_transaction_rolls_back);
