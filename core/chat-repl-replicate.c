@@ -195,18 +195,6 @@ follow (ChatRepl *repl, const ChatReplMessage *msg)
   chat_repl_reset_election_timer (repl);
 }
 
-/* An answer now would only say that the append arrived: what it carries is not on our
- * disk yet, and the answer that counts follows once it is (PERSISTED, chat_repl_ack_leader).
- * Unless we have not told the leader anything for half a heartbeat: it times our silence
- * from our last answer (C13), and a slow disk must not read as a dead server to it. Each
- * append answered twice cost both sides a message more per send. */
-static gboolean
-answer_waits_for_disk (ChatRepl *repl, guint leader)
-{
-  return repl->persisted < repl->leader_match
-         && repl->now < repl->peer_told[leader] + repl->config.heartbeat_ms / 2;
-}
-
 void
 chat_repl_handle_append (ChatRepl *repl, const ChatReplMessage *msg)
 {
@@ -254,8 +242,7 @@ chat_repl_handle_append (ChatRepl *repl, const ChatReplMessage *msg)
   chat_repl_heal_follow_leader (repl, msg);
   if (msg->commit > repl->commit)
     repl->commit = MAX (repl->commit, MIN (msg->commit, repl->leader_match));
-  if (!answer_waits_for_disk (repl, msg->from))
-    answer_append (repl, msg->from, TRUE, 0);
+  answer_append (repl, msg->from, TRUE, 0);
   chat_repl_isr_check_rejoined (repl);
 }
 

@@ -780,84 +780,6 @@ test_lag_is_not_silence (void)
   cluster_clear (&c);
 }
 
-/* Delivers the inbox; the highest match of s2's successful answers to s1, 0 for none. */
-static guint64
-deliver_counting_s2_answers (Cluster *c, guint *answers)
-{
-  guint64 match = 0;
-
-  *answers = 0;
-  while (c->inbox->len > 0)
-    {
-      g_autoptr (ChatReplMessage) m = g_ptr_array_steal_index (c->inbox, 0);
-      ChatReplEvent ev = { CHAT_REPL_EVENT_MESSAGE, c->now, m };
-
-      if (m->type == CHAT_REPL_MSG_APPEND_RESPONSE && m->from == 2 && m->success)
-        {
-          (*answers)++;
-          match = MAX (match, m->match_index);
-        }
-      cluster_step (c, m->to, &ev);
-    }
-  return match;
-}
-
-static guint64
-last_index_of_s1 (Cluster *c)
-{
-  ChatReplStatus status;
-
-  chat_repl_get_status (c->nodes[1], &status);
-  return status.last_index;
-}
-
-static void
-propose_at_s1 (Cluster *c, ChatReplEvent *propose)
-{
-  propose->now_ms = c->now;
-  propose->proposal_id++;
-  cluster_step (c, 1, propose);
-}
-
-/* C7: an append whose entries wait for s2's disk gets its answer once they are on it,
- * unless s2 has told s1 nothing for half a heartbeat (A2: a slow disk is not silence). */
-static void
-test_answer_after_disk (void)
-{
-  Cluster c;
-  g_autoptr (GBytes) op = g_bytes_new_static ("op", 2);
-  ChatReplEvent propose = { CHAT_REPL_EVENT_PROPOSE, 0, .data = op };
-  guint answers = 0;
-  guint64 match = 0, last = 0;
-
-  cluster_init (&c, 3, CHAT_REPL_MODE_AVAILABLE);
-  cluster_tick (&c, 600);
-  g_assert_cmpint (chat_repl_get_role (c.nodes[1]), ==, CHAT_REPL_ROLE_LEADER);
-  c.slow_disk = 2;
-  propose_at_s1 (&c, &propose);
-  deliver_counting_s2_answers (&c, &answers);
-  /* s2 has just answered (or answers now): the next append waits for its disk. */
-  propose_at_s1 (&c, &propose);
-  deliver_counting_s2_answers (&c, &answers);
-  g_assert_cmpuint (answers, ==, 0);
-  last = last_index_of_s1 (&c);
-  cluster_release_disk (&c);
-  match = deliver_counting_s2_answers (&c, &answers);
-  g_assert_cmpuint (answers, ==, 1);
-  g_assert_cmpuint (match, ==, last);
-  /* Silent for more than half a heartbeat, s2 answers at once, with what is on its disk. */
-  c.slow_disk = 2;
-  c.now += 60;
-  propose_at_s1 (&c, &propose);
-  match = deliver_counting_s2_answers (&c, &answers);
-  g_assert_cmpuint (answers, ==, 1);
-  g_assert_cmpuint (match, ==, last);
-  cluster_release_disk (&c);
-  match = deliver_counting_s2_answers (&c, &answers);
-  g_assert_cmpuint (match, ==, last_index_of_s1 (&c));
-  cluster_clear (&c);
-}
-
 /* Three servers with 1 KiB snapshot chunks; percent is snapshot_over_log_percent. */
 static void
 cluster_init_images (Cluster *c, guint percent)
@@ -1196,7 +1118,6 @@ main (int argc, char **argv)
   g_test_add_func ("/repl/quorum/stalled-candidate", test_stalled_candidate);
   g_test_add_func ("/repl/available/stalled-leader-replaced", test_stalled_leader_replaced);
   g_test_add_func ("/repl/available/lag-is-not-silence", test_lag_is_not_silence);
-  g_test_add_func ("/repl/available/answer-after-disk", test_answer_after_disk);
   g_test_add_data_func ("/repl/available/leader-lacks-snapshot-yields", &lacks_available,
                         test_leader_lacks_snapshot);
   g_test_add_data_func ("/repl/available/leader-holds-snapshot-leads", &lacks_held,
