@@ -566,7 +566,7 @@ readable_source_new (Link *link)
                              (GDestroyNotify)link_unref);
       return source;
     }
-  /* Plain sockets' and TLS connections' streams both are. */
+  /* A TLS connection's streams are pollable; a stream that is not cannot be a link. */
   if (!G_IS_POLLABLE_INPUT_STREAM (in)
       || !g_pollable_input_stream_can_poll (G_POLLABLE_INPUT_STREAM (in)))
     return NULL;
